@@ -1,0 +1,48 @@
+# Two commands matter: `make run` and `make test`. Everything else is a step they use.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
+
+.PHONY: install migrate seed run test test-sqlite test-postgres lint format bench clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(BIN)/.installed
+
+migrate: install
+	$(BIN)/jieduan migrate
+
+seed: migrate
+	$(BIN)/jieduan load-reference --if-empty
+	$(BIN)/jieduan seed-demo
+
+run: seed
+	$(BIN)/uvicorn --factory app.main:create_app --host 127.0.0.1 --port 8000
+
+test: test-sqlite
+
+test-sqlite: install
+	$(BIN)/pytest
+
+test-postgres: install
+	JIEDUAN_TEST_DATABASE_URL=$(PG_TEST_URL) $(BIN)/pytest
+
+lint: install
+	$(BIN)/ruff check .
+
+format: install
+	$(BIN)/ruff format app matching tests bench
+
+bench: install
+	$(BIN)/python bench/api_bench.py
+	$(BIN)/python bench/matching_bench.py
+	$(BIN)/python bench/import_bench.py
+	$(BIN)/python bench/workflow_bench.py
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .ruff_cache .hypothesis

@@ -1,0 +1,149 @@
+"""Account rules: mobile sign-up, staff accounts created by an admin, deactivation."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from app.auth.passwords import hash_password
+from app.errors import Conflict, NotFound, Unprocessable
+from app.models import Account, RefreshToken, Region
+from app.models.accounts import STAFF_ROLES
+
+# The region level each staff role's jurisdiction must have.
+_JURISDICTION_LEVELS = {
+    "coordinator": ("province", "prefecture", "county"),
+    "township_office": ("township",),
+}
+
+
+def get_account(session: Session, account_id: int) -> Account:
+    """Load an account or raise 404."""
+    account = session.get(Account, account_id)
+    if account is None:
+        raise NotFound()
+    return account
+
+
+def _insert(session: Session, account: Account) -> Account:
+    try:
+        with session.begin_nested():
+            session.add(account)
+            session.flush()
+    except IntegrityError as exc:
+        raise Conflict(code="already_exists", detail=("用户名已被使用", "username already taken")) from exc
+    return account
+
+
+def register_mobile_user(
+    session: Session, *, phone: str, password: str, role: str, display_name: str
+) -> Account:
+    """Sign up a mentor or newcomer; the phone number is the username."""
+    return _insert(
+        session,
+        Account(
+            username=phone,
+            phone=phone,
+            password_hash=hash_password(password),
+            role=role,
+            display_name=display_name,
+        ),
+    )
+
+
+def _check_jurisdiction(session: Session, role: str, code: str | None) -> None:
+    if role == "admin":
+        if code is not None:
+            raise Unprocessable(detail=("管理员不设管辖区", "admins have no jurisdiction"))
+        return
+    if code is None:
+        raise Unprocessable(detail=("该角色必须指定管辖区", "this role needs a jurisdiction"))
+    region = session.get(Region, code)
+    if region is None:
+        raise Unprocessable(code="region_not_found")
+    if region.level not in _JURISDICTION_LEVELS[role]:
+        raise Unprocessable(
+            detail=(
+                f"管辖区级别应为 {'/'.join(_JURISDICTION_LEVELS[role])}",
+                f"jurisdiction level must be {'/'.join(_JURISDICTION_LEVELS[role])}",
+            )
+        )
+
+
+def create_staff_account(
+    session: Session,
+    *,
+    username: str,
+    password: str,
+    role: str,
+    display_name: str,
+    jurisdiction_code: str | None,
+) -> Account:
+    """Create an admin, coordinator or township-office account with its jurisdiction."""
+    if role not in STAFF_ROLES:
+        raise Unprocessable(detail=("只能创建工作人员账户", "only staff accounts are created here"))
+    _check_jurisdiction(session, role, jurisdiction_code)
+    return _insert(
+        session,
+        Account(
+            username=username,
+            password_hash=hash_password(password),
+            role=role,
+            display_name=display_name,
+            jurisdiction_code=jurisdiction_code,
+        ),
+    )
+
+
+def list_accounts(session: Session, *, role: str | None, after_id: int | None, limit: int) -> list[Account]:
+    """Accounts in id order, one keyset page."""
+    stmt = select(Account).order_by(Account.id).limit(limit)
+    if role:
+        stmt = stmt.where(Account.role == role)
+    if after_id is not None:
+        stmt = stmt.where(Account.id > after_id)
+    return list(session.scalars(stmt))
+
+
+def update_account(
+    session: Session,
+    account: Account,
+    *,
+    is_active: bool | None,
+    jurisdiction_code: str | None,
+    display_name: str | None,
+    fields: set[str],
+) -> Account:
+    """Change what an admin may change; deactivation also revokes every refresh token."""
+    if "jurisdiction_code" in fields:
+        _check_jurisdiction(session, account.role, jurisdiction_code)
+        account.jurisdiction_code = jurisdiction_code
+    if display_name is not None:
+        account.display_name = display_name
+    if is_active is not None:
+        account.is_active = is_active
+        if not is_active:
+            for token in session.scalars(
+                select(RefreshToken).where(
+                    RefreshToken.account_id == account.id, RefreshToken.revoked_at.is_(None)
+                )
+            ):
+                token.revoked_at = account.updated_at
+    session.flush()
+    return account
+
+
+def ensure_admin(session: Session, *, username: str, password: str) -> Account:
+    """Create the admin if missing (used by the CLI and the demo seed)."""
+    existing = session.scalar(select(Account).where(Account.username == username))
+    if existing is not None:
+        return existing
+    return create_staff_account(
+        session,
+        username=username,
+        password=password,
+        role="admin",
+        display_name=username,
+        jurisdiction_code=None,
+    )

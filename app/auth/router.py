@@ -1,0 +1,67 @@
+"""Registration, OAuth2 password login, refresh-token rotation, logout, and who-am-I."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request, Response, status
+from fastapi.security import OAuth2PasswordRequestForm
+
+from app.accounts.service import get_account, register_mobile_user
+from app.auth import service
+from app.auth.schemas import AccountRead, RefreshRequest, RegisterRequest, TokenResponse
+from app.deps import CurrentUser, SessionDep, SettingsDep
+from app.openapi import problems
+
+router = APIRouter(prefix="/api/v1", tags=["auth"])
+
+
+@router.post(
+    "/auth/register",
+    status_code=status.HTTP_201_CREATED,
+    response_model=AccountRead,
+    responses=problems(409, 422),
+)
+def register(body: RegisterRequest, session: SessionDep) -> AccountRead:
+    """Create a mentor or newcomer account (staff accounts are created by an admin)."""
+    account = register_mobile_user(
+        session, phone=body.phone, password=body.password, role=body.role, display_name=body.display_name
+    )
+    return AccountRead.model_validate(account)
+
+
+@router.post("/auth/token", response_model=TokenResponse, responses=problems(401, 422, 429))
+def token(
+    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+) -> TokenResponse:
+    """OAuth2 password flow: a short-lived access token and a single-use refresh token."""
+    ip = request.client.host if request.client else "unknown"
+    pair = service.login(session, settings, username=form.username, password=form.password, ip=ip)
+    return TokenResponse(
+        access_token=pair.access_token, refresh_token=pair.refresh_token, expires_in=pair.expires_in
+    )
+
+
+@router.post("/auth/refresh", response_model=TokenResponse, responses=problems(401, 422))
+def refresh(body: RefreshRequest, session: SessionDep, settings: SettingsDep) -> TokenResponse:
+    """Spend a refresh token for a new pair; reusing a spent one logs the whole family out."""
+    pair = service.refresh(session, settings, refresh_token=body.refresh_token)
+    return TokenResponse(
+        access_token=pair.access_token, refresh_token=pair.refresh_token, expires_in=pair.expires_in
+    )
+
+
+@router.post("/auth/logout", status_code=status.HTTP_204_NO_CONTENT, responses=problems(401, 422))
+def logout(body: RefreshRequest, caller: CurrentUser, session: SessionDep) -> Response:
+    """Revoke the refresh tokens of this login."""
+    service.logout(session, refresh_token=body.refresh_token, account_id=caller.id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/me", response_model=AccountRead, responses=problems(401))
+def me(caller: CurrentUser, session: SessionDep) -> AccountRead:
+    """The caller's own account."""
+    return AccountRead.model_validate(get_account(session, caller.id))

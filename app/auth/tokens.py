@@ -1,0 +1,77 @@
+"""Short-lived JWT access tokens; refresh tokens are opaque random strings (see service.py)."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import jwt
+
+from app.config import Settings
+from app.db import utcnow
+from app.errors import Unauthorized
+
+ALGORITHM = "HS256"
+AUDIENCE = "jieduan-api"
+
+
+@dataclass(frozen=True, slots=True)
+class AccessClaims:
+    """What an access token asserts about its bearer."""
+
+    account_id: int
+    role: str
+    jurisdiction: str | None
+
+
+def issue_access_token(settings: Settings, *, account_id: int, role: str, jurisdiction: str | None) -> str:
+    """Sign an access token valid for the configured minutes."""
+    now = utcnow()
+    payload = {
+        "sub": str(account_id),
+        "role": role,
+        "jur": jurisdiction,
+        "aud": AUDIENCE,
+        "iat": now,
+        "exp": now + timedelta(minutes=settings.access_token_minutes),
+    }
+    assert settings.secret_key is not None
+    return jwt.encode(payload, settings.secret_key.get_secret_value(), algorithm=ALGORITHM)
+
+
+def decode_access_token(settings: Settings, token: str) -> AccessClaims:
+    """Verify signature, audience and expiry; any failure is a 401."""
+    assert settings.secret_key is not None
+    try:
+        payload = jwt.decode(
+            token,
+            settings.secret_key.get_secret_value(),
+            algorithms=[ALGORITHM],
+            audience=AUDIENCE,
+            options={"require": ["sub", "exp", "iat", "aud"]},
+        )
+        return AccessClaims(int(payload["sub"]), str(payload["role"]), payload.get("jur"))
+    except (jwt.PyJWTError, KeyError, ValueError) as exc:
+        raise Unauthorized(code="invalid_token") from exc
+
+
+def new_refresh_secret() -> str:
+    """A fresh unguessable refresh-token secret."""
+    return secrets.token_urlsafe(32)
+
+
+def hash_refresh_secret(secret: str) -> str:
+    """Refresh tokens are stored only as a SHA-256 (they are random, so no salt is needed)."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def expires_in_seconds(settings: Settings) -> int:
+    """Access-token lifetime for the token response."""
+    return settings.access_token_minutes * 60
+
+
+def refresh_expiry(settings: Settings) -> datetime:
+    """When a refresh token issued now expires."""
+    return utcnow() + timedelta(days=settings.refresh_token_days)

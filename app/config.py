@@ -1,0 +1,77 @@
+"""Settings read from the environment (prefix JIEDUAN_) and an optional .env file."""
+
+from __future__ import annotations
+
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+VAR_DIR = PROJECT_ROOT / "var"
+
+
+def _dev_secret() -> str:
+    """A per-checkout random key, kept in var/ so tokens survive a restart of `make run`."""
+    path = VAR_DIR / "dev-secret.key"
+    if path.exists():
+        return path.read_text().strip()
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    path.write_text(key)
+    path.chmod(0o600)
+    return key
+
+
+class Settings(BaseSettings):
+    """Everything an operator can change; see the configuration table in README.md."""
+
+    model_config = SettingsConfigDict(env_prefix="JIEDUAN_", env_file=".env", extra="ignore")
+
+    env: Literal["dev", "test", "production"] = "dev"
+    database_url: str = f"sqlite:///{VAR_DIR / 'jieduan.db'}"
+    secret_key: SecretStr | None = None
+    access_token_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    refresh_token_days: int = Field(default=30, ge=1, le=365)
+    login_max_failures: int = Field(default=5, ge=1)
+    login_window_minutes: int = Field(default=15, ge=1)
+    max_json_body_bytes: int = Field(default=1_000_000, ge=1_000)
+    import_max_bytes: int = Field(default=20 * 1024 * 1024, ge=1_000)
+    import_max_rows: int = Field(default=200_000, ge=1)
+    import_chunk_rows: int = Field(default=1_000, ge=1)
+    run_worker: bool = True
+    worker_poll_seconds: float = Field(default=1.0, gt=0)
+    job_lease_seconds: int = Field(default=300, ge=5)
+    log_level: str = "INFO"
+    cors_origins: list[str] = []
+
+    @model_validator(mode="after")
+    def _require_secret_in_production(self) -> Settings:
+        if self.secret_key is None:
+            if self.env == "production":
+                raise ValueError("JIEDUAN_SECRET_KEY must be set in production")
+            self.secret_key = SecretStr(_dev_secret())
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        """True for the embedded database."""
+        return self.database_url.startswith("sqlite")
+
+    def redacted(self) -> dict[str, object]:
+        """Effective settings with secrets hidden, for `jieduan settings`."""
+        data = self.model_dump()
+        data["secret_key"] = "***"  # noqa: S105 - a redaction marker
+        if "@" in self.database_url:
+            scheme, _, rest = self.database_url.partition("://")
+            data["database_url"] = f"{scheme}://***@{rest.rpartition('@')[2]}"
+        return data
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return Settings()

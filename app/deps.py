@@ -1,0 +1,96 @@
+"""Shared dependencies as Annotated aliases: the session, the caller, role and jurisdiction checks."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import OAuth2PasswordBearer
+from sqlalchemy.orm import Session
+
+from app.auth.tokens import decode_access_token
+from app.config import Settings
+from app.db import session_scope
+from app.errors import Forbidden, Unauthorized
+from app.models import Account
+
+oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    """One session per request; it commits after the handler returns and rolls back on error."""
+    yield from session_scope(request.app.state.sessionmaker)
+
+
+def app_settings(request: Request) -> Settings:
+    """The settings the running app was built with."""
+    return request.app.state.settings  # type: ignore[no-any-return]
+
+
+# scope="function": commit before the response is sent, so a failed commit is never reported as success.
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+SettingsDep = Annotated[Settings, Depends(app_settings)]
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """The authenticated account, as the authorization rules need it."""
+
+    id: int
+    role: str
+    jurisdiction: str | None
+    username: str
+
+    @property
+    def is_staff(self) -> bool:
+        """Admin, coordinator or township office."""
+        return self.role in ("admin", "coordinator", "township_office")
+
+    def covers(self, region_code: str | None) -> bool:
+        """Whether a region lies inside this caller's jurisdiction (admins cover everything)."""
+        if self.role == "admin":
+            return True
+        if not self.jurisdiction or not region_code:
+            return False
+        return region_code.startswith(self.jurisdiction)
+
+
+def get_caller(
+    session: SessionDep, settings: SettingsDep, token: Annotated[str | None, Depends(oauth2_scheme)]
+) -> Caller:
+    """Authenticate the bearer token and load the (still active) account."""
+    if not token:
+        raise Unauthorized()
+    claims = decode_access_token(settings, token)
+    account = session.get(Account, claims.account_id)
+    if account is None or not account.is_active:
+        raise Unauthorized(code="account_inactive")
+    # Role and jurisdiction come from the database, so a demotion takes effect at once.
+    return Caller(account.id, account.role, account.jurisdiction_code, account.username)
+
+
+CurrentUser = Annotated[Caller, Depends(get_caller)]
+
+
+def require_role(*roles: str) -> Callable[[Caller], Caller]:
+    """A dependency that lets only the given roles through (403 otherwise)."""
+
+    def _check(caller: CurrentUser) -> Caller:
+        if caller.role not in roles:
+            raise Forbidden()
+        return caller
+
+    _check.__name__ = f"require_{'_or_'.join(roles)}"
+    return _check
+
+
+AdminUser = Annotated[Caller, Depends(require_role("admin"))]
+StaffUser = Annotated[Caller, Depends(require_role("admin", "coordinator", "township_office"))]
+CoordinatorUser = Annotated[Caller, Depends(require_role("admin", "coordinator"))]
+OfficeUser = Annotated[Caller, Depends(require_role("admin", "township_office"))]
+MobileUser = Annotated[Caller, Depends(require_role("mentor", "newcomer"))]
+MentorUser = Annotated[Caller, Depends(require_role("mentor"))]
+NewcomerUser = Annotated[Caller, Depends(require_role("newcomer"))]
+AnyUser = CurrentUser

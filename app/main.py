@@ -1,0 +1,63 @@
+"""Application factory."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from sqlalchemy.engine import Engine
+
+from app.accounts.router import router as accounts_router
+from app.auth.router import router as auth_router
+from app.config import Settings, get_settings
+from app.db import make_engine, make_sessionmaker
+from app.errors import install_error_handlers
+from app.health.router import router as health_router
+from app.middleware import BodyLimitMiddleware, RequestLogMiddleware
+from app.profiles.router import mentors_router, newcomers_router
+from app.regions.router import router as regions_router
+from app.taxonomy.router import router as taxonomy_router
+
+API_ROUTERS = (
+    auth_router,
+    accounts_router,
+    regions_router,
+    taxonomy_router,
+    mentors_router,
+    newcomers_router,
+)
+
+
+def create_app(settings: Settings | None = None, *, engine: Engine | None = None) -> FastAPI:
+    """Build the service: database, routers, error handlers, middleware, background worker."""
+    settings = settings or get_settings()
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    engine = engine or make_engine(settings.database_url)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        engine.dispose()
+
+    app = FastAPI(
+        title="Jieduan 结对",
+        version="0.1.0",
+        summary="Cross-regional pairing of rural e-commerce role models with newcomers",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.sessionmaker = make_sessionmaker(engine)
+    install_error_handlers(app)
+    for router in (health_router, *API_ROUTERS):
+        app.include_router(router)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        default_limit=settings.max_json_body_bytes,
+        upload_limit=settings.import_max_bytes,
+        upload_prefix="/api/v1/imports",
+    )
+    app.add_middleware(RequestLogMiddleware)
+    return app

@@ -1,0 +1,161 @@
+"""Matching runs, the proposal/match lifecycle, commitments, check-ins, notifications, models."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Boolean, Date, Float, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db import Base, JSONDoc, UTCDateTime, utcnow
+
+MATCH_STATUSES = (
+    "proposed",
+    "approved",
+    "rejected",
+    "superseded",
+    "declined",
+    "active",
+    "completed",
+    "cancelled",
+)
+# A match in one of these states holds a mentor seat and the newcomer's single slot.
+SEAT_HOLDING = ("approved", "active")
+
+
+class ModelVersion(Base):
+    """A fitted ranker: its parameters as JSON (never a pickle) and its held-out metrics."""
+
+    __tablename__ = "model_versions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version: Mapped[str] = mapped_column(String(64), unique=True)
+    params: Mapped[dict[str, Any]] = mapped_column(JSONDoc)
+    metrics: Mapped[dict[str, Any]] = mapped_column(JSONDoc, default=dict)
+    n_samples: Mapped[int] = mapped_column(Integer, default=0)
+    trained_by: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+    trained_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class MatchingRun(Base):
+    """One execution of the model over a region scope with a policy."""
+
+    __tablename__ = "matching_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    scope_code: Mapped[str] = mapped_column(String(12), index=True)
+    policy: Mapped[dict[str, Any]] = mapped_column(JSONDoc)
+    status: Mapped[str] = mapped_column(String(16), default="queued", index=True)
+    progress: Mapped[float] = mapped_column(Float, default=0.0)
+    model_version_id: Mapped[int | None] = mapped_column(ForeignKey("model_versions.id"))
+    counts: Mapped[dict[str, Any]] = mapped_column(JSONDoc, default=dict)
+    evaluation: Mapped[dict[str, Any]] = mapped_column(JSONDoc, default=dict)
+    error_detail: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Match(Base):
+    """A mentor-newcomer pair through its whole life: proposal, decision, acceptance, follow-up."""
+
+    __tablename__ = "matches"
+    __table_args__ = (
+        # A newcomer never holds two seats: enforced by the database, not by a check-then-write.
+        Index(
+            "uq_matches_newcomer_seat",
+            "newcomer_id",
+            unique=True,
+            sqlite_where=text("status IN ('approved','active')"),
+            postgresql_where=text("status IN ('approved','active')"),
+        ),
+        Index("ix_matches_status_county_score", "status", "newcomer_county_code", "score"),
+        Index("ix_matches_mentor_status", "mentor_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("matching_runs.id"), index=True)
+    newcomer_id: Mapped[int] = mapped_column(ForeignKey("newcomers.id"), index=True)
+    mentor_id: Mapped[int] = mapped_column(ForeignKey("mentors.id"))
+    newcomer_county_code: Mapped[str] = mapped_column(String(6))
+    mentor_county_code: Mapped[str] = mapped_column(String(6))
+    status: Mapped[str] = mapped_column(String(16), default="proposed")
+    score: Mapped[float] = mapped_column(Float)
+    score_parts: Mapped[dict[str, float]] = mapped_column(JSONDoc, default=dict)
+    rank: Mapped[int] = mapped_column(Integer, default=1)
+    reasons: Mapped[dict[str, list[str]]] = mapped_column(JSONDoc, default=dict)
+    suggested_commitments: Mapped[list[dict[str, Any]]] = mapped_column(JSONDoc, default=list)
+    mentor_accepted: Mapped[bool] = mapped_column(Boolean, default=False)
+    newcomer_accepted: Mapped[bool] = mapped_column(Boolean, default=False)
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reason_code: Mapped[str | None] = mapped_column(String(32))
+    reason_note: Mapped[str | None] = mapped_column(Text)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
+
+
+class MatchTransition(Base):
+    """Audit log: who moved a match from one state to another, when and why."""
+
+    __tablename__ = "match_transitions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    match_id: Mapped[int] = mapped_column(ForeignKey("matches.id", ondelete="CASCADE"), index=True)
+    from_status: Mapped[str | None] = mapped_column(String(16))
+    to_status: Mapped[str] = mapped_column(String(16))
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+    reason: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Commitment(Base):
+    """A resource-sharing promise of an active match, followed up by check-ins."""
+
+    __tablename__ = "commitments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    match_id: Mapped[int] = mapped_column(ForeignKey("matches.id", ondelete="CASCADE"), index=True)
+    resource_type: Mapped[str] = mapped_column(String(16))
+    area: Mapped[str] = mapped_column(String(32))
+    description: Mapped[str] = mapped_column(Text)
+    cadence_days: Mapped[int] = mapped_column(Integer)
+    next_due: Mapped[date | None] = mapped_column(Date, index=True)
+    done_count: Mapped[int] = mapped_column(Integer, default=0)
+    partial_count: Mapped[int] = mapped_column(Integer, default=0)
+    missed_count: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CheckIn(Base):
+    """A party's report on one commitment."""
+
+    __tablename__ = "check_ins"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    commitment_id: Mapped[int] = mapped_column(ForeignKey("commitments.id", ondelete="CASCADE"), index=True)
+    author_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    outcome: Mapped[str] = mapped_column(String(8))
+    note: Mapped[str] = mapped_column(Text, default="")
+    evidence_url: Mapped[str | None] = mapped_column(String(512))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Notification(Base):
+    """An item of a mobile user's feed; the id is the polling cursor."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (Index("ix_notifications_account_id_id", "account_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(32))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONDoc, default=dict)
+    # A dedupe key so the overdue sweep never notifies twice for the same due date.
+    dedupe_key: Mapped[str | None] = mapped_column(String(128), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

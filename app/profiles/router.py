@@ -1,0 +1,152 @@
+"""Mentor and newcomer endpoints; one factory builds both, since only the kind differs."""
+# No `from __future__ import annotations` here: the route signatures use types built inside
+# make_router, which FastAPI must see as objects, not strings.
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Header, Query, Response, status
+from pydantic import BaseModel
+
+from app.deps import Caller, SessionDep, require_role
+from app.openapi import problems
+from app.pagination import CursorQuery, LimitQuery, decode_cursor, encode_cursor
+from app.profiles import service
+from app.profiles.access import MENTORS, NEWCOMERS, ProfileKind
+from app.profiles.schemas import (
+    MentorCreate,
+    MentorRead,
+    MentorUpdate,
+    NewcomerCreate,
+    NewcomerRead,
+    NewcomerUpdate,
+)
+from app.schemas import Page, RegionCodeStr
+
+Resource = Literal["information", "technology", "human_capital", "logistics"]
+
+
+def make_router(
+    kind: ProfileKind,
+    plural: str,
+    create_model: type[BaseModel],
+    update_model: type[BaseModel],
+    read_model: type[BaseModel],
+) -> APIRouter:
+    """CRUD-and-list endpoints for one kind of profile."""
+    router = APIRouter(prefix="/api/v1", tags=[plural])
+    Reader = Annotated[Caller, Depends(require_role("admin", *kind.reader_roles))]
+    Creator = Annotated[Caller, Depends(require_role("admin", kind.owner_role, *kind.keeper_roles))]
+    Viewer = Annotated[Caller, Depends(require_role("admin", kind.owner_role, *kind.reader_roles))]
+    Owner = Annotated[Caller, Depends(require_role(kind.owner_role))]
+
+    def respond(caller: Caller, profile: service.Profile, response: Response) -> BaseModel:
+        response.headers["ETag"] = service.etag(profile)
+        return read_model.model_validate(service.to_read(kind, caller, profile))
+
+    @router.post(
+        f"/{plural}",
+        status_code=status.HTTP_201_CREATED,
+        response_model=read_model,
+        responses=problems(401, 403, 409, 422),
+        name=f"create_{kind.name}",
+    )
+    def create(body: create_model, caller: Creator, session: SessionDep, response: Response):  # type: ignore[valid-type]
+        profile = service.create_profile(session, kind, caller, body.model_dump())  # type: ignore[attr-defined]
+        response.headers["Location"] = f"/api/v1/{plural}/{profile.id}"
+        return respond(caller, profile, response)
+
+    @router.get(
+        f"/{plural}",
+        response_model=Page[read_model],
+        responses=problems(401, 403, 422),  # type: ignore[valid-type]
+        name=f"list_{plural}",
+    )
+    def list_(
+        caller: Reader,
+        session: SessionDep,
+        limit: LimitQuery = 50,
+        cursor: CursorQuery = None,
+        region: Annotated[RegionCodeStr | None, Query(description="Region code prefix")] = None,
+        category: Annotated[
+            str | None,
+            Query(max_length=64, pattern=r"^[a-z_]+(\.[a-z_]+)?$", description="Leaf category or group code"),
+        ] = None,
+        resource: Annotated[
+            Resource | None, Query(description="Resource offered (mentors) or needed")
+        ] = None,
+        q: Annotated[
+            str | None, Query(min_length=1, max_length=64, description="Text in name or story")
+        ] = None,
+        active: bool | None = True,
+    ):
+        key = decode_cursor(cursor, (int,))
+        flt = service.ProfileFilter(region=region, category=category, resource=resource, q=q, active=active)
+        rows = service.list_profiles(session, kind, caller, flt, key[0] if key else None, limit + 1)
+        more = len(rows) > limit
+        rows = rows[:limit]
+        return {
+            "items": [service.to_read(kind, caller, p) for p in rows],
+            "next_cursor": encode_cursor([rows[-1].id]) if more else None,
+        }
+
+    @router.get(
+        f"/me/{kind.name}-profile",
+        response_model=read_model,
+        responses=problems(401, 403, 404),
+        name=f"get_own_{kind.name}",
+    )
+    def get_own(caller: Owner, session: SessionDep, response: Response):
+        return respond(caller, service.get_own(session, kind, caller), response)
+
+    @router.get(
+        f"/{plural}/{{profile_id}}",
+        response_model=read_model,
+        responses=problems(401, 403, 404),
+        name=f"get_{kind.name}",
+    )
+    def get(profile_id: int, caller: Viewer, session: SessionDep, response: Response):
+        return respond(caller, service.get_visible(session, kind, caller, profile_id), response)
+
+    @router.patch(
+        f"/{plural}/{{profile_id}}",
+        response_model=read_model,
+        responses=problems(401, 403, 404, 409, 412, 422, 428),
+        name=f"update_{kind.name}",
+    )
+    def update(
+        profile_id: int,
+        body: update_model,
+        caller: Viewer,
+        session: SessionDep,
+        response: Response,  # type: ignore[valid-type]
+        if_match: Annotated[str | None, Header(description="ETag from a previous GET")] = None,
+    ):
+        profile = service.get_visible(session, kind, caller, profile_id)
+        data = body.model_dump(exclude_unset=True)  # type: ignore[attr-defined]
+        profile = service.update_profile(session, kind, caller, profile, data, if_match)
+        return respond(caller, profile, response)
+
+    @router.delete(
+        f"/{plural}/{{profile_id}}",
+        status_code=status.HTTP_204_NO_CONTENT,
+        responses=problems(401, 403, 404),
+        name=f"deactivate_{kind.name}",
+    )
+    def deactivate(profile_id: int, caller: Viewer, session: SessionDep) -> Response:
+        profile = service.get_visible(session, kind, caller, profile_id)
+        service.deactivate_profile(session, kind, caller, profile)
+        return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+    create.__doc__ = f"Create a {kind.name} profile: your own, or (staff) one inside your jurisdiction."
+    list_.__doc__ = f"{kind.name.capitalize()} profiles in your jurisdiction, filtered, one cursor page."
+    get_own.__doc__ = f"Your own {kind.name} profile."
+    get.__doc__ = f"One {kind.name} profile you may see (404 otherwise); the ETag header is its version."
+    update.__doc__ = (
+        f"Change a {kind.name} profile; send If-Match with the ETag (412 if stale, 428 if absent)."
+    )
+    deactivate.__doc__ = f"Deactivate a {kind.name} profile (it leaves matching; history stays)."
+    return router
+
+
+mentors_router = make_router(MENTORS, "mentors", MentorCreate, MentorUpdate, MentorRead)
+newcomers_router = make_router(NEWCOMERS, "newcomers", NewcomerCreate, NewcomerUpdate, NewcomerRead)

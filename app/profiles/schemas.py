@@ -1,0 +1,207 @@
+"""Mentor and newcomer bodies: Create / Update / Read. Server-owned fields are never accepted."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import Field, field_validator
+
+from app.schemas import Input, Output, PhoneStr, RegionCodeStr
+
+ResourceType = Literal["information", "technology", "human_capital", "logistics"]
+Channel = Literal["taobao", "pinduoduo", "jd", "douyin", "kuaishou", "wechat"]
+Language = Literal[
+    "mandarin",
+    "cantonese",
+    "minnan",
+    "wu",
+    "hakka",
+    "xiang",
+    "gan",
+    "jin",
+    "southwestern_mandarin",
+    "uyghur",
+    "tibetan",
+    "mongolian",
+    "zhuang",
+    "yi",
+]
+MentorKind = Literal["household", "cooperative", "enterprise"]
+SalesBand = Literal["lt10", "10-50", "50-100", "100-500", "500-1000", "ge1000"]
+Internet = Literal["none", "mobile", "broadband"]
+CategoryCode = Annotated[str, Field(min_length=3, max_length=64, pattern=r"^[a-z_]+\.[a-z_]+$")]
+Name = Annotated[str, Field(min_length=1, max_length=128)]
+ShortText = Annotated[str, Field(max_length=2000)]
+
+
+def _unique(values: list[str]) -> list[str]:
+    if len(set(values)) != len(values):
+        raise ValueError("duplicate values")
+    return values
+
+
+def _unique_optional(values: list[str] | None) -> list[str] | None:
+    return None if values is None else _unique(values)
+
+
+class ResourceOffer(Input):
+    """One kind of resource a mentor shares, with a short description."""
+
+    type: ResourceType
+    description: str = Field(default="", max_length=500)
+
+
+class ResourceOfferRead(Output):
+    """A resource offer as stored."""
+
+    type: ResourceType
+    description: str
+
+
+class MentorFields(Input):
+    """Fields a mentor profile's keeper may set."""
+
+    name: Name
+    kind: MentorKind
+    region_code: RegionCodeStr
+    products: list[CategoryCode] = Field(min_length=1, max_length=10)
+    channels: list[Channel] = Field(default_factory=list, max_length=6)
+    years_selling: int | None = Field(default=None, ge=0, le=80)
+    sales_band: SalesBand | None = None
+    orders_per_month: int | None = Field(default=None, ge=0, le=10_000_000)
+    employees: int | None = Field(default=None, ge=0, le=1_000_000)
+    resources_offered: list[ResourceOffer] = Field(min_length=1, max_length=4)
+    capacity: int = Field(default=3, ge=1, le=20)
+    languages: list[Language] = Field(default_factory=lambda: ["mandarin"], max_length=14)
+    honours: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(
+        default_factory=list, max_length=20
+    )
+    contact_name: str | None = Field(default=None, max_length=64)
+    phone: PhoneStr | None = None
+    story: ShortText = ""
+
+    _u_products = field_validator("products", "channels", "languages")(_unique)
+
+    @field_validator("resources_offered")
+    @classmethod
+    def _one_offer_per_type(cls, v: list[ResourceOffer]) -> list[ResourceOffer]:
+        _unique([o.type for o in v])
+        return v
+
+
+class MentorCreate(MentorFields):
+    """A new mentor profile (a mentor for themself, or a township office for its roster)."""
+
+
+class MentorUpdate(Input):
+    """A partial update; only the fields sent change."""
+
+    name: Name | None = None
+    kind: MentorKind | None = None
+    region_code: RegionCodeStr | None = None
+    products: list[CategoryCode] | None = Field(default=None, min_length=1, max_length=10)
+    channels: list[Channel] | None = Field(default=None, max_length=6)
+    years_selling: int | None = Field(default=None, ge=0, le=80)
+    sales_band: SalesBand | None = None
+    orders_per_month: int | None = Field(default=None, ge=0, le=10_000_000)
+    employees: int | None = Field(default=None, ge=0, le=1_000_000)
+    resources_offered: list[ResourceOffer] | None = Field(default=None, min_length=1, max_length=4)
+    capacity: int | None = Field(default=None, ge=1, le=20)
+    languages: list[Language] | None = Field(default=None, max_length=14)
+    honours: list[Annotated[str, Field(min_length=1, max_length=64)]] | None = Field(
+        default=None, max_length=20
+    )
+    contact_name: str | None = Field(default=None, max_length=64)
+    phone: PhoneStr | None = None
+    story: ShortText | None = None
+
+    _u = field_validator("products", "channels", "languages")(_unique_optional)
+
+
+class ProfileReadBase(Output):
+    """Fields every profile shows."""
+
+    id: int
+    name: str
+    region_code: str
+    county_code: str
+    products: list[str]
+    channels: list[str]
+    languages: list[str]
+    phone: str | None = Field(description="Masked (138****8000) unless the viewer needs the number")
+    story: str
+    is_active: bool
+    has_account: bool
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class MentorRead(ProfileReadBase):
+    """A mentor profile."""
+
+    kind: str
+    contact_name: str | None
+    years_selling: int | None
+    sales_band: str | None
+    orders_per_month: int | None
+    employees: int | None
+    resources_offered: list[ResourceOfferRead]
+    capacity: int
+    capacity_used: int
+    capacity_left: int
+    honours: list[str]
+    fulfilment_rate: float | None
+
+
+class NewcomerFields(Input):
+    """Fields a newcomer profile's keeper may set."""
+
+    name: Name
+    region_code: RegionCodeStr
+    products: list[CategoryCode] = Field(min_length=1, max_length=10)
+    channels: list[Channel] = Field(default_factory=list, max_length=6)
+    experience_years: int = Field(default=0, ge=0, le=80)
+    resources_needed: list[ResourceType] = Field(min_length=1, max_length=4)
+    internet: Internet = "mobile"
+    courier_km: float | None = Field(default=None, ge=0, le=1000)
+    languages: list[Language] = Field(default_factory=lambda: ["mandarin"], max_length=14)
+    phone: PhoneStr | None = None
+    goals: ShortText = ""
+    story: ShortText = ""
+
+    _u = field_validator("products", "channels", "languages", "resources_needed")(_unique)
+
+
+class NewcomerCreate(NewcomerFields):
+    """A new newcomer profile (a newcomer for themself, or a coordinator on their behalf)."""
+
+
+class NewcomerUpdate(Input):
+    """A partial update; only the fields sent change."""
+
+    name: Name | None = None
+    region_code: RegionCodeStr | None = None
+    products: list[CategoryCode] | None = Field(default=None, min_length=1, max_length=10)
+    channels: list[Channel] | None = Field(default=None, max_length=6)
+    experience_years: int | None = Field(default=None, ge=0, le=80)
+    resources_needed: list[ResourceType] | None = Field(default=None, min_length=1, max_length=4)
+    internet: Internet | None = None
+    courier_km: float | None = Field(default=None, ge=0, le=1000)
+    languages: list[Language] | None = Field(default=None, max_length=14)
+    phone: PhoneStr | None = None
+    goals: ShortText | None = None
+    story: ShortText | None = None
+
+    _u = field_validator("products", "channels", "languages", "resources_needed")(_unique_optional)
+
+
+class NewcomerRead(ProfileReadBase):
+    """A newcomer profile."""
+
+    experience_years: int
+    resources_needed: list[str]
+    internet: str
+    courier_km: float | None
+    goals: str

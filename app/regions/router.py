@@ -1,0 +1,65 @@
+"""Browse, search and resolve China's administrative divisions."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query
+
+from app.deps import AnyUser, SessionDep
+from app.openapi import problems
+from app.pagination import CursorQuery, LimitQuery, decode_cursor, encode_cursor
+from app.regions import service
+from app.regions.schemas import RegionDetail, RegionRead
+from app.schemas import Page, RegionCodeStr
+
+router = APIRouter(prefix="/api/v1/regions", tags=["regions"])
+Level = Literal["province", "prefecture", "county", "township"]
+
+
+@router.get("", response_model=Page[RegionRead], responses=problems(401, 422))
+def list_children(
+    caller: AnyUser,
+    session: SessionDep,
+    parent: Annotated[RegionCodeStr | None, Query(description="Parent code; omit for provinces")] = None,
+    limit: LimitQuery = 100,
+    cursor: CursorQuery = None,
+) -> Page[RegionRead]:
+    """Children of a region (provinces when no parent is given)."""
+    key = decode_cursor(cursor, (str,))
+    stmt = service.children_query(parent)
+    if key:
+        stmt = stmt.where(service.Region.code > key[0])
+    rows = list(session.scalars(stmt.limit(limit + 1)))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return Page[RegionRead](
+        items=[RegionRead.model_validate(r) for r in rows],
+        next_cursor=encode_cursor([rows[-1].code]) if more else None,
+    )
+
+
+@router.get("/search", response_model=list[RegionRead], responses=problems(401, 422))
+def search(
+    caller: AnyUser,
+    session: SessionDep,
+    q: Annotated[str, Query(min_length=1, max_length=32, description="Chinese name, pinyin or initials")],
+    level: Level | None = None,
+    within: Annotated[RegionCodeStr | None, Query(description="Only under this code")] = None,
+    limit: Annotated[int, Query(ge=1, le=50)] = 20,
+) -> list[RegionRead]:
+    """Find regions by Chinese name fragment or pinyin prefix, coarser divisions first."""
+    rows = service.search_regions(session, q=q, level=level, within=within, limit=limit)
+    return [RegionRead.model_validate(r) for r in rows]
+
+
+@router.get("/{code}", response_model=RegionDetail, responses=problems(401, 404, 422))
+def get_region(code: RegionCodeStr, caller: AnyUser, session: SessionDep) -> RegionDetail:
+    """Resolve a code to the region and its full path."""
+    region = service.get_region(session, code)
+    path = service.region_path(session, region)
+    return RegionDetail(
+        **RegionRead.model_validate(region).model_dump(),
+        path=[RegionRead.model_validate(r) for r in path],
+        full_name="".join(r.name for r in path),
+    )

@@ -1,0 +1,27 @@
+"""Load the product taxonomy (defined in matching.taxonomy) into its reference tables."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from app.bulk import upsert_rows
+from app.models import Category, CategoryLink
+from matching import taxonomy
+
+
+def load_taxonomy(session: Session) -> int:
+    """Insert or refresh groups, leaves and chain links; returns the number of categories."""
+    groups = [
+        {"code": g.code, "parent_code": None, "level": 1, "name_zh": g.name_zh, "name_en": g.name_en}
+        for g in taxonomy.GROUPS
+    ]
+    leaves = [
+        {"code": c.code, "parent_code": c.parent, "level": 2, "name_zh": c.name_zh, "name_en": c.name_en}
+        for c in taxonomy.CATEGORIES
+    ]
+    cols = ["parent_code", "level", "name_zh", "name_en"]
+    upsert_rows(session, Category.__table__, groups, key=["code"], update=cols)
+    upsert_rows(session, Category.__table__, leaves, key=["code"], update=cols)
+    links = [{"upstream_code": u, "downstream_code": d} for u, d in taxonomy.CHAIN_LINKS]
+    upsert_rows(session, CategoryLink.__table__, links, key=["upstream_code", "downstream_code"])
+    return len(groups) + len(leaves)

@@ -1,0 +1,150 @@
+"""Test database built by the migrations (never create_all), one rolled-back transaction per test.
+
+SQLite by default; PostgreSQL when JIEDUAN_TEST_DATABASE_URL is set.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import text
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.auth.passwords import hash_password
+from app.auth.tokens import issue_access_token
+from app.config import Settings
+from app.db import make_engine
+from app.main import create_app
+from app.migrations import upgrade
+from app.models import Account
+from app.reference import load_reference_data
+
+TEST_PASSWORD = "correct horse battery"
+
+
+def _database_url(tmp: Path) -> str:
+    return os.environ.get("JIEDUAN_TEST_DATABASE_URL") or f"sqlite:///{tmp / 'test.db'}"
+
+
+def reset_postgres(engine: Engine) -> None:
+    """Drop everything so the migrations build the schema from nothing."""
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return _database_url(tmp_path_factory.mktemp("db"))
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str) -> Settings:
+    return Settings(
+        env="test",
+        database_url=database_url,
+        secret_key="test-secret-key-0123456789abcdef",
+        run_worker=False,
+        log_level="WARNING",
+    )
+
+
+@pytest.fixture(scope="session")
+def engine(settings: Settings) -> Iterator[Engine]:
+    engine = make_engine(settings.database_url)
+    if engine.dialect.name == "postgresql":
+        reset_postgres(engine)
+    upgrade(settings.database_url)
+    with Session(engine) as session:
+        load_reference_data(session)
+        session.commit()
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def connection(engine: Engine) -> Iterator[Connection]:
+    conn = engine.connect()
+    outer = conn.begin()
+    yield conn
+    outer.rollback()
+    conn.close()
+
+
+@pytest.fixture
+def session_factory(connection: Connection) -> sessionmaker[Session]:
+    # Each request's commit releases a SAVEPOINT; the outer transaction is rolled back after the test.
+    return sessionmaker(
+        bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False, autoflush=False
+    )
+
+
+@pytest.fixture
+def db(session_factory: sessionmaker[Session]) -> Iterator[Session]:
+    session = session_factory()
+    yield session
+    session.close()
+
+
+@pytest.fixture
+def app(settings: Settings, engine: Engine, session_factory: sessionmaker[Session]):  # type: ignore[no-untyped-def]
+    application = create_app(settings, engine=engine)
+    application.state.sessionmaker = session_factory
+    return application
+
+
+@pytest.fixture
+def client(app) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
+    with TestClient(app, raise_server_exceptions=False) as c:
+        yield c
+
+
+@pytest.fixture(scope="session")
+def password_hash() -> str:
+    return hash_password(TEST_PASSWORD)
+
+
+@dataclass
+class User:
+    """A test account with ready-made auth headers."""
+
+    id: int
+    username: str
+    role: str
+    jurisdiction: str | None
+    headers: dict[str, str]
+
+
+@pytest.fixture
+def make_user(db: Session, settings: Settings, password_hash: str) -> Callable[..., User]:
+    counter = iter(range(1, 10_000))
+
+    def _make(role: str, jurisdiction: str | None = None, *, username: str | None = None) -> User:
+        n = next(counter)
+        name = username or (f"138{n:08d}" if role in ("mentor", "newcomer") else f"{role}-{n}")
+        account = Account(
+            username=name,
+            password_hash=password_hash,
+            role=role,
+            display_name=name,
+            jurisdiction_code=jurisdiction,
+            phone=name if role in ("mentor", "newcomer") else None,
+        )
+        db.add(account)
+        db.commit()
+        token = issue_access_token(settings, account_id=account.id, role=role, jurisdiction=jurisdiction)
+        return User(account.id, name, role, jurisdiction, {"Authorization": f"Bearer {token}"})
+
+    return _make
+
+
+# Real places used across the tests.
+JIANGSU, SUQIAN, SHUYANG, ZHAXIA = "32", "3213", "321322", "321322115"
+SHANDONG, CAOXIAN, DAJI = "37", "371721", "371721121"
+YUNNAN = "53"
