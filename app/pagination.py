@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from fastapi import Query
 
 from app.errors import Unprocessable
+from app.schemas import MAX_ID
 
 LimitQuery = Annotated[int, Query(ge=1, le=100, description="Page size (at most 100)")]
 CursorQuery = Annotated[str | None, Query(max_length=512, description="next_cursor of the previous page")]
@@ -30,6 +31,7 @@ def decode_cursor(cursor: str | None, types: tuple[type, ...]) -> list[Any] | No
         raise Unprocessable(code="invalid_cursor") from exc
     if (
         not isinstance(key, list)
+        or any(isinstance(v, int) and not -MAX_ID <= v <= MAX_ID for v in key)
         or len(key) != len(types)
         or not all(isinstance(v, t) and not isinstance(v, bool) for v, t in zip(key, types, strict=True))
     ):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Generic, TypeVar
 
+from fastapi import Path
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 T = TypeVar("T")
@@ -30,3 +31,8 @@ class Page(Output, Generic[T]):
 
     items: list[T]
     next_cursor: str | None = Field(default=None, description="Opaque; absent on the last page")
+
+
+# Database ids are 32-bit on both databases; larger path values are a 422, not an overflow.
+MAX_ID = 2**31 - 1
+IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]

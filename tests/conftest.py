@@ -127,7 +127,7 @@ def make_user(db: Session, settings: Settings, password_hash: str) -> Callable[.
 
     def _make(role: str, jurisdiction: str | None = None, *, username: str | None = None) -> User:
         n = next(counter)
-        name = username or (f"138{n:08d}" if role in ("mentor", "newcomer") else f"{role}-{n}")
+        name = username or (f"1390{n:07d}" if role in ("mentor", "newcomer") else f"{role}-{n}")
         account = Account(
             username=name,
             password_hash=password_hash,
@@ -148,3 +148,47 @@ def make_user(db: Session, settings: Settings, password_hash: str) -> Callable[.
 JIANGSU, SUQIAN, SHUYANG, ZHAXIA = "32", "3213", "321322", "321322115"
 SHANDONG, CAOXIAN, DAJI = "37", "371721", "371721121"
 YUNNAN = "53"
+
+
+def mentor_payload(**overrides: object) -> dict[str, object]:
+    """A valid mentor body: a tea processor in Shuyang."""
+    body: dict[str, object] = {
+        "name": "沭阳花木合作社",
+        "kind": "cooperative",
+        "region_code": ZHAXIA,
+        "products": ["flowers.seedlings", "flowers.pots_miniascape"],
+        "channels": ["taobao", "douyin"],
+        "years_selling": 8,
+        "sales_band": "100-500",
+        "resources_offered": [
+            {"type": "logistics", "description": "共享冷链和快递协议价"},
+            {"type": "technology", "description": "直播带货培训"},
+        ],
+        "capacity": 3,
+        "languages": ["mandarin"],
+        "honours": ["电商示范户"],
+        "contact_name": "王经理",
+        "phone": "13912345678",
+        "story": "从一个大棚做到全镇联营",
+    }
+    body.update(overrides)
+    return body
+
+
+def newcomer_payload(**overrides: object) -> dict[str, object]:
+    """A valid newcomer body: a tea grower in Caoxian."""
+    body: dict[str, object] = {
+        "name": "李大姐",
+        "region_code": DAJI,
+        "products": ["tea.growing"],
+        "channels": ["pinduoduo"],
+        "experience_years": 0,
+        "resources_needed": ["technology", "logistics"],
+        "internet": "mobile",
+        "courier_km": 3.5,
+        "languages": ["mandarin"],
+        "phone": "13700001111",
+        "goals": "把自家茶叶卖到全国",
+    }
+    body.update(overrides)
+    return body

@@ -12,7 +12,7 @@ from app.auth.schemas import AccountRead
 from app.deps import AdminUser, SessionDep
 from app.openapi import problems
 from app.pagination import CursorQuery, LimitQuery, decode_cursor, encode_cursor
-from app.schemas import Page
+from app.schemas import IdPath, Page
 
 router = APIRouter(prefix="/api/v1/accounts", tags=["accounts"])
 
@@ -49,14 +49,14 @@ def list_accounts(
 
 
 @router.get("/{account_id}", response_model=AccountRead, responses=problems(401, 403, 404))
-def get_account(account_id: int, admin: AdminUser, session: SessionDep) -> AccountRead:
+def get_account(account_id: IdPath, admin: AdminUser, session: SessionDep) -> AccountRead:
     """One account (admin only)."""
     return AccountRead.model_validate(service.get_account(session, account_id))
 
 
 @router.patch("/{account_id}", response_model=AccountRead, responses=problems(401, 403, 404, 422))
 def update_account(
-    account_id: int, body: AccountUpdate, admin: AdminUser, session: SessionDep
+    account_id: IdPath, body: AccountUpdate, admin: AdminUser, session: SessionDep
 ) -> AccountRead:
     """Rename, move or deactivate an account (admin only)."""
     account = service.get_account(session, account_id)

@@ -75,7 +75,7 @@ def login(session: Session, settings: Settings, *, username: str, password: str,
     ok = verify_password(password, account.password_hash if account else dummy_hash())
     if not account or not ok:
         session.add(LoginFailure(username=username, ip=ip))
-        session.flush()
+        session.commit()  # the failure must be counted even though the request ends in a 401
         raise Unauthorized(code="invalid_credentials")
     if not account.is_active:
         raise Unauthorized(code="account_inactive")

@@ -20,7 +20,7 @@ from app.profiles.schemas import (
     NewcomerRead,
     NewcomerUpdate,
 )
-from app.schemas import Page, RegionCodeStr
+from app.schemas import IdPath, Page, RegionCodeStr
 
 Resource = Literal["information", "technology", "human_capital", "logistics"]
 
@@ -104,7 +104,7 @@ def make_router(
         responses=problems(401, 403, 404),
         name=f"get_{kind.name}",
     )
-    def get(profile_id: int, caller: Viewer, session: SessionDep, response: Response):
+    def get(profile_id: IdPath, caller: Viewer, session: SessionDep, response: Response):
         return respond(caller, service.get_visible(session, kind, caller, profile_id), response)
 
     @router.patch(
@@ -114,7 +114,7 @@ def make_router(
         name=f"update_{kind.name}",
     )
     def update(
-        profile_id: int,
+        profile_id: IdPath,
         body: update_model,
         caller: Viewer,
         session: SessionDep,
@@ -132,7 +132,7 @@ def make_router(
         responses=problems(401, 403, 404),
         name=f"deactivate_{kind.name}",
     )
-    def deactivate(profile_id: int, caller: Viewer, session: SessionDep) -> Response:
+    def deactivate(profile_id: IdPath, caller: Viewer, session: SessionDep) -> Response:
         profile = service.get_visible(session, kind, caller, profile_id)
         service.deactivate_profile(session, kind, caller, profile)
         return Response(status_code=status.HTTP_204_NO_CONTENT)

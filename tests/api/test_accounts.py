@@ -1,0 +1,68 @@
+"""Admin management of staff accounts."""
+
+from __future__ import annotations
+
+from tests.conftest import JIANGSU, TEST_PASSWORD, ZHAXIA
+
+
+def _staff(role="coordinator", jurisdiction=JIANGSU, username="js-coord"):
+    return {
+        "username": username,
+        "password": TEST_PASSWORD,
+        "role": role,
+        "display_name": "江苏协调员",
+        "jurisdiction_code": jurisdiction,
+    }
+
+
+def test_admin_creates_staff_who_can_log_in(client, make_user):
+    admin = make_user("admin")
+    r = client.post("/api/v1/accounts", json=_staff(), headers=admin.headers)
+    assert r.status_code == 201, r.text
+    assert r.json()["jurisdiction_code"] == JIANGSU
+    token = client.post("/api/v1/auth/token", data={"username": "js-coord", "password": TEST_PASSWORD})
+    assert token.status_code == 200
+
+
+def test_jurisdiction_level_must_fit_role(client, make_user):
+    admin = make_user("admin")
+    bad = client.post("/api/v1/accounts", json=_staff("township_office", JIANGSU), headers=admin.headers)
+    assert bad.status_code == 422
+    missing = client.post("/api/v1/accounts", json=_staff(jurisdiction=None), headers=admin.headers)
+    assert missing.status_code == 422
+    unknown = client.post("/api/v1/accounts", json=_staff(jurisdiction="999999"), headers=admin.headers)
+    assert unknown.json()["code"] == "region_not_found"
+    ok = client.post(
+        "/api/v1/accounts", json=_staff("township_office", ZHAXIA, "zx-office"), headers=admin.headers
+    )
+    assert ok.status_code == 201
+
+
+def test_duplicate_username_409(client, make_user):
+    admin = make_user("admin")
+    client.post("/api/v1/accounts", json=_staff(), headers=admin.headers)
+    assert client.post("/api/v1/accounts", json=_staff(), headers=admin.headers).status_code == 409
+
+
+def test_deactivation_locks_out_at_once(client, make_user):
+    admin, coord = make_user("admin"), make_user("coordinator", JIANGSU)
+    assert client.get("/api/v1/me", headers=coord.headers).status_code == 200
+    r = client.patch(f"/api/v1/accounts/{coord.id}", json={"is_active": False}, headers=admin.headers)
+    assert r.status_code == 200 and r.json()["is_active"] is False
+    assert client.get("/api/v1/me", headers=coord.headers).json()["code"] == "account_inactive"
+
+
+def test_list_by_role_pages(client, make_user):
+    admin = make_user("admin")
+    for _ in range(3):
+        make_user("mentor")
+    first = client.get(
+        "/api/v1/accounts", params={"role": "mentor", "limit": 2}, headers=admin.headers
+    ).json()
+    rest = client.get(
+        "/api/v1/accounts",
+        params={"role": "mentor", "limit": 2, "cursor": first["next_cursor"]},
+        headers=admin.headers,
+    ).json()
+    assert len(first["items"]) == 2 and len(rest["items"]) == 1
+    assert all(a["role"] == "mentor" for a in first["items"] + rest["items"])
