@@ -39,10 +39,10 @@ format: install
 	$(BIN)/ruff format app matching tests bench
 
 bench: install
-	$(BIN)/python bench/api_bench.py
-	$(BIN)/python bench/matching_bench.py
-	$(BIN)/python bench/import_bench.py
-	$(BIN)/python bench/workflow_bench.py
+	$(BIN)/python -m bench.api_bench
+	$(BIN)/python -m bench.matching_bench
+	$(BIN)/python -m bench.import_bench
+	$(BIN)/python -m bench.workflow_bench
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache .hypothesis

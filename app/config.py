@@ -46,7 +46,6 @@ class Settings(BaseSettings):
     worker_poll_seconds: float = Field(default=1.0, gt=0)
     job_lease_seconds: int = Field(default=300, ge=5)
     log_level: str = "INFO"
-    cors_origins: list[str] = []
 
     @model_validator(mode="after")
     def _require_secret_in_production(self) -> Settings:

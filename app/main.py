@@ -15,6 +15,8 @@ from app.config import Settings, get_settings
 from app.db import make_engine, make_sessionmaker
 from app.errors import install_error_handlers
 from app.health.router import router as health_router
+from app.jobs.handlers import HANDLERS
+from app.jobs.worker import Worker
 from app.middleware import BodyLimitMiddleware, RequestLogMiddleware
 from app.profiles.router import mentors_router, newcomers_router
 from app.regions.router import router as regions_router
@@ -38,7 +40,18 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        worker = None
+        if settings.run_worker:
+            worker = Worker(
+                app.state.sessionmaker,
+                HANDLERS,
+                lease_seconds=settings.job_lease_seconds,
+                poll_seconds=settings.worker_poll_seconds,
+            )
+            worker.start_thread()
         yield
+        if worker is not None:
+            worker.stop()
         engine.dispose()
 
     app = FastAPI(

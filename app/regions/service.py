@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
@@ -30,7 +28,6 @@ def load_regions(session: Session, *, include_townships: bool = True) -> int:
                 "lon": rec.lon,
                 "pinyin": rec.pinyin,
                 "initials": rec.initials,
-                "penetration": _demo_penetration(rec.code) if rec.level == "county" else None,
             }
         )
         if len(batch) >= _CHUNK:
@@ -51,16 +48,6 @@ def _flush(session: Session, batch: list[dict[str, object]]) -> int:
     )
     batch.clear()
     return n
-
-
-def _demo_penetration(code: str) -> float:
-    """A stable stand-in for county e-commerce penetration until real survey figures are loaded.
-
-    No open source publishes it per county; it is a deterministic function of the code so that demo
-    equity figures are reproducible, and operators overwrite it with their own statistics.
-    """
-    digest = hashlib.sha256(code.encode()).digest()
-    return round(0.02 + 0.5 * (digest[0] / 255) ** 2, 4)
 
 
 def get_region(session: Session, code: str) -> Region:

@@ -1,0 +1,159 @@
+"""`jieduan` command line for operators."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import os
+import signal
+import sys
+from collections.abc import Callable, Sequence
+
+from sqlalchemy.orm import Session
+
+from app import migrations
+from app.accounts.service import create_staff_account, ensure_admin
+from app.config import get_settings
+from app.db import make_engine, make_sessionmaker
+from app.jobs.handlers import HANDLERS
+from app.jobs.worker import Worker
+from app.reference import load_reference_data, reference_loaded
+from app.seed.demo import seed_demo
+
+
+def _with_session(work: Callable[[Session], object]) -> object:
+    """Run one unit of work in a transaction that commits on success."""
+    factory = make_sessionmaker(make_engine(get_settings().database_url))
+    with factory.begin() as session:
+        return work(session)
+
+
+def _password(args: argparse.Namespace) -> str:
+    if args.password_env:
+        value = os.environ.get(args.password_env)
+        if not value:
+            sys.exit(f"environment variable {args.password_env} is empty")
+        return value
+    if not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\n")
+    return getpass.getpass("password: ")
+
+
+def cmd_migrate(args: argparse.Namespace) -> None:
+    """Apply database migrations up to head."""
+    migrations.upgrade()
+    print("database at head")
+
+
+def cmd_load_reference(args: argparse.Namespace) -> None:
+    """Load regions and the product taxonomy."""
+
+    def work(session: Session) -> object:
+        if args.if_empty and reference_loaded(session):
+            return {"skipped": "reference data already loaded"}
+        return load_reference_data(session, include_townships=not args.no_townships)
+
+    print(json.dumps(_with_session(work), ensure_ascii=False))
+
+
+def cmd_create_admin(args: argparse.Namespace) -> None:
+    """Create the first admin account (idempotent)."""
+    password = _password(args)
+    account = _with_session(lambda s: ensure_admin(s, username=args.username, password=password))
+    print(f"admin {account.username} (id {account.id})")  # type: ignore[attr-defined]
+
+
+def cmd_create_account(args: argparse.Namespace) -> None:
+    """Create a staff account with a role and jurisdiction."""
+    password = _password(args)
+    account = _with_session(
+        lambda s: create_staff_account(
+            s,
+            username=args.username,
+            password=password,
+            role=args.role,
+            display_name=args.display_name or args.username,
+            jurisdiction_code=args.jurisdiction,
+        )
+    )
+    print(f"{account.role} {account.username} (id {account.id})")  # type: ignore[attr-defined]
+
+
+def cmd_seed_demo(args: argparse.Namespace) -> None:
+    """Load the deterministic demo data set (idempotent)."""
+    print(
+        json.dumps(
+            _with_session(
+                lambda s: seed_demo(s, mentors=args.mentors, newcomers=args.newcomers, seed=args.seed)
+            ),
+            ensure_ascii=False,
+        )
+    )
+
+
+def cmd_worker(args: argparse.Namespace) -> None:
+    """Run background jobs (imports, matching runs, retraining) until interrupted."""
+    settings = get_settings()
+    factory = make_sessionmaker(make_engine(settings.database_url))
+    worker = Worker(
+        factory, HANDLERS, lease_seconds=settings.job_lease_seconds, poll_seconds=settings.worker_poll_seconds
+    )
+    signal.signal(signal.SIGTERM, lambda *_: worker.stop())
+    if args.until_idle:
+        print(f"ran {worker.run_until_idle()} jobs")
+        return
+    try:
+        worker.run_forever()
+    except KeyboardInterrupt:
+        worker.stop()
+
+
+def cmd_settings(args: argparse.Namespace) -> None:
+    """Print the effective settings, secrets hidden."""
+    print(json.dumps(get_settings().redacted(), indent=2, default=str))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command tree."""
+    parser = argparse.ArgumentParser(prog="jieduan", description="Jieduan operator commands")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    sub.add_parser("migrate", help=cmd_migrate.__doc__).set_defaults(func=cmd_migrate)
+
+    p = sub.add_parser("load-reference", help=cmd_load_reference.__doc__)
+    p.add_argument("--if-empty", action="store_true", help="do nothing when regions are already loaded")
+    p.add_argument("--no-townships", action="store_true", help="load down to counties only")
+    p.set_defaults(func=cmd_load_reference)
+
+    p = sub.add_parser("create-admin", help=cmd_create_admin.__doc__)
+    p.add_argument("--username", default="admin")
+    p.add_argument("--password-env", help="read the password from this environment variable")
+    p.set_defaults(func=cmd_create_admin)
+
+    p = sub.add_parser("create-account", help=cmd_create_account.__doc__)
+    p.add_argument("--username", required=True)
+    p.add_argument("--role", required=True, choices=["admin", "coordinator", "township_office"])
+    p.add_argument("--jurisdiction", help="region code the account covers")
+    p.add_argument("--display-name")
+    p.add_argument("--password-env", help="read the password from this environment variable")
+    p.set_defaults(func=cmd_create_account)
+
+    p = sub.add_parser("seed-demo", help=cmd_seed_demo.__doc__)
+    p.add_argument("--mentors", type=int, default=2_000)
+    p.add_argument("--newcomers", type=int, default=10_000)
+    p.add_argument("--seed", type=int, default=2024)
+    p.set_defaults(func=cmd_seed_demo)
+
+    p = sub.add_parser("worker", help=cmd_worker.__doc__)
+    p.add_argument("--until-idle", action="store_true", help="exit when no job is left")
+    p.set_defaults(func=cmd_worker)
+
+    sub.add_parser("settings", help=cmd_settings.__doc__).set_defaults(func=cmd_settings)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Entry point of the `jieduan` command."""
+    args = build_parser().parse_args(argv)
+    args.func(args)
