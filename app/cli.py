@@ -16,6 +16,7 @@ from app import migrations
 from app.accounts.service import create_staff_account, ensure_admin
 from app.config import get_settings
 from app.db import make_engine, make_sessionmaker
+from app.imports.cli import add_import_command
 from app.jobs.handlers import HANDLERS
 from app.jobs.worker import Worker
 from app.reference import load_reference_data, reference_loaded
@@ -150,6 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_worker)
 
     sub.add_parser("settings", help=cmd_settings.__doc__).set_defaults(func=cmd_settings)
+    add_import_command(sub)
     return parser
 
 

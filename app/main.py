@@ -15,6 +15,7 @@ from app.config import Settings, get_settings
 from app.db import make_engine, make_sessionmaker
 from app.errors import install_error_handlers
 from app.health.router import router as health_router
+from app.imports.router import router as imports_router
 from app.jobs.handlers import HANDLERS
 from app.jobs.worker import Worker
 from app.middleware import BodyLimitMiddleware, RequestLogMiddleware

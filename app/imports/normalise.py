@@ -1,0 +1,464 @@
+"""Pure normalisers for roster cells: each turns messy spreadsheet text into a canonical value.
+
+Errors are raised as CellError; warnings (the value is still usable) are returned next to the value.
+Coded fields (phones, codes, numbers, vocabularies) go through NFKC so full-width digits, letters and
+punctuation become half-width; free text (names, notes) is only trimmed, so what people typed is kept.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Final
+
+from matching.vocab import SALES_BANDS
+
+DEFAULT_CAPACITY: Final = 3
+MAX_CAPACITY: Final = 20
+MAX_YEARS: Final = 80
+
+
+@dataclass(frozen=True, slots=True)
+class CellProblem:
+    """One problem with one cell, in both languages, under a stable machine code."""
+
+    code: str
+    message_zh: str
+    message_en: str
+
+
+class CellError(ValueError):
+    """The cell cannot be used; the row is rejected."""
+
+    def __init__(self, code: str, message_zh: str, message_en: str) -> None:
+        super().__init__(f"{code}: {message_en}")
+        self.problem = CellProblem(code, message_zh, message_en)
+
+
+_INVISIBLE_RE: Final = re.compile("[\u200b\u200c\u200d\u2060\ufeff]")
+_SPACES_RE: Final = re.compile(r"\s+")
+# Separators for list cells; NFKC has already turned ，；／｜ into , ; / |.
+_LIST_SPLIT_RE: Final = re.compile(r"[、,;/|\s]+")
+
+
+def clean_text(raw: str) -> str:
+    """Trim and collapse whitespace (full-width spaces and line breaks too), drop zero-width chars."""
+    return _SPACES_RE.sub(" ", _INVISIBLE_RE.sub("", raw)).strip()
+
+
+def fold(raw: str) -> str:
+    """Full-width to half-width (NFKC), trimmed and collapsed; the base for every coded field."""
+    return clean_text(unicodedata.normalize("NFKC", raw))
+
+
+def split_list(raw: str) -> list[str]:
+    """Split a list cell on 、，,;；/| and whitespace; drop empties and repeats, keep order."""
+    items = (item for item in _LIST_SPLIT_RE.split(fold(raw)) if item)
+    return list(dict.fromkeys(items))
+
+
+# ---------------------------------------------------------------- phone
+
+_PHONE_RE: Final = re.compile(r"1[3-9]\d{9}")
+_PHONE_LABEL_RE: Final = re.compile(r"^(?:tel|mobile|phone|手机号码|手机号|手机|电话)\s*:?\s*", re.IGNORECASE)
+_PHONE_CHARS_RE: Final = re.compile(r"[\d\s\-+().]+")
+_PHONE_SPLIT_RE: Final = re.compile(r"[/、,;|]|或|\bor\b", re.IGNORECASE)
+_EXCEL_FLOAT_RE: Final = re.compile(r"\.0+$")
+
+
+def _one_phone(text: str) -> str | None:
+    """Canonical 11-digit mobile from one candidate, or None."""
+    text = _PHONE_LABEL_RE.sub("", text.strip())
+    text = _EXCEL_FLOAT_RE.sub("", text)  # 13800138000.0 from a numeric Excel cell
+    if not text or not _PHONE_CHARS_RE.fullmatch(text):
+        return None
+    if "+" in text and not re.match(r"^\(?\+86\)?[^+]*$", text):
+        return None  # a foreign country code, or a stray plus in the middle
+    digits = re.sub(r"\D", "", text)
+    if len(digits) == 15 and digits.startswith("0086"):
+        digits = digits[4:]
+    elif len(digits) == 13 and digits.startswith("86"):
+        digits = digits[2:]
+    return digits if _PHONE_RE.fullmatch(digits) else None
+
+
+def normalise_phone(raw: str) -> tuple[str, list[CellProblem]]:
+    """Canonical mainland mobile (11 digits, 1[3-9]...); the first of several is kept with a warning."""
+    text = fold(raw)
+    found: list[str] = []
+    rejected: list[str] = []
+    for part in (p.strip() for p in _PHONE_SPLIT_RE.split(text)):
+        if not part:
+            continue
+        phone = _one_phone(part)
+        if phone is None and " " in part:
+            # "13800138000 13900139000": two numbers separated only by a space.
+            singles = [_one_phone(token) for token in part.split()]
+            if all(singles):
+                found.extend(s for s in singles if s)
+                continue
+        if phone is None:
+            rejected.append(part)
+        else:
+            found.append(phone)
+    if not found:
+        raise CellError(
+            "phone_invalid",
+            f"手机号“{raw.strip()}”无效：应为 11 位大陆手机号（1 开头，第二位 3-9）。",
+            f'Phone "{raw.strip()}" is invalid: expected an 11-digit mainland mobile number (1[3-9]...).',
+        )
+    warnings: list[CellProblem] = []
+    others = [p for p in dict.fromkeys(found) if p != found[0]] + rejected
+    if others:
+        listed = ", ".join(others)
+        warnings.append(
+            CellProblem(
+                "phone_multiple",
+                f"单元格含多个号码，已取 {found[0]}，忽略：{listed}。",
+                f"Several numbers in the cell; kept {found[0]}, ignored: {listed}.",
+            )
+        )
+    return found[0], warnings
+
+
+# ---------------------------------------------------------------- vocabularies
+
+
+def _keywords(*groups: tuple[str, str]) -> tuple[tuple[str, str], ...]:
+    """(keyword, code) pairs from (code, "space separated keywords") groups, order kept."""
+    return tuple((keyword, code) for code, words in groups for keyword in words.split())
+
+
+def _vocab_lookup(token: str, table: tuple[tuple[str, str], ...]) -> str | None:
+    """First code whose keyword occurs in the token: as a whole word for English keywords."""
+    key = token.casefold()
+    for keyword, code in table:
+        if keyword.isascii():
+            if re.search(rf"(?<![a-z]){re.escape(keyword)}(?![a-z])", key):
+                return code
+        elif keyword in key:
+            return code
+    return None
+
+
+# Checked in order, so cooperatives and enterprises come before the bare "户" of 种植户/专业户,
+# and "有限公司" is not mistaken for a household. Family farms are household-scale sellers.
+_KINDS: Final = _keywords(
+    ("cooperative", "合作社 联合社 cooperative co-op coop"),
+    ("enterprise", "公司 企业 enterprise company corporation ltd"),
+    ("household", "家庭农场 个体 农户 household farmer individual 户"),
+)
+
+
+def normalise_kind(raw: str) -> str:
+    """household | cooperative | enterprise from Chinese or English wording."""
+    kind = _vocab_lookup(fold(raw), _KINDS)
+    if kind is None:
+        raise CellError(
+            "kind_invalid",
+            f"类型“{raw.strip()}”无法识别：应为 农户/个体户、合作社 或 企业/公司。",
+            f'Kind "{raw.strip()}" is not recognised: expected household, cooperative or enterprise.',
+        )
+    return kind
+
+
+_CHANNELS: Final = _keywords(
+    ("taobao", "淘宝 天猫 taobao tmall"),
+    ("pinduoduo", "拼多多 pinduoduo pdd"),
+    ("jd", "京东 jd jingdong"),
+    ("douyin", "抖音 抖店 douyin"),
+    ("kuaishou", "快手 kuaishou"),
+    ("wechat", "微信 视频号 朋友圈 wechat weixin"),
+)
+
+
+def normalise_channels(raw: str) -> tuple[tuple[str, ...], list[CellProblem]]:
+    """Channel codes from vocab.CHANNELS; unknown channels are a warning, not an error."""
+    codes: list[str] = []
+    unknown: list[str] = []
+    for token in split_list(raw):
+        code = _vocab_lookup(token, _CHANNELS)
+        if code is None:
+            unknown.append(token)
+        elif code not in codes:
+            codes.append(code)
+    warnings: list[CellProblem] = []
+    if unknown:
+        listed = "、".join(unknown)
+        warnings.append(
+            CellProblem(
+                "channel_unknown",
+                f"未识别的销售渠道已忽略：{listed}。",
+                f"Unrecognised sales channels ignored: {listed}.",
+            )
+        )
+    return tuple(codes), warnings
+
+
+_RESOURCES: Final = _keywords(
+    ("information", "信息 information info"),
+    ("technology", "技术 technology tech"),
+    ("human_capital", "人力 人才 human_capital"),
+    ("logistics", "物流 logistics"),
+)
+_HUMAN_CAPITAL_RE: Final = re.compile(r"human[\s\-]+capital", re.IGNORECASE)
+
+
+def normalise_resources(raw: str) -> tuple[tuple[str, ...], list[CellProblem]]:
+    """Resource codes from vocab.RESOURCE_TYPES; at least one must be recognised."""
+    # The English name contains a space, which is also a list separator.
+    text = _HUMAN_CAPITAL_RE.sub("human_capital", fold(raw))
+    codes: list[str] = []
+    unknown: list[str] = []
+    for token in split_list(text):
+        code = _vocab_lookup(token, _RESOURCES)
+        if code is None:
+            unknown.append(token)
+        elif code not in codes:
+            codes.append(code)
+    if not codes:
+        raise CellError(
+            "resources_invalid",
+            f"可分享资源“{raw.strip()}”无法识别：应为 信息、技术、人力、物流 中的一项或多项。",
+            f'Resources "{raw.strip()}" not recognised: expected information, technology, human capital '
+            "and/or logistics.",
+        )
+    warnings: list[CellProblem] = []
+    if unknown:
+        listed = "、".join(unknown)
+        warnings.append(
+            CellProblem(
+                "resource_unknown",
+                f"未识别的资源已忽略：{listed}。",
+                f"Unrecognised resources ignored: {listed}.",
+            )
+        )
+    return tuple(codes), warnings
+
+
+def normalise_products(
+    raw: str, map_product: Callable[[str], str | None]
+) -> tuple[tuple[str, ...], list[CellProblem]]:
+    """Leaf category codes via the injected taxonomy mapper; at least one product must map."""
+    codes: list[str] = []
+    unmapped: list[str] = []
+    for token in split_list(raw):
+        code = map_product(token)
+        if code is None:
+            unmapped.append(token)
+        elif code not in codes:
+            codes.append(code)
+    listed = "、".join(unmapped)
+    if not codes:
+        raise CellError(
+            "products_none_mapped",
+            f"主营产品均无法对应到产品分类：{listed}。",
+            f"None of the products matches the category taxonomy: {listed}.",
+        )
+    warnings: list[CellProblem] = []
+    if unmapped:
+        warnings.append(
+            CellProblem(
+                "product_unmapped",
+                f"以下产品未能对应到产品分类，已忽略：{listed}。",
+                f"Products not in the category taxonomy were ignored: {listed}.",
+            )
+        )
+    return tuple(codes), warnings
+
+
+def split_honours(raw: str) -> tuple[str, ...]:
+    """Honours split like products, kept as text."""
+    return tuple(split_list(raw))
+
+
+# ---------------------------------------------------------------- numbers
+
+_APPROX_RE: Final = re.compile(r"^(?:约|大约|大概|近|~|≈)\s*")
+_NUMBER_RE: Final = re.compile(r"\d+(?:\.\d+)?")
+_THOUSANDS_RE: Final = re.compile(r"(?<=\d),(?=\d{3}\b)")
+
+
+def _number_text(raw: str) -> str:
+    """Fold, drop "约"-style approximations and thousands separators."""
+    return _THOUSANDS_RE.sub("", _APPROX_RE.sub("", fold(raw)))
+
+
+def parse_whole_number(raw: str, *, field_zh: str, field_en: str, code: str, units: str = "") -> int:
+    """A non-negative whole number such as "12", "12人", "约12", "12.0" (Excel); else CellError."""
+    text = _number_text(raw)
+    for unit in units:
+        text = text.removesuffix(unit).strip()
+    text = text.removesuffix("多").removesuffix("余").strip()
+    if _NUMBER_RE.fullmatch(text) and float(text).is_integer():
+        return int(float(text))
+    raise CellError(
+        code,
+        f"{field_zh}“{raw.strip()}”应为非负整数。",
+        f'{field_en} "{raw.strip()}" must be a non-negative whole number.',
+    )
+
+
+_YEARS_RE: Final = re.compile(r"(\d+(?:\.\d+)?)\s*(?:年|years?|yrs?)?\s*(?:多|余|以上|\+)?", re.IGNORECASE)
+
+
+def normalise_years(raw: str) -> tuple[int, list[CellProblem]]:
+    """Whole years selling: "3年" is 3; a fraction ("3.5年") is rounded down with a warning.
+
+    Rounding down never overstates a mentor's experience, and the row is not lost over half a year.
+    """
+    text = _number_text(raw)
+    if text in ("半年", "不到1年", "不足1年"):
+        text = "0.5"
+    match = _YEARS_RE.fullmatch(text)
+    if match is None or float(match.group(1)) > MAX_YEARS:
+        raise CellError(
+            "years_invalid",
+            f"从业年限“{raw.strip()}”应为 0-{MAX_YEARS} 的整数年（如 3 或 3年）。",
+            f'Years selling "{raw.strip()}" must be whole years between 0 and {MAX_YEARS} (e.g. 3).',
+        )
+    value = float(match.group(1))
+    years = math.floor(value)
+    warnings: list[CellProblem] = []
+    if value != years:
+        warnings.append(
+            CellProblem(
+                "years_rounded_down",
+                f"从业年限“{raw.strip()}”不是整数，已按 {years} 年计。",
+                f'Years selling "{raw.strip()}" is not whole; recorded as {years}.',
+            )
+        )
+    return years, warnings
+
+
+_AMOUNT: Final = r"(\d+(?:\.\d+)?)\s*(万元|万|亿元|亿|元)?"
+_RANGE_RE: Final = re.compile(_AMOUNT + r"\s*(?:-|~|到|至|—|–)\s*" + _AMOUNT)
+_SINGLE_RE: Final = re.compile(_AMOUNT + r"\s*(以上|以下|\+)?")
+_BOUND_PREFIX_RE: Final = re.compile(r"^(>=|≥|>|<=|≤|<)\s*")
+
+
+def _in_10k(number: str, unit: str | None) -> float:
+    """Convert an amount to the column's unit, 10,000 CNY (万元)."""
+    value = float(number)
+    if unit in ("亿", "亿元"):
+        return value * 10_000
+    if unit == "元":
+        return value / 10_000
+    return value
+
+
+def sales_band_for(value: float) -> tuple[float, float | None]:
+    """The vocab.SALES_BANDS band (lower bound inclusive) holding an amount in 万元."""
+    for _code, low, high in SALES_BANDS:
+        if value >= low and (high is None or value < high):
+            return float(low), (None if high is None else float(high))
+    raise ValueError(f"negative sales amount: {value}")  # bands start at 0, amounts are >= 0
+
+
+def normalise_sales(raw: str) -> tuple[float, float | None]:
+    """Annual sales band (min, max) in 万元: "约50" → its band, "50-100" → (50, 100), "1000以上" → open."""
+    text = _number_text(raw).replace(" ", "")
+    prefix = _BOUND_PREFIX_RE.match(text)
+    if prefix:
+        text = text[prefix.end() :] + ("以下" if "<" in prefix.group(1) or "≤" in prefix.group(1) else "以上")
+    if match := _RANGE_RE.fullmatch(text):
+        unit = match.group(4) or match.group(2)  # "50-100万": the unit written once applies to both
+        low, high = _in_10k(match.group(1), match.group(2) or unit), _in_10k(match.group(3), unit)
+        if low <= high:
+            return low, high
+    elif match := _SINGLE_RE.fullmatch(text):
+        value = _in_10k(match.group(1), match.group(2))
+        if match.group(3) in ("以上", "+"):
+            return value, None
+        if match.group(3) == "以下":
+            return 0.0, value
+        return sales_band_for(value)
+    raise CellError(
+        "sales_invalid",
+        f"年销售额“{raw.strip()}”无法识别：应为数字（万元）或区间，如 50 或 50-100。",
+        f'Annual sales "{raw.strip()}" not understood: expected a number (10k CNY) or a band like 50-100.',
+    )
+
+
+def normalise_capacity(raw: str) -> int:
+    """Newcomers at once: blank is the default 3, otherwise a whole number 1..20."""
+    if not fold(raw):
+        return DEFAULT_CAPACITY
+    try:
+        value = parse_whole_number(
+            raw, field_zh="可带徒人数", field_en="Capacity", code="capacity_invalid", units="人个名"
+        )
+    except CellError:
+        value = -1
+    if not 1 <= value <= MAX_CAPACITY:
+        raise CellError(
+            "capacity_invalid",
+            f"可带徒人数“{raw.strip()}”应为 1-{MAX_CAPACITY} 的整数（留空默认 {DEFAULT_CAPACITY}）。",
+            f'Capacity "{raw.strip()}" must be a whole number 1-{MAX_CAPACITY} '
+            f"(blank means {DEFAULT_CAPACITY}).",
+        )
+    return value
+
+
+# ---------------------------------------------------------------- codes
+
+# GB 32100-2015: the 31 characters allowed (no I, O, S, V, Z) and their values, and the weights
+# W_i = 3^(i-1) mod 31 for positions 1..17.
+_CREDIT_ALPHABET: Final = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+_CREDIT_WEIGHTS: Final = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
+_CREDIT_RE: Final = re.compile(rf"[{_CREDIT_ALPHABET}]{{18}}")
+
+
+def credit_check_char(first17: str) -> str:
+    """The 18th character of a unified social credit code (GB 32100-2015, mod 31)."""
+    total = sum(
+        _CREDIT_ALPHABET.index(char) * weight for char, weight in zip(first17, _CREDIT_WEIGHTS, strict=True)
+    )
+    return _CREDIT_ALPHABET[(31 - total % 31) % 31]
+
+
+def normalise_credit_code(raw: str) -> str:
+    """An 18-character unified social credit code, upper-cased, with a valid check character."""
+    code = re.sub(r"[\s\-]", "", fold(raw)).upper()
+    if not _CREDIT_RE.fullmatch(code):
+        raise CellError(
+            "credit_code_invalid",
+            f"统一社会信用代码“{raw.strip()}”格式错误：应为 18 位数字或大写字母（不含 I、O、S、V、Z）。",
+            f'Credit code "{raw.strip()}" is malformed: expected 18 digits or capital letters '
+            "(no I, O, S, V, Z).",
+        )
+    if credit_check_char(code[:17]) != code[17]:
+        raise CellError(
+            "credit_code_checksum",
+            f"统一社会信用代码“{raw.strip()}”校验位错误，请核对。",
+            f'Credit code "{raw.strip()}" fails its check character; please verify it.',
+        )
+    return code
+
+
+# First two digits of the 34 provincial-level divisions (GB/T 2260).
+_PROVINCE_PREFIXES: Final = frozenset(
+    str(code) for code in (*range(11, 16), 21, 22, 23, *range(31, 38), *range(41, 47), *range(50, 55))
+) | {"61", "62", "63", "64", "65", "71", "81", "82"}
+
+
+def normalise_region_code(raw: str) -> tuple[str, str]:
+    """(code as given, its 9-digit township) for a 9-digit township or 12-digit village code."""
+    code = _EXCEL_FLOAT_RE.sub("", re.sub(r"[\s\-]", "", fold(raw)))
+    valid = (
+        code.isascii()
+        and code.isdigit()
+        and len(code) in (9, 12)
+        and code[:2] in _PROVINCE_PREFIXES
+        and code[6:9] != "000"  # a county code padded with zeros is not a township
+    )
+    if not valid:
+        raise CellError(
+            "region_code_invalid",
+            f"行政区划代码“{raw.strip()}”无效：应为 9 位乡镇代码或 12 位村级代码。",
+            f'Region code "{raw.strip()}" is invalid: expected a 9-digit township or 12-digit village code.',
+        )
+    return code, code[:9]

@@ -1,0 +1,397 @@
+"""Validate roster rows one at a time into RosterRow values or bilingual row issues.
+
+Pure: no database. The product taxonomy and the region lookup are injected, so the caller decides
+where they come from (the database, a cache, a fake in tests).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Final, Literal, TypeVar
+
+from app.imports.decoding import RosterFileError
+from app.imports.headers import FIELDS, HEADER_LABEL_ZH
+from app.imports.normalise import (
+    DEFAULT_CAPACITY,
+    CellError,
+    CellProblem,
+    clean_text,
+    fold,
+    normalise_capacity,
+    normalise_channels,
+    normalise_credit_code,
+    normalise_kind,
+    normalise_phone,
+    normalise_products,
+    normalise_region_code,
+    normalise_resources,
+    normalise_sales,
+    normalise_years,
+    parse_whole_number,
+    split_honours,
+)
+
+Severity = Literal["error", "warning"]
+RowKey = tuple[str, ...]
+_T = TypeVar("_T")
+DEFAULT_MAX_CELL_CHARS: Final = 10_000
+_SHOWN_VALUE_CHARS: Final = 200  # an issue repeats at most this much of the bad cell
+
+
+@dataclass(frozen=True, slots=True)
+class RowIssue:
+    """One problem in one row, addressed by spreadsheet row number and template field."""
+
+    row_number: int
+    column: str
+    original_value: str
+    code: str
+    message_zh: str
+    message_en: str
+    severity: Severity = "error"
+
+
+@dataclass(frozen=True, slots=True)
+class RosterRow:
+    """A valid, normalised roster row, ready to upsert."""
+
+    row_number: int
+    external_id: str | None
+    credit_code: str | None
+    name: str
+    kind: str
+    contact_name: str | None
+    phone: str
+    region_code: str
+    township_code: str
+    products: tuple[str, ...]
+    channels: tuple[str, ...] = ()
+    years_selling: int | None = None
+    sales_band_min: float | None = None
+    sales_band_max: float | None = None
+    employees: int | None = None
+    resources_offered: tuple[str, ...] = ()
+    capacity: int = DEFAULT_CAPACITY
+    honours: tuple[str, ...] = ()
+    notes: str | None = None
+    warnings: tuple[RowIssue, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class RegionResolution:
+    """What the region lookup found for a set of names: one code, several candidates, or nothing."""
+
+    code: str | None = None
+    candidates: tuple[tuple[str, str], ...] = ()  # (code, full name) when the names are ambiguous
+    not_found: bool = False
+
+
+MapProduct = Callable[[str], str | None]
+ResolveRegion = Callable[[str | None, str | None, str | None, str | None], RegionResolution]
+
+
+@dataclass(frozen=True, slots=True)
+class ValidatedRow:
+    """The outcome for one row: the row when accepted, and every issue (errors and warnings)."""
+
+    row_number: int
+    row: RosterRow | None
+    issues: tuple[RowIssue, ...]
+    key: RowKey | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True when the row can be imported."""
+        return self.row is not None
+
+
+class _Collector:
+    """Accumulate a row's issues so every problem is reported, not just the first."""
+
+    def __init__(self, row_number: int, raw: dict[str, str]) -> None:
+        self.row_number = row_number
+        self.raw = raw
+        self.issues: list[RowIssue] = []
+
+    def add(
+        self, column: str, problem: CellProblem, severity: Severity = "error", value: str | None = None
+    ) -> None:
+        """Record a problem against a column, quoting (a bounded part of) the original cell."""
+        shown = self.raw.get(column, "") if value is None else value
+        if len(shown) > _SHOWN_VALUE_CHARS:
+            shown = shown[:_SHOWN_VALUE_CHARS] + "…"
+        self.issues.append(
+            RowIssue(
+                self.row_number, column, shown, problem.code, problem.message_zh, problem.message_en, severity
+            )
+        )
+
+    def required(self, column: str) -> None:
+        """Record a missing required cell."""
+        label = HEADER_LABEL_ZH.get(column, column)
+        self.add(column, CellProblem("required_missing", f"“{label}”为必填项。", f'"{column}" is required.'))
+
+    def has_errors(self) -> bool:
+        """True once any error (not warning) has been recorded."""
+        return any(issue.severity == "error" for issue in self.issues)
+
+
+def _region(
+    raw: dict[str, str], out: _Collector, resolve_region: ResolveRegion, office_township: str | None
+) -> tuple[str, str] | None:
+    """(region code as given, township code) from the code column, else from the name columns."""
+    if fold(raw.get("region_code", "")):
+        try:
+            return normalise_region_code(raw["region_code"])
+        except CellError as exc:
+            out.add("region_code", exc.problem)
+            return None
+    names = {
+        name: clean_text(raw.get(name, "")) or None
+        for name in ("province", "prefecture", "county", "township")
+    }
+    if names["township"] is None:
+        out.add(
+            "region_code",
+            CellProblem(
+                "required_missing",
+                "“行政区划代码”或“省/市/县/乡镇”为必填项。",
+                '"region_code" (or province/prefecture/county/township names) is required.',
+            ),
+        )
+        return None
+    found = resolve_region(names["province"], names["prefecture"], names["county"], names["township"])
+    shown = "/".join(value for value in names.values() if value)
+    if found.code is not None:
+        return normalise_region_code(found.code)  # a resolver bug (not 9/12 digits) raises here
+    candidates = found.candidates
+    # 城关镇 exists in hundreds of counties, but only one of them can be this office's.
+    inside = [c for c in candidates if office_township and c[0].startswith(office_township)]
+    if len(inside) == 1:
+        return normalise_region_code(inside[0][0])
+    if candidates:
+        listed = "；".join(f"{name}（{code}）" for code, name in candidates)
+        listed_en = "; ".join(f"{name} ({code})" for code, name in candidates)
+        out.add(
+            "township",
+            CellProblem(
+                "region_ambiguous",
+                f"地区“{shown}”对应多个乡镇：{listed}。请补全省/市/县，或填写行政区划代码。",
+                f'Region "{shown}" matches several townships: {listed_en}. '
+                "Add the province/prefecture/county or give the region code.",
+            ),
+            value=shown,
+        )
+        return None
+    out.add(
+        "township",
+        CellProblem(
+            "region_not_found",
+            f"找不到地区“{shown}”，请核对名称或填写行政区划代码。",
+            f'Region "{shown}" was not found; check the names or give the region code.',
+        ),
+        value=shown,
+    )
+    return None
+
+
+def validate_row(
+    row_number: int,
+    raw: dict[str, str],
+    *,
+    map_product: MapProduct,
+    resolve_region: ResolveRegion,
+    office_township: str | None = None,
+    max_cell_chars: int = DEFAULT_MAX_CELL_CHARS,
+) -> RosterRow | list[RowIssue]:
+    """Normalise one raw row; return the RosterRow, or every issue found when it has an error.
+
+    office_township None means an admin import: the township is whatever the row says.
+    """
+    out = _Collector(row_number, raw)
+    cells: dict[str, str] = {}
+    too_long: set[str] = set()
+    for name in FIELDS:
+        value = raw.get(name, "")
+        if len(value) > max_cell_chars:
+            too_long.add(name)
+            value = ""  # reported once here, not again as missing or malformed
+            out.add(
+                name,
+                CellProblem(
+                    "cell_too_long",
+                    f"单元格超过 {max_cell_chars} 个字符（实际 {len(raw[name])}）。",
+                    f"Cell is longer than {max_cell_chars} characters ({len(raw[name])}).",
+                ),
+            )
+        cells[name] = value
+
+    def present(name: str) -> bool:
+        """A non-blank cell."""
+        return bool(fold(cells[name]))
+
+    def check(name: str, parse: Callable[[str], _T]) -> _T | None:
+        """Run a normaliser on a present cell, recording its error."""
+        if not present(name):
+            return None
+        try:
+            return parse(cells[name])
+        except CellError as exc:
+            out.add(name, exc.problem)
+            return None
+
+    def check_warned(name: str, parse: Callable[[str], tuple[_T, list[CellProblem]]]) -> _T | None:
+        """Like check, for normalisers that also return warnings."""
+        result = check(name, parse)
+        if result is None:
+            return None
+        for warning in result[1]:
+            out.add(name, warning, "warning")
+        return result[0]
+
+    for name in ("name", "kind", "phone", "products", "resources_offered"):
+        if name not in too_long and not present(name):
+            out.required(name)
+
+    credit_code = check("credit_code", normalise_credit_code)
+    kind = check("kind", normalise_kind)
+    phone = check_warned("phone", normalise_phone)
+    products = check_warned("products", lambda text: normalise_products(text, map_product))
+    channels = check_warned("channels", normalise_channels)
+    years = check_warned("years_selling", normalise_years)
+    sales = check("annual_sales_10k_cny", normalise_sales)
+    employees = check("employees", _parse_employees)
+    resources = check_warned("resources_offered", normalise_resources)
+    capacity = check("capacity", normalise_capacity) if present("capacity") else DEFAULT_CAPACITY
+
+    region = None
+    if not too_long & {"region_code", "province", "prefecture", "county", "township"}:
+        region = _region(cells, out, resolve_region, office_township)
+    if region is not None and office_township is not None and not region[1].startswith(office_township):
+        out.add(
+            "region_code" if present("region_code") else "township",
+            CellProblem(
+                "outside_township",
+                f"该行属于乡镇 {region[1]}，不在本乡镇（{office_township}）管辖范围内，已拒绝。",
+                f"The row is in township {region[1]}, outside this office's township ({office_township}).",
+            ),
+            value=region[0],
+        )
+
+    if out.has_errors() or None in (kind, phone, products, resources, region, capacity):
+        return out.issues
+    assert kind and phone and products and resources and region and capacity  # narrowed for the type checker
+    return RosterRow(
+        row_number=row_number,
+        external_id=fold(cells["external_id"]) or None,
+        credit_code=credit_code,
+        name=clean_text(cells["name"]),
+        kind=kind,
+        contact_name=clean_text(cells["contact_name"]) or None,
+        phone=phone,
+        region_code=region[0],
+        township_code=region[1],
+        products=products,
+        channels=channels or (),
+        years_selling=years,
+        sales_band_min=sales[0] if sales else None,
+        sales_band_max=sales[1] if sales else None,
+        employees=employees,
+        resources_offered=resources,
+        capacity=capacity,
+        honours=split_honours(cells["honours"]),
+        notes=clean_text(cells["notes"]) or None,
+        warnings=tuple(out.issues),
+    )
+
+
+def _parse_employees(text: str) -> int:
+    """Employees: a whole number, "12人" allowed."""
+    return parse_whole_number(
+        text, field_zh="员工人数", field_en="Employees", code="employees_invalid", units="人名个"
+    )
+
+
+def row_key(row: RosterRow, office_township: str | None) -> RowKey:
+    """The template's stable key: (township, external id), else credit code, else phone."""
+    if row.external_id:
+        return ("ext", office_township or row.township_code, row.external_id)
+    if row.credit_code:
+        return ("credit", row.credit_code)
+    return ("phone", row.phone)
+
+
+_KEY_COLUMN: Final[dict[str, str]] = {"ext": "external_id", "credit": "credit_code", "phone": "phone"}
+
+
+def iter_validated(
+    rows: Iterable[tuple[int, dict[str, str]]],
+    *,
+    map_product: MapProduct,
+    resolve_region: ResolveRegion,
+    office_township: str | None = None,
+    max_cell_chars: int = DEFAULT_MAX_CELL_CHARS,
+) -> Iterator[ValidatedRow]:
+    """Validate a stream of rows, rejecting a repeated stable key; only the keys are remembered."""
+    first_row_of: dict[RowKey, int] = {}
+    for row_number, raw in rows:
+        result = validate_row(
+            row_number,
+            raw,
+            map_product=map_product,
+            resolve_region=resolve_region,
+            office_township=office_township,
+            max_cell_chars=max_cell_chars,
+        )
+        if isinstance(result, list):
+            yield ValidatedRow(row_number, None, tuple(result))
+            continue
+        key = row_key(result, office_township)
+        first = first_row_of.setdefault(key, row_number)
+        if first != row_number:
+            column = _KEY_COLUMN[key[0]]
+            issue = RowIssue(
+                row_number,
+                column,
+                key[-1],
+                "duplicate_key_in_file",
+                f"与第 {first} 行重复（{HEADER_LABEL_ZH[column]} 相同），本行未导入。",
+                f"Same {column} as row {first}; this row was not imported.",
+            )
+            yield ValidatedRow(row_number, None, (*result.warnings, issue), key)
+            continue
+        yield ValidatedRow(row_number, result, result.warnings, key)
+
+
+@dataclass(slots=True)
+class ImportTally:
+    """Running counts for the import report, filled while streaming."""
+
+    accepted: int = 0
+    rejected: int = 0
+    warnings: int = 0
+    issue_codes: dict[str, int] = field(default_factory=dict)
+
+    def add(self, result: ValidatedRow) -> None:
+        """Count one validated row."""
+        if result.ok:
+            self.accepted += 1
+        else:
+            self.rejected += 1
+        for issue in result.issues:
+            self.warnings += issue.severity == "warning"
+            self.issue_codes[issue.code] = self.issue_codes.get(issue.code, 0) + 1
+
+
+__all__ = [
+    "ImportTally",
+    "RegionResolution",
+    "RosterFileError",
+    "RosterRow",
+    "RowIssue",
+    "ValidatedRow",
+    "iter_validated",
+    "row_key",
+    "validate_row",
+]

@@ -1,0 +1,258 @@
+"""Streaming CSV and XLSX reading: row numbers, blank rows, merged cells, hostile workbooks."""
+
+from __future__ import annotations
+
+import io
+import time
+import tracemalloc
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import openpyxl
+import openpyxl.xml
+import pytest
+
+from app.imports.decoding import RosterFileError
+from app.imports.reading import RawRow, ReadLimits, open_roster
+from tests.imports.conftest import HEADER_EN, HEADER_ZH, csv_bytes, good_row, xlsx_path
+
+
+def read_all(source: bytes | Path, **options: object) -> tuple[list[RawRow], int]:
+    """Rows and the count of skipped blank rows."""
+    stream = io.BytesIO(source) if isinstance(source, bytes) else source
+    with open_roster(stream, **options) as reader:  # type: ignore[arg-type]
+        rows = list(reader)
+        return rows, reader.blank_rows_skipped
+
+
+def file_error(source: bytes | Path, **options: object) -> RosterFileError:
+    """Read expecting a whole-file error."""
+    with pytest.raises(RosterFileError) as caught:
+        read_all(source, **options)
+    return caught.value
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "gbk", "gb18030"])
+def test_csv_encodings_read_identically(encoding: str) -> None:
+    rows, _ = read_all(csv_bytes([good_row(1), good_row(2)], encoding=encoding))
+    assert [r.row_number for r in rows] == [2, 3]
+    assert rows[0].cells["name"] == "示范户1" and rows[0].cells["kind"] == "农户"
+
+
+def test_blank_rows_middle_counted_trailing_ignored() -> None:
+    empty = [""] * len(HEADER_ZH)
+    data = csv_bytes([good_row(1), empty, empty, good_row(2), empty, empty, empty])
+    rows, skipped = read_all(data)
+    assert [r.row_number for r in rows] == [2, 5]
+    assert skipped == 2
+
+
+def test_serial_number_alone_is_a_blank_row() -> None:
+    header = ["序号", *HEADER_ZH]
+    data = csv_bytes([["1", *good_row(1)], ["2"], ["3"]], header=header)
+    rows, skipped = read_all(data)
+    assert [r.row_number for r in rows] == [2] and skipped == 0
+
+
+def test_title_banner_above_header() -> None:
+    data = csv_bytes([HEADER_EN, good_row(1)], header=["曹县大集镇电商示范户名单"])
+    with open_roster(io.BytesIO(data)) as reader:
+        assert reader.header_row == 2
+        assert [r.row_number for r in reader] == [3]
+
+
+def test_quoted_newline_is_one_spreadsheet_row() -> None:
+    row = good_row(1)
+    row[1] = "张三\n家庭农场"
+    rows, _ = read_all(csv_bytes([row, good_row(2)]))
+    assert [r.row_number for r in rows] == [2, 3]
+    assert rows[0].cells["name"] == "张三\n家庭农场"
+
+
+def test_tab_separated_utf16_unicode_text() -> None:
+    text = "\t".join(HEADER_ZH) + "\r\n" + "\t".join(good_row(1)) + "\r\n"
+    rows, _ = read_all(b"\xff\xfe" + text.encode("utf-16-le"))
+    assert rows[0].cells["phone"] == "13800000001"
+
+
+def test_ten_thousand_columns_is_a_file_error() -> None:
+    header = HEADER_ZH + [f"x{i}" for i in range(10_000)]
+    error = file_error(csv_bytes([good_row(1)], header=header))
+    assert error.code == "too_many_columns"
+
+
+def test_xlsx_rows_numbers_and_number_cells(tmp_path: Path) -> None:
+    path = xlsx_path(
+        tmp_path,
+        [
+            ["E1", "示范户", "农户", 13800138000, 371721101, "苹果", "技术", 3],
+            [None] * 8,
+            ["E2", "合作社", "合作社", 13900139000.0, 371721101203, "梨", "物流", None],
+            [None] * 8,
+        ],
+    )
+    rows, skipped = read_all(path)
+    assert [r.row_number for r in rows] == [2, 4] and skipped == 1
+    assert rows[0].cells["phone"] == "13800138000" and rows[0].cells["region_code"] == "371721101"
+    assert rows[1].cells["phone"] == "13900139000" and rows[1].cells["capacity"] == ""
+
+
+def test_xlsx_named_sheet_and_missing_sheet(tmp_path: Path) -> None:
+    workbook = openpyxl.Workbook()
+    first = workbook.active
+    assert first is not None
+    first.title = "说明"
+    first.append(["本表填写说明"])
+    second = workbook.create_sheet("名单")
+    second.append(HEADER_ZH)
+    second.append(good_row(1))
+    path = tmp_path / "two.xlsx"
+    workbook.save(path)
+    rows, _ = read_all(path, sheet_name="名单")
+    assert rows[0].cells["external_id"] == "E0001"
+    assert file_error(path, sheet_name="不存在").code == "sheet_not_found"
+
+
+def test_xlsx_vertically_merged_cells_fill_down(tmp_path: Path) -> None:
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    assert sheet is not None
+    sheet.append(HEADER_ZH)
+    sheet.append(good_row(1))
+    sheet.append(good_row(2))
+    sheet["E3"] = None  # region code merged over rows 2-3
+    sheet.merge_cells("E2:E3")
+    sheet.merge_cells("B1:B1")
+    path = tmp_path / "merged.xlsx"
+    workbook.save(path)
+    rows, _ = read_all(path)
+    assert [r.cells["region_code"] for r in rows] == ["371721101", "371721101"]
+
+
+def test_truncated_xlsx_is_corrupt(tmp_path: Path) -> None:
+    data = xlsx_path(tmp_path, [good_row(n) for n in range(200)]).read_bytes()
+    assert file_error(data[: len(data) // 2], filename="roster.xlsx").code == "xlsx_corrupt"
+
+
+def test_damaged_sheet_data_is_corrupt(tmp_path: Path) -> None:
+    path = xlsx_path(tmp_path, [good_row(n) for n in range(2000)])
+    data = bytearray(path.read_bytes())
+    with zipfile.ZipFile(path) as archive:
+        info = archive.getinfo("xl/worksheets/sheet1.xml")
+    middle = info.header_offset + 30 + len(info.filename) + info.compress_size // 2
+    data[middle : middle + 64] = b"\x00" * 64
+    assert file_error(bytes(data)).code == "xlsx_corrupt"
+
+
+def test_zip_that_is_not_a_workbook(tmp_path: Path) -> None:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("roster.csv", "a,b\n")
+    assert file_error(buffer.getvalue()).code == "not_a_roster"
+
+
+def test_declared_uncompressed_size_is_bounded(tmp_path: Path) -> None:
+    path = xlsx_path(tmp_path, [good_row(1)])
+    error = file_error(path, limits=ReadLimits(max_xlsx_uncompressed_bytes=1_000))
+    assert error.code == "file_too_large"
+
+
+def _replace_part(path: Path, part: str, content: bytes) -> bytes:
+    """Copy an xlsx, swapping one part for hostile content."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(path) as source, zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as target:
+        for item in source.infolist():
+            target.writestr(item, content if item.filename == part else source.read(item))
+    return buffer.getvalue()
+
+
+BILLION_LAUGHS = b"""<?xml version="1.0"?>
+<!DOCTYPE worksheet [
+ <!ENTITY a "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa">
+ <!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">
+ <!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;">
+ <!ENTITY d "&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;">
+ <!ENTITY e "&d;&d;&d;&d;&d;&d;&d;&d;&d;&d;&d;&d;&d;&d;&d;&d;&d;&d;&d;&d;">
+ <!ENTITY f "&e;&e;&e;&e;&e;&e;&e;&e;&e;&e;&e;&e;&e;&e;&e;&e;&e;&e;&e;&e;">
+ <!ENTITY g "&f;&f;&f;&f;&f;&f;&f;&f;&f;&f;&f;&f;&f;&f;&f;&f;&f;&f;&f;&f;">
+]>
+<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>
+<row r="1"><c r="A1" t="inlineStr"><is><t>&g;</t></is></c></row>
+</sheetData></worksheet>"""
+
+EXTERNAL_ENTITY = b"""<?xml version="1.0"?>
+<!DOCTYPE worksheet [<!ENTITY x SYSTEM "file:///etc/passwd">]>
+<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>
+<row r="1"><c r="A1" t="inlineStr"><is><t>&x;</t></is></c></row>
+</sheetData></worksheet>"""
+
+
+def test_openpyxl_uses_defusedxml() -> None:
+    assert openpyxl.xml.DEFUSEDXML is True
+
+
+@pytest.mark.parametrize(
+    ("part", "content"),
+    [
+        ("xl/worksheets/sheet1.xml", BILLION_LAUGHS),
+        ("xl/worksheets/sheet1.xml", EXTERNAL_ENTITY),
+        ("xl/workbook.xml", BILLION_LAUGHS.replace(b"worksheet", b"workbook")),
+    ],
+)
+def test_entity_tricks_refused_fast_and_small(tmp_path: Path, part: str, content: bytes) -> None:
+    hostile = _replace_part(xlsx_path(tmp_path, [good_row(1)]), part, content)
+    tracemalloc.start()
+    started = time.monotonic()
+    try:
+        error = file_error(hostile)
+        _current, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert error.code == "xlsx_unsafe"
+    assert time.monotonic() - started < 5
+    assert peak < 20 * 1024 * 1024
+
+
+class GeneratedCsv(io.RawIOBase):
+    """A one-way CSV stream of n rows produced on the fly, so the test itself holds no file."""
+
+    def __init__(self, n: int) -> None:
+        self._lines: Iterator[bytes] = self._generate(n)
+        self._buffer = b""
+
+    @staticmethod
+    def _generate(n: int) -> Iterator[bytes]:
+        yield (",".join(HEADER_ZH) + "\r\n").encode()
+        for i in range(n):
+            yield (",".join(good_row(i)) + "\r\n").encode()
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        while len(self._buffer) < size:
+            line = next(self._lines, None)
+            if line is None:
+                break
+            self._buffer += line
+        chunk, self._buffer = self._buffer[:size], self._buffer[size:]
+        return chunk
+
+
+def _peak_reading(n: int) -> int:
+    """Peak traced memory while streaming n rows."""
+    tracemalloc.start()
+    try:
+        with open_roster(GeneratedCsv(n)) as reader:
+            count = sum(1 for _ in reader)
+        _current, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert count == n
+    return peak
+
+
+def test_memory_stays_flat_in_file_size() -> None:
+    small, large = _peak_reading(2_000), _peak_reading(16_000)
+    assert large < small * 1.5 + 256 * 1024
