@@ -30,6 +30,7 @@ API_ROUTERS = (
     taxonomy_router,
     mentors_router,
     newcomers_router,
+    imports_router,
 )
 
 
