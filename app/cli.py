@@ -17,8 +17,10 @@ from app.accounts.service import create_staff_account, ensure_admin
 from app.config import get_settings
 from app.db import make_engine, make_sessionmaker
 from app.imports.cli import add_import_command
-from app.jobs.handlers import HANDLERS
+from app.jobs.handlers import HANDLERS, PERIODIC
 from app.jobs.worker import Worker
+from app.matches.commitments import sweep_overdue
+from app.matches.models_service import retrain
 from app.reference import load_reference_data, reference_loaded
 from app.seed.demo import seed_demo
 
@@ -98,7 +100,11 @@ def cmd_worker(args: argparse.Namespace) -> None:
     settings = get_settings()
     factory = make_sessionmaker(make_engine(settings.database_url))
     worker = Worker(
-        factory, HANDLERS, lease_seconds=settings.job_lease_seconds, poll_seconds=settings.worker_poll_seconds
+        factory,
+        HANDLERS,
+        lease_seconds=settings.job_lease_seconds,
+        poll_seconds=settings.worker_poll_seconds,
+        periodic=PERIODIC,
     )
     signal.signal(signal.SIGTERM, lambda *_: worker.stop())
     if args.until_idle:
@@ -108,6 +114,17 @@ def cmd_worker(args: argparse.Namespace) -> None:
         worker.run_forever()
     except KeyboardInterrupt:
         worker.stop()
+
+
+def cmd_retrain(args: argparse.Namespace) -> None:
+    """Fit the learned ranker on all decisions so far and store it as a new version."""
+    model = _with_session(lambda s: retrain(s, trained_by=None))
+    print(json.dumps({"version": model.version, "n_samples": model.n_samples, "metrics": model.metrics}))  # type: ignore[attr-defined]
+
+
+def cmd_sweep(args: argparse.Namespace) -> None:
+    """Flag overdue commitments and send check-in reminders now."""
+    print(json.dumps(_with_session(sweep_overdue)))
 
 
 def cmd_settings(args: argparse.Namespace) -> None:
@@ -150,6 +167,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--until-idle", action="store_true", help="exit when no job is left")
     p.set_defaults(func=cmd_worker)
 
+    sub.add_parser("retrain", help=cmd_retrain.__doc__).set_defaults(func=cmd_retrain)
+    sub.add_parser("sweep", help=cmd_sweep.__doc__).set_defaults(func=cmd_sweep)
     sub.add_parser("settings", help=cmd_settings.__doc__).set_defaults(func=cmd_settings)
     add_import_command(sub)
     return parser

@@ -16,9 +16,15 @@ from app.db import make_engine, make_sessionmaker
 from app.errors import install_error_handlers
 from app.health.router import router as health_router
 from app.imports.router import router as imports_router
-from app.jobs.handlers import HANDLERS
+from app.jobs.handlers import HANDLERS, PERIODIC
 from app.jobs.worker import Worker
+from app.matches.matches_router import router as matches_router
+from app.matches.proposals_router import router as proposals_router
+from app.matches.recommendations import RecommenderCache
+from app.matches.recommendations_router import router as recommendations_router
+from app.matches.runs_router import router as runs_router
 from app.middleware import BodyLimitMiddleware, RequestLogMiddleware
+from app.notifications.router import router as notifications_router
 from app.profiles.router import mentors_router, newcomers_router
 from app.regions.router import router as regions_router
 from app.taxonomy.router import router as taxonomy_router
@@ -31,6 +37,11 @@ API_ROUTERS = (
     mentors_router,
     newcomers_router,
     imports_router,
+    runs_router,
+    proposals_router,
+    matches_router,
+    recommendations_router,
+    notifications_router,
 )
 
 
@@ -49,6 +60,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
                 HANDLERS,
                 lease_seconds=settings.job_lease_seconds,
                 poll_seconds=settings.worker_poll_seconds,
+                periodic=PERIODIC,
             )
             worker.start_thread()
         yield
@@ -65,6 +77,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessionmaker = make_sessionmaker(engine)
+    app.state.recommender_cache = RecommenderCache()
     install_error_handlers(app)
     for router in (health_router, *API_ROUTERS):
         app.include_router(router)

@@ -6,6 +6,7 @@ import logging
 import os
 import socket
 import threading
+import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,6 +29,8 @@ class JobContext:
 
 
 Handler = Callable[[JobContext], None]
+# A maintenance task run every `interval` seconds by each worker; it must be safe to run concurrently.
+Periodic = tuple[float, Callable[[sessionmaker[Session]], object]]
 
 
 class Worker:
@@ -41,6 +44,7 @@ class Worker:
         lease_seconds: int = 300,
         poll_seconds: float = 1.0,
         name: str | None = None,
+        periodic: tuple[Periodic, ...] = (),
     ) -> None:
         self.sessions = sessions
         self.handlers = handlers
@@ -48,6 +52,8 @@ class Worker:
         self.poll_seconds = poll_seconds
         self.worker_id = name or f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
         self._stop = threading.Event()
+        self.periodic = periodic
+        self._last_run = [0.0] * len(periodic)
 
     def run_once(self) -> bool:
         """Claim and run one job; False when there was nothing to do."""
@@ -90,6 +96,7 @@ class Worker:
         """Poll until stop() is called."""
         log.info("worker %s polling", self.worker_id)
         while not self._stop.is_set():
+            self._run_periodic()
             try:
                 busy = self.run_once()
             except Exception:
@@ -97,6 +104,16 @@ class Worker:
                 busy = False
             if not busy:
                 self._stop.wait(self.poll_seconds)
+
+    def _run_periodic(self) -> None:
+        now = time.monotonic()
+        for i, (interval, task) in enumerate(self.periodic):
+            if now - self._last_run[i] >= interval:
+                self._last_run[i] = now
+                try:
+                    task(self.sessions)
+                except Exception:
+                    log.exception("periodic task %s failed", getattr(task, "__name__", task))
 
     def stop(self) -> None:
         """Ask the loop to end after the current job."""

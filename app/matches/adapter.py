@@ -1,0 +1,151 @@
+"""The one bridge between database rows and the pure `matching` package, in both directions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.models import Match, Mentor, Newcomer, Region
+from app.models.matches import SEAT_HOLDING
+from matching import MentorTable, NewcomerTable, ProposalSet
+
+# Pairs a coordinator or a party has already turned down are never proposed again.
+EXCLUDING_STATUSES = ("rejected", "declined")
+
+
+def _county_points(session: Session) -> dict[str, tuple[float | None, float | None, float | None]]:
+    rows = session.execute(
+        select(Region.code, Region.lat, Region.lon, Region.penetration).where(Region.level == "county")
+    )
+    return {code: (lat, lon, pen) for code, lat, lon, pen in rows}
+
+
+def mentor_records(session: Session, mentors: list[Mentor]) -> list[dict[str, Any]]:
+    """Matching records of the given mentors."""
+    points = _county_points(session)
+    records = []
+    for m in mentors:
+        lat, lon, _ = points.get(m.county_code, (None, None, None))
+        records.append(
+            {
+                "id": m.id,
+                "county_code": m.county_code,
+                "lat": lat,
+                "lon": lon,
+                "products": [p.category_code for p in m.products],
+                "channels": m.channels,
+                "resources_offered": [o["type"] for o in m.resources_offered],
+                "languages": m.languages,
+                "capacity_left": max(m.capacity - m.capacity_used, 0),
+                "fulfilment_rate": m.fulfilment_rate,
+                "years_selling": float(m.years_selling or 0),
+                "kind": m.kind,
+                "sales_band": m.sales_band or "lt10",
+                "text": m.story,
+            }
+        )
+    return records
+
+
+def load_mentors(session: Session) -> MentorTable:
+    """Every active mentor with a seat left, anywhere: the point is to look beyond the county."""
+    rows = list(
+        session.scalars(
+            select(Mentor)
+            .where(Mentor.is_active.is_(True), Mentor.capacity_used < Mentor.capacity)
+            .order_by(Mentor.id)
+        )
+    )
+    return MentorTable.from_records(mentor_records(session, rows))
+
+
+def newcomer_records(session: Session, newcomers: list[Newcomer]) -> list[dict[str, Any]]:
+    """Matching records of the given newcomers."""
+    points = _county_points(session)
+    ids = [n.id for n in newcomers]
+    holding = set(
+        session.scalars(
+            select(Match.newcomer_id).where(Match.newcomer_id.in_(ids), Match.status.in_(SEAT_HOLDING))
+        )
+    )
+    records = []
+    for n in newcomers:
+        lat, lon, pen = points.get(n.county_code, (None, None, None))
+        records.append(
+            {
+                "id": n.id,
+                "county_code": n.county_code,
+                "lat": lat,
+                "lon": lon,
+                "products": [p.category_code for p in n.products],
+                "channels": n.channels,
+                "resources_needed": n.resources_needed,
+                "languages": n.languages,
+                "has_active_mentor": n.id in holding,
+                "county_penetration": pen,
+                "experience_years": float(n.experience_years),
+                "text": n.story + " " + n.goals,
+            }
+        )
+    return records
+
+
+def load_newcomers(session: Session, scope_code: str) -> NewcomerTable:
+    """Active newcomers located under a region code."""
+    rows = list(
+        session.scalars(
+            select(Newcomer)
+            .where(Newcomer.is_active.is_(True), Newcomer.region_code.startswith(scope_code, autoescape=True))
+            .order_by(Newcomer.id)
+        )
+    )
+    return NewcomerTable.from_records(newcomer_records(session, rows))
+
+
+def excluded_pairs(session: Session, newcomer_ids: list[int]) -> list[tuple[int, int]]:
+    """(newcomer, mentor) pairs already rejected or declined."""
+    stmt = select(Match.newcomer_id, Match.mentor_id).where(Match.status.in_(EXCLUDING_STATUSES))
+    if len(newcomer_ids) < 30_000:
+        stmt = stmt.where(Match.newcomer_id.in_(newcomer_ids))
+    return [(int(a), int(b)) for a, b in session.execute(stmt)]
+
+
+def proposal_rows(
+    proposals: ProposalSet, mentors: MentorTable, newcomers: NewcomerTable, run_id: int | None
+) -> list[dict[str, Any]]:
+    """Match rows (status proposed) for a proposal set, with reasons in both languages and commitments."""
+    m_county = dict(zip(mentors.ids.tolist(), mentors.county.tolist(), strict=True))
+    n_county = dict(zip(newcomers.ids.tolist(), newcomers.county.tolist(), strict=True))
+    rows = []
+    for i in range(len(proposals)):
+        nid, mid = int(proposals.newcomer_id[i]), int(proposals.mentor_id[i])
+        rows.append(
+            {
+                "run_id": run_id,
+                "newcomer_id": nid,
+                "mentor_id": mid,
+                "status": "proposed",
+                "newcomer_county_code": f"{n_county[nid]:06d}",
+                "mentor_county_code": f"{m_county[mid]:06d}",
+                "score": float(proposals.score[i]),
+                "score_parts": proposals.parts_of(i),
+                "rank": int(proposals.rank[i]),
+                "reasons": {"zh": proposals.explain(i, "zh"), "en": proposals.explain(i, "en")},
+                "suggested_commitments": [commitment_dict(c) for c in proposals.commitments(i)],
+                "version": 1,
+            }
+        )
+    return rows
+
+
+def commitment_dict(c: Any) -> dict[str, Any]:
+    """A suggested commitment as stored on a match."""
+    return {
+        "resource_type": c.resource,
+        "area": c.area,
+        "description": c.description_zh,
+        "description_en": c.description_en,
+        "cadence_days": c.cadence_days,
+    }

@@ -1,0 +1,148 @@
+"""Commitments of active matches: check-ins, overdue periods, and the mentor's fulfilment rate."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from app.db import utcnow
+from app.deps import Caller
+from app.errors import Conflict, Forbidden, NotFound
+from app.matches.access import MatchView, load_view
+from app.models import CheckIn, Commitment, Match, Mentor, Newcomer
+from app.notifications.service import notify
+
+# Partial delivery counts half: it is better than nothing and worse than keeping the promise.
+PARTIAL_WEIGHT = 0.5
+
+
+def is_overdue(commitment: Commitment, today: date) -> bool:
+    """A check-in was due before today and has not come."""
+    return commitment.next_due is not None and commitment.next_due < today
+
+
+def list_for_match(session: Session, caller: Caller, match_id: int) -> list[Commitment]:
+    """Commitments of a match the caller may see."""
+    load_view(session, caller, match_id)
+    return list(
+        session.scalars(select(Commitment).where(Commitment.match_id == match_id).order_by(Commitment.id))
+    )
+
+
+def _commitment_view(session: Session, caller: Caller, commitment_id: int) -> tuple[Commitment, MatchView]:
+    commitment = session.get(Commitment, commitment_id)
+    if commitment is None:
+        raise NotFound()
+    return commitment, load_view(session, caller, commitment.match_id)
+
+
+def check_in(
+    session: Session, caller: Caller, commitment_id: int, *, outcome: str, note: str, evidence_url: str | None
+) -> CheckIn:
+    """A party reports; the next due date moves on and the mentor's fulfilment rate is recomputed."""
+    commitment, view = _commitment_view(session, caller, commitment_id)
+    if not (view.is_mentor or view.is_newcomer):
+        raise Forbidden(detail=("只有结对双方可以打卡", "only the two parties report"))
+    if view.match.status != "active":
+        raise Conflict(code="match_not_active")
+    entry = CheckIn(
+        commitment_id=commitment.id,
+        author_id=caller.id,
+        outcome=outcome,
+        note=note,
+        evidence_url=evidence_url,
+    )
+    session.add(entry)
+    counter = {
+        "done": Commitment.done_count,
+        "partial": Commitment.partial_count,
+        "missed": Commitment.missed_count,
+    }
+    session.execute(
+        update(Commitment)
+        .where(Commitment.id == commitment.id)
+        .values(
+            {
+                counter[outcome]: counter[outcome] + 1,
+                Commitment.next_due: utcnow().date() + timedelta(days=commitment.cadence_days),
+            }
+        )
+        .execution_options(synchronize_session=False)
+    )
+    session.flush()
+    refresh_fulfilment(session, [view.mentor.id])
+    session.refresh(commitment)
+    return entry
+
+
+def refresh_fulfilment(session: Session, mentor_ids: list[int]) -> None:
+    """Recompute (done + ½ partial) / all reported or missed periods, over every match of each mentor."""
+    if not mentor_ids:
+        return
+    stmt = (
+        select(
+            Match.mentor_id,
+            func.sum(Commitment.done_count),
+            func.sum(Commitment.partial_count),
+            func.sum(Commitment.missed_count),
+        )
+        .join(Commitment, Commitment.match_id == Match.id)
+        .where(Match.mentor_id.in_(mentor_ids))
+        .group_by(Match.mentor_id)
+    )
+    for mentor_id, done, partial, missed in session.execute(stmt):
+        total = (done or 0) + (partial or 0) + (missed or 0)
+        if total:
+            rate = ((done or 0) + PARTIAL_WEIGHT * (partial or 0)) / total
+            session.execute(
+                update(Mentor)
+                .where(Mentor.id == mentor_id)
+                .values(fulfilment_rate=round(rate, 4))
+                .execution_options(synchronize_session=False)
+            )
+
+
+def sweep_overdue(session: Session, today: date | None = None) -> dict[str, int]:
+    """Count every lapsed period as missed, notify both parties, and remind of check-ins due today."""
+    today = today or utcnow().date()
+    rows = session.execute(
+        select(Commitment, Match.mentor_id, Mentor.account_id, Newcomer.account_id)
+        .join(Match, Match.id == Commitment.match_id)
+        .join(Mentor, Mentor.id == Match.mentor_id)
+        .join(Newcomer, Newcomer.id == Match.newcomer_id)
+        .where(Match.status == "active", Commitment.next_due <= today)
+    ).all()
+    touched: set[int] = set()
+    overdue = due = 0
+    for commitment, mentor_id, mentor_account, newcomer_account in rows:
+        parties = (mentor_account, newcomer_account)
+        if commitment.next_due == today:
+            due += 1
+            for account in parties:
+                notify(
+                    session,
+                    account,
+                    "check_in_due",
+                    {"commitment_id": commitment.id, "due": today.isoformat()},
+                    dedupe_key=f"due:{commitment.id}:{today.isoformat()}:{account}",
+                )
+            continue
+        lapsed_from = commitment.next_due
+        while commitment.next_due < today:
+            commitment.missed_count += 1
+            commitment.next_due += timedelta(days=commitment.cadence_days)
+        overdue += 1
+        touched.add(mentor_id)
+        for account in parties:
+            notify(
+                session,
+                account,
+                "check_in_overdue",
+                {"commitment_id": commitment.id, "was_due": lapsed_from.isoformat()},
+                dedupe_key=f"overdue:{commitment.id}:{lapsed_from.isoformat()}:{account}",
+            )
+    session.flush()
+    refresh_fulfilment(session, sorted(touched))
+    return {"overdue": overdue, "due_today": due}

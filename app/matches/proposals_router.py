@@ -1,0 +1,148 @@
+"""The coordinator's review queue: list, read, approve, reject."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Header, Query, Response
+from fastapi.responses import JSONResponse
+
+from app.deps import CoordinatorUser, SessionDep
+from app.idempotency import IdempotencyKey, remember, replay, request_fingerprint
+from app.matches import review
+from app.matches.schemas import ApproveRequest, ProposalRead, RejectRequest
+from app.openapi import problems
+from app.pagination import CursorQuery, LimitQuery, decode_cursor, encode_cursor
+from app.schemas import IdPath, Page, RegionCodeStr
+
+router = APIRouter(prefix="/api/v1/proposals", tags=["proposals"])
+Status = Literal[
+    "pending",
+    "proposed",
+    "approved",
+    "rejected",
+    "superseded",
+    "active",
+    "declined",
+    "completed",
+    "cancelled",
+]
+IfMatch = Annotated[str | None, Header(description="ETag of the proposal as you reviewed it")]
+
+
+def _read(session: SessionDep, view: review.MatchView, response: Response | None = None) -> ProposalRead:
+    if response is not None:
+        response.headers["ETag"] = review.match_etag(view.match)
+    return ProposalRead.model_validate(review.match_body(view.match, view.mentor, view.newcomer))
+
+
+@router.get("", response_model=Page[ProposalRead], responses=problems(401, 403, 422))
+def list_proposals(
+    caller: CoordinatorUser,
+    session: SessionDep,
+    status: Status = "pending",
+    region: Annotated[RegionCodeStr | None, Query(description="Newcomer region prefix")] = None,
+    sort: Literal["-score", "-created"] = "-score",
+    limit: LimitQuery = 50,
+    cursor: CursorQuery = None,
+) -> Page[ProposalRead]:
+    """Proposals for newcomers in your jurisdiction, best score first, with both profiles summarised."""
+    after = decode_cursor(cursor, (float, int))
+    rows = review.review_queue(
+        session, caller, status=status, region=region, sort=sort, after=after, limit=limit + 1
+    )
+    more, rows = len(rows) > limit, rows[:limit]
+    mentors, newcomers = review.summaries(session, rows)
+    items = [
+        ProposalRead.model_validate(review.match_body(m, mentors[m.mentor_id], newcomers[m.newcomer_id]))
+        for m in rows
+    ]
+    nxt = encode_cursor([float(rows[-1].score), rows[-1].id]) if more else None
+    return Page[ProposalRead](items=items, next_cursor=nxt)
+
+
+@router.get("/{proposal_id}", response_model=ProposalRead, responses=problems(401, 403, 404))
+def get_proposal(
+    proposal_id: IdPath, caller: CoordinatorUser, session: SessionDep, response: Response
+) -> ProposalRead:
+    """One proposal in your jurisdiction; its ETag is needed to approve or reject it."""
+    return _read(session, review.reviewable(session, caller, proposal_id), response)
+
+
+@router.post(
+    "/{proposal_id}/approve",
+    response_model=ProposalRead,
+    responses=problems(401, 403, 404, 409, 412, 422, 428),
+)
+def approve(
+    proposal_id: IdPath,
+    body: ApproveRequest,
+    caller: CoordinatorUser,
+    session: SessionDep,
+    response: Response,
+    if_match: IfMatch = None,
+    idempotency_key: IdempotencyKey = None,
+) -> ProposalRead | JSONResponse:
+    """Approve (If-Match required): takes one of the mentor's seats and the newcomer's only slot, or 409."""
+    scope, fingerprint = f"approve:{proposal_id}", request_fingerprint(body.model_dump())
+    if (
+        replayed := replay(
+            session, account_id=caller.id, scope=scope, key=idempotency_key, fingerprint=fingerprint
+        )
+    ) is not None:
+        return replayed
+    commitments = [c.model_dump() for c in body.commitments] if body.commitments is not None else None
+    view = review.approve(
+        session, caller, proposal_id, if_match=if_match, commitments=commitments, note=body.note
+    )
+    result = _read(session, view, response)
+    remember(
+        session,
+        account_id=caller.id,
+        scope=scope,
+        key=idempotency_key,
+        fingerprint=fingerprint,
+        status_code=200,
+        body=result.model_dump(mode="json"),
+        headers={"ETag": review.match_etag(view.match)},
+    )
+    return result
+
+
+@router.post(
+    "/{proposal_id}/reject",
+    response_model=ProposalRead,
+    responses=problems(401, 403, 404, 409, 412, 422, 428),
+)
+def reject(
+    proposal_id: IdPath,
+    body: RejectRequest,
+    caller: CoordinatorUser,
+    session: SessionDep,
+    response: Response,
+    if_match: IfMatch = None,
+    idempotency_key: IdempotencyKey = None,
+) -> ProposalRead | JSONResponse:
+    """Reject with a reason code (If-Match required); the pair is never proposed again."""
+    scope, fingerprint = f"reject:{proposal_id}", request_fingerprint(body.model_dump())
+    if (
+        replayed := replay(
+            session, account_id=caller.id, scope=scope, key=idempotency_key, fingerprint=fingerprint
+        )
+    ) is not None:
+        return replayed
+    view = review.reject(
+        session, caller, proposal_id, if_match=if_match, reason_code=body.reason_code, note=body.note
+    )
+    result = _read(session, view, response)
+    remember(
+        session,
+        account_id=caller.id,
+        scope=scope,
+        key=idempotency_key,
+        fingerprint=fingerprint,
+        status_code=200,
+        body=result.model_dump(mode="json"),
+        headers={"ETag": review.match_etag(view.match)},
+    )
+    return result

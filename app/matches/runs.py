@@ -1,0 +1,181 @@
+"""Matching runs: created by a coordinator, executed by a worker, writing proposals for review."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+from sqlalchemy import insert, or_, select, text, update
+from sqlalchemy.orm import Session
+
+from app.db import utcnow
+from app.deps import Caller
+from app.errors import Conflict, NotFound, Unprocessable
+from app.jobs.queue import enqueue
+from app.jobs.worker import JobContext
+from app.matches import adapter
+from app.matches.models_service import latest_model, load_ranker
+from app.models import Match, MatchingRun, MatchTransition, Newcomer, Region
+from matching import Policy, evaluate, propose
+
+log = logging.getLogger(__name__)
+ACTIVE_RUN = ("queued", "running")
+_CHUNK = 1_000
+
+
+def _serialise_creation(session: Session) -> None:
+    # Two coordinators creating overlapping runs at the same instant must not both pass the check.
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(7201)"))
+
+
+def create_run(session: Session, caller: Caller, params: dict[str, Any]) -> MatchingRun:
+    """Queue a run over a scope inside the caller's jurisdiction; 409 while an overlapping one is active."""
+    scope = params["scope_code"]
+    if session.get(Region, scope) is None:
+        raise Unprocessable(code="region_not_found")
+    if not caller.covers(scope):
+        raise Unprocessable(code="region_outside_jurisdiction")
+    _serialise_creation(session)
+    overlapping = session.scalar(
+        select(MatchingRun.id)
+        .where(
+            MatchingRun.status.in_(ACTIVE_RUN),
+            # Overlap: one scope lies under the other (codes are hierarchical prefixes).
+            or_(
+                MatchingRun.scope_code.startswith(scope, autoescape=True),
+                MatchingRun.scope_code.in_([scope[:n] for n in (2, 4, 6, 9) if n < len(scope)]),
+            ),
+        )
+        .limit(1)
+    )
+    if overlapping is not None:
+        raise Conflict(
+            code="run_in_progress",
+            run_id=overlapping,
+            detail=(
+                f"范围重叠的匹配任务 {overlapping} 尚未结束",
+                f"overlapping run {overlapping} is still active",
+            ),
+        )
+    model_id = None
+    if params["use_learned_ranker"]:
+        model = latest_model(session)
+        if model is None:
+            raise Unprocessable(
+                code="no_trained_model", detail=("尚无训练好的模型", "no ranker has been trained yet")
+            )
+        model_id = model.id
+    run = MatchingRun(scope_code=scope, policy=params, created_by=caller.id, model_version_id=model_id)
+    session.add(run)
+    session.flush()
+    enqueue(session, kind="matching_run", ref_id=run.id)
+    return run
+
+
+def get_run(session: Session, caller: Caller, run_id: int) -> MatchingRun:
+    """A run inside the caller's jurisdiction, else 404."""
+    run = session.get(MatchingRun, run_id)
+    if run is None or not caller.covers(run.scope_code):
+        raise NotFound()
+    return run
+
+
+def _set(ctx: JobContext, run_id: int, **values: Any) -> None:
+    with ctx.sessions.begin() as s:
+        s.execute(update(MatchingRun).where(MatchingRun.id == run_id).values(**values))
+    ctx.beat()
+
+
+def _jsonable(values: dict[str, Any]) -> dict[str, Any]:
+    return {k: (v.item() if isinstance(v, np.generic) else v) for k, v in values.items()}
+
+
+def execute_run(ctx: JobContext) -> None:
+    """The job: load, propose, then replace pending proposals of these newcomers in one transaction."""
+    run_id = ctx.ref_id
+    with ctx.sessions.begin() as s:
+        run = s.get(MatchingRun, run_id)
+        if run is None or run.status == "done":
+            return
+        params, scope, model_id = dict(run.policy), run.scope_code, run.model_version_id
+    _set(ctx, run_id, status="running", started_at=utcnow(), progress=0.05, error_detail=None)
+    try:
+        with ctx.sessions() as s:
+            mentors = adapter.load_mentors(s)
+            newcomers = adapter.load_newcomers(s, scope)
+            excluded = adapter.excluded_pairs(s, newcomers.ids.tolist())
+            ranker = load_ranker(s, model_id) if model_id else None
+        _set(ctx, run_id, progress=0.3)
+        policy = Policy(
+            separation=params["separation"],
+            max_distance_km=params.get("max_distance_km"),
+            k=params["k"],
+            same_product_same_prefecture=params["same_product_same_prefecture"],
+        )
+        proposals = propose(mentors, newcomers, policy, ranker=ranker, exclude_pairs=excluded, seed=run_id)
+        evaluation = _jsonable(evaluate(proposals, mentors, newcomers))
+        _set(ctx, run_id, progress=0.7)
+        rows = adapter.proposal_rows(proposals, mentors, newcomers, run_id)
+        with ctx.sessions.begin() as s:
+            superseded = _supersede_pending(s, scope)
+            for i in range(0, len(rows), _CHUNK):
+                s.execute(insert(Match), rows[i : i + _CHUNK])
+            s.execute(
+                update(MatchingRun)
+                .where(MatchingRun.id == run_id)
+                .values(
+                    status="done",
+                    progress=1.0,
+                    finished_at=utcnow(),
+                    evaluation=evaluation,
+                    counts={
+                        "mentors": len(mentors),
+                        "newcomers": len(newcomers),
+                        "proposals": len(rows),
+                        "superseded": superseded,
+                        "excluded_pairs": len(excluded),
+                    },
+                )
+            )
+    except Exception as exc:
+        _set(
+            ctx,
+            run_id,
+            status="failed",
+            error_detail=f"{type(exc).__name__}: {exc}"[:2000],
+            finished_at=utcnow(),
+        )
+        raise
+
+
+def _supersede_pending(session: Session, scope: str) -> int:
+    """Mark the still-pending proposals of the scope's newcomers superseded, with audit entries."""
+    in_scope = select(Newcomer.id).where(Newcomer.region_code.startswith(scope, autoescape=True))
+    ids = list(
+        session.scalars(select(Match.id).where(Match.status == "proposed", Match.newcomer_id.in_(in_scope)))
+    )
+    now = utcnow()
+    for i in range(0, len(ids), _CHUNK):
+        chunk = ids[i : i + _CHUNK]
+        session.execute(
+            update(Match)
+            .where(Match.id.in_(chunk), Match.status == "proposed")
+            .values(status="superseded", version=Match.version + 1, updated_at=now)
+        )
+        session.execute(
+            insert(MatchTransition),
+            [
+                {
+                    "match_id": mid,
+                    "from_status": "proposed",
+                    "to_status": "superseded",
+                    "actor_id": None,
+                    "reason": "replaced by a newer matching run",
+                    "at": now,
+                }
+                for mid in chunk
+            ],
+        )
+    return len(ids)

@@ -1,0 +1,111 @@
+"""Matching runs and the learned ranker's versions."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response, status
+from fastapi.responses import JSONResponse
+from sqlalchemy import select
+
+from app.deps import CoordinatorUser, SessionDep
+from app.idempotency import IdempotencyKey, remember, replay, request_fingerprint
+from app.jobs.queue import enqueue
+from app.matches import runs
+from app.matches.schemas import Accepted, RunCreate, RunRead
+from app.models import MatchingRun, ModelVersion
+from app.openapi import problems
+from app.pagination import CursorQuery, LimitQuery, decode_cursor, encode_cursor
+from app.schemas import IdPath, Output, Page
+
+router = APIRouter(prefix="/api/v1", tags=["matching"])
+
+
+class ModelRead(Output):
+    """A trained ranker version and its held-out metrics."""
+
+    id: int
+    version: str
+    metrics: dict[str, float]
+    n_samples: int
+    trained_at: object
+
+
+@router.post(
+    "/matching-runs",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=Accepted,
+    responses=problems(401, 403, 409, 422),
+)
+def create_run(
+    body: RunCreate,
+    caller: CoordinatorUser,
+    session: SessionDep,
+    response: Response,
+    idempotency_key: IdempotencyKey = None,
+) -> Accepted | JSONResponse:
+    """Start a run over a region of your jurisdiction; it executes in the background (poll its URL)."""
+    fingerprint = request_fingerprint(body.model_dump())
+    if (
+        replayed := replay(
+            session, account_id=caller.id, scope="matching-run", key=idempotency_key, fingerprint=fingerprint
+        )
+    ) is not None:
+        return replayed
+    run = runs.create_run(session, caller, body.model_dump())
+    url = f"/api/v1/matching-runs/{run.id}"
+    response.headers["Location"] = url
+    result = Accepted(id=run.id, status=run.status, url=url)
+    remember(
+        session,
+        account_id=caller.id,
+        scope="matching-run",
+        key=idempotency_key,
+        fingerprint=fingerprint,
+        status_code=202,
+        body=result.model_dump(),
+        headers={"Location": url},
+    )
+    return result
+
+
+@router.get("/matching-runs", response_model=Page[RunRead], responses=problems(401, 403, 422))
+def list_runs(
+    caller: CoordinatorUser, session: SessionDep, limit: LimitQuery = 20, cursor: CursorQuery = None
+) -> Page[RunRead]:
+    """Runs over regions inside your jurisdiction, newest first."""
+    after = decode_cursor(cursor, (int,))
+    stmt = select(MatchingRun).order_by(MatchingRun.id.desc()).limit(limit + 1)
+    if caller.role != "admin":
+        stmt = stmt.where(MatchingRun.scope_code.startswith(caller.jurisdiction or "\x00", autoescape=True))
+    if after:
+        stmt = stmt.where(MatchingRun.id < after[0])
+    rows = list(session.scalars(stmt))
+    more, rows = len(rows) > limit, rows[:limit]
+    return Page[RunRead](
+        items=[RunRead.model_validate(r) for r in rows],
+        next_cursor=encode_cursor([rows[-1].id]) if more else None,
+    )
+
+
+@router.get("/matching-runs/{run_id}", response_model=RunRead, responses=problems(401, 403, 404))
+def get_run(run_id: IdPath, caller: CoordinatorUser, session: SessionDep) -> RunRead:
+    """Status, progress, parameters, model version, counts and evaluation figures of a run."""
+    return RunRead.model_validate(runs.get_run(session, caller, run_id))
+
+
+@router.post(
+    "/models/retrain",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=Accepted,
+    responses=problems(401, 403),
+)
+def retrain(caller: CoordinatorUser, session: SessionDep) -> Accepted:
+    """Fit the ranker on all decisions so far, in the background; GET /models shows the result."""
+    job = enqueue(session, kind="retrain", ref_id=caller.id, max_attempts=1)
+    return Accepted(id=job.id, status=job.status, url="/api/v1/models")
+
+
+@router.get("/models", response_model=list[ModelRead], responses=problems(401, 403))
+def list_models(caller: CoordinatorUser, session: SessionDep) -> list[ModelRead]:
+    """Trained ranker versions, newest first, with held-out AUC and precision@k."""
+    rows = session.scalars(select(ModelVersion).order_by(ModelVersion.id.desc()).limit(100))
+    return [ModelRead.model_validate(m) for m in rows]
