@@ -95,7 +95,8 @@ def test_whole_loop(client, db, make_user, seeded, drain):
     assert db.get(Mentor, mine["mentor"]["id"]).fulfilment_rate == 0.5
     assert db.get(Commitment, cid).done_count == 1
 
-    # More decisions: approve full resource coverage, reject the rest and every fourth (a 409 becomes a rejection).
+    # More decisions: approve full resource coverage except every fourth, reject the rest
+    # (an approval refused with 409 becomes a rejection).
     for i, p in enumerate(queue[:25]):
         if p["id"] == mine["id"]:
             continue
