@@ -1,0 +1,224 @@
+"""Profiles -> feature matrices: retrieval embeddings and the named pair features the ranker scores.
+
+The retrieval embedding is built so that <query(newcomer), key(mentor)> equals the *bilinear* part of
+the score exactly: product relevance (through the taxonomy's compatibility matrix, so complementary
+chain links count), resource coverage, channel and language fit, text similarity and track record.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.decomposition import TruncatedSVD
+from sklearn.feature_extraction.text import TfidfVectorizer
+
+from matching import taxonomy, vocab
+from matching.regions import haversine_km, unit_vectors
+from matching.types import MentorTable, NewcomerTable, Policy
+
+RESOURCE_FLAGS: tuple[str, ...] = tuple(f"need_{r}_met" for r in vocab.RESOURCE_TYPES)
+FEATURE_NAMES: tuple[str, ...] = (
+    "product",
+    "resources",
+    "channels",
+    "language",
+    "text",
+    "track",
+    "distance",
+    "homogenization",
+    *RESOURCE_FLAGS,
+)
+# Features that are exact inner products of a newcomer vector and a mentor vector.
+BILINEAR: tuple[str, ...] = ("product", "resources", "channels", "language", "text", "track", *RESOURCE_FLAGS)
+DISTANCE_BANDS_KM: tuple[float, ...] = (300.0, 800.0, 1500.0)
+DISTANCE_BAND_SCORES: tuple[float, ...] = (1.0, 0.75, 0.5, 0.25)
+TEXT_DIMS = 32
+
+
+def _row_normalise(flags: np.ndarray) -> np.ndarray:
+    """Rows sum to 1; an empty row means 'no preference' and spreads evenly."""
+    x = flags.astype(np.float32)
+    counts = x.sum(axis=1, keepdims=True)
+    return np.where(counts > 0, x / np.maximum(counts, 1), np.float32(1.0 / x.shape[1]))
+
+
+@dataclass(frozen=True, eq=False)
+class TextModel:
+    """Character n-gram TF-IDF (no downloaded model; works for Chinese) reduced by truncated SVD."""
+
+    vectorizer: TfidfVectorizer
+    svd: TruncatedSVD | None
+
+    @property
+    def dims(self) -> int:
+        """Width of the text embedding."""
+        return self.svd.n_components if self.svd is not None else len(self.vectorizer.vocabulary_)
+
+    def transform(self, texts: tuple[str, ...] | list[str]) -> np.ndarray:
+        """(n, dims) float32 unit vectors (zero rows for empty text)."""
+        x = self.vectorizer.transform(texts)
+        dense = self.svd.transform(x) if self.svd is not None else x.toarray()
+        dense = dense.astype(np.float32)
+        norms = np.linalg.norm(dense, axis=1, keepdims=True)
+        return np.divide(dense, norms, out=np.zeros_like(dense), where=norms > 0)
+
+
+def fit_text_model(texts: tuple[str, ...] | None, seed: int) -> TextModel | None:
+    """Fit on the mentors' texts; None when there is too little text to learn from."""
+    if not texts or sum(1 for t in texts if t) < 4:
+        return None
+    vec = TfidfVectorizer(
+        analyzer="char",
+        ngram_range=(1, 2),
+        sublinear_tf=True,
+        max_features=20000,
+        min_df=2 if len(texts) >= 1000 else 1,
+        dtype=np.float32,
+    )
+    try:
+        x = vec.fit_transform(texts)
+    except ValueError:  # empty vocabulary
+        return None
+    if x.shape[1] <= TEXT_DIMS:
+        return TextModel(vec, None)
+    svd = TruncatedSVD(n_components=TEXT_DIMS, random_state=seed, n_iter=4)
+    svd.fit(x[: min(x.shape[0], 50_000)])  # a sample is enough for the topic directions
+    return TextModel(vec, svd)
+
+
+@dataclass(frozen=True, eq=False)
+class FeatureSpace:
+    """Everything fitted once on the mentors: compatibility matrix, text model, mentor-side arrays."""
+
+    compat: np.ndarray  # (C, C) float32
+    text: TextModel | None
+    track_prior: float
+    m_cat_norm: np.ndarray  # (M, C) float32, rows sum to 1
+    m_cat_bin: np.ndarray  # (M, C) float32 0/1
+    m_text: np.ndarray  # (M, T) float32
+    m_track: np.ndarray  # (M,) float32, NaN filled with the prior
+
+    @classmethod
+    def fit(cls, mentors: MentorTable, policy: Policy, seed: int = 0) -> FeatureSpace:
+        """Fit on a mentor table."""
+        text = fit_text_model(mentors.texts, seed)
+        cat_bin = mentors.categories.toarray().astype(np.float32)
+        m_text = text.transform(mentors.texts) if text else np.zeros((len(mentors), 0), np.float32)
+        track = np.where(np.isnan(mentors.track_record), policy.track_prior, mentors.track_record)
+        return cls(
+            taxonomy.compatibility_matrix(),
+            text,
+            policy.track_prior,
+            _row_normalise(cat_bin),
+            cat_bin,
+            m_text,
+            track.astype(np.float32),
+        )
+
+    def mentor_keys(self, mentors: MentorTable) -> np.ndarray:
+        """(M, d) float32 mentor side of the retrieval inner product."""
+        return np.hstack(
+            [
+                self.m_cat_norm,
+                mentors.resources.astype(np.float32),
+                mentors.channels.astype(np.float32),
+                mentors.languages.astype(np.float32),
+                self.m_text,
+                self.m_track[:, None],
+            ]
+        ).astype(np.float32)
+
+    def newcomer_text(self, newcomers: NewcomerTable, rows: np.ndarray) -> np.ndarray:
+        """(len(rows), T) text embedding of some newcomers."""
+        if self.text is None or newcomers.texts is None:
+            return np.zeros((len(rows), self.m_text.shape[1]), np.float32)
+        return self.text.transform([newcomers.texts[i] for i in rows])
+
+    def newcomer_queries(
+        self,
+        newcomers: NewcomerTable,
+        rows: np.ndarray,
+        weights: Mapping[str, float],
+        n_text: np.ndarray | None = None,
+        n_cat: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """(len(rows), d) float32 newcomer side: weights folded in, so the product is the score.
+
+        n_text / n_cat, if given, are the precomputed text embedding / dense categories of these rows.
+        """
+        cat = _row_normalise(newcomers.categories[rows].toarray() if n_cat is None else n_cat)
+        need = newcomers.resources[rows]
+        res = weights["resources"] * _row_normalise(need)
+        for j, flag in enumerate(RESOURCE_FLAGS):
+            res[:, j] += weights.get(flag, 0.0) * need[:, j]
+        return np.hstack(
+            [
+                weights["product"] * (cat @ self.compat),
+                res,
+                weights["channels"] * _row_normalise(newcomers.channels[rows]),
+                weights["language"] * _row_normalise(newcomers.languages[rows]),
+                weights["text"] * (self.newcomer_text(newcomers, rows) if n_text is None else n_text),
+                np.full((len(rows), 1), weights["track"], np.float32),
+            ]
+        ).astype(np.float32)
+
+
+def distance_band_score(km: np.ndarray) -> np.ndarray:
+    """Closer is better for logistics and dialect: 1.0 under 300 km, then 0.75, 0.5, 0.25."""
+    band = np.searchsorted(np.asarray(DISTANCE_BANDS_KM), km, side="right")
+    return np.asarray(DISTANCE_BAND_SCORES, dtype=np.float32)[band]
+
+
+def pair_features(
+    space: FeatureSpace,
+    mentors: MentorTable,
+    newcomers: NewcomerTable,
+    mentor_rows: np.ndarray,
+    newcomer_rows: np.ndarray,
+    *,
+    n_text_all: np.ndarray | None = None,
+    chunk: int = 500_000,
+) -> np.ndarray:
+    """(n_pairs, len(FEATURE_NAMES)) float32 named features of (mentor row, newcomer row) pairs.
+
+    n_text_all, if given, is the precomputed (len(newcomers), T) text embedding of the whole table.
+    """
+    mentor_rows = np.asarray(mentor_rows, dtype=np.int64)
+    newcomer_rows = np.asarray(newcomer_rows, dtype=np.int64)
+    out = np.zeros((len(mentor_rows), len(FEATURE_NAMES)), dtype=np.float32)
+    for start in range(0, len(mentor_rows), chunk):
+        m, n = mentor_rows[start : start + chunk], newcomer_rows[start : start + chunk]
+        # Features are computed per unique newcomer, then gathered: pools repeat newcomers k times.
+        un, inv = np.unique(n, return_inverse=True)
+        n_cat_bin = newcomers.categories[un].toarray()
+        n_cat = (_row_normalise(n_cat_bin) @ space.compat)[inv]
+        need = newcomers.resources[un][inv]
+        offered = mentors.resources[m]
+        o = out[start : start + chunk]
+        o[:, 0] = np.einsum("ij,ij->i", n_cat, space.m_cat_norm[m])
+        o[:, 1] = np.einsum("ij,ij->i", _row_normalise(need), offered.astype(np.float32))
+        o[:, 2] = np.einsum("ij,ij->i", _row_normalise(newcomers.channels[un])[inv], mentors.channels[m])
+        o[:, 3] = np.einsum("ij,ij->i", _row_normalise(newcomers.languages[un])[inv], mentors.languages[m])
+        if space.m_text.shape[1]:
+            n_text = space.newcomer_text(newcomers, un) if n_text_all is None else n_text_all[un]
+            o[:, 4] = np.einsum("ij,ij->i", n_text[inv], space.m_text[m])
+        o[:, 5] = space.m_track[m]
+        km = haversine_km(
+            newcomers.lat[n].astype(np.float64),
+            newcomers.lon[n].astype(np.float64),
+            mentors.lat[m].astype(np.float64),
+            mentors.lon[m].astype(np.float64),
+        )
+        o[:, 6] = distance_band_score(km)
+        same_pref = newcomers.county[n] // 100 == mentors.county[m] // 100
+        identical = np.einsum("ij,ij->i", n_cat_bin[inv].astype(np.float32), space.m_cat_bin[m]) > 0
+        o[:, 7] = same_pref & identical
+        o[:, 8:] = need & offered
+    return out
+
+
+def unit_positions(table: MentorTable | NewcomerTable) -> np.ndarray:
+    """(n, 3) unit vectors of profile coordinates."""
+    return unit_vectors(table.lat, table.lon)

@@ -1,0 +1,118 @@
+"""propose(): features -> candidates under hard constraints -> min-cost-flow assignment -> ProposalSet."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+
+from matching.ann import retrieve_ann
+from matching.assign import assign
+from matching.candidates import Candidates, MentorIndex, exclusion_arrays
+from matching.features import FeatureSpace, pair_features
+from matching.proposals import ProposalSet, empty_like
+from matching.score import Scorer, WeightedScorer, equity_part, equity_tiers
+from matching.types import MentorTable, NewcomerTable, Policy
+
+EXACT_MAX_PAIRS = 4e9  # policy.index="auto" switches to faiss above this many newcomer x mentor pairs
+
+
+def build_index(
+    mentors: MentorTable, policy: Policy, *, ranker: Scorer | None = None, seed: int = 0
+) -> MentorIndex:
+    """Fit features on the mentors and embed them once."""
+    space = FeatureSpace.fit(mentors, policy, seed)
+    return MentorIndex(mentors, policy, space, ranker or WeightedScorer(policy.weights))
+
+
+def newcomer_text_all(index: MentorIndex, newcomers: NewcomerTable, rows: np.ndarray) -> np.ndarray | None:
+    """(len(newcomers), T) text embedding, filled for the given rows only (None without text)."""
+    if index.space.text is None or newcomers.texts is None:
+        return None
+    out = np.zeros((len(newcomers), index.space.text.dims), np.float32)
+    out[rows] = index.space.newcomer_text(newcomers, rows)
+    return out
+
+
+def find_candidates(
+    index: MentorIndex,
+    newcomers: NewcomerTable,
+    *,
+    exclude_pairs: Iterable[tuple[int, int]] = (),
+    seed: int = 0,
+    method: str | None = None,
+) -> Candidates:
+    """Top-k ranked candidates of every newcomer without an active mentor, under the hard constraints."""
+    eligible = np.flatnonzero(~newcomers.has_active_mentor)
+    rows = eligible[np.argsort(newcomers.county[eligible], kind="stable")]
+    text_all = newcomer_text_all(index, newcomers, rows)
+    text_rows = None if text_all is None else text_all[rows]
+    ex_local, ex_cols = exclusion_arrays(index, newcomers, rows, np.asarray(list(exclude_pairs), np.int64))
+    method = method or index.policy.index
+    if method == "auto":
+        method = "exact" if len(rows) * index.size <= EXACT_MAX_PAIRS else "faiss"
+    if method == "faiss":
+        pos, val = retrieve_ann(index, newcomers, rows, text_rows, ex_local, ex_cols, seed)
+    else:
+        pos, val = index.retrieve_exact(newcomers, rows, text_rows, ex_local, ex_cols)
+    return index.rerank(newcomers, rows, pos, val)
+
+
+def proposals_from(
+    index: MentorIndex,
+    newcomers: NewcomerTable,
+    cand: Candidates,
+    picked_row: np.ndarray,
+    picked_col: np.ndarray,
+    value: np.ndarray,
+    equity: np.ndarray,
+    n_text_all: np.ndarray | None = None,
+) -> ProposalSet:
+    """Assemble a ProposalSet from chosen (candidate row, column) cells, ordered by newcomer id."""
+    n_rows = cand.newcomer_rows[picked_row]
+    m_rows = cand.mentor_rows[picked_row, picked_col]
+    order = np.argsort(newcomers.ids[n_rows], kind="stable")
+    n_rows, m_rows, value = n_rows[order], m_rows[order], value[order]
+    score = cand.scores[picked_row, picked_col][order]
+    feats = pair_features(index.space, index.mentors, newcomers, m_rows, n_rows, n_text_all=n_text_all)
+    parts = np.hstack([feats[:, :8], equity[n_rows][:, None]]).astype(np.float32)
+    return ProposalSet(
+        newcomers.ids[n_rows],
+        index.mentors.ids[m_rows],
+        score,
+        value,
+        parts,
+        (picked_col[order] + 1).astype(np.int32),
+        n_rows,
+        m_rows,
+        index.mentors,
+        newcomers,
+    )
+
+
+def propose(
+    mentors: MentorTable,
+    newcomers: NewcomerTable,
+    policy: Policy | None = None,
+    *,
+    ranker: Scorer | None = None,
+    exclude_pairs: Iterable[tuple[int, int]] = (),
+    seed: int = 0,
+) -> ProposalSet:
+    """Globally assign at most one mentor per newcomer, maximising total score under all constraints."""
+    policy = policy or Policy()
+    if len(mentors) == 0 or len(newcomers) == 0:
+        return empty_like(mentors, newcomers)
+    index = build_index(mentors, policy, ranker=ranker, seed=seed)
+    cand = find_candidates(index, newcomers, exclude_pairs=exclude_pairs, seed=seed)
+    return assign_candidates(index, newcomers, cand)
+
+
+def assign_candidates(index: MentorIndex, newcomers: NewcomerTable, cand: Candidates) -> ProposalSet:
+    """Min-cost-flow assignment of ranked candidates, with the policy's equity bonus."""
+    policy = index.policy
+    equity = equity_part(equity_tiers(newcomers))
+    bonus = policy.weights.equity * equity if policy.use_equity else np.zeros(len(newcomers), np.float32)
+    values = cand.scores + bonus[cand.newcomer_rows][:, None].astype(np.float32)
+    r, c, v = assign(cand, values, index.mentors, newcomers)
+    return proposals_from(index, newcomers, cand, r, c, v, equity)
