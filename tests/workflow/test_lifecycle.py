@@ -1,0 +1,172 @@
+"""After approval: acceptance, decline, completion, cancellation, check-ins, overdue sweep, notifications."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from app.db import utcnow
+from app.matches.commitments import sweep_overdue
+from app.models import Commitment, Match, Mentor, Notification
+from tests.conftest import SHANDONG
+
+
+@pytest.fixture
+def coordinator(make_user):
+    return make_user("coordinator", SHANDONG)
+
+
+@pytest.fixture
+def approved(client, pair, coordinator):
+    etag = client.get(f"/api/v1/proposals/{pair.match_id}", headers=coordinator.headers).headers["etag"]
+    r = client.post(
+        f"/api/v1/proposals/{pair.match_id}/approve",
+        json={},
+        headers={**coordinator.headers, "If-Match": etag},
+    )
+    assert r.status_code == 200, r.text
+    return pair
+
+
+@pytest.fixture
+def active(client, approved):
+    for user in (approved.mentor_user, approved.newcomer_user):
+        assert (
+            client.post(
+                f"/api/v1/matches/{approved.match_id}/accept", json={}, headers=user.headers
+            ).status_code
+            == 200
+        )
+    return approved
+
+
+def test_parties_see_approved_match_and_each_others_phone_only_when_active(client, db, approved):
+    mine = client.get("/api/v1/me/matches", headers=approved.newcomer_user.headers).json()["items"]
+    assert [m["id"] for m in mine] == [approved.match_id]
+    mentor = db.get(Mentor, approved.mentor_id)
+    mentor.phone = "13912345678"
+    db.commit()
+    body = client.get(f"/api/v1/matches/{approved.match_id}", headers=approved.newcomer_user.headers).json()
+    assert body["mentor"]["phone"] == "139****5678"
+    for user in (approved.mentor_user, approved.newcomer_user):
+        client.post(f"/api/v1/matches/{approved.match_id}/accept", json={}, headers=user.headers)
+    body = client.get(f"/api/v1/matches/{approved.match_id}", headers=approved.newcomer_user.headers).json()
+    assert body["status"] == "active" and body["mentor"]["phone"] == "13912345678"
+
+
+def test_stranger_and_office_cannot_see(client, make_user, approved):
+    assert (
+        client.get(f"/api/v1/matches/{approved.match_id}", headers=make_user("newcomer").headers).status_code
+        == 404
+    )
+    office = make_user("township_office", "371721121")
+    assert client.get(f"/api/v1/matches/{approved.match_id}", headers=office.headers).status_code == 403
+
+
+def test_accepting_twice_or_before_approval(client, pair, approved):
+    url = f"/api/v1/matches/{approved.match_id}/accept"
+    assert (
+        client.post(url, json={}, headers=approved.newcomer_user.headers).json()["newcomer_accepted"] is True
+    )
+    assert client.post(url, json={}, headers=approved.newcomer_user.headers).json()["status"] == "approved"
+
+
+def test_staff_may_not_answer_for_a_party_with_an_account(client, approved, coordinator):
+    r = client.post(
+        f"/api/v1/matches/{approved.match_id}/accept",
+        json={"on_behalf_of": "mentor"},
+        headers=coordinator.headers,
+    )
+    assert r.status_code == 409 and r.json()["code"] == "party_has_account"
+
+
+def test_decline_releases_seat_and_excludes_pair(client, db, approved):
+    r = client.post(
+        f"/api/v1/matches/{approved.match_id}/decline",
+        json={"note": "太忙"},
+        headers=approved.mentor_user.headers,
+    )
+    assert r.status_code == 200 and r.json()["status"] == "declined"
+    db.expire_all()
+    assert db.get(Mentor, approved.mentor_id).capacity_used == 0
+    kinds = db.scalars(
+        select(Notification.kind).where(Notification.account_id == approved.newcomer_user.id)
+    ).all()
+    assert "match_declined" in kinds
+
+
+def test_activation_creates_commitments_and_notifies(client, db, active):
+    commitments = db.scalars(select(Commitment).where(Commitment.match_id == active.match_id)).all()
+    assert [(c.resource_type, c.cadence_days) for c in commitments] == [("logistics", 14)]
+    assert commitments[0].next_due == utcnow().date() + timedelta(days=14)
+    feed = client.get("/api/v1/me/notifications", headers=active.mentor_user.headers).json()
+    assert [n["kind"] for n in feed["items"]] == ["proposal_approved", "match_active"]
+    later = client.get(
+        "/api/v1/me/notifications", params={"after": feed["next_after"]}, headers=active.mentor_user.headers
+    ).json()
+    assert later["items"] == [] and later["next_after"] == feed["next_after"]
+
+
+def test_check_ins_only_by_parties_of_active_matches(client, db, make_user, active, coordinator):
+    cid = db.scalar(select(Commitment.id).where(Commitment.match_id == active.match_id))
+    url = f"/api/v1/commitments/{cid}/check-ins"
+    assert (
+        client.post(url, json={"outcome": "done"}, headers=make_user("newcomer").headers).status_code == 404
+    )
+    assert (
+        client.post(url, json={"outcome": "sort of"}, headers=active.newcomer_user.headers).status_code == 422
+    )
+    bad_link = {"outcome": "done", "evidence_url": "javascript:alert(1)"}
+    assert client.post(url, json=bad_link, headers=active.newcomer_user.headers).status_code == 422
+    ok = client.post(
+        url,
+        json={"outcome": "partial", "evidence_url": "https://example.org/photo.jpg"},
+        headers=active.mentor_user.headers,
+    )
+    assert ok.status_code == 201
+    db.expire_all()
+    assert db.get(Mentor, active.mentor_id).fulfilment_rate == 0.5
+    client.post(f"/api/v1/matches/{active.match_id}/complete", headers=coordinator.headers)
+    late = client.post(url, json={"outcome": "done"}, headers=active.mentor_user.headers)
+    assert late.status_code == 409 and late.json()["code"] == "match_not_active"
+
+
+def test_overdue_sweep_counts_missed_once_and_notifies(db, active):
+    commitment = db.scalar(select(Commitment).where(Commitment.match_id == active.match_id))
+    commitment.next_due = utcnow().date() - timedelta(days=20)  # one full 14-day period and part of another
+    db.commit()
+    assert sweep_overdue(db) == {"overdue": 1, "due_today": 0}
+    assert sweep_overdue(db) == {"overdue": 0, "due_today": 0}
+    db.expire_all()
+    row = db.get(Commitment, commitment.id)
+    assert row.missed_count == 2 and row.next_due > utcnow().date()
+    assert db.get(Mentor, active.mentor_id).fulfilment_rate == 0.0
+    overdue = db.scalars(select(Notification).where(Notification.kind == "check_in_overdue")).all()
+    assert {n.account_id for n in overdue} == {active.mentor_user.id, active.newcomer_user.id}
+
+
+def test_complete_by_coordinator_only_and_cancel_by_party(client, db, active, coordinator):
+    assert (
+        client.post(
+            f"/api/v1/matches/{active.match_id}/complete", headers=active.mentor_user.headers
+        ).status_code
+        == 403
+    )
+    r = client.post(
+        f"/api/v1/matches/{active.match_id}/cancel",
+        json={"reason_code": "mutual_agreement"},
+        headers=active.newcomer_user.headers,
+    )
+    assert r.status_code == 200 and r.json()["status"] == "cancelled"
+    db.expire_all()
+    assert db.get(Mentor, active.mentor_id).capacity_used == 0
+    log = client.get(f"/api/v1/matches/{active.match_id}/transitions", headers=coordinator.headers).json()
+    assert [(t["from_status"], t["to_status"]) for t in log] == [
+        ("proposed", "approved"),
+        ("approved", "active"),
+        ("active", "cancelled"),
+    ]
+    assert log[-1]["reason"].startswith("mutual_agreement")
+    assert db.get(Match, active.match_id).status == "cancelled"
