@@ -42,6 +42,8 @@ class Settings(BaseSettings):
     import_max_bytes: int = Field(default=20 * 1024 * 1024, ge=1_000)
     import_max_rows: int = Field(default=200_000, ge=1)
     import_chunk_rows: int = Field(default=1_000, ge=1)
+    # Requests admitted at once (see ConcurrencyLimitMiddleware); keep below 40 threads and the DB pool.
+    max_concurrent_requests: int = Field(default=24, ge=1, le=36)
     run_worker: bool = True
     worker_poll_seconds: float = Field(default=1.0, gt=0)
     job_lease_seconds: int = Field(default=300, ge=5)

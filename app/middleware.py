@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 import uuid
@@ -94,3 +95,24 @@ async def _too_large(scope: Scope, send: Send, limit: int) -> None:
 
 async def _empty_receive() -> Message:
     return {"type": "http.request", "body": b"", "more_body": False}
+
+
+class ConcurrencyLimitMiddleware:
+    """Admit at most `limit` requests at a time; the rest wait here, on the event loop, holding nothing.
+
+    Sync endpoints hop between worker threads (each dependency, then the handler). A request that has
+    begun a transaction must find a free thread for its next hop; if every thread were taken by requests
+    blocked on a database lock or a pool checkout, nobody could finish. Keeping admissions below the
+    thread-pool size (40 by default) and the connection-pool size makes that starvation impossible.
+    """
+
+    def __init__(self, app: ASGIApp, *, limit: int) -> None:
+        self.app = app
+        self.semaphore = asyncio.Semaphore(limit)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in ("/healthz", "/readyz"):
+            await self.app(scope, receive, send)
+            return
+        async with self.semaphore:
+            await self.app(scope, receive, send)
