@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
@@ -32,8 +35,27 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+# Set for requests that only read (GET): on SQLite they need no write lock, so they run side by side.
+_read_only: ContextVar[bool] = ContextVar("jieduan_read_only", default=False)
+
+
+@contextmanager
+def read_only_transactions() -> Iterator[None]:
+    """Mark transactions begun inside this block read-only (a hint SQLite uses; PostgreSQL ignores it)."""
+    token = _read_only.set(True)
+    try:
+        yield
+    finally:
+        _read_only.reset(token)
+
+
 def _configure_sqlite(engine: Engine) -> None:
-    """Foreign keys on, WAL, a busy timeout, and transactions SQLAlchemy controls (for SAVEPOINT)."""
+    """Foreign keys on, WAL, a busy timeout, and transactions SQLAlchemy controls (for SAVEPOINT).
+
+    Writers queue on an in-process lock before BEGIN IMMEDIATE: SQLite's own busy handler polls with
+    back-off, which lets some waiters starve for seconds; a lock wakes them in turn.
+    """
+    write_lock = threading.Lock()
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -48,8 +70,24 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        # IMMEDIATE takes the write lock up front, so two writers queue instead of deadlocking.
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        if _read_only.get():
+            conn.exec_driver_sql("BEGIN")
+            return
+        if not write_lock.acquire(timeout=30):
+            raise TimeoutError("timed out waiting for the SQLite write lock")
+        conn.info["jieduan_write_lock"] = True
+        try:
+            # IMMEDIATE takes the file's write lock up front, so two writers queue instead of deadlocking.
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            _release(conn)
+            raise
+
+    @event.listens_for(engine, "commit")
+    @event.listens_for(engine, "rollback")
+    def _release(conn: Any) -> None:
+        if conn.info.pop("jieduan_write_lock", False):
+            write_lock.release()
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:

@@ -11,6 +11,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.db import read_only_transactions
 from app.errors import PayloadTooLarge, problem
 
 log = logging.getLogger("jieduan.access")
@@ -115,4 +116,8 @@ class ConcurrencyLimitMiddleware:
             await self.app(scope, receive, send)
             return
         async with self.semaphore:
-            await self.app(scope, receive, send)
+            if scope["method"] in ("GET", "HEAD"):
+                with read_only_transactions():
+                    await self.app(scope, receive, send)
+            else:
+                await self.app(scope, receive, send)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from sqlalchemy import select
@@ -15,11 +16,23 @@ from matching import MentorTable, NewcomerTable, ProposalSet
 EXCLUDING_STATUSES = ("rejected", "declined")
 
 
-def _county_points(session: Session) -> dict[str, tuple[float | None, float | None, float | None]]:
+CountyPoints = dict[str, tuple[float | None, float | None, float | None]]
+_POINTS_TTL_SECONDS = 300.0
+_points_cache: dict[str, tuple[float, CountyPoints]] = {}
+
+
+def _county_points(session: Session) -> CountyPoints:
+    """(lat, lon, penetration) per county: reference data, so kept for a few minutes per database."""
+    key = str(session.get_bind().engine.url)
+    hit = _points_cache.get(key)
+    if hit is not None and hit[0] > time.monotonic():
+        return hit[1]
     rows = session.execute(
         select(Region.code, Region.lat, Region.lon, Region.penetration).where(Region.level == "county")
     )
-    return {code: (lat, lon, pen) for code, lat, lon, pen in rows}
+    points = {code: (lat, lon, pen) for code, lat, lon, pen in rows}
+    _points_cache[key] = (time.monotonic() + _POINTS_TTL_SECONDS, points)
+    return points
 
 
 def mentor_records(session: Session, mentors: list[Mentor]) -> list[dict[str, Any]]:

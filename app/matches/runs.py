@@ -32,8 +32,12 @@ def _serialise_creation(session: Session) -> None:
 
 def create_run(session: Session, caller: Caller, params: dict[str, Any]) -> MatchingRun:
     """Queue a run over a scope inside the caller's jurisdiction; 409 while an overlapping one is active."""
-    scope = params["scope_code"]
-    if session.get(Region, scope) is None:
+    # No scope means the whole country, which only an admin covers; it is stored as the empty prefix.
+    scope = params["scope_code"] or ""
+    params = {**params, "scope_code": scope}
+    if caller.role != "admin" and not scope:
+        raise Unprocessable(code="region_outside_jurisdiction")
+    if scope and session.get(Region, scope) is None:
         raise Unprocessable(code="region_not_found")
     if not caller.covers(scope):
         raise Unprocessable(code="region_outside_jurisdiction")
@@ -45,7 +49,7 @@ def create_run(session: Session, caller: Caller, params: dict[str, Any]) -> Matc
             # Overlap: one scope lies under the other (codes are hierarchical prefixes).
             or_(
                 MatchingRun.scope_code.startswith(scope, autoescape=True),
-                MatchingRun.scope_code.in_([scope[:n] for n in (2, 4, 6, 9) if n < len(scope)]),
+                MatchingRun.scope_code.in_(["", *(scope[:n] for n in (2, 4, 6, 9) if n < len(scope))]),
             ),
         )
         .limit(1)

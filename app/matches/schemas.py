@@ -158,7 +158,10 @@ class CheckInRead(Output):
 class RunCreate(Input):
     """Start a matching run over (part of) the caller's jurisdiction."""
 
-    scope_code: RegionCodeStr = Field(description="Region whose newcomers are matched")
+    scope_code: RegionCodeStr | None = Field(
+        default=None,
+        description="Region whose newcomers are matched; omit for the whole country (admin only)",
+    )
     separation: Literal["county", "prefecture", "province"] = "county"
     max_distance_km: float | None = Field(default=None, gt=0, le=5000)
     k: int = Field(default=10, ge=1, le=50)

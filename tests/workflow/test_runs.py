@@ -93,3 +93,18 @@ def test_recommendations_are_private(client, make_user, seeded):
     recs = client.get(url, params={"k": 4}, headers=make_user("coordinator", SHANDONG).headers).json()
     assert len(recs) == 4 and [r["rank"] for r in recs] == [1, 2, 3, 4]
     assert all(r["mentor"]["county_code"] != CAOXIAN for r in recs)
+
+
+def test_nationwide_run_is_for_admins(client, make_user, seeded, coordinator, drain):
+    assert client.post("/api/v1/matching-runs", json={}, headers=coordinator.headers).json()["code"] == (
+        "region_outside_jurisdiction"
+    )
+    admin = make_user("admin")
+    r = client.post("/api/v1/matching-runs", json={"k": 5}, headers=admin.headers)
+    assert r.status_code == 202
+    blocked = client.post("/api/v1/matching-runs", json={"scope_code": SHANDONG}, headers=coordinator.headers)
+    assert blocked.status_code == 409
+    drain()
+    run = client.get(r.json()["url"], headers=admin.headers).json()
+    assert run["scope_code"] == "" and run["counts"]["newcomers"] == 1000
+    assert client.get(r.json()["url"], headers=coordinator.headers).status_code == 404
