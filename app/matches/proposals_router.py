@@ -6,8 +6,9 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Header, Query, Response
 from fastapi.responses import JSONResponse
+from sqlalchemy.orm import Session
 
-from app.deps import CoordinatorUser, SessionDep
+from app.deps import Caller, CoordinatorUser, SessionDep
 from app.idempotency import IdempotencyKey, remember, replay, request_fingerprint
 from app.matches import review
 from app.matches.schemas import ApproveRequest, ProposalRead, RejectRequest
@@ -30,7 +31,7 @@ Status = Literal[
 IfMatch = Annotated[str | None, Header(description="ETag of the proposal as you reviewed it")]
 
 
-def _read(session: SessionDep, view: review.MatchView, response: Response | None = None) -> ProposalRead:
+def _read(view: review.MatchView, response: Response | None = None) -> ProposalRead:
     if response is not None:
         response.headers["ETag"] = review.match_etag(view.match)
     return ProposalRead.model_validate(review.match_body(view.match, view.mentor, view.newcomer))
@@ -66,7 +67,47 @@ def get_proposal(
     proposal_id: IdPath, caller: CoordinatorUser, session: SessionDep, response: Response
 ) -> ProposalRead:
     """One proposal in your jurisdiction; its ETag is needed to approve or reject it."""
-    return _read(session, review.reviewable(session, caller, proposal_id), response)
+    return _read(review.reviewable(session, caller, proposal_id), response)
+
+
+def _decide(
+    action: str,
+    proposal_id: int,
+    body: ApproveRequest | RejectRequest,
+    caller: Caller,
+    session: Session,
+    response: Response,
+    if_match: str | None,
+    idempotency_key: str | None,
+) -> ProposalRead | JSONResponse:
+    """Approve or reject once: a retried request with the same Idempotency-Key gets the first answer."""
+    scope, fingerprint = f"{action}:{proposal_id}", request_fingerprint(body.model_dump())
+    replayed = replay(
+        session, account_id=caller.id, scope=scope, key=idempotency_key, fingerprint=fingerprint
+    )
+    if replayed is not None:
+        return replayed
+    if isinstance(body, ApproveRequest):
+        commitments = [c.model_dump() for c in body.commitments] if body.commitments is not None else None
+        view = review.approve(
+            session, caller, proposal_id, if_match=if_match, commitments=commitments, note=body.note
+        )
+    else:
+        view = review.reject(
+            session, caller, proposal_id, if_match=if_match, reason_code=body.reason_code, note=body.note
+        )
+    result = _read(view, response)
+    remember(
+        session,
+        account_id=caller.id,
+        scope=scope,
+        key=idempotency_key,
+        fingerprint=fingerprint,
+        status_code=200,
+        body=result.model_dump(mode="json"),
+        headers={"ETag": review.match_etag(view.match)},
+    )
+    return result
 
 
 @router.post(
@@ -84,29 +125,7 @@ def approve(
     idempotency_key: IdempotencyKey = None,
 ) -> ProposalRead | JSONResponse:
     """Approve (If-Match required): takes one of the mentor's seats and the newcomer's only slot, or 409."""
-    scope, fingerprint = f"approve:{proposal_id}", request_fingerprint(body.model_dump())
-    if (
-        replayed := replay(
-            session, account_id=caller.id, scope=scope, key=idempotency_key, fingerprint=fingerprint
-        )
-    ) is not None:
-        return replayed
-    commitments = [c.model_dump() for c in body.commitments] if body.commitments is not None else None
-    view = review.approve(
-        session, caller, proposal_id, if_match=if_match, commitments=commitments, note=body.note
-    )
-    result = _read(session, view, response)
-    remember(
-        session,
-        account_id=caller.id,
-        scope=scope,
-        key=idempotency_key,
-        fingerprint=fingerprint,
-        status_code=200,
-        body=result.model_dump(mode="json"),
-        headers={"ETag": review.match_etag(view.match)},
-    )
-    return result
+    return _decide("approve", proposal_id, body, caller, session, response, if_match, idempotency_key)
 
 
 @router.post(
@@ -124,25 +143,4 @@ def reject(
     idempotency_key: IdempotencyKey = None,
 ) -> ProposalRead | JSONResponse:
     """Reject with a reason code (If-Match required); the pair is never proposed again."""
-    scope, fingerprint = f"reject:{proposal_id}", request_fingerprint(body.model_dump())
-    if (
-        replayed := replay(
-            session, account_id=caller.id, scope=scope, key=idempotency_key, fingerprint=fingerprint
-        )
-    ) is not None:
-        return replayed
-    view = review.reject(
-        session, caller, proposal_id, if_match=if_match, reason_code=body.reason_code, note=body.note
-    )
-    result = _read(session, view, response)
-    remember(
-        session,
-        account_id=caller.id,
-        scope=scope,
-        key=idempotency_key,
-        fingerprint=fingerprint,
-        status_code=200,
-        body=result.model_dump(mode="json"),
-        headers={"ETag": review.match_etag(view.match)},
-    )
-    return result
+    return _decide("reject", proposal_id, body, caller, session, response, if_match, idempotency_key)

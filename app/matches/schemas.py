@@ -9,10 +9,9 @@ from pydantic import Field
 
 from app.profiles.schemas import ResourceType
 from app.schemas import Input, Output, RegionCodeStr
+from matching import vocab
 
-Area = Literal[
-    "production_decisions", "product_type_adjustment", "marketing_innovation", "after_sales_follow_up"
-]
+Area = Literal[vocab.AREAS]  # type: ignore[valid-type]
 RejectReason = Literal[
     "not_complementary",
     "too_far",

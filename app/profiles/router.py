@@ -2,7 +2,7 @@
 # No `from __future__ import annotations` here: the route signatures use types built inside
 # make_router, which FastAPI must see as objects, not strings.
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Response, status
 from pydantic import BaseModel
@@ -19,10 +19,9 @@ from app.profiles.schemas import (
     NewcomerCreate,
     NewcomerRead,
     NewcomerUpdate,
+    ResourceType,
 )
 from app.schemas import IdPath, Page, RegionCodeStr
-
-Resource = Literal["information", "technology", "human_capital", "logistics"]
 
 
 def make_router(
@@ -72,7 +71,7 @@ def make_router(
             Query(max_length=64, pattern=r"^[a-z_]+(\.[a-z_]+)?$", description="Leaf category or group code"),
         ] = None,
         resource: Annotated[
-            Resource | None, Query(description="Resource offered (mentors) or needed")
+            ResourceType | None, Query(description="Resource offered (mentors) or needed")
         ] = None,
         q: Annotated[
             str | None, Query(min_length=1, max_length=64, description="Text in name or story")

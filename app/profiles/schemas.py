@@ -8,27 +8,14 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator
 
 from app.schemas import Input, Output, PhoneStr, RegionCodeStr
+from matching import vocab
 
-ResourceType = Literal["information", "technology", "human_capital", "logistics"]
-Channel = Literal["taobao", "pinduoduo", "jd", "douyin", "kuaishou", "wechat"]
-Language = Literal[
-    "mandarin",
-    "cantonese",
-    "minnan",
-    "wu",
-    "hakka",
-    "xiang",
-    "gan",
-    "jin",
-    "southwestern_mandarin",
-    "uyghur",
-    "tibetan",
-    "mongolian",
-    "zhuang",
-    "yi",
-]
-MentorKind = Literal["household", "cooperative", "enterprise"]
-SalesBand = Literal["lt10", "10-50", "50-100", "100-500", "500-1000", "ge1000"]
+# The closed vocabularies live in matching.vocab; these aliases make them request-validating types.
+ResourceType = Literal[vocab.RESOURCE_TYPES]  # type: ignore[valid-type]
+Channel = Literal[vocab.CHANNELS]  # type: ignore[valid-type]
+Language = Literal[vocab.LANGUAGES]  # type: ignore[valid-type]
+MentorKind = Literal[vocab.MENTOR_KINDS]  # type: ignore[valid-type]
+SalesBand = Literal[tuple(code for code, _, _ in vocab.SALES_BANDS)]  # type: ignore[valid-type]
 Internet = Literal["none", "mobile", "broadband"]
 CategoryCode = Annotated[str, Field(min_length=3, max_length=64, pattern=r"^[a-z_]+\.[a-z_]+$")]
 Name = Annotated[str, Field(min_length=1, max_length=128)]

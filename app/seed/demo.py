@@ -143,16 +143,7 @@ def _insert_mentors(
             }
         )
         products.append(rec["products"])
-    ids = _bulk_insert(session, Mentor, rows)
-    _bulk_insert(
-        session,
-        MentorProduct,
-        [
-            {"mentor_id": pid, "category_code": c, "position": i}
-            for pid, codes in zip(ids, products, strict=True)
-            for i, c in enumerate(codes)
-        ],
-    )
+    _insert_profiles(session, Mentor, MentorProduct, "mentor_id", rows, products)
     return len(rows)
 
 
@@ -183,17 +174,29 @@ def _insert_newcomers(
             }
         )
         products.append(rec["products"])
-    ids = _bulk_insert(session, Newcomer, rows)
+    _insert_profiles(session, Newcomer, NewcomerProduct, "newcomer_id", rows, products)
+    return len(rows)
+
+
+def _insert_profiles(
+    session: Session,
+    model: Any,
+    product_model: Any,
+    owner_key: str,
+    rows: list[dict[str, Any]],
+    products: list[list[str]],
+) -> None:
+    """Profiles, then their ordered product rows keyed by the new ids."""
+    ids = _bulk_insert(session, model, rows)
     _bulk_insert(
         session,
-        NewcomerProduct,
+        product_model,
         [
-            {"newcomer_id": pid, "category_code": c, "position": i}
+            {owner_key: pid, "category_code": c, "position": i}
             for pid, codes in zip(ids, products, strict=True)
             for i, c in enumerate(codes)
         ],
     )
-    return len(rows)
 
 
 def _bulk_insert(session: Session, model: Any, rows: list[dict[str, Any]]) -> list[Any]:
