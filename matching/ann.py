@@ -89,7 +89,7 @@ def retrieve_ann(
         safe = np.maximum(pos, 0)
         if pol.separation == "county":
             same_pref = index.prefecture[safe] == (newcomers.county[blk] // 100)[:, None]
-            n_cat = newcomers.categories[blk].toarray()
+            n_cat = newcomers.dense_categories(blk)
             identical = np.einsum("bc,bkc->bk", n_cat, index.cat_bin[safe]) > 0
             hit = ok & same_pref & identical
             if pol.same_product_same_prefecture == "exclude":

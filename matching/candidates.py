@@ -2,8 +2,8 @@
 
 Mentors are sorted by county code, so the mentors a newcomer may NOT see (same county, prefecture or
 province, by policy) are one contiguous column range: masking costs a slice assignment per region run,
-not a per-pair comparison. Top-k uses a two-pass selection (column-group maxima, then the k best
-groups), exact and about as cheap as one read of the score block.
+not a per-pair comparison. Top-k is exact and reads the score block once: column-group maxima, the k best
+groups found the same way one level up, then a partition of only those groups' few hundred entries.
 """
 
 from __future__ import annotations
@@ -27,28 +27,63 @@ class Candidates:
     newcomer_rows: np.ndarray  # (n,) rows of the NewcomerTable
     mentor_rows: np.ndarray  # (n, k) rows of the MentorTable, -1 = no candidate
     scores: np.ndarray  # (n, k) float32 ranking scores, -inf where no candidate
+    newcomer_text: np.ndarray | None = None  # (len(newcomers), T) text embedding, reused for the parts
+
+
+def _best_columns(values: np.ndarray, k: int, groups: int) -> np.ndarray:
+    """Columns of the k column-groups with the largest maxima, per row of a (b, groups * width) block.
+
+    Group g, column j holds original column g * width + j, so the maxima reduce over a strided axis
+    (SIMD). A row's k best entries lie in these groups: a group holding one of them has a maximum >= the
+    k-th value, and at most k groups can (ties: any k groups of equal maxima hold equal values).
+    """
+    b, m = values.shape
+    width = m // groups
+    col_max = values.reshape(b, groups, width).max(axis=1)
+    if width > groups * 2 * k:  # the k best group maxima by the same argument, one level up
+        best = _select(col_max, k, groups)[0]
+    else:
+        best = np.argpartition(col_max, width - k, axis=1)[:, width - k :]
+    return (best[:, None, :] + (np.arange(groups, dtype=np.int64) * width)[None, :, None]).reshape(b, -1)
+
+
+def _select(values: np.ndarray, k: int, groups: int) -> tuple[np.ndarray, np.ndarray]:
+    """Exact per-row top-k (unordered) columns and values of a 2-D block of any width."""
+    b, m = values.shape
+    head = m - m % groups if m // groups > k else 0
+    cols = _best_columns(values[:, :head] if head < m else values, k, groups) if head else None
+    if head < m:  # the ragged tail (or the whole row, when it is narrow) joins the candidates as is
+        tail = np.broadcast_to(np.arange(head, m, dtype=np.int64), (b, m - head))
+        cols = tail if cols is None else np.hstack([cols, tail])
+    flat = values.reshape(-1) if values.flags.c_contiguous else np.ascontiguousarray(values).reshape(-1)
+    # Flat indexing: much cheaper than take_along_axis's broadcast fancy index.
+    vals = flat[(np.arange(b, dtype=np.int64) * m)[:, None] + cols]
+    n = cols.shape[1]
+    if n > k:
+        part = np.argpartition(vals, n - k, axis=1)[:, n - k :] + (np.arange(b, dtype=np.int64) * n)[:, None]
+        cols, vals = cols.reshape(-1)[part], vals.reshape(-1)[part]
+    return cols, vals
 
 
 def topk_rows(scores: np.ndarray, k: int, groups: int = 16) -> tuple[np.ndarray, np.ndarray]:
-    """Exact per-row top-k (unordered) of a (b, M) block; M must be a multiple of groups.
+    """Exact per-row top-k (unordered) column indices and values of a (b, M) block.
 
-    A row's k best entries lie in the k column-groups with the largest maxima (a group holding one
-    of them has max >= the k-th value, and at most k groups can), so only k * groups entries are
-    partitioned instead of M.
+    Two levels of column-group maxima (see _best_columns) shrink the partition to a few hundred
+    entries per row; the block itself is read once, by the first level's maximum.
     """
-    b, m = scores.shape
-    k = min(k, m)
-    width = m // groups
-    if groups <= 1 or width <= k:
-        idx = np.argpartition(scores, m - k, axis=1)[:, m - k :]
+    k = min(k, scores.shape[1])
+    if groups <= 1:
+        idx = np.argpartition(scores, scores.shape[1] - k, axis=1)[:, scores.shape[1] - k :]
         return idx, np.take_along_axis(scores, idx, axis=1)
-    # Group g, column j holds original column g * width + j: maxima reduce over a strided axis (SIMD).
-    col_max = scores.reshape(b, groups, width).max(axis=1)
-    best = np.argpartition(col_max, width - k, axis=1)[:, width - k :]
-    cols = (best[:, None, :] + (np.arange(groups) * width)[None, :, None]).reshape(b, -1)
-    vals = np.take_along_axis(scores, cols, axis=1)
-    part = np.argpartition(vals, vals.shape[1] - k, axis=1)[:, vals.shape[1] - k :]
-    return np.take_along_axis(cols, part, axis=1), np.take_along_axis(vals, part, axis=1)
+    return _select(scores, k, groups)
+
+
+def category_bits(cat_bin: np.ndarray) -> np.ndarray | None:
+    """Each row's 0/1 categories as one uint64 bit set (None if there are more than 64 categories)."""
+    if cat_bin.shape[1] > 64:
+        return None
+    bits = np.left_shift(np.uint64(1), np.arange(cat_bin.shape[1], dtype=np.uint64))
+    return np.bitwise_or.reduce(np.where(cat_bin > 0, bits, np.uint64(0)), axis=1)
 
 
 def _runs(codes: np.ndarray) -> list[tuple[int, int, int]]:
@@ -81,6 +116,7 @@ class MentorIndex:
         self.level = mentors.level_codes(policy.separation)[self.order]
         self.prefecture = mentors.level_codes("prefecture")[self.order]
         self.cat_bin = space.m_cat_bin[self.order]
+        self.cat_bits = category_bits(self.cat_bin)
         self.unit = unit_vectors(mentors.lat[self.order], mentors.lon[self.order])
         self.ann = None  # built lazily by matching.ann when policy.index asks for it
 
@@ -102,12 +138,16 @@ class MentorIndex:
         if pol.separation == "county":
             # Same prefecture, different county: an identical product competes in the mentor's own market.
             w = self.weights["homogenization"]
-            n_cat = newcomers.categories[rows].toarray() if n_cat is None else n_cat
+            n_cat = newcomers.dense_categories(rows) if n_cat is None else n_cat
+            n_bits = category_bits(n_cat) if self.cat_bits is not None else None
             for r0, r1, code in _runs(newcomers.level_codes("prefecture")[rows]):
                 lo, hi = np.searchsorted(self.prefecture, [code, code + 1])
                 if hi == lo:
                     continue
-                identical = (n_cat[r0:r1] @ self.cat_bin[lo:hi].T) > 0
+                if n_bits is not None:  # bitwise AND instead of a small BLAS call per prefecture
+                    identical = (n_bits[r0:r1, None] & self.cat_bits[None, lo:hi]) != 0
+                else:
+                    identical = (n_cat[r0:r1] @ self.cat_bin[lo:hi].T) > 0
                 sub = s[r0:r1, lo:hi]
                 if pol.same_product_same_prefecture == "exclude":
                     sub[identical] = NEG
@@ -137,14 +177,22 @@ class MentorIndex:
         if self.size == 0:
             return out_pos, out_val
         step = self.policy.block_rows
+        # One score buffer for all blocks: a fresh 100+ MB array per block costs a page fault per 4 KB.
+        buf = np.empty((min(step, len(rows)), self.keys.shape[0]), dtype=np.float32)
         for start in range(0, len(rows), step):
             blk = rows[start : start + step]
-            n_cat = newcomers.categories[blk].toarray()
+            n_cat = newcomers.dense_categories(blk)
             q = self.space.newcomer_queries(
                 newcomers, blk, self.weights, None if n_text is None else n_text[start : start + step], n_cat
             )
-            # A lone query is a matrix-vector product: K @ q is several times faster than q @ K.T there.
-            s = q @ self.keys.T if len(blk) > 4 else np.ascontiguousarray((self.keys @ q.T).T)
+            s = buf[: len(blk)]
+            if len(blk) > 4:
+                np.matmul(q, self.keys.T, out=s)
+            else:
+                # A lone query (recommend()) is a matrix-vector product. einsum runs it on this thread:
+                # a multi-threaded BLAS call waits for its slowest thread, and on a busy machine that
+                # wait (a scheduler slice, several ms) set the p99 latency.
+                np.einsum("md,bd->bm", self.keys, q, out=s)
             lo, hi = np.searchsorted(ex_local, [start, start + len(blk)])
             self.mask_block(s, newcomers, blk, ex_local[lo:hi] - start, ex_cols[lo:hi], n_cat)
             pos, val = topk_rows(s, pool, self.groups)

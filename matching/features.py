@@ -11,11 +11,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.decomposition import TruncatedSVD
-from sklearn.feature_extraction.text import TfidfVectorizer
 
 from matching import taxonomy, vocab
 from matching.regions import haversine_km, unit_vectors
+from matching.text import TextModel, fit_text_model
 from matching.types import MentorTable, NewcomerTable, Policy
 
 RESOURCE_FLAGS: tuple[str, ...] = tuple(f"need_{r}_met" for r in vocab.RESOURCE_TYPES)
@@ -34,7 +33,6 @@ FEATURE_NAMES: tuple[str, ...] = (
 BILINEAR: tuple[str, ...] = ("product", "resources", "channels", "language", "text", "track", *RESOURCE_FLAGS)
 DISTANCE_BANDS_KM: tuple[float, ...] = (300.0, 800.0, 1500.0)
 DISTANCE_BAND_SCORES: tuple[float, ...] = (1.0, 0.75, 0.5, 0.25)
-TEXT_DIMS = 32
 
 
 def _row_normalise(flags: np.ndarray) -> np.ndarray:
@@ -42,50 +40,6 @@ def _row_normalise(flags: np.ndarray) -> np.ndarray:
     x = flags.astype(np.float32)
     counts = x.sum(axis=1, keepdims=True)
     return np.where(counts > 0, x / np.maximum(counts, 1), np.float32(1.0 / x.shape[1]))
-
-
-@dataclass(frozen=True, eq=False)
-class TextModel:
-    """Character n-gram TF-IDF (no downloaded model; works for Chinese) reduced by truncated SVD."""
-
-    vectorizer: TfidfVectorizer
-    svd: TruncatedSVD | None
-
-    @property
-    def dims(self) -> int:
-        """Width of the text embedding."""
-        return self.svd.n_components if self.svd is not None else len(self.vectorizer.vocabulary_)
-
-    def transform(self, texts: tuple[str, ...] | list[str]) -> np.ndarray:
-        """(n, dims) float32 unit vectors (zero rows for empty text)."""
-        x = self.vectorizer.transform(texts)
-        dense = self.svd.transform(x) if self.svd is not None else x.toarray()
-        dense = dense.astype(np.float32)
-        norms = np.linalg.norm(dense, axis=1, keepdims=True)
-        return np.divide(dense, norms, out=np.zeros_like(dense), where=norms > 0)
-
-
-def fit_text_model(texts: tuple[str, ...] | None, seed: int) -> TextModel | None:
-    """Fit on the mentors' texts; None when there is too little text to learn from."""
-    if not texts or sum(1 for t in texts if t) < 4:
-        return None
-    vec = TfidfVectorizer(
-        analyzer="char",
-        ngram_range=(1, 2),
-        sublinear_tf=True,
-        max_features=20000,
-        min_df=2 if len(texts) >= 1000 else 1,
-        dtype=np.float32,
-    )
-    try:
-        x = vec.fit_transform(texts)
-    except ValueError:  # empty vocabulary
-        return None
-    if x.shape[1] <= TEXT_DIMS:
-        return TextModel(vec, None)
-    svd = TruncatedSVD(n_components=TEXT_DIMS, random_state=seed, n_iter=4)
-    svd.fit(x[: min(x.shape[0], 50_000)])  # a sample is enough for the topic directions
-    return TextModel(vec, svd)
 
 
 @dataclass(frozen=True, eq=False)
@@ -103,9 +57,10 @@ class FeatureSpace:
     @classmethod
     def fit(cls, mentors: MentorTable, policy: Policy, seed: int = 0) -> FeatureSpace:
         """Fit on a mentor table."""
-        text = fit_text_model(mentors.texts, seed)
+        text, m_text = fit_text_model(mentors.texts, seed)
         cat_bin = mentors.categories.toarray().astype(np.float32)
-        m_text = text.transform(mentors.texts) if text else np.zeros((len(mentors), 0), np.float32)
+        if m_text is None:
+            m_text = np.zeros((len(mentors), 0), np.float32)
         track = np.where(np.isnan(mentors.track_record), policy.track_prior, mentors.track_record)
         return cls(
             taxonomy.compatibility_matrix(),
@@ -148,7 +103,7 @@ class FeatureSpace:
 
         n_text / n_cat, if given, are the precomputed text embedding / dense categories of these rows.
         """
-        cat = _row_normalise(newcomers.categories[rows].toarray() if n_cat is None else n_cat)
+        cat = _row_normalise(newcomers.dense_categories(rows) if n_cat is None else n_cat)
         need = newcomers.resources[rows]
         res = weights["resources"] * _row_normalise(need)
         for j, flag in enumerate(RESOURCE_FLAGS):
@@ -192,7 +147,7 @@ def pair_features(
         m, n = mentor_rows[start : start + chunk], newcomer_rows[start : start + chunk]
         # Features are computed per unique newcomer, then gathered: pools repeat newcomers k times.
         un, inv = np.unique(n, return_inverse=True)
-        n_cat_bin = newcomers.categories[un].toarray()
+        n_cat_bin = newcomers.dense_categories(un)
         n_cat = (_row_normalise(n_cat_bin) @ space.compat)[inv]
         need = newcomers.resources[un][inv]
         offered = mentors.resources[m]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Iterable
+from dataclasses import replace
 
 import numpy as np
 
@@ -14,7 +16,11 @@ from matching.proposals import ProposalSet, empty_like
 from matching.score import Scorer, WeightedScorer, equity_part, equity_tiers
 from matching.types import MentorTable, NewcomerTable, Policy
 
-EXACT_MAX_PAIRS = 4e9  # policy.index="auto" switches to faiss above this many newcomer x mentor pairs
+# policy.index="auto" runs the exact search up to this many newcomer x mentor pairs and faiss above it.
+# Exact candidates cost about 4 ns a pair on the shared 2-core bench machine (1M x 100k: 341 s, 393 s for
+# the whole run, see bench/RESULTS.md), so this bound keeps a run near 10 minutes, with recall 1 where faiss
+# IVF reached 0.95.
+EXACT_MAX_PAIRS = 1.2e11
 
 
 def build_index(
@@ -34,6 +40,13 @@ def newcomer_text_all(index: MentorIndex, newcomers: NewcomerTable, rows: np.nda
     return out
 
 
+def choose_method(n_newcomers: int, n_mentors: int) -> str:
+    """Retrieval for policy.index="auto": exact unless the pairs exceed EXACT_MAX_PAIRS and faiss exists."""
+    if n_newcomers * n_mentors <= EXACT_MAX_PAIRS or importlib.util.find_spec("faiss") is None:
+        return "exact"
+    return "faiss"
+
+
 def find_candidates(
     index: MentorIndex,
     newcomers: NewcomerTable,
@@ -50,12 +63,12 @@ def find_candidates(
     ex_local, ex_cols = exclusion_arrays(index, newcomers, rows, np.asarray(list(exclude_pairs), np.int64))
     method = method or index.policy.index
     if method == "auto":
-        method = "exact" if len(rows) * index.size <= EXACT_MAX_PAIRS else "faiss"
+        method = choose_method(len(rows), index.size)
     if method == "faiss":
         pos, val = retrieve_ann(index, newcomers, rows, text_rows, ex_local, ex_cols, seed)
     else:
         pos, val = index.retrieve_exact(newcomers, rows, text_rows, ex_local, ex_cols)
-    return index.rerank(newcomers, rows, pos, val)
+    return replace(index.rerank(newcomers, rows, pos, val), newcomer_text=text_all)
 
 
 def proposals_from(
@@ -115,4 +128,4 @@ def assign_candidates(index: MentorIndex, newcomers: NewcomerTable, cand: Candid
     bonus = policy.weights.equity * equity if policy.use_equity else np.zeros(len(newcomers), np.float32)
     values = cand.scores + bonus[cand.newcomer_rows][:, None].astype(np.float32)
     r, c, v = assign(cand, values, index.mentors, newcomers)
-    return proposals_from(index, newcomers, cand, r, c, v, equity)
+    return proposals_from(index, newcomers, cand, r, c, v, equity, cand.newcomer_text)

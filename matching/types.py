@@ -113,6 +113,18 @@ class _Profiles:
     def __len__(self) -> int:
         return len(self.ids)
 
+    def dense_categories(self, rows: np.ndarray) -> np.ndarray:
+        """(len(rows), C) float32 0/1 categories of some rows: a CSR gather without scipy's overhead."""
+        rows = np.asarray(rows, dtype=np.int64)
+        cats = self.categories
+        starts = cats.indptr[rows].astype(np.int64)
+        lens = cats.indptr[rows + 1] - starts
+        out = np.zeros((len(rows), cats.shape[1]), dtype=np.float32)
+        owner = np.repeat(np.arange(len(rows)), lens)
+        pos = np.arange(int(lens.sum())) + np.repeat(starts - (np.cumsum(lens) - lens), lens)
+        out[owner, cats.indices[pos]] = cats.data[pos]
+        return out
+
     def level_codes(self, level: str) -> np.ndarray:
         """Region code at a separation level: county (6 digits), prefecture (4) or province (2)."""
         return self.county // LEVEL_DIVISOR[level]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
@@ -115,3 +116,75 @@ def test_rerank_score_equals_full_scorer_on_pair_features(small_pop) -> None:
         rows = np.repeat(cand.newcomer_rows[:, None], ok.shape[1], 1)[ok]
         feats = pair_features(index.space, small_pop.mentors, small_pop.newcomers, cand.mentor_rows[ok], rows)
         assert np.allclose(scorer.score(feats), cand.scores[ok], atol=1e-4)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.integers(1, 4),
+    st.sampled_from([16 * 8 * 5, 16 * 8 * 12, 16 * 8 * 12 + 16 * 3, 2048 + 16 * 5]),
+    st.integers(1, 8),
+    st.integers(0, 2**32 - 1),
+    st.booleans(),
+)
+def test_two_level_topk_matches_sort(b: int, m: int, k: int, seed: int, ties: bool) -> None:
+    """Blocks wide enough for the second level of group maxima, with and without exact ties / -inf."""
+    rng = np.random.default_rng(seed)
+    scores = rng.standard_normal((b, m)).astype(np.float32)
+    if ties:
+        scores = np.round(scores * 2).astype(np.float32)
+        scores[:, rng.integers(0, m, m // 3)] = -np.inf
+    idx, vals = topk_rows(scores.copy(), k, 16)
+    expected = -np.sort(-scores, axis=1)[:, :k]
+    assert np.array_equal(-np.sort(-vals, axis=1), expected)
+    assert np.array_equal(np.take_along_axis(scores, idx, 1), vals)
+    assert all(len(set(row)) == k for row in idx.tolist())
+
+
+def test_auto_index_chooses_exact_until_the_pair_budget(monkeypatch) -> None:
+    import importlib.util
+
+    from matching import pipeline
+
+    assert pipeline.choose_method(1_000_000, 100_000) == "exact"  # 1e11 pairs: exact fits in 10 minutes
+    has_faiss = importlib.util.find_spec("faiss") is not None
+    assert pipeline.choose_method(10_000_000, 100_000) == ("faiss" if has_faiss else "exact")
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)  # faiss not installed
+    assert pipeline.choose_method(10_000_000, 100_000) == "exact"
+
+
+def test_auto_index_runs_the_exact_search_and_faiss_above_the_budget(small_pop, monkeypatch) -> None:
+    import importlib.util
+
+    from matching import pipeline
+
+    exact = find_candidates(build_index(small_pop.mentors, Policy(k=5)), small_pop.newcomers)
+    auto_index = build_index(small_pop.mentors, Policy(k=5, index="auto"))
+    assert np.array_equal(exact.mentor_rows, find_candidates(auto_index, small_pop.newcomers).mentor_rows)
+    if importlib.util.find_spec("faiss") is None:
+        return
+
+    def faiss_path(*args, **kwargs):
+        raise RuntimeError("faiss path")
+
+    monkeypatch.setattr(pipeline, "EXACT_MAX_PAIRS", 0)
+    monkeypatch.setattr(pipeline, "retrieve_ann", faiss_path)
+    with pytest.raises(RuntimeError, match="faiss path"):
+        find_candidates(auto_index, small_pop.newcomers)
+
+
+def test_dense_categories_equals_scipy(small_pop) -> None:
+    for table in (small_pop.mentors, small_pop.newcomers):
+        rows = np.random.default_rng(1).integers(0, len(table), 400)
+        assert np.array_equal(table.dense_categories(rows), table.categories[rows].toarray())
+        assert table.dense_categories(np.zeros(0, np.int64)).shape == (0, table.categories.shape[1])
+
+
+def test_homogenization_bitsets_match_the_matrix_fallback(small_pop) -> None:
+    """Category bit sets (<= 64 categories) and the matrix product (more) mark the same pairs."""
+    for rule in ("penalise", "exclude"):
+        index = build_index(small_pop.mentors, Policy(k=5, same_product_same_prefecture=rule))
+        with_bits = find_candidates(index, small_pop.newcomers)
+        index.cat_bits = None
+        without = find_candidates(index, small_pop.newcomers)
+        assert np.array_equal(with_bits.mentor_rows, without.mentor_rows)
+        assert np.array_equal(with_bits.scores, without.scores)
