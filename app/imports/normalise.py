@@ -7,6 +7,7 @@ punctuation become half-width; free text (names, notes) is only trimmed, so what
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import unicodedata
@@ -132,14 +133,22 @@ def _keywords(*groups: tuple[str, str]) -> tuple[tuple[str, str], ...]:
     return tuple((keyword, code) for code, words in groups for keyword in words.split())
 
 
+@functools.cache
+def _whole_word(keyword: str) -> re.Pattern[str]:
+    """An English keyword as a whole word (compiled once: this runs for every cell of every row)."""
+    return re.compile(rf"(?<![a-z]){re.escape(keyword)}(?![a-z])")
+
+
 def _vocab_lookup(token: str, table: tuple[tuple[str, str], ...]) -> str | None:
     """First code whose keyword occurs in the token: as a whole word for English keywords."""
     key = token.casefold()
+    ascii_key = key.isascii()
     for keyword, code in table:
         if keyword.isascii():
-            if re.search(rf"(?<![a-z]){re.escape(keyword)}(?![a-z])", key):
+            # A whole-word English keyword needs its letters in the token; skip the regex otherwise.
+            if keyword in key and _whole_word(keyword).search(key):
                 return code
-        elif keyword in key:
+        elif not ascii_key and keyword in key:
             return code
     return None
 

@@ -124,3 +124,50 @@ def validate_kwargs() -> dict[str, object]:
         "resolve_region": fake_resolve_region,
         "office_township": OFFICE_TOWNSHIP,
     }
+
+
+# ---------------------------------------------------------------- API and job tests (real database)
+
+ZHAXIA = "321322115"  # 扎下镇, 沭阳县
+ZHAXIA_VILLAGE = "321322115201"  # a village code the regions table does not hold
+SHUYANG_OTHER = "321322001"  # 沭城街道, same county
+DAJI = "371721121"  # 大集镇, 曹县
+API_HEADER = [
+    "外部编号",
+    "名称",
+    "类型",
+    "手机号",
+    "行政区划代码",
+    "主营产品",
+    "可分享资源",
+    "可带徒人数",
+    "备注",
+]
+
+
+def api_row(n: int, township: str = ZHAXIA, **changes: str) -> list[str]:
+    """A valid roster row for a real township; keyword changes replace cells by English field name."""
+    cells = {
+        "external_id": f"E{n:05d}",
+        "name": f"示范户{n}",
+        "kind": "农户",
+        "phone": f"138{n:08d}",
+        "region_code": township,
+        "products": "花木、盆景",
+        "resources_offered": "技术,物流",
+        "capacity": "2",
+        "notes": f"第{n}户",
+    }
+    cells.update(changes)
+    return list(cells.values())
+
+
+@pytest.fixture(autouse=True)
+def _job_settings(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Jobs read the test settings (small chunks make checkpoints visible in small files)."""
+    if "settings" not in request.fixturenames:
+        return
+    settings = request.getfixturevalue("settings")
+    monkeypatch.setattr(
+        "app.imports.jobs.get_settings", lambda: settings.model_copy(update={"import_chunk_rows": 3})
+    )

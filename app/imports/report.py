@@ -1,0 +1,106 @@
+"""The downloadable error report: rejected rows with their original cells and the reason, as CSV.
+
+Made for Excel: UTF-8 with a BOM (so Chinese opens correctly), and cells that Excel would run as a
+formula (=, +, -, @, tab, CR first) are neutralised with a leading apostrophe (CSV injection).
+Streamed page by page, each page in its own short session.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+from collections.abc import Iterator
+from typing import Final
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.i18n import Lang
+from app.imports.headers import FIELDS, HEADER_LABEL_ZH
+from app.models import ImportRowIssue, ImportRowResult
+
+_FORMULA_START: Final = ("=", "+", "-", "@", "\t", "\r")
+_PAGE: Final = 500
+
+
+def neutralise(cell: str) -> str:
+    """A cell Excel will show as text, never evaluate."""
+    return "'" + cell if cell.startswith(_FORMULA_START) else cell
+
+
+def _line(cells: list[str]) -> bytes:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\r\n").writerow([neutralise(c) for c in cells])
+    return buffer.getvalue().encode("utf-8")
+
+
+def _rejected_page(
+    session: Session, import_id: int, after_row: int
+) -> tuple[list[ImportRowResult], dict[int, list[ImportRowIssue]]]:
+    rows = list(
+        session.scalars(
+            select(ImportRowResult)
+            .where(
+                ImportRowResult.import_id == import_id,
+                ImportRowResult.outcome == "rejected",
+                ImportRowResult.row_number > after_row,
+            )
+            .order_by(ImportRowResult.row_number)
+            .limit(_PAGE)
+        )
+    )
+    issues: dict[int, list[ImportRowIssue]] = {}
+    if rows:
+        for issue in session.scalars(
+            select(ImportRowIssue)
+            .where(
+                ImportRowIssue.import_id == import_id,
+                ImportRowIssue.row_number.in_([r.row_number for r in rows]),
+                ImportRowIssue.severity == "error",
+            )
+            .order_by(ImportRowIssue.id)
+        ):
+            issues.setdefault(issue.row_number, []).append(issue)
+    return rows, issues
+
+
+def error_csv(sessions: sessionmaker[Session], import_id: int, lang: Lang) -> Iterator[bytes]:
+    """The report's bytes, BOM first; the columns are the template fields the file had."""
+    yield codecs.BOM_UTF8
+    with sessions() as session:
+        first = session.scalar(
+            select(ImportRowResult.raw)
+            .where(ImportRowResult.import_id == import_id, ImportRowResult.outcome == "rejected")
+            .order_by(ImportRowResult.row_number)
+            .limit(1)
+        )
+    present = set(first or {})
+    columns = [f for f in FIELDS if f in present]
+    zh = lang == "zh-CN"
+    yield _line(
+        ["行号" if zh else "row"]
+        + [HEADER_LABEL_ZH[c] if zh else c for c in columns]
+        + ["错误原因" if zh else "reason"]
+    )
+    after = 0
+    while True:
+        with sessions() as session:
+            rows, issues = _rejected_page(session, import_id, after)
+        if not rows:
+            return
+        for row in rows:
+            raw = row.raw or {}
+            reasons = [
+                f"{HEADER_LABEL_ZH.get(i.column or '', i.column or '') if zh else i.column}: "
+                f"{i.message_zh if zh else i.message_en}"
+                for i in issues.get(row.row_number, [])
+            ]
+            yield _line(
+                [
+                    str(row.row_number),
+                    *(raw.get(c, "") for c in columns),
+                    "；".join(reasons) if zh else "; ".join(reasons),
+                ]
+            )
+        after = rows[-1].row_number

@@ -1,0 +1,197 @@
+"""Roster-import rules for the API and the CLI: accept an upload, authorise, list, read reports.
+
+Services add and flush; the request's session (or the CLI's transaction) commits.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any, Final
+
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session
+
+from app.deps import Caller
+from app.errors import NotFound, Unprocessable
+from app.jobs.queue import enqueue
+from app.models import ImportRowIssue, ImportRowResult, Region, RosterFile, RosterImport
+
+JOB_KIND: Final = "roster_import"
+
+
+def import_url(import_id: int) -> str:
+    """Where an import's status lives."""
+    return f"/api/v1/imports/{import_id}"
+
+
+def target_township(session: Session, caller: Caller, township: str | None) -> str | None:
+    """The township an import is for: an office's own; an admin's choice, or None (rows say)."""
+    if caller.role == "township_office":
+        own = caller.jurisdiction or ""
+        if len(own) != 9:
+            raise Unprocessable(
+                code="office_without_township",
+                detail=("乡镇账号未设置所辖乡镇", "this office account has no township jurisdiction"),
+            )
+        if township not in (None, "", own):
+            raise Unprocessable(
+                code="region_outside_jurisdiction",
+                detail=(f"只能导入本乡镇（{own}）的名单", f"an office imports only its own township ({own})"),
+            )
+        return own
+    if not township:
+        return None
+    region = session.get(Region, township)
+    if region is None or region.level != "township":
+        raise Unprocessable(
+            code="township_not_found",
+            detail=(f"乡镇代码 {township} 不存在", f"no township {township}"),
+        )
+    return township
+
+
+def create_import(
+    session: Session,
+    *,
+    created_by: int,
+    township: str | None,
+    data: bytes,
+    filename: str,
+    content_type: str | None,
+    sheet: str | None,
+    dry_run: bool,
+    on_error: str,
+) -> RosterImport:
+    """Store the upload and its import row (status queued); the caller decides how it runs."""
+    imp = RosterImport(
+        township_code=township,
+        created_by=created_by,
+        filename=(filename or "roster")[:255],
+        content_type=(content_type or None) and content_type[:128],
+        sheet=sheet[:64] if sheet else None,
+        size_bytes=len(data),
+        sha256=hashlib.sha256(data).hexdigest(),
+        dry_run=dry_run,
+        on_error=on_error,
+        status="queued",
+        rows_processed=0,
+        checkpoint_row=0,
+        created_count=0,
+        updated_count=0,
+        unchanged_count=0,
+        rejected_count=0,
+        unknown_columns=[],
+    )
+    session.add(imp)
+    session.flush()
+    session.add(RosterFile(import_id=imp.id, data=data))
+    session.flush()
+    return imp
+
+
+def submit_import(session: Session, caller: Caller, *, township: str | None, **upload: Any) -> RosterImport:
+    """Accept an upload from the API and queue its job in the same transaction."""
+    imp = create_import(
+        session, created_by=caller.id, township=target_township(session, caller, township), **upload
+    )
+    enqueue(session, kind=JOB_KIND, ref_id=imp.id)
+    return imp
+
+
+def _visible(caller: Caller) -> Any:
+    """Admins see every import; an office only its own township's."""
+    if caller.role == "admin":
+        return True
+    return RosterImport.township_code == (caller.jurisdiction or "\x00")
+
+
+def get_visible(session: Session, caller: Caller, import_id: int) -> RosterImport:
+    """An import the caller may see; any other is a 404."""
+    imp = session.get(RosterImport, import_id)
+    if imp is None or (caller.role != "admin" and imp.township_code != caller.jurisdiction):
+        raise NotFound()
+    return imp
+
+
+def list_imports(
+    session: Session, caller: Caller, *, before_id: int | None, limit: int
+) -> list[RosterImport]:
+    """The caller's visible imports, newest first, one keyset page."""
+    stmt = select(RosterImport).where(_visible(caller)).order_by(RosterImport.id.desc())
+    if before_id is not None:
+        stmt = stmt.where(RosterImport.id < before_id)
+    return list(session.scalars(stmt.limit(limit)))
+
+
+def issues_query(
+    import_id: int, *, severity: str | None, after_id: int | None
+) -> Select[tuple[ImportRowIssue]]:
+    """An import's row issues in file order."""
+    stmt = select(ImportRowIssue).where(ImportRowIssue.import_id == import_id).order_by(ImportRowIssue.id)
+    if severity:
+        stmt = stmt.where(ImportRowIssue.severity == severity)
+    if after_id is not None:
+        stmt = stmt.where(ImportRowIssue.id > after_id)
+    return stmt
+
+
+def rows_query(
+    import_id: int, *, outcome: str | None, after_row: int | None
+) -> Select[tuple[ImportRowResult]]:
+    """An import's row outcomes in file order."""
+    stmt = (
+        select(ImportRowResult)
+        .where(ImportRowResult.import_id == import_id)
+        .order_by(ImportRowResult.row_number)
+    )
+    if outcome:
+        stmt = stmt.where(ImportRowResult.outcome == outcome)
+    if after_row is not None:
+        stmt = stmt.where(ImportRowResult.row_number > after_row)
+    return stmt
+
+
+def _failure(imp: RosterImport) -> dict[str, str] | None:
+    # While a reject_file import is still writing its report, the code is only a marker.
+    if imp.status != "failed" or not imp.error_code:
+        return None
+    try:
+        detail = json.loads(imp.error_detail or "{}")
+    except ValueError:
+        detail = {"zh": imp.error_detail or "", "en": imp.error_detail or ""}
+    return {"code": imp.error_code, "message_zh": detail.get("zh", ""), "message_en": detail.get("en", "")}
+
+
+def to_read(imp: RosterImport) -> dict[str, Any]:
+    """The response fields of an import."""
+    url = import_url(imp.id)
+    return {
+        "id": imp.id,
+        "url": url,
+        "township_code": imp.township_code,
+        "filename": imp.filename,
+        "size_bytes": imp.size_bytes,
+        "sha256": imp.sha256,
+        "sheet": imp.sheet,
+        "dry_run": imp.dry_run,
+        "on_error": imp.on_error,
+        "status": imp.status,
+        "rows_total": imp.rows_total,
+        "rows_processed": imp.rows_processed,
+        "counts": {
+            "created": imp.created_count,
+            "updated": imp.updated_count,
+            "unchanged": imp.unchanged_count,
+            "rejected": imp.rejected_count,
+        },
+        "unknown_columns": imp.unknown_columns or [],
+        "error": _failure(imp),
+        "created_by": imp.created_by,
+        "created_at": imp.created_at,
+        "started_at": imp.started_at,
+        "finished_at": imp.finished_at,
+        "errors_url": f"{url}/errors",
+        "errors_csv_url": f"{url}/errors.csv",
+        "rows_url": f"{url}/rows",
+    }
