@@ -50,32 +50,58 @@ Lower level (bench, advanced callers): build_index, find_candidates, assign_cand
 
 from __future__ import annotations
 
-import numpy as np
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from matching import taxonomy, vocab
-from matching.evaluate import evaluate, ranker_metrics
-from matching.features import FEATURE_NAMES, FeatureSpace
-from matching.features import pair_features as _pair_features
-from matching.pipeline import assign_candidates, build_index, find_candidates, propose
-from matching.proposals import ProposalSet
-from matching.ranker import LearnedRanker
-from matching.recommend import Recommender
-from matching.score import PART_NAMES, WeightedScorer, equity_tiers
-from matching.types import Commitment, MentorTable, NewcomerTable, Policy, Weights
+
+# Exports are loaded on first use (PEP 562): callers that only need the vocabularies or the taxonomy
+# (the roster importer, the API schemas) do not pay for importing scikit-learn, SciPy and OR-Tools.
+_EXPORTS: dict[str, str] = {
+    "FEATURE_NAMES": "matching.features",
+    "PART_NAMES": "matching.score",
+    "Commitment": "matching.types",
+    "LearnedRanker": "matching.ranker",
+    "MentorTable": "matching.types",
+    "NewcomerTable": "matching.types",
+    "Policy": "matching.types",
+    "ProposalSet": "matching.proposals",
+    "Recommender": "matching.recommend",
+    "WeightedScorer": "matching.score",
+    "Weights": "matching.types",
+    "assign_candidates": "matching.pipeline",
+    "build_index": "matching.pipeline",
+    "equity_tiers": "matching.score",
+    "evaluate": "matching.evaluate",
+    "find_candidates": "matching.pipeline",
+    "pair_features": "matching.pairs",
+    "propose": "matching.pipeline",
+    "ranker_metrics": "matching.evaluate",
+}
+
+if TYPE_CHECKING:
+    from matching.evaluate import evaluate, ranker_metrics
+    from matching.features import FEATURE_NAMES
+    from matching.pairs import pair_features
+    from matching.pipeline import assign_candidates, build_index, find_candidates, propose
+    from matching.proposals import ProposalSet
+    from matching.ranker import LearnedRanker
+    from matching.recommend import Recommender
+    from matching.score import PART_NAMES, WeightedScorer, equity_tiers
+    from matching.types import Commitment, MentorTable, NewcomerTable, Policy, Weights
 
 
-def pair_features(
-    mentors: MentorTable,
-    newcomers: NewcomerTable,
-    mentor_rows: np.ndarray,
-    newcomer_rows: np.ndarray,
-    *,
-    policy: Policy | None = None,
-    seed: int = 0,
-) -> np.ndarray:
-    """Named features (FEATURE_NAMES) of (mentor row, newcomer row) pairs, e.g. to fit a LearnedRanker."""
-    space = FeatureSpace.fit(mentors, policy or Policy(), seed)
-    return _pair_features(space, mentors, newcomers, mentor_rows, newcomer_rows)
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'matching' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EXPORTS])
 
 
 __all__ = [

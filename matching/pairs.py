@@ -1,0 +1,23 @@
+"""Pair features for callers that have two tables and a list of pairs (e.g. to fit a LearnedRanker)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from matching.features import FeatureSpace
+from matching.features import pair_features as _pair_features
+from matching.types import MentorTable, NewcomerTable, Policy
+
+
+def pair_features(
+    mentors: MentorTable,
+    newcomers: NewcomerTable,
+    mentor_rows: np.ndarray,
+    newcomer_rows: np.ndarray,
+    *,
+    policy: Policy | None = None,
+    seed: int = 0,
+) -> np.ndarray:
+    """Named features (FEATURE_NAMES) of (mentor row, newcomer row) pairs, e.g. to fit a LearnedRanker."""
+    space = FeatureSpace.fit(mentors, policy or Policy(), seed)
+    return _pair_features(space, mentors, newcomers, mentor_rows, newcomer_rows)
