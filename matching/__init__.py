@@ -72,15 +72,15 @@ _EXPORTS: dict[str, str] = {
     "assign_candidates": "matching.pipeline",
     "build_index": "matching.pipeline",
     "equity_tiers": "matching.score",
-    "evaluate": "matching.evaluate",
+    "evaluate": "matching.evaluation",
     "find_candidates": "matching.pipeline",
     "pair_features": "matching.pairs",
     "propose": "matching.pipeline",
-    "ranker_metrics": "matching.evaluate",
+    "ranker_metrics": "matching.evaluation",
 }
 
 if TYPE_CHECKING:
-    from matching.evaluate import evaluate, ranker_metrics
+    from matching.evaluation import evaluate, ranker_metrics
     from matching.features import FEATURE_NAMES
     from matching.pairs import pair_features
     from matching.pipeline import assign_candidates, build_index, find_candidates, propose

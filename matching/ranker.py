@@ -12,7 +12,7 @@ import numpy as np
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GroupShuffleSplit, ShuffleSplit
 
-from matching.evaluate import ranker_metrics
+from matching.evaluation import ranker_metrics
 from matching.features import FEATURE_NAMES
 
 FORMAT = "jieduan.matching.ranker/1"

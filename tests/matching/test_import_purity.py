@@ -21,3 +21,13 @@ def test_vocabularies_and_taxonomy_load_without_the_numeric_stack():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def test_no_export_is_shadowed_by_a_submodule() -> None:
+    """A lazily loaded export named like a submodule would be replaced by the module once it is imported."""
+    import pkgutil
+
+    import matching
+
+    submodules = {m.name for m in pkgutil.iter_modules(matching.__path__)}
+    assert (set(matching.__all__) - {"taxonomy", "vocab"}) & submodules == set()
