@@ -13,6 +13,7 @@ from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
+from sqlalchemy.orm.util import identity_key
 
 from app.db import utcnow
 from app.errors import Conflict, PreconditionFailed
@@ -87,7 +88,10 @@ def transition(
             detail=("该提议刚被他人处理", "someone else just changed this proposal")
         ) from exc
     if to_status in SEAT_HOLDING or from_status in SEAT_HOLDING:
-        session.expire_all()  # capacity_used changed behind the ORM's back
+        # The seat UPDATE bypassed the ORM: refresh only the mentor, if it is loaded.
+        mentor = session.identity_map.get(identity_key(Mentor, match.mentor_id))
+        if mentor is not None:
+            session.expire(mentor, ["capacity_used", "version"])
     entry = MatchTransition(
         match_id=match.id, from_status=from_status, to_status=to_status, actor_id=actor_id, reason=reason
     )
