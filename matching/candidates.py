@@ -8,7 +8,10 @@ groups found the same way one level up, then a partition of only those groups' f
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from itertools import pairwise
 
 import numpy as np
 
@@ -18,6 +21,28 @@ from matching.score import Scorer
 from matching.types import MentorTable, NewcomerTable, Policy
 
 NEG = np.float32(-np.inf)
+# Masks and top-k of a score block run on this many row slices in parallel threads (NumPy's reductions,
+# partitions and gathers release the GIL). Each slice's result is exactly what the whole block gives.
+WORKERS = max(1, min(4, os.cpu_count() or 1))
+SPLIT_MIN_ROWS = 256  # smaller blocks (recommend()) stay on the calling thread
+_pool: ThreadPoolExecutor | None = None
+
+
+def _executor() -> ThreadPoolExecutor:
+    """The shared worker threads (created on first use, again in a forked child)."""
+    global _pool
+    if _pool is None or _pool._max_workers < WORKERS:
+        _pool = ThreadPoolExecutor(WORKERS, thread_name_prefix="matching-topk")
+    return _pool
+
+
+def _forget_pool() -> None:
+    global _pool
+    _pool = None  # a forked child has none of the parent's threads
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool)
 
 
 @dataclass(frozen=True, eq=False)
@@ -159,6 +184,28 @@ class MentorIndex:
         if len(ex_local):
             s[ex_local, ex_cols] = NEG
 
+    def _mask_select(
+        self,
+        s: np.ndarray,
+        newcomers: NewcomerTable,
+        blk: np.ndarray,
+        n_cat: np.ndarray,
+        ex_local: np.ndarray,
+        ex_cols: np.ndarray,
+        pool: int,
+        out_pos: np.ndarray,
+        out_val: np.ndarray,
+        r0: int,
+        r1: int,
+    ) -> None:
+        """Mask and top-pool of rows r0:r1 of a score block (ex_local relative to the block), in place."""
+        lo, hi = np.searchsorted(ex_local, [r0, r1])
+        sub = s[r0:r1]
+        self.mask_block(sub, newcomers, blk[r0:r1], ex_local[lo:hi] - r0, ex_cols[lo:hi], n_cat[r0:r1])
+        pos, val = topk_rows(sub, pool, self.groups)
+        pos[~np.isfinite(val)] = -1
+        out_pos[r0:r1], out_val[r0:r1] = pos, val
+
     def retrieve_exact(
         self,
         newcomers: NewcomerTable,
@@ -193,11 +240,17 @@ class MentorIndex:
                 # a multi-threaded BLAS call waits for its slowest thread, and on a busy machine that
                 # wait (a scheduler slice, several ms) set the p99 latency.
                 np.einsum("md,bd->bm", self.keys, q, out=s)
+            parts = WORKERS if len(blk) >= SPLIT_MIN_ROWS else 1
+            cuts = [len(blk) * i // parts for i in range(parts + 1)]
             lo, hi = np.searchsorted(ex_local, [start, start + len(blk)])
-            self.mask_block(s, newcomers, blk, ex_local[lo:hi] - start, ex_cols[lo:hi], n_cat)
-            pos, val = topk_rows(s, pool, self.groups)
-            pos[~np.isfinite(val)] = -1
-            out_pos[start : start + len(blk)], out_val[start : start + len(blk)] = pos, val
+            args = (s, newcomers, blk, n_cat, ex_local[lo:hi] - start, ex_cols[lo:hi], pool)
+            outs = (out_pos[start : start + len(blk)], out_val[start : start + len(blk)])
+            if parts == 1:
+                self._mask_select(*args, *outs, 0, len(blk))
+            else:
+                jobs = [_executor().submit(self._mask_select, *args, *outs, a, b) for a, b in pairwise(cuts)]
+                for job in jobs:
+                    job.result()
         return out_pos, out_val
 
     def rerank(

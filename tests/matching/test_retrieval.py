@@ -188,3 +188,23 @@ def test_homogenization_bitsets_match_the_matrix_fallback(small_pop) -> None:
         without = find_candidates(index, small_pop.newcomers)
         assert np.array_equal(with_bits.mentor_rows, without.mentor_rows)
         assert np.array_equal(with_bits.scores, without.scores)
+
+
+@pytest.mark.parametrize("workers", [2, 3])
+def test_threaded_row_slices_equal_one_thread(small_pop, monkeypatch, workers: int) -> None:
+    """Masks and top-k on parallel row slices of each block give exactly the single-thread candidates,
+    with exclusions and the distance limit spread over the slices."""
+    from matching import candidates
+
+    rng = np.random.default_rng(5)
+    ids_n, ids_m = small_pop.newcomers.ids, small_pop.mentors.ids
+    excluded = list(zip(rng.choice(ids_n, 300).tolist(), rng.choice(ids_m, 300).tolist(), strict=True))
+    for policy in (Policy(k=5, block_rows=700), Policy(k=5, block_rows=512, max_distance_km=1200.0)):
+        index = build_index(small_pop.mentors, policy)
+        monkeypatch.setattr(candidates, "SPLIT_MIN_ROWS", 8)
+        monkeypatch.setattr(candidates, "WORKERS", 1)
+        one = find_candidates(index, small_pop.newcomers, exclude_pairs=excluded)
+        monkeypatch.setattr(candidates, "WORKERS", workers)
+        many = find_candidates(index, small_pop.newcomers, exclude_pairs=excluded)
+        assert np.array_equal(one.mentor_rows, many.mentor_rows)
+        assert np.array_equal(one.scores, many.scores)
