@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import base64
 import json
-from typing import Annotated, Any
+from collections.abc import Callable, Sequence
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Query
 
 from app.errors import Unprocessable
 from app.schemas import MAX_ID
+
+T = TypeVar("T")
 
 LimitQuery = Annotated[int, Query(ge=1, le=100, description="Page size (at most 100)")]
 CursorQuery = Annotated[str | None, Query(max_length=512, description="next_cursor of the previous page")]
@@ -37,3 +40,9 @@ def decode_cursor(cursor: str | None, types: tuple[type, ...]) -> list[Any] | No
     ):
         raise Unprocessable(code="invalid_cursor")
     return key
+
+
+def page_of(rows: Sequence[T], limit: int, key: Callable[[T], list[Any]]) -> tuple[list[T], str | None]:
+    """Split the `limit + 1` rows a keyset query fetched into one page and the next page's cursor."""
+    page = list(rows[:limit])
+    return page, encode_cursor(key(page[-1])) if len(rows) > limit else None

@@ -11,7 +11,7 @@ from app.accounts.schemas import AccountUpdate, StaffAccountCreate
 from app.auth.schemas import AccountRead
 from app.deps import AdminUser, SessionDep
 from app.openapi import problems
-from app.pagination import CursorQuery, LimitQuery, decode_cursor, encode_cursor
+from app.pagination import CursorQuery, LimitQuery, decode_cursor, page_of
 from app.schemas import IdPath, Page
 
 router = APIRouter(prefix="/api/v1/accounts", tags=["accounts"])
@@ -40,11 +40,10 @@ def list_accounts(
     """All accounts, optionally of one role (admin only)."""
     key = decode_cursor(cursor, (int,))
     rows = service.list_accounts(session, role=role, after_id=key[0] if key else None, limit=limit + 1)
-    more = len(rows) > limit
-    rows = rows[:limit]
+    rows, next_cursor = page_of(rows, limit, lambda a: [a.id])
     return Page[AccountRead](
         items=[AccountRead.model_validate(a) for a in rows],
-        next_cursor=encode_cursor([rows[-1].id]) if more else None,
+        next_cursor=next_cursor,
     )
 
 

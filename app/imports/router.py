@@ -24,7 +24,7 @@ from app.imports.schemas import (
     Severity,
 )
 from app.openapi import problems
-from app.pagination import CursorQuery, LimitQuery, decode_cursor, encode_cursor
+from app.pagination import CursorQuery, LimitQuery, decode_cursor, page_of
 from app.schemas import IdPath, Page
 
 router = APIRouter(prefix="/api/v1", tags=["imports"])
@@ -106,11 +106,10 @@ def list_imports(caller: OfficeUser, session: SessionDep, limit: LimitQuery = 50
     """Imports you may see (an office: its township's; admin: all), newest first, one cursor page."""
     key = decode_cursor(cursor, (int,))
     rows = service.list_imports(session, caller, before_id=key[0] if key else None, limit=limit + 1)
-    more = len(rows) > limit
-    rows = rows[:limit]
+    rows, next_cursor = page_of(rows, limit, lambda r: [r.id])
     return {
         "items": [service.to_read(r) for r in rows],
-        "next_cursor": encode_cursor([rows[-1].id]) if more else None,
+        "next_cursor": next_cursor,
     }
 
 
@@ -138,9 +137,8 @@ def list_import_errors(
     key = decode_cursor(cursor, (int,))
     stmt = service.issues_query(imp.id, severity=severity, after_id=key[0] if key else None)
     rows = list(session.scalars(stmt.limit(limit + 1)))
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return {"items": rows, "next_cursor": encode_cursor([rows[-1].id]) if more else None}
+    rows, next_cursor = page_of(rows, limit, lambda r: [r.id])
+    return {"items": rows, "next_cursor": next_cursor}
 
 
 @router.get(
@@ -175,6 +173,5 @@ def list_import_rows(
     key = decode_cursor(cursor, (int,))
     stmt = service.rows_query(imp.id, outcome=outcome, after_row=key[0] if key else None)
     rows = list(session.scalars(stmt.limit(limit + 1)))
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return {"items": rows, "next_cursor": encode_cursor([rows[-1].row_number]) if more else None}
+    rows, next_cursor = page_of(rows, limit, lambda r: [r.row_number])
+    return {"items": rows, "next_cursor": next_cursor}

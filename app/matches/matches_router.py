@@ -22,7 +22,7 @@ from app.matches.schemas import (
 )
 from app.models import Match, MatchTransition, Mentor, Newcomer
 from app.openapi import problems
-from app.pagination import CursorQuery, LimitQuery, decode_cursor, encode_cursor
+from app.pagination import CursorQuery, LimitQuery, decode_cursor, page_of
 from app.schemas import IdPath, Input, Page
 
 router = APIRouter(prefix="/api/v1", tags=["matches"])
@@ -63,9 +63,9 @@ def my_matches(
     if after:
         stmt = stmt.where(Match.id < after[0])
     rows = list(session.scalars(stmt))
-    more, rows = len(rows) > limit, rows[:limit]
+    rows, next_cursor = page_of(rows, limit, lambda m: [m.id])
     items = [_body(load_view(session, caller, m.id)) for m in rows]
-    return Page[ProposalRead](items=items, next_cursor=encode_cursor([rows[-1].id]) if more else None)
+    return Page[ProposalRead](items=items, next_cursor=next_cursor)
 
 
 @router.get("/matches/{match_id}", response_model=ProposalRead, responses=problems(401, 403, 404))

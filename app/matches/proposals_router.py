@@ -13,7 +13,7 @@ from app.idempotency import IdempotencyKey, remember, replay, request_fingerprin
 from app.matches import review
 from app.matches.schemas import ApproveRequest, ProposalRead, RejectRequest
 from app.openapi import problems
-from app.pagination import CursorQuery, LimitQuery, decode_cursor, encode_cursor
+from app.pagination import CursorQuery, LimitQuery, decode_cursor, page_of
 from app.schemas import IdPath, Page, RegionCodeStr
 
 router = APIRouter(prefix="/api/v1/proposals", tags=["proposals"])
@@ -52,13 +52,12 @@ def list_proposals(
     rows = review.review_queue(
         session, caller, status=status, region=region, sort=sort, after=after, limit=limit + 1
     )
-    more, rows = len(rows) > limit, rows[:limit]
+    rows, nxt = page_of(rows, limit, lambda m: [float(m.score), m.id])
     mentors, newcomers = review.summaries(session, rows)
     items = [
         ProposalRead.model_validate(review.match_body(m, mentors[m.mentor_id], newcomers[m.newcomer_id]))
         for m in rows
     ]
-    nxt = encode_cursor([float(rows[-1].score), rows[-1].id]) if more else None
     return Page[ProposalRead](items=items, next_cursor=nxt)
 
 

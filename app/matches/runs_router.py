@@ -13,7 +13,7 @@ from app.matches import runs
 from app.matches.schemas import Accepted, RunCreate, RunRead
 from app.models import MatchingRun, ModelVersion
 from app.openapi import problems
-from app.pagination import CursorQuery, LimitQuery, decode_cursor, encode_cursor
+from app.pagination import CursorQuery, LimitQuery, decode_cursor, page_of
 from app.schemas import IdPath, Output, Page
 
 router = APIRouter(prefix="/api/v1", tags=["matching"])
@@ -79,10 +79,10 @@ def list_runs(
     if after:
         stmt = stmt.where(MatchingRun.id < after[0])
     rows = list(session.scalars(stmt))
-    more, rows = len(rows) > limit, rows[:limit]
+    rows, next_cursor = page_of(rows, limit, lambda r: [r.id])
     return Page[RunRead](
         items=[RunRead.model_validate(r) for r in rows],
-        next_cursor=encode_cursor([rows[-1].id]) if more else None,
+        next_cursor=next_cursor,
     )
 
 

@@ -9,7 +9,7 @@ from pydantic import BaseModel
 
 from app.deps import Caller, SessionDep, require_role
 from app.openapi import problems
-from app.pagination import CursorQuery, LimitQuery, decode_cursor, encode_cursor
+from app.pagination import CursorQuery, LimitQuery, decode_cursor, page_of
 from app.profiles import service
 from app.profiles.access import MENTORS, NEWCOMERS, ProfileKind
 from app.profiles.schemas import (
@@ -81,11 +81,10 @@ def make_router(
         key = decode_cursor(cursor, (int,))
         flt = service.ProfileFilter(region=region, category=category, resource=resource, q=q, active=active)
         rows = service.list_profiles(session, kind, caller, flt, key[0] if key else None, limit + 1)
-        more = len(rows) > limit
-        rows = rows[:limit]
+        rows, next_cursor = page_of(rows, limit, lambda p: [p.id])
         return {
             "items": [service.to_read(kind, caller, p) for p in rows],
-            "next_cursor": encode_cursor([rows[-1].id]) if more else None,
+            "next_cursor": next_cursor,
         }
 
     @router.get(

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 
 from app.deps import AnyUser, SessionDep
 from app.openapi import problems
-from app.pagination import CursorQuery, LimitQuery, decode_cursor, encode_cursor
+from app.pagination import CursorQuery, LimitQuery, decode_cursor, page_of
 from app.regions import service
 from app.regions.schemas import RegionDetail, RegionRead
 from app.schemas import Page, RegionCodeStr
@@ -31,11 +31,10 @@ def list_children(
     if key:
         stmt = stmt.where(service.Region.code > key[0])
     rows = list(session.scalars(stmt.limit(limit + 1)))
-    more = len(rows) > limit
-    rows = rows[:limit]
+    rows, next_cursor = page_of(rows, limit, lambda r: [r.code])
     return Page[RegionRead](
         items=[RegionRead.model_validate(r) for r in rows],
-        next_cursor=encode_cursor([rows[-1].code]) if more else None,
+        next_cursor=next_cursor,
     )
 
 
