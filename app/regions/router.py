@@ -27,10 +27,7 @@ def list_children(
 ) -> Page[RegionRead]:
     """Children of a region (provinces when no parent is given)."""
     key = decode_cursor(cursor, (str,))
-    stmt = service.children_query(parent)
-    if key:
-        stmt = stmt.where(service.Region.code > key[0])
-    rows = list(session.scalars(stmt.limit(limit + 1)))
+    rows = service.list_children(session, parent=parent, after=key[0] if key else None, limit=limit + 1)
     rows, next_cursor = page_of(rows, limit, lambda r: [r.code])
     return Page[RegionRead](
         items=[RegionRead.model_validate(r) for r in rows],

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from app.bulk import upsert_rows
@@ -65,12 +65,13 @@ def region_path(session: Session, region: Region) -> list[Region]:
     return [ancestors[c] for c in codes if c in ancestors] + [region]
 
 
-def children_query(parent: str | None) -> Select[tuple[Region]]:
-    """Children of a code (provinces when no parent), in code order."""
-    stmt = select(Region).order_by(Region.code)
-    if parent is None:
-        return stmt.where(Region.parent_code.is_(None))
-    return stmt.where(Region.parent_code == parent)
+def list_children(session: Session, *, parent: str | None, after: str | None, limit: int) -> list[Region]:
+    """Children of a code (provinces when no parent), in code order, after a cursor."""
+    stmt = select(Region).order_by(Region.code).limit(limit)
+    stmt = stmt.where(Region.parent_code.is_(None) if parent is None else Region.parent_code == parent)
+    if after is not None:
+        stmt = stmt.where(Region.code > after)
+    return list(session.scalars(stmt))
 
 
 def search_regions(
