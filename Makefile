@@ -22,7 +22,7 @@ seed: migrate
 	$(BIN)/jieduan seed-demo
 
 run: seed
-	$(BIN)/uvicorn --factory app.main:create_app --host 127.0.0.1 --port 8000
+	$(BIN)/uvicorn --factory app.main:create_app --host 127.0.0.1 --port 8000 --no-access-log
 
 test: test-sqlite
 

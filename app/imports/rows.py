@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Final, Literal, TypeVar
 
+from app.imports.codes import normalise_credit_code, normalise_region_code
 from app.imports.decoding import RosterFileError
 from app.imports.headers import FIELDS, HEADER_LABEL_ZH
 from app.imports.normalise import (
@@ -20,11 +21,9 @@ from app.imports.normalise import (
     fold,
     normalise_capacity,
     normalise_channels,
-    normalise_credit_code,
     normalise_kind,
     normalise_phone,
     normalise_products,
-    normalise_region_code,
     normalise_resources,
     normalise_sales,
     normalise_years,

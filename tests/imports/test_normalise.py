@@ -6,17 +6,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from app.imports.codes import credit_check_char, normalise_credit_code, normalise_region_code
 from app.imports.normalise import (
     CellError,
     clean_text,
-    credit_check_char,
     normalise_capacity,
     normalise_channels,
-    normalise_credit_code,
     normalise_kind,
     normalise_phone,
     normalise_products,
-    normalise_region_code,
     normalise_resources,
     normalise_sales,
     normalise_years,
