@@ -26,6 +26,21 @@ def get_account(session: Session, account_id: int) -> Account:
     return account
 
 
+MIN_PASSWORD_CHARS = 8
+
+
+def _hash_checked(password: str) -> str:
+    # The API schemas check this too; the CLI and the seed come through here without them.
+    if len(password) < MIN_PASSWORD_CHARS:
+        raise Unprocessable(
+            detail=(
+                f"密码至少 {MIN_PASSWORD_CHARS} 个字符",
+                f"password needs {MIN_PASSWORD_CHARS}+ characters",
+            )
+        )
+    return hash_password(password)
+
+
 def _insert(session: Session, account: Account) -> Account:
     try:
         with session.begin_nested():
@@ -45,7 +60,7 @@ def register_mobile_user(
         Account(
             username=phone,
             phone=phone,
-            password_hash=hash_password(password),
+            password_hash=_hash_checked(password),
             role=role,
             display_name=display_name,
         ),
@@ -88,7 +103,7 @@ def create_staff_account(
         session,
         Account(
             username=username,
-            password_hash=hash_password(password),
+            password_hash=_hash_checked(password),
             role=role,
             display_name=display_name,
             jurisdiction_code=jurisdiction_code,
