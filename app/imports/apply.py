@@ -8,9 +8,11 @@ boundaries are counted from the first data row, so a resumed run cuts the file e
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import io
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
@@ -30,6 +32,7 @@ Progress = Callable[[str, int, int | None], None]
 Mode = Literal["apply", "dry_run", "report"]
 ROWS_REJECTED: Final = "rows_rejected"
 _BEAT_EVERY_ROWS: Final = 5_000
+_GC_GEN0_THRESHOLD: Final = 50_000
 
 
 class LeaseLost(Exception):
@@ -110,6 +113,28 @@ def run_import(
     run = _Run(sessions, import_id, limits or ImportLimits(), beat, progress, data, snapshot)
     if run.imp["status"] in ("done", "failed"):
         return str(run.imp["status"])
+    with _fewer_collections():
+        return _run(run)
+
+
+@contextlib.contextmanager
+def _fewer_collections() -> Iterator[None]:
+    """Run the cyclic GC less often while importing, then restore the process's thresholds.
+
+    Validating and planning allocate millions of short-lived containers that die by reference count;
+    with the default gen-0 threshold (700) the collector runs thousands of times (about 15% of the
+    validation time in a micro-benchmark). 50,000 objects between collections stay a few MB at most.
+    """
+    before = gc.get_threshold()
+    gc.set_threshold(max(before[0], _GC_GEN0_THRESHOLD), *before[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
+
+
+def _run(run: _Run) -> str:
+    """The validation pass (unless a crashed run already finished it), then the chunked apply."""
     if run.imp["status"] in ("queued", "validating"):
         run.set(status="validating", started_at=run.imp["started_at"] or utcnow())
         try:

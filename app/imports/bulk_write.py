@@ -14,6 +14,10 @@ from app.models import Mentor
 MENTORS = Mentor.__table__
 
 
+# json.dumps(value, ensure_ascii=False), built once instead of per call.
+_to_json = json.JSONEncoder(ensure_ascii=False).encode
+
+
 def bulk_insert(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
     """Insert many rows in the current transaction: COPY on PostgreSQL, executemany on SQLite.
 
@@ -26,14 +30,15 @@ def bulk_insert(session: Session, table: Table, rows: list[dict[str, Any]]) -> N
         connection.execute(insert(table), rows)
         return
     names = list(rows[0])
-    as_json = {n for n in names if isinstance(table.c[n].type, sqltypes.JSON)}
+    as_json = [i for i, n in enumerate(names) if isinstance(table.c[n].type, sqltypes.JSON)]
     columns = ", ".join(connection.dialect.identifier_preparer.quote(n) for n in names)
     cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
     with cursor.copy(f"COPY {table.name} ({columns}) FROM STDIN") as copy:
         for row in rows:
-            copy.write_row(
-                [json.dumps(row[n], ensure_ascii=False) if n in as_json else row[n] for n in names]
-            )
+            cells = [row[n] for n in names]
+            for i in as_json:
+                cells[i] = _to_json(cells[i])
+            copy.write_row(cells)
 
 
 def allocate_mentor_ids(session: Session, n: int) -> list[int]:

@@ -47,11 +47,25 @@ _LIST_SPLIT_RE: Final = re.compile(r"[、,;/|\s]+")
 
 def clean_text(raw: str) -> str:
     """Trim and collapse whitespace (full-width spaces and line breaks too), drop zero-width chars."""
+    if not raw:
+        return raw  # most optional cells are empty
     return _SPACES_RE.sub(" ", _INVISIBLE_RE.sub("", raw)).strip()
 
 
 def fold(raw: str) -> str:
     """Full-width to half-width (NFKC), trimmed and collapsed; the base for every coded field."""
+    if not raw:
+        return raw
+    if len(raw) <= _FOLD_CACHED_CHARS:
+        return _fold_short(raw)  # vocabulary words, kinds, list items repeat on almost every row
+    return clean_text(unicodedata.normalize("NFKC", raw))
+
+
+_FOLD_CACHED_CHARS: Final = 32
+
+
+@functools.lru_cache(maxsize=4_096)  # pure, and bounded: 4,096 strings of at most 32 characters
+def _fold_short(raw: str) -> str:
     return clean_text(unicodedata.normalize("NFKC", raw))
 
 

@@ -226,9 +226,12 @@ def validate_row(
             )
         cells[name] = value
 
+    # Folded once per cell here (each cell is asked about once or twice below).
+    filled = {name for name, value in cells.items() if value and fold(value)}
+
     def present(name: str) -> bool:
         """A non-blank cell."""
-        return bool(fold(cells[name]))
+        return name in filled
 
     def check(name: str, parse: Callable[[str], _T]) -> _T | None:
         """Run a normaliser on a present cell, recording its error."""

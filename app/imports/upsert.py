@@ -15,13 +15,16 @@ from datetime import datetime
 from typing import Any, Final
 
 from sqlalchemy import (
+    ARRAY,
+    ColumnElement,
     String,
     and_,
+    any_,
     bindparam,
     column,
     delete,
+    func,
     select,
-    tuple_,
     update,
     values,
 )
@@ -95,9 +98,13 @@ def mentor_values(row: RosterRow, *, region_code: str, source_township: str) -> 
     }
 
 
+# json.dumps with these options, built once (json.dumps builds a new encoder per call otherwise).
+_HASH_JSON: Final = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode
+
+
 def import_hash(values: dict[str, Any], products: Sequence[str]) -> str:
     """Canonical hash of a normalised row: equal hashes mean a re-import changes nothing."""
-    doc = json.dumps([values, list(products)], sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    doc = _HASH_JSON([values, list(products)])
     return hashlib.sha256(doc.encode()).hexdigest()
 
 
@@ -135,6 +142,13 @@ class ImportState:
     new_credit: dict[str, int] = field(default_factory=dict)
 
 
+def _one_of(col: Any, wanted: set[str], postgres: bool) -> ColumnElement[bool]:
+    """col IN (wanted): one array parameter on PostgreSQL (= ANY), an expanding IN elsewhere."""
+    if postgres:
+        return col == any_(bindparam(None, sorted(wanted), type_=ARRAY(String)))
+    return col.in_(wanted)  # type: ignore[no-any-return]
+
+
 def _issue(row_number: int, column: str, value: str, code: str, zh: str, en: str) -> RowIssue:
     return RowIssue(row_number, column, value, code, zh, en)
 
@@ -158,13 +172,23 @@ class ChunkPlanner:
             if not row.external_id and not row.credit_code:
                 phones.add(row.phone)
         columns = [MENTORS.c[name] for name in _LOOKUP_COLUMNS]
+        postgres = self.session.get_bind().dialect.name == "postgresql"
         queries = []
         if ext:
             keys = [(town, ext_id) for town, ids in ext.items() for ext_id in sorted(ids)]
-            if self.session.get_bind().dialect.name == "postgresql":
-                queries.append(
-                    select(*columns).where(tuple_(MENTORS.c.source_township, MENTORS.c.external_id).in_(keys))
+            if postgres:
+                # Two array parameters instead of 2,000 bound scalars: compiling and planning a
+                # 1,000-pair IN list cost more than the lookup itself.
+                pairs = (
+                    func.unnest(
+                        bindparam("towns", [t for t, _e in keys], type_=ARRAY(String)),
+                        bindparam("ext_ids", [e for _t, e in keys], type_=ARRAY(String)),
+                    )
+                    .table_valued("t", "e")
+                    .render_derived(with_types=False)
                 )
+                on = and_(MENTORS.c.source_township == pairs.c.t, MENTORS.c.external_id == pairs.c.e)
+                queries.append(select(*columns).join(pairs, on))
             else:
                 # SQLite scans the whole table for a tuple IN (and probes the cross product for two
                 # INs); joined to the pairs as a VALUES CTE it probes the unique index once per pair.
@@ -176,12 +200,12 @@ class ChunkPlanner:
                 on = and_(MENTORS.c.source_township == pairs.c.t, MENTORS.c.external_id == pairs.c.e)
                 queries.append(select(*columns).join(pairs, on))
         if credits:
-            queries.append(select(*columns).where(MENTORS.c.credit_code.in_(credits)))
+            queries.append(select(*columns).where(_one_of(MENTORS.c.credit_code, credits, postgres)))
         if phones:
             # A phone is a key only for roster entries keyed by nothing better (families share phones).
             queries.append(
                 select(*columns).where(
-                    MENTORS.c.phone.in_(phones),
+                    _one_of(MENTORS.c.phone, phones, postgres),
                     MENTORS.c.account_id.is_(None),
                     MENTORS.c.external_id.is_(None),
                     MENTORS.c.credit_code.is_(None),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -10,6 +12,7 @@ from app.imports.codes import credit_check_char, normalise_credit_code, normalis
 from app.imports.normalise import (
     CellError,
     clean_text,
+    fold,
     normalise_capacity,
     normalise_channels,
     normalise_kind,
@@ -312,3 +315,11 @@ def test_region_code_round_trip(code: str, wide: bool, padded: bool) -> None:
 
 def test_clean_text_keeps_free_text_but_trims() -> None:
     assert clean_text("\u3000张三家庭农场（旗舰店）\u200b \n") == "张三家庭农场（旗舰店）"
+
+
+@given(st.text(max_size=80))
+def test_fold_cache_matches_uncached_fold(raw: str) -> None:
+    """fold caches short cells; cached or not, the answer is NFKC, then trimmed and collapsed."""
+    expected = clean_text(unicodedata.normalize("NFKC", raw))
+    assert fold(raw) == expected
+    assert fold(raw) == expected  # a second call is served from the cache for short cells
