@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -77,3 +78,23 @@ def percentiles(samples_ms: list[float]) -> tuple[float, float]:
     """p50 and p99 of a list of milliseconds."""
     ordered = sorted(samples_ms)
     return ordered[len(ordered) // 2], ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+
+
+@contextmanager
+def seeded_app(database_url: str | None, **env: str) -> Iterator[tuple[str, str]]:
+    """The app over a demo-seeded database (a temporary SQLite file unless a URL is given).
+
+    Yields (database URL, base URL); `env` overrides settings such as JIEDUAN_RUN_WORKER.
+    """
+    with tempfile.TemporaryDirectory() as tmp:
+        url = database_url or f"sqlite:///{Path(tmp) / 'bench.db'}"
+        prepare_database(url)
+        settings = {
+            "JIEDUAN_DATABASE_URL": url,
+            "JIEDUAN_RUN_WORKER": "false",
+            "JIEDUAN_LOG_LEVEL": "WARNING",
+            "JIEDUAN_SECRET_KEY": "bench-secret-key-0123456789abcdef",
+            **env,
+        }
+        with serve("app.main:create_app", env=settings, factory=True) as base:
+            yield url, base

@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import httpx
 
-from bench._server import percentiles, prepare_database, serve
+from bench._server import percentiles, seeded_app, serve
 
 
 def measure(base: str, path: str, headers: dict[str, str], n: int, concurrency: int) -> list[float]:
@@ -45,58 +43,46 @@ def main() -> None:
     parser.add_argument("--database-url")
     args = parser.parse_args()
 
-    with tempfile.TemporaryDirectory() as tmp:
-        url = args.database_url or f"sqlite:///{Path(tmp) / 'bench.db'}"
-        prepare_database(url)
-        env = {
-            "JIEDUAN_DATABASE_URL": url,
-            "JIEDUAN_RUN_WORKER": "false",
-            "JIEDUAN_LOG_LEVEL": "WARNING",
-            "JIEDUAN_SECRET_KEY": "bench-secret-key-0123456789abcdef",
-        }
-        with (
-            serve("app.main:create_app", env=env, factory=True) as app_url,
-            serve("bench.bare_app:app") as bare,
-        ):
-            token = httpx.post(
-                f"{app_url}/api/v1/auth/token", data={"username": "admin", "password": "jieduan-demo"}
-            ).json()["access_token"]
-            auth = {"Authorization": f"Bearer {token}"}
-            first = httpx.get(
-                f"{app_url}/api/v1/mentors", params={"region": "53", "limit": 50}, headers=auth
-            ).json()
-            one_id = first["items"][0]["id"]
-            cases = [
-                (
-                    "GET /api/v1/mentors?region=53&limit=50",
-                    app_url,
-                    "/api/v1/mentors?region=53&limit=50",
-                    auth,
-                    "/page",
-                    len(first["items"]),
-                ),
-                (f"GET /api/v1/mentors/{one_id}", app_url, f"/api/v1/mentors/{one_id}", auth, "/one", 1),
-            ]
+    with seeded_app(args.database_url) as (url, app_url), serve("bench.bare_app:app") as bare:
+        token = httpx.post(
+            f"{app_url}/api/v1/auth/token", data={"username": "admin", "password": "jieduan-demo"}
+        ).json()["access_token"]
+        auth = {"Authorization": f"Bearer {token}"}
+        first = httpx.get(
+            f"{app_url}/api/v1/mentors", params={"region": "53", "limit": 50}, headers=auth
+        ).json()
+        one_id = first["items"][0]["id"]
+        cases = [
+            (
+                "GET /api/v1/mentors?region=53&limit=50",
+                app_url,
+                "/api/v1/mentors?region=53&limit=50",
+                auth,
+                "/page",
+                len(first["items"]),
+            ),
+            (f"GET /api/v1/mentors/{one_id}", app_url, f"/api/v1/mentors/{one_id}", auth, "/one", 1),
+        ]
+        print(
+            f"database: {url.split(':')[0]}, requests per case: {args.requests}, "
+            f"concurrency: {args.concurrency}"
+        )
+        print(
+            f"{'case':45} {'p50 ms':>8} {'p99 ms':>8} {'floor p50':>10} {'floor p99':>10} "
+            f"{'p50 x':>7} {'p99 x':>7}"
+        )
+        for label, base, path, headers, floor_path, items in cases:
+            for _ in range(20):  # warm-up
+                httpx.get(f"{base}{path}", headers=headers)
+            app_ms = measure(base, path, headers, args.requests, args.concurrency)
+            floor_ms = measure(bare, floor_path, {}, args.requests, args.concurrency)
+            a50, a99 = percentiles(app_ms)
+            f50, f99 = percentiles(floor_ms)
             print(
-                f"database: {url.split(':')[0]}, requests per case: {args.requests}, "
-                f"concurrency: {args.concurrency}"
+                f"{label:45} {a50:8.2f} {a99:8.2f} {f50:10.2f} {f99:10.2f} "
+                f"{a50 / f50:7.1f} {a99 / f99:7.1f}   ({items} items, "
+                f"mean {statistics.mean(app_ms):.2f} ms)"
             )
-            print(
-                f"{'case':45} {'p50 ms':>8} {'p99 ms':>8} {'floor p50':>10} {'floor p99':>10} "
-                f"{'p50 x':>7} {'p99 x':>7}"
-            )
-            for label, base, path, headers, floor_path, items in cases:
-                for _ in range(20):  # warm-up
-                    httpx.get(f"{base}{path}", headers=headers)
-                app_ms = measure(base, path, headers, args.requests, args.concurrency)
-                floor_ms = measure(bare, floor_path, {}, args.requests, args.concurrency)
-                a50, a99 = percentiles(app_ms)
-                f50, f99 = percentiles(floor_ms)
-                print(
-                    f"{label:45} {a50:8.2f} {a99:8.2f} {f50:10.2f} {f99:10.2f} "
-                    f"{a50 / f50:7.1f} {a99 / f99:7.1f}   ({items} items, "
-                    f"mean {statistics.mean(app_ms):.2f} ms)"
-                )
 
 
 if __name__ == "__main__":
