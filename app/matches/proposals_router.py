@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
 from app.deps import Caller, CoordinatorUser, SessionDep
+from app.etags import etag
 from app.idempotency import IdempotencyKey, remember, replay, request_fingerprint
 from app.matches import review
 from app.matches.schemas import ApproveRequest, ProposalRead, RejectRequest
@@ -33,7 +34,7 @@ IfMatch = Annotated[str | None, Header(description="ETag of the proposal as you 
 
 def _read(view: review.MatchView, response: Response | None = None) -> ProposalRead:
     if response is not None:
-        response.headers["ETag"] = review.match_etag(view.match)
+        response.headers["ETag"] = etag(view.match.version)
     return ProposalRead.model_validate(review.match_body(view.match, view.mentor, view.newcomer))
 
 
@@ -104,7 +105,7 @@ def _decide(
         fingerprint=fingerprint,
         status_code=200,
         body=result.model_dump(mode="json"),
-        headers={"ETag": review.match_etag(view.match)},
+        headers={"ETag": etag(view.match.version)},
     )
     return result
 

@@ -9,7 +9,8 @@ from sqlalchemy.orm import Session
 
 from app.db import utcnow
 from app.deps import Caller
-from app.errors import NotFound, PreconditionFailed, PreconditionRequired
+from app.errors import NotFound
+from app.etags import check_if_match
 from app.matches.access import MatchView, load_view
 from app.matches.states import transition
 from app.models import Match, Mentor, Newcomer
@@ -17,20 +18,6 @@ from app.notifications.service import notify
 from app.profiles.access import mask_phone
 
 STATUS_ALIASES = {"pending": "proposed"}
-
-
-def match_etag(match: Match) -> str:
-    """Strong ETag of a match's version."""
-    return f'"{match.version}"'
-
-
-def require_version(match: Match, if_match: str | None) -> None:
-    """428 without If-Match; 412 if the proposal changed since the caller read it."""
-    if if_match is None:
-        raise PreconditionRequired()
-    tags = {t.strip().removeprefix("W/") for t in if_match.split(",")}
-    if "*" not in tags and match_etag(match) not in tags:
-        raise PreconditionFailed()
 
 
 def review_queue(
@@ -121,7 +108,7 @@ def approve(
 ) -> MatchView:
     """Approve: takes a mentor seat and the newcomer's slot atomically (409 if either is gone)."""
     view = reviewable(session, caller, match_id)
-    require_version(view.match, if_match)
+    check_if_match(view.match.version, if_match)
     match = view.match
     if commitments is not None:
         match.suggested_commitments = commitments
@@ -148,7 +135,7 @@ def reject(
 ) -> MatchView:
     """Reject with a reason; the pair is never proposed again and the decision trains the ranker."""
     view = reviewable(session, caller, match_id)
-    require_version(view.match, if_match)
+    check_if_match(view.match.version, if_match)
     match = view.match
     match.decided_by, match.decided_at = caller.id, utcnow()
     match.reason_code, match.reason_note = reason_code, note

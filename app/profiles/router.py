@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Header, Query, Response, status
 from pydantic import BaseModel
 
 from app.deps import Caller, SessionDep, require_role
+from app.etags import etag
 from app.openapi import problems
 from app.pagination import CursorQuery, LimitQuery, decode_cursor, page_of
 from app.profiles import service
@@ -39,7 +40,7 @@ def make_router(
     Owner = Annotated[Caller, Depends(require_role(kind.owner_role))]
 
     def respond(caller: Caller, profile: service.Profile, response: Response) -> BaseModel:
-        response.headers["ETag"] = service.etag(profile)
+        response.headers["ETag"] = etag(profile.version)
         return read_model.model_validate(service.to_read(kind, caller, profile))
 
     @router.post(

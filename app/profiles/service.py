@@ -12,7 +12,8 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from app.db import utcnow
 from app.deps import Caller
-from app.errors import Conflict, Forbidden, NotFound, PreconditionFailed, PreconditionRequired, Unprocessable
+from app.errors import Conflict, Forbidden, NotFound, PreconditionFailed, Unprocessable
+from app.etags import check_if_match
 from app.models import Category, Mentor, Region
 from app.profiles.access import MENTORS, Profile, ProfileKind, can_edit, can_view, mask_phone, sees_full_phone
 from matching.vocab import CHANNELS, RESOURCE_TYPES
@@ -21,20 +22,6 @@ from matching.vocab import CHANNELS, RESOURCE_TYPES
 def bitmask(values: Iterable[str], vocabulary: tuple[str, ...]) -> int:
     """Multi-valued vocabulary fields as a bitmask, so filters stay one indexed-column comparison."""
     return sum(1 << vocabulary.index(v) for v in set(values))
-
-
-def etag(profile: Profile) -> str:
-    """The strong ETag of a profile's current version."""
-    return f'"{profile.version}"'
-
-
-def check_if_match(profile: Profile, if_match: str | None) -> None:
-    """428 without If-Match, 412 when it names another version."""
-    if if_match is None:
-        raise PreconditionRequired()
-    tags = {t.strip().removeprefix("W/") for t in if_match.split(",")}
-    if "*" not in tags and etag(profile) not in tags:
-        raise PreconditionFailed()
 
 
 def _check_region(session: Session, caller: Caller, code: str) -> Region:
@@ -127,7 +114,7 @@ def update_profile(
     """Change a profile under optimistic locking (If-Match against the version)."""
     if not can_edit(kind, caller, profile):
         raise Forbidden()
-    check_if_match(profile, if_match)
+    check_if_match(profile.version, if_match)
     if isinstance(profile, Mentor) and "capacity" in data and data["capacity"] < profile.capacity_used:
         raise Conflict(
             code="capacity_below_used",
