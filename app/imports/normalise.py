@@ -198,16 +198,22 @@ _CHANNELS: Final = _keywords(
 )
 
 
-def normalise_channels(raw: str) -> tuple[tuple[str, ...], list[CellProblem]]:
-    """Channel codes from vocab.CHANNELS; unknown channels are a warning, not an error."""
+def _lookup_tokens(tokens: list[str], table: tuple[tuple[str, str], ...]) -> tuple[list[str], list[str]]:
+    """(distinct codes in first-seen order, tokens no keyword matched)."""
     codes: list[str] = []
     unknown: list[str] = []
-    for token in split_list(raw):
-        code = _vocab_lookup(token, _CHANNELS)
+    for token in tokens:
+        code = _vocab_lookup(token, table)
         if code is None:
             unknown.append(token)
         elif code not in codes:
             codes.append(code)
+    return codes, unknown
+
+
+def normalise_channels(raw: str) -> tuple[tuple[str, ...], list[CellProblem]]:
+    """Channel codes from vocab.CHANNELS; unknown channels are a warning, not an error."""
+    codes, unknown = _lookup_tokens(split_list(raw), _CHANNELS)
     warnings: list[CellProblem] = []
     if unknown:
         listed = "、".join(unknown)
@@ -234,14 +240,7 @@ def normalise_resources(raw: str) -> tuple[tuple[str, ...], list[CellProblem]]:
     """Resource codes from vocab.RESOURCE_TYPES; at least one must be recognised."""
     # The English name contains a space, which is also a list separator.
     text = _HUMAN_CAPITAL_RE.sub("human_capital", fold(raw))
-    codes: list[str] = []
-    unknown: list[str] = []
-    for token in split_list(text):
-        code = _vocab_lookup(token, _RESOURCES)
-        if code is None:
-            unknown.append(token)
-        elif code not in codes:
-            codes.append(code)
+    codes, unknown = _lookup_tokens(split_list(text), _RESOURCES)
     if not codes:
         raise CellError(
             "resources_invalid",
