@@ -34,6 +34,8 @@ TITLES: dict[str, tuple[str, str]] = {
     "invalid_cursor": ("分页游标无效", "Invalid pagination cursor"),
     "too_many_requests": ("请求过于频繁，请稍后再试", "Too many requests; try again later"),
     "login_throttled": ("登录失败次数过多，请稍后再试", "Too many failed logins; try again later"),
+    "weak_password": ("密码不符合安全要求", "Password does not meet the policy"),
+    "jurisdiction_not_allowed": ("该账户不设管辖区", "This account has no jurisdiction"),
     "internal_error": ("服务器内部错误", "Internal server error"),
 }
 

@@ -10,7 +10,7 @@ from typing import Annotated, Any, TypeVar
 from fastapi import Query
 
 from app.errors import Unprocessable
-from app.schemas import MAX_ID
+from app.schemas import MAX_ID, has_nul
 
 T = TypeVar("T")
 
@@ -36,6 +36,7 @@ def decode_cursor(cursor: str | None, types: tuple[type, ...]) -> list[Any] | No
         not isinstance(key, list)
         or any(isinstance(v, int) and not -MAX_ID <= v <= MAX_ID for v in key)
         or len(key) != len(types)
+        or has_nul(key)
         or not all(isinstance(v, t) and not isinstance(v, bool) for v, t in zip(key, types, strict=True))
     ):
         raise Unprocessable(code="invalid_cursor")

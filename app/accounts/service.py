@@ -6,10 +6,10 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from app.auth.passwords import hash_password
+from app.auth.passwords import check_password_policy, hash_password
 from app.errors import Conflict, NotFound, Unprocessable
 from app.models import Account, RefreshToken, Region
-from app.models.accounts import STAFF_ROLES
+from app.models.accounts import MOBILE_ROLES, STAFF_ROLES
 
 # The region level each staff role's jurisdiction must have.
 _JURISDICTION_LEVELS = {
@@ -26,18 +26,9 @@ def get_account(session: Session, account_id: int) -> Account:
     return account
 
 
-MIN_PASSWORD_CHARS = 8
-
-
-def _hash_checked(password: str) -> str:
-    # The API schemas check this too; the CLI and the seed come through here without them.
-    if len(password) < MIN_PASSWORD_CHARS:
-        raise Unprocessable(
-            detail=(
-                f"密码至少 {MIN_PASSWORD_CHARS} 个字符",
-                f"password needs {MIN_PASSWORD_CHARS}+ characters",
-            )
-        )
+def _hash_checked(password: str, *, username: str, phone: str | None = None) -> str:
+    # Every way in (API, CLI, seed) comes through here, so the policy cannot be skipped.
+    check_password_policy(password, username=username, phone=phone)
     return hash_password(password)
 
 
@@ -60,7 +51,7 @@ def register_mobile_user(
         Account(
             username=phone,
             phone=phone,
-            password_hash=_hash_checked(password),
+            password_hash=_hash_checked(password, username=phone, phone=phone),
             role=role,
             display_name=display_name,
         ),
@@ -68,9 +59,18 @@ def register_mobile_user(
 
 
 def _check_jurisdiction(session: Session, role: str, code: str | None) -> None:
+    if role in MOBILE_ROLES:
+        if code is not None:
+            raise Unprocessable(
+                code="jurisdiction_not_allowed",
+                detail=("导师和新手账户不设管辖区", "mentor and newcomer accounts have no jurisdiction"),
+            )
+        return
     if role == "admin":
         if code is not None:
-            raise Unprocessable(detail=("管理员不设管辖区", "admins have no jurisdiction"))
+            raise Unprocessable(
+                code="jurisdiction_not_allowed", detail=("管理员不设管辖区", "admins have no jurisdiction")
+            )
         return
     if code is None:
         raise Unprocessable(detail=("该角色必须指定管辖区", "this role needs a jurisdiction"))
@@ -103,7 +103,7 @@ def create_staff_account(
         session,
         Account(
             username=username,
-            password_hash=_hash_checked(password),
+            password_hash=_hash_checked(password, username=username),
             role=role,
             display_name=display_name,
             jurisdiction_code=jurisdiction_code,

@@ -1,7 +1,7 @@
 """Every table, imported here so Alembic and the mappers see the whole schema."""
 
 from app.db import Base
-from app.models.accounts import Account, LoginFailure, RefreshToken
+from app.models.accounts import Account, LoginFailure, RateLimitCounter, RefreshToken
 from app.models.imports import ImportRowIssue, ImportRowResult, RosterFile, RosterImport
 from app.models.jobs import IdempotencyRecord, Job
 from app.models.matches import (
@@ -37,6 +37,7 @@ __all__ = [
     "Newcomer",
     "NewcomerProduct",
     "Notification",
+    "RateLimitCounter",
     "RefreshToken",
     "Region",
     "RosterFile",
