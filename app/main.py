@@ -23,7 +23,13 @@ from app.matches.proposals_router import router as proposals_router
 from app.matches.recommendations import RecommenderCache
 from app.matches.recommendations_router import router as recommendations_router
 from app.matches.runs_router import router as runs_router
-from app.middleware import BodyLimitMiddleware, ConcurrencyLimitMiddleware, RequestLogMiddleware
+from app.middleware import (
+    BodyLimitMiddleware,
+    ConcurrencyLimitMiddleware,
+    NulGuardMiddleware,
+    RequestLogMiddleware,
+    UnhandledErrorMiddleware,
+)
 from app.notifications.router import router as notifications_router
 from app.profiles.router import mentors_router, newcomers_router
 from app.regions.router import router as regions_router
@@ -87,6 +93,8 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         upload_limit=settings.import_max_bytes,
         upload_prefix="/api/v1/imports",
     )
+    app.add_middleware(NulGuardMiddleware)
     app.add_middleware(ConcurrencyLimitMiddleware, limit=settings.max_concurrent_requests)
+    app.add_middleware(UnhandledErrorMiddleware)
     app.add_middleware(RequestLogMiddleware)
     return app
