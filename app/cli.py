@@ -22,6 +22,7 @@ from app.jobs.worker import Worker
 from app.matches.commitments import sweep_overdue
 from app.matches.models_service import retrain
 from app.reference import load_reference_data, reference_loaded
+from app.retention import sweep
 from app.seed.demo import seed_demo
 
 
@@ -127,6 +128,12 @@ def cmd_sweep(args: argparse.Namespace) -> None:
     print(json.dumps(_with_session(sweep_overdue)))
 
 
+def cmd_retention_sweep(args: argparse.Namespace) -> None:
+    """Purge what is past its retention period (see README, Retention); prints what went."""
+    settings = get_settings()
+    print(json.dumps(_with_session(lambda s: sweep(s, settings).as_dict())))
+
+
 def cmd_settings(args: argparse.Namespace) -> None:
     """Print the effective settings, secrets hidden."""
     print(json.dumps(get_settings().redacted(), indent=2, default=str))
@@ -169,6 +176,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("retrain", help=cmd_retrain.__doc__).set_defaults(func=cmd_retrain)
     sub.add_parser("sweep", help=cmd_sweep.__doc__).set_defaults(func=cmd_sweep)
+    p = sub.add_parser("retention-sweep", help=cmd_retention_sweep.__doc__)
+    p.set_defaults(func=cmd_retention_sweep)
     sub.add_parser("settings", help=cmd_settings.__doc__).set_defaults(func=cmd_settings)
     add_import_command(sub)
     return parser
