@@ -121,7 +121,10 @@ def make_router(
         if_match: Annotated[str | None, Header(description="ETag from a previous GET")] = None,
     ):
         profile = service.get_visible(session, kind, caller, profile_id)
-        data = body.model_dump(exclude_unset=True)  # type: ignore[attr-defined]
+        # Only the fields sent, but each one whole: exclude_unset would also drop the defaults of
+        # nested items (a resource offer sent without its description).
+        sent = body.model_fields_set  # type: ignore[attr-defined]
+        data = {k: v for k, v in body.model_dump().items() if k in sent}  # type: ignore[attr-defined]
         profile = service.update_profile(session, kind, caller, profile, data, if_match)
         return respond(caller, profile, response)
 

@@ -239,3 +239,15 @@ def test_ten_concurrent_creates_by_one_newcomer_give_one_profile(live):
     assert outcome == {(201, None): 1, (409, "profile_exists"): 9}, outcome
     with Session(engine) as s:
         assert s.scalar(select(func.count()).where(Newcomer.account_id == account_id)) == 1
+
+
+def test_partial_update_keeps_nested_defaults(client, make_user):
+    owner = make_user("mentor")
+    created = client.post("/api/v1/mentors", json=mentor_payload(), headers=owner.headers)
+    r = client.patch(
+        f"/api/v1/mentors/{created.json()['id']}",
+        json={"resources_offered": [{"type": "logistics"}]},
+        headers={**owner.headers, "If-Match": created.headers["etag"]},
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["resources_offered"] == [{"type": "logistics", "description": ""}]
