@@ -15,6 +15,7 @@ import httpx
 import pytest
 from sqlalchemy.orm import Session
 
+from app.auth import service
 from app.auth.passwords import hash_password
 from app.config import Settings
 from app.db import make_engine
@@ -117,3 +118,32 @@ def test_client_limit_holds_across_servers(live_url):
             body = {"phone": "13811112222", "password": TEST_PASSWORD, "role": "mentor", "display_name": "x"}
             assert client.post("/api/v1/auth/register", json=body).status_code == 429
             assert client.post("/api/v1/auth/refresh", json={"refresh_token": "x" * 20}).status_code == 429
+
+
+def test_password_checks_run_off_the_event_loop(live_url, monkeypatch):
+    """While a password check is in progress, the server still answers: it is not on the event loop."""
+    inside, release = threading.Event(), threading.Event()
+    released: list[bool] = []
+    real_verify = service.verify_password
+
+    def slow_verify(password: str, password_hash: str) -> bool:
+        inside.set()
+        # Set only by the /healthz answer below; a check on the event loop would block that answer.
+        released.append(release.wait(30))
+        return real_verify(password, password_hash)
+
+    monkeypatch.setattr(service, "verify_password", slow_verify)
+    username = _account(live_url)
+    with live_server(_settings(live_url)) as base:
+        login = threading.Thread(
+            target=httpx.post,
+            args=(f"{base}/api/v1/auth/token",),
+            kwargs={"data": {"username": username, "password": TEST_PASSWORD}, "timeout": 60},
+        )
+        login.start()
+        assert inside.wait(30), "the login never reached the password check"
+        health = httpx.get(f"{base}/healthz", timeout=60)
+        release.set()
+        login.join()
+    assert health.status_code == 200
+    assert released == [True], "the password check held the event loop"
