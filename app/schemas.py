@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Path
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 T = TypeVar("T")
 
@@ -26,6 +26,16 @@ def has_nul(value: object) -> bool:
     return False
 
 
+def _refuse_nul(value: Any) -> Any:
+    if has_nul(value):
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+# For string parameters outside an `Input` body (form fields): the same NUL rule as every body.
+NoNulStr = Annotated[str, AfterValidator(_refuse_nul)]
+
+
 class Input(BaseModel):
     """Base of every request body: unknown fields are an error, so no mass assignment slips in."""
 
@@ -35,9 +45,7 @@ class Input(BaseModel):
     @classmethod
     def _no_nul(cls, value: Any) -> Any:
         # PostgreSQL text cannot hold NUL and no field has a use for one: refused in every body (422).
-        if has_nul(value):
-            raise ValueError("must not contain NUL characters")
-        return value
+        return _refuse_nul(value)
 
 
 class Output(BaseModel):

@@ -251,3 +251,15 @@ def test_partial_update_keeps_nested_defaults(client, make_user):
     )
     assert r.status_code == 200, r.text
     assert r.json()["resources_offered"] == [{"type": "logistics", "description": ""}]
+
+
+def test_nul_in_an_import_form_field_is_422(client, make_user):
+    office = make_user("township_office", "321322115")
+    r = client.post(
+        "/api/v1/imports",
+        files={"file": ("a.csv", "名称\n张三\n".encode(), "text/csv")},
+        data={"sheet": "表\x00"},
+        headers=office.headers,
+    )
+    assert r.status_code == 422, r.text
+    assert [e["loc"][-1] for e in r.json()["errors"]] == ["sheet"]
