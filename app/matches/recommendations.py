@@ -8,13 +8,13 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app.deps import Caller
+from app.access import Caller
+from app.access.profiles import NEWCOMERS, can_view
 from app.errors import NotFound
 from app.matches import adapter
 from app.matches.models_service import latest_model
 from app.matches.review import party_summary
 from app.models import Match, Mentor, Newcomer
-from app.profiles.access import NEWCOMERS, can_view
 from matching import LearnedRanker, NewcomerTable, Recommender
 
 
@@ -48,7 +48,7 @@ def recommend(
 ) -> list[dict[str, Any]]:
     """Top-k mentors for a newcomer the caller may see, with reasons and suggested commitments."""
     newcomer = session.get(Newcomer, newcomer_id)
-    if newcomer is None or not can_view(NEWCOMERS, caller, newcomer):
+    if newcomer is None or not can_view(session, NEWCOMERS, caller, newcomer):
         raise NotFound()
     table = NewcomerTable.from_records(adapter.newcomer_records(session, [newcomer]))
     excluded = [m for n, m in adapter.excluded_pairs(session, [newcomer_id])]

@@ -7,15 +7,15 @@ from typing import Any
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
+from app.access import Caller
+from app.access.matches import MatchView, load_reviewable, review_scope
+from app.access.profiles import mask_phone
+from app.access.regions import under
 from app.db import utcnow
-from app.deps import Caller
-from app.errors import NotFound
 from app.etags import check_if_match
-from app.matches.access import MatchView, load_view
 from app.matches.states import transition
 from app.models import Match, Mentor, Newcomer
 from app.notifications.service import notify
-from app.profiles.access import mask_phone
 
 STATUS_ALIASES = {"pending": "proposed"}
 
@@ -32,13 +32,10 @@ def review_queue(
 ) -> list[Match]:
     """Proposals whose newcomer lies in the caller's jurisdiction, best first (keyset paginated)."""
     stmt = select(Match).where(Match.status == STATUS_ALIASES.get(status, status))
-    if caller.role != "admin":
-        stmt = stmt.where(
-            Match.newcomer_county_code.startswith(caller.jurisdiction or "\x00", autoescape=True)
-        )
+    stmt = stmt.where(review_scope(caller))
     if region:
         stmt = stmt.join(Newcomer, Newcomer.id == Match.newcomer_id).where(
-            Newcomer.region_code.startswith(region, autoescape=True)
+            under(Newcomer.region_code, region)
         )
     if sort == "-score":
         stmt = stmt.order_by(Match.score.desc(), Match.id.desc())
@@ -145,7 +142,4 @@ def reject(
 
 def reviewable(session: Session, caller: Caller, match_id: int) -> MatchView:
     """A match the caller reviews (coordinator of the newcomer's region, or admin), else 404."""
-    view = load_view(session, caller, match_id)
-    if not view.is_reviewer:
-        raise NotFound()
-    return view
+    return load_reviewable(session, caller, match_id)
