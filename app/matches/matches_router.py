@@ -37,11 +37,7 @@ class AcceptRequest(Input):
 
 
 def _body(view: lifecycle.MatchView) -> ProposalRead:
-    # The two parties of an active match see each other's phone number; nobody else does.
-    party = view.is_mentor or view.is_newcomer
-    return ProposalRead.model_validate(
-        review.match_body(view.match, view.mentor, view.newcomer, counterpart_phones=party)
-    )
+    return ProposalRead.model_validate(review.match_body(view.match, view.mentor, view.newcomer, view=view))
 
 
 @router.get("/me/matches", response_model=Page[ProposalRead], responses=problems(401, 403, 422))

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.access import Caller
-from app.access.profiles import NEWCOMERS, can_view
+from app.access.profiles import NEWCOMERS, can_view, mask_phone
 from app.errors import NotFound
 from app.matches import adapter
 from app.matches.models_service import latest_model
@@ -72,7 +72,7 @@ def recommend(
                 "rank": int(proposals.rank[i]),
                 "score": float(proposals.score[i]),
                 "score_parts": proposals.parts_of(i),
-                "mentor": party_summary(mentor, full_phone=False),
+                "mentor": party_summary(mentor, phone=mask_phone(mentor.phone)),
                 "reasons": {"zh": proposals.explain(i, "zh"), "en": proposals.explain(i, "en")},
                 "suggested_commitments": [adapter.commitment_dict(c) for c in proposals.commitments(i)],
             }
