@@ -84,6 +84,7 @@ def test_role_matrix(client, make_user, method, path):
         r = client.request(method, url, headers=user.headers, **kwargs)
         if role in allowed:
             assert r.status_code not in (401, 403), f"{role} refused at {method} {path}: {r.text}"
+            assert r.status_code < 500, f"{role} got {r.status_code} at {method} {path}: {r.text}"
         else:
             assert r.status_code == 403, f"{role} let through at {method} {path}: {r.status_code}"
             assert r.json()["code"] == "forbidden"
