@@ -9,7 +9,7 @@ import pytest
 from tests.authz import EVERYONE, PUBLIC, ROLES, STAFF
 from tests.conftest import JIANGSU, ZHAXIA
 from tests.imports.authz import IMPORT_ROUTES
-from tests.workflow.authz import WORKFLOW_ROUTES
+from tests.matches.authz import WORKFLOW_ROUTES
 
 # (method, path) -> roles allowed past the role check (object-level checks come after).
 # Each domain keeps its own table next to its tests; this file joins them.
