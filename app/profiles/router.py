@@ -23,7 +23,7 @@ from app.profiles.schemas import (
     NewcomerUpdate,
     ResourceType,
 )
-from app.schemas import IdPath, Page, RegionCodeStr
+from app.schemas import SEARCH_TEXT_PATTERN, IdPath, Page, RegionCodeStr
 
 
 def make_router(
@@ -79,7 +79,10 @@ def make_router(
             ResourceType | None, Query(description="Resource offered (mentors) or needed")
         ] = None,
         q: Annotated[
-            str | None, Query(min_length=1, max_length=64, description="Text in name or story")
+            str | None,
+            Query(
+                min_length=1, max_length=64, pattern=SEARCH_TEXT_PATTERN, description="Text in name or story"
+            ),
         ] = None,
         active: bool | None = True,
     ):
