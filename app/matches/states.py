@@ -19,6 +19,7 @@ from app.db import utcnow
 from app.errors import Conflict, PreconditionFailed
 from app.models import Match, MatchTransition, Mentor
 from app.models.matches import SEAT_HOLDING
+from app.outcomes.service import record_baseline
 
 TRANSITIONS: dict[str, frozenset[str]] = {
     "proposed": frozenset({"approved", "rejected", "superseded"}),
@@ -97,4 +98,6 @@ def transition(
     )
     session.add(entry)
     session.flush()
+    if to_status == "active":
+        record_baseline(session, match=match)
     return entry
