@@ -34,6 +34,7 @@ def mentor_figures(session: Session, params: ReportParams) -> dict[int, dict[str
             func.count(func.distinct(Match.newcomer_id)).label("newcomers_reached"),
             func.sum(case((window, 1), else_=0)).label("first_sale_90d"),
         )
+        .select_from(Match)
         .join(MatchOutcome, MatchOutcome.match_id == Match.id)
         .where(activated_in_range(params))
         .group_by(Match.mentor_id)
@@ -49,6 +50,7 @@ def mentor_figures(session: Session, params: ReportParams) -> dict[int, dict[str
             partial.label("partial"),
             missed.label("missed"),
         )
+        .select_from(Match)
         .join(MatchOutcome, MatchOutcome.match_id == Match.id)
         .join(Commitment, Commitment.match_id == Match.id)
         .where(activated_in_range(params))
@@ -62,6 +64,7 @@ def mentor_figures(session: Session, params: ReportParams) -> dict[int, dict[str
             func.count().label("ratings"),
         )
         .join(Match, Match.id == MatchRating.match_id)
+        .select_from(Match)
         .join(MatchOutcome, MatchOutcome.match_id == Match.id)
         .where(activated_in_range(params), MatchRating.party == "newcomer")
         .group_by(MatchRating.mentor_id)

@@ -58,6 +58,7 @@ def reach(session: Session, params: ReportParams) -> Report:
             func.sum(case((Match.status == "completed", 1), else_=0)).label("completed"),
             func.sum(case((Match.status == "cancelled", 1), else_=0)).label("cancelled"),
         )
+        .select_from(Match)
         .join(MatchOutcome, MatchOutcome.match_id == Match.id)
         .where(activated_in_range(params))
         .group_by(key)
@@ -103,6 +104,7 @@ def fulfilment(session: Session, params: ReportParams) -> Report:
             missed.label("missed"),
             _ratio(done + 0.5 * partial, done + partial + missed).label("fulfilment_rate"),
         )
+        .select_from(Match)
         .join(MatchOutcome, MatchOutcome.match_id == Match.id)
         .join(Commitment, Commitment.match_id == Match.id)
         .where(activated_in_range(params))
@@ -143,6 +145,7 @@ def outcomes(session: Session, params: ReportParams) -> Report:
     window = MatchOutcome.days_to_first_sale <= FIRST_SALE_WINDOW_DAYS
     base = (
         select(key.label("key"), MatchOutcome.days_to_first_sale.label("days"))
+        .select_from(Match)
         .join(MatchOutcome, MatchOutcome.match_id == Match.id)
         .where(activated_in_range(params))
         .subquery()
@@ -157,6 +160,7 @@ def outcomes(session: Session, params: ReportParams) -> Report:
             func.count(MatchOutcome.orders_growth).label("with_orders_report"),
             func.avg(MatchOutcome.orders_growth * 1.0).label("mean_orders_growth"),
         )
+        .select_from(Match)
         .join(MatchOutcome, MatchOutcome.match_id == Match.id)
         .where(activated_in_range(params))
         .group_by(key)
@@ -239,6 +243,7 @@ def flows(session: Session, params: ReportParams) -> Report:
             func.count().label("matches"),
             func.count(func.distinct(Match.newcomer_id)).label("newcomers"),
         )
+        .select_from(Match)
         .join(MatchOutcome, MatchOutcome.match_id == Match.id)
         .where(
             MatchOutcome.activated_on >= params.date_from,

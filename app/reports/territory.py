@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, time, timedelta
 
-from sqlalchemy import ColumnElement, Float, and_, case, cast, func, or_, select
+from sqlalchemy import ColumnElement, Float, Integer, and_, case, cast, func, or_, select
 from sqlalchemy.orm import Session
 
 from app.models import Category, Match, MatchOutcome, Mentor, Newcomer, NewcomerProduct, Region
@@ -151,6 +151,7 @@ def equity(session: Session, params: ReportParams) -> Report:
             func.count().label("matches"),
             func.sum(case((window, 1), else_=0)).label("first_sale"),
         )
+        .select_from(Match)
         .join(MatchOutcome, MatchOutcome.match_id == Match.id)
         .join(quint, quint.c.code == Match.newcomer_county_code)
         .where(activated_in_range(params))
@@ -238,7 +239,7 @@ def homogenisation(session: Session, params: ReportParams) -> Report:
         func.row_number()
         .over(partition_by=mains.c.county, order_by=(mains.c.n.desc(), mains.c.category))
         .label("rn"),
-        func.sum(mains.c.n).over(partition_by=mains.c.county).label("total"),
+        cast(func.sum(mains.c.n).over(partition_by=mains.c.county), Integer).label("total"),
     ).subquery()
     share = cast(ranked.c.n, Float) / ranked.c.total
     stmt = (
