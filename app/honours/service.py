@@ -64,7 +64,6 @@ def mentor_figures(session: Session, params: ReportParams) -> dict[int, dict[str
             func.count().label("ratings"),
         )
         .join(Match, Match.id == MatchRating.match_id)
-        .select_from(Match)
         .join(MatchOutcome, MatchOutcome.match_id == Match.id)
         .where(activated_in_range(params), MatchRating.party == "newcomer")
         .group_by(MatchRating.mentor_id)
@@ -204,7 +203,9 @@ def sync_profile_honours(session: Session, *, mentor_id: int) -> list[str]:
 def region_label(session: Session, code: str) -> str:
     """Full name of a region: province, prefecture and county names joined (e.g. 江苏省宿迁市沭阳县)."""
     prefixes = [code[:n] for n in (2, 4, 6, 9, 12) if n <= len(code)]
-    names = dict(session.execute(select(Region.code, Region.name).where(Region.code.in_(prefixes))).tuples())
+    names = {
+        c: n for c, n in session.execute(select(Region.code, Region.name).where(Region.code.in_(prefixes)))
+    }
     return "".join(names[p] for p in prefixes if p in names) or code
 
 
