@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.db import utcnow
@@ -26,8 +26,20 @@ class OutcomeView:
     reports: list[OutcomeReport]
 
 
+def classify_pairing(mentor_main: str | None, newcomer_main: str | None, links: set[tuple[str, str]]) -> str:
+    """chain: main products one link apart (either way); same_trade: one category group; else other."""
+    if mentor_main is None or newcomer_main is None:
+        return "other"
+    # A chain link is the more specific relation, so it wins over a shared category group.
+    if (mentor_main, newcomer_main) in links or (newcomer_main, mentor_main) in links:
+        return "chain"
+    if mentor_main.split(".")[0] == newcomer_main.split(".")[0]:
+        return "same_trade"
+    return "other"
+
+
 def pairing_type(session: Session, *, mentor_id: int, newcomer_id: int) -> str:
-    """chain if the two main products are one link apart, same_trade if they share a group, else other."""
+    """The pairing type of two profiles, from their main (first) products and the chain links."""
     mentor_main = session.scalar(
         select(MentorProduct.category_code)
         .where(MentorProduct.mentor_id == mentor_id)
@@ -40,24 +52,16 @@ def pairing_type(session: Session, *, mentor_id: int, newcomer_id: int) -> str:
         .order_by(NewcomerProduct.position)
         .limit(1)
     )
-    if mentor_main is None or newcomer_main is None:
-        return "other"
-    linked = session.scalar(
-        select(CategoryLink.upstream_code)
-        .where(
-            or_(
-                (CategoryLink.upstream_code == mentor_main) & (CategoryLink.downstream_code == newcomer_main),
-                (CategoryLink.upstream_code == newcomer_main) & (CategoryLink.downstream_code == mentor_main),
+    links: set[tuple[str, str]] = set()
+    if mentor_main is not None and newcomer_main is not None:
+        pair = (mentor_main, newcomer_main)
+        rows = session.execute(
+            select(CategoryLink.upstream_code, CategoryLink.downstream_code).where(
+                CategoryLink.upstream_code.in_(pair), CategoryLink.downstream_code.in_(pair)
             )
         )
-        .limit(1)
-    )
-    # A chain link is the more specific relation, so it wins over a shared category group.
-    if linked is not None:
-        return "chain"
-    if mentor_main.split(".")[0] == newcomer_main.split(".")[0]:
-        return "same_trade"
-    return "other"
+        links = {(a, b) for a, b in rows}
+    return classify_pairing(mentor_main, newcomer_main, links)
 
 
 def record_baseline(session: Session, *, match: Match) -> MatchOutcome:

@@ -14,10 +14,13 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import date
 
 import pytest
 from openpyxl import load_workbook
 
+from app.matches.adapter import outcome_pairs
+from app.outcomes.labels import outcome_labels
 from tests.conftest import JIANGSU, SHANDONG, YUNNAN
 from tests.impact.conftest import RANGE
 
@@ -303,3 +306,24 @@ class TestExports:
         rows = list(csv.reader(io.StringIO(r.content.decode("utf-8-sig"))))
         assert rows[0][:3] == ["key", "name", "region_code"]
         assert rows[1][:4] == [world.caoxian, "曹县", world.caoxian, "3"]
+
+
+class TestOutcomeLabels:
+    def test_labels_on_the_world(self, db, world):
+        labels = {lab.match_id: lab for lab in outcome_labels(db, as_of=date(2026, 12, 1))}
+        m = {k: v.id for k, v in world.matches.items()}
+        # m1, m4, m5: first sale within 90 days. m2 ended with a late sale and half its periods kept.
+        # m3 was cancelled with nothing.
+        assert {k: labels[i].success for k, i in m.items()} == {
+            "m1": True,
+            "m2": False,
+            "m3": False,
+            "m4": True,
+            "m5": True,
+        }
+        assert labels[m["m1"]].sustained_fulfilment is True and labels[m["m2"]].first_sale_90d is False
+        # Pairs activated after the day are left out; ended ones are known whatever their age.
+        early = {lab.match_id for lab in outcome_labels(db, as_of=date(2026, 3, 15))}
+        assert early == {m["m1"], m["m2"], m["m3"]}
+        pairs = outcome_pairs(db)
+        assert (world.newcomers["n3"].id, world.mentors["B"].id, 0) in pairs
