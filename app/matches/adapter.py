@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.access.regions import under
 from app.models import Match, Mentor, Newcomer, Region
 from app.models.matches import SEAT_HOLDING
 from app.outcomes.labels import outcome_labels
@@ -111,7 +112,7 @@ def load_newcomers(session: Session, scope_code: str) -> NewcomerTable:
     rows = list(
         session.scalars(
             select(Newcomer)
-            .where(Newcomer.is_active.is_(True), Newcomer.region_code.startswith(scope_code, autoescape=True))
+            .where(Newcomer.is_active.is_(True), under(Newcomer.region_code, scope_code))
             .order_by(Newcomer.id)
         )
     )

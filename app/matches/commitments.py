@@ -7,10 +7,10 @@ from datetime import date, timedelta
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from app.access import Caller
+from app.access.matches import MatchView, load_view
 from app.db import utcnow
-from app.deps import Caller
 from app.errors import Conflict, Forbidden, NotFound
-from app.matches.access import MatchView, load_view
 from app.models import CheckIn, Commitment, Match, Mentor, Newcomer
 from app.notifications.service import notify
 

@@ -6,10 +6,10 @@ from datetime import timedelta
 
 from sqlalchemy.orm import Session
 
+from app.access import Caller
+from app.access.matches import MatchView, load_view
 from app.db import utcnow
-from app.deps import Caller
 from app.errors import Conflict, Forbidden
-from app.matches.access import MatchView, load_view
 from app.matches.states import transition
 from app.models import Commitment
 from app.notifications.service import notify

@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, status
-from sqlalchemy import or_, select
+from sqlalchemy import select
 
+from app.access import ALL_ROLES, Caller, Role
+from app.access.matches import load_view, party_scope
 from app.db import utcnow
-from app.deps import Caller, MobileUser, SessionDep, require_role
+from app.deps import CoordinatorUser, MobileUser, SessionDep, require_role
 from app.matches import commitments, lifecycle, review
-from app.matches.access import VISIBLE_TO_PARTIES, load_view
 from app.matches.schemas import (
     CancelRequest,
     CheckInCreate,
@@ -20,14 +21,13 @@ from app.matches.schemas import (
     ProposalRead,
     TransitionRead,
 )
-from app.models import Match, MatchTransition, Mentor, Newcomer
+from app.models import Match, MatchTransition
 from app.openapi import problems
 from app.pagination import CursorQuery, LimitQuery, decode_cursor, page_of
 from app.schemas import IdPath, Input, Page
 
 router = APIRouter(prefix="/api/v1", tags=["matches"])
-MatchUser = Annotated[Caller, Depends(require_role("admin", "coordinator", "mentor", "newcomer"))]
-ReviewerUser = Annotated[Caller, Depends(require_role("admin", "coordinator"))]
+MatchUser = Annotated[Caller, Depends(require_role(*(r for r in ALL_ROLES if r is not Role.TOWNSHIP_OFFICE)))]
 
 
 class AcceptRequest(Input):
@@ -37,11 +37,7 @@ class AcceptRequest(Input):
 
 
 def _body(view: lifecycle.MatchView) -> ProposalRead:
-    # The two parties of an active match see each other's phone number; nobody else does.
-    party = view.is_mentor or view.is_newcomer
-    return ProposalRead.model_validate(
-        review.match_body(view.match, view.mentor, view.newcomer, counterpart_phones=party)
-    )
+    return ProposalRead.model_validate(review.match_body(view.match, view.mentor, view.newcomer, view=view))
 
 
 @router.get("/me/matches", response_model=Page[ProposalRead], responses=problems(401, 403, 422))
@@ -50,16 +46,7 @@ def my_matches(
 ) -> Page[ProposalRead]:
     """Your approved, active and past matches, newest first."""
     after = decode_cursor(cursor, (int,))
-    mine = or_(
-        Match.mentor_id.in_(select(Mentor.id).where(Mentor.account_id == caller.id)),
-        Match.newcomer_id.in_(select(Newcomer.id).where(Newcomer.account_id == caller.id)),
-    )
-    stmt = (
-        select(Match)
-        .where(mine, Match.status.in_(VISIBLE_TO_PARTIES))
-        .order_by(Match.id.desc())
-        .limit(limit + 1)
-    )
+    stmt = select(Match).where(party_scope(caller)).order_by(Match.id.desc()).limit(limit + 1)
     if after:
         stmt = stmt.where(Match.id < after[0])
     rows = list(session.scalars(stmt))
@@ -93,7 +80,7 @@ def decline(match_id: IdPath, body: DeclineRequest, caller: MobileUser, session:
 @router.post(
     "/matches/{match_id}/complete", response_model=ProposalRead, responses=problems(401, 403, 404, 409)
 )
-def complete(match_id: IdPath, caller: ReviewerUser, session: SessionDep) -> ProposalRead:
+def complete(match_id: IdPath, caller: CoordinatorUser, session: SessionDep) -> ProposalRead:
     """Close an active match as completed (coordinator)."""
     return _body(lifecycle.end(session, caller, match_id, to_status="completed", reason="completed"))
 
@@ -110,7 +97,7 @@ def cancel(match_id: IdPath, body: CancelRequest, caller: MatchUser, session: Se
 @router.get(
     "/matches/{match_id}/transitions", response_model=list[TransitionRead], responses=problems(401, 403, 404)
 )
-def transitions(match_id: IdPath, caller: ReviewerUser, session: SessionDep) -> list[TransitionRead]:
+def transitions(match_id: IdPath, caller: CoordinatorUser, session: SessionDep) -> list[TransitionRead]:
     """The audit log of a match: who moved it, when, from what to what, and why."""
     review.reviewable(session, caller, match_id)
     rows = session.scalars(

@@ -32,10 +32,13 @@ Status = Literal[
 IfMatch = Annotated[str | None, Header(description="ETag of the proposal as you reviewed it")]
 
 
-def _read(view: review.MatchView, response: Response | None = None) -> ProposalRead:
+def _read(session: Session, view: review.MatchView, response: Response | None = None) -> ProposalRead:
     if response is not None:
         response.headers["ETag"] = etag(view.match.version)
-    return ProposalRead.model_validate(review.match_body(view.match, view.mentor, view.newcomer))
+    record = review.track_records(session, {view.mentor.id})[view.mentor.id]
+    return ProposalRead.model_validate(
+        review.match_body(view.match, view.mentor, view.newcomer, track_record=record)
+    )
 
 
 @router.get("", response_model=Page[ProposalRead], responses=problems(401, 403, 422))
@@ -55,8 +58,13 @@ def list_proposals(
     )
     rows, nxt = page_of(rows, limit, lambda m: [float(m.score), m.id])
     mentors, newcomers = review.summaries(session, rows)
+    records = review.track_records(session, set(mentors))
     items = [
-        ProposalRead.model_validate(review.match_body(m, mentors[m.mentor_id], newcomers[m.newcomer_id]))
+        ProposalRead.model_validate(
+            review.match_body(
+                m, mentors[m.mentor_id], newcomers[m.newcomer_id], track_record=records[m.mentor_id]
+            )
+        )
         for m in rows
     ]
     return Page[ProposalRead](items=items, next_cursor=nxt)
@@ -67,7 +75,7 @@ def get_proposal(
     proposal_id: IdPath, caller: CoordinatorUser, session: SessionDep, response: Response
 ) -> ProposalRead:
     """One proposal in your jurisdiction; its ETag is needed to approve or reject it."""
-    return _read(review.reviewable(session, caller, proposal_id), response)
+    return _read(session, review.reviewable(session, caller, proposal_id), response)
 
 
 def _decide(
@@ -96,7 +104,7 @@ def _decide(
         view = review.reject(
             session, caller, proposal_id, if_match=if_match, reason_code=body.reason_code, note=body.note
         )
-    result = _read(view, response)
+    result = _read(session, view, response)
     remember(
         session,
         account_id=caller.id,

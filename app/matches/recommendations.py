@@ -8,13 +8,13 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app.deps import Caller
+from app.access import Caller
+from app.access.profiles import NEWCOMERS, can_view, mask_phone
 from app.errors import NotFound
 from app.matches import adapter
 from app.matches.models_service import latest_model
 from app.matches.review import party_summary
 from app.models import Match, Mentor, Newcomer
-from app.profiles.access import NEWCOMERS, can_view
 from matching import LearnedRanker, NewcomerTable, Recommender
 
 
@@ -48,7 +48,7 @@ def recommend(
 ) -> list[dict[str, Any]]:
     """Top-k mentors for a newcomer the caller may see, with reasons and suggested commitments."""
     newcomer = session.get(Newcomer, newcomer_id)
-    if newcomer is None or not can_view(NEWCOMERS, caller, newcomer):
+    if newcomer is None or not can_view(session, NEWCOMERS, caller, newcomer):
         raise NotFound()
     table = NewcomerTable.from_records(adapter.newcomer_records(session, [newcomer]))
     excluded = [m for n, m in adapter.excluded_pairs(session, [newcomer_id])]
@@ -72,7 +72,7 @@ def recommend(
                 "rank": int(proposals.rank[i]),
                 "score": float(proposals.score[i]),
                 "score_parts": proposals.parts_of(i),
-                "mentor": party_summary(mentor, full_phone=False),
+                "mentor": party_summary(mentor, phone=mask_phone(mentor.phone)),
                 "reasons": {"zh": proposals.explain(i, "zh"), "en": proposals.explain(i, "en")},
                 "suggested_commitments": [adapter.commitment_dict(c) for c in proposals.commitments(i)],
             }

@@ -6,14 +6,15 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from app.deps import Caller, SessionDep, require_role
+from app.access import Caller, Role
+from app.deps import SessionDep, require_role
 from app.matches.recommendations import recommend
 from app.matches.schemas import CommitmentSuggestion, PartySummary
 from app.openapi import problems
 from app.schemas import IdPath, Output
 
 router = APIRouter(prefix="/api/v1", tags=["matching"])
-RecommendationUser = Annotated[Caller, Depends(require_role("admin", "coordinator", "newcomer"))]
+RecommendationUser = Annotated[Caller, Depends(require_role(Role.ADMIN, Role.COORDINATOR, Role.NEWCOMER))]
 
 
 class Recommendation(Output):

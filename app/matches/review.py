@@ -7,15 +7,16 @@ from typing import Any
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
+from app.access import Caller
+from app.access.matches import MatchView, load_reviewable, review_scope
+from app.access.profiles import mask_phone
+from app.access.regions import under
 from app.db import utcnow
-from app.deps import Caller
-from app.errors import NotFound
 from app.etags import check_if_match
-from app.matches.access import MatchView, load_view
 from app.matches.states import transition
 from app.models import Match, Mentor, Newcomer
+from app.models.matches import VISIBLE_TO_PARTIES
 from app.notifications.service import notify
-from app.profiles.access import mask_phone
 
 STATUS_ALIASES = {"pending": "proposed"}
 
@@ -32,13 +33,10 @@ def review_queue(
 ) -> list[Match]:
     """Proposals whose newcomer lies in the caller's jurisdiction, best first (keyset paginated)."""
     stmt = select(Match).where(Match.status == STATUS_ALIASES.get(status, status))
-    if caller.role != "admin":
-        stmt = stmt.where(
-            Match.newcomer_county_code.startswith(caller.jurisdiction or "\x00", autoescape=True)
-        )
+    stmt = stmt.where(review_scope(caller))
     if region:
         stmt = stmt.join(Newcomer, Newcomer.id == Match.newcomer_id).where(
-            Newcomer.region_code.startswith(region, autoescape=True)
+            under(Newcomer.region_code, region)
         )
     if sort == "-score":
         stmt = stmt.order_by(Match.score.desc(), Match.id.desc())
@@ -63,7 +61,40 @@ def summaries(session: Session, matches: list[Match]) -> tuple[dict[int, Mentor]
     return mentors, newcomers
 
 
-def party_summary(profile: Mentor | Newcomer, *, full_phone: bool) -> dict[str, Any]:
+PAST_MATCHES_SHOWN = 10
+
+
+def track_records(session: Session, mentor_ids: set[int]) -> dict[int, dict[str, Any]]:
+    """What a reviewer judges a mentor by: profile facts, past matches and their outcomes (one query)."""
+    mentors = session.scalars(select(Mentor).where(Mentor.id.in_(mentor_ids)))
+    records: dict[int, dict[str, Any]] = {
+        m.id: {
+            "years_selling": m.years_selling,
+            "honours": m.honours,
+            "sales_band": m.sales_band,
+            "orders_per_month": m.orders_per_month,
+            "employees": m.employees,
+            "story": m.story,
+            "fulfilment_rate": m.fulfilment_rate,
+            "outcomes": {},
+            "past_matches": [],
+        }
+        for m in mentors
+    }
+    past = session.scalars(
+        select(Match)
+        .where(Match.mentor_id.in_(mentor_ids), Match.status.in_(VISIBLE_TO_PARTIES))
+        .order_by(Match.id.desc())
+    )
+    for match in past:
+        record = records[match.mentor_id]
+        record["outcomes"][match.status] = record["outcomes"].get(match.status, 0) + 1
+        if len(record["past_matches"]) < PAST_MATCHES_SHOWN:
+            record["past_matches"].append(match)
+    return records
+
+
+def party_summary(profile: Mentor | Newcomer, *, phone: str | None) -> dict[str, Any]:
     """One side of a pair, phone masked unless the viewer needs it."""
     data: dict[str, Any] = {
         "id": profile.id,
@@ -72,7 +103,7 @@ def party_summary(profile: Mentor | Newcomer, *, full_phone: bool) -> dict[str, 
         "county_code": profile.county_code,
         "products": [p.category_code for p in profile.products],
         "channels": profile.channels,
-        "phone": profile.phone if full_phone else mask_phone(profile.phone),
+        "phone": phone,
     }
     if isinstance(profile, Mentor):
         data.update(
@@ -87,13 +118,21 @@ def party_summary(profile: Mentor | Newcomer, *, full_phone: bool) -> dict[str, 
 
 
 def match_body(
-    match: Match, mentor: Mentor, newcomer: Newcomer, *, counterpart_phones: bool = False
+    match: Match,
+    mentor: Mentor,
+    newcomer: Newcomer,
+    *,
+    view: MatchView | None = None,
+    track_record: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The response fields of a match; phones in full only between the parties of an active match."""
     data = {c.key: getattr(match, c.key) for c in Match.__table__.columns}
-    show = counterpart_phones and match.status == "active"
-    data["mentor"] = party_summary(mentor, full_phone=show)
-    data["newcomer"] = party_summary(newcomer, full_phone=show)
+    # Phones as the caller's relation to the match allows (masked for anyone who is not a party).
+    data["mentor"] = party_summary(mentor, phone=view.phone_of(mentor) if view else mask_phone(mentor.phone))
+    data["newcomer"] = party_summary(
+        newcomer, phone=view.phone_of(newcomer) if view else mask_phone(newcomer.phone)
+    )
+    data["mentor"]["track_record"] = track_record
     return data
 
 
@@ -145,7 +184,4 @@ def reject(
 
 def reviewable(session: Session, caller: Caller, match_id: int) -> MatchView:
     """A match the caller reviews (coordinator of the newcomer's region, or admin), else 404."""
-    view = load_view(session, caller, match_id)
-    if not view.is_reviewer:
-        raise NotFound()
-    return view
+    return load_reviewable(session, caller, match_id)

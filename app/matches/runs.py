@@ -9,8 +9,9 @@ import numpy as np
 from sqlalchemy import insert, or_, select, text, update
 from sqlalchemy.orm import Session
 
+from app.access import Caller
+from app.access.regions import ancestors, under
 from app.db import utcnow
-from app.deps import Caller
 from app.errors import Conflict, NotFound, Unprocessable
 from app.jobs.queue import enqueue
 from app.jobs.worker import JobContext
@@ -35,8 +36,6 @@ def create_run(session: Session, caller: Caller, params: dict[str, Any]) -> Matc
     # No scope means the whole country, which only an admin covers; it is stored as the empty prefix.
     scope = params["scope_code"] or ""
     params = {**params, "scope_code": scope}
-    if caller.role != "admin" and not scope:
-        raise Unprocessable(code="region_outside_jurisdiction")
     if scope and session.get(Region, scope) is None:
         raise Unprocessable(code="region_not_found")
     if not caller.covers(scope):
@@ -47,10 +46,7 @@ def create_run(session: Session, caller: Caller, params: dict[str, Any]) -> Matc
         .where(
             MatchingRun.status.in_(ACTIVE_RUN),
             # Overlap: one scope lies under the other (codes are hierarchical prefixes).
-            or_(
-                MatchingRun.scope_code.startswith(scope, autoescape=True),
-                MatchingRun.scope_code.in_(["", *(scope[:n] for n in (2, 4, 6, 9) if n < len(scope))]),
-            ),
+            or_(under(MatchingRun.scope_code, scope), MatchingRun.scope_code.in_(ancestors(scope))),
         )
         .limit(1)
     )
@@ -156,7 +152,7 @@ def execute_run(ctx: JobContext) -> None:
 
 def _supersede_pending(session: Session, scope: str) -> int:
     """Mark the still-pending proposals of the scope's newcomers superseded, with audit entries."""
-    in_scope = select(Newcomer.id).where(Newcomer.region_code.startswith(scope, autoescape=True))
+    in_scope = select(Newcomer.id).where(under(Newcomer.region_code, scope))
     ids = list(
         session.scalars(select(Match.id).where(Match.status == "proposed", Match.newcomer_id.in_(in_scope)))
     )

@@ -74,8 +74,7 @@ def list_runs(
     """Runs over regions inside your jurisdiction, newest first."""
     after = decode_cursor(cursor, (int,))
     stmt = select(MatchingRun).order_by(MatchingRun.id.desc()).limit(limit + 1)
-    if caller.role != "admin":
-        stmt = stmt.where(MatchingRun.scope_code.startswith(caller.jurisdiction or "\x00", autoescape=True))
+    stmt = stmt.where(caller.scope(MatchingRun.scope_code))
     if after:
         stmt = stmt.where(MatchingRun.id < after[0])
     rows = list(session.scalars(stmt))

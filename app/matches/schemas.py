@@ -43,6 +43,30 @@ class CommitmentSuggestion(Output):
     cadence_days: int
 
 
+class PastMatch(Output):
+    """One earlier match of a mentor and how it went (no personal data of that newcomer)."""
+
+    id: int
+    status: str
+    newcomer_county_code: str
+    decided_at: datetime | None
+    updated_at: datetime
+
+
+class TrackRecord(Output):
+    """What a reviewer judges a mentor by: experience, honours, scale, story and past outcomes."""
+
+    years_selling: int | None
+    honours: list[str]
+    sales_band: str | None
+    orders_per_month: int | None
+    employees: int | None
+    story: str
+    fulfilment_rate: float | None
+    outcomes: dict[str, int] = Field(description="Past matches (approved or later) per status")
+    past_matches: list[PastMatch] = Field(description="The most recent ones, newest first")
+
+
 class PartySummary(Output):
     """What a reviewer needs to know about one side of a pair."""
 
@@ -57,6 +81,9 @@ class PartySummary(Output):
     capacity_left: int | None = None
     fulfilment_rate: float | None = None
     phone: str | None = None
+    track_record: TrackRecord | None = Field(
+        default=None, description="The mentor's track record, in proposals for their reviewers"
+    )
 
 
 class ProposalRead(Output):

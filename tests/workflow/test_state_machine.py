@@ -10,7 +10,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_stat
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.deps import Caller
+from app.access import Caller
 from app.errors import AppError, Forbidden, NotFound
 from app.matches import lifecycle, review
 from app.matches.states import TRANSITIONS
