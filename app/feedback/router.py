@@ -6,14 +6,16 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, status
 
-from app.deps import Caller, MobileUser, SessionDep, require_role
+from app.access import Caller
+from app.access.roles import MOBILE_ROLES, REVIEWER_ROLES
+from app.deps import MobileUser, SessionDep, require_role
 from app.feedback import service
 from app.feedback.schemas import RatingCreate, RatingRead
 from app.openapi import problems
 from app.schemas import IdPath
 
 router = APIRouter(prefix="/api/v1", tags=["feedback"])
-RatingReader = Annotated[Caller, Depends(require_role("admin", "coordinator", "mentor", "newcomer"))]
+RatingReader = Annotated[Caller, Depends(require_role(*REVIEWER_ROLES, *MOBILE_ROLES))]
 
 
 @router.post(

@@ -6,9 +6,9 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from app.deps import Caller
+from app.access import Caller
+from app.access.matches import load_view
 from app.errors import Conflict, Forbidden
-from app.matches.access import load_view
 from app.models import MatchRating
 
 RATEABLE_STATUSES = ("completed", "cancelled")

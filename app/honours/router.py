@@ -11,7 +11,9 @@ from limits import RateLimitItemPerMinute
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
 
-from app.deps import Caller, CoordinatorUser, MentorUser, SessionDep, require_role
+from app.access import Caller, Role
+from app.access.roles import REVIEWER_ROLES
+from app.deps import CoordinatorUser, SessionDep, require_role
 from app.errors import NotFound, TooManyRequests
 from app.honours import rules, service
 from app.honours.schemas import EvaluateRequest, HonourRead, RuleRead, VerificationRead
@@ -21,7 +23,8 @@ from app.pagination import CursorQuery, LimitQuery, decode_cursor, page_of
 from app.schemas import IdPath, Page
 
 router = APIRouter(tags=["honours"])
-CertificateUser = Annotated[Caller, Depends(require_role("admin", "coordinator", "mentor"))]
+CertificateUser = Annotated[Caller, Depends(require_role(*REVIEWER_ROLES, Role.MENTOR))]
+MentorUser = Annotated[Caller, Depends(require_role(Role.MENTOR))]
 VERIFICATIONS_PER_MINUTE = 20
 CodePath = Annotated[str, "A verification code"]
 

@@ -10,15 +10,15 @@ from typing import Any
 from sqlalchemy import Float, case, cast, func, select
 from sqlalchemy.orm import Session
 
+from app.access import Caller
+from app.access.reports import report_region
 from app.db import utcnow
-from app.deps import Caller
 from app.errors import Conflict, NotFound, Unprocessable
 from app.honours import rules
 from app.honours.certificate import CertificateText, render_certificate
 from app.models import Commitment, Honour, Match, MatchOutcome, MatchRating, Mentor, Region
 from app.reports.activity import FIRST_SALE_WINDOW_DAYS
 from app.reports.common import ReportParams, activated_in_range
-from app.reports.service import report_scope
 
 # No 0/O, 1/I/L: a code read aloud or typed from paper should not be ambiguous. 16 of 32 = 80 bits.
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
@@ -95,7 +95,7 @@ def evaluate(
     session: Session, *, caller: Caller, region: str | None, period_start: date, period_end: date
 ) -> list[Honour]:
     """Apply the rules to the period and propose each honour a mentor earned and does not hold yet."""
-    scope = report_scope(caller, region)
+    scope = report_region(caller, region)
     if not scope:
         raise Unprocessable(
             code="region_required", detail=("请指定地区", "name the region the honours are for")
@@ -103,11 +103,12 @@ def evaluate(
     if period_start > period_end:
         raise Unprocessable(code="invalid_date_range")
     figures = mentor_figures(session, ReportParams(scope, period_start, period_end))
-    existing = set(
-        session.execute(
+    existing = {
+        (m, r)
+        for m, r in session.execute(
             select(Honour.mentor_id, Honour.rule_code).where(Honour.period_end == period_end)
-        ).tuples()
-    )
+        )
+    }
     proposed = []
     for mentor_id, values in sorted(figures.items()):
         for rule in rules.RULES:
@@ -141,8 +142,7 @@ def list_honours(
 ) -> list[Honour]:
     """Honours awarded inside the caller's jurisdiction, newest first (keyset on id)."""
     stmt = select(Honour).order_by(Honour.id.desc()).limit(limit + 1)
-    if caller.role != "admin":
-        stmt = stmt.where(Honour.jurisdiction_code.startswith(caller.jurisdiction or "\x00", autoescape=True))
+    stmt = stmt.where(caller.scope(Honour.jurisdiction_code))
     if status:
         stmt = stmt.where(Honour.status == status)
     if after:
@@ -216,7 +216,7 @@ def certificate_pdf(session: Session, *, caller: Caller, honour_id: int) -> tupl
     if honour is None or mentor is None:
         raise NotFound()
     own = mentor.account_id is not None and mentor.account_id == caller.id
-    if not (own or (caller.role in ("admin", "coordinator") and caller.covers(honour.jurisdiction_code))):
+    if not (own or (caller.is_reviewer and caller.covers(honour.jurisdiction_code))):
         raise NotFound()
     if honour.status != "confirmed" or honour.verification_code is None or honour.confirmed_on is None:
         raise Conflict(

@@ -6,7 +6,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, status
 
-from app.deps import Caller, SessionDep, require_role
+from app.access import Caller, Role
+from app.access.roles import MOBILE_ROLES, REVIEWER_ROLES
+from app.deps import SessionDep, require_role
 from app.openapi import problems
 from app.outcomes import service
 from app.outcomes.schemas import (
@@ -20,8 +22,8 @@ from app.outcomes.schemas import (
 from app.schemas import IdPath
 
 router = APIRouter(prefix="/api/v1", tags=["outcomes"])
-OutcomeReader = Annotated[Caller, Depends(require_role("admin", "coordinator", "mentor", "newcomer"))]
-OutcomeReporter = Annotated[Caller, Depends(require_role("admin", "coordinator", "newcomer"))]
+OutcomeReader = Annotated[Caller, Depends(require_role(*REVIEWER_ROLES, *MOBILE_ROLES))]
+OutcomeReporter = Annotated[Caller, Depends(require_role(*REVIEWER_ROLES, Role.NEWCOMER))]
 
 
 def _read(view: service.OutcomeView) -> OutcomeRead:

@@ -8,10 +8,10 @@ from datetime import date
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.access import Caller
+from app.access.matches import MatchView, load_view
 from app.db import utcnow
-from app.deps import Caller
 from app.errors import Conflict, Forbidden, NotFound, Unprocessable
-from app.matches.access import MatchView, load_view
 from app.models import CategoryLink, Match, MatchOutcome, MentorProduct, NewcomerProduct, OutcomeReport
 
 # Milestones can be reported while the pair works together and after it has ended.

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, and_, func, true
 
+from app.access.regions import under
 from app.models import Match, MatchOutcome
 
 Bilingual = tuple[str, str]
@@ -39,9 +40,7 @@ class Report:
 
 def scoped(column: ColumnElement[str], scope: str) -> ColumnElement[bool]:
     """Region codes under the scope prefix (every code for the nationwide scope)."""
-    if not scope:
-        return true()
-    return column.startswith(scope, autoescape=True)
+    return true() if not scope else under(column, scope)
 
 
 def activated_in_range(params: ReportParams) -> ColumnElement[bool]:

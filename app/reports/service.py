@@ -8,9 +8,10 @@ from datetime import date, timedelta
 
 from sqlalchemy.orm import Session
 
+from app.access import Caller
+from app.access.reports import report_region
 from app.db import utcnow
-from app.deps import Caller
-from app.errors import NotFound, Unprocessable
+from app.errors import Unprocessable
 from app.reports import activity, territory
 from app.reports.common import Report, ReportParams
 
@@ -38,15 +39,6 @@ CATALOGUE: dict[str, ReportSpec] = {
 REPORT_NAMES = tuple(CATALOGUE)
 
 
-def report_scope(caller: Caller, region: str | None) -> str:
-    """The region prefix a report covers: the caller's jurisdiction, or a region inside it (404 outside)."""
-    if region is None:
-        return "" if caller.role == "admin" else (caller.jurisdiction or "\x00")
-    if not caller.covers(region):
-        raise NotFound(detail=("该地区不在你的辖区内", "that region is outside your jurisdiction"))
-    return region
-
-
 def run_report(
     session: Session,
     *,
@@ -71,5 +63,5 @@ def run_report(
             code="invalid_date_range",
             detail=("起止日期不正确（最长五年）", "bad date range (at most five years)"),
         )
-    params = ReportParams(report_scope(caller, region), start, end, by or (spec.groupings or (None,))[0])
+    params = ReportParams(report_region(caller, region), start, end, by or (spec.groupings or (None,))[0])
     return spec.build(session, params)
