@@ -39,7 +39,7 @@ INSERT INTO matches (newcomer_id, mentor_id, newcomer_county_code, mentor_county
 SELECT n.id, m.id, n.county_code, m.county_code,
        CASE WHEN g % 5 = 0 THEN 'cancelled' ELSE 'completed' END, 0.5,
        '{}'::jsonb, 1, '{}'::jsonb, '[]'::jsonb, true, true, 'bench', 1, now(), now()
-FROM generate_series(1, :n) AS g
+FROM generate_series(1::bigint, :n) AS g
 JOIN newcomers n ON n.id = (SELECT min(id) FROM newcomers) + (g * 7919) % (SELECT count(*) FROM newcomers)
 JOIN mentors m ON m.id = (SELECT min(id) FROM mentors) + (g * 104729) % (SELECT count(*) FROM mentors)
 """
@@ -68,18 +68,23 @@ FROM matches WHERE reason_code = 'bench' AND id % 2 = 0
 """
 
 
-def build(url: str, n: int) -> None:
+def build(url: str, n: int, *, reuse_demo: bool) -> None:
     """Empty the database and load the demo set with its history plus n generated ended matches."""
     engine = make_engine(url)
-    with engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
+    if not reuse_demo:
+        with engine.begin() as conn:
+            conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
     upgrade(url)
     with Session(engine) as s:
-        load_reference_data(s)
-        s.commit()
-        t = time.perf_counter()
-        print("demo seed:", seed_demo(s, history=True), f"{time.perf_counter() - t:.0f} s")
+        if reuse_demo:
+            # Outcomes, commitments and ratings go with their matches (ON DELETE CASCADE).
+            s.execute(text("DELETE FROM matches WHERE reason_code = 'bench'"))
+        else:
+            load_reference_data(s)
+            s.commit()
+            t = time.perf_counter()
+            print("demo seed:", seed_demo(s, history=True), f"{time.perf_counter() - t:.0f} s", flush=True)
         s.commit()
         for sql in (GENERATE, OUTCOMES, COMMITMENTS, RATINGS):
             s.execute(text(sql), {"n": n})
@@ -125,9 +130,10 @@ def main() -> None:
     parser.add_argument("--matches", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--skip-build", action="store_true", help="reuse the database of a previous run")
+    parser.add_argument("--reuse-demo", action="store_true", help="keep the seeded demo, regenerate the year")
     args = parser.parse_args()
     if not args.skip_build:
-        build(args.database_url, args.matches)
+        build(args.database_url, args.matches, reuse_demo=args.reuse_demo)
     engine = make_engine(args.database_url)
     today = date.today()
     start = today - timedelta(days=364)

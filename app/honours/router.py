@@ -161,14 +161,14 @@ _PAGE = """<!doctype html>
 @router.get(
     "/verify/{code}",
     response_class=HTMLResponse,
-    responses={**problems(429), 404: {"content": {"text/html": {}}}},
+    responses=problems(404, 429),
 )
 def verify_page(code: CodePath, _: VerificationLimit, session: SessionDep) -> HTMLResponse:
     """Public page: a valid code shows the name, honour and date; any other code shows nothing of anyone."""
     found = service.verify(session, code=code[:64])
     if found is None:
-        body = "<p>该验证码无效。<br>This code does not verify.</p>"
-        return HTMLResponse(_PAGE.format(body=body), status_code=404)
+        # Like every error, a plain problem document: it names no one.
+        raise NotFound(detail=("该验证码无效", "this code does not verify"))
     body = (
         f"<p>✔ 有效 Valid</p><dl><dt>姓名 Name</dt><dd>{html.escape(found.name)}</dd>"
         f"<dt>荣誉 Honour</dt><dd>{html.escape(found.honour_zh)} ({html.escape(found.honour_en)})</dd>"

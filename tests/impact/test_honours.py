@@ -146,6 +146,7 @@ class TestConfirmAndVerify:
         assert client.get(f"/api/v1/verify/{guess}").status_code == 404
         page = client.get(f"/verify/{guess}")
         assert page.status_code == 404 and "沭阳" not in page.text
+        assert page.headers["content-type"].startswith("application/problem+json")
 
     def test_a_revoked_honour_no_longer_verifies(self, client, db, star, shandong, confirmed):
         mentor, _ = star
