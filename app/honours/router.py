@@ -19,7 +19,7 @@ from app.honours import rules, service
 from app.honours.schemas import EvaluateRequest, HonourRead, RuleRead, VerificationRead
 from app.models import Honour
 from app.openapi import problems
-from app.pagination import CursorQuery, LimitQuery, decode_cursor, page_of
+from app.pagination import CursorQuery, LimitQuery
 from app.schemas import IdPath, Page
 
 router = APIRouter(tags=["honours"])
@@ -95,12 +95,8 @@ def list_honours(
     cursor: CursorQuery = None,
 ) -> Page[HonourRead]:
     """Honours of your jurisdiction, newest first."""
-    after = decode_cursor(cursor, (int,))
-    rows = service.list_honours(
-        session, caller=caller, status=status, after=after[0] if after else None, limit=limit
-    )
-    page, next_cursor = page_of(rows, limit, lambda h: [h.id])
-    return Page[HonourRead](items=[_read(h) for h in page], next_cursor=next_cursor)
+    page = service.list_honours(session, caller=caller, status=status, cursor=cursor, limit=limit)
+    return Page[HonourRead](items=[_read(h) for h in page.items], next_cursor=page.next_cursor)
 
 
 @router.post(

@@ -17,6 +17,7 @@ from app.errors import Conflict, NotFound, Unprocessable
 from app.honours import rules
 from app.honours.certificate import CertificateText, render_certificate
 from app.models import Commitment, Honour, Match, MatchOutcome, MatchRating, Mentor, Region
+from app.pagination import Paged, desc, paginate
 from app.reports.activity import FIRST_SALE_WINDOW_DAYS
 from app.reports.common import ReportParams, activated_in_range
 
@@ -138,16 +139,13 @@ def _visible(session: Session, caller: Caller, honour_id: int) -> Honour:
 
 
 def list_honours(
-    session: Session, *, caller: Caller, status: str | None, after: int | None, limit: int
-) -> list[Honour]:
-    """Honours awarded inside the caller's jurisdiction, newest first (keyset on id)."""
-    stmt = select(Honour).order_by(Honour.id.desc()).limit(limit + 1)
-    stmt = stmt.where(caller.scope(Honour.jurisdiction_code))
+    session: Session, *, caller: Caller, status: str | None, cursor: str | None, limit: int
+) -> Paged[Honour]:
+    """Honours awarded inside the caller's jurisdiction, newest first, one keyset page."""
+    stmt = select(Honour).where(caller.scope(Honour.jurisdiction_code))
     if status:
         stmt = stmt.where(Honour.status == status)
-    if after:
-        stmt = stmt.where(Honour.id < after)
-    return list(session.scalars(stmt))
+    return paginate(session, stmt, [desc(Honour.id)], cursor, limit)
 
 
 def new_verification_code() -> str:
