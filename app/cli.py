@@ -91,7 +91,13 @@ def cmd_seed_demo(args: argparse.Namespace) -> None:
     print(
         json.dumps(
             _with_session(
-                lambda s: seed_demo(s, mentors=args.mentors, newcomers=args.newcomers, seed=args.seed)
+                lambda s: seed_demo(
+                    s,
+                    mentors=args.mentors,
+                    newcomers=args.newcomers,
+                    seed=args.seed,
+                    history=not args.no_history,
+                )
             ),
             ensure_ascii=False,
         )
@@ -169,6 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mentors", type=int, default=2_000)
     p.add_argument("--newcomers", type=int, default=10_000)
     p.add_argument("--seed", type=int, default=2024)
+    p.add_argument("--no-history", action="store_true", help="profiles only: no matches, outcomes or honours")
     p.set_defaults(func=cmd_seed_demo)
 
     p = sub.add_parser("worker", help=cmd_worker.__doc__)

@@ -55,6 +55,22 @@ TITLES: dict[str, tuple[str, str]] = {
     "profile_has_account": ("该资料由本人账户维护", "This profile is kept by its seller's own account"),
     "run_in_progress": ("范围重叠的匹配任务尚未结束", "An overlapping matching run is still active"),
     "township_not_found": ("乡镇代码不存在", "Unknown township code"),
+    # Outcomes, ratings, reports and honours.
+    "match_not_started": ("结对尚未开始", "This match has not started"),
+    "baseline_locked": ("已有进展记录，基线不能再改", "Milestones exist: the baseline is fixed"),
+    "milestone_in_future": ("日期不能晚于今天", "The date is in the future"),
+    "milestone_before_activation": ("日期早于结对开始", "The date is before the match began"),
+    "channel_required": ("请填写开店平台", "Say on which channel the store opened"),
+    "orders_required": ("请填写月订单数", "Give the orders per month"),
+    "match_not_ended": ("结对结束后才能评价", "Rate a match once it has ended"),
+    "already_rated": ("你已评价过该结对", "You have already rated this match"),
+    "invalid_grouping": ("该报表不能这样分组", "This report cannot be grouped that way"),
+    "invalid_date_range": ("起止日期不正确", "Invalid date range"),
+    "region_required": ("请指定地区", "Name the region"),
+    "honour_not_proposed": ("该荣誉已处理", "This honour was already decided"),
+    "honour_revoked": ("该荣誉已撤销", "This honour is already revoked"),
+    "honour_not_confirmed": ("荣誉尚未确认或已撤销", "This honour is not confirmed"),
+    "verification_throttled": ("核验过于频繁，请稍后再试", "Too many verifications; try again later"),
 }
 
 # 422 messages by pydantic error type, in zh-CN; {name} fields come from the error's context.
