@@ -34,6 +34,8 @@ def _refuse_nul(value: Any) -> Any:
 
 # For string parameters outside an `Input` body (form fields): the same NUL rule as every body.
 NoNulStr = Annotated[str, AfterValidator(_refuse_nul)]
+# Search text: no control characters (PostgreSQL text cannot hold NUL; none belongs in a search anyway).
+SEARCH_TEXT_PATTERN = r"^[^\x00-\x1f\x7f]+$"
 
 
 class Input(BaseModel):

@@ -1,7 +1,7 @@
 """rate limit counters shared by every worker process
 
-Revision ID: 0002_rate_limits
-Revises: 0001
+Revision ID: 0003_rate_limits
+Revises: 0002_impact
 Create Date: 2026-12-01 10:00:00+00:00
 """
 
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0002_rate_limits"
-down_revision: str | None = "0001"
+revision: str = "0003_rate_limits"
+down_revision: str | None = "0002_impact"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
