@@ -19,6 +19,7 @@ from typing import Any, Final, Literal
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.bulk import lock_for_transaction
 from app.config import Settings
 from app.db import utcnow
 from app.imports.decoding import RosterFileError
@@ -256,6 +257,15 @@ def _apply_chunks(run: _Run, mode: Mode) -> None:
     run.progress("applying", run.imp["rows_processed"], total)
 
 
+def _township_locks(run: _Run, chunk: list[StreamItem]) -> list[str]:
+    """Lock names for the townships a chunk writes into: the office's, or each row's (admin)."""
+    office = run.imp["township_code"]
+    if office:
+        return [f"roster-import:{office}"]
+    towns = {item[0].row.township_code for item in chunk if item[0].row is not None}
+    return [f"roster-import:{town}" for town in sorted(towns)]
+
+
 def _commit_chunk(run: _Run, chunk: list[StreamItem], state: ImportState, mode: Mode, checkpoint: int) -> int:
     """Plan and write one chunk with its checkpoint and counts in a single transaction."""
     new_checkpoint = chunk[-1][0].row_number
@@ -274,6 +284,10 @@ def _commit_chunk(run: _Run, chunk: list[StreamItem], state: ImportState, mode: 
         )
         if moved.rowcount != 1:
             raise LeaseLost(f"import {run.import_id}: checkpoint moved by another worker")
+        # Imports into one township must not interleave their key lookups and writes: two workers
+        # importing the same roster would each find no mentor and both create it. The lock is held
+        # until this chunk commits, so the other import's next lookup sees these rows.
+        lock_for_transaction(session, *_township_locks(run, chunk))
         plans = ChunkPlanner(session, state).plan(chunk)
         if mode == "apply":
             write_mentors(session, plans, state, utcnow())

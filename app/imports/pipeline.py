@@ -7,7 +7,7 @@ from typing import Any, Final
 
 from sqlalchemy.orm import Session
 
-from app.imports.bulk_write import bulk_insert
+from app.bulk import bulk_insert
 from app.imports.reading import RawRow, RosterReader
 from app.imports.resolve import RegionResolver
 from app.imports.rows import RowIssue, ValidatedRow, iter_validated

@@ -14,23 +14,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final
 
-from sqlalchemy import (
-    ARRAY,
-    ColumnElement,
-    String,
-    and_,
-    any_,
-    bindparam,
-    column,
-    delete,
-    func,
-    select,
-    update,
-    values,
-)
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.orm import Session
 
-from app.imports.bulk_write import allocate_mentor_ids, bulk_insert
+from app.bulk import allocate_ids, bulk_insert, join_pairs, one_of
 from app.imports.rows import RosterRow, RowIssue, ValidatedRow
 from app.models import Mentor, MentorProduct
 from app.profiles.service import bitmask
@@ -142,13 +129,6 @@ class ImportState:
     new_credit: dict[str, int] = field(default_factory=dict)
 
 
-def _one_of(col: Any, wanted: set[str], postgres: bool) -> ColumnElement[bool]:
-    """col IN (wanted): one array parameter on PostgreSQL (= ANY), an expanding IN elsewhere."""
-    if postgres:
-        return col == any_(bindparam(None, sorted(wanted), type_=ARRAY(String)))
-    return col.in_(wanted)  # type: ignore[no-any-return]
-
-
 def _issue(row_number: int, column: str, value: str, code: str, zh: str, en: str) -> RowIssue:
     return RowIssue(row_number, column, value, code, zh, en)
 
@@ -172,40 +152,18 @@ class ChunkPlanner:
             if not row.external_id and not row.credit_code:
                 phones.add(row.phone)
         columns = [MENTORS.c[name] for name in _LOOKUP_COLUMNS]
-        postgres = self.session.get_bind().dialect.name == "postgresql"
         queries = []
         if ext:
             keys = [(town, ext_id) for town, ids in ext.items() for ext_id in sorted(ids)]
-            if postgres:
-                # Two array parameters instead of 2,000 bound scalars: compiling and planning a
-                # 1,000-pair IN list cost more than the lookup itself.
-                pairs = (
-                    func.unnest(
-                        bindparam("towns", [t for t, _e in keys], type_=ARRAY(String)),
-                        bindparam("ext_ids", [e for _t, e in keys], type_=ARRAY(String)),
-                    )
-                    .table_valued("t", "e")
-                    .render_derived(with_types=False)
-                )
-                on = and_(MENTORS.c.source_township == pairs.c.t, MENTORS.c.external_id == pairs.c.e)
-                queries.append(select(*columns).join(pairs, on))
-            else:
-                # SQLite scans the whole table for a tuple IN (and probes the cross product for two
-                # INs); joined to the pairs as a VALUES CTE it probes the unique index once per pair.
-                pairs = (
-                    values(column("t", String), column("e", String), name="roster_keys")
-                    .data(keys)
-                    .cte("roster_keys")
-                )
-                on = and_(MENTORS.c.source_township == pairs.c.t, MENTORS.c.external_id == pairs.c.e)
-                queries.append(select(*columns).join(pairs, on))
+            on = (MENTORS.c.source_township, MENTORS.c.external_id)
+            queries.append(join_pairs(self.session, select(*columns), on, keys))
         if credits:
-            queries.append(select(*columns).where(_one_of(MENTORS.c.credit_code, credits, postgres)))
+            queries.append(select(*columns).where(one_of(self.session, MENTORS.c.credit_code, credits)))
         if phones:
             # A phone is a key only for roster entries keyed by nothing better (families share phones).
             queries.append(
                 select(*columns).where(
-                    _one_of(MENTORS.c.phone, phones, postgres),
+                    one_of(self.session, MENTORS.c.phone, phones),
                     MENTORS.c.account_id.is_(None),
                     MENTORS.c.external_id.is_(None),
                     MENTORS.c.credit_code.is_(None),
@@ -359,7 +317,7 @@ def write_mentors(session: Session, plans: list[RowPlan], state: ImportState, no
             }
             for p in created
         ]
-        ids = allocate_mentor_ids(session, len(rows))
+        ids = allocate_ids(session, MENTORS, len(rows))
         for row, mentor_id in zip(rows, ids, strict=True):
             row["id"] = mentor_id
         # Explicit ids make this a plain executemany: INSERT ... RETURNING in parameter order degrades

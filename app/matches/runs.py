@@ -6,9 +6,10 @@ import logging
 from typing import Any
 
 import numpy as np
-from sqlalchemy import insert, or_, select, text, update
+from sqlalchemy import insert, or_, select, update
 from sqlalchemy.orm import Session
 
+from app.bulk import lock_for_transaction
 from app.db import utcnow
 from app.deps import Caller
 from app.errors import Conflict, NotFound, Unprocessable
@@ -26,8 +27,7 @@ _CHUNK = 1_000
 
 def _serialise_creation(session: Session) -> None:
     # Two coordinators creating overlapping runs at the same instant must not both pass the check.
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(7201)"))
+    lock_for_transaction(session, 7201)
 
 
 def create_run(session: Session, caller: Caller, params: dict[str, Any]) -> MatchingRun:
