@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.i18n import Lang
-from app.imports.headers import FIELDS, HEADER_LABEL_ZH
+from app.imports.read.headers import FIELDS, HEADER_LABEL_ZH
 from app.models import ImportRowIssue, ImportRowResult
 
 _FORMULA_START: Final = ("=", "+", "-", "@", "\t", "\r")

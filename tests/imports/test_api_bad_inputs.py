@@ -40,11 +40,9 @@ ROW_CASES: list[tuple[str, list[str], list[str], str, str]] = [
     ("region-form", API_HEADER, api_row(3, region_code="3213221150"), "region_code", "region_code_invalid"),
     ("region-county", API_HEADER, api_row(3, region_code="321322000"), "region_code", "region_code_invalid"),
     ("outside", API_HEADER, api_row(3, DAJI), "region_code", "outside_township"),
-    ("duplicate", API_HEADER, api_row(2), "external_id", "duplicate_key_in_file"),
     ("1MB-cell", API_HEADER, api_row(3, notes="长" * 1_048_576), "notes", "cell_too_long"),
     ("credit-check", CREDIT_HEADER, extra(3, "91350100M000100Y44"), "credit_code", "credit_code_checksum"),
     ("credit-form", CREDIT_HEADER, extra(3, "9135010"), "credit_code", "credit_code_invalid"),
-    ("credit-taken", CREDIT_HEADER, extra(3, VALID_CREDIT), "credit_code", "credit_code_taken"),
     ("years", CREDIT_HEADER, extra(3, years="三年"), "years_selling", "years_invalid"),
     ("sales", CREDIT_HEADER, extra(3, sales="很多"), "annual_sales_10k_cny", "sales_invalid"),
     ("employees", CREDIT_HEADER, extra(3, employees="十几个"), "employees", "employees_invalid"),
@@ -103,6 +101,33 @@ def test_bad_row(client, office, session_factory, db, case_id, header, bad, colu
             select(func.count()).select_from(MentorProduct).where(MentorProduct.mentor_id == m.id)
         )
         assert n_products == 2
+
+
+DUPLICATE_CASES = [
+    ("external-id", API_HEADER, api_row(2, name="改名"), "external_id"),
+    ("credit-code", CREDIT_HEADER, extra(3, VALID_CREDIT), "credit_code"),
+]
+
+
+@pytest.mark.parametrize(
+    ("case_id", "header", "bad", "column"), DUPLICATE_CASES, ids=[c[0] for c in DUPLICATE_CASES]
+)
+def test_every_row_of_a_duplicated_key_is_rejected_in_either_order(
+    client, office, session_factory, db, case_id, header, bad, column
+):
+    for order in ([_good(2, header), bad], [bad, _good(2, header)]):
+        status = _run(client, office, session_factory, csv_bytes([*order, _good(4, header)], header=header))
+        assert status["status"] == "done", status
+        counts = status["counts"]
+        assert counts["rejected"] == 2 and counts["created"] + counts["unchanged"] == 1
+        issues = client.get(status["errors_url"] + "?severity=error", headers=office.headers).json()["items"]
+        assert {(i["row_number"], i["column"], i["code"]) for i in issues} == {
+            (2, column, "duplicate_key_in_file"),
+            (3, column, "duplicate_key_in_file"),
+        }
+        db.expire_all()
+        mentors = db.scalars(select(Mentor.external_id).where(Mentor.source_township == ZHAXIA)).all()
+        assert mentors == ["E00004"]
 
 
 def _nul() -> bytes:

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.imports.decoding import CHUNK_BYTES, DecodedLines, RosterFileError, detect_format
+from app.imports.read.decoding import CHUNK_BYTES, DecodedLines, RosterFileError, detect_format
 
 
 class TrickleStream(io.RawIOBase):

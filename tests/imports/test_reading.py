@@ -13,8 +13,8 @@ import openpyxl
 import openpyxl.xml
 import pytest
 
-from app.imports.decoding import RosterFileError
-from app.imports.reading import RawRow, ReadLimits, open_roster
+from app.imports.read.decoding import RosterFileError
+from app.imports.read.reading import RawRow, ReadLimits, open_roster
 from tests.imports.conftest import HEADER_EN, HEADER_ZH, csv_bytes, good_row, xlsx_path
 
 

@@ -18,7 +18,8 @@ from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.orm import Session
 
 from app.bulk import allocate_ids, bulk_insert, join_pairs, one_of
-from app.imports.rows import RosterRow, RowIssue, ValidatedRow
+from app.imports.validate.rows import RosterRow, RowIssue
+from app.imports.validate.stream import Checked
 from app.models import Mentor, MentorProduct
 from app.profiles.service import bitmask
 from matching.vocab import CHANNELS, RESOURCE_TYPES, SALES_BANDS
@@ -187,9 +188,9 @@ class ChunkPlanner:
                 found[mentor_id].append(code)
         return found
 
-    def plan(self, items: Sequence[tuple[ValidatedRow, dict[str, str], str | None]]) -> list[RowPlan]:
-        """Outcomes for a chunk: (validated row, raw cells, region code to store) per row."""
-        rows = [v.row for v, _raw, _region in items if v.row is not None]
+    def plan(self, items: Sequence[Checked]) -> list[RowPlan]:
+        """Outcomes for a chunk of checked rows (validated row, raw cells, region code to store)."""
+        rows = [item.validated.row for item in items if item.validated.row is not None]
         existing = self._lookup(rows)
         by_ext = {(m["source_township"], m["external_id"]): m for m in existing if m["external_id"]}
         by_credit = {m["credit_code"]: m for m in existing if m["credit_code"]}
@@ -200,7 +201,8 @@ class ChunkPlanner:
         products = self._products([m["id"] for m in existing])
         chunk_credit: dict[str, int] = {}
         plans = []
-        for validated, raw, region in items:
+        for item in items:
+            validated, raw, region = item.validated, item.raw.cells, item.region
             row = validated.row
             if row is None or region is None:
                 plans.append(RowPlan(validated.row_number, "rejected", list(validated.issues), raw=raw))

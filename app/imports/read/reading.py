@@ -22,7 +22,7 @@ from openpyxl import load_workbook
 from openpyxl.utils.cell import column_index_from_string
 from openpyxl.worksheet._read_only import ReadOnlyWorksheet
 
-from app.imports.decoding import (
+from app.imports.read.decoding import (
     MAX_LINE_CHARS,
     DecodedLines,
     FileFormat,
@@ -31,7 +31,7 @@ from app.imports.decoding import (
     detect_format,
     read_head,
 )
-from app.imports.headers import HeaderMap, looks_like_title, map_headers
+from app.imports.read.headers import HeaderMap, looks_like_title, map_headers
 
 RowCells = tuple[int, list[str]]
 
@@ -52,6 +52,8 @@ class RawRow(NamedTuple):
 
     row_number: int
     cells: dict[str, str]
+    # Fields whose cell holds a formula without a computed value (XLSX written by a program, not Excel).
+    formula_fields: frozenset[str] = frozenset()
 
 
 _CORRUPT_ZH: Final = "Excel 文件已损坏或不完整，无法读取。请在 Excel 中重新保存后上传。"
@@ -134,32 +136,66 @@ def _cell_text(value: object) -> str:
     return str(value)
 
 
-def _merged_ranges(ws: ReadOnlyWorksheet, limits: ReadLimits) -> dict[int, list[tuple[int, int]]]:
-    """Vertical merges by first row: {min_row: [(column, max_row)]}, scanned from the sheet XML.
+# <c r="B5" ...>...<f>SUM(A1:A4)</f>...</c>: a cell with a formula; `<v>` holds its cached value.
+_FORMULA_RE: Final = re.compile(rb"<(?:\w+:)?f[\s>/]")
+_CELL_REF_RE: Final = re.compile(rb"\sr=\"([A-Z]+)(\d+)\"")
+_CELL_END_RE: Final = re.compile(rb"</(?:\w+:)?c>")
+# A cached value is a non-empty <v> (programs write an empty <v/> next to a formula) or an inline string.
+_VALUE_RE: Final = re.compile(rb"<(?:\w+:)?v(?:\s[^>]*)?>[^<]|<(?:\w+:)?is[\s>]")
 
-    Read-only openpyxl does not expose merged cells, and <mergeCells> follows the cell data, so a
-    cheap byte scan runs before the row pass.
+
+@dataclass(slots=True)
+class SheetScan:
+    """What the sheet XML says beyond cell values: vertical merges, formulas without a value."""
+
+    merges: dict[int, list[tuple[int, int]]]  # {min_row: [(column, max_row)]}
+    formulas: dict[int, set[int]]  # {row: {1-based columns whose formula has no cached value}}
+
+
+def _valueless_formulas(data: bytes, end: int, found: dict[int, set[int]]) -> None:
+    """Record formula cells without a cached value among the complete cells of data[:end]."""
+    for match in _FORMULA_RE.finditer(data, 0, end):
+        start = max(data.rfind(b"<c ", 0, match.start()), data.rfind(b":c ", 0, match.start()))
+        close = _CELL_END_RE.search(data, match.end(), end)
+        if start < 0 or close is None:
+            continue
+        cell = data[start : close.end()]
+        if _VALUE_RE.search(cell):
+            continue
+        ref = _CELL_REF_RE.search(cell, 0, cell.find(b">") + 1)
+        if ref is not None:
+            column = column_index_from_string(ref.group(1).decode())
+            found.setdefault(int(ref.group(2)), set()).add(column)
+
+
+def scan_sheet_xml(source: IO[bytes], limits: ReadLimits) -> SheetScan:
+    """One streamed byte scan of a worksheet part: merged ranges and formulas without a value.
+
+    Readers of cell values do not expose either (and <mergeCells> follows the cell data), so a cheap
+    scan runs before the row pass; formulas are rare, so only the bytes around a <f> tag are parsed.
     """
-    merges: dict[int, list[tuple[int, int]]] = {}
+    scan = SheetScan({}, {})
     count = 0
-    tail = b""
-    # _get_source is private, but it is the only way to reach the sheet part in read-only mode;
-    # tests/imports cover merged cells so an openpyxl change is noticed.
-    with ws._get_source() as source:
-        while chunk := source.read(1 << 20):
-            data = tail + chunk
-            last_end = 0
-            for match in _MERGE_RE.finditer(data):
-                last_end = match.end()
-                first_row, last_row = int(match.group(2)), int(match.group(4))
-                if last_row > first_row:
-                    column = column_index_from_string(match.group(1).decode())
-                    merges.setdefault(first_row, []).append((column, last_row))
-                    count += 1
-                    if count > limits.max_merged_ranges:
-                        return merges  # beyond this, leave further merges unfilled
-            tail = data[max(last_end, len(data) - 256) :]  # a tag may straddle two chunks
-    return merges
+    merge_tail = cell_tail = b""
+    while chunk := source.read(1 << 20):
+        data = merge_tail + chunk
+        last_end = 0
+        for match in _MERGE_RE.finditer(data):
+            last_end = match.end()
+            first_row, last_row = int(match.group(2)), int(match.group(4))
+            if last_row > first_row and count < limits.max_merged_ranges:
+                # Beyond the limit, further merges are left unfilled.
+                column = column_index_from_string(match.group(1).decode())
+                scan.merges.setdefault(first_row, []).append((column, last_row))
+                count += 1
+        merge_tail = data[max(last_end, len(data) - 256) :]  # a tag may straddle two chunks
+        cells = cell_tail + chunk
+        # Only complete cells now; the rest waits for the next chunk ("</x:c>" when prefixed).
+        end = max(cells.rfind(b"</c>") + 4, cells.rfind(b":c>") + 3, 0)
+        end = end if end > 3 else 0
+        _valueless_formulas(cells, end, scan.formulas)
+        cell_tail = cells[end:] if len(cells) - end < 1 << 20 else b""
+    return scan
 
 
 class _MergeFiller:
@@ -224,6 +260,7 @@ class RosterReader:
         self.limits = limits
         self._owned = owned
         self._workbook: object | None = None
+        self.formula_cells: dict[int, set[int]] = {}  # filled by the XLSX sheet scan
         self.sheet_title: str | None = None
         self.blank_rows_skipped = 0
         self.rows_read = 0
@@ -281,7 +318,12 @@ class RosterReader:
 
     def _sheet_rows(self, ws: ReadOnlyWorksheet) -> Iterator[RowCells]:
         """Generator over one sheet; errors surface while iterating."""
-        filler = _MergeFiller(_merged_ranges(ws, self.limits))
+        # _get_source is private, but it is the only way to reach the sheet part in read-only mode;
+        # tests/imports cover merged cells and formulas, so an openpyxl change is noticed.
+        with ws._get_source() as source:
+            scan = scan_sheet_xml(source, self.limits)
+        self.formula_cells = scan.formulas
+        filler = _MergeFiller(scan.merges)
         for row_number, values in enumerate(ws.iter_rows(values_only=True), start=1):
             if len(values) > self.limits.max_columns and any(
                 v is not None for v in values[self.limits.max_columns :]
@@ -321,21 +363,21 @@ class RosterReader:
     def __iter__(self) -> Iterator[RawRow]:
         """Data rows; blank rows in the middle are skipped and counted, trailing ones ignored."""
         pending_blank = 0
+        columns = self.header.columns
         for row_number, cells in self._physical:
             mapped = self.header.apply(cells)
-            if not any(value.strip() for value in mapped.values()):
+            formulas = self.formula_cells.get(row_number)
+            fields = (
+                frozenset(columns[c - 1] for c in formulas if c - 1 in columns) if formulas else frozenset()
+            )
+            if not fields and not any(value.strip() for value in mapped.values()):
                 # A pre-numbered 序号 column alone does not make a row; only template fields count.
                 pending_blank += 1
                 continue
             self.blank_rows_skipped += pending_blank
             pending_blank = 0
             self.rows_read += 1
-            yield RawRow(row_number, mapped)
-
-    @property
-    def text_encoding(self) -> str | None:
-        """The CSV codec in use ("ascii" until a non-ASCII byte is seen); None for XLSX."""
-        return None if self._lines is None else self._lines.encoding
+            yield RawRow(row_number, mapped, fields)
 
     @property
     def unknown_columns(self) -> tuple[str, ...]:

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from app.imports.decoding import RosterFileError
+from app.imports.read.decoding import RosterFileError
 
 # Canonical field -> accepted header spellings (template names first, then tolerated variants
 # seen in real township spreadsheets). Keys are compared after header_key().
