@@ -108,3 +108,57 @@ def test_header_without_data_rows_fails_with_a_clear_code(
     assert "没有数据行" in status["error"]["message_zh"] and "no data rows" in status["error"]["message_en"]
     assert status["counts"] == {"created": 0, "updated": 0, "unchanged": 0, "rejected": 0}
     assert mentors_in(db) == []
+
+
+def _validate_products(products: str):  # type: ignore[no-untyped-def]
+    from app.imports.validate.products import product_group
+    from app.imports.validate.rows import validate_row
+    from matching.taxonomy import lookup_product
+    from tests.imports.conftest import fake_resolve_region
+
+    raw = dict(zip(("external_id", "name", "kind", "phone", "region_code", "products", "resources_offered",
+                    "capacity"), good_row(2), strict=True))  # fmt: skip
+    raw["products"] = products
+    return validate_row(
+        2, raw, map_product=lookup_product, map_group=product_group, resolve_region=fake_resolve_region
+    )
+
+
+@pytest.mark.parametrize(
+    ("word", "group"), [("花卉", "花卉苗木"), ("水产品", "水产"), ("花卉苗木", "花卉苗木")]
+)
+def test_a_group_word_alone_rejects_the_row_naming_the_group(word: str, group: str) -> None:
+    issues = _validate_products(word)
+    assert isinstance(issues, list)
+    (issue,) = issues
+    assert issue.code == "products_only_group" and issue.column == "products"
+    assert f"“{word}”" in issue.message_zh and f"“{group}”" in issue.message_zh
+    assert "group" in issue.message_en
+
+
+def test_a_group_word_beside_a_category_warns_and_keeps_the_category() -> None:
+    row = _validate_products("花卉、玫瑰")
+    assert not isinstance(row, list)
+    assert row.products == ("flowers.cut",)
+    (warning,) = row.warnings
+    assert warning.code == "product_is_group" and warning.severity == "warning"
+    assert "花卉苗木" in warning.message_zh and "鲜切花" in warning.message_zh
+
+
+@pytest.mark.parametrize(
+    ("word", "leaf"), [("茶叶", "tea.growing"), ("水果", "fruit.orchard"), ("鲜花", "flowers.cut")]
+)
+def test_words_that_name_a_category_still_map_to_it(word: str, leaf: str) -> None:
+    row = _validate_products(word)
+    assert not isinstance(row, list) and row.products == (leaf,) and row.warnings == ()
+
+
+def test_group_words_through_the_api(client, make_user, run_jobs, db) -> None:
+    office = make_user("township_office", ZHAXIA)
+    rows = [api_row(2, products="花卉"), api_row(3, products="花卉、盆景")]
+    status = imported(client, office, run_jobs, csv_bytes(rows, header=API_HEADER))
+    assert status["counts"]["rejected"] == 1 and status["counts"]["created"] == 1
+    issues = client.get(status["errors_url"], headers=office.headers).json()["items"]
+    by_row = {i["row_number"]: i for i in issues}
+    assert by_row[2]["code"] == "products_only_group" and "花卉苗木" in by_row[2]["message_zh"]
+    assert by_row[3]["code"] == "product_is_group" and by_row[3]["severity"] == "warning"

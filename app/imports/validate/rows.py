@@ -30,6 +30,7 @@ from app.imports.validate.normalise import (
     parse_whole_number,
     split_honours,
 )
+from app.imports.validate.products import ProductGroup, no_group
 
 Severity = Literal["error", "warning"]
 FORMULA_WITHOUT_VALUE: Final = CellProblem(
@@ -94,6 +95,7 @@ class RegionResolution:
 
 
 MapProduct = Callable[[str], str | None]
+MapGroup = Callable[[str], ProductGroup | None]
 ResolveRegion = Callable[[str | None, str | None, str | None, str | None], RegionResolution]
 
 
@@ -211,6 +213,7 @@ def validate_row(
     office_township: str | None = None,
     max_cell_chars: int = DEFAULT_MAX_CELL_CHARS,
     formula_fields: Collection[str] = (),
+    map_group: MapGroup = no_group,
 ) -> RosterRow | list[RowIssue]:
     """Normalise one raw row; return the RosterRow, or every issue found when it has an error.
 
@@ -273,7 +276,7 @@ def validate_row(
     credit_code = check("credit_code", normalise_credit_code)
     kind = check("kind", normalise_kind)
     phone = check_warned("phone", normalise_phone)
-    products = check_warned("products", lambda text: normalise_products(text, map_product))
+    products = check_warned("products", lambda text: normalise_products(text, map_product, map_group))
     channels = check_warned("channels", normalise_channels)
     years = check_warned("years_selling", normalise_years)
     sales = check("annual_sales_10k_cny", normalise_sales)

@@ -7,9 +7,11 @@ from typing import NamedTuple
 
 from app.imports.read.reading import RawRow, RosterReader
 from app.imports.validate.keys import Duplicates, duplicate_problem, row_claims, row_key
+from app.imports.validate.products import no_group, product_group
 from app.imports.validate.resolve import RegionResolver
 from app.imports.validate.rows import (
     DEFAULT_MAX_CELL_CHARS,
+    MapGroup,
     MapProduct,
     ResolveRegion,
     RowIssue,
@@ -35,6 +37,7 @@ def iter_validated(
     office_township: str | None = None,
     duplicates: Duplicates | None = None,
     max_cell_chars: int = DEFAULT_MAX_CELL_CHARS,
+    map_group: MapGroup = no_group,
 ) -> Iterator[tuple[RawRow, ValidatedRow]]:
     """(raw, validated) for each row; a row whose key other rows share (see keys.py) is rejected."""
     shared_keys = duplicates or {}
@@ -47,6 +50,7 @@ def iter_validated(
             office_township=office_township,
             max_cell_chars=max_cell_chars,
             formula_fields=raw.formula_fields,
+            map_group=map_group,
         )
         if isinstance(result, list):
             yield raw, ValidatedRow(raw.row_number, None, tuple(result))
@@ -74,6 +78,7 @@ def validated_stream(
     for raw, validated in iter_validated(
         reader,
         map_product=lookup_product,
+        map_group=product_group,
         resolve_region=resolver,
         office_township=office_township,
         duplicates=duplicates,
