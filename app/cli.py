@@ -17,12 +17,8 @@ from app.accounts.service import create_staff_account, ensure_admin
 from app.config import get_settings
 from app.db import make_engine, make_sessionmaker
 from app.imports.cli import add_import_command
-from app.jobs.handlers import HANDLERS, PERIODIC
 from app.jobs.worker import Worker
-from app.matches.commitments import sweep_overdue
-from app.matches.models_service import retrain
 from app.reference import load_reference_data, reference_loaded
-from app.seed.demo import seed_demo
 
 
 def _with_session(work: Callable[[Session], object]) -> object:
@@ -85,6 +81,8 @@ def cmd_create_account(args: argparse.Namespace) -> None:
 
 def cmd_seed_demo(args: argparse.Namespace) -> None:
     """Load the deterministic demo data set (idempotent)."""
+    from app.seed.demo import seed_demo  # the synthetic population needs the model stack (see cmd_worker)
+
     print(
         json.dumps(
             _with_session(
@@ -97,6 +95,10 @@ def cmd_seed_demo(args: argparse.Namespace) -> None:
 
 def cmd_worker(args: argparse.Namespace) -> None:
     """Run background jobs (imports, matching runs, retraining) until interrupted."""
+    # The job handlers pull in the matching model's numeric stack (scikit-learn, SciPy, OR-Tools, ~4 s
+    # of CPU); only the commands that run them load it, so `jieduan import` and --help stay light.
+    from app.jobs.handlers import HANDLERS, PERIODIC
+
     settings = get_settings()
     factory = make_sessionmaker(make_engine(settings.database_url))
     worker = Worker(
@@ -118,12 +120,16 @@ def cmd_worker(args: argparse.Namespace) -> None:
 
 def cmd_retrain(args: argparse.Namespace) -> None:
     """Fit the learned ranker on all decisions so far and store it as a new version."""
+    from app.matches.models_service import retrain  # the model stack, loaded on use (see cmd_worker)
+
     model = _with_session(lambda s: retrain(s, trained_by=None))
     print(json.dumps({"version": model.version, "n_samples": model.n_samples, "metrics": model.metrics}))  # type: ignore[attr-defined]
 
 
 def cmd_sweep(args: argparse.Namespace) -> None:
     """Flag overdue commitments and send check-in reminders now."""
+    from app.matches.commitments import sweep_overdue  # loaded on use (see cmd_worker)
+
     print(json.dumps(_with_session(sweep_overdue)))
 
 

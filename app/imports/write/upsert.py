@@ -21,8 +21,8 @@ from app.bulk import allocate_ids, bulk_insert, join_pairs, one_of
 from app.imports.validate.rows import RosterRow, RowIssue
 from app.imports.validate.stream import Checked
 from app.models import Mentor, MentorProduct
-from app.profiles.service import bitmask
-from matching.vocab import CHANNELS, RESOURCE_TYPES, SALES_BANDS
+from app.profiles.derived import derived_columns
+from matching.vocab import SALES_BANDS
 
 MENTORS = Mentor.__table__
 # Columns an import sets; "products" is compared too but lives in mentor_products.
@@ -67,7 +67,6 @@ def mentor_values(row: RosterRow, *, region_code: str, source_township: str) -> 
         "contact_name": row.contact_name[:64] if row.contact_name else None,
         "phone": row.phone,
         "region_code": region_code,
-        "county_code": region_code[:6],
         "external_id": row.external_id[:64] if row.external_id else None,
         "credit_code": row.credit_code,
         "source_township": source_township,
@@ -77,12 +76,11 @@ def mentor_values(row: RosterRow, *, region_code: str, source_township: str) -> 
         "sales_max": row.sales_band_max,
         "employees": row.employees,
         "resources_offered": [{"type": t, "description": ""} for t in row.resources_offered],
-        "resources_mask": bitmask(row.resources_offered, RESOURCE_TYPES),
         "channels": list(row.channels),
-        "channels_mask": bitmask(row.channels, CHANNELS),
         "capacity": row.capacity,
         "honours": list(row.honours),
         "story": row.notes or "",
+        **derived_columns(region_code=region_code, channels=row.channels, resources=row.resources_offered),
     }
 
 
