@@ -99,6 +99,12 @@ def submit_import(session: Session, caller: Caller, *, township: str | None, **u
     return imp
 
 
+def replay_answer(session: Session, caller: Caller, first: dict[str, Any]) -> dict[str, Any]:
+    """The answer to a replayed upload: the first answer's import, with its current status and URL."""
+    imp = get_visible(session, caller, int(first["id"]))
+    return {**first, "id": imp.id, "status": imp.status, "url": import_url(imp.id)}
+
+
 def _visible(caller: Caller) -> Any:
     """Admins see every import; an office only its own township's."""
     if caller.role == "admin":
