@@ -156,7 +156,7 @@ def _late_bad_byte() -> bytes:
 FILE_CASES: list[tuple[str, Callable[[Path], bytes], str]] = [
     ("nul-byte", lambda _p: _nul(), "binary_content"),
     ("binary-junk", lambda _p: random.Random(7).randbytes(4096), "binary_content"),
-    ("xls", lambda _p: b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(512), "xls_not_supported"),
+    ("xls", lambda _p: b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(512), "xls_corrupt"),
     ("pdf", lambda _p: b"%PDF-1.7\n" + bytes(100), "not_a_roster"),
     ("truncated-xlsx", lambda p: _xlsx(p, 100)[:-2000], "xlsx_corrupt"),
     (

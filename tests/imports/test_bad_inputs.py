@@ -160,7 +160,7 @@ FILE_CASES: list[tuple[str, Callable[[Path], bytes], str]] = [
     ("latin-1", lambda _p: _latin1(), "encoding_unsupported"),
     ("nul-byte", lambda _p: _nul(), "binary_content"),
     ("binary-junk", lambda _p: _junk(), "binary_content"),
-    ("xls", lambda _p: b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(512), "xls_not_supported"),
+    ("xls", lambda _p: b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(512), "xls_corrupt"),
     ("truncated-xlsx", _truncated, "xlsx_corrupt"),
     (
         "10000-columns",

@@ -1,29 +1,21 @@
-"""Stream a roster file (CSV or XLSX) as (row_number, {field: raw text}) pairs.
+"""Read a roster file (CSV, XLSX, .xls or .ods) as (row_number, {field: raw text}) pairs.
 
-Rows are produced one at a time; nothing holds the whole file. Row numbers are the spreadsheet's own
-1-based numbers (the header is normally row 1), so people can find a reported row in Excel.
+Rows are produced one at a time. A CSV is decoded as a stream, so nothing holds the whole file; a
+workbook sheet is parsed by calamine in one go, after the checks in workbook.py bound its size and
+rows. Row numbers are the spreadsheet's own 1-based numbers (the header is normally row 1), so people
+can find a reported row in Excel.
 """
 
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import os
-import re
 import shutil
 import tempfile
-import zipfile
 from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import IO, BinaryIO, Final, NamedTuple
-
-from defusedxml import DefusedXmlException
-from openpyxl import load_workbook
-from openpyxl.utils.cell import column_index_from_string
-from openpyxl.worksheet._read_only import ReadOnlyWorksheet
+from typing import IO, BinaryIO, NamedTuple
 
 from app.imports.read.decoding import (
-    MAX_LINE_CHARS,
     DecodedLines,
     FileFormat,
     RosterFileError,
@@ -32,19 +24,10 @@ from app.imports.read.decoding import (
     read_head,
 )
 from app.imports.read.headers import HeaderMap, looks_like_title, map_headers
+from app.imports.read.limits import ReadLimits
+from app.imports.read.workbook import corrupt, open_sheet
 
 RowCells = tuple[int, list[str]]
-
-
-@dataclass(frozen=True, slots=True)
-class ReadLimits:
-    """Bounds that keep a hostile or broken file from exhausting time or memory."""
-
-    max_columns: int = 1_000
-    max_line_chars: int = MAX_LINE_CHARS
-    max_xlsx_uncompressed_bytes: int = 512 * 1024 * 1024
-    max_merged_ranges: int = 100_000
-    header_search_rows: int = 5  # title banners allowed above the header
 
 
 class RawRow(NamedTuple):
@@ -54,15 +37,6 @@ class RawRow(NamedTuple):
     cells: dict[str, str]
     # Fields whose cell holds a formula without a computed value (XLSX written by a program, not Excel).
     formula_fields: frozenset[str] = frozenset()
-
-
-_CORRUPT_ZH: Final = "Excel 文件已损坏或不完整，无法读取。请在 Excel 中重新保存后上传。"
-_CORRUPT_EN: Final = "The Excel file is damaged or incomplete. Re-save it in Excel and upload again."
-
-
-def _corrupt() -> RosterFileError:
-    """The error for a zip/XML we cannot read."""
-    return RosterFileError("xlsx_corrupt", _CORRUPT_ZH, _CORRUPT_EN)
 
 
 def _too_many_columns(row_number: int, count: int, limit: int) -> RosterFileError:
@@ -114,136 +88,6 @@ def _prepend(first: str, rest: Iterator[str]) -> Iterator[str]:
     yield from rest
 
 
-# ---------------------------------------------------------------- XLSX
-
-# <mergeCell ref="A2:A5"/>; '<' inside cell text is always escaped, so this only matches markup.
-_MERGE_RE: Final = re.compile(rb"<(?:\w+:)?mergeCell\s[^>]*?ref=\"([A-Z]+)(\d+):([A-Z]+)(\d+)\"")
-
-
-def _cell_text(value: object) -> str:
-    """Excel cell value as the text a person sees (integral floats without ".0")."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "TRUE" if value else "FALSE"
-    if isinstance(value, float):
-        # Phones and region codes typed as numbers come back as floats.
-        return str(int(value)) if value.is_integer() and abs(value) < 1e16 else repr(value)
-    if isinstance(value, dt.datetime):
-        return value.date().isoformat() if value.time() == dt.time() else value.isoformat()
-    if isinstance(value, dt.date | dt.time):
-        return value.isoformat()
-    return str(value)
-
-
-# <c r="B5" ...>...<f>SUM(A1:A4)</f>...</c>: a cell with a formula; `<v>` holds its cached value.
-_FORMULA_RE: Final = re.compile(rb"<(?:\w+:)?f[\s>/]")
-_CELL_REF_RE: Final = re.compile(rb"\sr=\"([A-Z]+)(\d+)\"")
-_CELL_END_RE: Final = re.compile(rb"</(?:\w+:)?c>")
-# A cached value is a non-empty <v> (programs write an empty <v/> next to a formula) or an inline string.
-_VALUE_RE: Final = re.compile(rb"<(?:\w+:)?v(?:\s[^>]*)?>[^<]|<(?:\w+:)?is[\s>]")
-
-
-@dataclass(slots=True)
-class SheetScan:
-    """What the sheet XML says beyond cell values: vertical merges, formulas without a value."""
-
-    merges: dict[int, list[tuple[int, int]]]  # {min_row: [(column, max_row)]}
-    formulas: dict[int, set[int]]  # {row: {1-based columns whose formula has no cached value}}
-
-
-def _valueless_formulas(data: bytes, end: int, found: dict[int, set[int]]) -> None:
-    """Record formula cells without a cached value among the complete cells of data[:end]."""
-    for match in _FORMULA_RE.finditer(data, 0, end):
-        start = max(data.rfind(b"<c ", 0, match.start()), data.rfind(b":c ", 0, match.start()))
-        close = _CELL_END_RE.search(data, match.end(), end)
-        if start < 0 or close is None:
-            continue
-        cell = data[start : close.end()]
-        if _VALUE_RE.search(cell):
-            continue
-        ref = _CELL_REF_RE.search(cell, 0, cell.find(b">") + 1)
-        if ref is not None:
-            column = column_index_from_string(ref.group(1).decode())
-            found.setdefault(int(ref.group(2)), set()).add(column)
-
-
-def scan_sheet_xml(source: IO[bytes], limits: ReadLimits) -> SheetScan:
-    """One streamed byte scan of a worksheet part: merged ranges and formulas without a value.
-
-    Readers of cell values do not expose either (and <mergeCells> follows the cell data), so a cheap
-    scan runs before the row pass; formulas are rare, so only the bytes around a <f> tag are parsed.
-    """
-    scan = SheetScan({}, {})
-    count = 0
-    merge_tail = cell_tail = b""
-    while chunk := source.read(1 << 20):
-        data = merge_tail + chunk
-        last_end = 0
-        for match in _MERGE_RE.finditer(data):
-            last_end = match.end()
-            first_row, last_row = int(match.group(2)), int(match.group(4))
-            if last_row > first_row and count < limits.max_merged_ranges:
-                # Beyond the limit, further merges are left unfilled.
-                column = column_index_from_string(match.group(1).decode())
-                scan.merges.setdefault(first_row, []).append((column, last_row))
-                count += 1
-        merge_tail = data[max(last_end, len(data) - 256) :]  # a tag may straddle two chunks
-        cells = cell_tail + chunk
-        # Only complete cells now; the rest waits for the next chunk ("</x:c>" when prefixed).
-        end = max(cells.rfind(b"</c>") + 4, cells.rfind(b":c>") + 3, 0)
-        end = end if end > 3 else 0
-        _valueless_formulas(cells, end, scan.formulas)
-        cell_tail = cells[end:] if len(cells) - end < 1 << 20 else b""
-    return scan
-
-
-class _MergeFiller:
-    """Fill vertically merged cells downwards, as a person reading the sheet would."""
-
-    def __init__(self, merges: dict[int, list[tuple[int, int]]]) -> None:
-        self._merges = merges
-        self._active: list[tuple[int, int, str]] = []  # (column, max_row, value)
-
-    def fill(self, row_number: int, cells: list[str]) -> list[str]:
-        """Return the row with merged cells filled from their top-left cell."""
-        self._active = [item for item in self._active if item[1] >= row_number]
-        for column, _last, value in self._active:
-            while len(cells) < column:
-                cells.append("")
-            if not cells[column - 1].strip():
-                cells[column - 1] = value
-        for column, last in self._merges.pop(row_number, ()):
-            value = cells[column - 1] if column <= len(cells) else ""
-            if value.strip():
-                self._active.append((column, last, value))
-        return cells
-
-
-def _check_zip(stream: IO[bytes], limits: ReadLimits) -> None:
-    """Refuse non-workbook zips and zip bombs before openpyxl inflates anything."""
-    try:
-        with zipfile.ZipFile(stream) as archive:
-            infos = archive.infolist()
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
-        raise _corrupt() from exc
-    names = {info.filename for info in infos}
-    if "[Content_Types].xml" not in names or not any(n.startswith("xl/") for n in names):
-        raise RosterFileError(
-            "not_a_roster",
-            "上传的压缩文件不是 Excel 工作簿 (.xlsx)。",
-            "The uploaded zip file is not an Excel workbook (.xlsx).",
-        )
-    # zipfile stops at the declared size (and checks the CRC), so the declared sizes bound the work.
-    if sum(info.file_size for info in infos) > limits.max_xlsx_uncompressed_bytes:
-        raise RosterFileError(
-            "file_too_large",
-            "Excel 文件解压后过大，请拆分后上传。",
-            "The Excel file is too large once uncompressed; split it and upload the parts.",
-        )
-    stream.seek(0)
-
-
 class RosterReader:
     """An open roster file; iterate it for RawRow items after the header row."""
 
@@ -259,7 +103,6 @@ class RosterReader:
     ) -> None:
         self.limits = limits
         self._owned = owned
-        self._workbook: object | None = None
         self.formula_cells: dict[int, set[int]] = {}  # filled by the XLSX sheet scan
         self.sheet_title: str | None = None
         self.blank_rows_skipped = 0
@@ -273,7 +116,7 @@ class RosterReader:
                 physical = _csv_rows(lines, limits)
             else:
                 self._lines = None
-                physical = self._xlsx_rows(self._seekable(stream, head), sheet_name)
+                physical = self._workbook_rows(self._seekable(stream, head), sheet_name)
             self._physical = self._guarded(physical)
             self.header_row, self.header = self._find_header()
         except BaseException:
@@ -292,44 +135,12 @@ class RosterReader:
         spool.seek(0)
         return spool
 
-    def _xlsx_rows(self, stream: IO[bytes], sheet_name: str | None) -> Iterator[RowCells]:
-        """Rows of the chosen sheet as text cells, merged cells filled down."""
-        _check_zip(stream, self.limits)
-        try:
-            workbook = load_workbook(stream, read_only=True, data_only=True)
-        except Exception as exc:  # openpyxl raises anything from KeyError to ParseError on bad input
-            raise _classify_xlsx_error(exc) from exc
-        self._workbook = workbook
-        sheets = [ws for ws in workbook.worksheets if isinstance(ws, ReadOnlyWorksheet)]
-        if sheet_name is not None:
-            chosen = next((ws for ws in sheets if ws.title.strip() == sheet_name.strip()), None)
-        else:
-            chosen = next((ws for ws in sheets if ws.sheet_state == "visible"), None)
-        if chosen is None:
-            titles = "、".join(ws.title for ws in sheets)
-            raise RosterFileError(
-                "sheet_not_found",
-                f"找不到工作表“{sheet_name or ''}”。现有工作表：{titles}。",
-                f'Worksheet "{sheet_name or ""}" not found. Sheets: {titles}.',
-            )
-        self.sheet_title = chosen.title
-        chosen.reset_dimensions()  # some writers record a wrong <dimension>; read what is there
-        return self._sheet_rows(chosen)
-
-    def _sheet_rows(self, ws: ReadOnlyWorksheet) -> Iterator[RowCells]:
-        """Generator over one sheet; errors surface while iterating."""
-        # _get_source is private, but it is the only way to reach the sheet part in read-only mode;
-        # tests/imports cover merged cells and formulas, so an openpyxl change is noticed.
-        with ws._get_source() as source:
-            scan = scan_sheet_xml(source, self.limits)
-        self.formula_cells = scan.formulas
-        filler = _MergeFiller(scan.merges)
-        for row_number, values in enumerate(ws.iter_rows(values_only=True), start=1):
-            if len(values) > self.limits.max_columns and any(
-                v is not None for v in values[self.limits.max_columns :]
-            ):
-                raise _too_many_columns(row_number, len(values), self.limits.max_columns)
-            yield row_number, filler.fill(row_number, [_cell_text(v) for v in values])
+    def _workbook_rows(self, stream: IO[bytes], sheet_name: str | None) -> Iterator[RowCells]:
+        """Rows of the chosen sheet as text cells, merged cells filled down (workbook.py)."""
+        sheet = open_sheet(stream, self.format, sheet_name, self.limits)
+        self.sheet_title = sheet.title
+        self.formula_cells = sheet.formulas
+        return sheet.rows
 
     def _guarded(self, physical: Iterator[RowCells]) -> Iterator[RowCells]:
         """Turn parser failures mid-file into RosterFileError and enforce the column limit."""
@@ -341,10 +152,10 @@ class RosterReader:
                 yield row_number, cells
         except RosterFileError:
             raise
-        except Exception as exc:  # truncated deflate streams, CRC errors, XML errors from openpyxl
+        except Exception as exc:  # damaged workbook data surfacing while rows are read
             if self.format == "csv":
                 raise  # a CSV read failure is the upload's I/O, not the file's content
-            raise _classify_xlsx_error(exc) from exc
+            raise corrupt(self.format) from exc
 
     def _find_header(self) -> tuple[int, HeaderMap]:
         """The first non-blank row, after at most a few one-cell title banners, is the header."""
@@ -386,9 +197,6 @@ class RosterReader:
 
     def close(self) -> None:
         """Release the workbook archive and any file we opened."""
-        close = getattr(self._workbook, "close", None)
-        if close is not None:
-            close()
         for handle in self._owned:
             handle.close()
 
@@ -399,25 +207,6 @@ class RosterReader:
     def __exit__(self, *exc_info: object) -> None:
         """Close on leaving the with-block."""
         self.close()
-
-
-def _classify_xlsx_error(exc: Exception) -> RosterFileError:
-    """Unsafe XML (entity tricks) gets its own code; everything else is a damaged file."""
-    # openpyxl re-raises parser errors as ValueError, so look down the chain of causes.
-    chain: list[BaseException] = []
-    cause: BaseException | None = exc
-    while cause is not None and len(chain) < 10:
-        chain.append(cause)
-        cause = cause.__cause__ or cause.__context__
-    if any(isinstance(item, DefusedXmlException) for item in chain):
-        return RosterFileError(
-            "xlsx_unsafe",
-            "Excel 文件包含不安全的 XML 内容（实体声明），已拒绝。请在 Excel 中重新保存后上传。",
-            "The Excel file contains unsafe XML (entity declarations) and was refused. Re-save it in Excel.",
-        )
-    if isinstance(exc, MemoryError):
-        return RosterFileError("file_too_large", "文件过大，无法读取。", "The file is too large to read.")
-    return _corrupt()
 
 
 def open_roster(
