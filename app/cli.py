@@ -1,4 +1,9 @@
-"""`jieduan` command line for operators."""
+"""`jieduan` command line for operators.
+
+The matching stack (scikit-learn, SciPy, OR-Tools: seconds of CPU to import) is loaded only by the
+commands that use it (seed-demo, worker, retrain), inside them; `jieduan --help`, the account
+commands and the roster import start without it.
+"""
 
 from __future__ import annotations
 
@@ -17,7 +22,7 @@ from app.accounts.service import create_staff_account, ensure_admin
 from app.config import get_settings
 from app.db import make_engine, make_sessionmaker
 from app.imports.cli import add_import_command
-from app.jobs.worker import Worker
+from app.matches.commitments import sweep_overdue
 from app.reference import load_reference_data, reference_loaded
 
 
@@ -81,12 +86,18 @@ def cmd_create_account(args: argparse.Namespace) -> None:
 
 def cmd_seed_demo(args: argparse.Namespace) -> None:
     """Load the deterministic demo data set (idempotent)."""
-    from app.seed.demo import seed_demo  # the synthetic population needs the model stack (see cmd_worker)
+    from app.seed.demo import seed_demo  # the synthetic population needs the matching stack
 
     print(
         json.dumps(
             _with_session(
-                lambda s: seed_demo(s, mentors=args.mentors, newcomers=args.newcomers, seed=args.seed)
+                lambda s: seed_demo(
+                    s,
+                    mentors=args.mentors,
+                    newcomers=args.newcomers,
+                    seed=args.seed,
+                    history=not args.no_history,
+                )
             ),
             ensure_ascii=False,
         )
@@ -95,9 +106,8 @@ def cmd_seed_demo(args: argparse.Namespace) -> None:
 
 def cmd_worker(args: argparse.Namespace) -> None:
     """Run background jobs (imports, matching runs, retraining) until interrupted."""
-    # The job handlers pull in the matching model's numeric stack (scikit-learn, SciPy, OR-Tools, ~4 s
-    # of CPU); only the commands that run them load it, so `jieduan import` and --help stay light.
-    from app.jobs.handlers import HANDLERS, PERIODIC
+    from app.jobs.handlers import HANDLERS, PERIODIC  # matching runs need the matching stack
+    from app.jobs.worker import Worker
 
     settings = get_settings()
     factory = make_sessionmaker(make_engine(settings.database_url))
@@ -120,7 +130,7 @@ def cmd_worker(args: argparse.Namespace) -> None:
 
 def cmd_retrain(args: argparse.Namespace) -> None:
     """Fit the learned ranker on all decisions so far and store it as a new version."""
-    from app.matches.models_service import retrain  # the model stack, loaded on use (see cmd_worker)
+    from app.ranker.service import retrain  # fitting needs the matching stack
 
     model = _with_session(lambda s: retrain(s, trained_by=None))
     print(json.dumps({"version": model.version, "n_samples": model.n_samples, "metrics": model.metrics}))  # type: ignore[attr-defined]
@@ -128,8 +138,6 @@ def cmd_retrain(args: argparse.Namespace) -> None:
 
 def cmd_sweep(args: argparse.Namespace) -> None:
     """Flag overdue commitments and send check-in reminders now."""
-    from app.matches.commitments import sweep_overdue  # loaded on use (see cmd_worker)
-
     print(json.dumps(_with_session(sweep_overdue)))
 
 
@@ -167,6 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mentors", type=int, default=2_000)
     p.add_argument("--newcomers", type=int, default=10_000)
     p.add_argument("--seed", type=int, default=2024)
+    p.add_argument("--no-history", action="store_true", help="profiles only: no matches, outcomes or honours")
     p.set_defaults(func=cmd_seed_demo)
 
     p = sub.add_parser("worker", help=cmd_worker.__doc__)

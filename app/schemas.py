@@ -12,6 +12,8 @@ T = TypeVar("T")
 PhoneStr = Annotated[str, StringConstraints(pattern=r"^1[3-9]\d{9}$")]
 RegionCodeStr = Annotated[str, StringConstraints(pattern=r"^(\d{2}|\d{4}|\d{6}|\d{9}|\d{12})$")]
 Password = Annotated[str, StringConstraints(min_length=8, max_length=128)]
+# Search text: no control characters (PostgreSQL text cannot hold NUL; none belongs in a search anyway).
+SEARCH_TEXT_PATTERN = r"^[^\x00-\x1f\x7f]+$"
 
 
 class Input(BaseModel):
@@ -36,3 +38,11 @@ class Page(Output, Generic[T]):
 # Database ids are 32-bit on both databases; larger path values are a 422, not an overflow.
 MAX_ID = 2**31 - 1
 IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
+
+
+class Accepted(Output):
+    """202 answer for work that runs in the background."""
+
+    id: int
+    status: str
+    url: str

@@ -17,6 +17,7 @@ from typing import Any, Final
 from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.orm import Session
 
+from app.access.regions import within
 from app.bulk import allocate_ids, bulk_insert, join_pairs, one_of
 from app.imports.validate.rows import RosterRow, RowIssue
 from app.imports.validate.stream import Checked
@@ -262,7 +263,7 @@ class ChunkPlanner:
                 "该商户已自行注册并维护资料，导入不能修改。",
                 "This seller keeps their own profile; an import cannot change it.",
             )  # fmt: skip
-        if match is not None and office and not str(match["region_code"]).startswith(office):
+        if match is not None and office and not within(str(match["region_code"]), office):
             return _issue(
                 n, "credit_code" if row.credit_code else "phone", row.credit_code or row.phone,
                 "belongs_to_other_township",

@@ -1,0 +1,129 @@
+"""Matches after approval: the parties' list, accepting or declining, ending, the audit log."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.access import Caller
+from app.access.matches import MatchView, load_reviewable, load_view, party_scope, view_of
+from app.db import utcnow
+from app.errors import Conflict, Forbidden
+from app.matches.states import transition
+from app.models import Commitment, Match, MatchTransition, Mentor, Newcomer
+from app.models.matches import MatchStatus
+from app.notifications.service import notify
+from app.pagination import Paged, desc, paginate
+
+
+def my_matches(session: Session, caller: Caller, *, cursor: str | None, limit: int) -> Paged[MatchView]:
+    """The caller's approved, active and past matches, newest first: one query with both profiles."""
+    stmt = (
+        select(Match, Mentor, Newcomer)
+        .join(Mentor, Mentor.id == Match.mentor_id)
+        .join(Newcomer, Newcomer.id == Match.newcomer_id)
+        .where(party_scope(caller))
+    )
+    page = paginate(session, stmt, [desc(Match.id)], cursor, limit)
+    # party_scope already limits rows to what the caller may see, so every row has a view.
+    return page.map(lambda row: _seen(view_of(caller, *row)))
+
+
+def _seen(view: MatchView | None) -> MatchView:
+    assert view is not None
+    return view
+
+
+def transitions_of(session: Session, caller: Caller, match_id: int) -> list[MatchTransition]:
+    """The audit log of a match the caller reviews, oldest first."""
+    load_reviewable(session, caller, match_id)
+    return list(
+        session.scalars(
+            select(MatchTransition).where(MatchTransition.match_id == match_id).order_by(MatchTransition.id)
+        )
+    )
+
+
+def _party(view: MatchView, caller: Caller, on_behalf_of: str | None) -> str:
+    """Which side the caller speaks for; staff may speak for a party that has no account."""
+    if on_behalf_of is None:
+        if view.is_mentor:
+            return "mentor"
+        if view.is_newcomer:
+            return "newcomer"
+        raise Forbidden(detail=("只有结对双方可以操作", "only the two parties may do this"))
+    if not view.is_reviewer:
+        raise Forbidden()
+    profile = view.mentor if on_behalf_of == "mentor" else view.newcomer
+    if profile.account_id is not None:
+        raise Conflict(
+            code="party_has_account",
+            detail=("该方有自己的账户，请由本人确认", "this party has an account and must answer themself"),
+        )
+    return on_behalf_of
+
+
+def accept(session: Session, caller: Caller, match_id: int, *, on_behalf_of: str | None = None) -> MatchView:
+    """Record one party's acceptance; when both have accepted the match becomes active."""
+    view = load_view(session, caller, match_id, lock=True)
+    party = _party(view, caller, on_behalf_of)
+    match = view.match
+    if match.status != MatchStatus.APPROVED:
+        raise Conflict(
+            code="invalid_transition",
+            detail=(f"当前状态 {match.status} 不能接受", f"cannot accept a {match.status} match"),
+        )
+    if party == "mentor":
+        match.mentor_accepted = True
+    else:
+        match.newcomer_accepted = True
+    session.flush()
+    if match.mentor_accepted and match.newcomer_accepted:
+        transition(session, match, MatchStatus.ACTIVE, actor_id=caller.id, reason="both parties accepted")
+        _start_commitments(session, view)
+        for account in (view.mentor.account_id, view.newcomer.account_id):
+            notify(session, account, "match_active", {"match_id": match.id})
+    return view
+
+
+def _start_commitments(session: Session, view: MatchView) -> None:
+    today = utcnow().date()
+    for c in view.match.suggested_commitments:
+        session.add(
+            Commitment(
+                match_id=view.match.id,
+                resource_type=c["resource_type"],
+                area=c["area"],
+                description=c["description"],
+                cadence_days=int(c["cadence_days"]),
+                next_due=today + timedelta(days=int(c["cadence_days"])),
+            )
+        )
+    session.flush()
+
+
+def decline(
+    session: Session, caller: Caller, match_id: int, *, note: str | None, on_behalf_of: str | None = None
+) -> MatchView:
+    """A party says no: the seat is released and the pair is never proposed again."""
+    view = load_view(session, caller, match_id, lock=True)
+    party = _party(view, caller, on_behalf_of)
+    transition(
+        session, view.match, MatchStatus.DECLINED, actor_id=caller.id, reason=f"{party}: {note or ''}".strip()
+    )
+    other = view.newcomer.account_id if party == "mentor" else view.mentor.account_id
+    notify(session, other, "match_declined", {"match_id": view.match.id})
+    return view
+
+
+def end(session: Session, caller: Caller, match_id: int, *, to_status: MatchStatus, reason: str) -> MatchView:
+    """Complete (coordinator) or cancel (a party or the coordinator) an active match."""
+    view = load_view(session, caller, match_id, lock=True)
+    if to_status == MatchStatus.COMPLETED and not view.is_reviewer:
+        raise Forbidden(detail=("由协调员确认结对完成", "a coordinator confirms completion"))
+    transition(session, view.match, to_status, actor_id=caller.id, reason=reason)
+    for account in (view.mentor.account_id, view.newcomer.account_id):
+        notify(session, account, "match_ended", {"match_id": view.match.id, "status": to_status})
+    return view

@@ -1,0 +1,177 @@
+"""Matching runs: created by a coordinator, executed by a worker, writing proposals for review.
+
+The run job owns its transactions (short ones for progress, one for the results), as jobs do.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+from sqlalchemy import insert, or_, select, update
+from sqlalchemy.orm import Session
+
+from app.access import Caller
+from app.access.regions import ancestors, under
+from app.bulk import lock_for_transaction
+from app.db import utcnow
+from app.errors import Conflict, NotFound, Unprocessable
+from app.jobs.queue import enqueue
+from app.jobs.worker import JobContext
+from app.matches import adapter
+from app.matches.states import transition_many
+from app.models import Match, MatchingRun, Newcomer, Region
+from app.models.matches import ACTIVE_RUN, MatchStatus, RunStatus
+from app.pagination import Paged, desc, paginate
+from app.ranker.service import latest_model, load_ranker
+from app.runs.schemas import RunCreate
+from matching import evaluate, propose
+
+log = logging.getLogger(__name__)
+_CHUNK = 1_000
+
+
+def _serialise_creation(session: Session) -> None:
+    # Two coordinators creating overlapping runs at the same instant must not both pass the check.
+    lock_for_transaction(session, 7201)
+
+
+def create_run(session: Session, caller: Caller, params: RunCreate) -> MatchingRun:
+    """Queue a run over a scope inside the caller's jurisdiction; 409 while an overlapping one is active."""
+    # No scope means the whole country, which only an admin covers; it is stored as the empty prefix.
+    scope = params.scope_code or ""
+    params = params.model_copy(update={"scope_code": scope})
+    if scope and session.get(Region, scope) is None:
+        raise Unprocessable(code="region_not_found")
+    if not caller.covers(scope):
+        raise Unprocessable(code="region_outside_jurisdiction")
+    _serialise_creation(session)
+    overlapping = session.scalar(
+        select(MatchingRun.id)
+        .where(
+            MatchingRun.status.in_(ACTIVE_RUN),
+            # Overlap: one scope lies under the other (codes are hierarchical prefixes).
+            or_(under(MatchingRun.scope_code, scope), MatchingRun.scope_code.in_(ancestors(scope))),
+        )
+        .limit(1)
+    )
+    if overlapping is not None:
+        raise Conflict(
+            code="run_in_progress",
+            run_id=overlapping,
+            detail=(
+                f"范围重叠的匹配任务 {overlapping} 尚未结束",
+                f"overlapping run {overlapping} is still active",
+            ),
+        )
+    model_id = None
+    if params.use_learned_ranker:
+        model = latest_model(session)
+        if model is None:
+            raise Unprocessable(
+                code="no_trained_model", detail=("尚无训练好的模型", "no ranker has been trained yet")
+            )
+        model_id = model.id
+    run = MatchingRun(
+        scope_code=scope, policy=params.model_dump(), created_by=caller.id, model_version_id=model_id
+    )
+    session.add(run)
+    session.flush()
+    enqueue(session, kind="matching_run", ref_id=run.id)
+    return run
+
+
+def get_run(session: Session, caller: Caller, run_id: int) -> MatchingRun:
+    """A run inside the caller's jurisdiction, else 404."""
+    run = session.get(MatchingRun, run_id)
+    if run is None or not caller.covers(run.scope_code):
+        raise NotFound()
+    return run
+
+
+def list_runs(session: Session, caller: Caller, *, cursor: str | None, limit: int) -> Paged[MatchingRun]:
+    """Runs over regions inside the caller's jurisdiction, newest first, one keyset page."""
+    stmt = select(MatchingRun).where(caller.scope(MatchingRun.scope_code))
+    return paginate(session, stmt, [desc(MatchingRun.id)], cursor, limit)
+
+
+def _set(ctx: JobContext, run_id: int, **values: Any) -> None:
+    with ctx.sessions.begin() as s:
+        s.execute(update(MatchingRun).where(MatchingRun.id == run_id).values(**values))
+    ctx.beat()
+
+
+def _jsonable(values: dict[str, Any]) -> dict[str, Any]:
+    return {k: (v.item() if isinstance(v, np.generic) else v) for k, v in values.items()}
+
+
+def execute_run(ctx: JobContext) -> None:
+    """The job: load, propose, then replace pending proposals of these newcomers in one transaction."""
+    run_id = ctx.ref_id
+    with ctx.sessions.begin() as s:
+        run = s.get(MatchingRun, run_id)
+        if run is None or run.status == RunStatus.DONE:
+            return
+        params, scope, model_id = RunCreate.from_policy(run.policy), run.scope_code, run.model_version_id
+    _set(ctx, run_id, status=RunStatus.RUNNING, started_at=utcnow(), progress=0.05, error_detail=None)
+    try:
+        with ctx.sessions() as s:
+            mentors = adapter.load_mentors(s)
+            newcomers = adapter.load_newcomers(s, scope)
+            excluded = adapter.excluded_pairs(s, newcomers.ids.tolist())
+            ranker = load_ranker(s, model_id) if model_id else None
+        _set(ctx, run_id, progress=0.3)
+        policy = adapter.policy_of(params)
+        proposals = propose(mentors, newcomers, policy, ranker=ranker, exclude_pairs=excluded, seed=run_id)
+        evaluation = _jsonable(evaluate(proposals, mentors, newcomers))
+        _set(ctx, run_id, progress=0.7)
+        rows = adapter.proposal_rows(proposals, mentors, newcomers, run_id)
+        with ctx.sessions.begin() as s:
+            superseded = supersede_proposed(s, scope)
+            for i in range(0, len(rows), _CHUNK):
+                s.execute(insert(Match), rows[i : i + _CHUNK])
+            s.execute(
+                update(MatchingRun)
+                .where(MatchingRun.id == run_id)
+                .values(
+                    status=RunStatus.DONE,
+                    progress=1.0,
+                    finished_at=utcnow(),
+                    evaluation=evaluation,
+                    counts={
+                        "mentors": len(mentors),
+                        "newcomers": len(newcomers),
+                        "proposals": len(rows),
+                        "superseded": superseded,
+                        "excluded_pairs": len(excluded),
+                    },
+                )
+            )
+    except Exception as exc:
+        _set(
+            ctx,
+            run_id,
+            status=RunStatus.FAILED,
+            error_detail=f"{type(exc).__name__}: {exc}"[:2000],
+            finished_at=utcnow(),
+        )
+        raise
+
+
+def supersede_proposed(session: Session, scope: str) -> int:
+    """Proposals still awaiting review for the scope's newcomers become superseded (audited)."""
+    in_scope = select(Newcomer.id).where(under(Newcomer.region_code, scope))
+    ids = list(
+        session.scalars(
+            select(Match.id).where(Match.status == MatchStatus.PROPOSED, Match.newcomer_id.in_(in_scope))
+        )
+    )
+    return transition_many(
+        session,
+        ids,
+        from_status=MatchStatus.PROPOSED,
+        to_status=MatchStatus.SUPERSEDED,
+        actor_id=None,
+        reason="replaced by a newer matching run",
+    )

@@ -1,0 +1,161 @@
+"""Review queue, approval and rejection: jurisdiction, ETags, seats, idempotency."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from app.models import Match, MatchTransition, Mentor, Newcomer
+from tests.conftest import CAOXIAN, JIANGSU, SHANDONG
+
+
+@pytest.fixture
+def coordinator(make_user):
+    return make_user("coordinator", SHANDONG)
+
+
+def _etag(client, headers, match_id):
+    r = client.get(f"/api/v1/proposals/{match_id}", headers=headers)
+    assert r.status_code == 200, r.text
+    return r.headers["etag"]
+
+
+def _approve(client, headers, match_id, body=None, **extra_headers):
+    h = {**headers, "If-Match": _etag(client, headers, match_id), **extra_headers}
+    return client.post(f"/api/v1/proposals/{match_id}/approve", json=body or {}, headers=h)
+
+
+class TestQueue:
+    def test_only_the_newcomers_coordinator_sees_it(self, client, db, make_user, pair, coordinator):
+        # Both profiles get a phone, so the masking below has something to mask.
+        db.get(Mentor, pair.mentor_id).phone = "13912345678"
+        db.get(Newcomer, pair.newcomer_id).phone = "13700001111"
+        db.commit()
+        items = client.get("/api/v1/proposals", headers=coordinator.headers).json()["items"]
+        assert [p["id"] for p in items] == [pair.match_id]
+        assert items[0]["mentor"]["phone"] == "139****5678"
+        assert items[0]["newcomer"]["phone"] == "137****1111"
+        other = make_user("coordinator", JIANGSU)  # the mentor's province: not the reviewer
+        assert client.get("/api/v1/proposals", headers=other.headers).json()["items"] == []
+        assert client.get(f"/api/v1/proposals/{pair.match_id}", headers=other.headers).status_code == 404
+        county = make_user("coordinator", CAOXIAN)
+        assert client.get(f"/api/v1/proposals/{pair.match_id}", headers=county.headers).status_code == 200
+
+    def test_sorted_by_score_with_cursor(self, client, make_profiles, propose_pair, coordinator):
+        make_mentor, make_newcomer = make_profiles
+        mentor, _ = make_mentor(capacity=10)
+        ids = [
+            propose_pair(mentor, make_newcomer(with_account=False)[0], score=s).id for s in (0.2, 0.9, 0.5)
+        ]
+        first = client.get("/api/v1/proposals", params={"limit": 2}, headers=coordinator.headers).json()
+        rest = client.get(
+            "/api/v1/proposals",
+            params={"limit": 2, "cursor": first["next_cursor"]},
+            headers=coordinator.headers,
+        ).json()
+        assert [p["id"] for p in first["items"] + rest["items"]] == [ids[1], ids[2], ids[0]]
+
+    def test_parties_do_not_see_proposals(self, client, pair):
+        assert (
+            client.get(f"/api/v1/matches/{pair.match_id}", headers=pair.newcomer_user.headers).status_code
+            == 404
+        )
+        assert client.get("/api/v1/me/matches", headers=pair.mentor_user.headers).json()["items"] == []
+
+
+class TestApprove:
+    def test_requires_if_match_and_rejects_stale(self, client, pair, coordinator):
+        url = f"/api/v1/proposals/{pair.match_id}/approve"
+        assert client.post(url, json={}, headers=coordinator.headers).status_code == 428
+        stale = client.post(url, json={}, headers={**coordinator.headers, "If-Match": '"0"'})
+        assert stale.status_code == 412
+
+    def test_approve_takes_a_seat_and_logs(self, client, db, pair, coordinator):
+        body = {
+            "commitments": [
+                {
+                    "resource_type": "technology",
+                    "area": "marketing_innovation",
+                    "description": "每月一次直播复盘",
+                    "cadence_days": 30,
+                }
+            ],
+            "note": "同意",
+        }
+        r = _approve(client, coordinator.headers, pair.match_id, body)
+        assert r.status_code == 200, r.text
+        assert r.json()["status"] == "approved" and r.json()["suggested_commitments"][0]["cadence_days"] == 30
+        db.expire_all()
+        assert db.get(Mentor, pair.mentor_id).capacity_used == 1
+        log = db.scalars(select(MatchTransition).where(MatchTransition.match_id == pair.match_id)).all()
+        assert [(t.from_status, t.to_status, t.actor_id) for t in log] == [
+            ("proposed", "approved", coordinator.id)
+        ]
+        again = _approve(client, coordinator.headers, pair.match_id)
+        assert again.status_code == 409 and again.json()["code"] == "invalid_transition"
+
+    def test_full_mentor_is_409(self, client, make_profiles, propose_pair, coordinator):
+        make_mentor, make_newcomer = make_profiles
+        mentor, _ = make_mentor(capacity=1)
+        a = propose_pair(mentor, make_newcomer()[0])
+        b = propose_pair(mentor, make_newcomer()[0])
+        assert _approve(client, coordinator.headers, a.id).status_code == 200
+        r = _approve(client, coordinator.headers, b.id)
+        assert r.status_code == 409 and r.json()["code"] == "mentor_capacity_full"
+
+    def test_newcomer_with_a_mentor_is_409(self, client, db, make_profiles, propose_pair, coordinator):
+        make_mentor, make_newcomer = make_profiles
+        newcomer, _ = make_newcomer()
+        a = propose_pair(make_mentor()[0], newcomer)
+        b = propose_pair(make_mentor()[0], newcomer)
+        assert _approve(client, coordinator.headers, a.id).status_code == 200
+        r = _approve(client, coordinator.headers, b.id)
+        assert r.status_code == 409 and r.json()["code"] == "newcomer_already_matched"
+        db.expire_all()
+        assert db.get(Mentor, b.mentor_id).capacity_used == 0  # the refused seat was given back
+        assert db.get(Match, b.id).status == "proposed"
+
+    def test_idempotency_key_replays(self, client, db, pair, coordinator):
+        key = {"Idempotency-Key": "approve-0001-abc"}
+        first = _approve(client, coordinator.headers, pair.match_id, {"note": "ok"}, **key)
+        second = client.post(
+            f"/api/v1/proposals/{pair.match_id}/approve",
+            json={"note": "ok"},
+            headers={**coordinator.headers, **key, "If-Match": '"1"'},
+        )
+        assert second.status_code == 200 and second.json() == first.json()
+        assert second.headers["idempotent-replayed"] == "true"
+        different = client.post(
+            f"/api/v1/proposals/{pair.match_id}/approve",
+            json={"note": "changed"},
+            headers={**coordinator.headers, **key, "If-Match": '"1"'},
+        )
+        assert different.status_code == 422 and different.json()["code"] == "idempotency_key_reused"
+        db.expire_all()
+        assert db.get(Mentor, pair.mentor_id).capacity_used == 1
+
+
+class TestReject:
+    def test_reason_required_from_fixed_list(self, client, db, pair, coordinator):
+        h = {**coordinator.headers, "If-Match": _etag(client, coordinator.headers, pair.match_id)}
+        bad = client.post(
+            f"/api/v1/proposals/{pair.match_id}/reject", json={"reason_code": "dislike"}, headers=h
+        )
+        assert bad.status_code == 422
+        ok = client.post(
+            f"/api/v1/proposals/{pair.match_id}/reject",
+            json={"reason_code": "too_far", "note": "物流太远"},
+            headers=h,
+        )
+        assert ok.status_code == 200 and ok.json()["status"] == "rejected"
+        row = db.get(Match, pair.match_id)
+        assert (row.reason_code, row.reason_note) == ("too_far", "物流太远")
+
+    def test_other_jurisdiction_cannot_reject(self, client, make_user, pair):
+        other = make_user("coordinator", JIANGSU)
+        r = client.post(
+            f"/api/v1/proposals/{pair.match_id}/reject",
+            json={"reason_code": "other"},
+            headers={**other.headers, "If-Match": '"1"'},
+        )
+        assert r.status_code == 404
