@@ -1,13 +1,70 @@
-"""Set-based upsert that works on SQLite and PostgreSQL alike (INSERT ... ON CONFLICT)."""
+"""The database layer's bulk writes and every SQLite/PostgreSQL branch outside the engine setup.
+
+Services call these instead of asking which database they run on, so each dialect difference lives
+here once: COPY against executemany, array parameters against expanding IN lists, ON CONFLICT
+statements, id allocation and transaction-scoped locks. Every function works inside the caller's
+transaction and never commits.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import hashlib
+import json
+from collections.abc import Collection, Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Table
+from sqlalchemy import (
+    ARRAY,
+    ColumnElement,
+    FromClause,
+    Select,
+    String,
+    Table,
+    and_,
+    any_,
+    bindparam,
+    column,
+    func,
+    insert,
+    select,
+    text,
+    values,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import sqltypes
+
+
+def is_postgres(session: Session) -> bool:
+    """True when the session's bind is PostgreSQL (the only place that asks)."""
+    return session.get_bind().dialect.name == "postgresql"
+
+
+# json.dumps(value, ensure_ascii=False), built once instead of per call.
+_to_json = json.JSONEncoder(ensure_ascii=False).encode
+
+
+def bulk_insert(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
+    """Insert many rows in the current transaction: COPY on PostgreSQL, executemany on SQLite.
+
+    psycopg's executemany sends one INSERT per row (pipelined); COPY streams them all in one command.
+    """
+    if not rows:
+        return
+    connection = session.connection()
+    if connection.dialect.name != "postgresql":
+        connection.execute(insert(table), rows)
+        return
+    names = list(rows[0])
+    as_json = [i for i, n in enumerate(names) if isinstance(table.c[n].type, sqltypes.JSON)]
+    columns = ", ".join(connection.dialect.identifier_preparer.quote(n) for n in names)
+    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    with cursor.copy(f"COPY {table.name} ({columns}) FROM STDIN") as copy:
+        for row in rows:
+            cells = [row[n] for n in names]
+            for i in as_json:
+                cells[i] = _to_json(cells[i])
+            copy.write_row(cells)
 
 
 def upsert_rows(
@@ -21,9 +78,8 @@ def upsert_rows(
     """Insert rows; on a key conflict update the `update` columns (or leave the row as it is)."""
     if not rows:
         return
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = insert(table)
+    dialect_insert = postgresql.insert if is_postgres(session) else sqlite.insert
+    stmt = dialect_insert(table)
     update_cols = list(update or [])
     if update_cols:
         stmt = stmt.on_conflict_do_update(
@@ -49,11 +105,78 @@ def increment_below(
     or the write lock (SQLite) makes it atomic, so concurrent callers never both take the last unit.
     Returns the new value, or None when the bound was reached.
     """
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = insert(table).values({**key, **(insert_extra or {}), column: 1})
+    dialect_insert = postgresql.insert if is_postgres(session) else sqlite.insert
+    stmt = dialect_insert(table).values({**key, **(insert_extra or {}), column: 1})
     current = table.c[column]
     stmt = stmt.on_conflict_do_update(
         index_elements=list(key), set_={column: current + 1}, where=current < bound
     ).returning(current)
     return session.execute(stmt).scalar_one_or_none()
+
+
+def allocate_ids(session: Session, table: Table, n: int) -> list[int]:
+    """n new ids for table's serial `id`, taken the way the database would take them.
+
+    On SQLite the caller's transaction must already hold the write lock (every write transaction
+    begins IMMEDIATE), so nobody can take an id between this read and the insert.
+    """
+    if n <= 0:
+        return []
+    if is_postgres(session):
+        stmt = text("SELECT nextval(pg_get_serial_sequence(:t, 'id')) FROM generate_series(1, :n)")
+        return [int(i) for i in session.scalars(stmt, {"t": table.name, "n": n})]
+    start = session.scalar(select(func.coalesce(func.max(table.c.id), 0))) or 0
+    return list(range(start + 1, start + n + 1))
+
+
+def one_of(session: Session, col: Any, wanted: Collection[str]) -> ColumnElement[bool]:
+    """col IN (wanted): one array parameter on PostgreSQL (= ANY), an expanding IN on SQLite.
+
+    Compiling and planning a 1,000-value IN list costs PostgreSQL more than the lookup itself.
+    """
+    if is_postgres(session):
+        return col == any_(bindparam(None, sorted(wanted), type_=ARRAY(String)))
+    return col.in_(sorted(wanted))  # type: ignore[no-any-return]
+
+
+def join_pairs(
+    session: Session, stmt: Select[Any], left: tuple[Any, Any], pairs: Sequence[tuple[str, str]]
+) -> Select[Any]:
+    """stmt joined to (a, b) string pairs on left[0] = a AND left[1] = b.
+
+    PostgreSQL gets two array parameters through unnest (instead of 2,000 bound scalars); SQLite a
+    VALUES CTE, which probes a two-column unique index once per pair (a tuple IN scans the table).
+    """
+    keys: FromClause
+    if is_postgres(session):
+        keys = (
+            func.unnest(
+                bindparam("pair_a", [a for a, _b in pairs], type_=ARRAY(String)),
+                bindparam("pair_b", [b for _a, b in pairs], type_=ARRAY(String)),
+            )
+            .table_valued("a", "b")
+            .render_derived(with_types=False)
+        )
+    else:
+        keys = values(column("a", String), column("b", String), name="pair_keys").data(list(pairs)).cte()
+    return stmt.join(keys, and_(left[0] == keys.c.a, left[1] == keys.c.b))
+
+
+def _lock_id(key: str | int) -> int:
+    """A signed 64-bit advisory-lock id: the int as given, or a stable hash of the string."""
+    if isinstance(key, int):
+        return key
+    return int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big", signed=True)
+
+
+def lock_for_transaction(session: Session, *keys: str | int) -> None:
+    """Hold named locks until the current transaction ends (pg_advisory_xact_lock).
+
+    Keys are taken in sorted order so two transactions locking overlapping sets cannot deadlock.
+    On SQLite every write transaction already holds the database's single write lock from its
+    BEGIN IMMEDIATE, which serialises writers more strictly than any named lock, so this is a no-op.
+    """
+    if not keys or not is_postgres(session):
+        return
+    for lock_id in sorted({_lock_id(k) for k in keys}):
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": lock_id})

@@ -174,17 +174,17 @@ def variant_project(url: str, path: Path) -> dict[str, Any]:
 
 
 def _validated(path: Path, sessions: Any) -> list[Any]:
-    from app.imports.pipeline import validated_stream
-    from app.imports.reading import open_roster
-    from app.imports.resolve import RegionResolver
+    from app.imports.read.reading import open_roster
+    from app.imports.validate.resolve import RegionResolver
+    from app.imports.validate.stream import validated_stream
 
     with open_roster(path) as reader:
-        yield from validated_stream(reader, RegionResolver(sessions), None)
+        yield from validated_stream(reader, RegionResolver(sessions), None, {})
 
 
 def variant_naive(url: str, path: Path) -> dict[str, Any]:
     """(b) per-row ORM upsert: SELECT by key, one Mentor object, session.add; commit every 1,000."""
-    from app.imports.upsert import import_hash, mentor_values
+    from app.imports.write.upsert import import_hash, mentor_values
 
     engine = make_engine(url)
     sessions = make_sessionmaker(engine)
@@ -192,7 +192,7 @@ def variant_naive(url: str, path: Path) -> dict[str, Any]:
     created = rejected = 0
     spent = 0.0
     session = Session(engine, autoflush=True)
-    for i, (validated, _raw, region) in enumerate(_validated(path, sessions), start=1):
+    for i, (_raw, validated, region) in enumerate(_validated(path, sessions), start=1):
         row = validated.row
         if row is None or region is None:
             rejected += 1
@@ -222,7 +222,7 @@ def variant_naive(url: str, path: Path) -> dict[str, Any]:
 
 def variant_copy(url: str, path: Path) -> dict[str, Any]:
     """(c) COPY of already-clean rows (validated before the clock starts) into both tables."""
-    from app.imports.upsert import import_hash, mentor_values
+    from app.imports.write.upsert import import_hash, mentor_values
 
     engine = make_engine(url)
     sessions = make_sessionmaker(engine)
@@ -230,7 +230,7 @@ def variant_copy(url: str, path: Path) -> dict[str, Any]:
     products: list[tuple[Any, ...]] = []
     columns: list[str] = []
     now = utcnow()
-    for validated, _raw, region in _validated(path, sessions):
+    for _raw, validated, region in _validated(path, sessions):
         row = validated.row
         if row is None or region is None:
             continue

@@ -9,23 +9,28 @@ boundaries are counted from the first data row, so a resumed run cuts the file e
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import gc
 import io
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Final, Literal
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.bulk import lock_for_transaction
 from app.config import Settings
 from app.db import utcnow
-from app.imports.decoding import RosterFileError
-from app.imports.pipeline import StreamItem, validated_stream, write_report
-from app.imports.reading import RosterReader, open_roster
-from app.imports.resolve import RegionResolver
-from app.imports.upsert import ChunkPlanner, ImportState, note_dry_run, write_mentors
+from app.imports.read.decoding import RosterFileError
+from app.imports.read.reading import RosterReader, open_roster
+from app.imports.validate.keys import DuplicateFinder, Duplicates
+from app.imports.validate.resolve import RegionResolver
+from app.imports.validate.stream import Checked, validated_stream
+from app.imports.write.outcomes import write_report
+from app.imports.write.upsert import ChunkPlanner, ImportState, note_dry_run, write_mentors
 from app.models import ImportRowResult, RosterFile, RosterImport
 
 Progress = Callable[[str, int, int | None], None]
@@ -52,6 +57,36 @@ class ImportLimits:
         return cls(chunk_rows=settings.import_chunk_rows, max_rows=settings.import_max_rows)
 
 
+@dataclass(frozen=True, slots=True)
+class ImportSnapshot:
+    """The import row as this run last wrote it; `_Run.set` writes the table and replaces it."""
+
+    filename: str
+    content_type: str | None
+    sheet: str | None
+    township_code: str | None
+    dry_run: bool
+    on_error: str
+    status: str
+    error_code: str | None
+    error_detail: str | None
+    checkpoint_row: int
+    rows_total: int | None
+    rows_processed: int
+    created_count: int
+    updated_count: int
+    unchanged_count: int
+    rejected_count: int
+    unknown_columns: list[str]
+    started_at: datetime | None
+    finished_at: datetime | None
+
+    @classmethod
+    def of(cls, imp: RosterImport) -> ImportSnapshot:
+        """Copy the fields a run uses from the ORM row."""
+        return cls(**{f.name: getattr(imp, f.name) for f in dataclasses.fields(cls)})
+
+
 @dataclass(slots=True)
 class _Run:
     """One execution of an import: its fixed parameters, its file, and its running counts."""
@@ -62,20 +97,22 @@ class _Run:
     beat: Callable[[], bool]
     progress: Progress
     data: bytes
-    imp: dict[str, Any]
+    imp: ImportSnapshot
 
     def open(self) -> RosterReader:
         return open_roster(
             io.BytesIO(self.data),
-            filename=self.imp["filename"],
-            content_type=self.imp["content_type"],
-            sheet_name=self.imp["sheet"],
+            filename=self.imp.filename,
+            content_type=self.imp.content_type,
+            sheet_name=self.imp.sheet,
         )
 
     def set(self, **values: Any) -> None:
+        # replace() first: a misspelt field fails before anything is written.
+        snapshot = dataclasses.replace(self.imp, **values)
         with self.sessions.begin() as session:
             session.execute(update(RosterImport).where(RosterImport.id == self.import_id).values(**values))
-        self.imp.update(values)
+        self.imp = snapshot
 
     def fail(self, code: str, zh: str, en: str) -> None:
         self.set(
@@ -108,11 +145,11 @@ def run_import(
         file = session.get(RosterFile, import_id)
         if imp is None or file is None:
             return "missing"
-        snapshot = {c.key: getattr(imp, c.key) for c in RosterImport.__table__.columns}
+        snapshot = ImportSnapshot.of(imp)
         data = file.data
     run = _Run(sessions, import_id, limits or ImportLimits(), beat, progress, data, snapshot)
-    if run.imp["status"] in ("done", "failed"):
-        return str(run.imp["status"])
+    if run.imp.status in ("done", "failed"):
+        return run.imp.status
     with _fewer_collections():
         return _run(run)
 
@@ -135,21 +172,24 @@ def _fewer_collections() -> Iterator[None]:
 
 def _run(run: _Run) -> str:
     """The validation pass (unless a crashed run already finished it), then the chunked apply."""
-    if run.imp["status"] in ("queued", "validating"):
-        run.set(status="validating", started_at=run.imp["started_at"] or utcnow())
-        try:
-            rejected = _validate(run)
-        except RosterFileError as exc:
-            run.fail(exc.code, exc.message_zh, exc.message_en)
-            return "failed"
-        # reject_file: a bad row fails the import before any mentor is written; we still report it.
-        run.set(status="applying", error_code=ROWS_REJECTED if rejected else None)
+    try:
+        if run.imp.status in ("queued", "validating"):
+            run.set(status="validating", started_at=run.imp.started_at or utcnow())
+            rejected, duplicates = _validate(run)
+            # reject_file: a bad row fails the import before any mentor is written; we still report it.
+            run.set(status="applying", error_code=ROWS_REJECTED if rejected else None)
+        else:
+            # Resuming after a crash: the shared keys are not stored, so count them again.
+            duplicates = _find_duplicates(run)
+    except RosterFileError as exc:
+        run.fail(exc.code, exc.message_zh, exc.message_en)
+        return "failed"
     mode: Mode = (
-        "report" if run.imp["error_code"] == ROWS_REJECTED else "dry_run" if run.imp["dry_run"] else "apply"
+        "report" if run.imp.error_code == ROWS_REJECTED else "dry_run" if run.imp.dry_run else "apply"
     )
-    _apply_chunks(run, mode)
+    _apply_chunks(run, mode, duplicates)
     if mode == "report":
-        n = run.imp["rejected_count"]
+        n = run.imp.rejected_count
         run.fail(
             ROWS_REJECTED,
             f"有 {n} 行无法导入，按“整文件拒绝”设置，本次未写入任何数据。请查看错误报告并修改后重新上传。",
@@ -169,45 +209,73 @@ def _too_many_rows(limit: int) -> RosterFileError:
     )
 
 
-def _validate(run: _Run) -> int:
-    """Stream the whole file once before any write; return how many rows would be rejected.
+def _no_data_rows() -> RosterFileError:
+    return RosterFileError(
+        "no_data_rows",
+        "文件只有表头，没有数据行。请在表头下方填写名单后重新上传。",
+        "The file has a header row but no data rows. Fill in the roster below the header and upload again.",
+    )
 
-    With skip_row only whole-file problems matter here (a bad byte late in the file, the row limit),
-    so rows are just read. With reject_file every row is validated and planned against the table.
-    """
-    office = run.imp["township_code"]
-    reject_file = run.imp["on_error"] == "reject_file"
-    rows = rejected = 0
+
+def _resolver(run: _Run) -> RegionResolver:
+    return RegionResolver(run.sessions)
+
+
+def _count_rows(run: _Run, reader: RosterReader, finder: DuplicateFinder) -> int:
+    """Read every row once: enforce the row limit and collect the keys the rows claim."""
+    rows = 0
+    for raw in reader:
+        rows += 1
+        if rows > run.limits.max_rows:
+            raise _too_many_rows(run.limits.max_rows)
+        finder.add(raw)
+        if rows % _BEAT_EVERY_ROWS == 0:
+            run.keep_lease()
+            run.progress("validating", rows, None)
+    if rows == 0:
+        raise _no_data_rows()
+    return rows
+
+
+def _find_duplicates(run: _Run) -> Duplicates:
+    """The keys that several rows of the file share (keys.py), from one pass over the raw cells."""
+    finder = DuplicateFinder(office_township=run.imp.township_code, resolve_region=_resolver(run))
     with run.open() as reader:
-        run.set(unknown_columns=list(reader.unknown_columns), sheet=reader.sheet_title or run.imp["sheet"])
-        if not reject_file:
-            for _ in reader:
-                rows += 1
-                if rows > run.limits.max_rows:
-                    raise _too_many_rows(run.limits.max_rows)
-                if rows % _BEAT_EVERY_ROWS == 0:
-                    run.keep_lease()
-                    run.progress("validating", rows, None)
-        else:
-            state = ImportState(office)
-            chunk: list[StreamItem] = []
-            for item in validated_stream(reader, RegionResolver(run.sessions), office):
-                rows += 1
-                if rows > run.limits.max_rows:
-                    raise _too_many_rows(run.limits.max_rows)
+        _count_rows(run, reader, finder)
+    return finder.duplicates()
+
+
+def _validate(run: _Run) -> tuple[int, Duplicates]:
+    """Stream the whole file before any write; return (rows that would be rejected, shared keys).
+
+    With skip_row only whole-file problems matter here (a bad byte late in the file, the row limit,
+    no data rows) and the keys rows share, so rows are only read. With reject_file every row is then
+    validated and planned against the table, in a second pass that knows the shared keys.
+    """
+    office = run.imp.township_code
+    finder = DuplicateFinder(office_township=office, resolve_region=_resolver(run))
+    with run.open() as reader:
+        run.set(unknown_columns=list(reader.unknown_columns), sheet=reader.sheet_title or run.imp.sheet)
+        rows = _count_rows(run, reader, finder)
+    duplicates = finder.duplicates()
+    rejected = 0
+    if run.imp.on_error == "reject_file":
+        state = ImportState(office)
+        chunk: list[Checked] = []
+        with run.open() as reader:
+            for item in validated_stream(reader, _resolver(run), office, duplicates):
                 chunk.append(item)
                 if len(chunk) >= run.limits.chunk_rows:
                     rejected += _count_rejected(run, state, chunk)
                     chunk = []
                     run.keep_lease()
-                    run.progress("validating", rows, None)
             rejected += _count_rejected(run, state, chunk)
     run.set(rows_total=rows)
     run.progress("validating", rows, rows)
-    return rejected
+    return rejected, duplicates
 
 
-def _count_rejected(run: _Run, state: ImportState, chunk: list[StreamItem]) -> int:
+def _count_rejected(run: _Run, state: ImportState, chunk: list[Checked]) -> int:
     """Plan a chunk without writing (read-only, a short session) and count its rejected rows."""
     if not chunk:
         return 0
@@ -225,10 +293,10 @@ _COUNTS: Final = {
 }
 
 
-def _apply_chunks(run: _Run, mode: Mode) -> None:
+def _apply_chunks(run: _Run, mode: Mode, duplicates: Duplicates) -> None:
     """Apply the rows after the checkpoint, one transaction per chunk."""
-    office = run.imp["township_code"]
-    checkpoint = run.imp["checkpoint_row"] or 0
+    office = run.imp.township_code
+    checkpoint = run.imp.checkpoint_row or 0
     state = ImportState(office)
     if checkpoint:
         with run.sessions() as session:
@@ -239,27 +307,36 @@ def _apply_chunks(run: _Run, mode: Mode) -> None:
                     )
                 )
             )
-    total = run.imp["rows_total"]
+    total = run.imp.rows_total
     with run.open() as reader:
-        chunk: list[StreamItem] = []
-        for item in validated_stream(reader, RegionResolver(run.sessions), office):
-            if item[0].row_number <= checkpoint:
+        chunk: list[Checked] = []
+        for item in validated_stream(reader, _resolver(run), office, duplicates):
+            if item.raw.row_number <= checkpoint:
                 continue  # committed by an earlier run; validated again only to rebuild in-file state
             chunk.append(item)
             if len(chunk) >= run.limits.chunk_rows:
                 checkpoint = _commit_chunk(run, chunk, state, mode, checkpoint)
                 chunk = []
                 run.keep_lease()
-                run.progress("applying", run.imp["rows_processed"], total)
+                run.progress("applying", run.imp.rows_processed, total)
         if chunk:
             checkpoint = _commit_chunk(run, chunk, state, mode, checkpoint)
-    run.progress("applying", run.imp["rows_processed"], total)
+    run.progress("applying", run.imp.rows_processed, total)
 
 
-def _commit_chunk(run: _Run, chunk: list[StreamItem], state: ImportState, mode: Mode, checkpoint: int) -> int:
+def _township_locks(run: _Run, chunk: list[Checked]) -> list[str]:
+    """Lock names for the townships a chunk writes into: the office's, or each row's (admin)."""
+    office = run.imp.township_code
+    if office:
+        return [f"roster-import:{office}"]
+    towns = {item.validated.row.township_code for item in chunk if item.validated.row is not None}
+    return [f"roster-import:{town}" for town in sorted(towns)]
+
+
+def _commit_chunk(run: _Run, chunk: list[Checked], state: ImportState, mode: Mode, checkpoint: int) -> int:
     """Plan and write one chunk with its checkpoint and counts in a single transaction."""
-    new_checkpoint = chunk[-1][0].row_number
-    counts = {column: run.imp[column] or 0 for column in _COUNTS.values()}
+    new_checkpoint = chunk[-1].raw.row_number
+    counts = {column: getattr(run.imp, column) or 0 for column in _COUNTS.values()}
     with run.sessions.begin() as session:
         # Taking the checkpoint first locks the import row; a second worker that also thinks it owns
         # the import (its lease expired while it ran) finds the checkpoint moved and stops.
@@ -274,6 +351,10 @@ def _commit_chunk(run: _Run, chunk: list[StreamItem], state: ImportState, mode: 
         )
         if moved.rowcount != 1:
             raise LeaseLost(f"import {run.import_id}: checkpoint moved by another worker")
+        # Imports into one township must not interleave their key lookups and writes: two workers
+        # importing the same roster would each find no mentor and both create it. The lock is held
+        # until this chunk commits, so the other import's next lookup sees these rows.
+        lock_for_transaction(session, *_township_locks(run, chunk))
         plans = ChunkPlanner(session, state).plan(chunk)
         if mode == "apply":
             write_mentors(session, plans, state, utcnow())
@@ -283,11 +364,11 @@ def _commit_chunk(run: _Run, chunk: list[StreamItem], state: ImportState, mode: 
         for plan in plans:
             if mode != "report" or plan.outcome == "rejected":
                 counts[_COUNTS[plan.outcome]] += 1
-        processed = (run.imp["rows_processed"] or 0) + len(chunk)
+        processed = (run.imp.rows_processed or 0) + len(chunk)
         session.execute(
             update(RosterImport)
             .where(RosterImport.id == run.import_id)
             .values(rows_processed=processed, **counts)
         )
-    run.imp.update(counts, rows_processed=processed, checkpoint_row=new_checkpoint)
+    run.imp = dataclasses.replace(run.imp, **counts, rows_processed=processed, checkpoint_row=new_checkpoint)
     return new_checkpoint

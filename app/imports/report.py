@@ -17,8 +17,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.i18n import Lang
-from app.imports.headers import FIELDS, HEADER_LABEL_ZH
-from app.models import ImportRowIssue, ImportRowResult
+from app.imports.read.decoding import RosterFileError
+from app.imports.read.headers import FIELDS, HEADER_LABEL_ZH
+from app.imports.read.reading import open_roster
+from app.models import ImportRowIssue, ImportRowResult, RosterFile, RosterImport
 
 _FORMULA_START: Final = ("=", "+", "-", "@", "\t", "\r")
 _PAGE: Final = 500
@@ -65,8 +67,34 @@ def _rejected_page(
     return rows, issues
 
 
+def _file_labels(session: Session, import_id: int) -> dict[str, str]:
+    """{field: header text} as the uploaded file writes it, in the file's column order.
+
+    The header is read again from the stored upload (only the header row), so the report's columns
+    carry the office's own text, "年销售额（万元）" included, not the template's spelling.
+    """
+    imp = session.get(RosterImport, import_id)
+    file = session.get(RosterFile, import_id)
+    if imp is None or file is None:
+        return {}
+    try:
+        with open_roster(
+            io.BytesIO(file.data), filename=imp.filename, content_type=imp.content_type, sheet_name=imp.sheet
+        ) as reader:
+            header = reader.header
+    except RosterFileError:
+        return {}  # a file that failed before its header has no rejected rows to report
+    return {name: header.labels.get(name, HEADER_LABEL_ZH[name]) for name in header.columns.values()}
+
+
+def _zh_label(labels: dict[str, str], column: str | None) -> str:
+    """A reason's column as the file names it, else the template's Chinese name."""
+    name = column or ""
+    return labels.get(name) or HEADER_LABEL_ZH.get(name, name)
+
+
 def error_csv(sessions: sessionmaker[Session], import_id: int, lang: Lang) -> Iterator[bytes]:
-    """The report's bytes, BOM first; the columns are the template fields the file had."""
+    """The report's bytes, BOM first; the columns are the file's own, under its own header text."""
     yield codecs.BOM_UTF8
     with sessions() as session:
         first = session.scalar(
@@ -75,12 +103,13 @@ def error_csv(sessions: sessionmaker[Session], import_id: int, lang: Lang) -> It
             .order_by(ImportRowResult.row_number)
             .limit(1)
         )
+        labels = _file_labels(session, import_id) if first else {}
     present = set(first or {})
-    columns = [f for f in FIELDS if f in present]
+    columns = [f for f in labels if f in present] or [f for f in FIELDS if f in present]
     zh = lang == "zh-CN"
     yield _line(
         ["行号" if zh else "row"]
-        + [HEADER_LABEL_ZH[c] if zh else c for c in columns]
+        + [labels.get(c) or (HEADER_LABEL_ZH[c] if zh else c) for c in columns]
         + ["错误原因" if zh else "reason"]
     )
     after = 0
@@ -92,8 +121,7 @@ def error_csv(sessions: sessionmaker[Session], import_id: int, lang: Lang) -> It
         for row in rows:
             raw = row.raw or {}
             reasons = [
-                f"{HEADER_LABEL_ZH.get(i.column or '', i.column or '') if zh else i.column}: "
-                f"{i.message_zh if zh else i.message_en}"
+                f"{_zh_label(labels, i.column) if zh else i.column}: {i.message_zh if zh else i.message_en}"
                 for i in issues.get(row.row_number, [])
             ]
             yield _line(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile, status
@@ -59,7 +60,11 @@ def create_import(
     ] = None,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
-    """Upload a seller roster; it is validated and applied in the background (202, poll the URL)."""
+    """Upload a seller roster; it is validated and applied in the background (202, poll the URL).
+
+    Repeating the upload with the same Idempotency-Key creates nothing new: the answer names the same
+    import with its current status and URL (header Idempotent-Replayed: true).
+    """
     # The middleware refuses by Content-Length; a chunked upload is only measured here.
     data = file.file.read(settings.import_max_bytes + 1)
     if len(data) > settings.import_max_bytes:
@@ -77,7 +82,10 @@ def create_import(
         session, account_id=caller.id, scope=_SCOPE, key=idempotency_key, fingerprint=fingerprint
     )
     if replayed is not None:
-        return replayed
+        # A replay answers with the import's CURRENT status (and its URL), not the stored "queued".
+        body = service.replay_answer(session, caller, json.loads(bytes(replayed.body)))
+        headers = {"Location": body["url"], "Idempotent-Replayed": "true"}
+        return JSONResponse(body, status_code=replayed.status_code, headers=headers)
     imp = service.submit_import(
         session,
         caller,

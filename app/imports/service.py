@@ -101,6 +101,13 @@ def submit_import(session: Session, caller: Caller, *, township: str | None, **u
     return imp
 
 
+def replay_answer(session: Session, caller: Caller, first: dict[str, Any]) -> dict[str, Any]:
+    """The answer to a replayed upload: the first answer's import, with its current status and URL."""
+    imp = get_visible(session, caller, int(first["id"]))
+    return {**first, "id": imp.id, "status": imp.status, "url": import_url(imp.id)}
+
+
+
 def get_visible(session: Session, caller: Caller, import_id: int) -> RosterImport:
     """An import the caller may see; any other is a 404."""
     imp = session.get(RosterImport, import_id)

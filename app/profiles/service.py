@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,12 +27,8 @@ from app.errors import Conflict, NotFound, PreconditionFailed, Unprocessable
 from app.etags import check_if_match
 from app.models import Category, Mentor, Region
 from app.pagination import Paged, asc, paginate
-from matching.vocab import CHANNELS, RESOURCE_TYPES
-
-
-def bitmask(values: Iterable[str], vocabulary: tuple[str, ...]) -> int:
-    """Multi-valued vocabulary fields as a bitmask, so filters stay one indexed-column comparison."""
-    return sum(1 << vocabulary.index(v) for v in set(values))
+from app.profiles.derived import derived_columns
+from matching.vocab import RESOURCE_TYPES
 
 
 def _check_region(session: Session, caller: Caller, code: str) -> Region:
@@ -62,7 +57,6 @@ def _apply(
     """Copy validated fields onto the row, keeping the derived columns in step."""
     if "region_code" in data:
         _check_region(session, caller, data["region_code"])
-        profile.county_code = data["region_code"][:6]
     if "products" in data:
         _check_products(session, data["products"])
         products = data.pop("products")
@@ -70,13 +64,13 @@ def _apply(
             kind.product_model(category_code=c, position=i)  # type: ignore[misc]
             for i, c in enumerate(products)
         ]
-    if "channels" in data:
-        profile.channels_mask = bitmask(data["channels"], CHANNELS)
-    if "resources_offered" in data:
-        offers = data["resources_offered"]
-        profile.resources_mask = bitmask((o["type"] for o in offers), RESOURCE_TYPES)
-    if "resources_needed" in data:
-        profile.resources_mask = bitmask(data["resources_needed"], RESOURCE_TYPES)
+    offers = data.get("resources_offered")
+    resources = [o["type"] for o in offers] if offers is not None else data.get("resources_needed")
+    derived = derived_columns(
+        region_code=data.get("region_code"), channels=data.get("channels"), resources=resources
+    )
+    for column, value in derived.items():
+        setattr(profile, column, value)
     for field, value in data.items():
         setattr(profile, field, value)
 

@@ -9,11 +9,12 @@ import logging
 from typing import Any
 
 import numpy as np
-from sqlalchemy import insert, or_, select, text, update
+from sqlalchemy import insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from app.access import Caller
 from app.access.regions import ancestors, under
+from app.bulk import lock_for_transaction
 from app.db import utcnow
 from app.errors import Conflict, NotFound, Unprocessable
 from app.jobs.queue import enqueue
@@ -33,8 +34,7 @@ _CHUNK = 1_000
 
 def _serialise_creation(session: Session) -> None:
     # Two coordinators creating overlapping runs at the same instant must not both pass the check.
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(7201)"))
+    lock_for_transaction(session, 7201)
 
 
 def create_run(session: Session, caller: Caller, params: RunCreate) -> MatchingRun:

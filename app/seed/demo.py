@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from app.accounts.service import create_staff_account, ensure_admin, register_mobile_user
 from app.models import Account, Mentor, MentorProduct, Newcomer, NewcomerProduct, Region
-from app.profiles.service import bitmask
+from app.profiles.derived import derived_columns
 from app.seed.history import seed_history
 from matching import vocab
 from matching.regions import counties
@@ -106,9 +106,8 @@ def _common_row(rec: dict[str, Any], region: str) -> dict[str, Any]:
     return {
         "name": rec["name"][:128],
         "region_code": region,
-        "county_code": region[:6],
         "channels": rec["channels"],
-        "channels_mask": bitmask(rec["channels"], vocab.CHANNELS),
+        **derived_columns(region_code=region, channels=rec["channels"]),
         "languages": rec["languages"],
         "story": rec["text"],
         "is_active": True,
@@ -145,7 +144,7 @@ def _insert_mentors(
                 "orders_per_month": int(rec["orders_per_month"]),
                 "employees": int(rec["employees"]),
                 "resources_offered": offered,
-                "resources_mask": bitmask(rec["resources_offered"], vocab.RESOURCE_TYPES),
+                **derived_columns(resources=rec["resources_offered"]),
                 "capacity": capacity,
                 "capacity_used": 0,
                 "honours": list(rec["honours"]),
@@ -178,7 +177,7 @@ def _insert_newcomers(
                 "account_id": demo_account if not rows else None,
                 "experience_years": int(rec["experience_years"]),
                 "resources_needed": rec["resources_needed"],
-                "resources_mask": bitmask(rec["resources_needed"], vocab.RESOURCE_TYPES),
+                **derived_columns(resources=rec["resources_needed"]),
                 "internet": "mobile",
                 "goals": "",
             }

@@ -10,8 +10,10 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from app.imports.reading import open_roster
-from app.imports.rows import RegionResolution, ValidatedRow, iter_validated
+from app.imports.read.reading import RawRow, open_roster
+from app.imports.validate.keys import find_duplicates
+from app.imports.validate.rows import RegionResolution, ValidatedRow
+from app.imports.validate.stream import iter_validated
 
 OFFICE_TOWNSHIP = "371721101"
 OTHER_TOWNSHIP = "371721102"
@@ -106,14 +108,24 @@ def run_import(
     """Read and validate a whole file, as the import service will."""
     stream = io.BytesIO(source) if isinstance(source, bytes) else source
     with open_roster(stream, filename=filename) as reader:
-        return list(
-            iter_validated(
-                reader,
-                map_product=fake_map_product,
-                resolve_region=fake_resolve_region,
-                office_township=office_township,
-            )
+        return validate_all(list(reader), office_township=office_township)
+
+
+def validate_all(
+    rows: Sequence[RawRow], *, office_township: str | None = OFFICE_TOWNSHIP
+) -> list[ValidatedRow]:
+    """Both passes of the import over rows in memory: the shared keys, then each row."""
+    duplicates = find_duplicates(rows, office_township=office_township, resolve_region=fake_resolve_region)
+    return [
+        validated
+        for _raw, validated in iter_validated(
+            rows,
+            map_product=fake_map_product,
+            resolve_region=fake_resolve_region,
+            office_township=office_township,
+            duplicates=duplicates,
         )
+    ]
 
 
 @pytest.fixture

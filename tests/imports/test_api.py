@@ -285,6 +285,31 @@ class TestReports:
         english = client.get(status["errors_csv_url"], headers={**office.headers, "Accept-Language": "en"})
         assert english.content[3:].decode().splitlines()[0].endswith(",reason")
 
+    def test_errors_csv_keeps_the_offices_own_header_text(self, client, office, run_jobs):
+        header = [
+            "外部编号",
+            "名称 ",
+            "类型",
+            "手机号码",
+            "行政区划代码",
+            "主营产品",
+            "可分享资源",
+            "年销售额（万元）",
+        ]
+        rows = [
+            ["E1", "甲", "农户", "bad", ZHAXIA, "盆景", "技术", "很多"],
+            ["E2", "乙", "农户", "13800000002", ZHAXIA, "盆景", "技术", "50"],
+        ]
+        status = imported(client, office, run_jobs, roster(rows, header=header))
+        assert status["counts"]["rejected"] == 1
+        for language in ("zh-CN", "en"):
+            r = client.get(status["errors_csv_url"], headers={**office.headers, "Accept-Language": language})
+            table = list(csv.reader(io.StringIO(r.content[3:].decode("utf-8"))))
+            assert table[0][1:-1] == [h.strip() for h in header]
+            assert table[1][table[0].index("年销售额（万元）")] == "很多"
+        zh = client.get(status["errors_csv_url"], headers=office.headers).content[3:].decode()
+        assert "手机号码:" in zh and "年销售额（万元）:" in zh
+
 
 class TestIdempotencyAndLimits:
     def test_idempotency_key_replays_and_rejects_other_body(self, client, office, db):
@@ -300,6 +325,17 @@ class TestIdempotencyAndLimits:
         assert other.status_code == 422 and other.json()["code"] == "idempotency_key_reused"
         dry = upload(client, office, roster([api_row(1)]), headers=key, dry_run=True)
         assert dry.status_code == 422
+
+    def test_a_replay_after_the_import_ran_shows_its_current_status(self, client, office, run_jobs):
+        key = {"Idempotency-Key": "roster-upload-0002"}
+        first = upload(client, office, roster([api_row(1)]), headers=key)
+        assert first.json()["status"] == "queued"
+        run_jobs()
+        again = upload(client, office, roster([api_row(1)]), headers=key)
+        assert again.status_code == 202 and again.headers["idempotent-replayed"] == "true"
+        assert again.json() == {**first.json(), "status": "done"}
+        assert again.headers["location"] == first.json()["url"]
+        assert client.get(again.json()["url"], headers=office.headers).json()["status"] == "done"
 
     def test_too_large_file_is_413(self, settings, engine, session_factory, office):
         small = settings.model_copy(update={"import_max_bytes": 2_000})

@@ -40,11 +40,9 @@ ROW_CASES: list[tuple[str, list[str], list[str], str, str]] = [
     ("region-form", API_HEADER, api_row(3, region_code="3213221150"), "region_code", "region_code_invalid"),
     ("region-county", API_HEADER, api_row(3, region_code="321322000"), "region_code", "region_code_invalid"),
     ("outside", API_HEADER, api_row(3, DAJI), "region_code", "outside_township"),
-    ("duplicate", API_HEADER, api_row(2), "external_id", "duplicate_key_in_file"),
     ("1MB-cell", API_HEADER, api_row(3, notes="长" * 1_048_576), "notes", "cell_too_long"),
     ("credit-check", CREDIT_HEADER, extra(3, "91350100M000100Y44"), "credit_code", "credit_code_checksum"),
     ("credit-form", CREDIT_HEADER, extra(3, "9135010"), "credit_code", "credit_code_invalid"),
-    ("credit-taken", CREDIT_HEADER, extra(3, VALID_CREDIT), "credit_code", "credit_code_taken"),
     ("years", CREDIT_HEADER, extra(3, years="三年"), "years_selling", "years_invalid"),
     ("sales", CREDIT_HEADER, extra(3, sales="很多"), "annual_sales_10k_cny", "sales_invalid"),
     ("employees", CREDIT_HEADER, extra(3, employees="十几个"), "employees", "employees_invalid"),
@@ -105,6 +103,33 @@ def test_bad_row(client, office, session_factory, db, case_id, header, bad, colu
         assert n_products == 2
 
 
+DUPLICATE_CASES = [
+    ("external-id", API_HEADER, api_row(2, name="改名"), "external_id"),
+    ("credit-code", CREDIT_HEADER, extra(3, VALID_CREDIT), "credit_code"),
+]
+
+
+@pytest.mark.parametrize(
+    ("case_id", "header", "bad", "column"), DUPLICATE_CASES, ids=[c[0] for c in DUPLICATE_CASES]
+)
+def test_every_row_of_a_duplicated_key_is_rejected_in_either_order(
+    client, office, session_factory, db, case_id, header, bad, column
+):
+    for order in ([_good(2, header), bad], [bad, _good(2, header)]):
+        status = _run(client, office, session_factory, csv_bytes([*order, _good(4, header)], header=header))
+        assert status["status"] == "done", status
+        counts = status["counts"]
+        assert counts["rejected"] == 2 and counts["created"] + counts["unchanged"] == 1
+        issues = client.get(status["errors_url"] + "?severity=error", headers=office.headers).json()["items"]
+        assert {(i["row_number"], i["column"], i["code"]) for i in issues} == {
+            (2, column, "duplicate_key_in_file"),
+            (3, column, "duplicate_key_in_file"),
+        }
+        db.expire_all()
+        mentors = db.scalars(select(Mentor.external_id).where(Mentor.source_township == ZHAXIA)).all()
+        assert mentors == ["E00004"]
+
+
 def _nul() -> bytes:
     return csv_bytes([api_row(2)], header=API_HEADER).replace(b"13800000002", b"138\x0000000002")
 
@@ -131,7 +156,7 @@ def _late_bad_byte() -> bytes:
 FILE_CASES: list[tuple[str, Callable[[Path], bytes], str]] = [
     ("nul-byte", lambda _p: _nul(), "binary_content"),
     ("binary-junk", lambda _p: random.Random(7).randbytes(4096), "binary_content"),
-    ("xls", lambda _p: b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(512), "xls_not_supported"),
+    ("xls", lambda _p: b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(512), "xls_corrupt"),
     ("pdf", lambda _p: b"%PDF-1.7\n" + bytes(100), "not_a_roster"),
     ("truncated-xlsx", lambda p: _xlsx(p, 100)[:-2000], "xlsx_corrupt"),
     (

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from app.imports.decoding import RosterFileError
-from app.imports.reading import open_roster
+from app.imports.read.decoding import RosterFileError
+from app.imports.read.reading import open_roster
 from tests.imports.conftest import (
     HEADER_EN,
     HEADER_ZH,
@@ -53,7 +53,6 @@ ROW_CASES: list[tuple[str, list[str], list[str], str, str]] = [
     ("capacity", HEADER_ZH, with_cell(CAPACITY, "21"), "capacity", "capacity_invalid"),
     ("region-code", HEADER_ZH, with_cell(REGION, "3717211010"), "region_code", "region_code_invalid"),
     ("outside", HEADER_ZH, with_cell(REGION, OTHER_TOWNSHIP), "region_code", "outside_township"),
-    ("duplicate", HEADER_ZH, good_row(2), "external_id", "duplicate_key_in_file"),
     ("1MB-cell", HEADER_ZH, with_cell(NAME, "长" * 1_048_576), "name", "cell_too_long"),
     (
         "credit-check",
@@ -161,7 +160,7 @@ FILE_CASES: list[tuple[str, Callable[[Path], bytes], str]] = [
     ("latin-1", lambda _p: _latin1(), "encoding_unsupported"),
     ("nul-byte", lambda _p: _nul(), "binary_content"),
     ("binary-junk", lambda _p: _junk(), "binary_content"),
-    ("xls", lambda _p: b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(512), "xls_not_supported"),
+    ("xls", lambda _p: b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(512), "xls_corrupt"),
     ("truncated-xlsx", _truncated, "xlsx_corrupt"),
     (
         "10000-columns",

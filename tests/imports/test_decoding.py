@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.imports.decoding import CHUNK_BYTES, DecodedLines, RosterFileError, detect_format
+from app.imports.read.decoding import CHUNK_BYTES, DecodedLines, RosterFileError, detect_format
 
 
 class TrickleStream(io.RawIOBase):
@@ -101,7 +101,6 @@ def test_nul_byte_refused() -> None:
 @pytest.mark.parametrize(
     ("head", "code"),
     [
-        (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 100, "xls_not_supported"),
         (b"%PDF-1.7\n", "not_a_roster"),
         (b"\x89PNG\r\n\x1a\n", "not_a_roster"),
         (b"", "file_empty"),
@@ -116,6 +115,11 @@ def test_detect_format_refusals(head: bytes, code: str) -> None:
 
 def test_detect_format_by_magic_not_name() -> None:
     assert detect_format(b"PK\x03\x04rest", filename="roster.csv") == "xlsx"
+    assert (
+        detect_format(b"PK\x03\x04" + bytes(26) + b"mimetypeapplication/vnd.oasis.opendocument.spreadsheet")
+        == "ods"
+    )
+    assert detect_format(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(100)) == "xls"
     assert detect_format(b"a,b\n", filename="roster.txt") == "csv"
 
 

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.imports.decoding import RosterFileError
-from app.imports.headers import HEADER_NAMES, field_for_header, looks_like_title, map_headers
+from app.imports.read.decoding import RosterFileError
+from app.imports.read.headers import HEADER_NAMES, field_for_header, looks_like_title, map_headers
 from tests.imports.conftest import HEADER_EN, HEADER_ZH
 
 

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.imports.codes import credit_check_char, normalise_credit_code, normalise_region_code
-from app.imports.normalise import (
+from app.imports.validate.codes import credit_check_char, normalise_credit_code, normalise_region_code
+from app.imports.validate.normalise import (
     CellError,
     clean_text,
     fold,

@@ -12,8 +12,8 @@ import openpyxl
 import openpyxl.xml
 import pytest
 
-from app.imports.decoding import RosterFileError
-from app.imports.reading import RawRow, ReadLimits, open_roster
+from app.imports.read.decoding import RosterFileError
+from app.imports.read.reading import RawRow, ReadLimits, open_roster
 from tests.imports.conftest import HEADER_EN, HEADER_ZH, csv_bytes, good_row, xlsx_path
 
 
@@ -254,3 +254,60 @@ def _peak_reading(n: int) -> int:
 def test_memory_stays_flat_in_file_size() -> None:
     small, large = _peak_reading(2_000), _peak_reading(16_000)
     assert large < small * 1.5 + 256 * 1024
+
+
+def _ods(rows: list[list[str]]) -> bytes:
+    """A minimal OpenDocument spreadsheet, as LibreOffice lays one out (mimetype first, stored)."""
+
+    def cell(text: str) -> str:
+        return f'<table:table-cell office:value-type="string"><text:p>{text}</text:p></table:table-cell>'
+
+    body = "".join(f"<table:table-row>{''.join(cell(c) for c in row)}</table:table-row>" for row in rows)
+    content = (
+        '<?xml version="1.0" encoding="UTF-8"?><office:document-content '
+        'xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" '
+        'xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" '
+        'xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" office:version="1.2">'
+        f'<office:body><office:spreadsheet><table:table table:name="名单">{body}</table:table>'
+        "</office:spreadsheet></office:body></office:document-content>"
+    )
+    manifest = (
+        '<?xml version="1.0" encoding="UTF-8"?><manifest:manifest '
+        'xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0" manifest:version="1.2">'
+        '<manifest:file-entry manifest:full-path="/" '
+        'manifest:media-type="application/vnd.oasis.opendocument.spreadsheet"/>'
+        '<manifest:file-entry manifest:full-path="content.xml" manifest:media-type="text/xml"/>'
+        "</manifest:manifest>"
+    )
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("mimetype", "application/vnd.oasis.opendocument.spreadsheet", zipfile.ZIP_STORED)
+        archive.writestr("content.xml", content, zipfile.ZIP_DEFLATED)
+        archive.writestr("META-INF/manifest.xml", manifest, zipfile.ZIP_DEFLATED)
+    return buffer.getvalue()
+
+
+def test_ods_roster_is_read(tmp_path: Path) -> None:
+    data = _ods([HEADER_ZH, good_row(2), good_row(3)])
+    with open_roster(io.BytesIO(data), filename="roster.ods") as reader:
+        assert reader.format == "ods" and reader.sheet_title == "名单"
+        rows = list(reader)
+    assert [r.row_number for r in rows] == [2, 3]
+    assert rows[0].cells["name"] == good_row(2)[1] and rows[1].cells["phone"] == good_row(3)[3]
+
+
+def test_ods_with_a_dtd_is_refused() -> None:
+    data = _ods([HEADER_ZH, good_row(2)])
+    hostile = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as source, zipfile.ZipFile(hostile, "w") as target:
+        for item in source.infolist():
+            part = source.read(item)
+            if item.filename == "content.xml":
+                part = part.replace(b"?>", b'?><!DOCTYPE x [<!ENTITY a "aaaa">]>', 1)
+            target.writestr(item, part)
+    assert file_error(hostile.getvalue()).code == "xlsx_unsafe"
+
+
+def test_workbook_row_limit_is_checked_before_the_sheet_is_loaded(tmp_path: Path) -> None:
+    path = xlsx_path(tmp_path, [good_row(n) for n in range(50)])
+    assert file_error(path, limits=ReadLimits(max_rows=10)).code == "too_many_rows"

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.config import PROJECT_ROOT, Settings
 from app.db import make_engine, make_sessionmaker, utcnow
 from app.imports import service
-from app.imports.upsert import IMPORTED
+from app.imports.write.upsert import IMPORTED
 from app.jobs.handlers import HANDLERS
 from app.jobs.queue import enqueue
 from app.jobs.worker import Worker

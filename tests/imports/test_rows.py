@@ -8,8 +8,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.imports.rows import RosterRow, RowIssue, ValidatedRow, iter_validated, row_key, validate_row
-from tests.imports.conftest import OFFICE_TOWNSHIP, fake_map_product, fake_resolve_region
+from app.imports.read.reading import RawRow
+from app.imports.validate.keys import row_key
+from app.imports.validate.rows import RosterRow, RowIssue, ValidatedRow, validate_row
+from tests.imports.conftest import OFFICE_TOWNSHIP, fake_map_product, fake_resolve_region, validate_all
 
 BASE = {
     "external_id": "E001",
@@ -191,29 +193,46 @@ def test_full_width_external_id_is_the_same_key(validate_kwargs: dict[str, Any])
 
 
 def _validated(rows: list[dict[str, str]]) -> list[ValidatedRow]:
-    return list(
-        iter_validated(
-            enumerate(rows, start=2),
-            map_product=fake_map_product,
-            resolve_region=fake_resolve_region,
-            office_township=OFFICE_TOWNSHIP,
-        )
-    )
+    return validate_all([RawRow(n, raw) for n, raw in enumerate(rows, start=2)])
 
 
-def test_duplicate_key_in_file_references_first_row() -> None:
+def test_every_row_of_a_duplicated_key_is_rejected() -> None:
     other = {**BASE, "external_id": "E002", "phone": "13900139000"}
     results = _validated([BASE, other, {**BASE, "name": "改名"}, {**BASE, "external_id": " E001 "}])
-    assert [r.ok for r in results] == [True, True, False, False]
-    for duplicate in results[2:]:
+    assert [r.ok for r in results] == [False, True, False, False]
+    for duplicate in (results[0], *results[2:]):
         (issue,) = duplicate.issues
         assert issue.code == "duplicate_key_in_file" and issue.column == "external_id"
-        assert "row 2" in issue.message_en and "第 2 行" in issue.message_zh
+        assert "Rows 2, 4, 5" in issue.message_en and "第 2、4、5 行" in issue.message_zh
+
+
+def test_duplicate_outcome_does_not_depend_on_row_order() -> None:
+    rows = [BASE, {**BASE, "name": "改名"}, {**BASE, "external_id": "E002", "phone": "13900139000"}]
+    forward = [(r.ok, [i.code for i in r.issues]) for r in _validated(rows)]
+    backward = [(r.ok, [i.code for i in r.issues]) for r in _validated(rows[::-1])]
+    assert forward == backward[::-1]
+    assert [ok for ok, _codes in forward] == [False, False, True]
 
 
 def test_duplicate_phone_key_when_no_other_key() -> None:
     results = _validated([{**BASE, "external_id": ""}, {**BASE, "external_id": "", "phone": "138 0013 8000"}])
+    assert [r.ok for r in results] == [False, False]
     assert results[1].issues[0].code == "duplicate_key_in_file" and results[1].issues[0].column == "phone"
+
+
+def test_a_credit_code_on_two_external_ids_rejects_both() -> None:
+    credit = "91350100M000100Y43"
+    rows = [{**BASE, "credit_code": credit}, {**BASE, "external_id": "E009", "phone": "13900139000",
+            "credit_code": credit.lower()}]  # fmt: skip
+    results = _validated(rows)
+    assert [r.ok for r in results] == [False, False]
+    assert {i.column for r in results for i in r.issues} == {"credit_code"}
+
+
+def test_a_row_with_other_errors_still_counts_for_a_shared_key() -> None:
+    results = _validated([BASE, {**BASE, "kind": "学生"}])
+    assert [r.ok for r in results] == [False, False]
+    assert [i.code for i in results[0].issues] == ["duplicate_key_in_file"]
 
 
 @st.composite

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Final
 
-from app.imports.normalise import EXCEL_FLOAT_RE, CellError, fold
+from app.imports.validate.normalise import EXCEL_FLOAT_RE, CellError, fold
 
 # GB 32100-2015: the 31 characters allowed (no I, O, S, V, Z) and their values, and the weights
 # W_i = 3^(i-1) mod 31 for positions 1..17.

@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterator
 from typing import BinaryIO, Final, Literal
 
-FileFormat = Literal["csv", "xlsx"]
+FileFormat = Literal["csv", "xlsx", "xls", "ods"]
 
 SNIFF_BYTES: Final = 64 * 1024
 CHUNK_BYTES: Final = 64 * 1024
@@ -56,20 +56,17 @@ class RosterFileError(Exception):
 
 
 def detect_format(head: bytes, *, filename: str | None = None, content_type: str | None = None) -> FileFormat:
-    """Choose XLSX or CSV from the first bytes; the file name only sharpens error messages."""
+    """Choose CSV, XLSX, ODS or XLS from the first bytes; the file name only sharpens error messages."""
     name = (filename or "").lower()
     if head.startswith(ZIP_MAGIC):
-        return "xlsx"
+        # An ODS stores its media type uncompressed as the first entry, right after the zip header.
+        return "ods" if b"opendocument.spreadsheet" in head[:256] else "xlsx"
     if not head.strip():
         raise RosterFileError("file_empty", "文件为空。", "The file is empty.")
     for magic, kind in _BINARY_MAGIC:
         if head.startswith(magic):
             if kind == "xls":
-                raise RosterFileError(
-                    "xls_not_supported",
-                    "不支持旧版 Excel 97-2003 (.xls) 文件。" + _SAVE_AS_ZH,
-                    "Old Excel 97-2003 (.xls) files are not supported. " + _SAVE_AS_EN,
-                )
+                return "xls"  # OLE2: Excel 97-2003 (WPS .et too); calamine tells a .doc apart
             raise RosterFileError(
                 "not_a_roster",
                 f"上传的文件不是表格（识别为 {kind}）。" + _SAVE_AS_ZH,

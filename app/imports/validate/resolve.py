@@ -13,7 +13,7 @@ from typing import Final
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.imports.rows import RegionResolution
+from app.imports.validate.rows import RegionResolution
 from app.models import Region
 
 # Longest first, so "自治县" is stripped before "县" and "街道办事处" before "街道".

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
+from app.imports.validate.products import ProductGroup, no_group
 from matching.vocab import SALES_BANDS
 
 DEFAULT_CAPACITY: Final = 3
@@ -261,13 +262,39 @@ def normalise_resources(raw: str) -> tuple[tuple[str, ...], list[CellProblem]]:
     return tuple(codes), warnings
 
 
+def _group_problem(code: str, groups: list[tuple[str, ProductGroup]], *, ignored: bool) -> CellProblem:
+    """A product word names a whole group: say which group, and which categories to write instead."""
+    zh = "；".join(
+        f"“{word}”是产品大类“{g.name_zh}”，不是具体品类，请改填该类下的品类：{'、'.join(g.leaves_zh)}"
+        for word, g in groups
+    )
+    en = "; ".join(
+        f'"{word}" names the product group "{g.name_en}", not a category; write one of its '
+        f"categories instead: {', '.join(g.leaves_en)}"
+        for word, g in groups
+    )
+    if ignored:
+        return CellProblem(code, f"{zh}。该词已忽略。", f"{en}. The word was ignored.")
+    return CellProblem(code, f"{zh}。", f"{en}.")
+
+
 def normalise_products(
-    raw: str, map_product: Callable[[str], str | None]
+    raw: str,
+    map_product: Callable[[str], str | None],
+    map_group: Callable[[str], ProductGroup | None] = no_group,
 ) -> tuple[tuple[str, ...], list[CellProblem]]:
-    """Leaf category codes via the injected taxonomy mapper; at least one product must map."""
+    """Leaf category codes via the injected taxonomy mapper; at least one product must map.
+
+    A word naming a whole group (map_group) never becomes a product: it is reported by its group.
+    """
     codes: list[str] = []
     unmapped: list[str] = []
+    groups: list[tuple[str, ProductGroup]] = []
     for token in split_list(raw):
+        group = map_group(token)
+        if group is not None:
+            groups.append((token, group))
+            continue
         code = map_product(token)
         if code is None:
             unmapped.append(token)
@@ -275,12 +302,19 @@ def normalise_products(
             codes.append(code)
     listed = "、".join(unmapped)
     if not codes:
+        if groups:
+            problem = _group_problem("products_only_group", groups, ignored=False)
+            zh = f"主营产品均无法对应到产品分类：{listed}。" if unmapped else ""
+            en = f"None of the products matches the category taxonomy: {listed}. " if unmapped else ""
+            raise CellError(problem.code, zh + problem.message_zh, en + problem.message_en)
         raise CellError(
             "products_none_mapped",
             f"主营产品均无法对应到产品分类：{listed}。",
             f"None of the products matches the category taxonomy: {listed}.",
         )
     warnings: list[CellProblem] = []
+    if groups:
+        warnings.append(_group_problem("product_is_group", groups, ignored=True))
     if unmapped:
         warnings.append(
             CellProblem(

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from app.imports.decoding import RosterFileError
+from app.imports.read.decoding import RosterFileError
 
 # Canonical field -> accepted header spellings (template names first, then tolerated variants
 # seen in real township spreadsheets). Keys are compared after header_key().
@@ -62,6 +63,8 @@ class HeaderMap:
 
     columns: dict[int, str]
     unknown_columns: tuple[str, ...]
+    # The header text the file itself uses for each field ("年销售额（万元）"), for reports back to it.
+    labels: dict[str, str] = dataclasses.field(default_factory=dict)
 
     def apply(self, cells: Sequence[str]) -> dict[str, str]:
         """Turn one row's cells into {field: raw text}; absent cells become ""."""
@@ -87,14 +90,14 @@ def map_headers(cells: Sequence[str]) -> HeaderMap:
     for index, cell in enumerate(cells):
         if not cell.strip():
             continue  # merged or padding header cells carry no column
-        field = field_for_header(cell)
-        if field is None:
+        name = field_for_header(cell)
+        if name is None:
             unknown.append(cell.strip())
-        elif field in first_seen:
-            duplicates.append(f"{first_seen[field]} / {cell.strip()}")
+        elif name in first_seen:
+            duplicates.append(f"{first_seen[name]} / {cell.strip()}")
         else:
-            first_seen[field] = cell.strip()
-            columns[index] = field
+            first_seen[name] = cell.strip()
+            columns[index] = name
     if duplicates:
         listed = "; ".join(duplicates)
         raise RosterFileError(
@@ -117,7 +120,7 @@ def map_headers(cells: Sequence[str]) -> HeaderMap:
             f"Missing required columns: {en} (region_code, or the province/prefecture/county/township "
             "name columns, is required).",
         )
-    return HeaderMap(columns=columns, unknown_columns=tuple(unknown))
+    return HeaderMap(columns=columns, unknown_columns=tuple(unknown), labels=dict(first_seen))
 
 
 def _label_zh(item: str) -> str:

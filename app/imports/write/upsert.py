@@ -14,28 +14,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final
 
-from sqlalchemy import (
-    ARRAY,
-    ColumnElement,
-    String,
-    and_,
-    any_,
-    bindparam,
-    column,
-    delete,
-    func,
-    select,
-    update,
-    values,
-)
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.orm import Session
 
 from app.access.regions import within
-from app.imports.bulk_write import allocate_mentor_ids, bulk_insert
-from app.imports.rows import RosterRow, RowIssue, ValidatedRow
+from app.bulk import allocate_ids, bulk_insert, join_pairs, one_of
+from app.imports.validate.rows import RosterRow, RowIssue
+from app.imports.validate.stream import Checked
 from app.models import Mentor, MentorProduct
-from app.profiles.service import bitmask
-from matching.vocab import CHANNELS, RESOURCE_TYPES, SALES_BANDS
+from app.profiles.derived import derived_columns
+from matching.vocab import SALES_BANDS
 
 MENTORS = Mentor.__table__
 # Columns an import sets; "products" is compared too but lives in mentor_products.
@@ -80,7 +68,6 @@ def mentor_values(row: RosterRow, *, region_code: str, source_township: str) -> 
         "contact_name": row.contact_name[:64] if row.contact_name else None,
         "phone": row.phone,
         "region_code": region_code,
-        "county_code": region_code[:6],
         "external_id": row.external_id[:64] if row.external_id else None,
         "credit_code": row.credit_code,
         "source_township": source_township,
@@ -90,12 +77,11 @@ def mentor_values(row: RosterRow, *, region_code: str, source_township: str) -> 
         "sales_max": row.sales_band_max,
         "employees": row.employees,
         "resources_offered": [{"type": t, "description": ""} for t in row.resources_offered],
-        "resources_mask": bitmask(row.resources_offered, RESOURCE_TYPES),
         "channels": list(row.channels),
-        "channels_mask": bitmask(row.channels, CHANNELS),
         "capacity": row.capacity,
         "honours": list(row.honours),
         "story": row.notes or "",
+        **derived_columns(region_code=region_code, channels=row.channels, resources=row.resources_offered),
     }
 
 
@@ -143,13 +129,6 @@ class ImportState:
     new_credit: dict[str, int] = field(default_factory=dict)
 
 
-def _one_of(col: Any, wanted: set[str], postgres: bool) -> ColumnElement[bool]:
-    """col IN (wanted): one array parameter on PostgreSQL (= ANY), an expanding IN elsewhere."""
-    if postgres:
-        return col == any_(bindparam(None, sorted(wanted), type_=ARRAY(String)))
-    return col.in_(wanted)  # type: ignore[no-any-return]
-
-
 def _issue(row_number: int, column: str, value: str, code: str, zh: str, en: str) -> RowIssue:
     return RowIssue(row_number, column, value, code, zh, en)
 
@@ -173,40 +152,18 @@ class ChunkPlanner:
             if not row.external_id and not row.credit_code:
                 phones.add(row.phone)
         columns = [MENTORS.c[name] for name in _LOOKUP_COLUMNS]
-        postgres = self.session.get_bind().dialect.name == "postgresql"
         queries = []
         if ext:
             keys = [(town, ext_id) for town, ids in ext.items() for ext_id in sorted(ids)]
-            if postgres:
-                # Two array parameters instead of 2,000 bound scalars: compiling and planning a
-                # 1,000-pair IN list cost more than the lookup itself.
-                pairs = (
-                    func.unnest(
-                        bindparam("towns", [t for t, _e in keys], type_=ARRAY(String)),
-                        bindparam("ext_ids", [e for _t, e in keys], type_=ARRAY(String)),
-                    )
-                    .table_valued("t", "e")
-                    .render_derived(with_types=False)
-                )
-                on = and_(MENTORS.c.source_township == pairs.c.t, MENTORS.c.external_id == pairs.c.e)
-                queries.append(select(*columns).join(pairs, on))
-            else:
-                # SQLite scans the whole table for a tuple IN (and probes the cross product for two
-                # INs); joined to the pairs as a VALUES CTE it probes the unique index once per pair.
-                pairs = (
-                    values(column("t", String), column("e", String), name="roster_keys")
-                    .data(keys)
-                    .cte("roster_keys")
-                )
-                on = and_(MENTORS.c.source_township == pairs.c.t, MENTORS.c.external_id == pairs.c.e)
-                queries.append(select(*columns).join(pairs, on))
+            on = (MENTORS.c.source_township, MENTORS.c.external_id)
+            queries.append(join_pairs(self.session, select(*columns), on, keys))
         if credits:
-            queries.append(select(*columns).where(_one_of(MENTORS.c.credit_code, credits, postgres)))
+            queries.append(select(*columns).where(one_of(self.session, MENTORS.c.credit_code, credits)))
         if phones:
             # A phone is a key only for roster entries keyed by nothing better (families share phones).
             queries.append(
                 select(*columns).where(
-                    _one_of(MENTORS.c.phone, phones, postgres),
+                    one_of(self.session, MENTORS.c.phone, phones),
                     MENTORS.c.account_id.is_(None),
                     MENTORS.c.external_id.is_(None),
                     MENTORS.c.credit_code.is_(None),
@@ -230,9 +187,9 @@ class ChunkPlanner:
                 found[mentor_id].append(code)
         return found
 
-    def plan(self, items: Sequence[tuple[ValidatedRow, dict[str, str], str | None]]) -> list[RowPlan]:
-        """Outcomes for a chunk: (validated row, raw cells, region code to store) per row."""
-        rows = [v.row for v, _raw, _region in items if v.row is not None]
+    def plan(self, items: Sequence[Checked]) -> list[RowPlan]:
+        """Outcomes for a chunk of checked rows (validated row, raw cells, region code to store)."""
+        rows = [item.validated.row for item in items if item.validated.row is not None]
         existing = self._lookup(rows)
         by_ext = {(m["source_township"], m["external_id"]): m for m in existing if m["external_id"]}
         by_credit = {m["credit_code"]: m for m in existing if m["credit_code"]}
@@ -243,7 +200,8 @@ class ChunkPlanner:
         products = self._products([m["id"] for m in existing])
         chunk_credit: dict[str, int] = {}
         plans = []
-        for validated, raw, region in items:
+        for item in items:
+            validated, raw, region = item.validated, item.raw.cells, item.region
             row = validated.row
             if row is None or region is None:
                 plans.append(RowPlan(validated.row_number, "rejected", list(validated.issues), raw=raw))
@@ -360,7 +318,7 @@ def write_mentors(session: Session, plans: list[RowPlan], state: ImportState, no
             }
             for p in created
         ]
-        ids = allocate_mentor_ids(session, len(rows))
+        ids = allocate_ids(session, MENTORS, len(rows))
         for row, mentor_id in zip(rows, ids, strict=True):
             row["id"] = mentor_id
         # Explicit ids make this a plain executemany: INSERT ... RETURNING in parameter order degrades

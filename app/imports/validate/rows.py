@@ -6,15 +6,15 @@ where they come from (the database, a cache, a fake in tests).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
 from typing import Final, Literal, TypeVar
 
 from app.access.regions import within
-from app.imports.codes import normalise_credit_code, normalise_region_code
-from app.imports.decoding import RosterFileError
-from app.imports.headers import FIELDS, HEADER_LABEL_ZH
-from app.imports.normalise import (
+from app.imports.read.decoding import RosterFileError
+from app.imports.read.headers import FIELDS, HEADER_LABEL_ZH
+from app.imports.validate.codes import normalise_credit_code, normalise_region_code
+from app.imports.validate.normalise import (
     DEFAULT_CAPACITY,
     CellError,
     CellProblem,
@@ -31,8 +31,16 @@ from app.imports.normalise import (
     parse_whole_number,
     split_honours,
 )
+from app.imports.validate.products import ProductGroup, no_group
 
 Severity = Literal["error", "warning"]
+FORMULA_WITHOUT_VALUE: Final = CellProblem(
+    "formula_without_value",
+    "该单元格是公式，但文件中没有保存计算结果（文件不是由 Excel 保存的）。"
+    "请在 Excel 中打开文件并保存后重新上传。",
+    "The cell holds a formula without a computed value (the file was not saved by Excel). "
+    "Open the file in Excel, save it, and upload it again.",
+)
 RowKey = tuple[str, ...]
 _T = TypeVar("_T")
 DEFAULT_MAX_CELL_CHARS: Final = 10_000
@@ -88,6 +96,7 @@ class RegionResolution:
 
 
 MapProduct = Callable[[str], str | None]
+MapGroup = Callable[[str], ProductGroup | None]
 ResolveRegion = Callable[[str | None, str | None, str | None, str | None], RegionResolution]
 
 
@@ -204,18 +213,26 @@ def validate_row(
     resolve_region: ResolveRegion,
     office_township: str | None = None,
     max_cell_chars: int = DEFAULT_MAX_CELL_CHARS,
+    formula_fields: Collection[str] = (),
+    map_group: MapGroup = no_group,
 ) -> RosterRow | list[RowIssue]:
     """Normalise one raw row; return the RosterRow, or every issue found when it has an error.
 
     office_township None means an admin import: the township is whatever the row says.
+    formula_fields are cells that hold a formula with no computed value (the reader tells them apart
+    from blank cells): their value is unknown, so they get their own error, not "required".
     """
     out = _Collector(row_number, raw)
     cells: dict[str, str] = {}
-    too_long: set[str] = set()
+    unusable: set[str] = set()  # cells whose content is not usable; reported once, here
     for name in FIELDS:
         value = raw.get(name, "")
-        if len(value) > max_cell_chars:
-            too_long.add(name)
+        if name in formula_fields:
+            unusable.add(name)
+            value = ""
+            out.add(name, FORMULA_WITHOUT_VALUE, value="")
+        elif len(value) > max_cell_chars:
+            unusable.add(name)
             value = ""  # reported once here, not again as missing or malformed
             out.add(
                 name,
@@ -254,13 +271,13 @@ def validate_row(
         return result[0]
 
     for name in ("name", "kind", "phone", "products", "resources_offered"):
-        if name not in too_long and not present(name):
+        if name not in unusable and not present(name):
             out.required(name)
 
     credit_code = check("credit_code", normalise_credit_code)
     kind = check("kind", normalise_kind)
     phone = check_warned("phone", normalise_phone)
-    products = check_warned("products", lambda text: normalise_products(text, map_product))
+    products = check_warned("products", lambda text: normalise_products(text, map_product, map_group))
     channels = check_warned("channels", normalise_channels)
     years = check_warned("years_selling", normalise_years)
     sales = check("annual_sales_10k_cny", normalise_sales)
@@ -269,7 +286,7 @@ def validate_row(
     capacity = check("capacity", normalise_capacity) if present("capacity") else DEFAULT_CAPACITY
 
     region = None
-    if not too_long & {"region_code", "province", "prefecture", "county", "township"}:
+    if not unusable & {"region_code", "province", "prefecture", "county", "township"}:
         region = _region(cells, out, resolve_region, office_township)
     if region is not None and office_township is not None and not within(region[1], office_township):
         out.add(
@@ -316,85 +333,11 @@ def _parse_employees(text: str) -> int:
     )
 
 
-def row_key(row: RosterRow, office_township: str | None) -> RowKey:
-    """The template's stable key: (township, external id), else credit code, else phone."""
-    if row.external_id:
-        return ("ext", office_township or row.township_code, row.external_id)
-    if row.credit_code:
-        return ("credit", row.credit_code)
-    return ("phone", row.phone)
-
-
-_KEY_COLUMN: Final[dict[str, str]] = {"ext": "external_id", "credit": "credit_code", "phone": "phone"}
-
-
-def iter_validated(
-    rows: Iterable[tuple[int, dict[str, str]]],
-    *,
-    map_product: MapProduct,
-    resolve_region: ResolveRegion,
-    office_township: str | None = None,
-    max_cell_chars: int = DEFAULT_MAX_CELL_CHARS,
-) -> Iterator[ValidatedRow]:
-    """Validate a stream of rows, rejecting a repeated stable key; only the keys are remembered."""
-    first_row_of: dict[RowKey, int] = {}
-    for row_number, raw in rows:
-        result = validate_row(
-            row_number,
-            raw,
-            map_product=map_product,
-            resolve_region=resolve_region,
-            office_township=office_township,
-            max_cell_chars=max_cell_chars,
-        )
-        if isinstance(result, list):
-            yield ValidatedRow(row_number, None, tuple(result))
-            continue
-        key = row_key(result, office_township)
-        first = first_row_of.setdefault(key, row_number)
-        if first != row_number:
-            column = _KEY_COLUMN[key[0]]
-            issue = RowIssue(
-                row_number,
-                column,
-                key[-1],
-                "duplicate_key_in_file",
-                f"与第 {first} 行重复（{HEADER_LABEL_ZH[column]} 相同），本行未导入。",
-                f"Same {column} as row {first}; this row was not imported.",
-            )
-            yield ValidatedRow(row_number, None, (*result.warnings, issue), key)
-            continue
-        yield ValidatedRow(row_number, result, result.warnings, key)
-
-
-@dataclass(slots=True)
-class ImportTally:
-    """Running counts for the import report, filled while streaming."""
-
-    accepted: int = 0
-    rejected: int = 0
-    warnings: int = 0
-    issue_codes: dict[str, int] = field(default_factory=dict)
-
-    def add(self, result: ValidatedRow) -> None:
-        """Count one validated row."""
-        if result.ok:
-            self.accepted += 1
-        else:
-            self.rejected += 1
-        for issue in result.issues:
-            self.warnings += issue.severity == "warning"
-            self.issue_codes[issue.code] = self.issue_codes.get(issue.code, 0) + 1
-
-
 __all__ = [
-    "ImportTally",
     "RegionResolution",
     "RosterFileError",
     "RosterRow",
     "RowIssue",
     "ValidatedRow",
-    "iter_validated",
-    "row_key",
     "validate_row",
 ]

@@ -1,0 +1,20 @@
+"""Bounds that keep a hostile or broken roster file from exhausting time or memory."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from app.imports.read.decoding import MAX_LINE_CHARS
+
+
+@dataclass(frozen=True, slots=True)
+class ReadLimits:
+    """Bounds that keep a hostile or broken file from exhausting time or memory."""
+
+    max_columns: int = 1_000
+    max_line_chars: int = MAX_LINE_CHARS
+    max_xlsx_uncompressed_bytes: int = 512 * 1024 * 1024
+    max_merged_ranges: int = 100_000
+    header_search_rows: int = 5  # title banners allowed above the header
+    # Checked before a workbook's sheet is loaded (calamine holds a whole sheet in memory).
+    max_rows: int = 200_000

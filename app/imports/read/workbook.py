@@ -1,0 +1,313 @@
+"""Workbooks (XLSX, .xls, .ods) read with python-calamine, behind the checks that keep them safe.
+
+calamine (Rust) parses a sheet in one call, about ten times faster than openpyxl's streaming reader,
+but it holds the whole sheet in memory. So before it sees the file:
+- the archive (XLSX, ODS) is opened with zipfile: its declared sizes are bounded, every part is
+  inflated once to check that it matches its declared size and CRC (a zip bomb fails here), and a
+  DTD (the entity tricks of "billion laughs") is refused in any XML part;
+- the chosen XLSX sheet's XML is streamed once to count its rows against the row limit and to find
+  formula cells that have no cached value (calamine reads them as blank; they must be reported);
+- an .xls is a plain OLE2 file: its size is the upload's, so nothing can inflate.
+Merged cells come from calamine and are filled downwards, as a person reading the sheet would.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import posixpath
+import re
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import IO, Final
+
+import python_calamine
+from defusedxml import ElementTree
+
+from app.imports.read.decoding import FileFormat, RosterFileError
+from app.imports.read.limits import ReadLimits
+
+RowCells = tuple[int, list[str]]
+
+_FORMAT_NAMES: Final = {"xlsx": "Excel (.xlsx)", "xls": "Excel 97-2003 (.xls)", "ods": "OpenDocument (.ods)"}
+_INFLATE_CHUNK: Final = 1 << 20
+_DTD_RE: Final = re.compile(rb"<!DOCTYPE|<!ENTITY")
+
+
+def corrupt(fmt: str) -> RosterFileError:
+    """The error for a workbook we cannot read."""
+    name = _FORMAT_NAMES.get(fmt, "Excel")
+    return RosterFileError(
+        f"{fmt}_corrupt" if fmt in _FORMAT_NAMES else "xlsx_corrupt",
+        f"{name} 文件已损坏或不完整，无法读取。请在 Excel 中重新保存后上传。",
+        f"The {name} file is damaged or incomplete. Re-save it in Excel and upload again.",
+    )
+
+
+def _unsafe() -> RosterFileError:
+    return RosterFileError(
+        "xlsx_unsafe",
+        "Excel 文件包含不安全的 XML 内容（实体声明），已拒绝。请在 Excel 中重新保存后上传。",
+        "The Excel file contains unsafe XML (entity declarations) and was refused. Re-save it in Excel.",
+    )
+
+
+def too_many_rows(limit: int) -> RosterFileError:
+    """The whole-file error for more rows than an import takes."""
+    return RosterFileError(
+        "too_many_rows",
+        f"文件超过 {limit} 行的上限，请拆分后分批导入。",
+        f"The file has more than {limit} rows; split it and import the parts separately.",
+    )
+
+
+def cell_text(value: object) -> str:
+    """A cell value as the text a person sees (integral floats without ".0")."""
+    if value is None or value == "":
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, float):
+        # Phones and region codes typed as numbers come back as floats.
+        return str(int(value)) if value.is_integer() and abs(value) < 1e16 else repr(value)
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat() if value.time() == dt.time() else value.isoformat()
+    if isinstance(value, dt.date | dt.time):
+        return value.isoformat()
+    return str(value)
+
+
+# ---------------------------------------------------------------- the archive
+
+
+def check_archive(stream: IO[bytes], fmt: FileFormat, limits: ReadLimits) -> zipfile.ZipFile:
+    """Open an XLSX/ODS zip after refusing bombs, damaged parts and DTDs; the caller closes it."""
+    try:
+        archive = zipfile.ZipFile(stream)
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
+        raise corrupt(fmt) from exc
+    try:
+        infos = archive.infolist()
+        names = {info.filename for info in infos}
+        is_workbook = (
+            "[Content_Types].xml" in names and any(n.startswith("xl/") for n in names)
+            if fmt == "xlsx"
+            else "content.xml" in names
+        )
+        if not is_workbook:
+            raise RosterFileError(
+                "not_a_roster",
+                "上传的压缩文件不是电子表格工作簿（.xlsx 或 .ods）。",
+                "The uploaded zip file is not a spreadsheet workbook (.xlsx or .ods).",
+            )
+        if sum(info.file_size for info in infos) > limits.max_xlsx_uncompressed_bytes:
+            raise RosterFileError(
+                "file_too_large",
+                "Excel 文件解压后过大，请拆分后上传。",
+                "The Excel file is too large once uncompressed; split it and upload the parts.",
+            )
+        for info in infos:
+            _verify_part(archive, info)
+    except RosterFileError:
+        archive.close()
+        raise
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError) as exc:
+        archive.close()
+        raise corrupt(fmt) from exc
+    return archive
+
+
+def _verify_part(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> None:
+    """Inflate one part: zipfile stops at its declared size and checks the CRC; refuse a DTD."""
+    with archive.open(info) as part:
+        head = part.read(4096)
+        if info.filename.endswith((".xml", ".rels")) and _DTD_RE.search(head):
+            raise _unsafe()
+        while part.read(_INFLATE_CHUNK):
+            pass
+
+
+def _xlsx_sheet_part(archive: zipfile.ZipFile, title: str) -> str | None:
+    """The zip path of the worksheet named title (workbook.xml names it, its rels locate it)."""
+    ns_main = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+    ns_rel = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
+    workbook = ElementTree.fromstring(archive.read("xl/workbook.xml"))
+    rel_id = next(
+        (s.get(f"{ns_rel}id") for s in workbook.iter(f"{ns_main}sheet") if s.get("name") == title), None
+    )
+    rels = ElementTree.fromstring(archive.read("xl/_rels/workbook.xml.rels"))
+    for rel in rels:
+        if rel.get("Id") == rel_id:
+            target = rel.get("Target", "")
+            return target.lstrip("/") if target.startswith("/") else posixpath.normpath(f"xl/{target}")
+    return None
+
+
+# ---------------------------------------------------------------- the sheet XML scan
+
+_FORMULA_RE: Final = re.compile(rb"<(?:\w+:)?f[\s>/]")
+_ROW_RE: Final = re.compile(rb"<(?:\w+:)?row[\s>/]")
+_CELL_REF_RE: Final = re.compile(rb"\sr=\"([A-Z]+)(\d+)\"")
+_CELL_END_RE: Final = re.compile(rb"</(?:\w+:)?c>")
+# A cached value is a non-empty <v> (programs write an empty <v/> next to a formula) or an inline string.
+_VALUE_RE: Final = re.compile(rb"<(?:\w+:)?v(?:\s[^>]*)?>[^<]|<(?:\w+:)?is[\s>]")
+
+
+@dataclass(slots=True)
+class SheetScan:
+    """What the sheet XML says beyond cell values: its row count, formulas without a value."""
+
+    rows: int
+    formulas: dict[int, set[int]]  # {row: {1-based columns whose formula has no cached value}}
+
+
+def _column_number(letters: bytes) -> int:
+    number = 0
+    for char in letters:
+        number = number * 26 + char - 64
+    return number
+
+
+def _valueless_formulas(data: bytes, end: int, found: dict[int, set[int]]) -> None:
+    """Record formula cells without a cached value among the complete cells of data[:end]."""
+    for match in _FORMULA_RE.finditer(data, 0, end):
+        start = max(data.rfind(b"<c ", 0, match.start()), data.rfind(b":c ", 0, match.start()))
+        close = _CELL_END_RE.search(data, match.end(), end)
+        if start < 0 or close is None:
+            continue
+        cell = data[start : close.end()]
+        if _VALUE_RE.search(cell):
+            continue
+        ref = _CELL_REF_RE.search(cell, 0, cell.find(b">") + 1)
+        if ref is not None:
+            found.setdefault(int(ref.group(2)), set()).add(_column_number(ref.group(1)))
+
+
+def scan_sheet_xml(source: IO[bytes], max_rows: int) -> SheetScan:
+    """Stream a worksheet part once: count its rows (refusing too many) and find valueless formulas.
+
+    Formulas are rare, so only the bytes around a <f> tag are parsed; a row count over max_rows stops
+    the scan at once, before anything holds the sheet.
+    """
+    scan = SheetScan(0, {})
+    tail = b""
+    while chunk := source.read(_INFLATE_CHUNK):
+        scan.rows += len(_ROW_RE.findall(chunk))  # a tag cut by the chunk edge is missed: fine for a bound
+        if scan.rows > max_rows:
+            raise too_many_rows(max_rows)
+        cells = tail + chunk
+        # Only complete cells now; the rest waits for the next chunk ("</x:c>" when prefixed).
+        end = max(cells.rfind(b"</c>") + 4, cells.rfind(b":c>") + 3, 0)
+        end = end if end > 3 else 0
+        _valueless_formulas(cells, end, scan.formulas)
+        tail = cells[end:] if len(cells) - end < _INFLATE_CHUNK else b""
+    return scan
+
+
+# ---------------------------------------------------------------- merged cells
+
+
+class MergeFiller:
+    """Fill vertically merged cells downwards, as a person reading the sheet would."""
+
+    def __init__(self, merges: dict[int, list[tuple[int, int]]]) -> None:
+        self._merges = merges
+        self._active: list[tuple[int, int, str]] = []  # (column, max_row, value)
+
+    def fill(self, row_number: int, cells: list[str]) -> list[str]:
+        """Return the row with merged cells filled from their top-left cell."""
+        if not self._active and not self._merges:
+            return cells
+        self._active = [item for item in self._active if item[1] >= row_number]
+        for column, _last, value in self._active:
+            while len(cells) < column:
+                cells.append("")
+            if not cells[column - 1].strip():
+                cells[column - 1] = value
+        for column, last in self._merges.pop(row_number, ()):
+            value = cells[column - 1] if column <= len(cells) else ""
+            if value.strip():
+                self._active.append((column, last, value))
+        return cells
+
+
+def _vertical_merges(sheet: python_calamine.CalamineSheet, limit: int) -> dict[int, list[tuple[int, int]]]:
+    """{first row: [(column, last row)]}, 1-based, for merges spanning rows (at most `limit`)."""
+    merges: dict[int, list[tuple[int, int]]] = {}
+    for (first_row, first_col), (last_row, _last_col) in (sheet.merged_cell_ranges or [])[:limit]:
+        if last_row > first_row:
+            merges.setdefault(first_row + 1, []).append((first_col + 1, last_row + 1))
+    return merges
+
+
+# ---------------------------------------------------------------- the workbook
+
+
+@dataclass(slots=True)
+class OpenSheet:
+    """A chosen worksheet: its title, its rows as text, and its formula cells without a value."""
+
+    title: str
+    rows: Iterator[RowCells]
+    formulas: dict[int, set[int]]
+
+
+def open_sheet(stream: IO[bytes], fmt: FileFormat, sheet_name: str | None, limits: ReadLimits) -> OpenSheet:
+    """Check the file, choose the sheet (by name, else the first visible one) and read it."""
+    formulas: dict[int, set[int]] = {}
+    archive = check_archive(stream, fmt, limits) if fmt in ("xlsx", "ods") else None
+    try:
+        stream.seek(0)
+        try:
+            workbook = python_calamine.CalamineWorkbook.from_filelike(stream)  # type: ignore[arg-type]
+        except Exception as exc:  # calamine raises its own errors (zip, XML, password) on bad input
+            raise corrupt(fmt) from exc
+        metadata = workbook.sheets_metadata
+        if sheet_name is not None:
+            title = next((m.name for m in metadata if m.name.strip() == sheet_name.strip()), None)
+        else:
+            visible = python_calamine.SheetVisibleEnum.Visible
+            worksheet = python_calamine.SheetTypeEnum.WorkSheet
+            title = next((m.name for m in metadata if m.visible == visible and m.typ == worksheet), None)
+        if title is None:
+            titles = "、".join(m.name for m in metadata)
+            raise RosterFileError(
+                "sheet_not_found",
+                f"找不到工作表“{sheet_name or ''}”。现有工作表：{titles}。",
+                f'Worksheet "{sheet_name or ""}" not found. Sheets: {titles}.',
+            )
+        max_rows = limits.max_rows + limits.header_search_rows + 1
+        if archive is not None and fmt == "xlsx":
+            part = _xlsx_sheet_part(archive, title)
+            if part is None or part not in archive.namelist():
+                raise corrupt(fmt)
+            with archive.open(part) as source:
+                formulas = scan_sheet_xml(source, max_rows).formulas
+        try:
+            sheet = workbook.get_sheet_by_name(title)
+        except Exception as exc:
+            raise corrupt(fmt) from exc
+        if sheet.total_height > max_rows:
+            raise too_many_rows(limits.max_rows)
+    finally:
+        if archive is not None:
+            archive.close()
+    return OpenSheet(title, _sheet_rows(sheet, limits, fmt), formulas)
+
+
+def _sheet_rows(sheet: python_calamine.CalamineSheet, limits: ReadLimits, fmt: str) -> Iterator[RowCells]:
+    """The sheet's rows as text cells with spreadsheet row numbers, merged cells filled down."""
+    filler = MergeFiller(_vertical_merges(sheet, limits.max_merged_ranges))
+    first_row, first_col = sheet.start or (0, 0)
+    pad = [""] * first_col  # calamine's rows start at the first used column
+    try:
+        for offset, values in enumerate(sheet.iter_rows()):
+            row_number = first_row + offset + 1
+            cells = [*pad, *map(cell_text, values)] if pad else [cell_text(v) for v in values]
+            yield row_number, filler.fill(row_number, cells)
+    except RosterFileError:
+        raise
+    except Exception as exc:
+        raise corrupt(fmt) from exc
