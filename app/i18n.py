@@ -35,6 +35,11 @@ TITLES: dict[str, tuple[str, str]] = {
     "too_many_requests": ("请求过于频繁，请稍后再试", "Too many requests; try again later"),
     "login_throttled": ("登录失败次数过多，请稍后再试", "Too many failed logins; try again later"),
     "internal_error": ("服务器内部错误", "Internal server error"),
+    "no_trained_model": ("没有可用的模型版本", "No usable model version"),
+    "not_enough_decisions": ("审核决定太少，无法训练", "Too few decisions to train"),
+    "model_not_promotable": ("该版本未通过晋升检验", "This version did not pass the promotion gate"),
+    "model_already_active": ("该版本已在使用", "This version is already active"),
+    "no_active_model": ("没有正在使用的模型版本", "No active model version"),
 }
 
 

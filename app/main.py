@@ -19,6 +19,7 @@ from app.imports.router import router as imports_router
 from app.jobs.handlers import HANDLERS, PERIODIC
 from app.jobs.worker import Worker
 from app.matches.matches_router import router as matches_router
+from app.matches.models_router import router as models_router
 from app.matches.proposals_router import router as proposals_router
 from app.matches.recommendations import RecommenderCache
 from app.matches.recommendations_router import router as recommendations_router
@@ -38,6 +39,7 @@ API_ROUTERS = (
     newcomers_router,
     imports_router,
     runs_router,
+    models_router,
     proposals_router,
     matches_router,
     recommendations_router,

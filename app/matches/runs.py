@@ -16,7 +16,7 @@ from app.errors import Conflict, NotFound, Unprocessable
 from app.jobs.queue import enqueue
 from app.jobs.worker import JobContext
 from app.matches import adapter
-from app.matches.models_service import latest_model, load_ranker
+from app.matches.models_service import active_model, load_ranker, usable_version
 from app.models import Match, MatchingRun, MatchTransition, Newcomer, Region
 from matching import Policy, evaluate, propose
 
@@ -59,12 +59,16 @@ def create_run(session: Session, caller: Caller, params: dict[str, Any]) -> Matc
                 f"overlapping run {overlapping} is still active",
             ),
         )
+    # A pinned version is used as is (a coordinator may try a candidate); otherwise the active version of
+    # the scope's province, else the national one. Never simply the newest.
     model_id = None
-    if params["use_learned_ranker"]:
-        model = latest_model(session)
+    if params.get("model_version_id") is not None:
+        model_id = usable_version(session, caller, params["model_version_id"]).id
+    elif params["use_learned_ranker"]:
+        model = active_model(session, scope)
         if model is None:
             raise Unprocessable(
-                code="no_trained_model", detail=("尚无训练好的模型", "no ranker has been trained yet")
+                code="no_trained_model", detail=("尚无已启用的模型", "no active ranker for this scope")
             )
         model_id = model.id
     run = MatchingRun(scope_code=scope, policy=params, created_by=caller.id, model_version_id=model_id)
@@ -113,6 +117,9 @@ def execute_run(ctx: JobContext) -> None:
             max_distance_km=params.get("max_distance_km"),
             k=params["k"],
             same_product_same_prefecture=params["same_product_same_prefecture"],
+            pairing=params.get("pairing", "any"),
+            chain_share=params.get("chain_share", 0.5),
+            exploration=params.get("exploration", 0.05),
         )
         proposals = propose(mentors, newcomers, policy, ranker=ranker, exclude_pairs=excluded, seed=run_id)
         evaluation = _jsonable(evaluate(proposals, mentors, newcomers))

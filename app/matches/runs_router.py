@@ -1,4 +1,4 @@
-"""Matching runs and the learned ranker's versions."""
+"""Matching runs."""
 
 from __future__ import annotations
 
@@ -8,25 +8,14 @@ from sqlalchemy import select
 
 from app.deps import CoordinatorUser, SessionDep
 from app.idempotency import IdempotencyKey, remember, replay, request_fingerprint
-from app.jobs.queue import enqueue
 from app.matches import runs
 from app.matches.schemas import Accepted, RunCreate, RunRead
-from app.models import MatchingRun, ModelVersion
+from app.models import MatchingRun
 from app.openapi import problems
 from app.pagination import CursorQuery, LimitQuery, decode_cursor, page_of
-from app.schemas import IdPath, Output, Page
+from app.schemas import IdPath, Page
 
 router = APIRouter(prefix="/api/v1", tags=["matching"])
-
-
-class ModelRead(Output):
-    """A trained ranker version and its held-out metrics."""
-
-    id: int
-    version: str
-    metrics: dict[str, float]
-    n_samples: int
-    trained_at: object
 
 
 @router.post(
@@ -89,22 +78,3 @@ def list_runs(
 def get_run(run_id: IdPath, caller: CoordinatorUser, session: SessionDep) -> RunRead:
     """Status, progress, parameters, model version, counts and evaluation figures of a run."""
     return RunRead.model_validate(runs.get_run(session, caller, run_id))
-
-
-@router.post(
-    "/models/retrain",
-    status_code=status.HTTP_202_ACCEPTED,
-    response_model=Accepted,
-    responses=problems(401, 403),
-)
-def retrain(caller: CoordinatorUser, session: SessionDep) -> Accepted:
-    """Fit the ranker on all decisions so far, in the background; GET /models shows the result."""
-    job = enqueue(session, kind="retrain", ref_id=caller.id, max_attempts=1)
-    return Accepted(id=job.id, status=job.status, url="/api/v1/models")
-
-
-@router.get("/models", response_model=list[ModelRead], responses=problems(401, 403))
-def list_models(caller: CoordinatorUser, session: SessionDep) -> list[ModelRead]:
-    """Trained ranker versions, newest first, with held-out AUC and precision@k."""
-    rows = session.scalars(select(ModelVersion).order_by(ModelVersion.id.desc()).limit(100))
-    return [ModelRead.model_validate(m) for m in rows]

@@ -95,6 +95,8 @@ class ProposalRead(Output):
     score: float
     score_parts: dict[str, float]
     rank: int
+    explored: bool = Field(default=False, description="Drawn outside the newcomer's top choice (exploration)")
+    propensity: float | None = Field(default=None, description="Probability the policy gave this draw")
     reasons: dict[str, list[str]]
     suggested_commitments: list[CommitmentSuggestion]
     newcomer: PartySummary
@@ -191,8 +193,23 @@ class RunCreate(Input):
     separation: Literal["county", "prefecture", "province"] = "county"
     max_distance_km: float | None = Field(default=None, gt=0, le=5000)
     k: int = Field(default=10, ge=1, le=50)
-    use_learned_ranker: bool = False
+    use_learned_ranker: bool = Field(
+        default=False, description="Re-rank with the active model of the scope's province (else national)"
+    )
+    model_version_id: int | None = Field(
+        default=None, description="Pin this model version (implies re-ranking)"
+    )
     same_product_same_prefecture: Literal["penalise", "exclude"] = "penalise"
+    pairing: Literal["any", "same_trade", "chain", "mixed"] = Field(
+        default="any",
+        description="Product relation of the pairs: by score, same trade, chain links, or mixed",
+    )
+    chain_share: float = Field(
+        default=0.5, ge=0, le=1, description="Target share of chain pairs in mixed mode"
+    )
+    exploration: float = Field(
+        default=0.05, ge=0, le=0.5, description="Share of proposals drawn outside the top choice, flagged"
+    )
 
 
 class RunRead(Output):
