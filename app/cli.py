@@ -1,4 +1,9 @@
-"""`jieduan` command line for operators."""
+"""`jieduan` command line for operators.
+
+The matching stack (scikit-learn, SciPy, OR-Tools: seconds of CPU to import) is loaded only by the
+commands that use it (seed-demo, worker, retrain), inside them; `jieduan --help`, the account
+commands and the roster import start without it.
+"""
 
 from __future__ import annotations
 
@@ -17,12 +22,8 @@ from app.accounts.service import create_staff_account, ensure_admin
 from app.config import get_settings
 from app.db import make_engine, make_sessionmaker
 from app.imports.cli import add_import_command
-from app.jobs.handlers import HANDLERS, PERIODIC
-from app.jobs.worker import Worker
 from app.matches.commitments import sweep_overdue
-from app.matches.models_service import retrain
 from app.reference import load_reference_data, reference_loaded
-from app.seed.demo import seed_demo
 
 
 def _with_session(work: Callable[[Session], object]) -> object:
@@ -85,6 +86,8 @@ def cmd_create_account(args: argparse.Namespace) -> None:
 
 def cmd_seed_demo(args: argparse.Namespace) -> None:
     """Load the deterministic demo data set (idempotent)."""
+    from app.seed.demo import seed_demo  # the synthetic population needs the matching stack
+
     print(
         json.dumps(
             _with_session(
@@ -97,6 +100,9 @@ def cmd_seed_demo(args: argparse.Namespace) -> None:
 
 def cmd_worker(args: argparse.Namespace) -> None:
     """Run background jobs (imports, matching runs, retraining) until interrupted."""
+    from app.jobs.handlers import HANDLERS, PERIODIC  # matching runs need the matching stack
+    from app.jobs.worker import Worker
+
     settings = get_settings()
     factory = make_sessionmaker(make_engine(settings.database_url))
     worker = Worker(
@@ -118,6 +124,8 @@ def cmd_worker(args: argparse.Namespace) -> None:
 
 def cmd_retrain(args: argparse.Namespace) -> None:
     """Fit the learned ranker on all decisions so far and store it as a new version."""
+    from app.ranker.service import retrain  # fitting needs the matching stack
+
     model = _with_session(lambda s: retrain(s, trained_by=None))
     print(json.dumps({"version": model.version, "n_samples": model.n_samples, "metrics": model.metrics}))  # type: ignore[attr-defined]
 

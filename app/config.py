@@ -57,11 +57,6 @@ class Settings(BaseSettings):
             self.secret_key = SecretStr(_dev_secret())
         return self
 
-    @property
-    def is_sqlite(self) -> bool:
-        """True for the embedded database."""
-        return self.database_url.startswith("sqlite")
-
     def redacted(self) -> dict[str, object]:
         """Effective settings with secrets hidden, for `jieduan settings`."""
         data = self.model_dump()

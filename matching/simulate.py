@@ -73,12 +73,14 @@ def pair_uniform(
 PERSONAS: tuple[Persona, ...] = (
     Persona(
         "fresh_logistics",
-        "fresh produce must be near and the mentor must bring a cold chain; dry goods travel anywhere",
-        1.6,
+        "fresh produce must be near and the mentor must bring a cold chain; any product needs a mentor "
+        "who sells on the newcomer's channels",
+        0.4,
         (
             ("too_far", lambda f: -3.5 * f["perishable_x_distance"] / 1000.0),
             ("mentor_unsuitable", lambda f: -2.2 * f["cold_chain_gap"]),
-            ("not_complementary", lambda f: 1.0 * (f["need_logistics_met"] - 0.5)),
+            ("not_complementary", lambda f: 1.2 * (f["need_logistics_met"] - 0.5)),
+            ("mentor_unsuitable", lambda f: 2.5 * (f["channels"] - 0.4)),
         ),
     ),
     Persona(
@@ -93,14 +95,14 @@ PERSONAS: tuple[Persona, ...] = (
     Persona(
         "track_record",
         "a mentor with a long, good fulfilment record who covers every need",
-        0.3,
+        0.6,
         (
             ("not_complementary", lambda f: -1.5 * f["uncovered_needs"]),
             (
                 "mentor_unsuitable",
-                lambda f: 3.0 * (f["fulfilment_rate"] - 0.7) * (f["fulfilment_periods"] >= 3),
+                lambda f: 8.0 * (f["fulfilment_rate"] - 0.75) * (f["fulfilment_periods"] >= 3),
             ),
-            ("mentor_unsuitable", lambda f: -0.9 * (f["fulfilment_periods"] < 3)),
+            ("mentor_unsuitable", lambda f: -1.6 * (f["fulfilment_periods"] < 3)),
         ),
     ),
     Persona(

@@ -8,7 +8,7 @@ from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session
 
 from app.access.caller import Caller
-from app.access.profiles import mask_phone
+from app.access.profiles import MENTORS, NEWCOMERS, mask_phone, sees_full_phone
 from app.access.roles import Role
 from app.errors import NotFound
 from app.models import Match, Mentor, Newcomer
@@ -19,6 +19,7 @@ from app.models.matches import VISIBLE_TO_PARTIES, MatchStatus
 class MatchView:
     """A match with its two profiles and the caller's relation to it."""
 
+    caller: Caller
     match: Match
     mentor: Mentor
     newcomer: Newcomer
@@ -32,14 +33,12 @@ class MatchView:
         return self.is_mentor or self.is_newcomer
 
     def phone_of(self, profile: Mentor | Newcomer) -> str | None:
-        """A party's phone in full only for the other party, once the match is active."""
-        counterpart = (self.is_mentor and profile is self.newcomer) or (
-            self.is_newcomer and profile is self.mentor
-        )
-        owner = profile.account_id is not None and (
-            (self.is_mentor and profile is self.mentor) or (self.is_newcomer and profile is self.newcomer)
-        )
-        if owner or (counterpart and self.match.status == MatchStatus.ACTIVE):
+        """A party's phone: in full for those the profile rule allows, and for the other party once active."""
+        kind = MENTORS if profile is self.mentor else NEWCOMERS
+        counterpart = self.is_newcomer if profile is self.mentor else self.is_mentor
+        if sees_full_phone(kind, self.caller, profile) or (
+            counterpart and self.match.status == MatchStatus.ACTIVE
+        ):
             return profile.phone
         return mask_phone(profile.phone)
 
@@ -66,6 +65,7 @@ def party_scope(caller: Caller) -> ColumnElement[bool]:
 def view_of(caller: Caller, match: Match, mentor: Mentor, newcomer: Newcomer) -> MatchView | None:
     """The caller's relation to a loaded match, or None if they may not see it."""
     view = MatchView(
+        caller,
         match,
         mentor,
         newcomer,
@@ -76,6 +76,19 @@ def view_of(caller: Caller, match: Match, mentor: Mentor, newcomer: Newcomer) ->
     if view.is_reviewer or (view.is_party and match.status in VISIBLE_TO_PARTIES):
         return view
     return None
+
+
+def views_of(session: Session, caller: Caller, matches: list[Match]) -> list[MatchView]:
+    """The caller's views of a page of matches (the profiles in two queries); unseen ones are left out."""
+    mentors = {
+        m.id: m for m in session.scalars(select(Mentor).where(Mentor.id.in_({x.mentor_id for x in matches})))
+    }
+    newcomers = {
+        n.id: n
+        for n in session.scalars(select(Newcomer).where(Newcomer.id.in_({x.newcomer_id for x in matches})))
+    }
+    views = (view_of(caller, m, mentors[m.mentor_id], newcomers[m.newcomer_id]) for m in matches)
+    return [v for v in views if v is not None]
 
 
 def load_view(session: Session, caller: Caller, match_id: int, *, lock: bool = False) -> MatchView:

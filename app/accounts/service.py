@@ -10,6 +10,7 @@ from app.access.roles import STAFF_ROLES, Role
 from app.auth.passwords import hash_password
 from app.errors import Conflict, NotFound, Unprocessable
 from app.models import Account, RefreshToken, Region
+from app.pagination import Paged, asc, paginate
 
 # The region level each staff role's jurisdiction must have.
 _JURISDICTION_LEVELS = {
@@ -111,14 +112,12 @@ def create_staff_account(
     )
 
 
-def list_accounts(session: Session, *, role: str | None, after_id: int | None, limit: int) -> list[Account]:
+def list_accounts(session: Session, *, role: str | None, cursor: str | None, limit: int) -> Paged[Account]:
     """Accounts in id order, one keyset page."""
-    stmt = select(Account).order_by(Account.id).limit(limit)
+    stmt = select(Account)
     if role:
         stmt = stmt.where(Account.role == role)
-    if after_id is not None:
-        stmt = stmt.where(Account.id > after_id)
-    return list(session.scalars(stmt))
+    return paginate(session, stmt, [asc(Account.id)], cursor, limit)
 
 
 def update_account(

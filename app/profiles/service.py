@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -19,7 +19,6 @@ from app.access.profiles import (
     check_create,
     check_deactivate,
     check_edit,
-    shown_phone,
     visible,
 )
 from app.access.regions import under
@@ -27,6 +26,7 @@ from app.db import utcnow
 from app.errors import Conflict, NotFound, PreconditionFailed, Unprocessable
 from app.etags import check_if_match
 from app.models import Category, Mentor, Region
+from app.pagination import Paged, asc, paginate
 from matching.vocab import CHANNELS, RESOURCE_TYPES
 
 
@@ -155,10 +155,10 @@ class ProfileFilter:
     active: bool | None = True
 
 
-def list_query(kind: ProfileKind, caller: Caller, f: ProfileFilter, after_id: int | None) -> Select[Any]:
-    """Profiles in the caller's jurisdiction matching the filters, in id order after a cursor."""
+def list_query(kind: ProfileKind, caller: Caller, f: ProfileFilter) -> Select[Any]:
+    """Profiles in the caller's jurisdiction matching the filters."""
     model = kind.model
-    stmt = select(model).where(visible(kind, caller)).order_by(model.id)
+    stmt = select(model).where(visible(kind, caller))
     if f.region:
         stmt = stmt.where(under(model.region_code, f.region))
     if f.category:
@@ -178,29 +178,11 @@ def list_query(kind: ProfileKind, caller: Caller, f: ProfileFilter, after_id: in
         )
     if f.active is not None:
         stmt = stmt.where(model.is_active == f.active)
-    if after_id is not None:
-        stmt = stmt.where(model.id > after_id)
     return stmt
 
 
 def list_profiles(
-    session: Session, kind: ProfileKind, caller: Caller, f: ProfileFilter, after_id: int | None, limit: int
-) -> list[Profile]:
-    """One keyset page of profiles."""
-    return list(session.scalars(list_query(kind, caller, f, after_id).limit(limit)))
-
-
-def count_profiles(session: Session, kind: ProfileKind) -> int:
-    """All profiles of a kind (for seeding reports)."""
-    return session.scalar(select(func.count()).select_from(kind.model)) or 0
-
-
-def to_read(kind: ProfileKind, caller: Caller, profile: Profile) -> dict[str, Any]:
-    """The response fields of a profile, phone masked unless the caller needs it."""
-    data = {c.key: getattr(profile, c.key) for c in profile.__table__.columns}
-    data["products"] = [p.category_code for p in profile.products]
-    data["has_account"] = profile.account_id is not None
-    data["phone"] = shown_phone(kind, caller, profile)
-    if isinstance(profile, Mentor):
-        data["capacity_left"] = profile.capacity - profile.capacity_used
-    return data
+    session: Session, kind: ProfileKind, caller: Caller, f: ProfileFilter, cursor: str | None, limit: int
+) -> Paged[Profile]:
+    """One keyset page of profiles, in id order."""
+    return paginate(session, list_query(kind, caller, f), [asc(kind.model.id)], cursor, limit)

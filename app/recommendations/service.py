@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.access import Caller
-from app.access.profiles import NEWCOMERS, can_view, mask_phone
+from app.access.profiles import MENTORS, NEWCOMERS, can_view, shown_phone
 from app.errors import NotFound
 from app.matches import adapter
-from app.matches.models_service import active_model
-from app.matches.review import party_summary
 from app.models import Match, Mentor, Newcomer
+from app.models.matches import SEAT_HOLDING
+from app.ranker.service import active_model
 from matching import LearnedRanker, NewcomerTable, Recommender
 
 
@@ -48,9 +49,22 @@ class RecommenderCache:
             return self._entries[model_id][1]
 
 
+@dataclass(frozen=True, slots=True)
+class Recommendation:
+    """One mentor suggested for a newcomer, with the phone as the caller may see it."""
+
+    rank: int
+    score: float
+    score_parts: dict[str, float]
+    mentor: Mentor
+    phone: str | None
+    reasons: dict[str, list[str]]
+    suggested_commitments: list[dict[str, Any]]
+
+
 def recommend(
     session: Session, caller: Caller, cache: RecommenderCache, newcomer_id: int, k: int
-) -> list[dict[str, Any]]:
+) -> list[Recommendation]:
     """Top-k mentors for a newcomer the caller may see, with reasons and suggested commitments."""
     newcomer = session.get(Newcomer, newcomer_id)
     if newcomer is None or not can_view(session, NEWCOMERS, caller, newcomer):
@@ -59,9 +73,7 @@ def recommend(
     excluded = [m for n, m in adapter.excluded_pairs(session, [newcomer_id])]
     excluded += list(
         session.scalars(
-            select(Match.mentor_id).where(
-                Match.newcomer_id == newcomer_id, Match.status.in_(("approved", "active"))
-            )
+            select(Match.mentor_id).where(Match.newcomer_id == newcomer_id, Match.status.in_(SEAT_HOLDING))
         )
     )
     proposals = cache.get(session, newcomer.county_code).recommend(table, k, exclude_mentor_ids=excluded)
@@ -73,13 +85,14 @@ def recommend(
     for i in range(len(proposals)):
         mentor = mentors[int(proposals.mentor_id[i])]
         out.append(
-            {
-                "rank": int(proposals.rank[i]),
-                "score": float(proposals.score[i]),
-                "score_parts": proposals.parts_of(i),
-                "mentor": party_summary(mentor, phone=mask_phone(mentor.phone)),
-                "reasons": {"zh": proposals.explain(i, "zh"), "en": proposals.explain(i, "en")},
-                "suggested_commitments": [adapter.commitment_dict(c) for c in proposals.commitments(i)],
-            }
+            Recommendation(
+                rank=int(proposals.rank[i]),
+                score=float(proposals.score[i]),
+                score_parts=proposals.parts_of(i),
+                mentor=mentor,
+                phone=shown_phone(MENTORS, caller, mentor),
+                reasons={"zh": proposals.explain(i, "zh"), "en": proposals.explain(i, "en")},
+                suggested_commitments=[adapter.commitment_dict(c) for c in proposals.commitments(i)],
+            )
         )
     return out

@@ -1,19 +1,17 @@
-"""Matching runs."""
+"""Matching runs: start one, list them, follow one."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Response, status
 from fastapi.responses import JSONResponse
-from sqlalchemy import select
 
 from app.deps import CoordinatorUser, SessionDep
 from app.idempotency import IdempotencyKey, remember, replay, request_fingerprint
-from app.matches import runs
-from app.matches.schemas import Accepted, RunCreate, RunRead
-from app.models import MatchingRun
 from app.openapi import problems
-from app.pagination import CursorQuery, LimitQuery, decode_cursor, page_of
-from app.schemas import IdPath, Page
+from app.pagination import CursorQuery, LimitQuery
+from app.runs import service
+from app.runs.schemas import RunCreate, RunRead
+from app.schemas import Accepted, IdPath, Page
 
 router = APIRouter(prefix="/api/v1", tags=["matching"])
 
@@ -39,7 +37,7 @@ def create_run(
         )
     ) is not None:
         return replayed
-    run = runs.create_run(session, caller, body.model_dump())
+    run = service.create_run(session, caller, body)
     url = f"/api/v1/matching-runs/{run.id}"
     response.headers["Location"] = url
     result = Accepted(id=run.id, status=run.status, url=url)
@@ -61,20 +59,11 @@ def list_runs(
     caller: CoordinatorUser, session: SessionDep, limit: LimitQuery = 20, cursor: CursorQuery = None
 ) -> Page[RunRead]:
     """Runs over regions inside your jurisdiction, newest first."""
-    after = decode_cursor(cursor, (int,))
-    stmt = select(MatchingRun).order_by(MatchingRun.id.desc()).limit(limit + 1)
-    stmt = stmt.where(caller.scope(MatchingRun.scope_code))
-    if after:
-        stmt = stmt.where(MatchingRun.id < after[0])
-    rows = list(session.scalars(stmt))
-    rows, next_cursor = page_of(rows, limit, lambda r: [r.id])
-    return Page[RunRead](
-        items=[RunRead.model_validate(r) for r in rows],
-        next_cursor=next_cursor,
-    )
+    page = service.list_runs(session, caller, cursor=cursor, limit=limit)
+    return Page[RunRead](items=[RunRead.model_validate(r) for r in page.items], next_cursor=page.next_cursor)
 
 
 @router.get("/matching-runs/{run_id}", response_model=RunRead, responses=problems(401, 403, 404))
 def get_run(run_id: IdPath, caller: CoordinatorUser, session: SessionDep) -> RunRead:
     """Status, progress, parameters, model version, counts and evaluation figures of a run."""
-    return RunRead.model_validate(runs.get_run(session, caller, run_id))
+    return RunRead.model_validate(service.get_run(session, caller, run_id))

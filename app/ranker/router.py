@@ -2,49 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Query, status
 
 from app.deps import CoordinatorUser, SessionDep
-from app.jobs.queue import enqueue
-from app.matches import models_service
-from app.matches.schemas import Accepted
 from app.openapi import problems
-from app.schemas import IdPath, Input, Output
+from app.ranker import service as models_service
+from app.ranker.schemas import ModelRead, RollbackRequest, RollbackResult
+from app.schemas import Accepted, IdPath
 
 router = APIRouter(prefix="/api/v1/models", tags=["matching"])
-
-
-class ModelRead(Output):
-    """A trained re-ranker version: what it uses, what it learned, how it measured, the gate's verdict."""
-
-    id: int
-    version: str
-    jurisdiction_code: str
-    status: str
-    kind: str
-    features: list[str]
-    importances: dict[str, float]
-    learned: dict[str, list[str]]
-    metrics: dict[str, Any]
-    gate: dict[str, Any]
-    n_samples: int
-    trained_at: datetime
-    promoted_at: datetime | None
-
-
-class RollbackRequest(Input):
-    """Which jurisdiction to roll back: omit for your own (admins: the national model)."""
-
-    jurisdiction_code: str | None = None
-
-
-class RollbackResult(Output):
-    """The version active after a rollback (null: the default scorer or the national fallback)."""
-
-    active: ModelRead | None
 
 
 def _read(model: Any) -> ModelRead:
@@ -70,7 +38,7 @@ def _read(model: Any) -> ModelRead:
 )
 def retrain(caller: CoordinatorUser, session: SessionDep) -> Accepted:
     """Fit a candidate for your province (admins: national) in the background; the gate may promote it."""
-    job = enqueue(session, kind="retrain", ref_id=caller.id, max_attempts=1)
+    job = models_service.request_retrain(session, caller)
     return Accepted(id=job.id, status=job.status, url="/api/v1/models")
 
 

@@ -2,35 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 
 from app.access import Caller, Role
 from app.deps import SessionDep, require_role
-from app.matches.recommendations import recommend
-from app.matches.schemas import CommitmentSuggestion, PartySummary
 from app.openapi import problems
-from app.schemas import IdPath, Output
+from app.recommendations.schemas import RecommendationRead
+from app.recommendations.service import recommend
+from app.schemas import IdPath
 
 router = APIRouter(prefix="/api/v1", tags=["matching"])
 RecommendationUser = Annotated[Caller, Depends(require_role(Role.ADMIN, Role.COORDINATOR, Role.NEWCOMER))]
 
 
-class Recommendation(Output):
-    """A mentor suggested in real time, with why and what they could share."""
-
-    rank: int
-    score: float
-    score_parts: dict[str, float]
-    mentor: PartySummary
-    reasons: dict[str, list[str]]
-    suggested_commitments: list[CommitmentSuggestion]
-
-
 @router.get(
     "/newcomers/{newcomer_id}/recommendations",
-    response_model=list[Recommendation],
+    response_model=list[RecommendationRead],
     responses=problems(401, 403, 404, 422),
 )
 def recommendations(
@@ -39,6 +28,7 @@ def recommendations(
     caller: RecommendationUser,
     session: SessionDep,
     k: Annotated[int, Query(ge=1, le=20)] = 5,
-) -> list[Any]:
+) -> list[RecommendationRead]:
     """Top-k mentors in other counties for this newcomer (the newcomer themself, or their coordinator)."""
-    return recommend(session, caller, request.app.state.recommender_cache, newcomer_id, k)
+    found = recommend(session, caller, request.app.state.recommender_cache, newcomer_id, k)
+    return [RecommendationRead.of(r) for r in found]

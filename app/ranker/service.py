@@ -19,16 +19,17 @@ from app.access.models import can_manage_model, can_view_model, model_chain, mod
 from app.access.regions import under
 from app.db import utcnow
 from app.errors import Conflict, NotFound, Unprocessable
+from app.jobs.queue import enqueue
 from app.jobs.worker import JobContext
 from app.matches import adapter
-from app.models import Account, Match, Mentor, ModelVersion, Newcomer
-from app.models.matches import ModelStatus
+from app.models import Account, Job, Match, Mentor, ModelVersion, Newcomer
+from app.models.matches import MatchStatus, ModelStatus
 from matching import RERANK_FEATURE_NAMES, LearnedRanker, MentorTable, NewcomerTable, gate, pair_features
 from matching.ranker import FORMAT
 
 # What a decision says about a pair: coordinators approved it, or someone turned it down.
-POSITIVE = ("approved", "active", "completed")
-NEGATIVE = ("rejected", "declined")
+POSITIVE = (MatchStatus.APPROVED, MatchStatus.ACTIVE, MatchStatus.COMPLETED)
+NEGATIVE = (MatchStatus.REJECTED, MatchStatus.DECLINED)
 MIN_DECISIONS = 20
 _COUNTS = {
     name: RERANK_FEATURE_NAMES.index(name) for name in ("past_approvals", "past_declines", "approval_rate")
@@ -46,6 +47,11 @@ def active_model(session: Session, region_code: str) -> ModelVersion | None:
         if model is not None:
             return model
     return None
+
+
+def request_retrain(session: Session, caller: Caller) -> Job:
+    """Queue a retraining job for the caller's jurisdiction (one attempt: a failure is reported)."""
+    return enqueue(session, kind="retrain", ref_id=caller.id, max_attempts=1)
 
 
 def load_ranker(session: Session, model_id: int) -> LearnedRanker:
