@@ -24,6 +24,7 @@ from app.db import make_engine, make_sessionmaker
 from app.imports.cli import add_import_command
 from app.matches.commitments import sweep_overdue
 from app.reference import load_reference_data, reference_loaded
+from app.retention import sweep
 
 
 def _with_session(work: Callable[[Session], object]) -> object:
@@ -91,7 +92,13 @@ def cmd_seed_demo(args: argparse.Namespace) -> None:
     print(
         json.dumps(
             _with_session(
-                lambda s: seed_demo(s, mentors=args.mentors, newcomers=args.newcomers, seed=args.seed)
+                lambda s: seed_demo(
+                    s,
+                    mentors=args.mentors,
+                    newcomers=args.newcomers,
+                    seed=args.seed,
+                    history=not args.no_history,
+                )
             ),
             ensure_ascii=False,
         )
@@ -135,6 +142,12 @@ def cmd_sweep(args: argparse.Namespace) -> None:
     print(json.dumps(_with_session(sweep_overdue)))
 
 
+def cmd_retention_sweep(args: argparse.Namespace) -> None:
+    """Purge what is past its retention period (see README, Retention); prints what went."""
+    settings = get_settings()
+    print(json.dumps(_with_session(lambda s: sweep(s, settings).as_dict())))
+
+
 def cmd_settings(args: argparse.Namespace) -> None:
     """Print the effective settings, secrets hidden."""
     print(json.dumps(get_settings().redacted(), indent=2, default=str))
@@ -169,6 +182,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mentors", type=int, default=2_000)
     p.add_argument("--newcomers", type=int, default=10_000)
     p.add_argument("--seed", type=int, default=2024)
+    p.add_argument("--no-history", action="store_true", help="profiles only: no matches, outcomes or honours")
     p.set_defaults(func=cmd_seed_demo)
 
     p = sub.add_parser("worker", help=cmd_worker.__doc__)
@@ -177,6 +191,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("retrain", help=cmd_retrain.__doc__).set_defaults(func=cmd_retrain)
     sub.add_parser("sweep", help=cmd_sweep.__doc__).set_defaults(func=cmd_sweep)
+    p = sub.add_parser("retention-sweep", help=cmd_retention_sweep.__doc__)
+    p.set_defaults(func=cmd_retention_sweep)
     sub.add_parser("settings", help=cmd_settings.__doc__).set_defaults(func=cmd_settings)
     add_import_command(sub)
     return parser

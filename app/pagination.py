@@ -17,7 +17,7 @@ from sqlalchemy.engine import Row
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from app.errors import Unprocessable
-from app.schemas import MAX_ID
+from app.schemas import MAX_ID, has_nul
 
 T = TypeVar("T")
 U = TypeVar("U")
@@ -86,6 +86,7 @@ def decode_cursor(cursor: str | None, types: tuple[type, ...]) -> list[Any] | No
         not isinstance(key, list)
         or any(isinstance(v, int) and not -MAX_ID <= v <= MAX_ID for v in key)
         or len(key) != len(types)
+        or has_nul(key)
         or not all(_fits(v, t) for v, t in zip(key, types, strict=True))
     ):
         raise Unprocessable(code="invalid_cursor")

@@ -25,7 +25,7 @@ from app.imports.schemas import (
 )
 from app.openapi import problems
 from app.pagination import CursorQuery, LimitQuery
-from app.schemas import IdPath, Page
+from app.schemas import IdPath, NoNulStr, Page
 
 router = APIRouter(prefix="/api/v1", tags=["imports"])
 _SCOPE = "POST /api/v1/imports"
@@ -55,7 +55,7 @@ def create_import(
     ] = "skip_row",
     township: TownshipForm = None,
     sheet: Annotated[
-        str | None, Form(max_length=64, description="XLSX worksheet (default: first visible)")
+        NoNulStr | None, Form(max_length=64, description="XLSX worksheet (default: first visible)")
     ] = None,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:

@@ -23,7 +23,7 @@ from app.profiles.schemas import (
     NewcomerUpdate,
     ResourceType,
 )
-from app.schemas import IdPath, Page, RegionCodeStr
+from app.schemas import SEARCH_TEXT_PATTERN, IdPath, Page, RegionCodeStr
 
 
 def make_router(
@@ -79,7 +79,10 @@ def make_router(
             ResourceType | None, Query(description="Resource offered (mentors) or needed")
         ] = None,
         q: Annotated[
-            str | None, Query(min_length=1, max_length=64, description="Text in name or story")
+            str | None,
+            Query(
+                min_length=1, max_length=64, pattern=SEARCH_TEXT_PATTERN, description="Text in name or story"
+            ),
         ] = None,
         active: bool | None = True,
     ):
@@ -120,7 +123,10 @@ def make_router(
         if_match: Annotated[str | None, Header(description="ETag from a previous GET")] = None,
     ):
         profile = service.get_visible(session, kind, caller, profile_id)
-        data = body.model_dump(exclude_unset=True)  # type: ignore[attr-defined]
+        # Only the fields sent, but each one whole: exclude_unset would also drop the defaults of
+        # nested items (a resource offer sent without its description).
+        sent = body.model_fields_set  # type: ignore[attr-defined]
+        data = {k: v for k, v in body.model_dump().items() if k in sent}  # type: ignore[attr-defined]
         profile = service.update_profile(session, kind, caller, profile, data, if_match)
         return respond(caller, profile, response)
 

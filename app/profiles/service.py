@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Select, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -89,8 +90,17 @@ def create_profile(session: Session, kind: ProfileKind, caller: Caller, data: di
             raise Conflict(code="profile_exists")
     profile = kind.model(account_id=account_id)
     _apply(session, kind, caller, profile, data)
-    session.add(profile)
-    session.flush()
+    try:
+        # The unique account_id decides a race between two creates by one account, not the check above.
+        with session.begin_nested():
+            session.add(profile)
+            session.flush()
+    except IntegrityError as exc:
+        if account_id is not None and session.scalar(
+            select(kind.model.id).where(kind.model.account_id == account_id)
+        ):
+            raise Conflict(code="profile_exists") from exc
+        raise
     return profile
 
 

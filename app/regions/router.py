@@ -11,7 +11,7 @@ from app.openapi import problems
 from app.pagination import CursorQuery, LimitQuery
 from app.regions import service
 from app.regions.schemas import RegionDetail, RegionRead
-from app.schemas import Page, RegionCodeStr
+from app.schemas import SEARCH_TEXT_PATTERN, Page, RegionCodeStr
 
 router = APIRouter(prefix="/api/v1/regions", tags=["regions"])
 Level = Literal["province", "prefecture", "county", "township"]
@@ -36,7 +36,15 @@ def list_children(
 def search(
     caller: AnyUser,
     session: SessionDep,
-    q: Annotated[str, Query(min_length=1, max_length=32, description="Chinese name, pinyin or initials")],
+    q: Annotated[
+        str,
+        Query(
+            min_length=1,
+            max_length=32,
+            pattern=SEARCH_TEXT_PATTERN,
+            description="Chinese name, pinyin or initials",
+        ),
+    ],
     level: Level | None = None,
     within: Annotated[RegionCodeStr | None, Query(description="Only under this code")] = None,
     limit: Annotated[int, Query(ge=1, le=50)] = 20,

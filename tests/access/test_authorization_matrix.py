@@ -8,8 +8,9 @@ import pytest
 
 from tests.authz import EVERYONE, PUBLIC, ROLES, STAFF
 from tests.conftest import JIANGSU, ZHAXIA
+from tests.impact.authz import IMPACT_ROUTES
 from tests.imports.authz import IMPORT_ROUTES
-from tests.workflow.authz import WORKFLOW_ROUTES
+from tests.matches.authz import WORKFLOW_ROUTES
 
 # (method, path) -> roles allowed past the role check (object-level checks come after).
 # Each domain keeps its own table next to its tests; this file joins them.
@@ -44,7 +45,7 @@ CORE: dict[tuple[str, str], frozenset[str] | str] = {
     ("DELETE", "/api/v1/newcomers/{profile_id}"): EVERYONE - {"mentor"},
 }
 
-EXPECTED = {**CORE, **IMPORT_ROUTES, **WORKFLOW_ROUTES}
+EXPECTED = {**CORE, **IMPORT_ROUTES, **WORKFLOW_ROUTES, **IMPACT_ROUTES}
 JURISDICTION = {"coordinator": JIANGSU, "township_office": ZHAXIA}
 # Path parameters get a value that exists nowhere (or a real region), so allowed roles see 404/422.
 PARAM_VALUES = {
@@ -57,6 +58,8 @@ PARAM_VALUES = {
     "match_id": "999999",
     "newcomer_id": "999999",
     "commitment_id": "999999",
+    "honour_id": "999999",
+    "report": "reach",
 }
 
 
@@ -84,6 +87,7 @@ def test_role_matrix(client, make_user, method, path):
         r = client.request(method, url, headers=user.headers, **kwargs)
         if role in allowed:
             assert r.status_code not in (401, 403), f"{role} refused at {method} {path}: {r.text}"
+            assert r.status_code < 500, f"{role} got {r.status_code} at {method} {path}: {r.text}"
         else:
             assert r.status_code == 403, f"{role} let through at {method} {path}: {r.status_code}"
             assert r.json()["code"] == "forbidden"

@@ -1,8 +1,8 @@
 """ranker versions per jurisdiction with a promotion status; exploration flags on proposals
 
-Revision ID: 0002_ranker_versions
-Revises: 0001
-Create Date: 2026-12-01 10:30:00+00:00
+Revision ID: 0004_ranker_versions
+Revises: 0003_rate_limits
+Create Date: 2026-12-01 11:30:00+00:00
 """
 
 from collections.abc import Sequence
@@ -11,8 +11,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision: str = "0002_ranker_versions"
-down_revision: str | None = "0001"
+revision: str = "0004_ranker_versions"
+down_revision: str | None = "0003_rate_limits"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
