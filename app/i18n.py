@@ -73,6 +73,9 @@ TITLES: dict[str, tuple[str, str]] = {
     "honour_revoked": ("该荣誉已撤销", "This honour is already revoked"),
     "honour_not_confirmed": ("荣誉尚未确认或已撤销", "This honour is not confirmed"),
     "verification_throttled": ("核验过于频繁，请稍后再试", "Too many verifications; try again later"),
+    "model_not_promotable": ("该版本未通过晋升检验", "This version did not pass the promotion gate"),
+    "model_already_active": ("该版本已在使用", "This version is already active"),
+    "no_active_model": ("没有正在使用的模型版本", "No active model version"),
 }
 
 # 422 messages by pydantic error type, in zh-CN; {name} fields come from the error's context.

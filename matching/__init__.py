@@ -59,6 +59,9 @@ from matching import taxonomy, vocab
 # (the roster importer, the API schemas) do not pay for importing scikit-learn, SciPy and OR-Tools.
 _EXPORTS: dict[str, str] = {
     "FEATURE_NAMES": "matching.features",
+    "RERANK_FEATURE_NAMES": "matching.rerank",
+    "GateResult": "matching.promotion",
+    "gate": "matching.promotion",
     "PART_NAMES": "matching.score",
     "Commitment": "matching.types",
     "LearnedRanker": "matching.ranker",
@@ -84,9 +87,11 @@ if TYPE_CHECKING:
     from matching.features import FEATURE_NAMES
     from matching.pairs import pair_features
     from matching.pipeline import assign_candidates, build_index, find_candidates, propose
+    from matching.promotion import GateResult, gate
     from matching.proposals import ProposalSet
     from matching.ranker import LearnedRanker
     from matching.recommend import Recommender
+    from matching.rerank import RERANK_FEATURE_NAMES
     from matching.score import PART_NAMES, WeightedScorer, equity_tiers
     from matching.types import Commitment, MentorTable, NewcomerTable, Policy, Weights
 
@@ -107,7 +112,9 @@ def __dir__() -> list[str]:
 __all__ = [
     "FEATURE_NAMES",
     "PART_NAMES",
+    "RERANK_FEATURE_NAMES",
     "Commitment",
+    "GateResult",
     "LearnedRanker",
     "MentorTable",
     "NewcomerTable",
@@ -121,6 +128,7 @@ __all__ = [
     "equity_tiers",
     "evaluate",
     "find_candidates",
+    "gate",
     "pair_features",
     "propose",
     "ranker_metrics",

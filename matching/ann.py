@@ -63,7 +63,7 @@ def retrieve_ann(
     m = index.size
     if index.ann is None:
         index.ann = build_ivf(index.keys[:m], seed)
-    pool = min(pol.pool_size, max(m, 1))
+    pool = min(index.pool, max(m, 1))
     fetch = min(pool + SLACK + (int(np.bincount(ex_local).max()) if len(ex_local) else 0), max(m, 1))
     out_pos = np.full((len(rows), pool), -1, dtype=np.int64)
     out_val = np.full((len(rows), pool), NEG, dtype=np.float32)

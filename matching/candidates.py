@@ -12,6 +12,7 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from itertools import pairwise
+from typing import Any
 
 import numpy as np
 
@@ -53,6 +54,11 @@ class Candidates:
     mentor_rows: np.ndarray  # (n, k) rows of the MentorTable, -1 = no candidate
     scores: np.ndarray  # (n, k) float32 ranking scores, -inf where no candidate
     newcomer_text: np.ndarray | None = None  # (len(newcomers), T) text embedding, reused for the parts
+    pool_rows: np.ndarray | None = None  # (n, pool) the whole re-ranked pool, for exploration
+    pool_scores: np.ndarray | None = None
+    explored: np.ndarray | None = None  # (n,) bool: the one candidate was drawn outside the top choice
+    propensity: np.ndarray | None = None  # (n,) float32: probability of this row's candidate list
+    explored_rank: np.ndarray | None = None  # (n,) int32: pool position of an explored candidate
 
 
 def _best_columns(values: np.ndarray, k: int, groups: int) -> np.ndarray:
@@ -124,8 +130,13 @@ def _runs(codes: np.ndarray) -> list[tuple[int, int, int]]:
 class MentorIndex:
     """Mentors with capacity left, sorted by county, embedded once; answers top-k queries."""
 
-    def __init__(self, mentors: MentorTable, policy: Policy, space: FeatureSpace, scorer: Scorer) -> None:
+    def __init__(
+        self, mentors: MentorTable, policy: Policy, space: FeatureSpace, scorer: Scorer, reranker: Any = None
+    ) -> None:
         self.mentors, self.policy, self.space, self.scorer = mentors, policy, space, scorer
+        # Retrieval always uses the default weights; a learned model only re-orders the pool.
+        self.reranker = reranker
+        self.pool = policy.pool_for(reranker is not None or policy.pairing != "any")
         self.weights = scorer.linear_weights()
         eligible = np.flatnonzero(mentors.capacity_left > 0)
         self.order = eligible[np.argsort(mentors.county[eligible], kind="stable")]
@@ -218,7 +229,7 @@ class MentorIndex:
 
         ex_local/ex_cols: excluded pairs as (position in rows, index position), sorted by ex_local.
         """
-        pool = min(self.policy.pool_size, max(self.size, 1))
+        pool = min(self.pool, max(self.size, 1))
         out_pos = np.full((len(rows), pool), -1, dtype=np.int64)
         out_val = np.full((len(rows), pool), NEG, dtype=np.float32)
         if self.size == 0:

@@ -34,6 +34,19 @@ def ranker_metrics(
     return out
 
 
+TOP_SHARE = 0.3  # "the top of the pool": the best-scored 30% of held-out decisions
+
+
+def approval_at_top(scores: np.ndarray, approved: np.ndarray, share: float = TOP_SHARE) -> float:
+    """Approval rate among the best-scored share of decided pairs (ties broken by position)."""
+    y = np.asarray(approved, dtype=bool)
+    if len(y) == 0:
+        return float("nan")
+    n = max(1, round(share * len(y)))
+    top = np.argsort(-np.asarray(scores, np.float64), kind="stable")[:n]
+    return float(y[top].mean())
+
+
 def evaluate(proposals: Any, mentors: Any, newcomers: Any) -> dict[str, float]:
     """Coverage, mean score, cross-regional shares, diversity violations, equity, capacity use."""
     n_rows, m_rows = proposals.newcomer_row, proposals.mentor_row
@@ -53,6 +66,12 @@ def evaluate(proposals: Any, mentors: Any, newcomers: Any) -> dict[str, float]:
     m_cat = mentors.categories[m_rows]
     has_chain = np.asarray(m_cat.multiply(n_cat @ chain).sum(axis=1)).ravel() > 0
     has_same = np.asarray(n_cat.multiply(m_cat).sum(axis=1)).ravel() > 0
+    groups = np.array([taxonomy.group_index()[c.parent] for c in taxonomy.CATEGORIES])
+    g_onehot = (groups[:, None] == np.arange(len(taxonomy.GROUPS))[None, :]).astype(np.float32)
+    has_group = (
+        np.asarray(((n_cat @ g_onehot) > 0).astype(np.float32) * ((m_cat @ g_onehot) > 0)).sum(axis=1) > 0
+    )
+    sibling = has_group & ~has_same & ~has_chain
     capacity = mentors.capacity_left[mentors.capacity_left > 0].sum()
     load = np.bincount(m_rows, minlength=len(mentors))
     total = max(len(proposals), 1)
@@ -65,6 +84,11 @@ def evaluate(proposals: Any, mentors: Any, newcomers: Any) -> dict[str, float]:
         "cross_province_share": float((n_cnty // 10000 != m_cnty // 10000).sum() / total),
         "complementary_share": float((has_chain & ~has_same).sum() / total),
         "same_product_share": float(has_same.sum() / total),
+        # The three relations of the pairing modes, disjoint: same product, else chain link, else sibling.
+        "chain_linked_share": float((has_chain & ~has_same).sum() / total),
+        "sibling_share": float(sibling.sum() / total),
+        "exploration_share": float(np.mean(proposals.explored)) if len(proposals) else 0.0,
+        "same_prefecture_identical": float((has_same & (n_cnty // 100 == m_cnty // 100)).sum()),
         "diversity_violations": float(len(keys) - len(np.unique(keys))),
         "capacity_violations": float((load > np.maximum(mentors.capacity_left, 0)).sum()),
         "equity_ratio": float(rates[0] / rates[-1])

@@ -120,6 +120,12 @@ def reasons(
         out.append(
             f"对方能提供您需要的{names}资源" if zh else f"the mentor offers the {names} support you need"
         )
+    elif newcomers.resources[n].any():
+        out.append(
+            "注意：对方提供的资源与您的需求没有交集，暂无可建议的共享承诺"
+            if zh
+            else "note: the mentor offers none of the resources you need, so no commitment is suggested"
+        )
     channels = newcomers.channels[n] & mentors.channels[m]
     if channels.any():
         names = _labels(channels, vocab.CHANNELS, vocab.CHANNEL_LABELS, lang)
@@ -163,10 +169,11 @@ def suggested_commitments(
 ) -> tuple[Commitment, ...]:
     """Resources offered ∩ needed, each with an area, a concrete description and a check-in cadence.
 
-    With no overlap, one information-sharing commitment is suggested so every pair has a follow-up.
+    Exactly the intersection: when it is empty there is no suggestion (reasons() says so), never an
+    invented commitment the mentor does not offer.
     """
     both = newcomers.resources[n] & mentors.resources[m]
-    chosen = [r for r, f in zip(vocab.RESOURCE_TYPES, both, strict=True) if f] or ["information"]
+    chosen = [r for r, f in zip(vocab.RESOURCE_TYPES, both, strict=True) if f]
     cats = _cats(newcomers, n)
     p_zh = _name(cats[0], "zh") if cats else "产品"
     p_en = _name(cats[0], "en") if cats else "product"

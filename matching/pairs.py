@@ -1,11 +1,11 @@
-"""Pair features for callers that have two tables and a list of pairs (e.g. to fit a LearnedRanker)."""
+"""Re-ranking features for callers that have two tables and a list of pairs (e.g. to fit a LearnedRanker)."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from matching.features import FeatureSpace
-from matching.features import pair_features as _pair_features
+from matching.rerank import rerank_features
 from matching.types import MentorTable, NewcomerTable, Policy
 
 
@@ -18,6 +18,7 @@ def pair_features(
     policy: Policy | None = None,
     seed: int = 0,
 ) -> np.ndarray:
-    """Named features (FEATURE_NAMES) of (mentor row, newcomer row) pairs, e.g. to fit a LearnedRanker."""
-    space = FeatureSpace.fit(mentors, policy or Policy(), seed)
-    return _pair_features(space, mentors, newcomers, mentor_rows, newcomer_rows)
+    """RERANK_FEATURE_NAMES features of (mentor row, newcomer row) pairs, e.g. to fit a LearnedRanker."""
+    policy = policy or Policy()
+    space = FeatureSpace.fit(mentors, policy, seed)
+    return rerank_features(space, mentors, newcomers, mentor_rows, newcomer_rows, policy)

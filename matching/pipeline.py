@@ -13,7 +13,8 @@ from matching.assign import assign
 from matching.candidates import Candidates, MentorIndex, exclusion_arrays
 from matching.features import FeatureSpace, pair_features
 from matching.proposals import ProposalSet, empty_like
-from matching.score import Scorer, WeightedScorer, equity_part, equity_tiers
+from matching.score import WeightedScorer, equity_part, equity_tiers
+from matching.stages import Reranker, explore, second_stage
 from matching.types import MentorTable, NewcomerTable, Policy
 
 # policy.index="auto" runs the exact search up to this many newcomer x mentor pairs and faiss above it.
@@ -21,14 +22,17 @@ from matching.types import MentorTable, NewcomerTable, Policy
 # the whole run, see bench/RESULTS.md), so this bound keeps a run near 10 minutes, with recall 1 where faiss
 # IVF reached 0.95.
 EXACT_MAX_PAIRS = 1.2e11
+# Added to an explored row's value so the assignment keeps the drawn pair: otherwise capacity competition
+# would drop most of them and the exploration share would fall far below policy.exploration.
+EXPLORE_BONUS = 1.0
 
 
 def build_index(
-    mentors: MentorTable, policy: Policy, *, ranker: Scorer | None = None, seed: int = 0
+    mentors: MentorTable, policy: Policy, *, ranker: Reranker | None = None, seed: int = 0
 ) -> MentorIndex:
-    """Fit features on the mentors and embed them once."""
+    """Fit features on the mentors and embed them once; a ranker only re-orders retrieved pools."""
     space = FeatureSpace.fit(mentors, policy, seed)
-    return MentorIndex(mentors, policy, space, ranker or WeightedScorer(policy.weights))
+    return MentorIndex(mentors, policy, space, WeightedScorer(policy.weights), reranker=ranker)
 
 
 def newcomer_text_all(index: MentorIndex, newcomers: NewcomerTable, rows: np.ndarray) -> np.ndarray | None:
@@ -55,7 +59,11 @@ def find_candidates(
     seed: int = 0,
     method: str | None = None,
 ) -> Candidates:
-    """Top-k ranked candidates of every newcomer without an active mentor, under the hard constraints."""
+    """Top-k ranked candidates of every newcomer without an active mentor, under the hard constraints.
+
+    Two stages: the default scorer retrieves a pool per newcomer over the whole mentor table, then the
+    learned re-ranker (if any) and the pairing mode order it.
+    """
     eligible = np.flatnonzero(~newcomers.has_active_mentor)
     rows = eligible[np.argsort(newcomers.county[eligible], kind="stable")]
     text_all = newcomer_text_all(index, newcomers, rows)
@@ -68,38 +76,41 @@ def find_candidates(
         pos, val = retrieve_ann(index, newcomers, rows, text_rows, ex_local, ex_cols, seed)
     else:
         pos, val = index.retrieve_exact(newcomers, rows, text_rows, ex_local, ex_cols)
-    return replace(index.rerank(newcomers, rows, pos, val), newcomer_text=text_all)
+    pool = replace(index.rerank(newcomers, rows, pos, val, pos.shape[1]), newcomer_text=text_all)
+    return second_stage(index, newcomers, pool, reranker=index.reranker, k=index.policy.k, seed=seed)
 
 
 def proposals_from(
     index: MentorIndex,
     newcomers: NewcomerTable,
-    cand: Candidates,
-    picked_row: np.ndarray,
-    picked_col: np.ndarray,
+    n_rows: np.ndarray,
+    m_rows: np.ndarray,
+    score: np.ndarray,
     value: np.ndarray,
+    rank: np.ndarray,
     equity: np.ndarray,
     n_text_all: np.ndarray | None = None,
+    explored: np.ndarray | None = None,
+    propensity: np.ndarray | None = None,
 ) -> ProposalSet:
-    """Assemble a ProposalSet from chosen (candidate row, column) cells, ordered by newcomer id."""
-    n_rows = cand.newcomer_rows[picked_row]
-    m_rows = cand.mentor_rows[picked_row, picked_col]
+    """Assemble a ProposalSet from chosen (newcomer row, mentor row) pairs, ordered by newcomer id."""
     order = np.argsort(newcomers.ids[n_rows], kind="stable")
-    n_rows, m_rows, value = n_rows[order], m_rows[order], value[order]
-    score = cand.scores[picked_row, picked_col][order]
+    n_rows, m_rows = n_rows[order], m_rows[order]
     feats = pair_features(index.space, index.mentors, newcomers, m_rows, n_rows, n_text_all=n_text_all)
     parts = np.hstack([feats[:, :8], equity[n_rows][:, None]]).astype(np.float32)
     return ProposalSet(
         newcomers.ids[n_rows],
         index.mentors.ids[m_rows],
-        score,
-        value,
+        score[order],
+        value[order],
         parts,
-        (picked_col[order] + 1).astype(np.int32),
+        rank[order],
         n_rows,
         m_rows,
         index.mentors,
         newcomers,
+        explored=None if explored is None else explored[order],
+        propensity=None if propensity is None else propensity[order],
     )
 
 
@@ -108,24 +119,48 @@ def propose(
     newcomers: NewcomerTable,
     policy: Policy | None = None,
     *,
-    ranker: Scorer | None = None,
+    ranker: Reranker | None = None,
     exclude_pairs: Iterable[tuple[int, int]] = (),
     seed: int = 0,
 ) -> ProposalSet:
-    """Globally assign at most one mentor per newcomer, maximising total score under all constraints."""
+    """Globally assign at most one mentor per newcomer, maximising total score under all constraints.
+
+    ranker: a fitted LearnedRanker that re-orders each newcomer's retrieved pool (never retrieval).
+    """
     policy = policy or Policy()
     if len(mentors) == 0 or len(newcomers) == 0:
         return empty_like(mentors, newcomers)
     index = build_index(mentors, policy, ranker=ranker, seed=seed)
     cand = find_candidates(index, newcomers, exclude_pairs=exclude_pairs, seed=seed)
-    return assign_candidates(index, newcomers, cand)
+    return assign_candidates(index, newcomers, cand, seed=seed)
 
 
-def assign_candidates(index: MentorIndex, newcomers: NewcomerTable, cand: Candidates) -> ProposalSet:
-    """Min-cost-flow assignment of ranked candidates, with the policy's equity bonus."""
+def assign_candidates(
+    index: MentorIndex, newcomers: NewcomerTable, cand: Candidates, *, seed: int = 0
+) -> ProposalSet:
+    """Min-cost-flow assignment of ranked candidates, with the policy's equity bonus, then exploration."""
     policy = index.policy
     equity = equity_part(equity_tiers(newcomers))
     bonus = policy.weights.equity * equity if policy.use_equity else np.zeros(len(newcomers), np.float32)
     values = cand.scores + bonus[cand.newcomer_rows][:, None].astype(np.float32)
-    r, c, v = assign(cand, values, index.mentors, newcomers)
-    return proposals_from(index, newcomers, cand, r, c, v, equity, cand.newcomer_text)
+    cand = explore(index, cand, seed)
+    values = values.copy()
+    values[cand.explored] = cand.scores[cand.explored] + bonus[cand.newcomer_rows[cand.explored]][:, None]
+    values[cand.explored] += EXPLORE_BONUS
+    r, c, _ = assign(cand, values, index.mentors, newcomers)
+    n_rows, m_rows = cand.newcomer_rows[r], cand.mentor_rows[r, c]
+    score = cand.scores[r, c]
+    rank = np.where(cand.explored[r], cand.explored_rank[r], c + 1).astype(np.int32)
+    return proposals_from(
+        index,
+        newcomers,
+        n_rows,
+        m_rows,
+        score,
+        score + bonus[n_rows],
+        rank,
+        equity,
+        cand.newcomer_text,
+        cand.explored[r],
+        cand.propensity[r],
+    )

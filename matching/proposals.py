@@ -27,6 +27,15 @@ class ProposalSet:
     mentors: MentorTable
     newcomers: NewcomerTable
     part_names: tuple[str, ...] = PART_NAMES
+    explored: np.ndarray | None = None  # bool: drawn outside the newcomer's top choice (exploration)
+    propensity: np.ndarray | None = None  # float32: probability the policy gave this proposal's draw
+
+    def __post_init__(self) -> None:
+        n = len(self.newcomer_id)
+        if self.explored is None:
+            object.__setattr__(self, "explored", np.zeros(n, bool))
+        if self.propensity is None:
+            object.__setattr__(self, "propensity", np.ones(n, np.float32))
 
     def __len__(self) -> int:
         return len(self.newcomer_id)
@@ -63,6 +72,8 @@ class ProposalSet:
                 "value": float(self.value[i]),
                 "rank": int(self.rank[i]),
                 "parts": self.parts_of(i),
+                "explored": bool(self.explored[i]),
+                "propensity": float(self.propensity[i]),
             }
             if explain:
                 rec["reasons_zh"] = self.explain(i, "zh")

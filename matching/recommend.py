@@ -10,7 +10,7 @@ import numpy as np
 from matching.candidates import exclusion_arrays
 from matching.pipeline import build_index, proposals_from
 from matching.proposals import ProposalSet, empty_like
-from matching.score import Scorer
+from matching.stages import Reranker, second_stage
 from matching.types import MentorTable, NewcomerTable, Policy
 
 
@@ -22,7 +22,7 @@ class Recommender:
         mentors: MentorTable,
         policy: Policy | None = None,
         *,
-        ranker: Scorer | None = None,
+        ranker: Reranker | None = None,
         seed: int = 0,
     ) -> None:
         self.policy = policy or Policy()
@@ -54,10 +54,20 @@ class Recommender:
         ex_local, ex_cols = exclusion_arrays(index, table, rows, excluded)
         text = index.space.newcomer_text(table, rows) if index.space.text is not None else None
         pos, val = index.retrieve_exact(table, rows, text, ex_local, ex_cols)
-        k = min(k or self.policy.k, self.policy.pool_size)
-        cand = index.rerank(table, rows, pos, val, k)
+        k = min(k or self.policy.k, index.pool)
+        pool = index.rerank(table, rows, pos, val, pos.shape[1])
+        cand = second_stage(index, table, pool, reranker=index.reranker, k=k)
         cols = np.flatnonzero(cand.mentor_rows[0, :k] >= 0)
         picked = np.zeros(len(cols), dtype=np.int64)
+        m_rows, scores = cand.mentor_rows[0, cols], cand.scores[0, cols]
         return proposals_from(
-            index, table, cand, picked, cols, cand.scores[0, cols], np.zeros(1, np.float32), text
+            index,
+            table,
+            cand.newcomer_rows[picked],
+            m_rows,
+            scores,
+            scores,
+            (cols + 1).astype(np.int32),
+            np.zeros(1, np.float32),
+            text,
         )

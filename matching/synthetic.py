@@ -281,8 +281,20 @@ def generate_population(
         if with_display
         else None
     )
+    # A separate stream, so adding these columns left every earlier column (and result) unchanged.
+    extra = np.random.default_rng([seed, 23])
+    honours_n = np.where(extra.random(n_mentors) < 0.4, extra.integers(1, 3, n_mentors), 0).astype(np.int8)
+    honours_lv = np.where(honours_n > 0, extra.choice([1, 2, 3, 4], n_mentors, p=(0.45, 0.3, 0.18, 0.07)), 0)
+    periods = np.where(np.isnan(track), 0, extra.integers(1, 13, n_mentors)).astype(np.int16)
+    approvals = extra.poisson(2.0, n_mentors).astype(np.int32)
+    declines = extra.poisson(1.0, n_mentors).astype(np.int32)
     mentors = MentorTable(
         ids=np.arange(1, n_mentors + 1, dtype=np.int64),
+        honours_count=honours_n,
+        honours_level=honours_lv.astype(np.int8),
+        fulfilment_periods=periods,
+        past_approvals=approvals,
+        past_declines=declines,
         resources=offered,
         texts=m_texts,
         capacity_left=(cap - active).astype(np.int32),
@@ -310,6 +322,8 @@ def generate_population(
         has_active_mentor=rng.random(n_newcomers) < 0.05,
         penetration=penetration,
         experience_years=rng.integers(0, 3, n_newcomers).astype(np.float32),
+        internet=extra.choice(3, n_newcomers, p=(0.1, 0.6, 0.3)).astype(np.int8),
+        courier_km=extra.gamma(2.0, 4.0, n_newcomers).astype(np.float32),
         **n,
     )
     m_disp: dict[str, list[Any]] = {}

@@ -290,3 +290,50 @@ def compatibility_matrix(same: float = 0.85, chain: float = 1.0, sibling: float 
     rel = relation_matrix()
     values = np.array([0.0, sibling, chain, chain, same], dtype=np.float32)
     return values[rel]
+
+
+# How quickly a leaf's goods spoil in transit: 1.0 needs a cold chain (seafood, dairy, fresh meat, cut
+# flowers, berries), 0.5 is fresh but travels a few days (most fruit, vegetables, eggs, live plants), 0.0
+# keeps (tea, dried and processed food, crafts). Coordinators weigh distance by it.
+_PERISHABILITY: dict[str, float] = {
+    "aquatic.seafood": 1.0,
+    "aquatic.freshwater": 1.0,
+    "livestock.dairy": 1.0,
+    "livestock.meat_processing": 1.0,
+    "flowers.cut": 1.0,
+    "fruit.berries": 1.0,
+    "veg.mushrooms": 1.0,
+    "tourism.picking": 0.5,
+    "fruit.orchard": 0.5,
+    "fruit.citrus": 0.5,
+    "fruit.apple_pear": 0.5,
+    "fruit.kiwi": 0.5,
+    "fruit.tropical": 1.0,
+    "fruit.grapes": 0.5,
+    "veg.fresh": 1.0,
+    "livestock.eggs": 0.5,
+    "livestock.poultry": 0.5,
+    "livestock.pigs": 0.5,
+    "livestock.cattle_sheep": 0.5,
+    "flowers.seedlings": 0.5,
+    "flowers.pots_miniascape": 0.5,
+    "tea.growing": 0.5,
+    "honey.beekeeping": 0.0,
+}
+
+
+@cache
+def perishability() -> np.ndarray:
+    """(C,) float32 perishability of each leaf: 1 needs a cold chain, 0.5 fresh, 0 keeps."""
+    out = np.array([_PERISHABILITY.get(c.code, 0.0) for c in CATEGORIES], dtype=np.float32)
+    out.setflags(write=False)
+    return out
+
+
+@cache
+def chain_link_matrix() -> np.ndarray:
+    """(C, C) bool: mentor category j is one link up or down the chain from newcomer category i."""
+    rel = relation_matrix()
+    out = (rel == RELATION_DOWNSTREAM) | (rel == RELATION_UPSTREAM)
+    out.setflags(write=False)
+    return out

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import scipy.sparse as sp
@@ -21,6 +21,15 @@ _RESOURCE_POS = {r: i for i, r in enumerate(vocab.RESOURCE_TYPES)}
 _LANGUAGE_POS = {c: i for i, c in enumerate(vocab.LANGUAGES)}
 _KIND_POS = {k: i for i, k in enumerate(vocab.MENTOR_KINDS)}
 _BAND_POS = {b[0]: i for i, b in enumerate(vocab.SALES_BANDS)}
+_INTERNET_POS = {x: i for i, x in enumerate(vocab.INTERNET_LEVELS)}
+
+
+def _fill_optional(table: Any, optional: Mapping[str, Any], fill: Mapping[str, float]) -> None:
+    """Give optional columns omitted by a caller (length 0) their 'unknown' value on every row."""
+    n = len(table.ids)
+    for name, dtype in optional.items():
+        if n and len(getattr(table, name)) == 0:
+            object.__setattr__(table, name, np.full(n, fill.get(name, 0), dtype=dtype))
 
 
 def _flags(values: Sequence[str] | None, positions: Mapping[str, int], what: str) -> np.ndarray:
@@ -166,6 +175,26 @@ class MentorTable(_Profiles):
     years_selling: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
     kind: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int8))  # index into vocab.MENTOR_KINDS
     sales_band: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int8))  # vocab.SALES_BANDS, -1
+    # Optional (filled with "unknown" when omitted): what a coordinator looks at beyond the match score.
+    honours_count: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int8))
+    honours_level: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int8))  # 0 none .. 4 national
+    fulfilment_periods: np.ndarray = field(
+        default_factory=lambda: np.zeros(0, np.int16)
+    )  # periods behind rate
+    past_approvals: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
+    past_declines: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
+
+    _OPTIONAL: ClassVar[dict[str, Any]] = {
+        "honours_count": np.int8,
+        "honours_level": np.int8,
+        "fulfilment_periods": np.int16,
+        "past_approvals": np.int32,
+        "past_declines": np.int32,
+    }
+
+    def __post_init__(self) -> None:
+        _fill_optional(self, self._OPTIONAL, {})
+        super().__post_init__()
 
     @classmethod
     def from_records(cls, records: Sequence[Mapping[str, Any]]) -> MentorTable:
@@ -173,6 +202,7 @@ class MentorTable(_Profiles):
         languages, capacity_left, fulfilment_rate?, years_selling?, kind?, sales_band?, text?."""
         cols = _common_columns(records, "resources_offered")
         rate = [r.get("fulfilment_rate") for r in records]
+        honours = [list(r.get("honours") or ()) for r in records]
         return cls(
             **cols,
             capacity_left=np.array([int(r.get("capacity_left", 0)) for r in records], dtype=np.int32),
@@ -182,6 +212,13 @@ class MentorTable(_Profiles):
             sales_band=np.array(
                 [_BAND_POS.get(r.get("sales_band") or "", -1) for r in records], dtype=np.int8
             ),
+            honours_count=np.array([min(len(h), 100) for h in honours], dtype=np.int8),
+            honours_level=np.array(
+                [max((vocab.honour_level(x) for x in h), default=0) for h in honours], dtype=np.int8
+            ),
+            fulfilment_periods=np.array([int(r.get("fulfilment_periods") or 0) for r in records], np.int16),
+            past_approvals=np.array([int(r.get("past_approvals") or 0) for r in records], np.int32),
+            past_declines=np.array([int(r.get("past_declines") or 0) for r in records], np.int32),
         )
 
 
@@ -194,6 +231,14 @@ class NewcomerTable(_Profiles):
         default_factory=lambda: np.zeros(0, np.float32)
     )  # county e-com, NaN=unknown
     experience_years: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
+    internet: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int8))  # vocab.INTERNET_LEVELS
+    courier_km: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))  # NaN = unknown
+
+    _OPTIONAL: ClassVar[dict[str, Any]] = {"internet": np.int8, "courier_km": np.float32}
+
+    def __post_init__(self) -> None:
+        _fill_optional(self, self._OPTIONAL, {"internet": 1, "courier_km": np.nan})
+        super().__post_init__()
 
     @classmethod
     def from_records(cls, records: Sequence[Mapping[str, Any]]) -> NewcomerTable:
@@ -206,6 +251,12 @@ class NewcomerTable(_Profiles):
             has_active_mentor=np.array([bool(r.get("has_active_mentor")) for r in records], dtype=bool),
             penetration=np.array([np.nan if v is None else v for v in pen], dtype=np.float32),
             experience_years=np.array([float(r.get("experience_years") or 0) for r in records], np.float32),
+            internet=np.array(
+                [_INTERNET_POS.get(r.get("internet") or "mobile", 1) for r in records], np.int8
+            ),
+            courier_km=np.array(
+                [np.nan if r.get("courier_km") is None else r["courier_km"] for r in records], np.float32
+            ),
         )
 
 
@@ -225,6 +276,8 @@ class Weights:
 
 
 Separation = Literal["county", "prefecture", "province"]
+Pairing = Literal["any", "same_trade", "chain", "mixed"]
+PAIRINGS: tuple[str, ...] = ("any", "same_trade", "chain", "mixed")
 
 
 @dataclass(frozen=True)
@@ -234,7 +287,17 @@ class Policy:
     separation: Separation = "county"
     max_distance_km: float | None = None
     k: int = 10  # candidates kept per newcomer (and offered to the assignment)
-    pool: int | None = None  # retrieved before re-ranking; default 2 * k
+    pool: int | None = None  # retrieved before re-ranking; default 2 * k, or rerank_pool with a re-ranker
+    rerank_pool: int = 50  # the wider pool a learned re-ranker orders (it never scores the whole table)
+    # Share of newcomers whose proposal is drawn from their pool outside the top choice, flagged with its
+    # propensity: without it a learned model only ever sees its own choices.
+    exploration: float = 0.05
+    # Which product relations a run pairs: "any" (by score), "same_trade" (identical product), "chain"
+    # (one link up or down the chain), or "mixed" (about chain_share of newcomers get a chain partner).
+    pairing: Pairing = "any"
+    chain_share: float = 0.5
+    # Cooperation corridors (region code, region code), any level: pairs across one get a flag feature.
+    corridors: tuple[tuple[str, str], ...] = ()
     same_product_same_prefecture: Literal["penalise", "exclude"] = "penalise"
     weights: Weights = field(default_factory=Weights)
     use_equity: bool = True
@@ -250,11 +313,19 @@ class Policy:
             raise ValueError("same_product_same_prefecture must be 'penalise' or 'exclude'")
         if self.k < 1:
             raise ValueError("k must be >= 1")
+        if self.pairing not in PAIRINGS:
+            raise ValueError(f"pairing must be one of {PAIRINGS}")
+        if not 0.0 <= self.exploration <= 0.5 or not 0.0 <= self.chain_share <= 1.0:
+            raise ValueError("exploration must lie in [0, 0.5] and chain_share in [0, 1]")
 
     @property
     def pool_size(self) -> int:
         """How many mentors retrieval returns before re-ranking."""
         return max(self.pool or 2 * self.k, self.k)
+
+    def pool_for(self, reranking: bool) -> int:
+        """Pool size of a run: the wider rerank_pool when a re-ranker or a pairing mode will filter it."""
+        return max(self.pool_size, self.rerank_pool) if reranking else self.pool_size
 
 
 @dataclass(frozen=True)

@@ -93,3 +93,24 @@ SALES_BANDS: Final[tuple[tuple[str, float, float | None], ...]] = (
 
 # Separation policies, from weakest to strongest: the pair must differ at this level.
 SEPARATION_LEVELS: Final[tuple[str, ...]] = ("county", "prefecture", "province")
+
+# Honour levels, from a roster's free text: the highest administrative level named wins.
+HONOUR_LEVELS: Final[tuple[tuple[str, int], ...]] = (
+    ("全国", 4),
+    ("国家", 4),
+    ("national", 4),
+    ("省", 3),
+    ("province", 3),
+    ("市", 2),
+    ("city", 2),
+    ("prefecture", 2),
+    ("县", 1),
+    ("county", 1),
+)
+INTERNET_LEVELS: Final[tuple[str, ...]] = ("none", "mobile", "broadband")
+
+
+def honour_level(text: str) -> int:
+    """Level of one honour: 4 national, 3 provincial, 2 city, 1 county or unknown."""
+    low = text.lower()
+    return max((level for word, level in HONOUR_LEVELS if word in low), default=1)

@@ -116,14 +116,16 @@ def test_whole_loop(client, db, make_user, seeded, drain):
     assert client.post("/api/v1/models/retrain", headers=coordinator.headers).status_code == 202
     drain()
     models = client.get("/api/v1/models", headers=coordinator.headers).json()
-    assert len(models) == 1 and 0.0 <= models[0]["metrics"]["auc"] <= 1.0
+    assert len(models) == 1 and models[0]["jurisdiction_code"] == "37"
+    # Two dozen decisions are too few to beat the default scorer on held-out data: a candidate only.
+    assert models[0]["status"] == "candidate" and not models[0]["gate"]["promote"]
 
-    # A new run with the learned ranker records the model version, and replaces pending proposals.
+    # A run pinned to that version records it, and replaces pending proposals.
     pending = client.get(
         "/api/v1/proposals", params={"status": "pending", "limit": 100}, headers=coordinator.headers
     ).json()["items"]
     assert pending
-    rerun = _run(client, coordinator.headers, drain, scope_code="37", k=5, use_learned_ranker=True)
+    rerun = _run(client, coordinator.headers, drain, scope_code="37", k=5, model_version_id=models[0]["id"])
     assert rerun["model_version_id"] == models[0]["id"]
     assert rerun["counts"]["superseded"] == len(pending)
     assert (

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.access.regions import under
@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
 # Pairs a coordinator or a party has already turned down are never proposed again.
 EXCLUDING_STATUSES = (MatchStatus.REJECTED, MatchStatus.DECLINED)
+APPROVED_STATUSES = (MatchStatus.APPROVED, MatchStatus.ACTIVE, MatchStatus.COMPLETED)
 
 
 def policy_of(params: RunCreate) -> Policy:
@@ -28,6 +29,9 @@ def policy_of(params: RunCreate) -> Policy:
         max_distance_km=params.max_distance_km,
         k=params.k,
         same_product_same_prefecture=params.same_product_same_prefecture,
+        pairing=params.pairing,
+        chain_share=params.chain_share,
+        exploration=params.exploration,
     )
 
 
@@ -50,9 +54,24 @@ def _county_points(session: Session) -> CountyPoints:
     return points
 
 
+def _decision_counts(session: Session, mentor_ids: list[int]) -> dict[int, tuple[int, int]]:
+    """(approved, declined or rejected) proposals per mentor: the mentor's record with coordinators."""
+    stmt = select(Match.mentor_id, Match.status, func.count()).where(
+        Match.status.in_((*APPROVED_STATUSES, *EXCLUDING_STATUSES))
+    )
+    if len(mentor_ids) < 30_000:
+        stmt = stmt.where(Match.mentor_id.in_(mentor_ids))
+    out: dict[int, list[int]] = {}
+    for mid, status, n in session.execute(stmt.group_by(Match.mentor_id, Match.status)):
+        counts = out.setdefault(int(mid), [0, 0])
+        counts[0 if status in APPROVED_STATUSES else 1] += int(n)
+    return {k: (a, b) for k, (a, b) in out.items()}
+
+
 def mentor_records(session: Session, mentors: list[Mentor]) -> list[dict[str, Any]]:
     """Matching records of the given mentors."""
     points = _county_points(session)
+    counts = _decision_counts(session, [m.id for m in mentors])
     records = []
     for m in mentors:
         lat, lon, _ = points.get(m.county_code, (None, None, None))
@@ -71,6 +90,9 @@ def mentor_records(session: Session, mentors: list[Mentor]) -> list[dict[str, An
                 "years_selling": float(m.years_selling or 0),
                 "kind": m.kind,
                 "sales_band": m.sales_band or "lt10",
+                "honours": m.honours,
+                "past_approvals": counts.get(m.id, (0, 0))[0],
+                "past_declines": counts.get(m.id, (0, 0))[1],
                 "text": m.story,
             }
         )
@@ -114,6 +136,8 @@ def newcomer_records(session: Session, newcomers: list[Newcomer]) -> list[dict[s
                 "has_active_mentor": n.id in holding,
                 "county_penetration": pen,
                 "experience_years": float(n.experience_years),
+                "internet": n.internet,
+                "courier_km": n.courier_km,
                 "text": n.story + " " + n.goals,
             }
         )
@@ -162,6 +186,8 @@ def proposal_rows(
                 "rank": int(proposals.rank[i]),
                 "reasons": {"zh": proposals.explain(i, "zh"), "en": proposals.explain(i, "en")},
                 "suggested_commitments": [commitment_dict(c) for c in proposals.commitments(i)],
+                "explored": bool(proposals.explored[i]),
+                "propensity": float(proposals.propensity[i]),
                 "version": 1,
             }
         )

@@ -6,7 +6,19 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Boolean, Date, Float, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Date,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    false,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, JSONDoc, UTCDateTime, utcnow
@@ -49,18 +61,37 @@ ACTIVE_RUN: tuple[RunStatus, ...] = (RunStatus.QUEUED, RunStatus.RUNNING)
 _SEAT_HOLDING_SQL = "status IN (" + ",".join(f"'{s}'" for s in SEAT_HOLDING) + ")"
 
 
+class ModelStatus(StrEnum):
+    """A version is a candidate until promoted; at most one is active per jurisdiction."""
+
+    CANDIDATE = "candidate"
+    ACTIVE = "active"
+    RETIRED = "retired"
+
+
 class ModelVersion(Base):
-    """A fitted ranker: its parameters as JSON (never a pickle) and its held-out metrics."""
+    """A fitted re-ranker of one jurisdiction: parameters as JSON (never a pickle), metrics, gate verdict."""
 
     __tablename__ = "model_versions"
+    __table_args__ = (
+        CheckConstraint("status IN ('candidate','active','retired')", name="status"),
+        Index("ix_model_versions_jurisdiction_code", "jurisdiction_code", "status"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     version: Mapped[str] = mapped_column(String(64), unique=True)
+    # "" is the national model, else a province code: whose coordinators' decisions trained it.
+    jurisdiction_code: Mapped[str] = mapped_column(String(12), default="", server_default="")
+    status: Mapped[str] = mapped_column(String(16), default=ModelStatus.CANDIDATE, server_default="candidate")
+    kind: Mapped[str] = mapped_column(String(16), default="logistic", server_default="logistic")
     params: Mapped[dict[str, Any]] = mapped_column(JSONDoc)
     metrics: Mapped[dict[str, Any]] = mapped_column(JSONDoc, default=dict)
+    gate: Mapped[dict[str, Any]] = mapped_column(JSONDoc, default=dict, server_default=text("'{}'"))
     n_samples: Mapped[int] = mapped_column(Integer, default=0)
     trained_by: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
     trained_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    promoted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    promoted_by: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
 
 
 class MatchingRun(Base):
@@ -112,6 +143,9 @@ class Match(Base):
     rank: Mapped[int] = mapped_column(Integer, default=1)
     reasons: Mapped[dict[str, list[str]]] = mapped_column(JSONDoc, default=dict)
     suggested_commitments: Mapped[list[dict[str, Any]]] = mapped_column(JSONDoc, default=list)
+    # Exploration: drawn outside the newcomer's top choice, with the probability the policy gave the draw.
+    explored: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    propensity: Mapped[float | None] = mapped_column(Float)
     mentor_accepted: Mapped[bool] = mapped_column(Boolean, default=False)
     newcomer_accepted: Mapped[bool] = mapped_column(Boolean, default=False)
     decided_by: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))

@@ -1,31 +1,71 @@
-"""The learned ranker: retrain it, list its versions."""
+"""The learned re-ranker's versions: retrain (through the gate), list, read, promote, roll back."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from typing import Any
+
+from fastapi import APIRouter, Query, status
 
 from app.deps import CoordinatorUser, SessionDep
 from app.openapi import problems
-from app.ranker import service
-from app.ranker.schemas import ModelRead
-from app.schemas import Accepted
+from app.ranker import service as models_service
+from app.ranker.schemas import ModelRead, RollbackRequest, RollbackResult
+from app.schemas import Accepted, IdPath
 
-router = APIRouter(prefix="/api/v1", tags=["matching"])
+router = APIRouter(prefix="/api/v1/models", tags=["matching"])
+
+
+def _read(model: Any) -> ModelRead:
+    return ModelRead(
+        id=model.id,
+        version=model.version,
+        jurisdiction_code=model.jurisdiction_code,
+        status=model.status,
+        kind=model.kind,
+        features=list(model.params.get("feature_names", [])),
+        importances=model.params.get("importances") or {},
+        learned=model.params.get("learned") or {"zh": [], "en": []},
+        metrics=model.metrics,
+        gate=model.gate,
+        n_samples=model.n_samples,
+        trained_at=model.trained_at,
+        promoted_at=model.promoted_at,
+    )
 
 
 @router.post(
-    "/models/retrain",
-    status_code=status.HTTP_202_ACCEPTED,
-    response_model=Accepted,
-    responses=problems(401, 403),
+    "/retrain", status_code=status.HTTP_202_ACCEPTED, response_model=Accepted, responses=problems(401, 403)
 )
 def retrain(caller: CoordinatorUser, session: SessionDep) -> Accepted:
-    """Fit the ranker on all decisions so far, in the background; GET /models shows the result."""
-    job = service.request_retrain(session, caller)
+    """Fit a candidate for your province (admins: national) in the background; the gate may promote it."""
+    job = models_service.request_retrain(session, caller)
     return Accepted(id=job.id, status=job.status, url="/api/v1/models")
 
 
-@router.get("/models", response_model=list[ModelRead], responses=problems(401, 403))
-def list_models(caller: CoordinatorUser, session: SessionDep) -> list[ModelRead]:
-    """Trained ranker versions, newest first, with held-out AUC and precision@k."""
-    return [ModelRead.model_validate(m) for m in service.list_models(session)]
+@router.get("", response_model=list[ModelRead], responses=problems(401, 403))
+def list_models(
+    caller: CoordinatorUser,
+    session: SessionDep,
+    jurisdiction: str | None = Query(default=None, pattern=r"^(\d{2})?$", description='"" for national'),
+) -> list[ModelRead]:
+    """Versions of your province and the national ones, newest first."""
+    return [_read(m) for m in models_service.list_versions(session, caller, jurisdiction)]
+
+
+@router.get("/{model_id}", response_model=ModelRead, responses=problems(401, 403, 404))
+def get_model(model_id: IdPath, caller: CoordinatorUser, session: SessionDep) -> ModelRead:
+    """One version with its features, importances, what it learned in words, metrics and gate verdict."""
+    return _read(models_service.get_version(session, caller, model_id))
+
+
+@router.post("/{model_id}/promote", response_model=ModelRead, responses=problems(401, 403, 404, 409))
+def promote(model_id: IdPath, caller: CoordinatorUser, session: SessionDep) -> ModelRead:
+    """Activate a version of your jurisdiction that passed the gate (or was active before)."""
+    return _read(models_service.promote(session, caller, model_id))
+
+
+@router.post("/rollback", response_model=RollbackResult, responses=problems(401, 403, 409, 422))
+def roll_back(body: RollbackRequest, caller: CoordinatorUser, session: SessionDep) -> RollbackResult:
+    """Retire the active version and re-activate the previous one (or fall back)."""
+    previous = models_service.roll_back(session, caller, body.jurisdiction_code)
+    return RollbackResult(active=_read(previous) if previous is not None else None)

@@ -1,17 +1,38 @@
-"""Bodies of the learned ranker's versions."""
+"""Bodies of the learned re-ranker's versions."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from app.schemas import Output
+from app.schemas import Input, Output
 
 
 class ModelRead(Output):
-    """A trained ranker version and its held-out metrics."""
+    """A trained re-ranker version: what it uses, what it learned, how it measured, the gate's verdict."""
 
     id: int
     version: str
-    metrics: dict[str, float]
+    jurisdiction_code: str
+    status: str
+    kind: str
+    features: list[str]
+    importances: dict[str, float]
+    learned: dict[str, list[str]]
+    metrics: dict[str, Any]
+    gate: dict[str, Any]
     n_samples: int
     trained_at: datetime
+    promoted_at: datetime | None
+
+
+class RollbackRequest(Input):
+    """Which jurisdiction to roll back: omit for your own (admins: the national model)."""
+
+    jurisdiction_code: str | None = None
+
+
+class RollbackResult(Output):
+    """The version active after a rollback (null: the default scorer or the national fallback)."""
+
+    active: ModelRead | None

@@ -15,33 +15,38 @@ from app.errors import NotFound
 from app.matches import adapter
 from app.models import Match, Mentor, Newcomer
 from app.models.matches import SEAT_HOLDING
-from app.ranker.service import latest_model
+from app.ranker.service import active_model
 from matching import LearnedRanker, NewcomerTable, Recommender
 
 
 class RecommenderCache:
-    """One index per process, keyed by a cheap fingerprint of the mentor table and the model version."""
+    """Indexes per process, one per active model version in use, keyed by a cheap fingerprint of the
+    mentor table: a promotion or a rollback switches versions, a newly trained candidate never does."""
+
+    MAX_MODELS = 8
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._key: tuple[Any, ...] | None = None
-        self._recommender: Recommender | None = None
+        self._entries: dict[int | None, tuple[tuple[Any, ...], Recommender]] = {}
 
-    def get(self, session: Session) -> Recommender:
-        """The current recommender, rebuilt if any mentor or the ranker changed since it was built."""
+    def get(self, session: Session, region_code: str = "") -> Recommender:
+        """The recommender for a newcomer's region (its province's active model, else the national one)."""
         fingerprint = session.execute(
             select(
                 func.count(), func.max(Mentor.updated_at), func.sum(Mentor.capacity_used), func.max(Mentor.id)
             ).where(Mentor.is_active.is_(True))
         ).one()
-        model = latest_model(session)
-        key = (*fingerprint, model.id if model else None)
+        model = active_model(session, region_code)
+        model_id = model.id if model is not None else None
+        key = tuple(fingerprint)
         with self._lock:
-            if self._key != key or self._recommender is None:
-                ranker = LearnedRanker.from_dict(model.params) if model else None
-                self._recommender = Recommender(adapter.load_mentors(session), ranker=ranker)
-                self._key = key
-            return self._recommender
+            hit = self._entries.get(model_id)
+            if hit is None or hit[0] != key:
+                ranker = LearnedRanker.from_dict(model.params) if model is not None else None
+                if len(self._entries) >= self.MAX_MODELS:
+                    self._entries.pop(next(iter(self._entries)))
+                self._entries[model_id] = (key, Recommender(adapter.load_mentors(session), ranker=ranker))
+            return self._entries[model_id][1]
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +76,7 @@ def recommend(
             select(Match.mentor_id).where(Match.newcomer_id == newcomer_id, Match.status.in_(SEAT_HOLDING))
         )
     )
-    proposals = cache.get(session).recommend(table, k, exclude_mentor_ids=excluded)
+    proposals = cache.get(session, newcomer.county_code).recommend(table, k, exclude_mentor_ids=excluded)
     mentors = {
         m.id: m
         for m in session.scalars(select(Mentor).where(Mentor.id.in_([int(x) for x in proposals.mentor_id])))

@@ -24,8 +24,18 @@ class RunCreate(Input):
     separation: Literal["county", "prefecture", "province"] = "county"
     max_distance_km: float | None = Field(default=None, gt=0, le=5000)
     k: int = Field(default=10, ge=1, le=50)
-    use_learned_ranker: bool = False
+    use_learned_ranker: bool = Field(
+        default=False, description="Re-rank with the active model of the scope's province (else national)"
+    )
+    model_version_id: int | None = Field(default=None, description="Pin this model version")
     same_product_same_prefecture: Literal["penalise", "exclude"] = "penalise"
+    pairing: Literal["any", "same_trade", "chain", "mixed"] = Field(
+        default="any", description="Product relation: by score, same trade, chain links, or mixed"
+    )
+    chain_share: float = Field(default=0.5, ge=0, le=1, description="Chain pair share, mixed mode")
+    exploration: float = Field(
+        default=0.05, ge=0, le=0.5, description="Share of proposals drawn outside the top choice, flagged"
+    )
 
     @classmethod
     def from_policy(cls, policy: dict[str, Any]) -> RunCreate:

@@ -24,7 +24,7 @@ from app.matches.states import transition_many
 from app.models import Match, MatchingRun, Newcomer, Region
 from app.models.matches import ACTIVE_RUN, MatchStatus, RunStatus
 from app.pagination import Paged, desc, paginate
-from app.ranker.service import latest_model, load_ranker
+from app.ranker.service import active_model, load_ranker, usable_version
 from app.runs.schemas import RunCreate
 from matching import evaluate, propose
 
@@ -65,12 +65,16 @@ def create_run(session: Session, caller: Caller, params: RunCreate) -> MatchingR
                 f"overlapping run {overlapping} is still active",
             ),
         )
+    # A pinned version is used as is (a coordinator may try a candidate); otherwise the active version of
+    # the scope's province, else the national one. Never simply the newest.
     model_id = None
-    if params.use_learned_ranker:
-        model = latest_model(session)
+    if params.model_version_id is not None:
+        model_id = usable_version(session, caller, params.model_version_id).id
+    elif params.use_learned_ranker:
+        model = active_model(session, scope)
         if model is None:
             raise Unprocessable(
-                code="no_trained_model", detail=("尚无训练好的模型", "no ranker has been trained yet")
+                code="no_trained_model", detail=("尚无已启用的模型", "no active ranker for this scope")
             )
         model_id = model.id
     run = MatchingRun(

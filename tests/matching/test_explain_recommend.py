@@ -46,12 +46,29 @@ def test_reasons_and_commitments_for_a_chain_pair() -> None:
     )
 
 
-def test_no_overlap_still_suggests_a_follow_up() -> None:
+def test_no_overlap_suggests_nothing_and_says_so() -> None:
     m, n = tables(
         [mentor(1, "530102", ["tea.growing"], resources_offered=["technology"])],
         [newcomer(10, "350524", ["tea.growing"], resources_needed=["logistics"])],
     )
-    assert [c.resource for c in propose(m, n).commitments(0)] == ["information"]
+    ps = propose(m, n)
+    assert ps.commitments(0) == ()
+    assert any("no commitment is suggested" in r for r in ps.explain(0, "en"))
+    assert any("没有交集" in r for r in ps.explain(0, "zh"))
+
+
+def test_commitments_are_exactly_offered_and_needed() -> None:
+    m, n = tables(
+        [mentor(1, "530102", ["tea.growing"], resources_offered=["technology", "logistics", "information"])],
+        [
+            newcomer(
+                10, "350524", ["tea.growing"], resources_needed=["logistics", "human_capital", "technology"]
+            )
+        ],
+    )
+    ps = propose(m, n)
+    assert sorted(c.resource for c in ps.commitments(0)) == ["logistics", "technology"]
+    assert not any("no commitment" in r for r in ps.explain(0, "en"))
 
 
 def test_recommend_ranks_and_respects_constraints(small_pop) -> None:

@@ -12,6 +12,8 @@ def test_import_matching_loads_neither_fastapi_nor_sqlalchemy() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
 def test_vocabularies_and_taxonomy_load_without_the_numeric_stack():
     """The importer and the API schemas only need these; they must not drag in scikit-learn."""
     code = (

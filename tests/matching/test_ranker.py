@@ -1,68 +1,180 @@
-"""Learned ranker: beats default weights on held-out decisions; JSON save/load round trip."""
+"""The learned re-ranker: fitting, safe storage, shrinkage, the promotion gate, words, hard rules."""
 
 from __future__ import annotations
 
+import base64
 import json
+import os
 
 import numpy as np
 import pytest
+import skops.io as sio
+from sklearn.preprocessing import FunctionTransformer
 
-from matching import LearnedRanker, Policy, WeightedScorer, pair_features, propose, ranker_metrics
-from matching.synthetic import generate_decisions, generate_population
+from matching import RERANK_FEATURE_NAMES, LearnedRanker, Policy, evaluate, gate, pair_features, propose
+from matching.pipeline import build_index, find_candidates
+from matching.rerank import column, rerank_features
+from matching.simulate import persona
+from matching.synthetic import generate_population
 
 
 @pytest.fixture(scope="module")
-def trained():
-    pop = generate_population(400, 3000, seed=5, with_display=False)
-    dec = generate_decisions(pop, n_newcomers=800, per_newcomer=5, seed=5)
-    feats = pair_features(
+def decided():
+    """Decisions of the fresh-produce persona on default proposals of two scopes."""
+    pop = generate_population(500, 2400, seed=5, with_display=False)
+    who = persona("fresh_logistics")
+    xs, ys, rs, gs = [], [], [], []
+    for part in (np.arange(0, 1200), np.arange(1200, 2400)):
+        newcomers = pop.newcomers.take(part)
+        ps = propose(pop.mentors, newcomers, Policy(k=10, pool=40), seed=1)
+        # Every pooled candidate of the top 3, not only the assigned one: more decisions per newcomer.
+        x = pair_features(pop.mentors, newcomers, ps.mentor_row, ps.newcomer_row)
+        y, why = who.decide(x, ps.newcomer_id, ps.mentor_id, seed=1)
+        xs.append(x), ys.append(y), rs.append(why), gs.append(ps.newcomer_id)
+    x, y = np.vstack(xs), np.concatenate(ys)
+    ranker = LearnedRanker.fit(x, y, groups=np.concatenate(gs), reasons=np.concatenate(rs), version="t1")
+    return pop, x, y, np.concatenate(gs), np.concatenate(rs), ranker
+
+
+def test_fit_records_the_model_choice_and_held_out_metrics(decided) -> None:
+    *_, ranker = decided
+    m = ranker.metrics
+    assert m["chosen"] in ("hgb", "logistic") and "selection-split AUC" in m["why"]
+    assert m["auc"] > 0.6 and 0 < m["alpha"] < 1
+    assert m["n_test"] == len(m["holdout_rows"]) > 30
+
+
+def test_learned_words_name_the_hidden_rule(decided) -> None:
+    *_, ranker = decided
+    text = " ".join(ranker.learned["en"])
+    assert "distance matters more for fresh produce" in text
+    assert ranker.importances and max(ranker.importances, key=ranker.importances.get) in RERANK_FEATURE_NAMES
+    assert "too_far" in ranker.metrics["reasons"]
+
+
+def test_json_round_trip_scores_identically_and_refuses_untrusted_types(decided) -> None:
+    _, x, *_, ranker = decided
+    data = json.loads(json.dumps(ranker.to_dict()))
+    assert "holdout_rows" not in data["metrics"]
+    loaded = LearnedRanker.from_dict(data)
+    assert np.allclose(loaded.score(x), ranker.score(x))
+    assert loaded.learned == ranker.learned
+    with pytest.raises(ValueError, match="format"):
+        LearnedRanker.from_dict({**data, "format": "jieduan.matching.ranker/1"})
+    if data["kind"] == "hgb":
+        # A stored transformer whose function is os.system: loading it must be refused, not executed.
+        evil = base64.b64encode(sio.dumps(FunctionTransformer(func=os.system))).decode()
+        with pytest.raises(ValueError, match="untrusted"):
+            LearnedRanker.from_dict({**data, "model": evil})
+
+
+def test_logistic_family_round_trips_too(decided) -> None:
+    _, x, y, groups, _, _ = decided
+    ranker = LearnedRanker.fit(x, y, groups=groups)
+    ranker.kind = "logistic"
+    from matching.ranker import _Logistic
+
+    ranker.model = _Logistic.fit(x, y, np.ones(len(y)), 0)
+    loaded = LearnedRanker.from_dict(json.loads(json.dumps(ranker.to_dict())))
+    assert np.allclose(loaded.score(x), ranker.score(x), atol=1e-6)
+
+
+def test_few_decisions_shrink_toward_the_default_score(decided) -> None:
+    _, x, y, groups, _, big = decided
+    small = LearnedRanker.fit(x[:60], y[:60], groups=groups[:60])
+    assert small.alpha < 0.2 < big.alpha
+    gap_small = np.abs(small.score(x) - x[:, column("default_score")]).mean()
+    gap_big = np.abs(big.score(x) - x[:, column("default_score")]).mean()
+    assert gap_small < gap_big
+
+
+def test_gate_promotes_a_better_model_and_refuses_a_worse_one(decided) -> None:
+    _, x, y, groups, _, good = decided
+    verdict = gate(good, None, x, y)
+    assert verdict.promote and verdict.candidate["auc"] > verdict.active["auc"]
+    rng = np.random.default_rng(0)
+    noise = LearnedRanker.fit(x, rng.permutation(y), groups=groups, seed=3)
+    refused = gate(noise, good, x, y)
+    assert not refused.promote and refused.reasons
+    # Against itself a model never "beats" the active one: ties keep the active version.
+    assert not gate(good, good, x, y).promote
+
+
+def test_ranker_only_reorders_the_default_pool(decided) -> None:
+    pop, *_, ranker = decided
+    newcomers = pop.newcomers.take(np.arange(300))
+    with_ranker = find_candidates(build_index(pop.mentors, Policy(k=10), ranker=ranker), newcomers)
+    default = find_candidates(build_index(pop.mentors, Policy(k=10, pool=50)), newcomers)
+    space = build_index(pop.mentors, Policy()).space
+    for row, a, b in zip(with_ranker.newcomer_rows, with_ranker.pool_rows, default.pool_rows, strict=True):
+        kept, pooled = set(a[a >= 0].tolist()), set(b[b >= 0].tolist())
+        assert kept <= pooled  # the same retrieval; nothing from outside the default pool
+        dropped = np.array(sorted(pooled - kept), dtype=np.int64)
+        if len(dropped):  # only same-prefecture copies of the mentor's product, a hard rule
+            f = rerank_features(space, pop.mentors, newcomers, dropped, np.full(len(dropped), row), Policy())
+            assert (f[:, column("homogenization")] > 0).all()
+
+
+class _CopyLover:
+    """An adversarial model that loves same-prefecture copies and ignores everything else."""
+
+    def score(self, features: np.ndarray) -> np.ndarray:
+        return (0.5 + 0.5 * features[:, column("homogenization")]).astype(np.float32)
+
+
+def test_hard_rules_stay_hard_whatever_the_model_says() -> None:
+    pop = generate_population(300, 1500, seed=9, with_display=False)
+    ps = propose(pop.mentors, pop.newcomers, Policy(k=10), ranker=_CopyLover(), seed=2)
+    e = evaluate(ps, pop.mentors, pop.newcomers)
+    assert len(ps) > 100
+    assert e["cross_county_share"] == 1.0 and e["same_prefecture_identical"] == 0.0
+    assert e["diversity_violations"] == 0.0 and e["capacity_violations"] == 0.0
+
+
+def test_exploration_is_flagged_with_its_propensity() -> None:
+    pop = generate_population(600, 2000, seed=2, with_display=False)
+    ps = propose(pop.mentors, pop.newcomers, Policy(k=10, exploration=0.2), seed=4)
+    share = float(ps.explored.mean())
+    assert 0.1 < share < 0.3
+    assert (ps.rank[ps.explored] >= 2).all()  # never the top choice
+    assert ((ps.propensity[ps.explored] > 0) & (ps.propensity[ps.explored] < 0.2)).all()
+    assert np.allclose(ps.propensity[~ps.explored], ps.propensity[~ps.explored][0])
+    none = propose(pop.mentors, pop.newcomers, Policy(k=10, exploration=0.0), seed=4)
+    assert not none.explored.any() and (none.propensity == 1).all()
+
+
+@pytest.mark.parametrize(
+    ("mode", "key"), [("same_trade", "same_product_share"), ("chain", "chain_linked_share")]
+)
+def test_pairing_mode_restricts_the_relation(mode: str, key: str) -> None:
+    pop = generate_population(600, 2000, seed=2, with_display=False)
+    e = evaluate(
+        propose(pop.mentors, pop.newcomers, Policy(pairing=mode), seed=1), pop.mentors, pop.newcomers
+    )
+    assert e[key] == 1.0 and e["proposals"] > 0
+
+
+def test_mixed_pairing_moves_toward_the_target_chain_share() -> None:
+    pop = generate_population(600, 2000, seed=2, with_display=False)
+    low = evaluate(
+        propose(pop.mentors, pop.newcomers, Policy(pairing="mixed", chain_share=0.1)),
         pop.mentors,
         pop.newcomers,
-        pop.mentors.rows_of(dec.mentor_ids),
-        pop.newcomers.rows_of(dec.newcomer_ids),
     )
-    ranker = LearnedRanker.fit(feats, dec.approved, groups=dec.newcomer_ids, version="2024.1", seed=5)
-    return pop, dec, feats, ranker
-
-
-def test_learned_ranker_beats_default_weights_on_held_out_auc(trained) -> None:
-    _, dec, feats, ranker = trained
-    assert {"auc", "precision_at_1", "n_train", "n_test"} <= set(ranker.metrics)
-    # Same held-out split as fit(): recompute it to score the default weights on it.
-    from sklearn.model_selection import GroupShuffleSplit
-
-    _, test = next(
-        GroupShuffleSplit(n_splits=1, test_size=0.25, random_state=5).split(
-            feats, dec.approved, dec.newcomer_ids
-        )
+    high = evaluate(
+        propose(pop.mentors, pop.newcomers, Policy(pairing="mixed", chain_share=0.6)),
+        pop.mentors,
+        pop.newcomers,
     )
-    default = ranker_metrics(
-        WeightedScorer(Policy().weights).score(feats[test]), dec.approved[test], dec.newcomer_ids[test]
-    )
-    assert ranker.metrics["auc"] > default["auc"] + 0.05
-    assert ranker.metrics["precision_at_1"] >= default["precision_at_1"]
+    assert high["chain_linked_share"] > low["chain_linked_share"] + 0.2
+    assert abs(high["chain_linked_share"] - 0.6) < 0.15
 
 
-def test_save_load_round_trip_is_json_with_version_and_metrics(trained) -> None:
-    _, _, feats, ranker = trained
-    data = json.loads(json.dumps(ranker.to_dict()))
-    assert data["version"] == "2024.1" and data["format"].startswith("jieduan.matching.ranker")
-    assert set(data) >= {"coef", "intercept", "mean", "scale", "feature_names", "metrics"}
-    loaded = LearnedRanker.from_dict(data)
-    assert np.allclose(loaded.score(feats), ranker.score(feats))
-    assert loaded.metrics == ranker.metrics
-    with pytest.raises(ValueError):
-        LearnedRanker.from_dict({**data, "format": "pickle"})
-    with pytest.raises(ValueError):
-        LearnedRanker.from_dict({**data, "feature_names": data["feature_names"][:-1]})
-
-
-def test_propose_with_learned_ranker(trained) -> None:
-    pop, _, _, ranker = trained
-    ps = propose(pop.mentors, pop.newcomers.take(np.arange(500)), ranker=ranker)
-    assert len(ps) > 0 and ((ps.score > 0) & (ps.score < 1)).all()
-
-
-def test_ranker_metrics_precision_at_k() -> None:
-    m = ranker_metrics(np.array([0.9, 0.1, 0.8, 0.7]), np.array([1, 0, 0, 1]), np.array([1, 1, 2, 2]), k=1)
-    assert m["precision_at_1"] == 0.5 and m["auc"] == pytest.approx(0.75)
+def test_persona_decisions_are_deterministic_per_pair(decided) -> None:
+    _, x, *_ = decided
+    who = persona("veteran_mentors")
+    ids = np.arange(len(x))
+    a, ra = who.decide(x, ids, ids + 7, seed=3)
+    b, rb = who.decide(x[::-1], ids[::-1], ids[::-1] + 7, seed=3)
+    assert (a == b[::-1]).all() and (ra == rb[::-1]).all()
+    assert set(ra[~a]) <= {"mentor_unsuitable", "other"} and (ra[a] == "").all()

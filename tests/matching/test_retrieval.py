@@ -95,27 +95,15 @@ def test_faiss_index_recall_and_constraints(small_pop) -> None:
 
 
 def test_rerank_score_equals_full_scorer_on_pair_features(small_pop) -> None:
-    from matching import LearnedRanker
-    from matching.features import FEATURE_NAMES
     from matching.score import WeightedScorer
 
-    rng = np.random.default_rng(0)
-    coef = rng.normal(size=len(FEATURE_NAMES))
-    learned = LearnedRanker(
-        coef=coef,
-        intercept=-0.3,
-        mean=rng.random(len(FEATURE_NAMES)),
-        scale=rng.random(len(FEATURE_NAMES)) + 0.5,
-        version="t",
-        metrics={},
-    )
-    for scorer in (WeightedScorer(Policy().weights), learned):
-        index = build_index(small_pop.mentors, Policy(k=5), ranker=scorer)
-        cand = find_candidates(index, small_pop.newcomers)
-        ok = cand.mentor_rows >= 0
-        rows = np.repeat(cand.newcomer_rows[:, None], ok.shape[1], 1)[ok]
-        feats = pair_features(index.space, small_pop.mentors, small_pop.newcomers, cand.mentor_rows[ok], rows)
-        assert np.allclose(scorer.score(feats), cand.scores[ok], atol=1e-4)
+    scorer = WeightedScorer(Policy().weights)
+    index = build_index(small_pop.mentors, Policy(k=5))
+    cand = find_candidates(index, small_pop.newcomers)
+    ok = cand.mentor_rows >= 0
+    rows = np.repeat(cand.newcomer_rows[:, None], ok.shape[1], 1)[ok]
+    feats = pair_features(index.space, small_pop.mentors, small_pop.newcomers, cand.mentor_rows[ok], rows)
+    assert np.allclose(scorer.score(feats), cand.scores[ok], atol=1e-4)
 
 
 @settings(max_examples=40, deadline=None)

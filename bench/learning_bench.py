@@ -1,0 +1,146 @@
+"""Does learning from coordinators help? Rounds of propose -> persona decides -> retrain -> gate.
+
+    .venv/bin/python -m bench.learning_bench [--personas all] [--rounds 3] [--scope 1500]
+    .venv/bin/python -m bench.learning_bench --timing-only
+
+For every persona (matching/simulate.py) and two scope modes (a fresh newcomer scope each round, and
+one scope repeated), prints per round the approval rate of the learned arm and of the control arm
+(default scorer, same scope, same starting state), the lift with a 95% bootstrap interval, the held-out
+AUC of the round's candidate and the gate's verdict, anti-copying violations and the cross-county share;
+then checks the targets. Finally times a 10,000 x 2,000 run with and without the re-ranker, interleaved,
+and prints the ratio (the floor is the same run without the re-ranker, in the same process).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import numpy as np
+
+from matching import LearnedRanker, Policy, pair_features, propose
+from matching.rounds import RoundResult, run_rounds
+from matching.simulate import PERSONAS, persona
+from matching.synthetic import generate_population
+
+
+def _violations(e: dict[str, float]) -> float:
+    return e["same_prefecture_identical"] + e["diversity_violations"]
+
+
+def _print_round(name: str, mode: str, r: RoundResult) -> None:
+    verdict = "-" if r.promoted is None else ("promoted" if r.promoted else "kept active")
+    print(
+        f"| {name} | {mode} | {r.round} | {r.learned_approval:.3f} | {r.control_approval:.3f} | "
+        f"{100 * r.lift:+.1f} [{100 * r.lift_low:+.1f}, {100 * r.lift_high:+.1f}] | {r.candidate_auc:.3f} | "
+        f"{verdict} | {_violations(r.learned_eval):.0f} / {_violations(r.control_eval):.0f} | "
+        f"{r.learned_eval['cross_county_share']:.2f} | {r.learned_eval['exploration_share']:.3f} |",
+        flush=True,
+    )
+
+
+def _targets(results: list[RoundResult]) -> list[str]:
+    """Failed targets of one persona and scope mode (empty = all met)."""
+    failed = []
+    if len(results) >= 3:
+        r1, r3 = results[0], results[2]
+        if r3.learned_approval < r1.learned_approval + 0.15:
+            failed.append(f"round 3 {r3.learned_approval:.3f} < round 1 {r1.learned_approval:.3f} + 0.15")
+        if r3.lift < 0.10:
+            failed.append(f"round 3 lift {r3.lift:+.3f} < +0.10")
+    for r in results:
+        if r.lift < -0.02:
+            failed.append(f"round {r.round} more than 2 points below control ({r.lift:+.3f})")
+        if _violations(r.learned_eval) or _violations(r.control_eval):
+            failed.append(f"round {r.round} anti-copying violations")
+        if r.learned_eval["cross_county_share"] < 1.0:
+            failed.append(f"round {r.round} cross-county share below 1")
+    return failed
+
+
+def rounds_bench(args: argparse.Namespace) -> None:
+    """All personas x both scope modes."""
+    pop = generate_population(args.mentors, args.newcomers, seed=args.seed)
+    perm = np.random.default_rng(args.seed).permutation(len(pop.newcomers))
+    fresh = [
+        pop.newcomers.take(np.sort(perm[i * args.scope : (i + 1) * args.scope])) for i in range(args.rounds)
+    ]
+    repeated = [fresh[0]] * args.rounds
+    names = [p.name for p in PERSONAS] if args.personas == "all" else args.personas.split(",")
+    print(
+        f"population {args.mentors} mentors x {args.newcomers} newcomers, "
+        f"scope {args.scope}, seed {args.seed}"
+    )
+    print(
+        "| persona | scope | round | learned | control | lift points [95% CI] | candidate AUC | gate | "
+        "anti-copying learned / control | cross-county | explored |"
+    )
+    print("| --- | --- | ---: | ---: | ---: | --- | ---: | --- | --- | ---: | ---: |")
+    summary = []
+    for name in names:
+        who = persona(name)
+        for mode, scopes in (("fresh", fresh), ("repeated", repeated)):
+            t0 = time.perf_counter()
+            results = run_rounds(who, pop.mentors, scopes, seed=args.seed)
+            for r in results:
+                _print_round(name, mode, r)
+            failed = _targets(results)
+            summary.append((name, mode, failed, time.perf_counter() - t0))
+    print()
+    for name, mode, failed, secs in summary:
+        print(
+            f"{name:16s} {mode:8s} {'PASS' if not failed else 'FAIL: ' + '; '.join(failed)}  ({secs:.0f} s)"
+        )
+
+
+def timing_bench(repeats: int = 3) -> None:
+    """10,000 newcomers x 2,000 mentors, with and without the re-ranker, interleaved; median ratio."""
+    pop = generate_population(2000, 10_000, seed=11)
+    policy = Policy()
+    first = propose(pop.mentors, pop.newcomers, policy, seed=1)
+    x = pair_features(pop.mentors, pop.newcomers, first.mentor_row, first.newcomer_row)
+    approved, _ = persona("issue_mix").decide(x, first.newcomer_id, first.mentor_id)
+    ranker = LearnedRanker.fit(x, approved, groups=first.newcomer_id)
+    plain, learned = [], []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        propose(pop.mentors, pop.newcomers, policy, seed=1)
+        plain.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        propose(pop.mentors, pop.newcomers, policy, ranker=ranker, seed=1)
+        learned.append(time.perf_counter() - t)
+    ratios = [b / a for a, b in zip(plain, learned, strict=True)]
+    print(f"10,000 x 2,000 without re-ranker: {', '.join(f'{v:.2f}' for v in plain)} s")
+    print(
+        f"10,000 x 2,000 with re-ranker ({ranker.kind}, pool {policy.rerank_pool}): "
+        f"{', '.join(f'{v:.2f}' for v in learned)} s"
+    )
+    print(
+        f"ratio per run: {', '.join(f'{v:.2f}' for v in ratios)}; median {statistics.median(ratios):.2f} "
+        f"(target <= 1.5)"
+    )
+
+
+def main() -> None:
+    """Parse arguments and run."""
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--personas", default="all", help="comma-separated names, or all")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--mentors", type=int, default=2000)
+    parser.add_argument("--newcomers", type=int, default=6000)
+    parser.add_argument("--scope", type=int, default=1500)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--timing-only", action="store_true")
+    parser.add_argument("--no-timing", action="store_true")
+    args = parser.parse_args()
+    if not args.timing_only:
+        rounds_bench(args)
+    if not args.no_timing:
+        timing_bench()
+
+
+if __name__ == "__main__":
+    main()
