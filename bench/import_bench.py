@@ -269,7 +269,8 @@ VARIANTS = {"project": variant_project, "naive": variant_naive, "copy": variant_
 
 def _child(variant: str, url: str, path: str) -> None:
     # The app's imports alone (SQLAlchemy, NumPy/SciPy/scikit-learn via `matching`) set a floor.
-    from app.imports import apply, upsert  # noqa: F401
+    from app.imports import apply  # noqa: F401
+    from app.imports.write import upsert  # noqa: F401
 
     # Linux keeps ru_maxrss across fork+exec, so a child inherits the driver's peak; reset the
     # high-water mark instead (VmHWM) and read it at the end. The app's imports alone (SQLAlchemy,
