@@ -48,6 +48,10 @@ class Settings(BaseSettings):
     worker_poll_seconds: float = Field(default=1.0, gt=0)
     job_lease_seconds: int = Field(default=300, ge=5)
     log_level: str = "INFO"
+    # Operations (see README "Operations"): log lines, metrics access, worker shutdown.
+    log_format: Literal["text", "json"] = "text"
+    metrics_token: SecretStr | None = None
+    worker_shutdown_grace_seconds: float = Field(default=20.0, ge=0)
 
     @model_validator(mode="after")
     def _require_secret_in_production(self) -> Settings:

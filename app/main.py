@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import logging
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -16,8 +16,8 @@ from app.db import make_engine, make_sessionmaker
 from app.errors import install_error_handlers
 from app.health.router import router as health_router
 from app.imports.router import router as imports_router
-from app.jobs.handlers import HANDLERS, PERIODIC
-from app.jobs.worker import Worker
+from app.jobs.handlers import make_worker
+from app.jobs.router import router as jobs_router
 from app.matches.matches_router import router as matches_router
 from app.matches.proposals_router import router as proposals_router
 from app.matches.recommendations import RecommenderCache
@@ -25,6 +25,7 @@ from app.matches.recommendations_router import router as recommendations_router
 from app.matches.runs_router import router as runs_router
 from app.middleware import BodyLimitMiddleware, ConcurrencyLimitMiddleware, RequestLogMiddleware
 from app.notifications.router import router as notifications_router
+from app.observability.logs import configure_logging
 from app.profiles.router import mentors_router, newcomers_router
 from app.regions.router import router as regions_router
 from app.taxonomy.router import router as taxonomy_router
@@ -42,30 +43,27 @@ API_ROUTERS = (
     matches_router,
     recommendations_router,
     notifications_router,
+    jobs_router,
 )
 
 
 def create_app(settings: Settings | None = None, *, engine: Engine | None = None) -> FastAPI:
     """Build the service: database, routers, error handlers, middleware, background worker."""
     settings = settings or get_settings()
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logging(level=settings.log_level, fmt=settings.log_format)
     engine = engine or make_engine(settings.database_url)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         worker = None
         if settings.run_worker:
-            worker = Worker(
-                app.state.sessionmaker,
-                HANDLERS,
-                lease_seconds=settings.job_lease_seconds,
-                poll_seconds=settings.worker_poll_seconds,
-                periodic=PERIODIC,
-            )
+            worker = make_worker(app.state.sessionmaker, settings)
             worker.start_thread()
+        app.state.worker = worker
         yield
         if worker is not None:
-            worker.stop()
+            # Finish the current job within the grace period, or hand its lease back to the queue.
+            await asyncio.to_thread(worker.shutdown, settings.worker_shutdown_grace_seconds)
         engine.dispose()
 
     app = FastAPI(

@@ -61,17 +61,31 @@ def training_data(session: Session) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     return features, labels, n_ids
 
 
-def retrain(session: Session, *, trained_by: int | None) -> ModelVersion:
-    """Fit a ranker on all decisions so far and store it as a new version with held-out metrics."""
-    features, labels, groups = training_data(session)
-    if len(labels) < MIN_DECISIONS or labels.min(initial=1) == labels.max(initial=0):
+def ensure_enough_decisions(session: Session) -> None:
+    """422 unless there are enough decisions, approvals and rejections both, to fit a ranker."""
+    positives, negatives = (
+        session.scalar(select(func.count()).select_from(Match).where(Match.status.in_(statuses))) or 0
+        for statuses in (POSITIVE, NEGATIVE)
+    )
+    if positives + negatives < MIN_DECISIONS or not positives or not negatives:
         raise Unprocessable(
             code="not_enough_decisions",
             detail=(
-                f"至少需要 {MIN_DECISIONS} 条且包含批准与拒绝的决定",
-                f"need at least {MIN_DECISIONS} decisions, both approvals and rejections",
+                f"至少需要 {MIN_DECISIONS} 条且包含批准与拒绝的决定"
+                f"（现有批准 {positives}，拒绝 {negatives}）",
+                f"need at least {MIN_DECISIONS} decisions, both approvals and rejections "
+                f"(have {positives} approved, {negatives} rejected)",
             ),
+            min_decisions=MIN_DECISIONS,
+            approvals=positives,
+            rejections=negatives,
         )
+
+
+def retrain(session: Session, *, trained_by: int | None) -> ModelVersion:
+    """Fit a ranker on all decisions so far and store it as a new version with held-out metrics."""
+    ensure_enough_decisions(session)
+    features, labels, groups = training_data(session)
     number = (session.scalar(select(func.count()).select_from(ModelVersion)) or 0) + 1
     version = f"v{number}-{utcnow():%Y%m%d%H%M%S}"
     ranker = LearnedRanker.fit(features, labels, groups=groups, version=version)

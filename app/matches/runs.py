@@ -13,7 +13,7 @@ from app.db import utcnow
 from app.deps import Caller
 from app.errors import Conflict, NotFound, Unprocessable
 from app.jobs.queue import enqueue
-from app.jobs.worker import JobContext
+from app.jobs.worker import JobContext, LeaseLost
 from app.matches import adapter
 from app.matches.models_service import latest_model, load_ranker
 from app.models import Match, MatchingRun, MatchTransition, Newcomer, Region
@@ -87,9 +87,19 @@ def get_run(session: Session, caller: Caller, run_id: int) -> MatchingRun:
 
 
 def _set(ctx: JobContext, run_id: int, **values: Any) -> None:
+    # Every write of the job first proves it still holds the lease (LeaseLost rolls it back).
     with ctx.sessions.begin() as s:
+        ctx.hold_lease(s)
         s.execute(update(MatchingRun).where(MatchingRun.id == run_id).values(**values))
-    ctx.beat()
+
+
+def mark_run_failed(session: Session, *, run_id: int, reason: str) -> None:
+    """End an unfinished run `failed` with the job's reason (its job failed for good)."""
+    session.execute(
+        update(MatchingRun)
+        .where(MatchingRun.id == run_id, MatchingRun.status.not_in(("done", "failed")))
+        .values(status="failed", error_detail=reason[:2000], finished_at=utcnow())
+    )
 
 
 def _jsonable(values: dict[str, Any]) -> dict[str, Any]:
@@ -123,6 +133,7 @@ def execute_run(ctx: JobContext) -> None:
         _set(ctx, run_id, progress=0.7)
         rows = adapter.proposal_rows(proposals, mentors, newcomers, run_id)
         with ctx.sessions.begin() as s:
+            ctx.hold_lease(s)
             superseded = _supersede_pending(s, scope)
             for i in range(0, len(rows), _CHUNK):
                 s.execute(insert(Match), rows[i : i + _CHUNK])
@@ -143,6 +154,8 @@ def execute_run(ctx: JobContext) -> None:
                     },
                 )
             )
+    except LeaseLost:
+        raise  # another worker owns the run now: write nothing
     except Exception as exc:
         _set(
             ctx,

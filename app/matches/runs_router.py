@@ -10,6 +10,7 @@ from app.deps import CoordinatorUser, SessionDep
 from app.idempotency import IdempotencyKey, remember, replay, request_fingerprint
 from app.jobs.queue import enqueue
 from app.matches import runs
+from app.matches.models_service import ensure_enough_decisions
 from app.matches.schemas import Accepted, RunCreate, RunRead
 from app.models import MatchingRun, ModelVersion
 from app.openapi import problems
@@ -96,12 +97,13 @@ def get_run(run_id: IdPath, caller: CoordinatorUser, session: SessionDep) -> Run
     "/models/retrain",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=Accepted,
-    responses=problems(401, 403),
+    responses=problems(401, 403, 422),
 )
 def retrain(caller: CoordinatorUser, session: SessionDep) -> Accepted:
-    """Fit the ranker on all decisions so far, in the background; GET /models shows the result."""
+    """Fit the ranker on all decisions so far, in the background; poll the job's URL, then GET /models."""
+    ensure_enough_decisions(session)
     job = enqueue(session, kind="retrain", ref_id=caller.id, max_attempts=1)
-    return Accepted(id=job.id, status=job.status, url="/api/v1/models")
+    return Accepted(id=job.id, status=job.status, url=f"/api/v1/jobs/{job.id}")
 
 
 @router.get("/models", response_model=list[ModelRead], responses=problems(401, 403))

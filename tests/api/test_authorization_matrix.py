@@ -9,6 +9,7 @@ import pytest
 from tests.authz import EVERYONE, PUBLIC, ROLES, STAFF
 from tests.conftest import JIANGSU, ZHAXIA
 from tests.imports.authz import IMPORT_ROUTES
+from tests.jobs.authz import JOB_ROUTES
 from tests.workflow.authz import WORKFLOW_ROUTES
 
 # (method, path) -> roles allowed past the role check (object-level checks come after).
@@ -44,7 +45,7 @@ CORE: dict[tuple[str, str], frozenset[str] | str] = {
     ("DELETE", "/api/v1/newcomers/{profile_id}"): EVERYONE - {"mentor"},
 }
 
-EXPECTED = {**CORE, **IMPORT_ROUTES, **WORKFLOW_ROUTES}
+EXPECTED = {**CORE, **IMPORT_ROUTES, **WORKFLOW_ROUTES, **JOB_ROUTES}
 JURISDICTION = {"coordinator": JIANGSU, "township_office": ZHAXIA}
 # Path parameters get a value that exists nowhere (or a real region), so allowed roles see 404/422.
 PARAM_VALUES = {
@@ -57,6 +58,7 @@ PARAM_VALUES = {
     "match_id": "999999",
     "newcomer_id": "999999",
     "commitment_id": "999999",
+    "job_id": "999999",
 }
 
 
