@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from asgi_correlation_id import CorrelationIdMiddleware
 from fastapi import FastAPI
 from sqlalchemy.engine import Engine
 
@@ -26,6 +27,8 @@ from app.matches.runs_router import router as runs_router
 from app.middleware import BodyLimitMiddleware, ConcurrencyLimitMiddleware, RequestLogMiddleware
 from app.notifications.router import router as notifications_router
 from app.observability.logs import configure_logging
+from app.observability.metrics import install_metrics
+from app.observability.router import router as metrics_router
 from app.profiles.router import mentors_router, newcomers_router
 from app.regions.router import router as regions_router
 from app.taxonomy.router import router as taxonomy_router
@@ -77,7 +80,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.state.sessionmaker = make_sessionmaker(engine)
     app.state.recommender_cache = RecommenderCache()
     install_error_handlers(app)
-    for router in (health_router, *API_ROUTERS):
+    for router in (health_router, metrics_router, *API_ROUTERS):
         app.include_router(router)
     app.add_middleware(
         BodyLimitMiddleware,
@@ -87,4 +90,14 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     )
     app.add_middleware(ConcurrencyLimitMiddleware, limit=settings.max_concurrent_requests)
     app.add_middleware(RequestLogMiddleware)
+    app.state.metrics_registry = install_metrics(app)
+    # Outermost: the request id exists before anything else runs, and leaves on every response.
+    app.add_middleware(
+        CorrelationIdMiddleware, validator=_acceptable_request_id, transformer=lambda value: value[:64]
+    )
     return app
+
+
+def _acceptable_request_id(value: str) -> bool:
+    # A caller's own id is kept (proxies and apps use many formats); only unprintable ones are replaced.
+    return bool(value) and len(value) <= 64 and value.isprintable()

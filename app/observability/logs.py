@@ -11,7 +11,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Final, Literal
+from typing import Final, Literal, TextIO
 
 from asgi_correlation_id import correlation_id
 from pythonjsonlogger.json import JsonFormatter
@@ -52,9 +52,9 @@ def bind_job(job_id: int, request_id: str | None) -> Iterator[None]:
         job_id_var.reset(job_token)
 
 
-def configure_logging(*, level: str, fmt: LogFormat) -> None:
-    """Install one stderr handler on the root logger (idempotent: a second call replaces it)."""
-    handler = logging.StreamHandler(sys.stderr)
+def configure_logging(*, level: str, fmt: LogFormat, stream: TextIO | None = None) -> None:
+    """Install one handler on the root logger (idempotent: a second call replaces it); stderr by default."""
+    handler = logging.StreamHandler(stream or sys.stderr)
     handler.set_name(_HANDLER_NAME)
     handler.addFilter(ContextFilter())
     if fmt == "json":
@@ -72,3 +72,8 @@ def configure_logging(*, level: str, fmt: LogFormat) -> None:
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
+    # uvicorn's server logger has its own text handler; send its lines through ours so they match.
+    for name in ("uvicorn", "uvicorn.error"):
+        server_logger = logging.getLogger(name)
+        server_logger.handlers.clear()
+        server_logger.propagate = True
