@@ -12,6 +12,8 @@ from app.matches.commitments import sweep_overdue
 from app.matches.models_service import run_retrain_job
 from app.matches.runs import execute_run, mark_run_failed
 from app.models import Job
+from app.notifications.delivery import JOB_KIND as DELIVERY_JOB
+from app.notifications.delivery import delivery_failed, run_delivery_job
 
 
 def _import_failed(session: Session, job: Job) -> None:
@@ -27,6 +29,7 @@ HANDLERS: dict[str, JobKind] = {
     "matching_run": JobKind(execute_run, _run_failed),
     # A retrain has no object of its own: the job row (GET /api/v1/jobs/{id}) carries its error.
     "retrain": JobKind(run_retrain_job),
+    DELIVERY_JOB: JobKind(run_delivery_job, delivery_failed),
 }
 
 

@@ -7,7 +7,7 @@ the same job; on SQLite the write lock taken at BEGIN serialises claims the same
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
@@ -23,10 +23,14 @@ FailureHook = Callable[[Session, Job], None]
 ABANDONED = "abandoned: the worker stopped answering (lease expired) on the last attempt"
 
 
-def enqueue(session: Session, *, kind: str, ref_id: int, max_attempts: int = 3) -> Job:
-    """Add a job; it runs after the surrounding transaction commits."""
+def enqueue(
+    session: Session, *, kind: str, ref_id: int, max_attempts: int = 3, run_after: datetime | None = None
+) -> Job:
+    """Add a job; it runs after the surrounding transaction commits (and not before `run_after`)."""
     # The request that queued it: the job's log lines carry the same id.
     job = Job(kind=kind, ref_id=ref_id, max_attempts=max_attempts, request_id=current_request_id())
+    if run_after is not None:
+        job.run_after = run_after
     session.add(job)
     session.flush()
     return job

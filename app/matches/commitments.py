@@ -7,7 +7,7 @@ from datetime import date, timedelta
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from app.db import utcnow
+from app.db import china_today
 from app.deps import Caller
 from app.errors import Conflict, Forbidden, NotFound
 from app.matches.access import MatchView, load_view
@@ -66,7 +66,7 @@ def check_in(
         .values(
             {
                 counter[outcome]: counter[outcome] + 1,
-                Commitment.next_due: utcnow().date() + timedelta(days=commitment.cadence_days),
+                Commitment.next_due: china_today() + timedelta(days=commitment.cadence_days),
             }
         )
         .execution_options(synchronize_session=False)
@@ -106,7 +106,7 @@ def refresh_fulfilment(session: Session, mentor_ids: list[int]) -> None:
 
 def sweep_overdue(session: Session, today: date | None = None) -> dict[str, int]:
     """Count every lapsed period as missed, notify both parties, and remind of check-ins due today."""
-    today = today or utcnow().date()
+    today = today or china_today()
     rows = session.execute(
         select(Commitment, Match.mentor_id, Mentor.account_id, Newcomer.account_id)
         .join(Match, Match.id == Commitment.match_id)

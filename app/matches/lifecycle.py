@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from sqlalchemy.orm import Session
 
-from app.db import utcnow
+from app.db import china_today
 from app.deps import Caller
 from app.errors import Conflict, Forbidden
 from app.matches.access import MatchView, load_view
@@ -58,7 +58,7 @@ def accept(session: Session, caller: Caller, match_id: int, *, on_behalf_of: str
 
 
 def _start_commitments(session: Session, view: MatchView) -> None:
-    today = utcnow().date()
+    today = china_today()
     for c in view.match.suggested_commitments:
         session.add(
             Commitment(

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, status
 from sqlalchemy import or_, select
 
-from app.db import utcnow
+from app.db import china_today
 from app.deps import Caller, MobileUser, SessionDep, require_role
 from app.matches import commitments, lifecycle, review
 from app.matches.access import VISIBLE_TO_PARTIES, load_view
@@ -124,7 +124,7 @@ def transitions(match_id: IdPath, caller: ReviewerUser, session: SessionDep) -> 
 )
 def list_commitments(match_id: IdPath, caller: MatchUser, session: SessionDep) -> list[CommitmentRead]:
     """Commitments of a match, with next due date and whether a check-in is overdue."""
-    today = utcnow().date()
+    today = china_today()
     return [
         CommitmentRead.model_validate({**_cols(c), "overdue": commitments.is_overdue(c, today)})
         for c in commitments.list_for_match(session, caller, match_id)

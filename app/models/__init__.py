@@ -13,6 +13,7 @@ from app.models.matches import (
     ModelVersion,
     Notification,
 )
+from app.models.notifications import NotificationOutbox, NotificationPreference
 from app.models.profiles import Mentor, MentorProduct, Newcomer, NewcomerProduct
 from app.models.regions import Category, CategoryLink, Region
 
@@ -37,6 +38,8 @@ __all__ = [
     "Newcomer",
     "NewcomerProduct",
     "Notification",
+    "NotificationOutbox",
+    "NotificationPreference",
     "RefreshToken",
     "Region",
     "RosterFile",

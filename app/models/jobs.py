@@ -10,7 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, JSONDoc, UTCDateTime, utcnow
 
-JOB_KINDS = ("roster_import", "matching_run", "retrain")
+JOB_KINDS = ("roster_import", "matching_run", "retrain", "notification_delivery")
 JOB_STATUSES = ("queued", "running", "done", "failed")
 
 

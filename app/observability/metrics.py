@@ -9,13 +9,14 @@ Login failures and throttles are counted from the auth route's answers (401 and 
 from __future__ import annotations
 
 import ipaddress
+import os
 import secrets
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Final
 
 from fastapi import FastAPI
-from prometheus_client import CollectorRegistry, Counter
+from prometheus_client import CollectorRegistry, Counter, multiprocess
 from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 from prometheus_fastapi_instrumentator import Instrumentator, metrics
@@ -161,6 +162,20 @@ def install_metrics(app: FastAPI) -> CollectorRegistry:
     instrumentator.instrument(app)
     registry.register(WorkloadCollector(lambda: app.state.sessionmaker))
     return registry
+
+
+def scrape_registry(app: FastAPI) -> CollectorRegistry:
+    """The registry to expose: the app's own, or, with several web processes, all of theirs combined.
+
+    Under `uvicorn --workers N` each process counts its own requests; with PROMETHEUS_MULTIPROC_DIR set
+    (the image sets it) prometheus-client keeps the values in files there and sums them at scrape.
+    """
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return app.state.metrics_registry
+    combined = CollectorRegistry()
+    multiprocess.MultiProcessCollector(combined)
+    combined.register(WorkloadCollector(lambda: app.state.sessionmaker))
+    return combined
 
 
 def may_read_metrics(client_host: str | None, authorization: str | None, token: str | None) -> bool:

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from app.errors import Unauthorized
-from app.observability.metrics import may_read_metrics
+from app.observability.metrics import may_read_metrics, scrape_registry
 
 router = APIRouter(tags=["operations"])
 
@@ -20,4 +20,4 @@ def read_metrics(request: Request) -> Response:
     host = request.client.host if request.client else None
     if not may_read_metrics(host, request.headers.get("authorization"), token):
         raise Unauthorized(code="metrics_token_required")
-    return Response(generate_latest(request.app.state.metrics_registry), media_type=CONTENT_TYPE_LATEST)
+    return Response(generate_latest(scrape_registry(request.app)), media_type=CONTENT_TYPE_LATEST)

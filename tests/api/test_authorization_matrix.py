@@ -10,6 +10,7 @@ from tests.authz import EVERYONE, PUBLIC, ROLES, STAFF
 from tests.conftest import JIANGSU, ZHAXIA
 from tests.imports.authz import IMPORT_ROUTES
 from tests.jobs.authz import JOB_ROUTES
+from tests.notifications.authz import NOTIFICATION_ROUTES
 from tests.workflow.authz import WORKFLOW_ROUTES
 
 # (method, path) -> roles allowed past the role check (object-level checks come after).
@@ -45,7 +46,7 @@ CORE: dict[tuple[str, str], frozenset[str] | str] = {
     ("DELETE", "/api/v1/newcomers/{profile_id}"): EVERYONE - {"mentor"},
 }
 
-EXPECTED = {**CORE, **IMPORT_ROUTES, **WORKFLOW_ROUTES, **JOB_ROUTES}
+EXPECTED = {**CORE, **IMPORT_ROUTES, **WORKFLOW_ROUTES, **JOB_ROUTES, **NOTIFICATION_ROUTES}
 JURISDICTION = {"coordinator": JIANGSU, "township_office": ZHAXIA}
 # Path parameters get a value that exists nowhere (or a real region), so allowed roles see 404/422.
 PARAM_VALUES = {
