@@ -21,8 +21,8 @@ from app.errors import AppError
 from app.imports.cli import add_import_command
 from app.jobs.handlers import make_worker
 from app.matches.commitments import sweep_overdue
-from app.matches.models_service import retrain
 from app.observability.logs import configure_logging
+from app.ranker.service import retrain
 from app.reference import load_reference_data, reference_loaded
 from app.seed.demo import seed_demo
 

@@ -9,11 +9,11 @@ from app.imports.jobs import mark_import_failed, run_roster_import
 from app.jobs.queue import reason_of
 from app.jobs.worker import JobKind, Periodic, Worker
 from app.matches.commitments import sweep_overdue
-from app.matches.models_service import run_retrain_job
-from app.matches.runs import execute_run, mark_run_failed
 from app.models import Job
 from app.notifications.delivery import JOB_KIND as DELIVERY_JOB
 from app.notifications.delivery import delivery_failed, run_delivery_job
+from app.ranker.service import run_retrain_job
+from app.runs.service import execute_run, mark_run_failed
 
 
 def _import_failed(session: Session, job: Job) -> None:

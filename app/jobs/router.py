@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 from pydantic import Field
 
-from app.deps import SessionDep, StaffUser
+from app.access import STAFF_ROLES, Caller
+from app.deps import SessionDep, require_role
 from app.jobs import service
 from app.jobs.queue import reason_of
 from app.models import Job
@@ -15,6 +17,7 @@ from app.openapi import problems
 from app.schemas import IdPath, Output
 
 router = APIRouter(prefix="/api/v1", tags=["jobs"])
+StaffUser = Annotated[Caller, Depends(require_role(*STAFF_ROLES))]
 
 
 class JobRead(Output):

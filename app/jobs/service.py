@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from app.deps import Caller
+from app.access import Caller
+from app.access.jobs import may_see_retrain
+from app.access.roles import IMPORTER_ROLES
 from app.errors import NotFound
 from app.imports.service import get_visible as get_visible_import
 from app.imports.service import import_url
-from app.matches.runs import get_run
 from app.models import Job
-
-_RUN_ROLES = ("admin", "coordinator")
-_IMPORT_ROLES = ("admin", "township_office")
+from app.runs.service import get_run
 
 
 def get_job(session: Session, caller: Caller, job_id: int) -> Job:
@@ -21,15 +20,11 @@ def get_job(session: Session, caller: Caller, job_id: int) -> Job:
     if job is None:
         raise NotFound()
     # The object checks live with each object; this only routes to them (they raise NotFound).
-    if job.kind == "roster_import" and caller.role in _IMPORT_ROLES:
+    if job.kind == "roster_import" and caller.has_role(*IMPORTER_ROLES):
         get_visible_import(session, caller, job.ref_id)
-    elif job.kind == "matching_run" and caller.role in _RUN_ROLES:
+    elif job.kind == "matching_run" and caller.is_reviewer:
         get_run(session, caller, job.ref_id)
-    elif job.kind == "retrain" and caller.role in _RUN_ROLES:
-        # A retrain's ref_id is the account that asked for it.
-        if caller.role != "admin" and job.ref_id != caller.id:
-            raise NotFound()
-    else:
+    elif not (job.kind == "retrain" and may_see_retrain(caller, job.ref_id)):
         raise NotFound()
     return job
 

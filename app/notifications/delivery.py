@@ -17,6 +17,7 @@ from typing import Any, Final
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.access import MOBILE_ROLES
 from app.config import Settings
 from app.db import CHINA_TZ, utcnow
 from app.jobs.queue import enqueue, reason_of
@@ -29,7 +30,6 @@ JOB_KIND: Final = "notification_delivery"
 _JOB_MAX_ATTEMPTS: Final = 21
 # Providers that recognise a resend by our idempotency key; others are never resent after a crash.
 _DEDUPLICATING: Final = frozenset({"sms"})
-MOBILE_ROLES: Final = ("mentor", "newcomer")
 
 
 def quiet_until(now: datetime, start: str | None, end: str | None) -> datetime | None:

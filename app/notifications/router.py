@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
+from app.access import MOBILE_ROLES
 from app.deps import AnyUser, MobileUser, SessionDep
 from app.errors import NotFound
 from app.models import Account
@@ -57,7 +58,7 @@ def my_preferences(caller: AnyUser, session: SessionDep) -> PreferenceRead:
     pref = get_preferences(session, caller.id)
     if pref is not None:
         return PreferenceRead.model_validate(pref)
-    default = "sms" if caller.role in ("mentor", "newcomer") else None
+    default = "sms" if caller.has_role(*MOBILE_ROLES) else None
     return PreferenceRead(channel=default, **_DEFAULTS)
 
 

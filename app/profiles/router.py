@@ -7,12 +7,13 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, Query, Response, status
 from pydantic import BaseModel
 
-from app.deps import Caller, SessionDep, require_role
+from app.access import Caller
+from app.access.profiles import MENTORS, NEWCOMERS, ProfileKind, shown_phone
+from app.deps import SessionDep, require_role
 from app.etags import etag
 from app.openapi import problems
-from app.pagination import CursorQuery, LimitQuery, decode_cursor, page_of
+from app.pagination import CursorQuery, LimitQuery
 from app.profiles import service
-from app.profiles.access import MENTORS, NEWCOMERS, ProfileKind
 from app.profiles.schemas import (
     MentorCreate,
     MentorRead,
@@ -34,14 +35,17 @@ def make_router(
 ) -> APIRouter:
     """CRUD-and-list endpoints for one kind of profile."""
     router = APIRouter(prefix="/api/v1", tags=[plural])
-    Reader = Annotated[Caller, Depends(require_role("admin", *kind.reader_roles))]
-    Creator = Annotated[Caller, Depends(require_role("admin", kind.owner_role, *kind.keeper_roles))]
-    Viewer = Annotated[Caller, Depends(require_role("admin", kind.owner_role, *kind.reader_roles))]
+    Reader = Annotated[Caller, Depends(require_role(*kind.list_roles))]
+    Creator = Annotated[Caller, Depends(require_role(*kind.create_roles))]
+    Viewer = Annotated[Caller, Depends(require_role(*kind.view_roles))]
     Owner = Annotated[Caller, Depends(require_role(kind.owner_role))]
+
+    def read(caller: Caller, profile: service.Profile) -> BaseModel:
+        return read_model.of(profile, phone=shown_phone(kind, caller, profile))  # type: ignore[attr-defined,no-any-return]
 
     def respond(caller: Caller, profile: service.Profile, response: Response) -> BaseModel:
         response.headers["ETag"] = etag(profile.version)
-        return read_model.model_validate(service.to_read(kind, caller, profile))
+        return read(caller, profile)
 
     @router.post(
         f"/{plural}",
@@ -79,14 +83,9 @@ def make_router(
         ] = None,
         active: bool | None = True,
     ):
-        key = decode_cursor(cursor, (int,))
         flt = service.ProfileFilter(region=region, category=category, resource=resource, q=q, active=active)
-        rows = service.list_profiles(session, kind, caller, flt, key[0] if key else None, limit + 1)
-        rows, next_cursor = page_of(rows, limit, lambda p: [p.id])
-        return {
-            "items": [service.to_read(kind, caller, p) for p in rows],
-            "next_cursor": next_cursor,
-        }
+        page = service.list_profiles(session, kind, caller, flt, cursor, limit)
+        return {"items": [read(caller, p) for p in page.items], "next_cursor": page.next_cursor}
 
     @router.get(
         f"/me/{kind.name}-profile",

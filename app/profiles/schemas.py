@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 
+from app.models import Mentor, Newcomer
 from app.schemas import Input, Output, PhoneStr, RegionCodeStr
 from matching import vocab
 
@@ -123,6 +124,17 @@ class ProfileReadBase(Output):
     version: int
     created_at: datetime
     updated_at: datetime
+
+    @field_validator("products", mode="before")
+    @classmethod
+    def _product_codes(cls, value: list[object]) -> list[object]:
+        # The ORM holds product rows; the body shows their category codes in order.
+        return [getattr(p, "category_code", p) for p in value]
+
+    @classmethod
+    def of(cls, profile: Mentor | Newcomer, *, phone: str | None) -> ProfileReadBase:
+        """Map a profile; the phone comes as the access rules let the caller see it."""
+        return cls.model_validate(profile).model_copy(update={"phone": phone})
 
 
 class MentorRead(ProfileReadBase):

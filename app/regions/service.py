@@ -5,9 +5,11 @@ from __future__ import annotations
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
+from app.access.regions import under
 from app.bulk import upsert_rows
 from app.errors import NotFound
 from app.models import Region
+from app.pagination import Paged, asc, paginate
 from app.regions.source import iter_regions
 
 _CHUNK = 2_000
@@ -65,13 +67,12 @@ def region_path(session: Session, region: Region) -> list[Region]:
     return [ancestors[c] for c in codes if c in ancestors] + [region]
 
 
-def list_children(session: Session, *, parent: str | None, after: str | None, limit: int) -> list[Region]:
-    """Children of a code (provinces when no parent), in code order, after a cursor."""
-    stmt = select(Region).order_by(Region.code).limit(limit)
-    stmt = stmt.where(Region.parent_code.is_(None) if parent is None else Region.parent_code == parent)
-    if after is not None:
-        stmt = stmt.where(Region.code > after)
-    return list(session.scalars(stmt))
+def list_children(session: Session, *, parent: str | None, cursor: str | None, limit: int) -> Paged[Region]:
+    """Children of a code (provinces when no parent), in code order, one cursor page."""
+    stmt = select(Region).where(
+        Region.parent_code.is_(None) if parent is None else Region.parent_code == parent
+    )
+    return paginate(session, stmt, [asc(Region.code, str)], cursor, limit)
 
 
 def search_regions(
@@ -90,7 +91,7 @@ def search_regions(
     if level:
         stmt = stmt.where(Region.level == level)
     if within:
-        stmt = stmt.where(Region.code.startswith(within, autoescape=True))
+        stmt = stmt.where(under(Region.code, within))
     # Coarser divisions first: someone typing 沭阳 most likely means the county, not a village.
     stmt = stmt.order_by(func.length(Region.code), Region.code).limit(limit)
     return list(session.scalars(stmt))

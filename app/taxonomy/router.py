@@ -8,9 +8,10 @@ from fastapi import APIRouter
 from sqlalchemy import select
 
 from app.deps import AnyUser, SessionDep
-from app.matches.schemas import CancelReason, RejectReason
+from app.matches.schemas import CancelReason
 from app.models import Category, CategoryLink
 from app.openapi import problems
+from app.proposals.schemas import RejectReason
 from app.schemas import Output
 from matching import vocab
 

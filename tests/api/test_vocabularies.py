@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import get_args
 
-from app.matches.schemas import CancelReason, RejectReason
+from app.matches.schemas import CancelReason
+from app.proposals.schemas import RejectReason
 
 
 def test_reason_codes_are_listed_with_labels(client, make_user):
@@ -18,7 +19,8 @@ def test_reason_codes_are_listed_with_labels(client, make_user):
 
 def test_a_listed_reject_reason_is_accepted_and_an_unlisted_one_is_not(client, make_user):
     coordinator = make_user("coordinator", "32")
-    listed = client.get("/api/v1/vocabularies", headers=coordinator.headers).json()["reject_reasons"][0]["code"]
+    vocabularies = client.get("/api/v1/vocabularies", headers=coordinator.headers).json()
+    listed = vocabularies["reject_reasons"][0]["code"]
     headers = {**coordinator.headers, "If-Match": '"1"'}
     # No such proposal: a listed code gets past validation to the 404, an unlisted one is a 422.
     ok = client.post("/api/v1/proposals/999999/reject", json={"reason_code": listed}, headers=headers)

@@ -1,18 +1,49 @@
-"""After approval: the parties accept or decline; active matches are completed or cancelled."""
+"""Matches after approval: the parties' list, accepting or declining, ending, the audit log."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.access import Caller
+from app.access.matches import MatchView, load_reviewable, load_view, party_scope, view_of
 from app.db import china_today
-from app.deps import Caller
 from app.errors import Conflict, Forbidden
-from app.matches.access import MatchView, load_view
 from app.matches.states import transition
-from app.models import Commitment
+from app.models import Commitment, Match, MatchTransition, Mentor, Newcomer
+from app.models.matches import MatchStatus
 from app.notifications.service import notify
+from app.pagination import Paged, desc, paginate
+
+
+def my_matches(session: Session, caller: Caller, *, cursor: str | None, limit: int) -> Paged[MatchView]:
+    """The caller's approved, active and past matches, newest first: one query with both profiles."""
+    stmt = (
+        select(Match, Mentor, Newcomer)
+        .join(Mentor, Mentor.id == Match.mentor_id)
+        .join(Newcomer, Newcomer.id == Match.newcomer_id)
+        .where(party_scope(caller))
+    )
+    page = paginate(session, stmt, [desc(Match.id)], cursor, limit)
+    # party_scope already limits rows to what the caller may see, so every row has a view.
+    return page.map(lambda row: _seen(view_of(caller, *row)))
+
+
+def _seen(view: MatchView | None) -> MatchView:
+    assert view is not None
+    return view
+
+
+def transitions_of(session: Session, caller: Caller, match_id: int) -> list[MatchTransition]:
+    """The audit log of a match the caller reviews, oldest first."""
+    load_reviewable(session, caller, match_id)
+    return list(
+        session.scalars(
+            select(MatchTransition).where(MatchTransition.match_id == match_id).order_by(MatchTransition.id)
+        )
+    )
 
 
 def _party(view: MatchView, caller: Caller, on_behalf_of: str | None) -> str:
@@ -39,7 +70,7 @@ def accept(session: Session, caller: Caller, match_id: int, *, on_behalf_of: str
     view = load_view(session, caller, match_id, lock=True)
     party = _party(view, caller, on_behalf_of)
     match = view.match
-    if match.status != "approved":
+    if match.status != MatchStatus.APPROVED:
         raise Conflict(
             code="invalid_transition",
             detail=(f"当前状态 {match.status} 不能接受", f"cannot accept a {match.status} match"),
@@ -50,7 +81,7 @@ def accept(session: Session, caller: Caller, match_id: int, *, on_behalf_of: str
         match.newcomer_accepted = True
     session.flush()
     if match.mentor_accepted and match.newcomer_accepted:
-        transition(session, match, "active", actor_id=caller.id, reason="both parties accepted")
+        transition(session, match, MatchStatus.ACTIVE, actor_id=caller.id, reason="both parties accepted")
         _start_commitments(session, view)
         for account in (view.mentor.account_id, view.newcomer.account_id):
             notify(session, account, "match_active", {"match_id": match.id})
@@ -79,16 +110,18 @@ def decline(
     """A party says no: the seat is released and the pair is never proposed again."""
     view = load_view(session, caller, match_id, lock=True)
     party = _party(view, caller, on_behalf_of)
-    transition(session, view.match, "declined", actor_id=caller.id, reason=f"{party}: {note or ''}".strip())
+    transition(
+        session, view.match, MatchStatus.DECLINED, actor_id=caller.id, reason=f"{party}: {note or ''}".strip()
+    )
     other = view.newcomer.account_id if party == "mentor" else view.mentor.account_id
     notify(session, other, "match_declined", {"match_id": view.match.id})
     return view
 
 
-def end(session: Session, caller: Caller, match_id: int, *, to_status: str, reason: str) -> MatchView:
+def end(session: Session, caller: Caller, match_id: int, *, to_status: MatchStatus, reason: str) -> MatchView:
     """Complete (coordinator) or cancel (a party or the coordinator) an active match."""
     view = load_view(session, caller, match_id, lock=True)
-    if to_status == "completed" and not view.is_reviewer:
+    if to_status == MatchStatus.COMPLETED and not view.is_reviewer:
         raise Forbidden(detail=("由协调员确认结对完成", "a coordinator confirms completion"))
     transition(session, view.match, to_status, actor_id=caller.id, reason=reason)
     for account in (view.mentor.account_id, view.newcomer.account_id):
