@@ -1,4 +1,8 @@
-# Jieduan API image: migrations run at start, then uvicorn with several workers.
+# Jieduan image: one image, three roles chosen by the command (see compose.yaml):
+#   web     uvicorn with several workers, no in-process job worker (JIEDUAN_RUN_WORKER=false)
+#   worker  `jieduan worker`: runs imports, matching runs, retraining and notification delivery
+#   migrate `jieduan migrate && jieduan load-reference --if-empty`, once, before the others start
+# Migrations never run at web start-up: several replicas starting together would race them.
 FROM python:3.11-slim AS base
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -6,7 +10,10 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     JIEDUAN_ENV=production \
-    JIEDUAN_WORKERS=4
+    JIEDUAN_RUN_WORKER=false \
+    JIEDUAN_LOG_FORMAT=json \
+    JIEDUAN_WORKERS=4 \
+    PROMETHEUS_MULTIPROC_DIR=/tmp/jieduan-metrics
 
 # A CJK font for the honour certificates (PDF), from Debian.
 RUN apt-get update && apt-get install -y --no-install-recommends fonts-noto-cjk \
@@ -30,6 +37,10 @@ RUN pip install --no-deps . && chown -R jieduan:jieduan /app
 USER jieduan
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=3s CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz')"
+# SIGTERM: uvicorn drains requests; `jieduan worker` finishes its job or hands the lease back within
+# JIEDUAN_WORKER_SHUTDOWN_GRACE_SECONDS (keep the orchestrator's stop timeout above it).
+STOPSIGNAL SIGTERM
 
 # JIEDUAN_DATABASE_URL and JIEDUAN_SECRET_KEY must come from the environment (see README).
-CMD ["sh", "-c", "jieduan migrate && exec uvicorn --factory app.main:create_app --host 0.0.0.0 --port 8000 --workers ${JIEDUAN_WORKERS} --proxy-headers"]
+# The metrics directory is emptied at start: counters of a previous container's processes are stale.
+CMD ["sh", "-c", "rm -rf \"$PROMETHEUS_MULTIPROC_DIR\" && mkdir -p \"$PROMETHEUS_MULTIPROC_DIR\" && exec uvicorn --factory app.main:create_app --host 0.0.0.0 --port 8000 --workers ${JIEDUAN_WORKERS} --proxy-headers --no-access-log"]

@@ -13,6 +13,7 @@ import json
 import os
 import signal
 import sys
+import threading
 from collections.abc import Callable, Sequence
 
 from sqlalchemy.orm import Session
@@ -21,8 +22,10 @@ from app import migrations
 from app.accounts.service import create_staff_account, ensure_admin
 from app.config import get_settings
 from app.db import make_engine, make_sessionmaker
+from app.errors import AppError
 from app.imports.cli import add_import_command
 from app.matches.commitments import sweep_overdue
+from app.observability.logs import configure_logging
 from app.reference import load_reference_data, reference_loaded
 from app.retention import sweep
 
@@ -106,27 +109,24 @@ def cmd_seed_demo(args: argparse.Namespace) -> None:
 
 
 def cmd_worker(args: argparse.Namespace) -> None:
-    """Run background jobs (imports, matching runs, retraining) until interrupted."""
-    from app.jobs.handlers import HANDLERS, PERIODIC  # matching runs need the matching stack
-    from app.jobs.worker import Worker
+    """Run background jobs (imports, matching runs, retraining) until SIGTERM or Ctrl-C."""
+    from app.jobs.handlers import make_worker  # matching runs need the matching stack
 
     settings = get_settings()
-    factory = make_sessionmaker(make_engine(settings.database_url))
-    worker = Worker(
-        factory,
-        HANDLERS,
-        lease_seconds=settings.job_lease_seconds,
-        poll_seconds=settings.worker_poll_seconds,
-        periodic=PERIODIC,
-    )
-    signal.signal(signal.SIGTERM, lambda *_: worker.stop())
+    configure_logging(level=settings.log_level, fmt=settings.log_format)
+    worker = make_worker(make_sessionmaker(make_engine(settings.database_url)), settings)
     if args.until_idle:
         print(f"ran {worker.run_until_idle()} jobs")
         return
-    try:
-        worker.run_forever()
-    except KeyboardInterrupt:
-        worker.stop()
+    # Jobs run in a thread so that this (main) thread stays free to handle the signal and the grace period.
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    thread = worker.start_thread()
+    while not stop.wait(1.0) and thread.is_alive():
+        pass
+    finished = worker.shutdown(settings.worker_shutdown_grace_seconds)
+    print("worker stopped" if finished else "worker stopped; its job went back to the queue", flush=True)
 
 
 def cmd_retrain(args: argparse.Namespace) -> None:
@@ -201,4 +201,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point of the `jieduan` command."""
     args = build_parser().parse_args(argv)
-    args.func(args)
+    try:
+        args.func(args)
+    except AppError as exc:
+        # A refusal the operator can act on (e.g. too few decisions to retrain): one line, no traceback.
+        detail = exc.detail[1] if isinstance(exc.detail, tuple) else exc.detail or exc.code
+        sys.exit(f"jieduan {args.command}: {exc.code}: {detail}")

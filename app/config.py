@@ -69,6 +69,26 @@ class Settings(BaseSettings):
     worker_poll_seconds: float = Field(default=1.0, gt=0)
     job_lease_seconds: int = Field(default=300, ge=5)
     log_level: str = "INFO"
+    # Operations (see README "Operations"): log lines, metrics access, worker shutdown.
+    log_format: Literal["text", "json"] = "text"
+    metrics_token: SecretStr | None = None
+    worker_shutdown_grace_seconds: float = Field(default=20.0, ge=0)
+    # Notification delivery (README "Notifications"). A channel without credentials is off.
+    notify_max_attempts: int = Field(default=5, ge=1, le=20)
+    notify_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    sms_base_url: str | None = None
+    sms_api_key: SecretStr | None = None
+    sms_sign_name: str = "结对"
+    sms_templates: dict[str, str] = Field(default_factory=dict)  # event kind -> provider template code
+    wechat_base_url: str = "https://api.weixin.qq.com"
+    wechat_app_id: str | None = None
+    wechat_app_secret: SecretStr | None = None
+    wechat_templates: dict[str, str] = Field(default_factory=dict)  # event kind -> subscribe template id
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_sender: str = "jieduan@localhost"
 
     @model_validator(mode="after")
     def _production_guards(self) -> Settings:
@@ -91,6 +111,9 @@ class Settings(BaseSettings):
         """Effective settings with secrets hidden, for `jieduan settings`."""
         data = self.model_dump()
         data["secret_key"] = "***"  # noqa: S105 - a redaction marker
+        for name in ("metrics_token", "sms_api_key", "wechat_app_secret", "smtp_password"):
+            if data.get(name) is not None:
+                data[name] = "***"
         if "@" in self.database_url:
             scheme, _, rest = self.database_url.partition("://")
             data["database_url"] = f"{scheme}://***@{rest.rpartition('@')[2]}"

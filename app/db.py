@@ -6,7 +6,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,15 @@ class Base(DeclarativeBase):
 def utcnow() -> datetime:
     """Timezone-aware now, the only clock the service uses."""
     return datetime.now(UTC)
+
+
+# China Standard Time, UTC+8 all year (no daylight saving since 1991): a fixed offset needs no tz database.
+CHINA_TZ = timezone(timedelta(hours=8), "CST")
+
+
+def china_today(now: datetime | None = None) -> date:
+    """The calendar day in China: due dates and "today" for check-ins and reminders are Beijing days."""
+    return (now or utcnow()).astimezone(CHINA_TZ).date()
 
 
 # Set for requests that only read (GET): on SQLite they need no write lock, so they run side by side.

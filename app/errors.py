@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from asgi_correlation_id import correlation_id
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -93,6 +94,9 @@ def problem(
         "code": code,
         "instance": request.url.path,
     }
+    # Quotable by the user: the same id is in the X-Request-ID header and on every log line.
+    if (request_id := correlation_id.get()) is not None:
+        body["request_id"] = request_id
     if isinstance(detail, tuple):
         body["detail"] = detail[0] if lang == "zh-CN" else detail[1]
     elif detail:
@@ -146,4 +150,8 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return problem(request, 500, "internal_error", None)
+        response = problem(request, 500, "internal_error", None)
+        # This answer is sent from outside every middleware, so the request id header is set here.
+        if (request_id := correlation_id.get()) is not None:
+            response.headers["X-Request-ID"] = request_id
+        return response

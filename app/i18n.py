@@ -52,6 +52,8 @@ TITLES: dict[str, tuple[str, str]] = {
     "newcomer_already_matched": ("该新农人已有在带的导师", "This newcomer already has a mentor"),
     "no_trained_model": ("尚无训练好的模型", "No ranker has been trained yet"),
     "not_enough_decisions": ("审核决定太少，无法训练模型", "Not enough decisions to train the ranker"),
+    "metrics_token_required": ("读取监控指标需要令牌", "A metrics token is required"),
+    "no_phone_for_sms": ("账号没有手机号，无法短信通知", "This account has no phone for SMS"),
     "office_without_township": ("乡镇账号未设置所辖乡镇", "This office account has no township"),
     "party_has_account": ("该方有自己的账户，请由本人确认", "This party answers through their own account"),
     "profile_has_account": ("该资料由本人账户维护", "This profile is kept by its seller's own account"),

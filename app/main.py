@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import logging
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from asgi_correlation_id import CorrelationIdMiddleware
 from fastapi import FastAPI
 from sqlalchemy.engine import Engine
 
@@ -18,8 +19,8 @@ from app.feedback.router import router as feedback_router
 from app.health.router import router as health_router
 from app.honours.router import router as honours_router
 from app.imports.router import router as imports_router
-from app.jobs.handlers import HANDLERS, PERIODIC
-from app.jobs.worker import Worker
+from app.jobs.handlers import make_worker
+from app.jobs.router import router as jobs_router
 from app.matches.router import router as matches_router
 from app.middleware import (
     BodyLimitMiddleware,
@@ -29,6 +30,9 @@ from app.middleware import (
     UnhandledErrorMiddleware,
 )
 from app.notifications.router import router as notifications_router
+from app.observability.logs import configure_logging
+from app.observability.metrics import install_metrics
+from app.observability.router import router as metrics_router
 from app.outcomes.router import router as outcomes_router
 from app.profiles.router import mentors_router, newcomers_router
 from app.proposals.router import router as proposals_router
@@ -58,30 +62,27 @@ API_ROUTERS = (
     feedback_router,
     reports_router,
     honours_router,
+    jobs_router,
 )
 
 
 def create_app(settings: Settings | None = None, *, engine: Engine | None = None) -> FastAPI:
     """Build the service: database, routers, error handlers, middleware, background worker."""
     settings = settings or get_settings()
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logging(level=settings.log_level, fmt=settings.log_format)
     engine = engine or make_engine(settings.database_url)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         worker = None
         if settings.run_worker:
-            worker = Worker(
-                app.state.sessionmaker,
-                HANDLERS,
-                lease_seconds=settings.job_lease_seconds,
-                poll_seconds=settings.worker_poll_seconds,
-                periodic=PERIODIC,
-            )
+            worker = make_worker(app.state.sessionmaker, settings)
             worker.start_thread()
+        app.state.worker = worker
         yield
         if worker is not None:
-            worker.stop()
+            # Finish the current job within the grace period, or hand its lease back to the queue.
+            await asyncio.to_thread(worker.shutdown, settings.worker_shutdown_grace_seconds)
         engine.dispose()
 
     app = FastAPI(
@@ -95,7 +96,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.state.sessionmaker = make_sessionmaker(engine)
     app.state.recommender_cache = RecommenderCache()
     install_error_handlers(app)
-    for router in (health_router, *API_ROUTERS):
+    for router in (health_router, metrics_router, *API_ROUTERS):
         app.include_router(router)
     app.add_middleware(
         BodyLimitMiddleware,
@@ -107,4 +108,14 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.add_middleware(ConcurrencyLimitMiddleware, limit=settings.max_concurrent_requests)
     app.add_middleware(UnhandledErrorMiddleware)
     app.add_middleware(RequestLogMiddleware)
+    app.state.metrics_registry = install_metrics(app)
+    # Outermost: the request id exists before anything else runs, and leaves on every response.
+    app.add_middleware(
+        CorrelationIdMiddleware, validator=_acceptable_request_id, transformer=lambda value: value[:64]
+    )
     return app
+
+
+def _acceptable_request_id(value: str) -> bool:
+    # A caller's own id is kept (proxies and apps use many formats); only unprintable ones are replaced.
+    return bool(value) and len(value) <= 64 and value.isprintable()

@@ -20,7 +20,7 @@ error_log = logging.getLogger("jieduan.errors")
 
 
 class RequestLogMiddleware:
-    """Tag each request with an X-Request-ID and log one line when it completes."""
+    """Log one line when a request completes, with the id CorrelationIdMiddleware gave it."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -37,8 +37,8 @@ class RequestLogMiddleware:
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
+                # The X-Request-ID response header is added by the outer CorrelationIdMiddleware.
                 status_holder["status"] = message["status"]
-                message.setdefault("headers", []).append((b"x-request-id", request_id.encode()))
             await send(message)
 
         try:

@@ -16,6 +16,7 @@ class Problem(BaseModel):
     code: str
     detail: str | None = None
     instance: str | None = None
+    request_id: str | None = None
 
 
 _DESCRIPTIONS = {

@@ -19,8 +19,8 @@ def seeded(db):
 
 
 @pytest.fixture
-def drain(session_factory):
-    worker = Worker(session_factory, HANDLERS, name="test-worker")
+def drain(session_factory, settings):
+    worker = Worker(session_factory, HANDLERS, settings=settings, name="test-worker")
     return worker.run_until_idle
 
 

@@ -6,8 +6,8 @@ import json
 import logging
 
 from sqlalchemy import update
+from sqlalchemy.orm import Session
 
-from app.config import get_settings
 from app.db import utcnow
 from app.imports.apply import ImportLimits, LeaseLost, run_import
 from app.jobs.worker import JobContext
@@ -19,7 +19,7 @@ log = logging.getLogger("jieduan.imports")
 def run_roster_import(ctx: JobContext) -> None:
     """Validate and apply one uploaded roster; owns its transactions and resumes after a crash."""
     try:
-        run_import(ctx.sessions, ctx.ref_id, limits=ImportLimits.from_settings(get_settings()), beat=ctx.beat)
+        run_import(ctx.sessions, ctx.ref_id, limits=ImportLimits.from_settings(ctx.settings), beat=ctx.beat)
     except LeaseLost:
         # Another worker re-claimed the import after our lease expired; it carries on from the checkpoint.
         log.warning("import %s: lease lost, leaving it to the worker that took it over", ctx.ref_id)
@@ -50,3 +50,20 @@ def _fail_if_last_attempt(ctx: JobContext) -> None:
                 finished_at=utcnow(),
             )
         )
+
+
+def mark_import_failed(session: Session, *, import_id: int, reason: str) -> None:
+    """End an unfinished import `failed` with the job's reason (its job failed for good)."""
+    session.execute(
+        update(RosterImport)
+        .where(RosterImport.id == import_id, RosterImport.status.not_in(("done", "failed")))
+        .values(
+            status="failed",
+            error_code="job_failed",
+            error_detail=json.dumps(
+                {"zh": f"导入任务失败：{reason}", "en": f"the import job failed: {reason}"},
+                ensure_ascii=False,
+            ),
+            finished_at=utcnow(),
+        )
+    )

@@ -1,4 +1,4 @@
-"""A job queue in the database: enqueue, claim under a lease, heartbeat, finish, recover crashes.
+"""A job queue in the database: enqueue, claim under a lease, heartbeat, release, finish, recover crashes.
 
 On PostgreSQL a claim is `SELECT ... FOR UPDATE SKIP LOCKED`, so workers on many machines never take
 the same job; on SQLite the write lock taken at BEGIN serialises claims the same way.
@@ -6,45 +6,61 @@ the same job; on SQLite the write lock taken at BEGIN serialises claims the same
 
 from __future__ import annotations
 
-from datetime import timedelta
+from collections.abc import Callable
+from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from app.db import utcnow
 from app.models import Job
+from app.observability.logs import current_request_id
+
+# Called in the transaction that marks a job failed for good, so the object it works on (an import,
+# a matching run) ends `failed` with the same reason on every path, a lapsed lease included.
+FailureHook = Callable[[Session, Job], None]
+
+ABANDONED = "abandoned: the worker stopped answering (lease expired) on the last attempt"
 
 
-def enqueue(session: Session, *, kind: str, ref_id: int, max_attempts: int = 3) -> Job:
-    """Add a job; it runs after the surrounding transaction commits."""
-    job = Job(kind=kind, ref_id=ref_id, max_attempts=max_attempts)
+def enqueue(
+    session: Session, *, kind: str, ref_id: int, max_attempts: int = 3, run_after: datetime | None = None
+) -> Job:
+    """Add a job; it runs after the surrounding transaction commits (and not before `run_after`)."""
+    # The request that queued it: the job's log lines carry the same id.
+    job = Job(kind=kind, ref_id=ref_id, max_attempts=max_attempts, request_id=current_request_id())
+    if run_after is not None:
+        job.run_after = run_after
     session.add(job)
     session.flush()
     return job
 
 
 def claim_next(
-    session: Session, *, worker_id: str, lease_seconds: int, kinds: tuple[str, ...] | None = None
+    session: Session,
+    *,
+    worker_id: str,
+    lease_seconds: float,
+    kinds: tuple[str, ...] | None = None,
+    on_failed: FailureHook | None = None,
 ) -> Job | None:
     """Take the oldest runnable job, or one whose worker died (lease expired); None when idle."""
-    now = utcnow()
-    runnable = or_(
-        (Job.status == "queued") & (Job.run_after <= now),
-        (Job.status == "running") & (Job.lease_until < now),
-    )
-    stmt = select(Job).where(runnable).order_by(Job.id).limit(1).with_for_update(skip_locked=True)
-    if kinds:
-        stmt = stmt.where(Job.kind.in_(kinds))
-    job = session.scalar(stmt)
-    if job is None:
-        return None
-    if job.attempts >= job.max_attempts:
-        # It crashed its worker every time: stop retrying and say so.
-        job.status = "failed"
-        job.last_error = (job.last_error or "") + "\nabandoned: lease expired on the last attempt"
-        job.finished_at = now
-        session.flush()
-        return None
+    while True:
+        now = utcnow()
+        runnable = or_(
+            (Job.status == "queued") & (Job.run_after <= now),
+            (Job.status == "running") & (Job.lease_until < now),
+        )
+        stmt = select(Job).where(runnable).order_by(Job.id).limit(1).with_for_update(skip_locked=True)
+        if kinds:
+            stmt = stmt.where(Job.kind.in_(kinds))
+        job = session.scalar(stmt)
+        if job is None:
+            return None
+        if job.attempts < job.max_attempts:
+            break
+        # It lost its worker on every attempt: stop retrying, say so, and look at the next job.
+        _mark_failed(session, job, ((job.last_error or "") + "\n" + ABANDONED).strip(), on_failed)
     job.status = "running"
     job.locked_by = worker_id
     job.attempts += 1
@@ -53,7 +69,7 @@ def claim_next(
     return job
 
 
-def heartbeat(session: Session, *, job_id: int, worker_id: str, lease_seconds: int) -> bool:
+def heartbeat(session: Session, *, job_id: int, worker_id: str, lease_seconds: float) -> bool:
     """Extend the lease; False means another worker took the job over (stop working on it)."""
     result = session.execute(
         update(Job)
@@ -63,10 +79,33 @@ def heartbeat(session: Session, *, job_id: int, worker_id: str, lease_seconds: i
     return result.rowcount == 1
 
 
-def finish(session: Session, *, job_id: int, worker_id: str, error: str | None = None) -> None:
+def release(session: Session, *, job_id: int, worker_id: str) -> bool:
+    """Give a running job back to the queue at once (graceful shutdown); the cut-short try is not counted."""
+    result = session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.locked_by == worker_id, Job.status == "running")
+        .values(
+            status="queued",
+            locked_by=None,
+            lease_until=None,
+            run_after=utcnow(),
+            attempts=Job.attempts - 1,
+        )
+    )
+    return result.rowcount == 1
+
+
+def finish(
+    session: Session,
+    *,
+    job_id: int,
+    worker_id: str,
+    error: str | None = None,
+    on_failed: FailureHook | None = None,
+) -> None:
     """Mark the job done, or failed / queued for retry when it raised."""
     job = session.get(Job, job_id)
-    if job is None or job.locked_by != worker_id:
+    if job is None or job.locked_by != worker_id or job.status != "running":
         return
     if error is None:
         job.status = "done"
@@ -76,8 +115,22 @@ def finish(session: Session, *, job_id: int, worker_id: str, error: str | None =
         job.last_error = error
         job.run_after = utcnow() + timedelta(seconds=2**job.attempts)
     else:
-        job.status = "failed"
-        job.last_error = error
-        job.finished_at = utcnow()
+        _mark_failed(session, job, error, on_failed)
     job.lease_until = None
     session.flush()
+
+
+def _mark_failed(session: Session, job: Job, error: str, on_failed: FailureHook | None) -> None:
+    job.status = "failed"
+    job.last_error = error
+    job.finished_at = utcnow()
+    job.lease_until = None
+    session.flush()
+    if on_failed is not None:
+        on_failed(session, job)
+
+
+def reason_of(error: str | None) -> str:
+    """The last line of a stored traceback: what a user can read (the whole trace stays on the job)."""
+    lines = [line for line in (error or "").strip().splitlines() if line.strip()]
+    return lines[-1].strip()[:500] if lines else "unknown error"

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from app.access import Caller
 from app.access.matches import MatchView, load_view
-from app.db import utcnow
+from app.db import china_today
 from app.errors import Conflict, Forbidden, NotFound
 from app.models import CheckIn, Commitment, Match, Mentor, Newcomer
 from app.models.matches import MatchStatus
@@ -36,7 +36,7 @@ class CommitmentState:
 def list_for_match(session: Session, caller: Caller, match_id: int) -> list[CommitmentState]:
     """Commitments of a match the caller may see, with their overdue flag."""
     load_view(session, caller, match_id)
-    today = utcnow().date()
+    today = china_today()
     rows = session.scalars(select(Commitment).where(Commitment.match_id == match_id).order_by(Commitment.id))
     return [CommitmentState(c, is_overdue(c, today)) for c in rows]
 
@@ -76,7 +76,7 @@ def check_in(
         .values(
             {
                 counter[outcome]: counter[outcome] + 1,
-                Commitment.next_due: utcnow().date() + timedelta(days=commitment.cadence_days),
+                Commitment.next_due: china_today() + timedelta(days=commitment.cadence_days),
             }
         )
         .execution_options(synchronize_session=False)
@@ -116,7 +116,7 @@ def refresh_fulfilment(session: Session, mentor_ids: list[int]) -> None:
 
 def sweep_overdue(session: Session, today: date | None = None) -> dict[str, int]:
     """Count every lapsed period as missed, notify both parties, and remind of check-ins due today."""
-    today = today or utcnow().date()
+    today = today or china_today()
     rows = session.execute(
         select(Commitment, Match.mentor_id, Mentor.account_id, Newcomer.account_id)
         .join(Match, Match.id == Commitment.match_id)

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from app.access import Caller
 from app.access.matches import MatchView, load_reviewable, load_view, party_scope, view_of
-from app.db import utcnow
+from app.db import china_today
 from app.errors import Conflict, Forbidden
 from app.matches.states import transition
 from app.models import Commitment, Match, MatchTransition, Mentor, Newcomer
@@ -89,7 +89,7 @@ def accept(session: Session, caller: Caller, match_id: int, *, on_behalf_of: str
 
 
 def _start_commitments(session: Session, view: MatchView) -> None:
-    today = utcnow().date()
+    today = china_today()
     for c in view.match.suggested_commitments:
         session.add(
             Commitment(

@@ -15,6 +15,7 @@ from app.models.matches import (
     ModelVersion,
     Notification,
 )
+from app.models.notifications import NotificationOutbox, NotificationPreference
 from app.models.outcomes import MatchOutcome, OutcomeReport
 from app.models.profiles import Mentor, MentorProduct, Newcomer, NewcomerProduct
 from app.models.regions import Category, CategoryLink, Region
@@ -43,6 +44,8 @@ __all__ = [
     "Newcomer",
     "NewcomerProduct",
     "Notification",
+    "NotificationOutbox",
+    "NotificationPreference",
     "OutcomeReport",
     "RateLimitCounter",
     "RefreshToken",

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, JSONDoc, UTCDateTime, utcnow
 
-JOB_KINDS = ("roster_import", "matching_run", "retrain")
+JOB_KINDS = ("roster_import", "matching_run", "retrain", "notification_delivery")
 JOB_STATUSES = ("queued", "running", "done", "failed")
 
 
@@ -30,6 +30,8 @@ class Job(Base):
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     run_after: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_error: Mapped[str | None] = mapped_column(Text)
+    # X-Request-ID of the request that queued the job, so its log lines can be followed into the worker.
+    request_id: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 

@@ -7,8 +7,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from app.deps import MobileUser, SessionDep
-from app.notifications.service import feed
+from app.access import MOBILE_ROLES
+from app.deps import AnyUser, MobileUser, SessionDep
+from app.errors import NotFound
+from app.models import Account
+from app.notifications.schemas import PreferenceRead, PreferenceUpdate
+from app.notifications.service import feed, get_preferences, set_preferences
 from app.openapi import problems
 from app.schemas import MAX_ID, Output
 
@@ -43,3 +47,25 @@ def my_notifications(
     return NotificationFeed(
         items=[NotificationRead.model_validate(n) for n in items], next_after=items[-1].id if items else after
     )
+
+
+_DEFAULTS = {"events": [], "quiet_start": None, "quiet_end": None, "wechat_openid": None, "email": None}
+
+
+@router.get("/me/notification-preferences", response_model=PreferenceRead, responses=problems(401))
+def my_preferences(caller: AnyUser, session: SessionDep) -> PreferenceRead:
+    """Where and when your notifications go (by default SMS to your phone, for mentors and newcomers)."""
+    pref = get_preferences(session, caller.id)
+    if pref is not None:
+        return PreferenceRead.model_validate(pref)
+    default = "sms" if caller.has_role(*MOBILE_ROLES) else None
+    return PreferenceRead(channel=default, **_DEFAULTS)
+
+
+@router.put("/me/notification-preferences", response_model=PreferenceRead, responses=problems(401, 422))
+def update_my_preferences(body: PreferenceUpdate, caller: AnyUser, session: SessionDep) -> PreferenceRead:
+    """Choose the channel, the events and quiet hours (Beijing time); messages wait until quiet hours end."""
+    account = session.get(Account, caller.id)
+    if account is None:
+        raise NotFound()
+    return PreferenceRead.model_validate(set_preferences(session, account=account, values=body.model_dump()))

@@ -34,12 +34,18 @@ def _read(model: Any) -> ModelRead:
 
 
 @router.post(
-    "/retrain", status_code=status.HTTP_202_ACCEPTED, response_model=Accepted, responses=problems(401, 403)
+    "/retrain",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=Accepted,
+    responses=problems(401, 403, 422),
 )
 def retrain(caller: CoordinatorUser, session: SessionDep) -> Accepted:
-    """Fit a candidate for your province (admins: national) in the background; the gate may promote it."""
+    """Fit a candidate for your province (admins: national) in the background; poll the job's URL.
+
+    The promotion gate decides whether the candidate becomes active (see GET /api/v1/models).
+    """
     job = models_service.request_retrain(session, caller)
-    return Accepted(id=job.id, status=job.status, url="/api/v1/models")
+    return Accepted(id=job.id, status=job.status, url=f"/api/v1/jobs/{job.id}")
 
 
 @router.get("", response_model=list[ModelRead], responses=problems(401, 403))

@@ -50,7 +50,9 @@ def active_model(session: Session, region_code: str) -> ModelVersion | None:
 
 
 def request_retrain(session: Session, caller: Caller) -> Job:
-    """Queue a retraining job for the caller's jurisdiction (one attempt: a failure is reported)."""
+    """Queue a retraining job for the caller's jurisdiction (one attempt); 422 at once when there are
+    too few decisions to fit, so the refusal never hides in a failed job."""
+    ensure_enough_decisions(session, model_jurisdiction(caller))
     return enqueue(session, kind="retrain", ref_id=caller.id, max_attempts=1)
 
 
@@ -113,17 +115,35 @@ def training_data(
     return features, labels, n_ids, reasons, when
 
 
-def retrain(session: Session, *, trained_by: int | None, jurisdiction: str = "") -> ModelVersion:
-    """Fit a candidate on the jurisdiction's decisions; the gate decides whether it becomes active."""
-    features, labels, groups, reasons, when = training_data(session, jurisdiction)
-    if len(labels) < MIN_DECISIONS or labels.min(initial=1) == labels.max(initial=0):
+def ensure_enough_decisions(session: Session, jurisdiction: str) -> None:
+    """422 unless the jurisdiction has enough decisions, approvals and rejections both, to fit a ranker."""
+
+    def decided(statuses: tuple[MatchStatus, ...]) -> int:
+        stmt = select(func.count()).select_from(Match).where(Match.status.in_(statuses))
+        if jurisdiction:
+            stmt = stmt.where(under(Match.newcomer_county_code, jurisdiction))
+        return session.scalar(stmt) or 0
+
+    positives, negatives = decided(POSITIVE), decided(NEGATIVE)
+    if positives + negatives < MIN_DECISIONS or not positives or not negatives:
         raise Unprocessable(
             code="not_enough_decisions",
             detail=(
-                f"至少需要 {MIN_DECISIONS} 条且包含批准与拒绝的决定",
-                f"need at least {MIN_DECISIONS} decisions, both approvals and rejections",
+                f"至少需要 {MIN_DECISIONS} 条且包含批准与拒绝的决定"
+                f"（现有批准 {positives}，拒绝 {negatives}）",
+                f"need at least {MIN_DECISIONS} decisions, both approvals and rejections "
+                f"(have {positives} approved, {negatives} rejected)",
             ),
+            min_decisions=MIN_DECISIONS,
+            approvals=positives,
+            rejections=negatives,
         )
+
+
+def retrain(session: Session, *, trained_by: int | None, jurisdiction: str = "") -> ModelVersion:
+    """Fit a candidate on the jurisdiction's decisions; the gate decides whether it becomes active."""
+    ensure_enough_decisions(session, jurisdiction)
+    features, labels, groups, reasons, when = training_data(session, jurisdiction)
     current = active_model(session, jurisdiction or "")
     current_ranker = load_ranker(session, current.id) if current is not None else None
     # Held-out decisions come from those the current model never saw, when there are any.

@@ -18,7 +18,7 @@ from app.bulk import lock_for_transaction
 from app.db import utcnow
 from app.errors import Conflict, NotFound, Unprocessable
 from app.jobs.queue import enqueue
-from app.jobs.worker import JobContext
+from app.jobs.worker import JobContext, LeaseLost
 from app.matches import adapter
 from app.matches.states import transition_many
 from app.models import Match, MatchingRun, Newcomer, Region
@@ -101,9 +101,19 @@ def list_runs(session: Session, caller: Caller, *, cursor: str | None, limit: in
 
 
 def _set(ctx: JobContext, run_id: int, **values: Any) -> None:
+    # Every write of the job first proves it still holds the lease (LeaseLost rolls it back).
     with ctx.sessions.begin() as s:
+        ctx.hold_lease(s)
         s.execute(update(MatchingRun).where(MatchingRun.id == run_id).values(**values))
-    ctx.beat()
+
+
+def mark_run_failed(session: Session, *, run_id: int, reason: str) -> None:
+    """End an unfinished run `failed` with the job's reason (its job failed for good)."""
+    session.execute(
+        update(MatchingRun)
+        .where(MatchingRun.id == run_id, MatchingRun.status.not_in((RunStatus.DONE, RunStatus.FAILED)))
+        .values(status=RunStatus.FAILED, error_detail=reason[:2000], finished_at=utcnow())
+    )
 
 
 def _jsonable(values: dict[str, Any]) -> dict[str, Any]:
@@ -132,6 +142,7 @@ def execute_run(ctx: JobContext) -> None:
         _set(ctx, run_id, progress=0.7)
         rows = adapter.proposal_rows(proposals, mentors, newcomers, run_id)
         with ctx.sessions.begin() as s:
+            ctx.hold_lease(s)
             superseded = supersede_proposed(s, scope)
             for i in range(0, len(rows), _CHUNK):
                 s.execute(insert(Match), rows[i : i + _CHUNK])
@@ -152,6 +163,8 @@ def execute_run(ctx: JobContext) -> None:
                     },
                 )
             )
+    except LeaseLost:
+        raise  # another worker owns the run now: write nothing
     except Exception as exc:
         _set(
             ctx,

@@ -10,7 +10,9 @@ from tests.authz import EVERYONE, PUBLIC, ROLES, STAFF
 from tests.conftest import JIANGSU, ZHAXIA
 from tests.impact.authz import IMPACT_ROUTES
 from tests.imports.authz import IMPORT_ROUTES
+from tests.jobs.authz import JOB_ROUTES
 from tests.matches.authz import WORKFLOW_ROUTES
+from tests.notifications.authz import NOTIFICATION_ROUTES
 
 # (method, path) -> roles allowed past the role check (object-level checks come after).
 # Each domain keeps its own table next to its tests; this file joins them.
@@ -45,7 +47,7 @@ CORE: dict[tuple[str, str], frozenset[str] | str] = {
     ("DELETE", "/api/v1/newcomers/{profile_id}"): EVERYONE - {"mentor"},
 }
 
-EXPECTED = {**CORE, **IMPORT_ROUTES, **WORKFLOW_ROUTES, **IMPACT_ROUTES}
+EXPECTED = {**CORE, **IMPORT_ROUTES, **WORKFLOW_ROUTES, **IMPACT_ROUTES, **JOB_ROUTES, **NOTIFICATION_ROUTES}
 JURISDICTION = {"coordinator": JIANGSU, "township_office": ZHAXIA}
 # Path parameters get a value that exists nowhere (or a real region), so allowed roles see 404/422.
 PARAM_VALUES = {
@@ -60,6 +62,8 @@ PARAM_VALUES = {
     "commitment_id": "999999",
     "honour_id": "999999",
     "report": "reach",
+    "job_id": "999999",
+    "model_id": "999999",
 }
 
 

@@ -124,9 +124,8 @@ class TestPhones:
         )
 
     def test_import_reports_show_phones_only_to_the_keeping_office(
-        self, client, make_user, office, settings, session_factory, monkeypatch
+        self, client, make_user, office, settings, session_factory
     ):
-        monkeypatch.setattr("app.imports.jobs.get_settings", lambda: settings)
         header = "外部编号,名称,类型,手机号,行政区划代码,主营产品,可分享资源,可带徒人数\r\n"
         row = f"E1,示范户,农户,{MENTOR_PHONE},{DAJI},花木,技术,2\r\n"  # outside the office's township
         r = client.post(
@@ -135,7 +134,7 @@ class TestPhones:
             headers=office.headers,
         )
         assert r.status_code == 202, r.text
-        Worker(session_factory, HANDLERS).run_until_idle()
+        Worker(session_factory, HANDLERS, settings=settings).run_until_idle()
         url = r.json()["url"]
         report = client.get(f"{url}/errors.csv", headers=office.headers)
         table = list(csv.reader(io.StringIO(report.content[3:].decode("utf-8"))))

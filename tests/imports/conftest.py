@@ -10,6 +10,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 
+from app.config import Settings
 from app.imports.read.reading import RawRow, open_roster
 from app.imports.validate.keys import find_duplicates
 from app.imports.validate.rows import RegionResolution, ValidatedRow
@@ -174,12 +175,7 @@ def api_row(n: int, township: str = ZHAXIA, **changes: str) -> list[str]:
     return list(cells.values())
 
 
-@pytest.fixture(autouse=True)
-def _job_settings(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Jobs read the test settings (small chunks make checkpoints visible in small files)."""
-    if "settings" not in request.fixturenames:
-        return
-    settings = request.getfixturevalue("settings")
-    monkeypatch.setattr(
-        "app.imports.jobs.get_settings", lambda: settings.model_copy(update={"import_chunk_rows": 3})
-    )
+@pytest.fixture
+def job_settings(settings: Settings) -> Settings:
+    """What the import jobs run with: small chunks make checkpoints visible in small files."""
+    return settings.model_copy(update={"import_chunk_rows": 3})

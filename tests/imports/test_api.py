@@ -22,9 +22,9 @@ def office(make_user):
 
 
 @pytest.fixture
-def run_jobs(session_factory):
+def run_jobs(session_factory, job_settings):
     def _run() -> int:
-        return Worker(session_factory, HANDLERS).run_until_idle()
+        return Worker(session_factory, HANDLERS, settings=job_settings).run_until_idle()
 
     return _run
 
@@ -351,9 +351,9 @@ class TestIdempotencyAndLimits:
             assert r.status_code == 413 and r.json()["code"] == "file_too_large"
             assert upload(c, office, roster([api_row(1)])).status_code == 202
 
-    def test_too_many_rows_fails_the_import(self, client, office, run_jobs, monkeypatch, settings, db):
+    def test_too_many_rows_fails_the_import(self, client, office, session_factory, settings, db):
         limited = settings.model_copy(update={"import_max_rows": 4, "import_chunk_rows": 2})
-        monkeypatch.setattr("app.imports.jobs.get_settings", lambda: limited)
-        status = imported(client, office, run_jobs, roster([api_row(n) for n in range(1, 6)]))
+        worker = Worker(session_factory, HANDLERS, settings=limited)
+        status = imported(client, office, worker.run_until_idle, roster([api_row(n) for n in range(1, 6)]))
         assert status["status"] == "failed" and status["error"]["code"] == "too_many_rows"
         assert "4" in status["error"]["message_en"] and mentors_in(db) == []

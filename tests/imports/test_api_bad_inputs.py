@@ -69,7 +69,8 @@ def _run(client, office, session_factory, content: bytes, filename: str = "roste
         headers=office.headers,
     )
     assert r.status_code == 202, r.text
-    Worker(session_factory, HANDLERS).run_until_idle()
+    job_settings = client.app.state.settings.model_copy(update={"import_chunk_rows": 3})
+    Worker(session_factory, HANDLERS, settings=job_settings).run_until_idle()
     return client.get(r.json()["url"], headers=office.headers).json()
 
 

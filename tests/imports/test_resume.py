@@ -121,11 +121,8 @@ def _checkpoint(sessions: sessionmaker[Session], import_id: int) -> int:
         return session.scalar(select(RosterImport.checkpoint_row).where(RosterImport.id == import_id)) or 0
 
 
-def test_killed_import_resumes_to_the_clean_result(
-    committed_url: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_killed_import_resumes_to_the_clean_result(committed_url: str) -> None:
     settings = Settings(database_url=committed_url, secret_key="k" * 32, import_chunk_rows=CHUNK)
-    monkeypatch.setattr("app.imports.jobs.get_settings", lambda: settings)
     engine = make_engine(committed_url)
     sessions = make_sessionmaker(engine)
     first, second = _roster(ROWS // 2, version=1), _roster(ROWS, version=2)
@@ -134,12 +131,12 @@ def test_killed_import_resumes_to_the_clean_result(
     _reset(sessions)
     _submit(sessions, first)
     _submit(sessions, second)
-    assert Worker(sessions, HANDLERS).run_until_idle() == 2
+    assert Worker(sessions, HANDLERS, settings=settings).run_until_idle() == 2
     clean = _snapshot(sessions)
     _reset(sessions)
 
     _submit(sessions, first)
-    Worker(sessions, HANDLERS).run_until_idle()
+    Worker(sessions, HANDLERS, settings=settings).run_until_idle()
     import_id = _submit(sessions, second)
     env = {**os.environ, "JIEDUAN_IMPORT_CHUNK_ROWS": str(CHUNK), "JIEDUAN_SECRET_KEY": "k" * 32}
     victim = subprocess.Popen([sys.executable, "-c", VICTIM, committed_url], cwd=PROJECT_ROOT, env=env)
@@ -166,7 +163,7 @@ def test_killed_import_resumes_to_the_clean_result(
         job = session.scalar(select(Job).where(Job.ref_id == import_id, Job.kind == "roster_import"))
         assert job is not None and job.status == "running" and job.locked_by == "victim"
         job.lease_until = utcnow() - timedelta(seconds=1)
-    assert Worker(sessions, HANDLERS, name="rescuer").run_until_idle() == 1
+    assert Worker(sessions, HANDLERS, settings=settings, name="rescuer").run_until_idle() == 1
 
     with sessions() as session:
         imp = session.get(RosterImport, import_id)

@@ -46,11 +46,12 @@ def test_learned_ranker_needs_a_model(client, coordinator):
     assert r.status_code == 422 and r.json()["code"] == "no_trained_model"
 
 
-def test_retrain_without_decisions_fails_cleanly(client, db, coordinator, drain):
-    assert client.post("/api/v1/models/retrain", headers=coordinator.headers).status_code == 202
-    drain()
-    job = db.scalar(select(Job).where(Job.kind == "retrain"))
-    assert job.status == "failed" and "need at least 20 decisions" in job.last_error
+def test_retrain_without_decisions_is_refused_at_once(client, db, coordinator):
+    r = client.post("/api/v1/models/retrain", headers=coordinator.headers)
+    assert r.status_code == 422 and r.json()["code"] == "not_enough_decisions"
+    assert r.json()["approvals"] == 0 and r.json()["rejections"] == 0
+    # Nothing was queued that could fail later, out of sight.
+    assert db.scalar(select(Job).where(Job.kind == "retrain")) is None
     assert client.get("/api/v1/models", headers=coordinator.headers).json() == []
 
 

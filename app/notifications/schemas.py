@@ -1,0 +1,64 @@
+"""Notification preference bodies."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from app.schemas import Output
+
+HourMinute = Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$", examples=["22:00"])]
+EventKind = Literal[
+    "proposal_approved", "match_active", "match_declined", "match_ended", "check_in_due", "check_in_overdue"
+]
+
+
+class PreferenceUpdate(BaseModel):
+    """Which events reach you, on which channel, and your quiet hours (China Standard Time)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "channel": "sms",
+                    "events": ["match_active", "check_in_due"],
+                    "quiet_start": "21:30",
+                    "quiet_end": "07:00",
+                }
+            ]
+        },
+    )
+
+    channel: Literal["sms", "wechat", "email"] | None = Field(
+        default=None, description="Where messages go; null keeps the in-app feed only"
+    )
+    events: list[EventKind] = Field(default_factory=list, description="Events to deliver; empty means all")
+    quiet_start: HourMinute | None = Field(
+        default=None, description="Start of quiet hours, HH:MM Beijing time"
+    )
+    quiet_end: HourMinute | None = Field(default=None, description="End of quiet hours, HH:MM Beijing time")
+    wechat_openid: str | None = Field(default=None, max_length=64, description="Your openid for this app")
+    email: str | None = Field(default=None, max_length=254, pattern=r"^[^@\s\x00]+@[^@\s\x00]+$")
+
+    @model_validator(mode="after")
+    def _address_for_the_channel(self) -> PreferenceUpdate:
+        if (self.quiet_start is None) != (self.quiet_end is None):
+            raise ValueError("quiet_start and quiet_end go together")
+        if self.channel == "wechat" and not self.wechat_openid:
+            raise ValueError("channel wechat needs wechat_openid")
+        if self.channel == "email" and not self.email:
+            raise ValueError("channel email needs email")
+        return self
+
+
+class PreferenceRead(Output):
+    """Your delivery preferences (defaults when never set: SMS to a mobile user's phone, all events)."""
+
+    channel: str | None
+    events: list[str]
+    quiet_start: str | None
+    quiet_end: str | None
+    wechat_openid: str | None
+    email: str | None

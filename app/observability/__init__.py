@@ -1,0 +1,1 @@
+"""Operations: structured logs with request and job ids, and Prometheus metrics."""
