@@ -19,7 +19,7 @@ from app.models import (
     Region,
 )
 from tests.conftest import CAOXIAN, SHUYANG
-from tests.workflow.conftest import make_profiles, pair, propose_pair  # noqa: F401 - shared fixtures
+from tests.pairs import make_profiles, pair, propose_pair  # noqa: F401 - shared fixtures
 
 LONG_AGO = datetime(2025, 12, 1, tzinfo=UTC)
 RANGE = {"date_from": "2026-01-01", "date_to": "2026-06-30"}
