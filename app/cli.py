@@ -2,7 +2,8 @@
 
 The matching stack (scikit-learn, SciPy, OR-Tools: seconds of CPU to import) is loaded only by the
 commands that use it (seed-demo, worker, retrain), inside them; `jieduan --help`, the account
-commands and the roster import start without it.
+commands and the roster import start without it. Alembic and the pinyin dictionaries (region loading)
+are likewise loaded by the one command that needs each.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from collections.abc import Callable, Sequence
 
 from sqlalchemy.orm import Session
 
-from app import migrations
 from app.accounts.service import create_staff_account, ensure_admin
 from app.config import get_settings
 from app.db import make_engine, make_sessionmaker
@@ -26,7 +26,6 @@ from app.errors import AppError
 from app.imports.cli import add_import_command
 from app.matches.commitments import sweep_overdue
 from app.observability.logs import configure_logging
-from app.reference import load_reference_data, reference_loaded
 from app.retention import sweep
 
 
@@ -50,12 +49,14 @@ def _password(args: argparse.Namespace) -> str:
 
 def cmd_migrate(args: argparse.Namespace) -> None:
     """Apply database migrations up to head."""
+    from app import migrations  # Alembic: only this command needs it
     migrations.upgrade()
     print("database at head")
 
 
 def cmd_load_reference(args: argparse.Namespace) -> None:
     """Load regions and the product taxonomy."""
+    from app.reference import load_reference_data, reference_loaded  # the pinyin dictionaries are large
 
     def work(session: Session) -> object:
         if args.if_empty and reference_loaded(session):
