@@ -35,6 +35,10 @@ TITLES: dict[str, tuple[str, str]] = {
     "too_many_requests": ("请求过于频繁，请稍后再试", "Too many requests; try again later"),
     "login_throttled": ("登录失败次数过多，请稍后再试", "Too many failed logins; try again later"),
     "internal_error": ("服务器内部错误", "Internal server error"),
+    "csrf_failed": (
+        "表单已过期或来源不明，请刷新页面后重试",
+        "The form expired or came from elsewhere; reload and retry",
+    ),
 }
 
 

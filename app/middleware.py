@@ -55,7 +55,9 @@ class RequestLogMiddleware:
 class BodyLimitMiddleware:
     """Refuse bodies over the limit: by Content-Length up front, or while streaming a chunked body."""
 
-    def __init__(self, app: ASGIApp, *, default_limit: int, upload_limit: int, upload_prefix: str) -> None:
+    def __init__(
+        self, app: ASGIApp, *, default_limit: int, upload_limit: int, upload_prefix: str | tuple[str, ...]
+    ) -> None:
         self.app = app
         self.default_limit = default_limit
         self.upload_limit = upload_limit

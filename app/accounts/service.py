@@ -7,6 +7,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.auth.passwords import hash_password
+from app.db import utcnow
 from app.errors import Conflict, NotFound, Unprocessable
 from app.models import Account, RefreshToken, Region
 from app.models.accounts import STAFF_ROLES
@@ -162,3 +163,14 @@ def ensure_admin(session: Session, *, username: str, password: str) -> Account:
         display_name=username,
         jurisdiction_code=None,
     )
+
+
+def reset_password(session: Session, account: Account, *, password: str) -> Account:
+    """An admin sets a new password; every existing login of the account ends at once."""
+    account.password_hash = _hash_checked(password)
+    for token in session.scalars(
+        select(RefreshToken).where(RefreshToken.account_id == account.id, RefreshToken.revoked_at.is_(None))
+    ):
+        token.revoked_at = utcnow()
+    session.flush()
+    return account

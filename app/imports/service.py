@@ -13,7 +13,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from app.deps import Caller
-from app.errors import NotFound, Unprocessable
+from app.errors import Conflict, NotFound, Unprocessable
 from app.jobs.queue import enqueue
 from app.models import ImportRowIssue, ImportRowResult, Region, RosterFile, RosterImport
 
@@ -97,6 +97,30 @@ def submit_import(session: Session, caller: Caller, *, township: str | None, **u
     )
     enqueue(session, kind=JOB_KIND, ref_id=imp.id)
     return imp
+
+
+def apply_previewed(session: Session, caller: Caller, import_id: int) -> RosterImport:
+    """Apply a finished dry run for real: the same stored file, township and options, as a new import."""
+    preview = get_visible(session, caller, import_id)
+    if not preview.dry_run or preview.status != "done":
+        raise Conflict(
+            code="not_a_finished_preview",
+            detail=("只能确认已完成的预览", "only a finished dry run can be applied"),
+        )
+    stored = session.get(RosterFile, preview.id)
+    if stored is None:
+        raise NotFound()
+    return submit_import(
+        session,
+        caller,
+        township=preview.township_code,
+        data=stored.data,
+        filename=preview.filename,
+        content_type=preview.content_type,
+        sheet=preview.sheet,
+        dry_run=False,
+        on_error=preview.on_error,
+    )
 
 
 def _visible(caller: Caller) -> Any:

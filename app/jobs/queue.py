@@ -81,3 +81,8 @@ def finish(session: Session, *, job_id: int, worker_id: str, error: str | None =
         job.finished_at = utcnow()
     job.lease_until = None
     session.flush()
+
+
+def recent_jobs(session: Session, *, limit: int) -> list[Job]:
+    """The newest jobs, with their status and last error, for the admin's jobs page."""
+    return list(session.scalars(select(Job).order_by(Job.id.desc()).limit(limit)))

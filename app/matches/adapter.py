@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from app.models import Match, Mentor, Newcomer, Region
 from app.models.matches import SEAT_HOLDING
 from matching import MentorTable, NewcomerTable, ProposalSet
+from matching.regions import haversine_km
 
 # Pairs a coordinator or a party has already turned down are never proposed again.
 EXCLUDING_STATUSES = ("rejected", "declined")
@@ -131,6 +132,12 @@ def proposal_rows(
     """Match rows (status proposed) for a proposal set, with reasons in both languages and commitments."""
     m_county = dict(zip(mentors.ids.tolist(), mentors.county.tolist(), strict=True))
     n_county = dict(zip(newcomers.ids.tolist(), newcomers.county.tolist(), strict=True))
+    km = haversine_km(
+        newcomers.lat[proposals.newcomer_row],
+        newcomers.lon[proposals.newcomer_row],
+        mentors.lat[proposals.mentor_row],
+        mentors.lon[proposals.mentor_row],
+    )
     rows = []
     for i in range(len(proposals)):
         nid, mid = int(proposals.newcomer_id[i]), int(proposals.mentor_id[i])
@@ -145,6 +152,7 @@ def proposal_rows(
                 "score": float(proposals.score[i]),
                 "score_parts": proposals.parts_of(i),
                 "rank": int(proposals.rank[i]),
+                "distance_km": round(float(km[i]), 1),
                 "reasons": {"zh": proposals.explain(i, "zh"), "en": proposals.explain(i, "en")},
                 "suggested_commitments": [commitment_dict(c) for c in proposals.commitments(i)],
                 "version": 1,

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.db import utcnow
 from app.deps import Caller
-from app.errors import Conflict, Forbidden
+from app.errors import Conflict, Forbidden, NotFound
 from app.matches.access import MatchView, load_view
 from app.matches.states import transition
-from app.models import Commitment
+from app.models import Commitment, MatchTransition
 from app.notifications.service import notify
 
 
@@ -94,3 +95,15 @@ def end(session: Session, caller: Caller, match_id: int, *, to_status: str, reas
     for account in (view.mentor.account_id, view.newcomer.account_id):
         notify(session, account, "match_ended", {"match_id": view.match.id, "status": to_status})
     return view
+
+
+def audit_log(session: Session, caller: Caller, match_id: int) -> list[MatchTransition]:
+    """A match's timeline for its reviewer: who moved it, when, from what to what, and why."""
+    view = load_view(session, caller, match_id)
+    if not view.is_reviewer:
+        raise NotFound()
+    return list(
+        session.scalars(
+            select(MatchTransition).where(MatchTransition.match_id == match_id).order_by(MatchTransition.id)
+        )
+    )

@@ -20,7 +20,7 @@ from app.matches.schemas import (
     ProposalRead,
     TransitionRead,
 )
-from app.models import Match, MatchTransition, Mentor, Newcomer
+from app.models import Match, Mentor, Newcomer
 from app.openapi import problems
 from app.pagination import CursorQuery, LimitQuery, decode_cursor, page_of
 from app.schemas import IdPath, Input, Page
@@ -112,11 +112,7 @@ def cancel(match_id: IdPath, body: CancelRequest, caller: MatchUser, session: Se
 )
 def transitions(match_id: IdPath, caller: ReviewerUser, session: SessionDep) -> list[TransitionRead]:
     """The audit log of a match: who moved it, when, from what to what, and why."""
-    review.reviewable(session, caller, match_id)
-    rows = session.scalars(
-        select(MatchTransition).where(MatchTransition.match_id == match_id).order_by(MatchTransition.id)
-    )
-    return [TransitionRead.model_validate(t) for t in rows]
+    return [TransitionRead.model_validate(t) for t in lifecycle.audit_log(session, caller, match_id)]
 
 
 @router.get(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from app.db import utcnow
@@ -13,7 +13,7 @@ from app.errors import NotFound
 from app.etags import check_if_match
 from app.matches.access import MatchView, load_view
 from app.matches.states import transition
-from app.models import Match, Mentor, Newcomer
+from app.models import Commitment, Match, Mentor, Newcomer, NewcomerProduct
 from app.notifications.service import notify
 from app.profiles.access import mask_phone
 
@@ -29,9 +29,36 @@ def review_queue(
     sort: str,
     after: list[Any] | None,
     limit: int,
+    category: str | None = None,
+    min_score: float | None = None,
+    max_distance_km: float | None = None,
+    run_id: int | None = None,
+    overdue_only: bool = False,
 ) -> list[Match]:
     """Proposals whose newcomer lies in the caller's jurisdiction, best first (keyset paginated)."""
     stmt = select(Match).where(Match.status == STATUS_ALIASES.get(status, status))
+    if category:
+        # A leaf code, or a group code covering its leaves.
+        stmt = stmt.where(
+            Match.newcomer_id.in_(
+                select(NewcomerProduct.newcomer_id).where(
+                    or_(
+                        NewcomerProduct.category_code == category,
+                        NewcomerProduct.category_code.startswith(f"{category}.", autoescape=True),
+                    )
+                )
+            )
+        )
+    if min_score is not None:
+        stmt = stmt.where(Match.score >= min_score)
+    if max_distance_km is not None:
+        stmt = stmt.where(Match.distance_km <= max_distance_km)
+    if run_id is not None:
+        stmt = stmt.where(Match.run_id == run_id)
+    if overdue_only:
+        stmt = stmt.where(
+            Match.id.in_(select(Commitment.match_id).where(Commitment.next_due < utcnow().date()))
+        )
     if caller.role != "admin":
         stmt = stmt.where(
             Match.newcomer_county_code.startswith(caller.jurisdiction or "\x00", autoescape=True)
@@ -149,3 +176,15 @@ def reviewable(session: Session, caller: Caller, match_id: int) -> MatchView:
     if not view.is_reviewer:
         raise NotFound()
     return view
+
+
+def mentor_record(session: Session, mentor_id: int) -> dict[str, int]:
+    """A mentor's track record for the reviewer: matches by outcome so far."""
+    rows = session.execute(
+        select(Match.status, func.count())
+        .where(
+            Match.mentor_id == mentor_id, Match.status.in_(("approved", "active", "completed", "cancelled"))
+        )
+        .group_by(Match.status)
+    ).all()
+    return {status: int(n) for status, n in rows}

@@ -78,6 +78,16 @@ def create_run(session: Session, caller: Caller, params: dict[str, Any]) -> Matc
     return run
 
 
+def list_runs(session: Session, caller: Caller, *, before_id: int | None, limit: int) -> list[MatchingRun]:
+    """Runs over regions inside the caller's jurisdiction, newest first, one keyset page."""
+    stmt = select(MatchingRun).order_by(MatchingRun.id.desc()).limit(limit)
+    if caller.role != "admin":
+        stmt = stmt.where(MatchingRun.scope_code.startswith(caller.jurisdiction or "\x00", autoescape=True))
+    if before_id is not None:
+        stmt = stmt.where(MatchingRun.id < before_id)
+    return list(session.scalars(stmt))
+
+
 def get_run(session: Session, caller: Caller, run_id: int) -> MatchingRun:
     """A run inside the caller's jurisdiction, else 404."""
     run = session.get(MatchingRun, run_id)

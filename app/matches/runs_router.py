@@ -11,7 +11,7 @@ from app.idempotency import IdempotencyKey, remember, replay, request_fingerprin
 from app.jobs.queue import enqueue
 from app.matches import runs
 from app.matches.schemas import Accepted, RunCreate, RunRead
-from app.models import MatchingRun, ModelVersion
+from app.models import ModelVersion
 from app.openapi import problems
 from app.pagination import CursorQuery, LimitQuery, decode_cursor, page_of
 from app.schemas import IdPath, Output, Page
@@ -73,12 +73,7 @@ def list_runs(
 ) -> Page[RunRead]:
     """Runs over regions inside your jurisdiction, newest first."""
     after = decode_cursor(cursor, (int,))
-    stmt = select(MatchingRun).order_by(MatchingRun.id.desc()).limit(limit + 1)
-    if caller.role != "admin":
-        stmt = stmt.where(MatchingRun.scope_code.startswith(caller.jurisdiction or "\x00", autoescape=True))
-    if after:
-        stmt = stmt.where(MatchingRun.id < after[0])
-    rows = list(session.scalars(stmt))
+    rows = runs.list_runs(session, caller, before_id=after[0] if after else None, limit=limit + 1)
     rows, next_cursor = page_of(rows, limit, lambda r: [r.id])
     return Page[RunRead](
         items=[RunRead.model_validate(r) for r in rows],

@@ -68,6 +68,7 @@ class ProposalRead(Output):
     score: float
     score_parts: dict[str, float]
     rank: int
+    distance_km: float | None = None
     reasons: dict[str, list[str]]
     suggested_commitments: list[CommitmentSuggestion]
     newcomer: PartySummary

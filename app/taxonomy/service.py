@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.bulk import upsert_rows
@@ -25,3 +26,8 @@ def load_taxonomy(session: Session) -> int:
     links = [{"upstream_code": u, "downstream_code": d} for u, d in taxonomy.CHAIN_LINKS]
     upsert_rows(session, CategoryLink.__table__, links, key=["upstream_code", "downstream_code"])
     return len(groups) + len(leaves)
+
+
+def categories_at(session: Session, *, level: int) -> list[Category]:
+    """Categories of one level (1: groups, 2: leaves), in code order."""
+    return list(session.scalars(select(Category).where(Category.level == level).order_by(Category.code)))
