@@ -16,6 +16,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.types import Message, Scope, Send
 
 from app.config import Settings
+from app.console.csrf import exempt_multipart
 from app.console.i18n import console_language, word
 from app.console.render import HERE, page
 from app.console.routers import ROUTERS
@@ -95,7 +96,7 @@ def install_console(app: FastAPI, settings: Settings) -> None:
         asgi_csrf,  # type: ignore[arg-type]
         signing_secret=settings.secret_key.get_secret_value(),
         # Only the console uses cookies; the API authenticates with bearer tokens, which CSRF cannot forge.
-        skip_if_scope=lambda scope: not _is_console(scope["path"]),
+        skip_if_scope=lambda scope: not _is_console(scope["path"]) or exempt_multipart(scope),
         always_protect={f"{PREFIX}/login", f"{PREFIX}/logout"},
         cookie_path=PREFIX,
         cookie_secure=settings.env == "production",

@@ -112,3 +112,17 @@ def test_docs_are_served_from_local_assets(client):
     assert "cdn" not in page.text.lower()
     assert "/docs-static/swagger-ui-bundle.js" in page.text
     assert client.get("/docs-static/swagger-ui-bundle.js").status_code == 200
+
+
+def test_an_upload_without_the_token_is_refused(client, make_user):
+    user = make_user("township_office", ZHAXIA)
+    token = sign_in(client, user.username)
+    files = {"file": ("roster.csv", "名称,手机号\n甲,13912345678\n".encode(), "text/csv")}
+    r = client.post(
+        "/console/office/imports", files=files, data={"csrftoken": "forged"}, follow_redirects=False
+    )
+    assert r.status_code == 403 and "csrf_failed" in r.text
+    r = client.post("/console/office/imports", files=files, follow_redirects=False)
+    assert r.status_code == 403
+    r = client.post("/console/office/imports", files=files, data={"csrftoken": token}, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"].startswith("/console/office/imports/")

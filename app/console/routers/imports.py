@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from starlette.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 
+from app.console.csrf import UploadToken
 from app.console.forms import RosterFilter
 from app.console.i18n import console_language
 from app.console.render import page
@@ -53,6 +54,7 @@ def upload(
     caller: OfficePage,
     db: Db,
     settings: SettingsDep,
+    _csrf: UploadToken,
     file: Annotated[UploadFile, File()],
     on_error: Annotated[str, Form(pattern="^(skip_row|reject_file)$")] = "skip_row",
     township: Annotated[str, Form(max_length=9)] = "",
