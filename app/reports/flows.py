@@ -50,17 +50,15 @@ def province_flows(session: Session, caller: Caller) -> dict[tuple[str, str], in
     return {(str(a), str(b)): int(n) for a, b, n in rows}
 
 
-def provinces(session: Session, codes: set[str]) -> dict[str, Province]:
-    """Names and centres of the given provinces."""
-    if not codes:
-        return {}
+def provinces(session: Session) -> dict[str, Province]:
+    """Every province with its name and centre (the map's backdrop and the flows' end points)."""
     prov = func.substr(Region.code, 1, 2)
     centres = session.execute(
         select(prov, func.avg(Region.lat), func.avg(Region.lon))
-        .where(Region.level == "county", prov.in_(codes), Region.lat.is_not(None))
+        .where(Region.level == "county", Region.lat.is_not(None))
         .group_by(prov)
     ).all()
-    names = dict(session.execute(select(Region.code, Region.name).where(Region.code.in_(codes))).all())
+    names = dict(session.execute(select(Region.code, Region.name).where(Region.level == "province")).all())
     return {
         str(code): Province(str(code), names.get(code, code), float(lat), float(lon))
         for code, lat, lon in centres

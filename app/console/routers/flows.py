@@ -18,7 +18,8 @@ router = APIRouter(prefix="/console/flows", include_in_schema=False)
 def flows(request: Request, caller: CoordinatorPage, db: Db) -> Response:
     """Where newcomers are and where their mentors are, as a map and a matrix."""
     matrix = province_flows(db, caller)
-    places = provinces(db, {a for a, _ in matrix} | {b for _, b in matrix})
+    places = provinces(db)
+    involved = {a for a, _ in matrix} | {b for _, b in matrix}
     largest = max(matrix.values(), default=0)
     lines = [
         (
@@ -32,7 +33,7 @@ def flows(request: Request, caller: CoordinatorPage, db: Db) -> Response:
         for (a, b), n in sorted(matrix.items(), key=lambda kv: kv[1])
         if a in places and b in places and a != b
     ]
-    points = [(*charts.project(p.lat, p.lon), p.name, p.code) for p in places.values()]
+    points = [(*charts.project(p.lat, p.lon), p.name, p.code in involved) for p in places.values()]
     rows = sorted({a for a, _ in matrix})
     cols = sorted({b for _, b in matrix})
     return page(

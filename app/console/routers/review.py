@@ -21,7 +21,7 @@ from app.matches.schemas import ApproveRequest, RejectReason, RejectRequest
 from app.pagination import decode_cursor, page_of
 from app.regions.service import names_of
 from app.schemas import IdPath
-from app.taxonomy.service import categories_at
+from app.taxonomy.service import categories_at, category_names
 from matching import vocab
 
 router = APIRouter(prefix="/console/proposals", include_in_schema=False)
@@ -97,6 +97,7 @@ def _proposal_page(
             "mentor": view.mentor,
             "newcomer": view.newcomer,
             "record": review.mentor_record(db, view.mentor.id),
+            "categories": category_names(db, {*body["mentor"]["products"], *body["newcomer"]["products"]}),
             "names": names,
             "filter_query": _filter_query(f),
             "reject_reasons": REJECT_REASONS,
