@@ -20,7 +20,7 @@ from app.imports.cli import add_import_command
 from app.jobs.handlers import HANDLERS, PERIODIC
 from app.jobs.worker import Worker
 from app.matches.commitments import sweep_overdue
-from app.matches.models_service import retrain
+from app.ranker.service import retrain
 from app.reference import load_reference_data, reference_loaded
 from app.seed.demo import seed_demo
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.orm import Session
 
+from app.access import Caller, Role
+from app.access.roles import IMPORTER_ROLES, MOBILE_ROLES, REVIEWER_ROLES
 from app.auth.tokens import decode_access_token
 from app.config import Settings
 from app.db import session_scope
@@ -34,29 +35,6 @@ SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 SettingsDep = Annotated[Settings, Depends(app_settings)]
 
 
-@dataclass(frozen=True, slots=True)
-class Caller:
-    """The authenticated account, as the authorization rules need it."""
-
-    id: int
-    role: str
-    jurisdiction: str | None
-    username: str
-
-    @property
-    def is_staff(self) -> bool:
-        """Admin, coordinator or township office."""
-        return self.role in ("admin", "coordinator", "township_office")
-
-    def covers(self, region_code: str | None) -> bool:
-        """Whether a region lies inside this caller's jurisdiction (admins cover everything)."""
-        if self.role == "admin":
-            return True
-        if not self.jurisdiction or not region_code:
-            return False
-        return region_code.startswith(self.jurisdiction)
-
-
 def get_caller(
     session: SessionDep, settings: SettingsDep, token: Annotated[str | None, Depends(oauth2_scheme)]
 ) -> Caller:
@@ -68,18 +46,18 @@ def get_caller(
     if account is None or not account.is_active:
         raise Unauthorized(code="account_inactive")
     # Role and jurisdiction come from the database, so a demotion takes effect at once.
-    return Caller(account.id, account.role, account.jurisdiction_code, account.username)
+    return Caller.of(account)
 
 
 CurrentUser = Annotated[Caller, Depends(get_caller)]
 
 
-def require_role(*roles: str) -> Callable[[Caller], Caller]:
+def require_role(*roles: Role) -> Callable[[Caller], Caller]:
     """A dependency that lets only the given roles through (403 otherwise)."""
 
     async def _check(caller: CurrentUser) -> Caller:
         # async on purpose: a pure check should not cost a hop to the thread pool.
-        if caller.role not in roles:
+        if not caller.has_role(*roles):
             raise Forbidden()
         return caller
 
@@ -87,11 +65,8 @@ def require_role(*roles: str) -> Callable[[Caller], Caller]:
     return _check
 
 
-AdminUser = Annotated[Caller, Depends(require_role("admin"))]
-StaffUser = Annotated[Caller, Depends(require_role("admin", "coordinator", "township_office"))]
-CoordinatorUser = Annotated[Caller, Depends(require_role("admin", "coordinator"))]
-OfficeUser = Annotated[Caller, Depends(require_role("admin", "township_office"))]
-MobileUser = Annotated[Caller, Depends(require_role("mentor", "newcomer"))]
-MentorUser = Annotated[Caller, Depends(require_role("mentor"))]
-NewcomerUser = Annotated[Caller, Depends(require_role("newcomer"))]
+AdminUser = Annotated[Caller, Depends(require_role(Role.ADMIN))]
+CoordinatorUser = Annotated[Caller, Depends(require_role(*REVIEWER_ROLES))]
+OfficeUser = Annotated[Caller, Depends(require_role(*IMPORTER_ROLES))]
+MobileUser = Annotated[Caller, Depends(require_role(*MOBILE_ROLES))]
 AnyUser = CurrentUser

@@ -20,15 +20,16 @@ from app.health.router import router as health_router
 from app.imports.router import router as imports_router
 from app.jobs.handlers import HANDLERS, PERIODIC
 from app.jobs.worker import Worker
-from app.matches.matches_router import router as matches_router
-from app.matches.proposals_router import router as proposals_router
-from app.matches.recommendations import RecommenderCache
-from app.matches.recommendations_router import router as recommendations_router
-from app.matches.runs_router import router as runs_router
+from app.matches.router import router as matches_router
 from app.middleware import BodyLimitMiddleware, ConcurrencyLimitMiddleware, RequestLogMiddleware
 from app.notifications.router import router as notifications_router
 from app.profiles.router import mentors_router, newcomers_router
+from app.proposals.router import router as proposals_router
+from app.ranker.router import router as ranker_router
+from app.recommendations.router import router as recommendations_router
+from app.recommendations.service import RecommenderCache
 from app.regions.router import router as regions_router
+from app.runs.router import router as runs_router
 from app.taxonomy.router import router as taxonomy_router
 
 API_ROUTERS = (
@@ -40,6 +41,7 @@ API_ROUTERS = (
     newcomers_router,
     imports_router,
     runs_router,
+    ranker_router,
     proposals_router,
     matches_router,
     recommendations_router,

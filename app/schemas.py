@@ -36,3 +36,11 @@ class Page(Output, Generic[T]):
 # Database ids are 32-bit on both databases; larger path values are a 422, not an overflow.
 MAX_ID = 2**31 - 1
 IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
+
+
+class Accepted(Output):
+    """202 answer for work that runs in the background."""
+
+    id: int
+    status: str
+    url: str

@@ -53,7 +53,7 @@ def get_account(account_id: IdPath, admin: AdminUser, session: SessionDep) -> Ac
     return AccountRead.model_validate(service.get_account(session, account_id))
 
 
-@router.patch("/{account_id}", response_model=AccountRead, responses=problems(401, 403, 404, 422))
+@router.patch("/{account_id}", response_model=AccountRead, responses=problems(401, 403, 404, 409, 422))
 def update_account(
     account_id: IdPath, body: AccountUpdate, admin: AdminUser, session: SessionDep
 ) -> AccountRead:

@@ -6,11 +6,11 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from app.access.roles import STAFF_ROLES, Role
 from app.auth.passwords import hash_password
 from app.db import utcnow
 from app.errors import Conflict, NotFound, Unprocessable
 from app.models import Account, RefreshToken, Region
-from app.models.accounts import STAFF_ROLES
 
 # The region level each staff role's jurisdiction must have.
 _JURISDICTION_LEVELS = {
@@ -69,7 +69,7 @@ def register_mobile_user(
 
 
 def _check_jurisdiction(session: Session, role: str, code: str | None) -> None:
-    if role == "admin":
+    if role == Role.ADMIN:
         if code is not None:
             raise Unprocessable(detail=("管理员不设管辖区", "admins have no jurisdiction"))
         return
@@ -137,6 +137,8 @@ def update_account(
         account.jurisdiction_code = jurisdiction_code
     if display_name is not None:
         account.display_name = display_name
+    if is_active is False and account.is_active and account.role == Role.ADMIN:
+        _keep_one_admin(session, account)
     if is_active is not None:
         account.is_active = is_active
         if not is_active:
@@ -150,6 +152,18 @@ def update_account(
     return account
 
 
+def _keep_one_admin(session: Session, account: Account) -> None:
+    """409 if this is the last active admin: nobody could manage accounts any more."""
+    # Lock the active admins, so two admins deactivating each other at once cannot both pass.
+    admins = select(Account.id).where(Account.role == Role.ADMIN, Account.is_active.is_(True))
+    active = set(session.scalars(admins.with_for_update()))
+    if not active - {account.id}:
+        raise Conflict(
+            code="last_admin",
+            detail=("不能停用最后一个在用的管理员账户", "the last active admin cannot be deactivated"),
+        )
+
+
 def ensure_admin(session: Session, *, username: str, password: str) -> Account:
     """Create the admin if missing (used by the CLI and the demo seed)."""
     existing = session.scalar(select(Account).where(Account.username == username))
@@ -159,7 +173,7 @@ def ensure_admin(session: Session, *, username: str, password: str) -> Account:
         session,
         username=username,
         password=password,
-        role="admin",
+        role=Role.ADMIN,
         display_name=username,
         jurisdiction_code=None,
     )

@@ -9,24 +9,25 @@ from fastapi.templating import Jinja2Templates
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
+from app.access import STAFF_ROLES, Caller, Role
+from app.access.roles import IMPORTER_ROLES, REVIEWER_ROLES
 from app.console.i18n import console_language, word
-from app.deps import Caller
 from matching import vocab
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
 
 # (word key, URL, roles that see the link) for the navigation bar.
-NAV = (
-    ("home", "/console", ("admin", "coordinator", "township_office")),
-    ("review", "/console/proposals", ("admin", "coordinator")),
-    ("runs", "/console/runs", ("admin", "coordinator")),
-    ("matches", "/console/matches", ("admin", "coordinator")),
-    ("flows", "/console/flows", ("admin", "coordinator")),
-    ("imports", "/console/office/imports", ("admin", "township_office")),
-    ("roster", "/console/office/roster", ("township_office",)),
-    ("accounts", "/console/admin/accounts", ("admin",)),
-    ("jobs", "/console/admin/jobs", ("admin",)),
+NAV: tuple[tuple[str, str, tuple[Role, ...]], ...] = (
+    ("home", "/console", STAFF_ROLES),
+    ("review", "/console/proposals", REVIEWER_ROLES),
+    ("runs", "/console/runs", REVIEWER_ROLES),
+    ("matches", "/console/matches", REVIEWER_ROLES),
+    ("flows", "/console/flows", REVIEWER_ROLES),
+    ("imports", "/console/office/imports", IMPORTER_ROLES),
+    ("roster", "/console/office/roster", (Role.TOWNSHIP_OFFICE,)),
+    ("accounts", "/console/admin/accounts", (Role.ADMIN,)),
+    ("jobs", "/console/admin/jobs", (Role.ADMIN,)),
 )
 
 
@@ -57,6 +58,12 @@ LABELS: dict[str, dict[str, tuple[str, str]]] = {
         "newcomer_not_ready": ("新农人尚未准备好", "newcomer not ready"),
         "duplicate": ("重复", "duplicate"),
         "other": ("其他", "other"),
+    },
+    "outcome": {
+        "created": ("新增", "created"),
+        "updated": ("更新", "updated"),
+        "unchanged": ("未变", "unchanged"),
+        "rejected": ("拒绝", "rejected"),
     },
     "part": {
         "product": ("产品关联", "product"),
@@ -95,7 +102,7 @@ def page(
         zh, en = LABELS.get(kind, {}).get(code or "", (code or "", code or ""))
         return zh if lang == "zh-CN" else en
 
-    nav = [(t(key), url) for key, url, roles in NAV if caller and caller.role in roles]
+    nav = [(t(key), url) for key, url, roles in NAV if caller and caller.has_role(*roles)]
     return templates.TemplateResponse(
         request,
         name,

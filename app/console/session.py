@@ -11,13 +11,14 @@ from typing import Annotated
 
 from fastapi import Depends, Request, Response
 
+from app.access import STAFF_ROLES, Caller, Role
+from app.access.roles import IMPORTER_ROLES, REVIEWER_ROLES
 from app.auth import service as auth_service
-from app.deps import Caller, SessionDep, SettingsDep
+from app.deps import SessionDep, SettingsDep
 from app.errors import Forbidden, Unauthorized
 
 SESSION_COOKIE = "jd_session"
 SESSION_HOURS = 12
-STAFF = ("admin", "coordinator", "township_office")
 
 
 def console_caller(request: Request, session: SessionDep) -> Caller:
@@ -26,17 +27,17 @@ def console_caller(request: Request, session: SessionDep) -> Caller:
     if not raw:
         raise Unauthorized(code="unauthorized")
     account = auth_service.session_account(session, refresh_token=raw)
-    return Caller(account.id, account.role, account.jurisdiction_code, account.username)
+    return Caller.of(account)
 
 
 ConsoleCaller = Annotated[Caller, Depends(console_caller)]
 
 
-def console_role(*roles: str) -> Callable[[Caller], Caller]:
+def console_role(*roles: Role) -> Callable[[Caller], Caller]:
     """A dependency letting only the given roles reach a page (403, rendered politely, otherwise)."""
 
     async def _check(caller: ConsoleCaller) -> Caller:
-        if caller.role not in roles:
+        if not caller.has_role(*roles):
             raise Forbidden()
         return caller
 
@@ -45,10 +46,10 @@ def console_role(*roles: str) -> Callable[[Caller], Caller]:
 
 
 # The same role sets as the API's dependencies in app/deps.py.
-StaffPage = Annotated[Caller, Depends(console_role(*STAFF))]
-CoordinatorPage = Annotated[Caller, Depends(console_role("admin", "coordinator"))]
-OfficePage = Annotated[Caller, Depends(console_role("admin", "township_office"))]
-AdminPage = Annotated[Caller, Depends(console_role("admin"))]
+StaffPage = Annotated[Caller, Depends(console_role(*STAFF_ROLES))]
+CoordinatorPage = Annotated[Caller, Depends(console_role(*REVIEWER_ROLES))]
+OfficePage = Annotated[Caller, Depends(console_role(*IMPORTER_ROLES))]
+AdminPage = Annotated[Caller, Depends(console_role(Role.ADMIN))]
 
 
 def start_session(response: Response, settings: SettingsDep, refresh_token: str) -> None:

@@ -18,10 +18,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 from tqdm import tqdm
 
+from app.access import Caller
+from app.access.roles import IMPORTER_ROLES
 from app.auth.passwords import hash_password
 from app.config import get_settings
 from app.db import make_engine, make_sessionmaker
-from app.deps import Caller
 from app.errors import AppError
 from app.imports import service
 from app.imports.apply import ImportLimits, run_import
@@ -51,9 +52,9 @@ def _caller(session: Session, username: str | None) -> Caller:
         account = _system_account(session)
     else:
         account = session.scalar(select(Account).where(Account.username == username))
-        if account is None or not account.is_active or account.role not in ("admin", "township_office"):
+        if account is None or not account.is_active or not Caller.of(account).has_role(*IMPORTER_ROLES):
             sys.exit(f"--as-user {username}: no active admin or township office account by that name")
-    return Caller(account.id, account.role, account.jurisdiction_code, account.username)
+    return Caller.of(account)
 
 
 class _Bar:

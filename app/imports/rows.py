@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Final, Literal, TypeVar
 
+from app.access.regions import within
 from app.imports.codes import normalise_credit_code, normalise_region_code
 from app.imports.decoding import RosterFileError
 from app.imports.headers import FIELDS, HEADER_LABEL_ZH
@@ -166,7 +167,7 @@ def _region(
         return normalise_region_code(found.code)  # a resolver bug (not 9/12 digits) raises here
     candidates = found.candidates
     # 城关镇 exists in hundreds of counties, but only one of them can be this office's.
-    inside = [c for c in candidates if office_township and c[0].startswith(office_township)]
+    inside = [c for c in candidates if office_township and within(c[0], office_township)]
     if len(inside) == 1:
         return normalise_region_code(inside[0][0])
     if candidates:
@@ -270,7 +271,7 @@ def validate_row(
     region = None
     if not too_long & {"region_code", "province", "prefecture", "county", "township"}:
         region = _region(cells, out, resolve_region, office_township)
-    if region is not None and office_township is not None and not region[1].startswith(office_township):
+    if region is not None and office_township is not None and not within(region[1], office_township):
         out.add(
             "region_code" if present("region_code") else "township",
             CellProblem(

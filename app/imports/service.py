@@ -12,7 +12,8 @@ from typing import Any, Final
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from app.deps import Caller
+from app.access import Caller
+from app.access.imports import import_scope, office_township, sees_import
 from app.errors import Conflict, NotFound, Unprocessable
 from app.jobs.queue import enqueue
 from app.models import ImportRowIssue, ImportRowResult, Region, RosterFile, RosterImport
@@ -27,8 +28,8 @@ def import_url(import_id: int) -> str:
 
 def target_township(session: Session, caller: Caller, township: str | None) -> str | None:
     """The township an import is for: an office's own; an admin's choice, or None (rows say)."""
-    if caller.role == "township_office":
-        own = caller.jurisdiction or ""
+    own = office_township(caller)
+    if own is not None:
         if len(own) != 9:
             raise Unprocessable(
                 code="office_without_township",
@@ -123,17 +124,10 @@ def apply_previewed(session: Session, caller: Caller, import_id: int) -> RosterI
     )
 
 
-def _visible(caller: Caller) -> Any:
-    """Admins see every import; an office only its own township's."""
-    if caller.role == "admin":
-        return True
-    return RosterImport.township_code == (caller.jurisdiction or "\x00")
-
-
 def get_visible(session: Session, caller: Caller, import_id: int) -> RosterImport:
     """An import the caller may see; any other is a 404."""
     imp = session.get(RosterImport, import_id)
-    if imp is None or (caller.role != "admin" and imp.township_code != caller.jurisdiction):
+    if imp is None or not sees_import(caller, imp):
         raise NotFound()
     return imp
 
@@ -142,7 +136,7 @@ def list_imports(
     session: Session, caller: Caller, *, before_id: int | None, limit: int
 ) -> list[RosterImport]:
     """The caller's visible imports, newest first, one keyset page."""
-    stmt = select(RosterImport).where(_visible(caller)).order_by(RosterImport.id.desc())
+    stmt = select(RosterImport).where(import_scope(caller)).order_by(RosterImport.id.desc())
     if before_id is not None:
         stmt = stmt.where(RosterImport.id < before_id)
     return list(session.scalars(stmt.limit(limit)))

@@ -30,6 +30,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from app.access.regions import within
 from app.imports.bulk_write import allocate_mentor_ids, bulk_insert
 from app.imports.rows import RosterRow, RowIssue, ValidatedRow
 from app.models import Mentor, MentorProduct
@@ -304,7 +305,7 @@ class ChunkPlanner:
                 "该商户已自行注册并维护资料，导入不能修改。",
                 "This seller keeps their own profile; an import cannot change it.",
             )  # fmt: skip
-        if match is not None and office and not str(match["region_code"]).startswith(office):
+        if match is not None and office and not within(str(match["region_code"]), office):
             return _issue(
                 n, "credit_code" if row.credit_code else "phone", row.credit_code or row.phone,
                 "belongs_to_other_township",

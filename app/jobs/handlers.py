@@ -7,8 +7,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.imports.jobs import run_roster_import
 from app.jobs.worker import Handler, Periodic
 from app.matches.commitments import sweep_overdue
-from app.matches.models_service import run_retrain_job
-from app.matches.runs import execute_run
+from app.ranker.service import run_retrain_job
+from app.runs.service import execute_run
 
 HANDLERS: dict[str, Handler] = {
     "roster_import": run_roster_import,

@@ -3,18 +3,32 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.access.regions import under
 from app.models import Match, Mentor, Newcomer, Region
-from app.models.matches import SEAT_HOLDING
-from matching import MentorTable, NewcomerTable, ProposalSet
+from app.models.matches import SEAT_HOLDING, MatchStatus
+from matching import MentorTable, NewcomerTable, Policy, ProposalSet
 from matching.regions import haversine_km
 
+if TYPE_CHECKING:
+    from app.runs.schemas import RunCreate
+
 # Pairs a coordinator or a party has already turned down are never proposed again.
-EXCLUDING_STATUSES = ("rejected", "declined")
+EXCLUDING_STATUSES = (MatchStatus.REJECTED, MatchStatus.DECLINED)
+
+
+def policy_of(params: RunCreate) -> Policy:
+    """The model's policy for a run's parameters (the only place the two meet)."""
+    return Policy(
+        separation=params.separation,
+        max_distance_km=params.max_distance_km,
+        k=params.k,
+        same_product_same_prefecture=params.same_product_same_prefecture,
+    )
 
 
 CountyPoints = dict[str, tuple[float | None, float | None, float | None]]
@@ -111,7 +125,7 @@ def load_newcomers(session: Session, scope_code: str) -> NewcomerTable:
     rows = list(
         session.scalars(
             select(Newcomer)
-            .where(Newcomer.is_active.is_(True), Newcomer.region_code.startswith(scope_code, autoescape=True))
+            .where(Newcomer.is_active.is_(True), under(Newcomer.region_code, scope_code))
             .order_by(Newcomer.id)
         )
     )
@@ -146,7 +160,7 @@ def proposal_rows(
                 "run_id": run_id,
                 "newcomer_id": nid,
                 "mentor_id": mid,
-                "status": "proposed",
+                "status": MatchStatus.PROPOSED.value,
                 "newcomer_county_code": f"{n_county[nid]:06d}",
                 "mentor_county_code": f"{m_county[mid]:06d}",
                 "score": float(proposals.score[i]),

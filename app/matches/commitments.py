@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, timedelta
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from app.access import Caller
+from app.access.matches import MatchView, load_view
 from app.db import utcnow
-from app.deps import Caller
 from app.errors import Conflict, Forbidden, NotFound
-from app.matches.access import MatchView, load_view
 from app.models import CheckIn, Commitment, Match, Mentor, Newcomer
+from app.models.matches import MatchStatus
 from app.notifications.service import notify
 
 # Partial delivery counts half: it is better than nothing and worse than keeping the promise.
@@ -23,12 +25,20 @@ def is_overdue(commitment: Commitment, today: date) -> bool:
     return commitment.next_due is not None and commitment.next_due < today
 
 
-def list_for_match(session: Session, caller: Caller, match_id: int) -> list[Commitment]:
-    """Commitments of a match the caller may see."""
+@dataclass(frozen=True, slots=True)
+class CommitmentState:
+    """A commitment and whether its check-in is overdue today."""
+
+    commitment: Commitment
+    overdue: bool
+
+
+def list_for_match(session: Session, caller: Caller, match_id: int) -> list[CommitmentState]:
+    """Commitments of a match the caller may see, with their overdue flag."""
     load_view(session, caller, match_id)
-    return list(
-        session.scalars(select(Commitment).where(Commitment.match_id == match_id).order_by(Commitment.id))
-    )
+    today = utcnow().date()
+    rows = session.scalars(select(Commitment).where(Commitment.match_id == match_id).order_by(Commitment.id))
+    return [CommitmentState(c, is_overdue(c, today)) for c in rows]
 
 
 def _commitment_view(session: Session, caller: Caller, commitment_id: int) -> tuple[Commitment, MatchView]:
@@ -62,7 +72,7 @@ def check_in(
             )
     elif not (view.is_mentor or view.is_newcomer):
         raise Forbidden(detail=("只有结对双方可以打卡", "only the two parties report"))
-    if view.match.status != "active":
+    if view.match.status != MatchStatus.ACTIVE:
         raise Conflict(code="match_not_active")
     entry = CheckIn(
         commitment_id=commitment.id,
@@ -129,7 +139,7 @@ def sweep_overdue(session: Session, today: date | None = None) -> dict[str, int]
         .join(Match, Match.id == Commitment.match_id)
         .join(Mentor, Mentor.id == Match.mentor_id)
         .join(Newcomer, Newcomer.id == Match.newcomer_id)
-        .where(Match.status == "active", Commitment.next_due <= today)
+        .where(Match.status == MatchStatus.ACTIVE, Commitment.next_due <= today)
     ).all()
     touched: set[int] = set()
     overdue = due = 0

@@ -2,26 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from sqlalchemy import ColumnElement, func, select, true
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from app.access import Caller
+from app.access.matches import review_scope
 from app.db import utcnow
-from app.deps import Caller
 from app.models import Commitment, Match, MatchingRun
-
-
-def in_jurisdiction(caller: Caller, column: Any) -> ColumnElement[bool]:
-    """A region-code column inside the caller's jurisdiction (admins: everything)."""
-    if caller.role == "admin":
-        return true()
-    return column.startswith(caller.jurisdiction or "\x00", autoescape=True)
 
 
 def home_counts(session: Session, caller: Caller) -> dict[str, int]:
     """The four numbers of the coordinator's home page, each one aggregate query."""
-    mine = in_jurisdiction(caller, Match.newcomer_county_code)
+    mine = review_scope(caller)
     by_status = dict(
         session.execute(
             select(Match.status, func.count())
@@ -32,7 +24,7 @@ def home_counts(session: Session, caller: Caller) -> dict[str, int]:
     runs = dict(
         session.execute(
             select(MatchingRun.status, func.count())
-            .where(in_jurisdiction(caller, MatchingRun.scope_code))
+            .where(caller.scope(MatchingRun.scope_code))
             .group_by(MatchingRun.status)
         ).all()
     )

@@ -1,15 +1,20 @@
-"""The match lifecycle as one table of allowed transitions and one function that applies them.
+"""The match lifecycle as one table of allowed transitions and the functions that apply it.
 
 proposed → approved | rejected | superseded
 approved → active (both parties accepted) | declined
 active   → completed | cancelled
 A match holds a mentor seat (and the newcomer's only slot) while approved or active; the seat is taken
-and released here and nowhere else, with conditional UPDATEs the database serialises.
+and released here and nowhere else, with conditional UPDATEs the database serialises. Every change of
+status, one at a time (`transition`) or many at once (`transition_many`), is checked against TRANSITIONS
+and written to the audit log here.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import update
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import insert, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
@@ -18,19 +23,31 @@ from sqlalchemy.orm.util import identity_key
 from app.db import utcnow
 from app.errors import Conflict, PreconditionFailed
 from app.models import Match, MatchTransition, Mentor
-from app.models.matches import SEAT_HOLDING
+from app.models.matches import SEAT_HOLDING, MatchStatus
 
-TRANSITIONS: dict[str, frozenset[str]] = {
-    "proposed": frozenset({"approved", "rejected", "superseded"}),
-    "approved": frozenset({"active", "declined"}),
-    "active": frozenset({"completed", "cancelled"}),
-    "rejected": frozenset(),
-    "superseded": frozenset(),
-    "declined": frozenset(),
-    "completed": frozenset(),
-    "cancelled": frozenset(),
+S = MatchStatus
+TRANSITIONS: dict[MatchStatus, frozenset[MatchStatus]] = {
+    S.PROPOSED: frozenset({S.APPROVED, S.REJECTED, S.SUPERSEDED}),
+    S.APPROVED: frozenset({S.ACTIVE, S.DECLINED}),
+    S.ACTIVE: frozenset({S.COMPLETED, S.CANCELLED}),
+    S.REJECTED: frozenset(),
+    S.SUPERSEDED: frozenset(),
+    S.DECLINED: frozenset(),
+    S.COMPLETED: frozenset(),
+    S.CANCELLED: frozenset(),
 }
 TERMINAL = frozenset(s for s, nxt in TRANSITIONS.items() if not nxt)
+# Bulk changes run as one UPDATE per chunk, which suits only moves that neither take nor release a seat.
+_CHUNK = 1_000
+
+
+def check_allowed(from_status: str, to_status: str) -> None:
+    """409 invalid_transition unless the lifecycle allows this move."""
+    if to_status not in TRANSITIONS[MatchStatus(from_status)]:
+        raise Conflict(
+            code="invalid_transition",
+            detail=(f"不能从 {from_status} 变为 {to_status}", f"cannot go from {from_status} to {to_status}"),
+        )
 
 
 def _take_seat(session: Session, mentor_id: int) -> None:
@@ -56,16 +73,33 @@ def _release_seat(session: Session, mentor_id: int) -> None:
     )
 
 
+def _audit_rows(
+    match_ids: Sequence[int],
+    from_status: str,
+    to_status: str,
+    actor_id: int | None,
+    reason: str | None,
+    at: datetime,
+) -> list[dict[str, object]]:
+    return [
+        {
+            "match_id": mid,
+            "from_status": from_status,
+            "to_status": to_status,
+            "actor_id": actor_id,
+            "reason": reason,
+            "at": at,
+        }
+        for mid in match_ids
+    ]
+
+
 def transition(
-    session: Session, match: Match, to_status: str, *, actor_id: int | None, reason: str | None = None
+    session: Session, match: Match, to_status: MatchStatus, *, actor_id: int | None, reason: str | None = None
 ) -> MatchTransition:
     """Move a match to a new state (409 if the lifecycle forbids it), keeping seats and the audit log."""
     from_status = match.status
-    if to_status not in TRANSITIONS[from_status]:
-        raise Conflict(
-            code="invalid_transition",
-            detail=(f"不能从 {from_status} 变为 {to_status}", f"cannot go from {from_status} to {to_status}"),
-        )
+    check_allowed(from_status, to_status)
     holds_before, holds_after = from_status in SEAT_HOLDING, to_status in SEAT_HOLDING
     try:
         # A savepoint, so a refused seat leaves the caller's transaction usable (PostgreSQL aborts otherwise).
@@ -87,14 +121,50 @@ def transition(
         raise PreconditionFailed(
             detail=("该提议刚被他人处理", "someone else just changed this proposal")
         ) from exc
-    if to_status in SEAT_HOLDING or from_status in SEAT_HOLDING:
+    if holds_before or holds_after:
         # The seat UPDATE bypassed the ORM: refresh only the mentor, if it is loaded.
         mentor = session.identity_map.get(identity_key(Mentor, match.mentor_id))
         if mentor is not None:
             session.expire(mentor, ["capacity_used", "version"])
-    entry = MatchTransition(
-        match_id=match.id, from_status=from_status, to_status=to_status, actor_id=actor_id, reason=reason
-    )
+    (row,) = _audit_rows([match.id], from_status, to_status, actor_id, reason, utcnow())
+    entry = MatchTransition(**row)
     session.add(entry)
     session.flush()
     return entry
+
+
+def transition_many(
+    session: Session,
+    match_ids: Sequence[int],
+    *,
+    from_status: MatchStatus,
+    to_status: MatchStatus,
+    actor_id: int | None,
+    reason: str,
+) -> int:
+    """Move many matches that are still in `from_status` at once, with one audit entry each.
+
+    For moves that neither take nor release a seat (the bulk supersede of proposals); rows that left
+    `from_status` meanwhile are skipped, so the count says how many moved.
+    """
+    check_allowed(from_status, to_status)
+    if (from_status in SEAT_HOLDING) != (to_status in SEAT_HOLDING):
+        raise ValueError(f"{from_status} → {to_status} moves seats: use transition() one match at a time")
+    now, moved = utcnow(), 0
+    for i in range(0, len(match_ids), _CHUNK):
+        chunk = list(match_ids[i : i + _CHUNK])
+        changed = list(
+            session.scalars(
+                update(Match)
+                .where(Match.id.in_(chunk), Match.status == from_status)
+                .values(status=to_status, version=Match.version + 1, updated_at=now)
+                .returning(Match.id)
+                .execution_options(synchronize_session=False)
+            )
+        )
+        if changed:
+            session.execute(
+                insert(MatchTransition), _audit_rows(changed, from_status, to_status, actor_id, reason, now)
+            )
+        moved += len(changed)
+    return moved

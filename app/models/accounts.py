@@ -7,11 +7,8 @@ from datetime import datetime
 from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
+from app.access.roles import ALL_ROLES
 from app.db import Base, UTCDateTime, utcnow
-
-ROLES = ("admin", "coordinator", "township_office", "mentor", "newcomer")
-STAFF_ROLES = ("admin", "coordinator", "township_office")
-MOBILE_ROLES = ("mentor", "newcomer")
 
 
 class Account(Base):
@@ -19,7 +16,7 @@ class Account(Base):
 
     __tablename__ = "accounts"
     __table_args__ = (
-        CheckConstraint("role IN ('admin','coordinator','township_office','mentor','newcomer')", name="role"),
+        CheckConstraint("role IN (" + ",".join(f"'{r}'" for r in ALL_ROLES) + ")", name="role"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

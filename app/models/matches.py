@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import Boolean, Date, Float, ForeignKey, Index, Integer, String, Text, text
@@ -10,18 +11,42 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, JSONDoc, UTCDateTime, utcnow
 
-MATCH_STATUSES = (
-    "proposed",
-    "approved",
-    "rejected",
-    "superseded",
-    "declined",
-    "active",
-    "completed",
-    "cancelled",
-)
+
+class MatchStatus(StrEnum):
+    """Where a pair is in its life; the allowed moves are in app.matches.states."""
+
+    PROPOSED = "proposed"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    SUPERSEDED = "superseded"
+    DECLINED = "declined"
+    ACTIVE = "active"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+
+
+class RunStatus(StrEnum):
+    """Where a matching run is."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+MATCH_STATUSES: tuple[MatchStatus, ...] = tuple(MatchStatus)
 # A match in one of these states holds a mentor seat and the newcomer's single slot.
-SEAT_HOLDING = ("approved", "active")
+SEAT_HOLDING: tuple[MatchStatus, ...] = (MatchStatus.APPROVED, MatchStatus.ACTIVE)
+# Parties learn of a pair only once a coordinator has approved it.
+VISIBLE_TO_PARTIES: tuple[MatchStatus, ...] = (
+    MatchStatus.APPROVED,
+    MatchStatus.ACTIVE,
+    MatchStatus.DECLINED,
+    MatchStatus.COMPLETED,
+    MatchStatus.CANCELLED,
+)
+ACTIVE_RUN: tuple[RunStatus, ...] = (RunStatus.QUEUED, RunStatus.RUNNING)
+_SEAT_HOLDING_SQL = "status IN (" + ",".join(f"'{s}'" for s in SEAT_HOLDING) + ")"
 
 
 class ModelVersion(Base):
@@ -46,7 +71,7 @@ class MatchingRun(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     scope_code: Mapped[str] = mapped_column(String(12), index=True)
     policy: Mapped[dict[str, Any]] = mapped_column(JSONDoc)
-    status: Mapped[str] = mapped_column(String(16), default="queued", index=True)
+    status: Mapped[str] = mapped_column(String(16), default=RunStatus.QUEUED, index=True)
     progress: Mapped[float] = mapped_column(Float, default=0.0)
     model_version_id: Mapped[int | None] = mapped_column(ForeignKey("model_versions.id"))
     counts: Mapped[dict[str, Any]] = mapped_column(JSONDoc, default=dict)
@@ -68,8 +93,8 @@ class Match(Base):
             "uq_matches_newcomer_seat",
             "newcomer_id",
             unique=True,
-            sqlite_where=text("status IN ('approved','active')"),
-            postgresql_where=text("status IN ('approved','active')"),
+            sqlite_where=text(_SEAT_HOLDING_SQL),
+            postgresql_where=text(_SEAT_HOLDING_SQL),
         ),
         Index("ix_matches_status_county_score", "status", "newcomer_county_code", "score"),
         Index("ix_matches_mentor_status", "mentor_id", "status"),
@@ -81,7 +106,7 @@ class Match(Base):
     mentor_id: Mapped[int] = mapped_column(ForeignKey("mentors.id"))
     newcomer_county_code: Mapped[str] = mapped_column(String(6))
     mentor_county_code: Mapped[str] = mapped_column(String(6))
-    status: Mapped[str] = mapped_column(String(16), default="proposed")
+    status: Mapped[str] = mapped_column(String(16), default=MatchStatus.PROPOSED)
     score: Mapped[float] = mapped_column(Float)
     score_parts: Mapped[dict[str, float]] = mapped_column(JSONDoc, default=dict)
     rank: Mapped[int] = mapped_column(Integer, default=1)

@@ -7,12 +7,13 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, Query, Response, status
 from pydantic import BaseModel
 
-from app.deps import Caller, SessionDep, require_role
+from app.access import Caller
+from app.access.profiles import MENTORS, NEWCOMERS, ProfileKind
+from app.deps import SessionDep, require_role
 from app.etags import etag
 from app.openapi import problems
 from app.pagination import CursorQuery, LimitQuery, decode_cursor, page_of
 from app.profiles import service
-from app.profiles.access import MENTORS, NEWCOMERS, ProfileKind
 from app.profiles.schemas import (
     MentorCreate,
     MentorRead,
@@ -34,9 +35,9 @@ def make_router(
 ) -> APIRouter:
     """CRUD-and-list endpoints for one kind of profile."""
     router = APIRouter(prefix="/api/v1", tags=[plural])
-    Reader = Annotated[Caller, Depends(require_role("admin", *kind.reader_roles))]
-    Creator = Annotated[Caller, Depends(require_role("admin", kind.owner_role, *kind.keeper_roles))]
-    Viewer = Annotated[Caller, Depends(require_role("admin", kind.owner_role, *kind.reader_roles))]
+    Reader = Annotated[Caller, Depends(require_role(*kind.list_roles))]
+    Creator = Annotated[Caller, Depends(require_role(*kind.create_roles))]
+    Viewer = Annotated[Caller, Depends(require_role(*kind.view_roles))]
     Owner = Annotated[Caller, Depends(require_role(kind.owner_role))]
 
     def respond(caller: Caller, profile: service.Profile, response: Response) -> BaseModel:

@@ -10,12 +10,23 @@ from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
+from app.access import Caller
+from app.access.profiles import (
+    MENTORS,
+    Profile,
+    ProfileKind,
+    can_view,
+    check_create,
+    check_deactivate,
+    check_edit,
+    shown_phone,
+    visible,
+)
+from app.access.regions import under
 from app.db import utcnow
-from app.deps import Caller
-from app.errors import Conflict, Forbidden, NotFound, PreconditionFailed, Unprocessable
+from app.errors import Conflict, NotFound, PreconditionFailed, Unprocessable
 from app.etags import check_if_match
 from app.models import Category, Mentor, Region
-from app.profiles.access import MENTORS, Profile, ProfileKind, can_edit, can_view, mask_phone, sees_full_phone
 from matching.vocab import CHANNELS, RESOURCE_TYPES
 
 
@@ -71,15 +82,11 @@ def _apply(
 
 def create_profile(session: Session, kind: ProfileKind, caller: Caller, data: dict[str, Any]) -> Profile:
     """A mobile user's own profile, or one kept by staff for someone inside their jurisdiction."""
-    if caller.role == kind.owner_role:
-        exists = session.scalar(select(kind.model.id).where(kind.model.account_id == caller.id))
+    account_id = check_create(kind, caller)
+    if account_id is not None:
+        exists = session.scalar(select(kind.model.id).where(kind.model.account_id == account_id))
         if exists is not None:
             raise Conflict(code="profile_exists")
-        account_id: int | None = caller.id
-    elif caller.role in (*kind.keeper_roles, "admin"):
-        account_id = None
-    else:
-        raise Forbidden()
     profile = kind.model(account_id=account_id)
     _apply(session, kind, caller, profile, data)
     session.add(profile)
@@ -90,7 +97,7 @@ def create_profile(session: Session, kind: ProfileKind, caller: Caller, data: di
 def get_visible(session: Session, kind: ProfileKind, caller: Caller, profile_id: int) -> Profile:
     """A profile the caller may see; anything else is indistinguishable from a missing one (404)."""
     profile = session.get(kind.model, profile_id)
-    if profile is None or not can_view(kind, caller, profile):
+    if profile is None or not can_view(session, kind, caller, profile):
         raise NotFound()
     return profile
 
@@ -112,8 +119,7 @@ def update_profile(
     if_match: str | None,
 ) -> Profile:
     """Change a profile under optimistic locking (If-Match against the version)."""
-    if not can_edit(kind, caller, profile):
-        raise Forbidden()
+    check_edit(kind, caller, profile)
     check_if_match(profile.version, if_match)
     if isinstance(profile, Mentor) and "capacity" in data and data["capacity"] < profile.capacity_used:
         raise Conflict(
@@ -132,8 +138,7 @@ def update_profile(
 
 def deactivate_profile(session: Session, kind: ProfileKind, caller: Caller, profile: Profile) -> None:
     """Hide a profile from matching; the record and its history stay."""
-    if not can_edit(kind, caller, profile):
-        raise Forbidden()
+    check_deactivate(kind, caller, profile)
     profile.is_active = False
     profile.updated_at = utcnow()
     session.flush()
@@ -153,12 +158,9 @@ class ProfileFilter:
 def list_query(kind: ProfileKind, caller: Caller, f: ProfileFilter, after_id: int | None) -> Select[Any]:
     """Profiles in the caller's jurisdiction matching the filters, in id order after a cursor."""
     model = kind.model
-    stmt = select(model).order_by(model.id)
-    if caller.role != "admin":
-        # Callers without a jurisdiction never reach here (role dependency), but fail closed anyway.
-        stmt = stmt.where(model.region_code.startswith(caller.jurisdiction or "\x00", autoescape=True))
+    stmt = select(model).where(visible(kind, caller)).order_by(model.id)
     if f.region:
-        stmt = stmt.where(model.region_code.startswith(f.region, autoescape=True))
+        stmt = stmt.where(under(model.region_code, f.region))
     if f.category:
         products = kind.product_model
         owner_col = products.mentor_id if kind is MENTORS else products.newcomer_id  # type: ignore[union-attr]
@@ -198,8 +200,7 @@ def to_read(kind: ProfileKind, caller: Caller, profile: Profile) -> dict[str, An
     data = {c.key: getattr(profile, c.key) for c in profile.__table__.columns}
     data["products"] = [p.category_code for p in profile.products]
     data["has_account"] = profile.account_id is not None
-    if not sees_full_phone(kind, caller, profile):
-        data["phone"] = mask_phone(profile.phone)
+    data["phone"] = shown_phone(kind, caller, profile)
     if isinstance(profile, Mentor):
         data["capacity_left"] = profile.capacity - profile.capacity_used
     return data

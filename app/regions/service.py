@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
+from app.access.regions import under
 from app.bulk import upsert_rows
 from app.errors import NotFound
 from app.models import Region
@@ -90,7 +91,7 @@ def search_regions(
     if level:
         stmt = stmt.where(Region.level == level)
     if within:
-        stmt = stmt.where(Region.code.startswith(within, autoescape=True))
+        stmt = stmt.where(under(Region.code, within))
     # Coarser divisions first: someone typing 沭阳 most likely means the county, not a village.
     stmt = stmt.order_by(func.length(Region.code), Region.code).limit(limit)
     return list(session.scalars(stmt))

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from sqlalchemy import case, exists, func, select
 from sqlalchemy.orm import Session
 
-from app.deps import Caller
-from app.matches.overview import in_jurisdiction
+from app.access import Caller
+from app.access.matches import review_scope
 from app.models import Match, Newcomer, Region
 
 # A pair counts once a coordinator has approved it, whatever happened next except a refusal.
@@ -44,7 +44,7 @@ def province_flows(session: Session, caller: Caller) -> dict[tuple[str, str], in
     src, dst = func.substr(Match.newcomer_county_code, 1, 2), func.substr(Match.mentor_county_code, 1, 2)
     rows = session.execute(
         select(src, dst, func.count())
-        .where(Match.status.in_(PAIRED), in_jurisdiction(caller, Match.newcomer_county_code))
+        .where(Match.status.in_(PAIRED), review_scope(caller))
         .group_by(src, dst)
     ).all()
     return {(str(a), str(b)): int(n) for a, b, n in rows}
@@ -76,7 +76,7 @@ def match_rate_by_quintile(session: Session, caller: Caller) -> list[QuintileRat
     rows = session.execute(
         select(tiers.c.quintile, func.count(Newcomer.id), func.sum(case((paired, 1), else_=0)))
         .join(tiers, tiers.c.county == Newcomer.county_code)
-        .where(Newcomer.is_active.is_(True), in_jurisdiction(caller, Newcomer.region_code))
+        .where(Newcomer.is_active.is_(True), caller.scope(Newcomer.region_code))
         .group_by(tiers.c.quintile)
         .order_by(tiers.c.quintile)
     ).all()

@@ -11,9 +11,10 @@ import pytest
 from playwright.sync_api import expect
 from sqlalchemy import func, select
 
-from app.deps import Caller
-from app.matches import runs
+from app.access import Caller
 from app.models import Account, Match, MatchingRun, RosterImport
+from app.runs import service as runs
+from app.runs.schemas import RunCreate
 from tests.console.conftest import PHONE, WAIT_MS, no_horizontal_scroll, shoot, sign_in
 
 SAMPLE_ROSTER = Path(__file__).resolve().parents[2] / "docs" / "sample-roster-gbk.csv"
@@ -24,15 +25,8 @@ def jiangsu_run(live) -> int:
     """Proposals for Jiangsu's newcomers, made by a run the server's own worker executes."""
     with live.sessions.begin() as s:
         coord = s.scalar(select(Account).where(Account.username == "coord-jiangsu"))
-        caller = Caller(coord.id, coord.role, coord.jurisdiction_code, coord.username)
-        params = {
-            "scope_code": "32",
-            "separation": "county",
-            "max_distance_km": None,
-            "k": 5,
-            "use_learned_ranker": False,
-            "same_product_same_prefecture": "penalise",
-        }
+        caller = Caller.of(coord)
+        params = RunCreate(scope_code="32", k=5)
         run_id = runs.create_run(s, caller, params).id
     live.wait_for(lambda s: s.get(MatchingRun, run_id).status == "done")
     return run_id

@@ -10,9 +10,9 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_stat
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.deps import Caller
+from app.access import Caller
 from app.errors import AppError, Forbidden, NotFound
-from app.matches import lifecycle, review
+from app.matches import service as lifecycle
 from app.matches.states import TRANSITIONS
 from app.models import (
     Account,
@@ -25,6 +25,7 @@ from app.models import (
     NewcomerProduct,
 )
 from app.models.matches import SEAT_HOLDING
+from app.proposals import service as review
 from tests.conftest import DAJI, ZHAXIA
 
 ACTIONS = ("approve", "reject", "accept", "accept_for_mentor", "decline", "complete", "cancel")

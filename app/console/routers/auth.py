@@ -7,10 +7,11 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Query, Request
 from starlette.responses import RedirectResponse, Response
 
+from app.access import Caller
 from app.auth import service as auth_service
 from app.console.i18n import LANG_COOKIE
 from app.console.render import page
-from app.console.session import SESSION_COOKIE, STAFF, end_session, start_session
+from app.console.session import SESSION_COOKIE, end_session, start_session
 from app.deps import SessionDep, SettingsDep
 from app.errors import AppError
 
@@ -54,7 +55,7 @@ def login(
             request, "auth/login.html", {"next": _safe_next(next), "error": exc.code}, status_code=exc.status
         )
     account = auth_service.session_account(session, refresh_token=pair.refresh_token)
-    if account.role not in STAFF:
+    if not Caller.of(account).is_staff:
         auth_service.logout(session, refresh_token=pair.refresh_token, account_id=account.id)
         return page(request, "auth/login.html", {"next": "/console", "error": "staff_only"}, status_code=403)
     response = RedirectResponse(_safe_next(next), status_code=303)

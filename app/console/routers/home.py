@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from app.access.roles import IMPORTER_ROLES
 from app.console.render import page
 from app.console.session import StaffPage
 from app.deps import SessionDep
@@ -17,13 +18,18 @@ router = APIRouter(prefix="/console", include_in_schema=False)
 @router.get("")
 def home(request: Request, caller: StaffPage, session: SessionDep) -> Response:
     """Counts with links for coordinators; recent imports for township offices."""
-    counts = home_counts(session, caller) if caller.role in ("admin", "coordinator") else None
+    counts = home_counts(session, caller) if caller.is_reviewer else None
     imports = (
         [
             imports_service.to_read(i)
             for i in imports_service.list_imports(session, caller, before_id=None, limit=5)
         ]
-        if caller.role in ("admin", "township_office")
+        if caller.has_role(*IMPORTER_ROLES)
         else []
     )
-    return page(request, "home/home.html", {"counts": counts, "imports": imports}, caller=caller)
+    return page(
+        request,
+        "home/home.html",
+        {"counts": counts, "imports": imports, "office": caller.has_role(*IMPORTER_ROLES)},
+        caller=caller,
+    )

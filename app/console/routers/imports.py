@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from starlette.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 
+from app.access.profiles import MENTORS
 from app.console.csrf import UploadToken
 from app.console.forms import RosterFilter
 from app.console.i18n import console_language
@@ -21,7 +22,6 @@ from app.imports import service
 from app.imports.report import error_csv
 from app.pagination import decode_cursor, page_of
 from app.profiles import service as profiles
-from app.profiles.access import MENTORS
 from app.schemas import IdPath
 
 router = APIRouter(prefix="/console/office", include_in_schema=False)

@@ -8,15 +8,17 @@ from fastapi import APIRouter, Form, Query, Request
 from pydantic import ValidationError
 from starlette.responses import RedirectResponse, Response
 
+from app.access.matches import load_view
 from app.console.forms import MatchFilter
 from app.console.render import page
 from app.console.session import CoordinatorPage
-from app.db import utcnow
 from app.deps import SessionDep as Db
-from app.matches import commitments, lifecycle, review
-from app.matches.access import load_view
+from app.matches import commitments
+from app.matches import service as lifecycle
 from app.matches.schemas import CheckInCreate
+from app.models.matches import MatchStatus
 from app.pagination import decode_cursor, page_of
+from app.proposals import service as review
 from app.regions.service import names_of
 from app.schemas import IdPath
 
@@ -30,23 +32,22 @@ def list_matches(
 ) -> Response:
     """Matches in your jurisdiction by status, newest first."""
     after = decode_cursor(f.cursor, (float, int))
-    rows = review.review_queue(
+    views = review.review_queue(
         db,
         caller,
-        status=f.status,
+        status=MatchStatus(f.status),
         region=None,
         sort="-created",
         after=after,
         limit=51,
         overdue_only=f.overdue,
     )
-    rows, next_cursor = page_of(rows, 50, lambda m: [m.score, m.id])
-    mentors, newcomers = review.summaries(db, rows)
+    views, next_cursor = page_of(views, 50, lambda v: [v.match.score, v.match.id])
     return page(
         request,
         "matches/list.html",
         {
-            "rows": [(m, mentors[m.mentor_id], newcomers[m.newcomer_id]) for m in rows],
+            "rows": [(v.match, v.mentor, v.newcomer) for v in views],
             "f": f,
             "next_cursor": next_cursor,
             "statuses": ("approved", "active", "completed", "cancelled", "declined", "rejected"),
@@ -65,9 +66,8 @@ def _match_page(
     status_code: int = 200,
 ) -> Response:
     view = load_view(db, caller, match_id)
-    timeline = lifecycle.audit_log(db, caller, match_id)
+    timeline = lifecycle.transitions_of(db, caller, match_id)
     items = commitments.list_for_match(db, caller, match_id)
-    today = utcnow().date()
     return page(
         request,
         "matches/match.html",
@@ -76,7 +76,7 @@ def _match_page(
             "mentor": view.mentor,
             "newcomer": view.newcomer,
             "timeline": timeline,
-            "commitments": [(c, commitments.is_overdue(c, today)) for c in items],
+            "commitments": [(c.commitment, c.overdue) for c in items],
             "check_ins": commitments.check_ins_for_match(db, caller, match_id),
             "names": names_of(db, {view.match.newcomer_county_code, view.match.mentor_county_code}),
             "error": error,

@@ -9,16 +9,17 @@ from fastapi import APIRouter, Form, Query, Request
 from pydantic import ValidationError
 from starlette.responses import RedirectResponse, Response
 
+from app.access import Caller
 from app.console.forms import QueueFilter
 from app.console.render import page
 from app.console.session import CoordinatorPage
-from app.deps import Caller
 from app.deps import SessionDep as Db
 from app.errors import Conflict, PreconditionFailed
 from app.etags import etag
-from app.matches import review
-from app.matches.schemas import ApproveRequest, RejectReason, RejectRequest
+from app.models.matches import MatchStatus
 from app.pagination import decode_cursor, page_of
+from app.proposals import service as review
+from app.proposals.schemas import ApproveRequest, ProposalRead, RejectReason, RejectRequest
 from app.regions.service import names_of
 from app.schemas import IdPath
 from app.taxonomy.service import categories_at, category_names
@@ -33,7 +34,7 @@ def _queue(db: Db, caller: Caller, f: QueueFilter, after: list[Any] | None, limi
     return review.review_queue(
         db,
         caller,
-        status="pending",
+        status=MatchStatus.PROPOSED,
         region=f.county,
         sort="-score",
         after=after,
@@ -53,16 +54,17 @@ def _filter_query(f: QueueFilter) -> str:
 def queue(request: Request, caller: CoordinatorPage, db: Db, f: Annotated[QueueFilter, Query()]) -> Response:
     """Pending proposals in your jurisdiction, best score first, 50 a page."""
     after = decode_cursor(f.cursor, (float, int))
-    rows, next_cursor = page_of(
-        _queue(db, caller, f, after, PAGE_SIZE + 1), PAGE_SIZE, lambda m: [m.score, m.id]
+    views, next_cursor = page_of(
+        _queue(db, caller, f, after, PAGE_SIZE + 1), PAGE_SIZE, lambda v: [v.match.score, v.match.id]
     )
-    mentors, newcomers = review.summaries(db, rows)
-    names = names_of(db, {m.newcomer_county_code for m in rows} | {m.mentor_county_code for m in rows})
+    names = names_of(
+        db, {v.match.newcomer_county_code for v in views} | {v.match.mentor_county_code for v in views}
+    )
     return page(
         request,
         "review/queue.html",
         {
-            "rows": [(m, mentors[m.mentor_id], newcomers[m.newcomer_id]) for m in rows],
+            "rows": [(v.match, v.mentor, v.newcomer) for v in views],
             "names": names,
             "f": f,
             "filter_query": _filter_query(f),
@@ -85,9 +87,10 @@ def _proposal_page(
     status_code: int = 200,
 ) -> Response:
     view = review.reviewable(db, caller, proposal_id)
-    body = review.match_body(view.match, view.mentor, view.newcomer)
+    record = review.track_records(db, [view.mentor])[view.mentor.id]
+    body = ProposalRead.of(view, record)
     names = names_of(db, {view.match.newcomer_county_code, view.match.mentor_county_code})
-    following = _queue(db, caller, f, [view.match.score, view.match.id], 1)
+    following = [v.match for v in _queue(db, caller, f, [view.match.score, view.match.id], 1)]
     return page(
         request,
         "review/proposal.html",
@@ -96,8 +99,8 @@ def _proposal_page(
             "body": body,
             "mentor": view.mentor,
             "newcomer": view.newcomer,
-            "record": review.mentor_record(db, view.mentor.id),
-            "categories": category_names(db, {*body["mentor"]["products"], *body["newcomer"]["products"]}),
+            "record": record.outcomes,
+            "categories": category_names(db, {*body.mentor.products, *body.newcomer.products}),
             "names": names,
             "filter_query": _filter_query(f),
             "reject_reasons": REJECT_REASONS,
@@ -125,7 +128,7 @@ def _after_decision(db: Db, caller: Caller, proposal_id: int, f: QueueFilter, do
     nxt = _queue(db, caller, f, None, 1)
     query = _filter_query(f)
     flash = urlencode({"done": done, "done_id": proposal_id})
-    target = f"/console/proposals/{nxt[0].id}" if nxt else "/console/proposals"
+    target = f"/console/proposals/{nxt[0].match.id}" if nxt else "/console/proposals"
     return RedirectResponse(f"{target}?{query}&{flash}" if query else f"{target}?{flash}", status_code=303)
 
 

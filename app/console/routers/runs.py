@@ -8,16 +8,16 @@ from fastapi import APIRouter, Form, Request
 from pydantic import ValidationError
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
+from app.access import Caller
 from app.console.i18n import console_language
 from app.console.render import LABELS, page
 from app.console.session import CoordinatorPage
-from app.deps import Caller
 from app.deps import SessionDep as Db
 from app.errors import AppError
 from app.i18n import title_for
-from app.matches import runs
-from app.matches.models_service import latest_model
-from app.matches.schemas import RunCreate
+from app.ranker.service import latest_model
+from app.runs import service as runs
+from app.runs.schemas import RunCreate
 from app.schemas import IdPath
 
 router = APIRouter(prefix="/console/runs", include_in_schema=False)
@@ -50,7 +50,7 @@ def _list_page(
 @router.get("")
 def list_runs(request: Request, caller: CoordinatorPage, db: Db) -> Response:
     """Recent runs in your jurisdiction, and the form to start one."""
-    return _list_page(request, db, caller, form={"scope_code": caller.jurisdiction or ""}, error=None)
+    return _list_page(request, db, caller, form={}, error=None)
 
 
 @router.post("")
@@ -89,7 +89,7 @@ def start_run(
         msg = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         return _list_page(request, db, caller, form=form, error=msg, status_code=422)
     try:
-        run = runs.create_run(db, caller, body.model_dump())
+        run = runs.create_run(db, caller, body)
     except AppError as exc:
         db.rollback()
         lang = console_language(request)

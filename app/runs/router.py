@@ -1,32 +1,19 @@
-"""Matching runs and the learned ranker's versions."""
+"""Matching runs: start one, list them, follow one."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Response, status
 from fastapi.responses import JSONResponse
-from sqlalchemy import select
 
 from app.deps import CoordinatorUser, SessionDep
 from app.idempotency import IdempotencyKey, remember, replay, request_fingerprint
-from app.jobs.queue import enqueue
-from app.matches import runs
-from app.matches.schemas import Accepted, RunCreate, RunRead
-from app.models import ModelVersion
 from app.openapi import problems
 from app.pagination import CursorQuery, LimitQuery, decode_cursor, page_of
-from app.schemas import IdPath, Output, Page
+from app.runs import service
+from app.runs.schemas import RunCreate, RunRead
+from app.schemas import Accepted, IdPath, Page
 
 router = APIRouter(prefix="/api/v1", tags=["matching"])
-
-
-class ModelRead(Output):
-    """A trained ranker version and its held-out metrics."""
-
-    id: int
-    version: str
-    metrics: dict[str, float]
-    n_samples: int
-    trained_at: object
 
 
 @router.post(
@@ -50,7 +37,7 @@ def create_run(
         )
     ) is not None:
         return replayed
-    run = runs.create_run(session, caller, body.model_dump())
+    run = service.create_run(session, caller, body)
     url = f"/api/v1/matching-runs/{run.id}"
     response.headers["Location"] = url
     result = Accepted(id=run.id, status=run.status, url=url)
@@ -73,34 +60,12 @@ def list_runs(
 ) -> Page[RunRead]:
     """Runs over regions inside your jurisdiction, newest first."""
     after = decode_cursor(cursor, (int,))
-    rows = runs.list_runs(session, caller, before_id=after[0] if after else None, limit=limit + 1)
+    rows = service.list_runs(session, caller, before_id=after[0] if after else None, limit=limit + 1)
     rows, next_cursor = page_of(rows, limit, lambda r: [r.id])
-    return Page[RunRead](
-        items=[RunRead.model_validate(r) for r in rows],
-        next_cursor=next_cursor,
-    )
+    return Page[RunRead](items=[RunRead.model_validate(r) for r in rows], next_cursor=next_cursor)
 
 
 @router.get("/matching-runs/{run_id}", response_model=RunRead, responses=problems(401, 403, 404))
 def get_run(run_id: IdPath, caller: CoordinatorUser, session: SessionDep) -> RunRead:
     """Status, progress, parameters, model version, counts and evaluation figures of a run."""
-    return RunRead.model_validate(runs.get_run(session, caller, run_id))
-
-
-@router.post(
-    "/models/retrain",
-    status_code=status.HTTP_202_ACCEPTED,
-    response_model=Accepted,
-    responses=problems(401, 403),
-)
-def retrain(caller: CoordinatorUser, session: SessionDep) -> Accepted:
-    """Fit the ranker on all decisions so far, in the background; GET /models shows the result."""
-    job = enqueue(session, kind="retrain", ref_id=caller.id, max_attempts=1)
-    return Accepted(id=job.id, status=job.status, url="/api/v1/models")
-
-
-@router.get("/models", response_model=list[ModelRead], responses=problems(401, 403))
-def list_models(caller: CoordinatorUser, session: SessionDep) -> list[ModelRead]:
-    """Trained ranker versions, newest first, with held-out AUC and precision@k."""
-    rows = session.scalars(select(ModelVersion).order_by(ModelVersion.id.desc()).limit(100))
-    return [ModelRead.model_validate(m) for m in rows]
+    return RunRead.model_validate(service.get_run(session, caller, run_id))

@@ -8,41 +8,36 @@ from fastapi import APIRouter, Header, Query, Response
 from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
-from app.deps import Caller, CoordinatorUser, SessionDep
+from app.access import Caller
+from app.access.matches import MatchView
+from app.deps import CoordinatorUser, SessionDep
 from app.etags import etag
 from app.idempotency import IdempotencyKey, remember, replay, request_fingerprint
-from app.matches import review
-from app.matches.schemas import ApproveRequest, ProposalRead, RejectRequest
+from app.models.matches import MatchStatus
 from app.openapi import problems
 from app.pagination import CursorQuery, LimitQuery, decode_cursor, page_of
+from app.proposals import service
+from app.proposals.schemas import PENDING_ALIAS, ApproveRequest, ProposalRead, RejectRequest, StatusFilter
 from app.schemas import IdPath, Page, RegionCodeStr
 
 router = APIRouter(prefix="/api/v1/proposals", tags=["proposals"])
-Status = Literal[
-    "pending",
-    "proposed",
-    "approved",
-    "rejected",
-    "superseded",
-    "active",
-    "declined",
-    "completed",
-    "cancelled",
-]
 IfMatch = Annotated[str | None, Header(description="ETag of the proposal as you reviewed it")]
 
 
-def _read(view: review.MatchView, response: Response | None = None) -> ProposalRead:
+def _read(session: Session, view: MatchView, response: Response | None = None) -> ProposalRead:
     if response is not None:
         response.headers["ETag"] = etag(view.match.version)
-    return ProposalRead.model_validate(review.match_body(view.match, view.mentor, view.newcomer))
+    record = service.track_records(session, [view.mentor])[view.mentor.id]
+    return ProposalRead.of(view, record)
 
 
 @router.get("", response_model=Page[ProposalRead], responses=problems(401, 403, 422))
 def list_proposals(
     caller: CoordinatorUser,
     session: SessionDep,
-    status: Status = "pending",
+    status: Annotated[
+        StatusFilter, Query(description='Match status; "pending" is the former name of "proposed"')
+    ] = MatchStatus.PROPOSED,
     region: Annotated[RegionCodeStr | None, Query(description="Newcomer region prefix")] = None,
     sort: Literal["-score", "-created"] = "-score",
     limit: LimitQuery = 50,
@@ -50,15 +45,13 @@ def list_proposals(
 ) -> Page[ProposalRead]:
     """Proposals for newcomers in your jurisdiction, best score first, with both profiles summarised."""
     after = decode_cursor(cursor, (float, int))
-    rows = review.review_queue(
-        session, caller, status=status, region=region, sort=sort, after=after, limit=limit + 1
+    wanted = MatchStatus.PROPOSED if status == PENDING_ALIAS else MatchStatus(status)
+    views = service.review_queue(
+        session, caller, status=wanted, region=region, sort=sort, after=after, limit=limit + 1
     )
-    rows, nxt = page_of(rows, limit, lambda m: [float(m.score), m.id])
-    mentors, newcomers = review.summaries(session, rows)
-    items = [
-        ProposalRead.model_validate(review.match_body(m, mentors[m.mentor_id], newcomers[m.newcomer_id]))
-        for m in rows
-    ]
+    views, nxt = page_of(views, limit, lambda v: [float(v.match.score), v.match.id])
+    records = service.track_records(session, [v.mentor for v in views])
+    items = [ProposalRead.of(v, records[v.mentor.id]) for v in views]
     return Page[ProposalRead](items=items, next_cursor=nxt)
 
 
@@ -67,7 +60,7 @@ def get_proposal(
     proposal_id: IdPath, caller: CoordinatorUser, session: SessionDep, response: Response
 ) -> ProposalRead:
     """One proposal in your jurisdiction; its ETag is needed to approve or reject it."""
-    return _read(review.reviewable(session, caller, proposal_id), response)
+    return _read(session, service.reviewable(session, caller, proposal_id), response)
 
 
 def _decide(
@@ -89,14 +82,14 @@ def _decide(
         return replayed
     if isinstance(body, ApproveRequest):
         commitments = [c.model_dump() for c in body.commitments] if body.commitments is not None else None
-        view = review.approve(
+        view = service.approve(
             session, caller, proposal_id, if_match=if_match, commitments=commitments, note=body.note
         )
     else:
-        view = review.reject(
+        view = service.reject(
             session, caller, proposal_id, if_match=if_match, reason_code=body.reason_code, note=body.note
         )
-    result = _read(view, response)
+    result = _read(session, view, response)
     remember(
         session,
         account_id=caller.id,

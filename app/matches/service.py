@@ -1,4 +1,4 @@
-"""After approval: the parties accept or decline; active matches are completed or cancelled."""
+"""Matches after approval: the parties' list, accepting or declining, ending, the audit log."""
 
 from __future__ import annotations
 
@@ -7,13 +7,41 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.access import Caller
+from app.access.matches import MatchView, load_reviewable, load_view, party_scope, view_of
 from app.db import utcnow
-from app.deps import Caller
-from app.errors import Conflict, Forbidden, NotFound
-from app.matches.access import MatchView, load_view
+from app.errors import Conflict, Forbidden
 from app.matches.states import transition
-from app.models import Commitment, MatchTransition
+from app.models import Commitment, Match, MatchTransition, Mentor, Newcomer
+from app.models.matches import MatchStatus
 from app.notifications.service import notify
+
+
+def my_matches(session: Session, caller: Caller, *, before_id: int | None, limit: int) -> list[MatchView]:
+    """The caller's approved, active and past matches, newest first: one query with both profiles."""
+    stmt = (
+        select(Match, Mentor, Newcomer)
+        .join(Mentor, Mentor.id == Match.mentor_id)
+        .join(Newcomer, Newcomer.id == Match.newcomer_id)
+        .where(party_scope(caller))
+        .order_by(Match.id.desc())
+    )
+    if before_id is not None:
+        stmt = stmt.where(Match.id < before_id)
+    views = (
+        view_of(caller, m, mentor, newcomer) for m, mentor, newcomer in session.execute(stmt.limit(limit))
+    )
+    return [v for v in views if v is not None]
+
+
+def transitions_of(session: Session, caller: Caller, match_id: int) -> list[MatchTransition]:
+    """The audit log of a match the caller reviews, oldest first."""
+    load_reviewable(session, caller, match_id)
+    return list(
+        session.scalars(
+            select(MatchTransition).where(MatchTransition.match_id == match_id).order_by(MatchTransition.id)
+        )
+    )
 
 
 def _party(view: MatchView, caller: Caller, on_behalf_of: str | None) -> str:
@@ -40,7 +68,7 @@ def accept(session: Session, caller: Caller, match_id: int, *, on_behalf_of: str
     view = load_view(session, caller, match_id, lock=True)
     party = _party(view, caller, on_behalf_of)
     match = view.match
-    if match.status != "approved":
+    if match.status != MatchStatus.APPROVED:
         raise Conflict(
             code="invalid_transition",
             detail=(f"当前状态 {match.status} 不能接受", f"cannot accept a {match.status} match"),
@@ -51,7 +79,7 @@ def accept(session: Session, caller: Caller, match_id: int, *, on_behalf_of: str
         match.newcomer_accepted = True
     session.flush()
     if match.mentor_accepted and match.newcomer_accepted:
-        transition(session, match, "active", actor_id=caller.id, reason="both parties accepted")
+        transition(session, match, MatchStatus.ACTIVE, actor_id=caller.id, reason="both parties accepted")
         _start_commitments(session, view)
         for account in (view.mentor.account_id, view.newcomer.account_id):
             notify(session, account, "match_active", {"match_id": match.id})
@@ -80,30 +108,20 @@ def decline(
     """A party says no: the seat is released and the pair is never proposed again."""
     view = load_view(session, caller, match_id, lock=True)
     party = _party(view, caller, on_behalf_of)
-    transition(session, view.match, "declined", actor_id=caller.id, reason=f"{party}: {note or ''}".strip())
+    transition(
+        session, view.match, MatchStatus.DECLINED, actor_id=caller.id, reason=f"{party}: {note or ''}".strip()
+    )
     other = view.newcomer.account_id if party == "mentor" else view.mentor.account_id
     notify(session, other, "match_declined", {"match_id": view.match.id})
     return view
 
 
-def end(session: Session, caller: Caller, match_id: int, *, to_status: str, reason: str) -> MatchView:
+def end(session: Session, caller: Caller, match_id: int, *, to_status: MatchStatus, reason: str) -> MatchView:
     """Complete (coordinator) or cancel (a party or the coordinator) an active match."""
     view = load_view(session, caller, match_id, lock=True)
-    if to_status == "completed" and not view.is_reviewer:
+    if to_status == MatchStatus.COMPLETED and not view.is_reviewer:
         raise Forbidden(detail=("由协调员确认结对完成", "a coordinator confirms completion"))
     transition(session, view.match, to_status, actor_id=caller.id, reason=reason)
     for account in (view.mentor.account_id, view.newcomer.account_id):
         notify(session, account, "match_ended", {"match_id": view.match.id, "status": to_status})
     return view
-
-
-def audit_log(session: Session, caller: Caller, match_id: int) -> list[MatchTransition]:
-    """A match's timeline for its reviewer: who moved it, when, from what to what, and why."""
-    view = load_view(session, caller, match_id)
-    if not view.is_reviewer:
-        raise NotFound()
-    return list(
-        session.scalars(
-            select(MatchTransition).where(MatchTransition.match_id == match_id).order_by(MatchTransition.id)
-        )
-    )

@@ -1,4 +1,7 @@
-"""Matching runs: created by a coordinator, executed by a worker, writing proposals for review."""
+"""Matching runs: created by a coordinator, executed by a worker, writing proposals for review.
+
+The run job owns its transactions (short ones for progress, one for the results), as jobs do.
+"""
 
 from __future__ import annotations
 
@@ -9,18 +12,21 @@ import numpy as np
 from sqlalchemy import insert, or_, select, text, update
 from sqlalchemy.orm import Session
 
+from app.access import Caller
+from app.access.regions import ancestors, under
 from app.db import utcnow
-from app.deps import Caller
 from app.errors import Conflict, NotFound, Unprocessable
 from app.jobs.queue import enqueue
 from app.jobs.worker import JobContext
 from app.matches import adapter
-from app.matches.models_service import latest_model, load_ranker
-from app.models import Match, MatchingRun, MatchTransition, Newcomer, Region
-from matching import Policy, evaluate, propose
+from app.matches.states import transition_many
+from app.models import Match, MatchingRun, Newcomer, Region
+from app.models.matches import ACTIVE_RUN, MatchStatus, RunStatus
+from app.ranker.service import latest_model, load_ranker
+from app.runs.schemas import RunCreate
+from matching import evaluate, propose
 
 log = logging.getLogger(__name__)
-ACTIVE_RUN = ("queued", "running")
 _CHUNK = 1_000
 
 
@@ -30,13 +36,11 @@ def _serialise_creation(session: Session) -> None:
         session.execute(text("SELECT pg_advisory_xact_lock(7201)"))
 
 
-def create_run(session: Session, caller: Caller, params: dict[str, Any]) -> MatchingRun:
+def create_run(session: Session, caller: Caller, params: RunCreate) -> MatchingRun:
     """Queue a run over a scope inside the caller's jurisdiction; 409 while an overlapping one is active."""
     # No scope means the whole country, which only an admin covers; it is stored as the empty prefix.
-    scope = params["scope_code"] or ""
-    params = {**params, "scope_code": scope}
-    if caller.role != "admin" and not scope:
-        raise Unprocessable(code="region_outside_jurisdiction")
+    scope = params.scope_code or ""
+    params = params.model_copy(update={"scope_code": scope})
     if scope and session.get(Region, scope) is None:
         raise Unprocessable(code="region_not_found")
     if not caller.covers(scope):
@@ -47,10 +51,7 @@ def create_run(session: Session, caller: Caller, params: dict[str, Any]) -> Matc
         .where(
             MatchingRun.status.in_(ACTIVE_RUN),
             # Overlap: one scope lies under the other (codes are hierarchical prefixes).
-            or_(
-                MatchingRun.scope_code.startswith(scope, autoescape=True),
-                MatchingRun.scope_code.in_(["", *(scope[:n] for n in (2, 4, 6, 9) if n < len(scope))]),
-            ),
+            or_(under(MatchingRun.scope_code, scope), MatchingRun.scope_code.in_(ancestors(scope))),
         )
         .limit(1)
     )
@@ -64,28 +65,20 @@ def create_run(session: Session, caller: Caller, params: dict[str, Any]) -> Matc
             ),
         )
     model_id = None
-    if params["use_learned_ranker"]:
+    if params.use_learned_ranker:
         model = latest_model(session)
         if model is None:
             raise Unprocessable(
                 code="no_trained_model", detail=("尚无训练好的模型", "no ranker has been trained yet")
             )
         model_id = model.id
-    run = MatchingRun(scope_code=scope, policy=params, created_by=caller.id, model_version_id=model_id)
+    run = MatchingRun(
+        scope_code=scope, policy=params.model_dump(), created_by=caller.id, model_version_id=model_id
+    )
     session.add(run)
     session.flush()
     enqueue(session, kind="matching_run", ref_id=run.id)
     return run
-
-
-def list_runs(session: Session, caller: Caller, *, before_id: int | None, limit: int) -> list[MatchingRun]:
-    """Runs over regions inside the caller's jurisdiction, newest first, one keyset page."""
-    stmt = select(MatchingRun).order_by(MatchingRun.id.desc()).limit(limit)
-    if caller.role != "admin":
-        stmt = stmt.where(MatchingRun.scope_code.startswith(caller.jurisdiction or "\x00", autoescape=True))
-    if before_id is not None:
-        stmt = stmt.where(MatchingRun.id < before_id)
-    return list(session.scalars(stmt))
 
 
 def get_run(session: Session, caller: Caller, run_id: int) -> MatchingRun:
@@ -94,6 +87,14 @@ def get_run(session: Session, caller: Caller, run_id: int) -> MatchingRun:
     if run is None or not caller.covers(run.scope_code):
         raise NotFound()
     return run
+
+
+def list_runs(session: Session, caller: Caller, *, before_id: int | None, limit: int) -> list[MatchingRun]:
+    """Runs over regions inside the caller's jurisdiction, newest first, one keyset page."""
+    stmt = select(MatchingRun).where(caller.scope(MatchingRun.scope_code)).order_by(MatchingRun.id.desc())
+    if before_id is not None:
+        stmt = stmt.where(MatchingRun.id < before_id)
+    return list(session.scalars(stmt.limit(limit)))
 
 
 def _set(ctx: JobContext, run_id: int, **values: Any) -> None:
@@ -111,10 +112,10 @@ def execute_run(ctx: JobContext) -> None:
     run_id = ctx.ref_id
     with ctx.sessions.begin() as s:
         run = s.get(MatchingRun, run_id)
-        if run is None or run.status == "done":
+        if run is None or run.status == RunStatus.DONE:
             return
-        params, scope, model_id = dict(run.policy), run.scope_code, run.model_version_id
-    _set(ctx, run_id, status="running", started_at=utcnow(), progress=0.05, error_detail=None)
+        params, scope, model_id = RunCreate.from_policy(run.policy), run.scope_code, run.model_version_id
+    _set(ctx, run_id, status=RunStatus.RUNNING, started_at=utcnow(), progress=0.05, error_detail=None)
     try:
         with ctx.sessions() as s:
             mentors = adapter.load_mentors(s)
@@ -122,25 +123,20 @@ def execute_run(ctx: JobContext) -> None:
             excluded = adapter.excluded_pairs(s, newcomers.ids.tolist())
             ranker = load_ranker(s, model_id) if model_id else None
         _set(ctx, run_id, progress=0.3)
-        policy = Policy(
-            separation=params["separation"],
-            max_distance_km=params.get("max_distance_km"),
-            k=params["k"],
-            same_product_same_prefecture=params["same_product_same_prefecture"],
-        )
+        policy = adapter.policy_of(params)
         proposals = propose(mentors, newcomers, policy, ranker=ranker, exclude_pairs=excluded, seed=run_id)
         evaluation = _jsonable(evaluate(proposals, mentors, newcomers))
         _set(ctx, run_id, progress=0.7)
         rows = adapter.proposal_rows(proposals, mentors, newcomers, run_id)
         with ctx.sessions.begin() as s:
-            superseded = _supersede_pending(s, scope)
+            superseded = supersede_proposed(s, scope)
             for i in range(0, len(rows), _CHUNK):
                 s.execute(insert(Match), rows[i : i + _CHUNK])
             s.execute(
                 update(MatchingRun)
                 .where(MatchingRun.id == run_id)
                 .values(
-                    status="done",
+                    status=RunStatus.DONE,
                     progress=1.0,
                     finished_at=utcnow(),
                     evaluation=evaluation,
@@ -157,39 +153,26 @@ def execute_run(ctx: JobContext) -> None:
         _set(
             ctx,
             run_id,
-            status="failed",
+            status=RunStatus.FAILED,
             error_detail=f"{type(exc).__name__}: {exc}"[:2000],
             finished_at=utcnow(),
         )
         raise
 
 
-def _supersede_pending(session: Session, scope: str) -> int:
-    """Mark the still-pending proposals of the scope's newcomers superseded, with audit entries."""
-    in_scope = select(Newcomer.id).where(Newcomer.region_code.startswith(scope, autoescape=True))
+def supersede_proposed(session: Session, scope: str) -> int:
+    """Proposals still awaiting review for the scope's newcomers become superseded (audited)."""
+    in_scope = select(Newcomer.id).where(under(Newcomer.region_code, scope))
     ids = list(
-        session.scalars(select(Match.id).where(Match.status == "proposed", Match.newcomer_id.in_(in_scope)))
+        session.scalars(
+            select(Match.id).where(Match.status == MatchStatus.PROPOSED, Match.newcomer_id.in_(in_scope))
+        )
     )
-    now = utcnow()
-    for i in range(0, len(ids), _CHUNK):
-        chunk = ids[i : i + _CHUNK]
-        session.execute(
-            update(Match)
-            .where(Match.id.in_(chunk), Match.status == "proposed")
-            .values(status="superseded", version=Match.version + 1, updated_at=now)
-        )
-        session.execute(
-            insert(MatchTransition),
-            [
-                {
-                    "match_id": mid,
-                    "from_status": "proposed",
-                    "to_status": "superseded",
-                    "actor_id": None,
-                    "reason": "replaced by a newer matching run",
-                    "at": now,
-                }
-                for mid in chunk
-            ],
-        )
-    return len(ids)
+    return transition_many(
+        session,
+        ids,
+        from_status=MatchStatus.PROPOSED,
+        to_status=MatchStatus.SUPERSEDED,
+        actor_id=None,
+        reason="replaced by a newer matching run",
+    )

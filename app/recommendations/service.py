@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app.deps import Caller
+from app.access import Caller
+from app.access.profiles import MENTORS, NEWCOMERS, can_view, shown_phone
 from app.errors import NotFound
 from app.matches import adapter
-from app.matches.models_service import latest_model
-from app.matches.review import party_summary
 from app.models import Match, Mentor, Newcomer
-from app.profiles.access import NEWCOMERS, can_view
+from app.models.matches import SEAT_HOLDING
+from app.ranker.service import latest_model
 from matching import LearnedRanker, NewcomerTable, Recommender
 
 
@@ -43,20 +44,31 @@ class RecommenderCache:
             return self._recommender
 
 
+@dataclass(frozen=True, slots=True)
+class Recommendation:
+    """One mentor suggested for a newcomer, with the phone as the caller may see it."""
+
+    rank: int
+    score: float
+    score_parts: dict[str, float]
+    mentor: Mentor
+    phone: str | None
+    reasons: dict[str, list[str]]
+    suggested_commitments: list[dict[str, Any]]
+
+
 def recommend(
     session: Session, caller: Caller, cache: RecommenderCache, newcomer_id: int, k: int
-) -> list[dict[str, Any]]:
+) -> list[Recommendation]:
     """Top-k mentors for a newcomer the caller may see, with reasons and suggested commitments."""
     newcomer = session.get(Newcomer, newcomer_id)
-    if newcomer is None or not can_view(NEWCOMERS, caller, newcomer):
+    if newcomer is None or not can_view(session, NEWCOMERS, caller, newcomer):
         raise NotFound()
     table = NewcomerTable.from_records(adapter.newcomer_records(session, [newcomer]))
     excluded = [m for n, m in adapter.excluded_pairs(session, [newcomer_id])]
     excluded += list(
         session.scalars(
-            select(Match.mentor_id).where(
-                Match.newcomer_id == newcomer_id, Match.status.in_(("approved", "active"))
-            )
+            select(Match.mentor_id).where(Match.newcomer_id == newcomer_id, Match.status.in_(SEAT_HOLDING))
         )
     )
     proposals = cache.get(session).recommend(table, k, exclude_mentor_ids=excluded)
@@ -68,13 +80,14 @@ def recommend(
     for i in range(len(proposals)):
         mentor = mentors[int(proposals.mentor_id[i])]
         out.append(
-            {
-                "rank": int(proposals.rank[i]),
-                "score": float(proposals.score[i]),
-                "score_parts": proposals.parts_of(i),
-                "mentor": party_summary(mentor, full_phone=False),
-                "reasons": {"zh": proposals.explain(i, "zh"), "en": proposals.explain(i, "en")},
-                "suggested_commitments": [adapter.commitment_dict(c) for c in proposals.commitments(i)],
-            }
+            Recommendation(
+                rank=int(proposals.rank[i]),
+                score=float(proposals.score[i]),
+                score_parts=proposals.parts_of(i),
+                mentor=mentor,
+                phone=shown_phone(MENTORS, caller, mentor),
+                reasons={"zh": proposals.explain(i, "zh"), "en": proposals.explain(i, "en")},
+                suggested_commitments=[adapter.commitment_dict(c) for c in proposals.commitments(i)],
+            )
         )
     return out

@@ -8,22 +8,36 @@ import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from app.access import Caller
 from app.db import utcnow
 from app.errors import Unprocessable
+from app.jobs.queue import enqueue
 from app.jobs.worker import JobContext
 from app.matches import adapter
-from app.models import Match, Mentor, ModelVersion, Newcomer
+from app.models import Job, Match, Mentor, ModelVersion, Newcomer
+from app.models.matches import MatchStatus
 from matching import LearnedRanker, MentorTable, NewcomerTable, pair_features
 
 # What a decision says about a pair: coordinators approved it, or someone turned it down.
-POSITIVE = ("approved", "active", "completed")
-NEGATIVE = ("rejected", "declined")
+POSITIVE = (MatchStatus.APPROVED, MatchStatus.ACTIVE, MatchStatus.COMPLETED)
+NEGATIVE = (MatchStatus.REJECTED, MatchStatus.DECLINED)
 MIN_DECISIONS = 20
+MODELS_LISTED = 100
 
 
 def latest_model(session: Session) -> ModelVersion | None:
     """The most recently trained ranker."""
     return session.scalar(select(ModelVersion).order_by(ModelVersion.id.desc()).limit(1))
+
+
+def list_models(session: Session) -> list[ModelVersion]:
+    """The trained versions, newest first."""
+    return list(session.scalars(select(ModelVersion).order_by(ModelVersion.id.desc()).limit(MODELS_LISTED)))
+
+
+def request_retrain(session: Session, caller: Caller) -> Job:
+    """Queue a retraining job on behalf of the caller (one attempt: a failure is reported, not retried)."""
+    return enqueue(session, kind="retrain", ref_id=caller.id, max_attempts=1)
 
 
 def load_ranker(session: Session, model_id: int) -> LearnedRanker:
