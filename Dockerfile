@@ -8,6 +8,10 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     JIEDUAN_ENV=production \
     JIEDUAN_WORKERS=4
 
+# A CJK font for the honour certificates (PDF), from Debian.
+RUN apt-get update && apt-get install -y --no-install-recommends fonts-noto-cjk \
+    && rm -rf /var/lib/apt/lists/*
+
 RUN groupadd --system jieduan && useradd --system --gid jieduan --home-dir /app --shell /usr/sbin/nologin jieduan
 WORKDIR /app
 

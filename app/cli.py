@@ -1,4 +1,9 @@
-"""`jieduan` command line for operators."""
+"""`jieduan` command line for operators.
+
+The matching stack (scikit-learn, SciPy, OR-Tools: seconds of CPU to import) is loaded only by the
+commands that use it (seed-demo, worker, retrain), inside them; `jieduan --help`, the account
+commands and the roster import start without it.
+"""
 
 from __future__ import annotations
 
@@ -17,12 +22,9 @@ from app.accounts.service import create_staff_account, ensure_admin
 from app.config import get_settings
 from app.db import make_engine, make_sessionmaker
 from app.imports.cli import add_import_command
-from app.jobs.handlers import HANDLERS, PERIODIC
-from app.jobs.worker import Worker
 from app.matches.commitments import sweep_overdue
-from app.ranker.service import retrain
 from app.reference import load_reference_data, reference_loaded
-from app.seed.demo import seed_demo
+from app.retention import sweep
 
 
 def _with_session(work: Callable[[Session], object]) -> object:
@@ -85,10 +87,18 @@ def cmd_create_account(args: argparse.Namespace) -> None:
 
 def cmd_seed_demo(args: argparse.Namespace) -> None:
     """Load the deterministic demo data set (idempotent)."""
+    from app.seed.demo import seed_demo  # the synthetic population needs the matching stack
+
     print(
         json.dumps(
             _with_session(
-                lambda s: seed_demo(s, mentors=args.mentors, newcomers=args.newcomers, seed=args.seed)
+                lambda s: seed_demo(
+                    s,
+                    mentors=args.mentors,
+                    newcomers=args.newcomers,
+                    seed=args.seed,
+                    history=not args.no_history,
+                )
             ),
             ensure_ascii=False,
         )
@@ -97,6 +107,9 @@ def cmd_seed_demo(args: argparse.Namespace) -> None:
 
 def cmd_worker(args: argparse.Namespace) -> None:
     """Run background jobs (imports, matching runs, retraining) until interrupted."""
+    from app.jobs.handlers import HANDLERS, PERIODIC  # matching runs need the matching stack
+    from app.jobs.worker import Worker
+
     settings = get_settings()
     factory = make_sessionmaker(make_engine(settings.database_url))
     worker = Worker(
@@ -118,6 +131,8 @@ def cmd_worker(args: argparse.Namespace) -> None:
 
 def cmd_retrain(args: argparse.Namespace) -> None:
     """Fit the learned ranker on all decisions so far and store it as a new version."""
+    from app.ranker.service import retrain  # fitting needs the matching stack
+
     model = _with_session(lambda s: retrain(s, trained_by=None))
     print(json.dumps({"version": model.version, "n_samples": model.n_samples, "metrics": model.metrics}))  # type: ignore[attr-defined]
 
@@ -125,6 +140,12 @@ def cmd_retrain(args: argparse.Namespace) -> None:
 def cmd_sweep(args: argparse.Namespace) -> None:
     """Flag overdue commitments and send check-in reminders now."""
     print(json.dumps(_with_session(sweep_overdue)))
+
+
+def cmd_retention_sweep(args: argparse.Namespace) -> None:
+    """Purge what is past its retention period (see README, Retention); prints what went."""
+    settings = get_settings()
+    print(json.dumps(_with_session(lambda s: sweep(s, settings).as_dict())))
 
 
 def cmd_settings(args: argparse.Namespace) -> None:
@@ -161,6 +182,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mentors", type=int, default=2_000)
     p.add_argument("--newcomers", type=int, default=10_000)
     p.add_argument("--seed", type=int, default=2024)
+    p.add_argument("--no-history", action="store_true", help="profiles only: no matches, outcomes or honours")
     p.set_defaults(func=cmd_seed_demo)
 
     p = sub.add_parser("worker", help=cmd_worker.__doc__)
@@ -169,6 +191,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("retrain", help=cmd_retrain.__doc__).set_defaults(func=cmd_retrain)
     sub.add_parser("sweep", help=cmd_sweep.__doc__).set_defaults(func=cmd_sweep)
+    p = sub.add_parser("retention-sweep", help=cmd_retention_sweep.__doc__)
+    p.set_defaults(func=cmd_retention_sweep)
     sub.add_parser("settings", help=cmd_settings.__doc__).set_defaults(func=cmd_settings)
     add_import_command(sub)
     return parser

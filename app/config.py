@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 from functools import lru_cache
 from pathlib import Path
@@ -14,15 +15,22 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 VAR_DIR = PROJECT_ROOT / "var"
 
 
-def _dev_secret() -> str:
+# HS256 keys shorter than the hash output are guessable offline from any one token.
+MIN_SECRET_BYTES = 32
+
+
+def _dev_secret(directory: Path = VAR_DIR) -> str:
     """A per-checkout random key, kept in var/ so tokens survive a restart of `make run`."""
-    path = VAR_DIR / "dev-secret.key"
-    if path.exists():
-        return path.read_text().strip()
-    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    path = directory / "dev-secret.key"
+    directory.mkdir(parents=True, exist_ok=True)
     key = secrets.token_urlsafe(48)
-    path.write_text(key)
-    path.chmod(0o600)
+    try:
+        # Created owner-only in the same call that creates it: no moment at which others may read it.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key)
     return key
 
 
@@ -36,8 +44,21 @@ class Settings(BaseSettings):
     secret_key: SecretStr | None = None
     access_token_minutes: int = Field(default=15, ge=1, le=24 * 60)
     refresh_token_days: int = Field(default=30, ge=1, le=365)
-    login_max_failures: int = Field(default=5, ge=1)
+    # Password checks per username per sliding window (failures and successes alike).
+    login_max_attempts: int = Field(default=5, ge=1)
     login_window_minutes: int = Field(default=15, ge=1)
+    # Requests to the auth routes (token, register, refresh) per client address per window.
+    auth_client_max_requests: int = Field(default=60, ge=1)
+    auth_client_window_seconds: int = Field(default=60, ge=1)
+    # Production runs on PostgreSQL; SQLite there only when an operator says so on purpose.
+    allow_sqlite_in_production: bool = False
+    # Retention (days): see "Retention" in README.md; `jieduan retention-sweep` applies them.
+    retain_login_failures_days: int = Field(default=30, ge=1)
+    retain_refresh_tokens_days: int = Field(default=7, ge=0)
+    retain_idempotency_days: int = Field(default=2, ge=1)
+    retain_notifications_days: int = Field(default=180, ge=1)
+    retain_finished_jobs_days: int = Field(default=30, ge=1)
+    retain_import_personal_data_days: int = Field(default=30, ge=1)
     max_json_body_bytes: int = Field(default=1_000_000, ge=1_000)
     import_max_bytes: int = Field(default=20 * 1024 * 1024, ge=1_000)
     import_max_rows: int = Field(default=200_000, ge=1)
@@ -50,17 +71,21 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
 
     @model_validator(mode="after")
-    def _require_secret_in_production(self) -> Settings:
-        if self.secret_key is None:
-            if self.env == "production":
-                raise ValueError("JIEDUAN_SECRET_KEY must be set in production")
+    def _production_guards(self) -> Settings:
+        key = self.secret_key.get_secret_value() if self.secret_key is not None else ""
+        if self.env == "production":
+            if len(key.encode()) < MIN_SECRET_BYTES:
+                raise ValueError(
+                    f"JIEDUAN_SECRET_KEY must be at least {MIN_SECRET_BYTES} bytes in production"
+                )
+            if self.database_url.startswith("sqlite") and not self.allow_sqlite_in_production:
+                raise ValueError(
+                    "production needs PostgreSQL (or JIEDUAN_ALLOW_SQLITE_IN_PRODUCTION=true for SQLite)"
+                )
+        elif not key.strip():
+            # An empty key would sign tokens anyone can forge; outside production use the dev key file.
             self.secret_key = SecretStr(_dev_secret())
         return self
-
-    @property
-    def is_sqlite(self) -> bool:
-        """True for the embedded database."""
-        return self.database_url.startswith("sqlite")
 
     def redacted(self) -> dict[str, object]:
         """Effective settings with secrets hidden, for `jieduan settings`."""

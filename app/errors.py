@@ -10,7 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from app.i18n import Lang, preferred_language, title_for
+from app.i18n import Lang, preferred_language, title_for, validation_message
 
 log = logging.getLogger(__name__)
 
@@ -127,8 +127,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        lang = preferred_language(request.headers.get("accept-language"))
         errors = [
-            {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
+            {"loc": list(e.get("loc", ())), "msg": validation_message(e, lang), "type": e.get("type", "")}
             for e in exc.errors()
         ]
         return problem(request, 422, "validation_failed", None, errors=errors)

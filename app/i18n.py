@@ -1,8 +1,13 @@
-"""Localised problem titles: zh-CN by default, English when the client prefers it."""
+"""The error catalogue: a zh-CN and an en title for every problem code, and 422 messages in both.
+
+zh-CN by default, English when the client prefers it (Accept-Language). Every code an AppError is
+raised with must have its title here; a test walks the code base for them.
+"""
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Mapping
+from typing import Any, Literal
 
 Lang = Literal["zh-CN", "en"]
 
@@ -34,12 +39,99 @@ TITLES: dict[str, tuple[str, str]] = {
     "invalid_cursor": ("分页游标无效", "Invalid pagination cursor"),
     "too_many_requests": ("请求过于频繁，请稍后再试", "Too many requests; try again later"),
     "login_throttled": ("登录失败次数过多，请稍后再试", "Too many failed logins; try again later"),
+    "weak_password": ("密码不符合安全要求", "Password does not meet the policy"),
+    "jurisdiction_not_allowed": ("该账户不设管辖区", "This account has no jurisdiction"),
     "internal_error": ("服务器内部错误", "Internal server error"),
     "csrf_failed": (
         "表单已过期或来源不明，请刷新页面后重试",
         "The form expired or came from elsewhere; reload and retry",
     ),
+    "http_error": ("请求失败", "Request failed"),
+    "capacity_below_used": ("带徒名额不能少于已占用的名额", "Capacity is below the seats in use"),
+    "idempotency_key_reused": ("该幂等键已用于另一个请求", "Idempotency-Key reused for another request"),
+    "invalid_transition": ("当前状态不允许此操作", "Not allowed in the current state"),
+    "last_admin": ("不能停用最后一个在用的管理员", "The last active admin cannot be deactivated"),
+    "match_not_active": ("结对尚未生效或已结束", "The match is not active"),
+    "mentor_capacity_full": ("该导师的带徒名额已满", "This mentor has no seat left"),
+    "newcomer_already_matched": ("该新农人已有在带的导师", "This newcomer already has a mentor"),
+    "no_trained_model": ("尚无训练好的模型", "No ranker has been trained yet"),
+    "not_enough_decisions": ("审核决定太少，无法训练模型", "Not enough decisions to train the ranker"),
+    "office_without_township": ("乡镇账号未设置所辖乡镇", "This office account has no township"),
+    "party_has_account": ("该方有自己的账户，请由本人确认", "This party answers through their own account"),
+    "profile_has_account": ("该资料由本人账户维护", "This profile is kept by its seller's own account"),
+    "run_in_progress": ("范围重叠的匹配任务尚未结束", "An overlapping matching run is still active"),
+    "township_not_found": ("乡镇代码不存在", "Unknown township code"),
+    # Outcomes, ratings, reports and honours.
+    "match_not_started": ("结对尚未开始", "This match has not started"),
+    "baseline_locked": ("已有进展记录，基线不能再改", "Milestones exist: the baseline is fixed"),
+    "milestone_in_future": ("日期不能晚于今天", "The date is in the future"),
+    "milestone_before_activation": ("日期早于结对开始", "The date is before the match began"),
+    "channel_required": ("请填写开店平台", "Say on which channel the store opened"),
+    "orders_required": ("请填写月订单数", "Give the orders per month"),
+    "match_not_ended": ("结对结束后才能评价", "Rate a match once it has ended"),
+    "already_rated": ("你已评价过该结对", "You have already rated this match"),
+    "invalid_grouping": ("该报表不能这样分组", "This report cannot be grouped that way"),
+    "invalid_date_range": ("起止日期不正确", "Invalid date range"),
+    "region_required": ("请指定地区", "Name the region"),
+    "honour_not_proposed": ("该荣誉已处理", "This honour was already decided"),
+    "honour_revoked": ("该荣誉已撤销", "This honour is already revoked"),
+    "honour_not_confirmed": ("荣誉尚未确认或已撤销", "This honour is not confirmed"),
+    "verification_throttled": ("核验过于频繁，请稍后再试", "Too many verifications; try again later"),
 }
+
+# 422 messages by pydantic error type, in zh-CN; {name} fields come from the error's context.
+VALIDATION_MESSAGES_ZH: dict[str, str] = {
+    "missing": "缺少必填项",
+    "extra_forbidden": "不允许的字段",
+    "string_type": "应为文本",
+    "string_too_short": "至少 {min_length} 个字符",
+    "string_too_long": "最多 {max_length} 个字符",
+    "string_pattern_mismatch": "格式不正确",
+    "int_type": "应为整数",
+    "int_parsing": "应为整数",
+    "int_from_float": "应为整数",
+    "float_type": "应为数字",
+    "float_parsing": "应为数字",
+    "bool_type": "应为 true 或 false",
+    "bool_parsing": "应为 true 或 false",
+    "greater_than": "应大于 {gt}",
+    "greater_than_equal": "应大于或等于 {ge}",
+    "less_than": "应小于 {lt}",
+    "less_than_equal": "应小于或等于 {le}",
+    "multiple_of": "应为 {multiple_of} 的倍数",
+    "literal_error": "应为以下之一：{expected}",
+    "enum": "应为以下之一：{expected}",
+    "too_short": "至少 {min_length} 项",
+    "too_long": "最多 {max_length} 项",
+    "list_type": "应为列表",
+    "dict_type": "应为对象",
+    "model_type": "应为对象",
+    "model_attributes_type": "应为对象",
+    "json_invalid": "JSON 格式错误",
+    "json_type": "应为 JSON",
+    "date_parsing": "应为日期（YYYY-MM-DD）",
+    "date_from_datetime_parsing": "应为日期（YYYY-MM-DD）",
+    "datetime_parsing": "应为日期时间（ISO 8601）",
+    "datetime_from_date_parsing": "应为日期时间（ISO 8601）",
+    "url_parsing": "应为网址",
+    "value_error": "取值无效：{error}",
+    "union_tag_invalid": "类型标记无效",
+    "none_required": "应为空",
+}
+
+
+def validation_message(error: Mapping[str, Any], lang: Lang) -> str:
+    """One 422 message in the caller's language (English as pydantic words it)."""
+    english = str(error.get("msg", ""))
+    if lang == "en":
+        return english
+    template = VALIDATION_MESSAGES_ZH.get(str(error.get("type", "")))
+    if template is None:
+        return f"取值无效（{english}）"
+    try:
+        return template.format(**(error.get("ctx") or {}))
+    except (KeyError, IndexError, ValueError):
+        return template.split("{", 1)[0].rstrip("：: ") or english
 
 
 def preferred_language(accept_language: str | None) -> Lang:

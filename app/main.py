@@ -16,19 +16,29 @@ from app.config import Settings, get_settings
 from app.console.setup import install_console
 from app.db import make_engine, make_sessionmaker
 from app.errors import install_error_handlers
+from app.feedback.router import router as feedback_router
 from app.health.router import router as health_router
+from app.honours.router import router as honours_router
 from app.imports.router import router as imports_router
 from app.jobs.handlers import HANDLERS, PERIODIC
 from app.jobs.worker import Worker
 from app.matches.router import router as matches_router
-from app.middleware import BodyLimitMiddleware, ConcurrencyLimitMiddleware, RequestLogMiddleware
+from app.middleware import (
+    BodyLimitMiddleware,
+    ConcurrencyLimitMiddleware,
+    NulGuardMiddleware,
+    RequestLogMiddleware,
+    UnhandledErrorMiddleware,
+)
 from app.notifications.router import router as notifications_router
+from app.outcomes.router import router as outcomes_router
 from app.profiles.router import mentors_router, newcomers_router
 from app.proposals.router import router as proposals_router
 from app.ranker.router import router as ranker_router
 from app.recommendations.router import router as recommendations_router
 from app.recommendations.service import RecommenderCache
 from app.regions.router import router as regions_router
+from app.reports.router import router as reports_router
 from app.runs.router import router as runs_router
 from app.taxonomy.router import router as taxonomy_router
 
@@ -46,6 +56,10 @@ API_ROUTERS = (
     matches_router,
     recommendations_router,
     notifications_router,
+    outcomes_router,
+    feedback_router,
+    reports_router,
+    honours_router,
 )
 
 
@@ -94,6 +108,8 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         upload_limit=settings.import_max_bytes,
         upload_prefix=("/api/v1/imports", "/console/office/imports"),
     )
+    app.add_middleware(NulGuardMiddleware)
     app.add_middleware(ConcurrencyLimitMiddleware, limit=settings.max_concurrent_requests)
+    app.add_middleware(UnhandledErrorMiddleware)
     app.add_middleware(RequestLogMiddleware)
     return app

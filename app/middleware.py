@@ -1,4 +1,4 @@
-"""ASGI middleware: request ids with access logs, and request body limits (413 before parsing)."""
+"""ASGI middleware: request ids with access logs, a 500 that keeps the connection, NUL guard, body limits."""
 
 from __future__ import annotations
 
@@ -7,14 +7,16 @@ import logging
 import time
 import uuid
 from typing import Any
+from urllib.parse import unquote_to_bytes
 
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.db import read_only_transactions
-from app.errors import PayloadTooLarge, problem
+from app.errors import problem
 
 log = logging.getLogger("jieduan.access")
+error_log = logging.getLogger("jieduan.errors")
 
 
 class RequestLogMiddleware:
@@ -52,8 +54,69 @@ class RequestLogMiddleware:
             )
 
 
+class UnhandledErrorMiddleware:
+    """Answer an unhandled exception with a 500 problem and end the request normally.
+
+    Starlette's own last-resort handler re-raises after sending its 500, and the server then closes the
+    connection under a client that was told nothing (no `Connection: close`): a pooled keep-alive
+    connection is dead on its next use. Caught here, the exception is logged once and the connection
+    stays usable. If the response had already started, there is nothing to say, so it is re-raised.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception:
+            if started:
+                raise
+            error_log.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
+            response = problem(Request(scope), 500, "internal_error", None)
+            await response(scope, _empty_receive, send)
+
+
+class NulGuardMiddleware:
+    """Refuse a NUL character anywhere in the path or query string (422) before any route sees it.
+
+    PostgreSQL text cannot hold NUL, and no parameter has a use for one; checking here covers every
+    query parameter of every route at once (request bodies are checked by the `Input` schema base).
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and (
+            "\x00" in scope["path"] or b"\x00" in unquote_to_bytes(scope.get("query_string") or b"")
+        ):
+            where = "path" if "\x00" in scope["path"] else "query"
+            error = {"loc": [where], "msg": "must not contain NUL characters", "type": "value_error"}
+            response = problem(Request(scope), 422, "validation_failed", None, errors=[error])
+            await response(scope, _empty_receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
 class BodyLimitMiddleware:
-    """Refuse bodies over the limit: by Content-Length up front, or while streaming a chunked body."""
+    """Refuse bodies over the limit: by Content-Length up front, or while streaming a chunked body.
+
+    Either way the client gets the same 413 problem. Past the limit mid-stream, the 413 is sent from
+    here, the application is told the client left (so it stops reading), and anything it still tries
+    to send is dropped.
+    """
 
     def __init__(
         self, app: ASGIApp, *, default_limit: int, upload_limit: int, upload_prefix: str | tuple[str, ...]
@@ -77,17 +140,37 @@ class BodyLimitMiddleware:
             await _too_large(scope, send, limit)
             return
         seen = 0
+        refused = False
+        response_started = False
 
         async def counting_receive() -> Message:
-            nonlocal seen
+            nonlocal seen, refused
+            if refused:
+                return {"type": "http.disconnect"}
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > allowed:
-                    raise PayloadTooLarge(code="payload_too_large", limit_bytes=limit)
+                    refused = True
+                    if not response_started:
+                        await _too_large(scope, send, limit)
+                    return {"type": "http.disconnect"}
             return message
 
-        await self.app(scope, counting_receive, send)
+        async def guarded_send(message: Message) -> None:
+            nonlocal response_started
+            if refused:
+                return  # the 413 went out already; whatever the app says now has no one to hear it
+            if message["type"] == "http.response.start":
+                response_started = True
+            await send(message)
+
+        try:
+            await self.app(scope, counting_receive, guarded_send)
+        except Exception:
+            if not refused:
+                raise
+            # The app failed only because its body was cut off; the client has its 413.
 
 
 async def _too_large(scope: Scope, send: Send, limit: int) -> None:

@@ -1,21 +1,71 @@
-"""Opaque keyset cursors: base64url of a small JSON list of the last row's sort key."""
+"""Keyset pagination: one key list gives the ORDER BY, the WHERE after a cursor, and the next cursor.
+
+A cursor is opaque to clients: base64url of a small JSON list holding the last row's key values.
+"""
 
 from __future__ import annotations
 
 import base64
 import json
 from collections.abc import Callable, Sequence
-from typing import Annotated, Any, TypeVar
+from dataclasses import dataclass
+from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Query
+from sqlalchemy import ColumnElement, Select, and_, or_
+from sqlalchemy.engine import Row
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from app.errors import Unprocessable
-from app.schemas import MAX_ID
+from app.schemas import MAX_ID, has_nul
 
 T = TypeVar("T")
+U = TypeVar("U")
 
 LimitQuery = Annotated[int, Query(ge=1, le=100, description="Page size (at most 100)")]
 CursorQuery = Annotated[str | None, Query(max_length=512, description="next_cursor of the previous page")]
+
+
+@dataclass(frozen=True, slots=True)
+class Key:
+    """One sort key: a mapped column, its direction, and the JSON type its cursor value has."""
+
+    column: InstrumentedAttribute[Any]
+    descending: bool = False
+    type: type = int
+
+    def value_of(self, row: Any) -> Any:
+        """This key's value on a fetched row (an entity, or a row whose entities include its class)."""
+        if isinstance(row, Row):
+            row = next(e for e in row if isinstance(e, self.column.class_))
+        value = getattr(row, self.column.key)
+        return self.type(value)
+
+    def after(self, value: Any) -> ColumnElement[bool]:
+        """Rows strictly after `value` in this key's direction."""
+        return self.column < value if self.descending else self.column > value
+
+
+def asc(column: InstrumentedAttribute[Any], type_: type = int) -> Key:
+    """An ascending key."""
+    return Key(column, False, type_)
+
+
+def desc(column: InstrumentedAttribute[Any], type_: type = int) -> Key:
+    """A descending key."""
+    return Key(column, True, type_)
+
+
+@dataclass(frozen=True, slots=True)
+class Paged(Generic[T]):
+    """One page of rows and the cursor of the next (None on the last page)."""
+
+    items: list[T]
+    next_cursor: str | None
+
+    def map(self, fn: Callable[[T], U]) -> Paged[U]:
+        """The same page with each item mapped (e.g. rows to domain views)."""
+        return Paged([fn(i) for i in self.items], self.next_cursor)
 
 
 def encode_cursor(key: list[Any]) -> str:
@@ -36,13 +86,42 @@ def decode_cursor(cursor: str | None, types: tuple[type, ...]) -> list[Any] | No
         not isinstance(key, list)
         or any(isinstance(v, int) and not -MAX_ID <= v <= MAX_ID for v in key)
         or len(key) != len(types)
-        or not all(isinstance(v, t) and not isinstance(v, bool) for v, t in zip(key, types, strict=True))
+        or has_nul(key)
+        or not all(_fits(v, t) for v, t in zip(key, types, strict=True))
     ):
         raise Unprocessable(code="invalid_cursor")
-    return key
+    return [float(v) if t is float else v for v, t in zip(key, types, strict=True)]
 
 
-def page_of(rows: Sequence[T], limit: int, key: Callable[[T], list[Any]]) -> tuple[list[T], str | None]:
-    """Split the `limit + 1` rows a keyset query fetched into one page and the next page's cursor."""
-    page = list(rows[:limit])
-    return page, encode_cursor(key(page[-1])) if len(rows) > limit else None
+def _fits(value: Any, type_: type) -> bool:
+    if isinstance(value, bool):
+        return False
+    # JSON writes 1.0 as 1.0, but a hand-made cursor may hold an int where a float is expected.
+    return isinstance(value, int | float) if type_ is float else isinstance(value, type_)
+
+
+def _after(keys: Sequence[Key], values: list[Any]) -> ColumnElement[bool]:
+    """Lexicographic "after": k1 > v1, or k1 = v1 and k2 > v2, ... (each in its own direction)."""
+    clauses = []
+    for i, key in enumerate(keys):
+        equal = [k.column == v for k, v in zip(keys[:i], values[:i], strict=True)]
+        clauses.append(and_(*equal, key.after(values[i])))
+    return or_(*clauses)
+
+
+def paginate(
+    session: Session, statement: Select[Any], keys: Sequence[Key], cursor: str | None, limit: int
+) -> Paged[Any]:
+    """Run one keyset page of `statement` ordered by `keys` (the last key must be unique)."""
+    values = decode_cursor(cursor, tuple(k.type for k in keys))
+    stmt = statement.order_by(*(k.column.desc() if k.descending else k.column.asc() for k in keys))
+    if values is not None:
+        stmt = stmt.where(_after(keys, values))
+    single_entity = len(statement.column_descriptions) == 1
+    result = (
+        session.scalars(stmt.limit(limit + 1)) if single_entity else session.execute(stmt.limit(limit + 1))
+    )
+    rows = list(result)
+    page = rows[:limit]
+    next_cursor = encode_cursor([k.value_of(page[-1]) for k in keys]) if len(rows) > limit else None
+    return Paged(page, next_cursor)

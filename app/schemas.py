@@ -2,22 +2,52 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Path
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 T = TypeVar("T")
 
 PhoneStr = Annotated[str, StringConstraints(pattern=r"^1[3-9]\d{9}$")]
 RegionCodeStr = Annotated[str, StringConstraints(pattern=r"^(\d{2}|\d{4}|\d{6}|\d{9}|\d{12})$")]
-Password = Annotated[str, StringConstraints(min_length=8, max_length=128)]
+# Never stripped: a password is used exactly as typed (the policy lives in app.auth.passwords).
+Password = Annotated[str, StringConstraints(min_length=8, max_length=128, strip_whitespace=False)]
+
+
+def has_nul(value: object) -> bool:
+    """True if a string, or any string inside a list or dict, holds a NUL character."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, list | tuple):
+        return any(has_nul(v) for v in value)
+    if isinstance(value, dict):
+        return any(has_nul(k) or has_nul(v) for k, v in value.items())
+    return False
+
+
+def _refuse_nul(value: Any) -> Any:
+    if has_nul(value):
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+# For string parameters outside an `Input` body (form fields): the same NUL rule as every body.
+NoNulStr = Annotated[str, AfterValidator(_refuse_nul)]
+# Search text: no control characters (PostgreSQL text cannot hold NUL; none belongs in a search anyway).
+SEARCH_TEXT_PATTERN = r"^[^\x00-\x1f\x7f]+$"
 
 
 class Input(BaseModel):
     """Base of every request body: unknown fields are an error, so no mass assignment slips in."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        # PostgreSQL text cannot hold NUL and no field has a use for one: refused in every body (422).
+        return _refuse_nul(value)
 
 
 class Output(BaseModel):

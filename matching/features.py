@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from matching import taxonomy, vocab
-from matching.regions import haversine_km, unit_vectors
+from matching.regions import haversine_km
 from matching.text import TextModel, fit_text_model
 from matching.types import MentorTable, NewcomerTable, Policy
 
@@ -172,8 +172,3 @@ def pair_features(
         o[:, 7] = same_pref & identical
         o[:, 8:] = need & offered
     return out
-
-
-def unit_positions(table: MentorTable | NewcomerTable) -> np.ndarray:
-    """(n, 3) unit vectors of profile coordinates."""
-    return unit_vectors(table.lat, table.lon)

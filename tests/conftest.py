@@ -25,6 +25,10 @@ from app.migrations import upgrade
 from app.models import Account
 from app.reference import load_reference_data
 
+# Fixtures of the matching workflow (a seeded population, proposals, a worker), shared by runs/,
+# proposals/, matches/ and the end-to-end test.
+pytest_plugins = ("tests.pairs",)
+
 TEST_PASSWORD = "correct horse battery"
 
 

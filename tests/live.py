@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 import uvicorn
@@ -48,9 +49,9 @@ def private_database(base_url: str, tmp: Path) -> Iterator[str]:
 
 
 @contextmanager
-def live_server(settings: Settings) -> Iterator[str]:
-    """Serve the app with uvicorn in a thread; yields its base URL."""
-    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=0, log_level="warning")
+def live_server(settings: Settings, app: Any = None) -> Iterator[str]:
+    """Serve the app (or one built from the settings) with uvicorn in a thread; yields its base URL."""
+    config = uvicorn.Config(app or create_app(settings), host="127.0.0.1", port=0, log_level="warning")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -11,7 +11,7 @@ from app.accounts.schemas import AccountUpdate, StaffAccountCreate
 from app.auth.schemas import AccountRead
 from app.deps import AdminUser, SessionDep
 from app.openapi import problems
-from app.pagination import CursorQuery, LimitQuery, decode_cursor, page_of
+from app.pagination import CursorQuery, LimitQuery
 from app.schemas import IdPath, Page
 
 router = APIRouter(prefix="/api/v1/accounts", tags=["accounts"])
@@ -38,12 +38,9 @@ def list_accounts(
     role: Literal["admin", "coordinator", "township_office", "mentor", "newcomer"] | None = None,
 ) -> Page[AccountRead]:
     """All accounts, optionally of one role (admin only)."""
-    key = decode_cursor(cursor, (int,))
-    rows = service.list_accounts(session, role=role, after_id=key[0] if key else None, limit=limit + 1)
-    rows, next_cursor = page_of(rows, limit, lambda a: [a.id])
+    page = service.list_accounts(session, role=role, cursor=cursor, limit=limit)
     return Page[AccountRead](
-        items=[AccountRead.model_validate(a) for a in rows],
-        next_cursor=next_cursor,
+        items=[AccountRead.model_validate(a) for a in page.items], next_cursor=page.next_cursor
     )
 
 

@@ -6,11 +6,12 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from app.access.roles import STAFF_ROLES, Role
-from app.auth.passwords import hash_password
+from app.access.roles import MOBILE_ROLES, STAFF_ROLES, Role
+from app.auth.passwords import check_password_policy, hash_password
 from app.db import utcnow
 from app.errors import Conflict, NotFound, Unprocessable
 from app.models import Account, RefreshToken, Region
+from app.pagination import Paged, asc, paginate
 
 # The region level each staff role's jurisdiction must have.
 _JURISDICTION_LEVELS = {
@@ -27,18 +28,9 @@ def get_account(session: Session, account_id: int) -> Account:
     return account
 
 
-MIN_PASSWORD_CHARS = 8
-
-
-def _hash_checked(password: str) -> str:
-    # The API schemas check this too; the CLI and the seed come through here without them.
-    if len(password) < MIN_PASSWORD_CHARS:
-        raise Unprocessable(
-            detail=(
-                f"密码至少 {MIN_PASSWORD_CHARS} 个字符",
-                f"password needs {MIN_PASSWORD_CHARS}+ characters",
-            )
-        )
+def _hash_checked(password: str, *, username: str, phone: str | None = None) -> str:
+    # Every way in (API, CLI, seed) comes through here, so the policy cannot be skipped.
+    check_password_policy(password, username=username, phone=phone)
     return hash_password(password)
 
 
@@ -61,7 +53,7 @@ def register_mobile_user(
         Account(
             username=phone,
             phone=phone,
-            password_hash=_hash_checked(password),
+            password_hash=_hash_checked(password, username=phone, phone=phone),
             role=role,
             display_name=display_name,
         ),
@@ -69,9 +61,18 @@ def register_mobile_user(
 
 
 def _check_jurisdiction(session: Session, role: str, code: str | None) -> None:
+    if role in MOBILE_ROLES:
+        if code is not None:
+            raise Unprocessable(
+                code="jurisdiction_not_allowed",
+                detail=("导师和新手账户不设管辖区", "mentor and newcomer accounts have no jurisdiction"),
+            )
+        return
     if role == Role.ADMIN:
         if code is not None:
-            raise Unprocessable(detail=("管理员不设管辖区", "admins have no jurisdiction"))
+            raise Unprocessable(
+                code="jurisdiction_not_allowed", detail=("管理员不设管辖区", "admins have no jurisdiction")
+            )
         return
     if code is None:
         raise Unprocessable(detail=("该角色必须指定管辖区", "this role needs a jurisdiction"))
@@ -104,7 +105,7 @@ def create_staff_account(
         session,
         Account(
             username=username,
-            password_hash=_hash_checked(password),
+            password_hash=_hash_checked(password, username=username),
             role=role,
             display_name=display_name,
             jurisdiction_code=jurisdiction_code,
@@ -112,14 +113,12 @@ def create_staff_account(
     )
 
 
-def list_accounts(session: Session, *, role: str | None, after_id: int | None, limit: int) -> list[Account]:
+def list_accounts(session: Session, *, role: str | None, cursor: str | None, limit: int) -> Paged[Account]:
     """Accounts in id order, one keyset page."""
-    stmt = select(Account).order_by(Account.id).limit(limit)
+    stmt = select(Account)
     if role:
         stmt = stmt.where(Account.role == role)
-    if after_id is not None:
-        stmt = stmt.where(Account.id > after_id)
-    return list(session.scalars(stmt))
+    return paginate(session, stmt, [asc(Account.id)], cursor, limit)
 
 
 def update_account(

@@ -1,14 +1,21 @@
-"""Log in, rotate refresh tokens, log out, throttle failed logins."""
+"""Log in, rotate refresh tokens, log out; failed logins are counted and throttled.
+
+Two paths own their transactions instead of leaving them to the request's session, because what they
+write must survive the error that ends the request: the attempt counter and failed-login record of a
+login (written before and after the password check, each in its own short transaction), and the
+revocation of a refresh-token family when a spent token is replayed (the whole rotation is one explicit
+transaction that commits before the 401 is raised).
+"""
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
 
-from sqlalchemy import delete, func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, sessionmaker
 
+from app.auth import throttle
 from app.auth.passwords import dummy_hash, verify_password
 from app.auth.tokens import (
     expires_in_seconds,
@@ -19,8 +26,12 @@ from app.auth.tokens import (
 )
 from app.config import Settings
 from app.db import utcnow
-from app.errors import TooManyRequests, Unauthorized
+from app.errors import AppError, TooManyRequests, Unauthorized
 from app.models import Account, LoginFailure, RefreshToken
+from app.schemas import has_nul
+
+# The username column's length: anything longer cannot name an account.
+USERNAME_MAX = Account.__table__.c.username.type.length  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,21 +43,9 @@ class TokenPair:
     expires_in: int
 
 
-def _check_throttle(session: Session, settings: Settings, username: str) -> None:
-    since = utcnow() - timedelta(minutes=settings.login_window_minutes)
-    failures = (
-        session.scalar(
-            select(func.count())
-            .select_from(LoginFailure)
-            .where(LoginFailure.username == username, LoginFailure.at >= since)
-        )
-        or 0
-    )
-    if failures >= settings.login_max_failures:
-        raise TooManyRequests(
-            code="login_throttled",
-            headers={"Retry-After": str(settings.login_window_minutes * 60)},
-        )
+def login_limit(settings: Settings) -> throttle.Limit:
+    """Password checks allowed per username: failures and successes alike count."""
+    return throttle.Limit("login", settings.login_max_attempts, settings.login_window_minutes * 60)
 
 
 def _issue_pair(session: Session, settings: Settings, account: Account, family_id: str) -> TokenPair:
@@ -67,25 +66,44 @@ def _issue_pair(session: Session, settings: Settings, account: Account, family_i
     return TokenPair(access, f"{token.id}.{secret}", expires_in_seconds(settings))
 
 
-def login(session: Session, settings: Settings, *, username: str, password: str, ip: str) -> TokenPair:
-    """Verify a password and start a new refresh-token family; failures are counted."""
+def login(
+    sessions: sessionmaker[Session],
+    session: Session,
+    settings: Settings,
+    *,
+    username: str,
+    password: str,
+    ip: str,
+) -> TokenPair:
+    """Verify a password and start a new refresh-token family.
+
+    The attempt is counted (and refused past the limit) in its own committed transaction before the
+    password is checked, so concurrent attempts cannot all slip under the limit; a failure is recorded
+    in another short transaction of its own. Only a success writes through the request's `session`.
+    """
     username = username.strip()
-    _check_throttle(session, settings, username)
-    account = session.scalar(select(Account).where(Account.username == username))
+    if not username or len(username) > USERNAME_MAX or has_nul(username):
+        # No account can have this name; spend the same time as a miss and say the same.
+        verify_password(password, dummy_hash())
+        raise Unauthorized(code="invalid_credentials")
+    retry_after = throttle.hit(sessions, login_limit(settings), username)
+    if retry_after is not None:
+        raise TooManyRequests(code="login_throttled", headers={"Retry-After": str(retry_after)})
+    with sessions() as lookup:
+        account = lookup.scalar(select(Account).where(Account.username == username))
     ok = verify_password(password, account.password_hash if account else dummy_hash())
     if not account or not ok:
-        session.add(LoginFailure(username=username, ip=ip))
-        session.commit()  # the failure must be counted even though the request ends in a 401
+        with sessions.begin() as audit:
+            audit.add(LoginFailure(username=username, ip=ip[:64]))
         raise Unauthorized(code="invalid_credentials")
     if not account.is_active:
         raise Unauthorized(code="account_inactive")
-    session.execute(delete(LoginFailure).where(LoginFailure.username == username))
     return _issue_pair(session, settings, account, str(uuid.uuid4()))
 
 
 def _find_token(session: Session, raw: str) -> RefreshToken:
     token_id, _, secret = raw.partition(".")
-    token = session.get(RefreshToken, token_id) if token_id and secret else None
+    token = session.get(RefreshToken, token_id) if token_id and secret and not has_nul(raw) else None
     if token is None or token.token_hash != hash_refresh_secret(secret):
         raise Unauthorized(code="invalid_token")
     return token
@@ -99,9 +117,8 @@ def _revoke_family(session: Session, family_id: str) -> None:
     )
 
 
-def refresh(session: Session, settings: Settings, *, refresh_token: str) -> TokenPair:
-    """Rotate: the presented token is spent; presenting a spent one revokes its whole family."""
-    token = _find_token(session, refresh_token)
+def _rotate(session: Session, settings: Settings, raw: str) -> TokenPair | AppError:
+    token = _find_token(session, raw)
     now = utcnow()
     if token.revoked_at is not None or token.expires_at <= now:
         raise Unauthorized(code="invalid_token")
@@ -113,12 +130,25 @@ def refresh(session: Session, settings: Settings, *, refresh_token: str) -> Toke
     ).rowcount
     if spent != 1:
         _revoke_family(session, token.family_id)
-        session.commit()  # the revocation must survive the 401 that follows
-        raise Unauthorized(code="refresh_token_reused")
+        return Unauthorized(code="refresh_token_reused")  # returned, so the revocation commits
     account = session.get(Account, token.account_id)
     if account is None or not account.is_active:
         raise Unauthorized(code="account_inactive")
     return _issue_pair(session, settings, account, token.family_id)
+
+
+def refresh(sessions: sessionmaker[Session], settings: Settings, *, refresh_token: str) -> TokenPair:
+    """Rotate: the presented token is spent; presenting a spent one revokes its whole family.
+
+    Owns its transaction: the rotation runs in one explicit transaction that commits when it ends in a
+    new pair or in the revocation of a replayed token's family (which must survive the 401), and rolls
+    back on any other error.
+    """
+    with sessions.begin() as session:
+        outcome = _rotate(session, settings, refresh_token)
+    if isinstance(outcome, AppError):
+        raise outcome
+    return outcome
 
 
 def logout(session: Session, *, refresh_token: str, account_id: int) -> None:

@@ -12,6 +12,7 @@ import jwt
 from app.config import Settings
 from app.db import utcnow
 from app.errors import Unauthorized
+from app.schemas import MAX_ID
 
 ALGORITHM = "HS256"
 AUDIENCE = "jieduan-api"
@@ -52,9 +53,14 @@ def decode_access_token(settings: Settings, token: str) -> AccessClaims:
             audience=AUDIENCE,
             options={"require": ["sub", "exp", "iat", "aud"]},
         )
-        return AccessClaims(int(payload["sub"]), str(payload["role"]), payload.get("jur"))
-    except (jwt.PyJWTError, KeyError, ValueError) as exc:
+        account_id = int(payload["sub"])
+        claims = AccessClaims(account_id, str(payload["role"]), payload.get("jur"))
+    except (jwt.PyJWTError, KeyError, ValueError, TypeError) as exc:
         raise Unauthorized(code="invalid_token") from exc
+    # A subject outside the id column's range names nobody (and must not reach the database).
+    if not 1 <= account_id <= MAX_ID:
+        raise Unauthorized(code="invalid_token")
+    return claims
 
 
 def new_refresh_secret() -> str:

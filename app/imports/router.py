@@ -24,8 +24,8 @@ from app.imports.schemas import (
     Severity,
 )
 from app.openapi import problems
-from app.pagination import CursorQuery, LimitQuery, decode_cursor, page_of
-from app.schemas import IdPath, Page
+from app.pagination import CursorQuery, LimitQuery
+from app.schemas import IdPath, NoNulStr, Page
 
 router = APIRouter(prefix="/api/v1", tags=["imports"])
 _SCOPE = "POST /api/v1/imports"
@@ -55,7 +55,7 @@ def create_import(
     ] = "skip_row",
     township: TownshipForm = None,
     sheet: Annotated[
-        str | None, Form(max_length=64, description="XLSX worksheet (default: first visible)")
+        NoNulStr | None, Form(max_length=64, description="XLSX worksheet (default: first visible)")
     ] = None,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
@@ -104,13 +104,8 @@ def create_import(
 @router.get("/imports", response_model=Page[ImportRead], responses=problems(401, 403, 422))
 def list_imports(caller: OfficeUser, session: SessionDep, limit: LimitQuery = 50, cursor: CursorQuery = None):
     """Imports you may see (an office: its township's; admin: all), newest first, one cursor page."""
-    key = decode_cursor(cursor, (int,))
-    rows = service.list_imports(session, caller, before_id=key[0] if key else None, limit=limit + 1)
-    rows, next_cursor = page_of(rows, limit, lambda r: [r.id])
-    return {
-        "items": [service.to_read(r) for r in rows],
-        "next_cursor": next_cursor,
-    }
+    page = service.list_imports(session, caller, cursor=cursor, limit=limit)
+    return {"items": [service.to_read(r) for r in page.items], "next_cursor": page.next_cursor}
 
 
 @router.get("/imports/{import_id}", response_model=ImportRead, responses=problems(401, 403, 404, 422))
@@ -134,11 +129,8 @@ def list_import_errors(
 ):
     """The import's row issues in file order (row, column, original value, code, zh/en message)."""
     imp = service.get_visible(session, caller, import_id)
-    key = decode_cursor(cursor, (int,))
-    stmt = service.issues_query(imp.id, severity=severity, after_id=key[0] if key else None)
-    rows = list(session.scalars(stmt.limit(limit + 1)))
-    rows, next_cursor = page_of(rows, limit, lambda r: [r.id])
-    return {"items": rows, "next_cursor": next_cursor}
+    page = service.list_issues(session, imp.id, severity=severity, cursor=cursor, limit=limit)
+    return {"items": page.items, "next_cursor": page.next_cursor}
 
 
 @router.get(
@@ -170,8 +162,5 @@ def list_import_rows(
 ):
     """Each row's outcome (created, updated with its changed fields, unchanged, rejected), in file order."""
     imp = service.get_visible(session, caller, import_id)
-    key = decode_cursor(cursor, (int,))
-    stmt = service.rows_query(imp.id, outcome=outcome, after_row=key[0] if key else None)
-    rows = list(session.scalars(stmt.limit(limit + 1)))
-    rows, next_cursor = page_of(rows, limit, lambda r: [r.row_number])
-    return {"items": rows, "next_cursor": next_cursor}
+    page = service.list_rows(session, imp.id, outcome=outcome, cursor=cursor, limit=limit)
+    return {"items": page.items, "next_cursor": page.next_cursor}

@@ -9,7 +9,7 @@ import hashlib
 import json
 from typing import Any, Final
 
-from sqlalchemy import Select, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.access import Caller
@@ -17,6 +17,7 @@ from app.access.imports import import_scope, office_township, sees_import
 from app.errors import Conflict, NotFound, Unprocessable
 from app.jobs.queue import enqueue
 from app.models import ImportRowIssue, ImportRowResult, Region, RosterFile, RosterImport
+from app.pagination import Paged, asc, desc, paginate
 
 JOB_KIND: Final = "roster_import"
 
@@ -132,42 +133,30 @@ def get_visible(session: Session, caller: Caller, import_id: int) -> RosterImpor
     return imp
 
 
-def list_imports(
-    session: Session, caller: Caller, *, before_id: int | None, limit: int
-) -> list[RosterImport]:
+def list_imports(session: Session, caller: Caller, *, cursor: str | None, limit: int) -> Paged[RosterImport]:
     """The caller's visible imports, newest first, one keyset page."""
-    stmt = select(RosterImport).where(import_scope(caller)).order_by(RosterImport.id.desc())
-    if before_id is not None:
-        stmt = stmt.where(RosterImport.id < before_id)
-    return list(session.scalars(stmt.limit(limit)))
+    stmt = select(RosterImport).where(import_scope(caller))
+    return paginate(session, stmt, [desc(RosterImport.id)], cursor, limit)
 
 
-def issues_query(
-    import_id: int, *, severity: str | None, after_id: int | None
-) -> Select[tuple[ImportRowIssue]]:
-    """An import's row issues in file order."""
-    stmt = select(ImportRowIssue).where(ImportRowIssue.import_id == import_id).order_by(ImportRowIssue.id)
+def list_issues(
+    session: Session, import_id: int, *, severity: str | None, cursor: str | None, limit: int
+) -> Paged[ImportRowIssue]:
+    """An import's row issues in file order, one keyset page."""
+    stmt = select(ImportRowIssue).where(ImportRowIssue.import_id == import_id)
     if severity:
         stmt = stmt.where(ImportRowIssue.severity == severity)
-    if after_id is not None:
-        stmt = stmt.where(ImportRowIssue.id > after_id)
-    return stmt
+    return paginate(session, stmt, [asc(ImportRowIssue.id)], cursor, limit)
 
 
-def rows_query(
-    import_id: int, *, outcome: str | None, after_row: int | None
-) -> Select[tuple[ImportRowResult]]:
-    """An import's row outcomes in file order."""
-    stmt = (
-        select(ImportRowResult)
-        .where(ImportRowResult.import_id == import_id)
-        .order_by(ImportRowResult.row_number)
-    )
+def list_rows(
+    session: Session, import_id: int, *, outcome: str | None, cursor: str | None, limit: int
+) -> Paged[ImportRowResult]:
+    """An import's row outcomes in file order, one keyset page."""
+    stmt = select(ImportRowResult).where(ImportRowResult.import_id == import_id)
     if outcome:
         stmt = stmt.where(ImportRowResult.outcome == outcome)
-    if after_row is not None:
-        stmt = stmt.where(ImportRowResult.row_number > after_row)
-    return stmt
+    return paginate(session, stmt, [asc(ImportRowResult.row_number)], cursor, limit)
 
 
 def _failure(imp: RosterImport) -> dict[str, str] | None:

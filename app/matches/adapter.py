@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from app.access.regions import under
 from app.models import Match, Mentor, Newcomer, Region
 from app.models.matches import SEAT_HOLDING, MatchStatus
+from app.outcomes.labels import outcome_labels
 from matching import MentorTable, NewcomerTable, Policy, ProposalSet
 from matching.regions import haversine_km
 
@@ -184,3 +185,8 @@ def commitment_dict(c: Any) -> dict[str, Any]:
         "description_en": c.description_en,
         "cadence_days": c.cadence_days,
     }
+
+
+def outcome_pairs(session: Session) -> list[tuple[int, int, int]]:
+    """(newcomer, mentor, 1 if the pairing succeeded else 0) from outcomes: a label beside approvals."""
+    return [(o.newcomer_id, o.mentor_id, int(o.success)) for o in outcome_labels(session)]

@@ -21,7 +21,7 @@ from app.matches.schemas import (
 )
 from app.models.matches import MatchStatus
 from app.openapi import problems
-from app.pagination import CursorQuery, LimitQuery, decode_cursor, page_of
+from app.pagination import CursorQuery, LimitQuery
 from app.proposals.schemas import ProposalRead
 from app.schemas import IdPath, Page
 
@@ -39,10 +39,8 @@ def my_matches(
     caller: MobileUser, session: SessionDep, limit: LimitQuery = 50, cursor: CursorQuery = None
 ) -> Page[ProposalRead]:
     """Your approved, active and past matches, newest first."""
-    after = decode_cursor(cursor, (int,))
-    views = service.my_matches(session, caller, before_id=after[0] if after else None, limit=limit + 1)
-    views, next_cursor = page_of(views, limit, lambda v: [v.match.id])
-    return Page[ProposalRead](items=[_body(v) for v in views], next_cursor=next_cursor)
+    page = service.my_matches(session, caller, cursor=cursor, limit=limit)
+    return Page[ProposalRead](items=[_body(v) for v in page.items], next_cursor=page.next_cursor)
 
 
 @router.get("/matches/{match_id}", response_model=ProposalRead, responses=problems(401, 403, 404))

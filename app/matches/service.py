@@ -15,23 +15,25 @@ from app.matches.states import transition
 from app.models import Commitment, Match, MatchTransition, Mentor, Newcomer
 from app.models.matches import MatchStatus
 from app.notifications.service import notify
+from app.pagination import Paged, desc, paginate
 
 
-def my_matches(session: Session, caller: Caller, *, before_id: int | None, limit: int) -> list[MatchView]:
+def my_matches(session: Session, caller: Caller, *, cursor: str | None, limit: int) -> Paged[MatchView]:
     """The caller's approved, active and past matches, newest first: one query with both profiles."""
     stmt = (
         select(Match, Mentor, Newcomer)
         .join(Mentor, Mentor.id == Match.mentor_id)
         .join(Newcomer, Newcomer.id == Match.newcomer_id)
         .where(party_scope(caller))
-        .order_by(Match.id.desc())
     )
-    if before_id is not None:
-        stmt = stmt.where(Match.id < before_id)
-    views = (
-        view_of(caller, m, mentor, newcomer) for m, mentor, newcomer in session.execute(stmt.limit(limit))
-    )
-    return [v for v in views if v is not None]
+    page = paginate(session, stmt, [desc(Match.id)], cursor, limit)
+    # party_scope already limits rows to what the caller may see, so every row has a view.
+    return page.map(lambda row: _seen(view_of(caller, *row)))
+
+
+def _seen(view: MatchView | None) -> MatchView:
+    assert view is not None
+    return view
 
 
 def transitions_of(session: Session, caller: Caller, match_id: int) -> list[MatchTransition]:

@@ -24,6 +24,7 @@ from app.db import utcnow
 from app.errors import Conflict, PreconditionFailed
 from app.models import Match, MatchTransition, Mentor
 from app.models.matches import SEAT_HOLDING, MatchStatus
+from app.outcomes.service import record_baseline
 
 S = MatchStatus
 TRANSITIONS: dict[MatchStatus, frozenset[MatchStatus]] = {
@@ -130,6 +131,8 @@ def transition(
     entry = MatchTransition(**row)
     session.add(entry)
     session.flush()
+    if to_status == MatchStatus.ACTIVE:
+        record_baseline(session, match=match)
     return entry
 
 

@@ -1,7 +1,9 @@
 """Every table, imported here so Alembic and the mappers see the whole schema."""
 
 from app.db import Base
-from app.models.accounts import Account, LoginFailure, RefreshToken
+from app.models.accounts import Account, LoginFailure, RateLimitCounter, RefreshToken
+from app.models.feedback import MatchRating
+from app.models.honours import Honour
 from app.models.imports import ImportRowIssue, ImportRowResult, RosterFile, RosterImport
 from app.models.jobs import IdempotencyRecord, Job
 from app.models.matches import (
@@ -13,6 +15,7 @@ from app.models.matches import (
     ModelVersion,
     Notification,
 )
+from app.models.outcomes import MatchOutcome, OutcomeReport
 from app.models.profiles import Mentor, MentorProduct, Newcomer, NewcomerProduct
 from app.models.regions import Category, CategoryLink, Region
 
@@ -23,12 +26,15 @@ __all__ = [
     "CategoryLink",
     "CheckIn",
     "Commitment",
+    "Honour",
     "IdempotencyRecord",
     "ImportRowIssue",
     "ImportRowResult",
     "Job",
     "LoginFailure",
     "Match",
+    "MatchOutcome",
+    "MatchRating",
     "MatchTransition",
     "MatchingRun",
     "Mentor",
@@ -37,6 +43,8 @@ __all__ = [
     "Newcomer",
     "NewcomerProduct",
     "Notification",
+    "OutcomeReport",
+    "RateLimitCounter",
     "RefreshToken",
     "Region",
     "RosterFile",

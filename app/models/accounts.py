@@ -1,10 +1,10 @@
-"""Accounts, refresh tokens and failed-login records."""
+"""Accounts, refresh tokens, failed-login records and the attempt counters behind rate limits."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, String
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, PrimaryKeyConstraint, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.access.roles import ALL_ROLES
@@ -56,3 +56,22 @@ class LoginFailure(Base):
     username: Mapped[str] = mapped_column(String(64))
     ip: Mapped[str] = mapped_column(String(64))
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class RateLimitCounter(Base):
+    """Attempts counted for one key (a username, a client address) in one fixed time window.
+
+    One row per (scope, key, window); a single upsert increments it, so every worker process shares
+    the count and two concurrent attempts can never both take the last slot.
+    """
+
+    __tablename__ = "rate_limit_counters"
+    __table_args__ = (PrimaryKeyConstraint("scope", "key", "window"),)
+
+    scope: Mapped[str] = mapped_column(String(32))
+    key: Mapped[str] = mapped_column(String(128))
+    # Window number: seconds since the epoch divided by the window length.
+    window: Mapped[int] = mapped_column(Integer)
+    count: Mapped[int] = mapped_column(Integer, default=0)
+    # After this the row weighs in no decision any more (retention deletes it).
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

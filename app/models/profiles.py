@@ -38,6 +38,13 @@ class ProfileColumns:
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
+    account_id: Mapped[int | None]
+
+    @property
+    def has_account(self) -> bool:
+        """The seller keeps this profile through their own account."""
+        return self.account_id is not None
+
     @declared_attr.directive
     def __mapper_args__(cls) -> dict[str, Any]:  # noqa: N805
         # Optimistic locking: the version is the ETag and every UPDATE checks it.
@@ -81,6 +88,11 @@ class Mentor(ProfileColumns, Base):
     products: Mapped[list[MentorProduct]] = relationship(
         cascade="all, delete-orphan", lazy="selectin", order_by="MentorProduct.position"
     )
+
+    @property
+    def capacity_left(self) -> int:
+        """Seats not held by an approved or active match."""
+        return self.capacity - self.capacity_used
 
 
 class Newcomer(ProfileColumns, Base):

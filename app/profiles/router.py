@@ -8,11 +8,11 @@ from fastapi import APIRouter, Depends, Header, Query, Response, status
 from pydantic import BaseModel
 
 from app.access import Caller
-from app.access.profiles import MENTORS, NEWCOMERS, ProfileKind
+from app.access.profiles import MENTORS, NEWCOMERS, ProfileKind, shown_phone
 from app.deps import SessionDep, require_role
 from app.etags import etag
 from app.openapi import problems
-from app.pagination import CursorQuery, LimitQuery, decode_cursor, page_of
+from app.pagination import CursorQuery, LimitQuery
 from app.profiles import service
 from app.profiles.schemas import (
     MentorCreate,
@@ -23,7 +23,7 @@ from app.profiles.schemas import (
     NewcomerUpdate,
     ResourceType,
 )
-from app.schemas import IdPath, Page, RegionCodeStr
+from app.schemas import SEARCH_TEXT_PATTERN, IdPath, Page, RegionCodeStr
 
 
 def make_router(
@@ -40,9 +40,12 @@ def make_router(
     Viewer = Annotated[Caller, Depends(require_role(*kind.view_roles))]
     Owner = Annotated[Caller, Depends(require_role(kind.owner_role))]
 
+    def read(caller: Caller, profile: service.Profile) -> BaseModel:
+        return read_model.of(profile, phone=shown_phone(kind, caller, profile))  # type: ignore[attr-defined,no-any-return]
+
     def respond(caller: Caller, profile: service.Profile, response: Response) -> BaseModel:
         response.headers["ETag"] = etag(profile.version)
-        return read_model.model_validate(service.to_read(kind, caller, profile))
+        return read(caller, profile)
 
     @router.post(
         f"/{plural}",
@@ -76,18 +79,16 @@ def make_router(
             ResourceType | None, Query(description="Resource offered (mentors) or needed")
         ] = None,
         q: Annotated[
-            str | None, Query(min_length=1, max_length=64, description="Text in name or story")
+            str | None,
+            Query(
+                min_length=1, max_length=64, pattern=SEARCH_TEXT_PATTERN, description="Text in name or story"
+            ),
         ] = None,
         active: bool | None = True,
     ):
-        key = decode_cursor(cursor, (int,))
         flt = service.ProfileFilter(region=region, category=category, resource=resource, q=q, active=active)
-        rows = service.list_profiles(session, kind, caller, flt, key[0] if key else None, limit + 1)
-        rows, next_cursor = page_of(rows, limit, lambda p: [p.id])
-        return {
-            "items": [service.to_read(kind, caller, p) for p in rows],
-            "next_cursor": next_cursor,
-        }
+        page = service.list_profiles(session, kind, caller, flt, cursor, limit)
+        return {"items": [read(caller, p) for p in page.items], "next_cursor": page.next_cursor}
 
     @router.get(
         f"/me/{kind.name}-profile",
@@ -122,7 +123,10 @@ def make_router(
         if_match: Annotated[str | None, Header(description="ETag from a previous GET")] = None,
     ):
         profile = service.get_visible(session, kind, caller, profile_id)
-        data = body.model_dump(exclude_unset=True)  # type: ignore[attr-defined]
+        # Only the fields sent, but each one whole: exclude_unset would also drop the defaults of
+        # nested items (a resource offer sent without its description).
+        sent = body.model_fields_set  # type: ignore[attr-defined]
+        data = {k: v for k, v in body.model_dump().items() if k in sent}  # type: ignore[attr-defined]
         profile = service.update_profile(session, kind, caller, profile, data, if_match)
         return respond(caller, profile, response)
 

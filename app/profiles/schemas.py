@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import types
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from pydantic import Field, field_validator
 
+from app.models import Mentor, Newcomer
 from app.schemas import Input, Output, PhoneStr, RegionCodeStr
 from matching import vocab
 
@@ -30,6 +32,22 @@ def _unique(values: list[str]) -> list[str]:
 
 def _unique_optional(values: list[str] | None) -> list[str] | None:
     return None if values is None else _unique(values)
+
+
+def _not_null(value: Any) -> Any:
+    # Partial updates leave out what they do not change; null would erase a value the profile needs.
+    if value is None:
+        raise ValueError("may not be null: leave the field out to keep its value")
+    return value
+
+
+def required_fields(model: type[Input]) -> tuple[str, ...]:
+    """Fields of a full profile body that cannot hold null: an update may omit them, not null them."""
+
+    def nullable(annotation: Any) -> bool:
+        return get_origin(annotation) in (Union, types.UnionType) and type(None) in get_args(annotation)
+
+    return tuple(name for name, f in model.model_fields.items() if not nullable(f.annotation))
 
 
 class ResourceOffer(Input):
@@ -104,6 +122,7 @@ class MentorUpdate(Input):
     story: ShortText | None = None
 
     _u = field_validator("products", "channels", "languages")(_unique_optional)
+    _nn = field_validator(*required_fields(MentorFields))(_not_null)
 
 
 class ProfileReadBase(Output):
@@ -123,6 +142,17 @@ class ProfileReadBase(Output):
     version: int
     created_at: datetime
     updated_at: datetime
+
+    @field_validator("products", mode="before")
+    @classmethod
+    def _product_codes(cls, value: list[object]) -> list[object]:
+        # The ORM holds product rows; the body shows their category codes in order.
+        return [getattr(p, "category_code", p) for p in value]
+
+    @classmethod
+    def of(cls, profile: Mentor | Newcomer, *, phone: str | None) -> ProfileReadBase:
+        """Map a profile; the phone comes as the access rules let the caller see it."""
+        return cls.model_validate(profile).model_copy(update={"phone": phone})
 
 
 class MentorRead(ProfileReadBase):
@@ -182,6 +212,7 @@ class NewcomerUpdate(Input):
     story: ShortText | None = None
 
     _u = field_validator("products", "channels", "languages", "resources_needed")(_unique_optional)
+    _nn = field_validator(*required_fields(NewcomerFields))(_not_null)
 
 
 class NewcomerRead(ProfileReadBase):

@@ -6,7 +6,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -19,7 +20,6 @@ from app.access.profiles import (
     check_create,
     check_deactivate,
     check_edit,
-    shown_phone,
     visible,
 )
 from app.access.regions import under
@@ -27,6 +27,7 @@ from app.db import utcnow
 from app.errors import Conflict, NotFound, PreconditionFailed, Unprocessable
 from app.etags import check_if_match
 from app.models import Category, Mentor, Region
+from app.pagination import Paged, asc, paginate
 from matching.vocab import CHANNELS, RESOURCE_TYPES
 
 
@@ -89,8 +90,17 @@ def create_profile(session: Session, kind: ProfileKind, caller: Caller, data: di
             raise Conflict(code="profile_exists")
     profile = kind.model(account_id=account_id)
     _apply(session, kind, caller, profile, data)
-    session.add(profile)
-    session.flush()
+    try:
+        # The unique account_id decides a race between two creates by one account, not the check above.
+        with session.begin_nested():
+            session.add(profile)
+            session.flush()
+    except IntegrityError as exc:
+        if account_id is not None and session.scalar(
+            select(kind.model.id).where(kind.model.account_id == account_id)
+        ):
+            raise Conflict(code="profile_exists") from exc
+        raise
     return profile
 
 
@@ -155,10 +165,10 @@ class ProfileFilter:
     active: bool | None = True
 
 
-def list_query(kind: ProfileKind, caller: Caller, f: ProfileFilter, after_id: int | None) -> Select[Any]:
-    """Profiles in the caller's jurisdiction matching the filters, in id order after a cursor."""
+def list_query(kind: ProfileKind, caller: Caller, f: ProfileFilter) -> Select[Any]:
+    """Profiles in the caller's jurisdiction matching the filters."""
     model = kind.model
-    stmt = select(model).where(visible(kind, caller)).order_by(model.id)
+    stmt = select(model).where(visible(kind, caller))
     if f.region:
         stmt = stmt.where(under(model.region_code, f.region))
     if f.category:
@@ -178,29 +188,11 @@ def list_query(kind: ProfileKind, caller: Caller, f: ProfileFilter, after_id: in
         )
     if f.active is not None:
         stmt = stmt.where(model.is_active == f.active)
-    if after_id is not None:
-        stmt = stmt.where(model.id > after_id)
     return stmt
 
 
 def list_profiles(
-    session: Session, kind: ProfileKind, caller: Caller, f: ProfileFilter, after_id: int | None, limit: int
-) -> list[Profile]:
-    """One keyset page of profiles."""
-    return list(session.scalars(list_query(kind, caller, f, after_id).limit(limit)))
-
-
-def count_profiles(session: Session, kind: ProfileKind) -> int:
-    """All profiles of a kind (for seeding reports)."""
-    return session.scalar(select(func.count()).select_from(kind.model)) or 0
-
-
-def to_read(kind: ProfileKind, caller: Caller, profile: Profile) -> dict[str, Any]:
-    """The response fields of a profile, phone masked unless the caller needs it."""
-    data = {c.key: getattr(profile, c.key) for c in profile.__table__.columns}
-    data["products"] = [p.category_code for p in profile.products]
-    data["has_account"] = profile.account_id is not None
-    data["phone"] = shown_phone(kind, caller, profile)
-    if isinstance(profile, Mentor):
-        data["capacity_left"] = profile.capacity - profile.capacity_used
-    return data
+    session: Session, kind: ProfileKind, caller: Caller, f: ProfileFilter, cursor: str | None, limit: int
+) -> Paged[Profile]:
+    """One keyset page of profiles, in id order."""
+    return paginate(session, list_query(kind, caller, f), [asc(kind.model.id)], cursor, limit)

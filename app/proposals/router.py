@@ -15,7 +15,7 @@ from app.etags import etag
 from app.idempotency import IdempotencyKey, remember, replay, request_fingerprint
 from app.models.matches import MatchStatus
 from app.openapi import problems
-from app.pagination import CursorQuery, LimitQuery, decode_cursor, page_of
+from app.pagination import CursorQuery, LimitQuery
 from app.proposals import service
 from app.proposals.schemas import PENDING_ALIAS, ApproveRequest, ProposalRead, RejectRequest, StatusFilter
 from app.schemas import IdPath, Page, RegionCodeStr
@@ -44,15 +44,13 @@ def list_proposals(
     cursor: CursorQuery = None,
 ) -> Page[ProposalRead]:
     """Proposals for newcomers in your jurisdiction, best score first, with both profiles summarised."""
-    after = decode_cursor(cursor, (float, int))
     wanted = MatchStatus.PROPOSED if status == PENDING_ALIAS else MatchStatus(status)
-    views = service.review_queue(
-        session, caller, status=wanted, region=region, sort=sort, after=after, limit=limit + 1
+    page = service.review_queue(
+        session, caller, status=wanted, region=region, sort=sort, cursor=cursor, limit=limit
     )
-    views, nxt = page_of(views, limit, lambda v: [float(v.match.score), v.match.id])
-    records = service.track_records(session, [v.mentor for v in views])
-    items = [ProposalRead.of(v, records[v.mentor.id]) for v in views]
-    return Page[ProposalRead](items=items, next_cursor=nxt)
+    records = service.track_records(session, [v.mentor for v in page.items])
+    items = [ProposalRead.of(v, records[v.mentor.id]) for v in page.items]
+    return Page[ProposalRead](items=items, next_cursor=page.next_cursor)
 
 
 @router.get("/{proposal_id}", response_model=ProposalRead, responses=problems(401, 403, 404))

@@ -129,7 +129,7 @@ class PartySummary(Output):
             **common,
             resources=[o["type"] for o in profile.resources_offered],
             kind=profile.kind,
-            capacity_left=profile.capacity - profile.capacity_used,
+            capacity_left=profile.capacity_left,
             fulfilment_rate=profile.fulfilment_rate,
             track_record=TrackRecordRead.of(track_record) if track_record else None,
         )

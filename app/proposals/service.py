@@ -6,7 +6,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from app.access import Caller
@@ -18,8 +18,13 @@ from app.matches.states import transition
 from app.models import Commitment, Match, Mentor, Newcomer, NewcomerProduct
 from app.models.matches import VISIBLE_TO_PARTIES, MatchStatus
 from app.notifications.service import notify
+from app.pagination import Paged, desc, paginate
 
 PAST_MATCHES_SHOWN = 10
+QUEUE_ORDER = {
+    "-score": [desc(Match.score, float), desc(Match.id)],
+    "-created": [desc(Match.id)],
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,14 +43,14 @@ def review_queue(
     status: MatchStatus,
     region: str | None,
     sort: str,
-    after: list[Any] | None,
+    cursor: str | None,
     limit: int,
     category: str | None = None,
     min_score: float | None = None,
     max_distance_km: float | None = None,
     run_id: int | None = None,
     overdue_only: bool = False,
-) -> list[MatchView]:
+) -> Paged[MatchView]:
     """Proposals whose newcomer lies in the caller's jurisdiction, best first (keyset paginated)."""
     stmt = select(Match).where(Match.status == status, review_scope(caller))
     if category:
@@ -71,18 +76,10 @@ def review_queue(
             Match.id.in_(select(Commitment.match_id).where(Commitment.next_due < utcnow().date()))
         )
     if region:
-        stmt = stmt.join(Newcomer, Newcomer.id == Match.newcomer_id).where(
-            under(Newcomer.region_code, region)
-        )
-    if sort == "-score":
-        stmt = stmt.order_by(Match.score.desc(), Match.id.desc())
-        if after:
-            stmt = stmt.where(or_(Match.score < after[0], and_(Match.score == after[0], Match.id < after[1])))
-    else:
-        stmt = stmt.order_by(Match.id.desc())
-        if after:
-            stmt = stmt.where(Match.id < after[1])
-    return views_of(session, caller, list(session.scalars(stmt.limit(limit))))
+        in_region = select(Newcomer.id).where(under(Newcomer.region_code, region))
+        stmt = stmt.where(Match.newcomer_id.in_(in_region))
+    page = paginate(session, stmt, QUEUE_ORDER[sort], cursor, limit)
+    return Paged(views_of(session, caller, page.items), page.next_cursor)
 
 
 def track_records(session: Session, mentors: list[Mentor]) -> dict[int, TrackRecord]:

@@ -8,10 +8,10 @@ from fastapi import APIRouter, Query
 
 from app.deps import AnyUser, SessionDep
 from app.openapi import problems
-from app.pagination import CursorQuery, LimitQuery, decode_cursor, page_of
+from app.pagination import CursorQuery, LimitQuery
 from app.regions import service
 from app.regions.schemas import RegionDetail, RegionRead
-from app.schemas import Page, RegionCodeStr
+from app.schemas import SEARCH_TEXT_PATTERN, Page, RegionCodeStr
 
 router = APIRouter(prefix="/api/v1/regions", tags=["regions"])
 Level = Literal["province", "prefecture", "county", "township"]
@@ -26,12 +26,9 @@ def list_children(
     cursor: CursorQuery = None,
 ) -> Page[RegionRead]:
     """Children of a region (provinces when no parent is given)."""
-    key = decode_cursor(cursor, (str,))
-    rows = service.list_children(session, parent=parent, after=key[0] if key else None, limit=limit + 1)
-    rows, next_cursor = page_of(rows, limit, lambda r: [r.code])
+    page = service.list_children(session, parent=parent, cursor=cursor, limit=limit)
     return Page[RegionRead](
-        items=[RegionRead.model_validate(r) for r in rows],
-        next_cursor=next_cursor,
+        items=[RegionRead.model_validate(r) for r in page.items], next_cursor=page.next_cursor
     )
 
 
@@ -39,7 +36,15 @@ def list_children(
 def search(
     caller: AnyUser,
     session: SessionDep,
-    q: Annotated[str, Query(min_length=1, max_length=32, description="Chinese name, pinyin or initials")],
+    q: Annotated[
+        str,
+        Query(
+            min_length=1,
+            max_length=32,
+            pattern=SEARCH_TEXT_PATTERN,
+            description="Chinese name, pinyin or initials",
+        ),
+    ],
     level: Level | None = None,
     within: Annotated[RegionCodeStr | None, Query(description="Only under this code")] = None,
     limit: Annotated[int, Query(ge=1, le=50)] = 20,

@@ -9,6 +9,7 @@ from app.access.regions import under
 from app.bulk import upsert_rows
 from app.errors import NotFound
 from app.models import Region
+from app.pagination import Paged, asc, paginate
 from app.regions.source import iter_regions
 
 _CHUNK = 2_000
@@ -66,13 +67,12 @@ def region_path(session: Session, region: Region) -> list[Region]:
     return [ancestors[c] for c in codes if c in ancestors] + [region]
 
 
-def list_children(session: Session, *, parent: str | None, after: str | None, limit: int) -> list[Region]:
-    """Children of a code (provinces when no parent), in code order, after a cursor."""
-    stmt = select(Region).order_by(Region.code).limit(limit)
-    stmt = stmt.where(Region.parent_code.is_(None) if parent is None else Region.parent_code == parent)
-    if after is not None:
-        stmt = stmt.where(Region.code > after)
-    return list(session.scalars(stmt))
+def list_children(session: Session, *, parent: str | None, cursor: str | None, limit: int) -> Paged[Region]:
+    """Children of a code (provinces when no parent), in code order, one cursor page."""
+    stmt = select(Region).where(
+        Region.parent_code.is_(None) if parent is None else Region.parent_code == parent
+    )
+    return paginate(session, stmt, [asc(Region.code, str)], cursor, limit)
 
 
 def search_regions(

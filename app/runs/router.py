@@ -8,7 +8,7 @@ from fastapi.responses import JSONResponse
 from app.deps import CoordinatorUser, SessionDep
 from app.idempotency import IdempotencyKey, remember, replay, request_fingerprint
 from app.openapi import problems
-from app.pagination import CursorQuery, LimitQuery, decode_cursor, page_of
+from app.pagination import CursorQuery, LimitQuery
 from app.runs import service
 from app.runs.schemas import RunCreate, RunRead
 from app.schemas import Accepted, IdPath, Page
@@ -59,10 +59,8 @@ def list_runs(
     caller: CoordinatorUser, session: SessionDep, limit: LimitQuery = 20, cursor: CursorQuery = None
 ) -> Page[RunRead]:
     """Runs over regions inside your jurisdiction, newest first."""
-    after = decode_cursor(cursor, (int,))
-    rows = service.list_runs(session, caller, before_id=after[0] if after else None, limit=limit + 1)
-    rows, next_cursor = page_of(rows, limit, lambda r: [r.id])
-    return Page[RunRead](items=[RunRead.model_validate(r) for r in rows], next_cursor=next_cursor)
+    page = service.list_runs(session, caller, cursor=cursor, limit=limit)
+    return Page[RunRead](items=[RunRead.model_validate(r) for r in page.items], next_cursor=page.next_cursor)
 
 
 @router.get("/matching-runs/{run_id}", response_model=RunRead, responses=problems(401, 403, 404))

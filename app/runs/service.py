@@ -22,6 +22,7 @@ from app.matches import adapter
 from app.matches.states import transition_many
 from app.models import Match, MatchingRun, Newcomer, Region
 from app.models.matches import ACTIVE_RUN, MatchStatus, RunStatus
+from app.pagination import Paged, desc, paginate
 from app.ranker.service import latest_model, load_ranker
 from app.runs.schemas import RunCreate
 from matching import evaluate, propose
@@ -89,12 +90,10 @@ def get_run(session: Session, caller: Caller, run_id: int) -> MatchingRun:
     return run
 
 
-def list_runs(session: Session, caller: Caller, *, before_id: int | None, limit: int) -> list[MatchingRun]:
+def list_runs(session: Session, caller: Caller, *, cursor: str | None, limit: int) -> Paged[MatchingRun]:
     """Runs over regions inside the caller's jurisdiction, newest first, one keyset page."""
-    stmt = select(MatchingRun).where(caller.scope(MatchingRun.scope_code)).order_by(MatchingRun.id.desc())
-    if before_id is not None:
-        stmt = stmt.where(MatchingRun.id < before_id)
-    return list(session.scalars(stmt.limit(limit)))
+    stmt = select(MatchingRun).where(caller.scope(MatchingRun.scope_code))
+    return paginate(session, stmt, [desc(MatchingRun.id)], cursor, limit)
 
 
 def _set(ctx: JobContext, run_id: int, **values: Any) -> None:

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from app.accounts.service import create_staff_account, ensure_admin, register_mobile_user
 from app.models import Account, Mentor, MentorProduct, Newcomer, NewcomerProduct, Region
 from app.profiles.service import bitmask
+from app.seed.history import seed_history
 from matching import vocab
 from matching.regions import counties
 from matching.synthetic import county_penetration, generate_population
@@ -32,9 +33,14 @@ _BATCH = 1_000
 
 
 def seed_demo(
-    session: Session, *, mentors: int = 2_000, newcomers: int = 10_000, seed: int = 2024
+    session: Session,
+    *,
+    mentors: int = 2_000,
+    newcomers: int = 10_000,
+    seed: int = 2024,
+    history: bool = False,
 ) -> dict[str, Any]:
-    """Create the demo accounts and profiles unless they are already there."""
+    """Create the demo accounts and profiles unless they are already there (and a year of history)."""
     if session.scalar(select(Account.id).where(Account.username == "coord-jiangsu")) is not None:
         return {"skipped": "demo data already present"}
     ensure_admin(session, username="admin", password=DEMO_PASSWORD)
@@ -60,7 +66,11 @@ def seed_demo(
     population = generate_population(mentors + mentors // 20 + 5, newcomers + newcomers // 20 + 5, seed)
     m_count = _insert_mentors(session, population.mentor_records(), towns, mentor_account.id, mentors)
     n_count = _insert_newcomers(session, population.newcomer_records(), towns, newcomer_account.id, newcomers)
-    return {"accounts": 3 + len(DEMO_STAFF), "mentors": m_count, "newcomers": n_count}
+    result: dict[str, Any] = {"accounts": 3 + len(DEMO_STAFF), "mentors": m_count, "newcomers": n_count}
+    if history:
+        # Matches, check-ins, outcomes, ratings and honours, so every report has something to show.
+        result["history"] = seed_history(session, seed=seed)
+    return result
 
 
 def _store_penetration(session: Session, seed: int) -> None:

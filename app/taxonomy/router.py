@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
-from sqlalchemy import select
 
 from app.deps import AnyUser, SessionDep
-from app.models import Category, CategoryLink
 from app.openapi import problems
 from app.schemas import Output
+from app.taxonomy import service
+from app.taxonomy.service import CategoryNode
 from matching import vocab
 
 router = APIRouter(prefix="/api/v1", tags=["taxonomy"])
@@ -25,6 +25,20 @@ class CategoryRead(Output):
     upstream: list[str]
     downstream: list[str]
 
+    @classmethod
+    def of(cls, node: CategoryNode) -> CategoryRead:
+        """Map a category and its chain links."""
+        c = node.category
+        return cls(
+            code=c.code,
+            parent_code=c.parent_code,
+            level=c.level,
+            name_zh=c.name_zh,
+            name_en=c.name_en,
+            upstream=node.upstream,
+            downstream=node.downstream,
+        )
+
 
 class VocabularyItem(Output):
     """One code of a closed vocabulary with its labels."""
@@ -37,24 +51,7 @@ class VocabularyItem(Output):
 @router.get("/categories", response_model=list[CategoryRead], responses=problems(401))
 def list_categories(caller: AnyUser, session: SessionDep) -> list[CategoryRead]:
     """Every category with its industrial-chain neighbours."""
-    links = session.execute(select(CategoryLink.upstream_code, CategoryLink.downstream_code)).all()
-    up: dict[str, list[str]] = {}
-    down: dict[str, list[str]] = {}
-    for u, d in links:
-        down.setdefault(u, []).append(d)
-        up.setdefault(d, []).append(u)
-    return [
-        CategoryRead(
-            code=c.code,
-            parent_code=c.parent_code,
-            level=c.level,
-            name_zh=c.name_zh,
-            name_en=c.name_en,
-            upstream=sorted(up.get(c.code, [])),
-            downstream=sorted(down.get(c.code, [])),
-        )
-        for c in session.scalars(select(Category).order_by(Category.level, Category.code))
-    ]
+    return [CategoryRead.of(node) for node in service.list_categories(session)]
 
 
 @router.get("/vocabularies", response_model=dict[str, list[VocabularyItem]], responses=problems(401))

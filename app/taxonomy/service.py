@@ -2,12 +2,37 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.bulk import upsert_rows
 from app.models import Category, CategoryLink
 from matching import taxonomy
+
+
+@dataclass(frozen=True, slots=True)
+class CategoryNode:
+    """A category with its neighbours one link up and down the industrial chain."""
+
+    category: Category
+    upstream: list[str]
+    downstream: list[str]
+
+
+def list_categories(session: Session) -> list[CategoryNode]:
+    """Every category, groups first, with its chain links (two queries)."""
+    links = session.execute(select(CategoryLink.upstream_code, CategoryLink.downstream_code)).all()
+    up: dict[str, list[str]] = {}
+    down: dict[str, list[str]] = {}
+    for u, d in links:
+        down.setdefault(u, []).append(d)
+        up.setdefault(d, []).append(u)
+    return [
+        CategoryNode(c, sorted(up.get(c.code, [])), sorted(down.get(c.code, [])))
+        for c in session.scalars(select(Category).order_by(Category.level, Category.code))
+    ]
 
 
 def load_taxonomy(session: Session) -> int:

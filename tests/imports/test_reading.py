@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import time
 import tracemalloc
 import zipfile
 from collections.abc import Iterator
@@ -200,17 +199,16 @@ def test_openpyxl_uses_defusedxml() -> None:
         ("xl/workbook.xml", BILLION_LAUGHS.replace(b"worksheet", b"workbook")),
     ],
 )
-def test_entity_tricks_refused_fast_and_small(tmp_path: Path, part: str, content: bytes) -> None:
+def test_entity_tricks_refused_without_expanding(tmp_path: Path, part: str, content: bytes) -> None:
     hostile = _replace_part(xlsx_path(tmp_path, [good_row(1)]), part, content)
     tracemalloc.start()
-    started = time.monotonic()
     try:
         error = file_error(hostile)
         _current, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
     assert error.code == "xlsx_unsafe"
-    assert time.monotonic() - started < 5
+    # Memory, not time, shows an expansion (time would only measure the machine's load).
     assert peak < 20 * 1024 * 1024
 
 

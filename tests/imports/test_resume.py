@@ -144,10 +144,9 @@ def test_killed_import_resumes_to_the_clean_result(
     env = {**os.environ, "JIEDUAN_IMPORT_CHUNK_ROWS": str(CHUNK), "JIEDUAN_SECRET_KEY": "k" * 32}
     victim = subprocess.Popen([sys.executable, "-c", VICTIM, committed_url], cwd=PROJECT_ROOT, env=env)
     try:
-        deadline = time.monotonic() + 60
+        # No deadline: the loop ends at the first checkpoint or when the worker exits, however slow.
         while _checkpoint(sessions, import_id) == 0:
             assert victim.poll() is None, "the worker ended before its first checkpoint"
-            assert time.monotonic() < deadline, "no checkpoint within 60 s"
             time.sleep(0.005)
         victim.kill()  # SIGKILL: no cleanup, a chunk may be half way through its transaction
         victim.wait(10)

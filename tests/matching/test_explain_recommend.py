@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 
 from matching import Policy, Recommender, propose, vocab
@@ -70,14 +68,3 @@ def test_recommend_ranks_and_respects_constraints(small_pop) -> None:
     assert banned not in rec.recommend(record, 5, exclude_mentor_ids=[banned]).mentor_id.tolist()
     assert out.explain(0, "en")
     assert len(rec.recommend({**record, "has_active_mentor": True})) == 0
-
-
-def test_recommend_is_fast(small_pop) -> None:
-    rec = Recommender(small_pop.mentors)
-    records = small_pop.newcomer_records()[:50]
-    times = []
-    for r in records:
-        t = time.perf_counter()
-        rec.recommend(r, 10)
-        times.append(time.perf_counter() - t)
-    assert np.percentile(times, 99) < 0.1  # generous: CI noise; the benchmark measures p99 at 20k mentors

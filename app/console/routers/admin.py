@@ -23,7 +23,7 @@ router = APIRouter(prefix="/console/admin", include_in_schema=False)
 def _accounts_page(
     request: Request, db: Db, caller: AdminPage, *, error: str | None = None, status_code: int = 200
 ) -> Response:
-    rows = accounts.list_accounts(db, role=None, after_id=None, limit=100)
+    rows = accounts.list_accounts(db, role=None, cursor=None, limit=100).items
     return page(
         request,
         "admin/accounts.html",

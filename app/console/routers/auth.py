@@ -9,6 +9,7 @@ from starlette.responses import RedirectResponse, Response
 
 from app.access import Caller
 from app.auth import service as auth_service
+from app.auth.router import SessionsDep
 from app.console.i18n import LANG_COOKIE
 from app.console.render import page
 from app.console.session import SESSION_COOKIE, end_session, start_session
@@ -40,6 +41,7 @@ def login_form(request: Request, next: Annotated[str | None, Query(max_length=51
 @router.post("/console/login")
 def login(
     request: Request,
+    sessions: SessionsDep,
     session: SessionDep,
     settings: SettingsDep,
     username: Annotated[str, Form(max_length=64)],
@@ -49,7 +51,7 @@ def login(
     """Sign in with the same login service as the API; mentors and newcomers are turned away politely."""
     ip = request.client.host if request.client else "unknown"
     try:
-        pair = auth_service.login(session, settings, username=username, password=password, ip=ip)
+        pair = auth_service.login(sessions, session, settings, username=username, password=password, ip=ip)
     except AppError as exc:
         return page(
             request, "auth/login.html", {"next": _safe_next(next), "error": exc.code}, status_code=exc.status

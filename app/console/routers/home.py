@@ -22,7 +22,7 @@ def home(request: Request, caller: StaffPage, session: SessionDep) -> Response:
     imports = (
         [
             imports_service.to_read(i)
-            for i in imports_service.list_imports(session, caller, before_id=None, limit=5)
+            for i in imports_service.list_imports(session, caller, cursor=None, limit=5).items
         ]
         if caller.has_role(*IMPORTER_ROLES)
         else []

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from starlette.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 
-from app.access.profiles import MENTORS
+from app.access.profiles import MENTORS, shown_phone
 from app.console.csrf import UploadToken
 from app.console.forms import RosterFilter
 from app.console.i18n import console_language
@@ -20,8 +20,8 @@ from app.errors import AppError, PayloadTooLarge
 from app.i18n import title_for
 from app.imports import service
 from app.imports.report import error_csv
-from app.pagination import decode_cursor, page_of
 from app.profiles import service as profiles
+from app.profiles.schemas import MentorRead
 from app.schemas import IdPath
 
 router = APIRouter(prefix="/console/office", include_in_schema=False)
@@ -32,7 +32,7 @@ REPORT_ROWS = 200
 def _imports_page(
     request: Request, db: Db, caller: OfficePage, *, error: str | None, status_code: int = 200
 ) -> Response:
-    rows = service.list_imports(db, caller, before_id=None, limit=50)
+    rows = service.list_imports(db, caller, cursor=None, limit=50).items
     return page(
         request,
         "imports/list.html",
@@ -88,10 +88,10 @@ def upload(
 def report(request: Request, import_id: IdPath, caller: OfficePage, db: Db) -> Response:
     """Step 3: the row-by-row report with each error in the office's language; apply or download."""
     imp = service.get_visible(db, caller, import_id)
-    rows = list(db.scalars(service.rows_query(imp.id, outcome=None, after_row=None).limit(REPORT_ROWS)))
+    rows = service.list_rows(db, imp.id, outcome=None, cursor=None, limit=REPORT_ROWS).items
     issues: dict[int, list[object]] = defaultdict(list)
     last = rows[-1].row_number if rows else 0
-    for issue in db.scalars(service.issues_query(imp.id, severity=None, after_id=None)):
+    for issue in service.list_issues(db, imp.id, severity=None, cursor=None, limit=5 * REPORT_ROWS).items:
         if issue.row_number > last:
             break
         issues[issue.row_number].append(issue)
@@ -138,14 +138,17 @@ def errors_csv(request: Request, import_id: IdPath, caller: OfficePage, db: Db) 
 @router.get("/roster")
 def roster(request: Request, caller: OfficePage, db: Db, f: Annotated[RosterFilter, Query()]) -> Response:
     """The township's sellers, searchable by name or story, 50 a page."""
-    key = decode_cursor(f.cursor, (int,))
     flt = profiles.ProfileFilter(region=None, category=None, resource=None, q=f.q, active=True)
-    rows = profiles.list_profiles(db, MENTORS, caller, flt, key[0] if key else None, 51)
-    rows, next_cursor = page_of(rows, 50, lambda p: [p.id])
+    paged = profiles.list_profiles(db, MENTORS, caller, flt, f.cursor, 50)
+    rows, next_cursor = paged.items, paged.next_cursor
     return page(
         request,
         "imports/roster.html",
-        {"rows": [profiles.to_read(MENTORS, caller, p) for p in rows], "f": f, "next_cursor": next_cursor},
+        {
+            "rows": [MentorRead.of(p, phone=shown_phone(MENTORS, caller, p)) for p in rows],
+            "f": f,
+            "next_cursor": next_cursor,
+        },
         caller=caller,
     )
 
@@ -155,5 +158,8 @@ def seller(request: Request, profile_id: IdPath, caller: OfficePage, db: Db) -> 
     """One seller of the township (404 for anyone else's)."""
     profile = profiles.get_visible(db, MENTORS, caller, profile_id)
     return page(
-        request, "imports/seller.html", {"p": profiles.to_read(MENTORS, caller, profile)}, caller=caller
+        request,
+        "imports/seller.html",
+        {"p": MentorRead.of(profile, phone=shown_phone(MENTORS, caller, profile))},
+        caller=caller,
     )

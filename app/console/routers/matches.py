@@ -17,7 +17,6 @@ from app.matches import commitments
 from app.matches import service as lifecycle
 from app.matches.schemas import CheckInCreate
 from app.models.matches import MatchStatus
-from app.pagination import decode_cursor, page_of
 from app.proposals import service as review
 from app.regions.service import names_of
 from app.schemas import IdPath
@@ -31,18 +30,17 @@ def list_matches(
     request: Request, caller: CoordinatorPage, db: Db, f: Annotated[MatchFilter, Query()]
 ) -> Response:
     """Matches in your jurisdiction by status, newest first."""
-    after = decode_cursor(f.cursor, (float, int))
-    views = review.review_queue(
+    paged = review.review_queue(
         db,
         caller,
         status=MatchStatus(f.status),
         region=None,
         sort="-created",
-        after=after,
-        limit=51,
+        cursor=f.cursor,
+        limit=50,
         overdue_only=f.overdue,
     )
-    views, next_cursor = page_of(views, 50, lambda v: [v.match.score, v.match.id])
+    views, next_cursor = paged.items, paged.next_cursor
     return page(
         request,
         "matches/list.html",

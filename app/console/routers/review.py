@@ -17,7 +17,7 @@ from app.deps import SessionDep as Db
 from app.errors import Conflict, PreconditionFailed
 from app.etags import etag
 from app.models.matches import MatchStatus
-from app.pagination import decode_cursor, page_of
+from app.pagination import Paged, encode_cursor
 from app.proposals import service as review
 from app.proposals.schemas import ApproveRequest, ProposalRead, RejectReason, RejectRequest
 from app.regions.service import names_of
@@ -30,14 +30,14 @@ PAGE_SIZE = 50
 REJECT_REASONS = RejectReason.__args__  # type: ignore[attr-defined]
 
 
-def _queue(db: Db, caller: Caller, f: QueueFilter, after: list[Any] | None, limit: int) -> list[Any]:
+def _queue(db: Db, caller: Caller, f: QueueFilter, cursor: str | None, limit: int) -> Paged[Any]:
     return review.review_queue(
         db,
         caller,
         status=MatchStatus.PROPOSED,
         region=f.county,
         sort="-score",
-        after=after,
+        cursor=cursor,
         limit=limit,
         category=f.category,
         min_score=f.min_score,
@@ -53,10 +53,8 @@ def _filter_query(f: QueueFilter) -> str:
 @router.get("")
 def queue(request: Request, caller: CoordinatorPage, db: Db, f: Annotated[QueueFilter, Query()]) -> Response:
     """Pending proposals in your jurisdiction, best score first, 50 a page."""
-    after = decode_cursor(f.cursor, (float, int))
-    views, next_cursor = page_of(
-        _queue(db, caller, f, after, PAGE_SIZE + 1), PAGE_SIZE, lambda v: [v.match.score, v.match.id]
-    )
+    paged = _queue(db, caller, f, f.cursor, PAGE_SIZE)
+    views, next_cursor = paged.items, paged.next_cursor
     names = names_of(
         db, {v.match.newcomer_county_code for v in views} | {v.match.mentor_county_code for v in views}
     )
@@ -90,7 +88,8 @@ def _proposal_page(
     record = review.track_records(db, [view.mentor])[view.mentor.id]
     body = ProposalRead.of(view, record)
     names = names_of(db, {view.match.newcomer_county_code, view.match.mentor_county_code})
-    following = [v.match for v in _queue(db, caller, f, [view.match.score, view.match.id], 1)]
+    after = encode_cursor([view.match.score, view.match.id])
+    following = [v.match for v in _queue(db, caller, f, after, 1).items]
     return page(
         request,
         "review/proposal.html",
@@ -125,7 +124,7 @@ def proposal(
 
 def _after_decision(db: Db, caller: Caller, proposal_id: int, f: QueueFilter, done: str) -> Response:
     """Go on to the next proposal of the same queue (the one just decided has left it)."""
-    nxt = _queue(db, caller, f, None, 1)
+    nxt = _queue(db, caller, f, None, 1).items
     query = _filter_query(f)
     flash = urlencode({"done": done, "done_id": proposal_id})
     target = f"/console/proposals/{nxt[0].match.id}" if nxt else "/console/proposals"

@@ -37,7 +37,7 @@ def _list_page(
         request,
         "runs/list.html",
         {
-            "runs": runs.list_runs(db, caller, before_id=None, limit=50),
+            "runs": runs.list_runs(db, caller, cursor=None, limit=50).items,
             "model": latest_model(db),
             "form": form,
             "error": error,

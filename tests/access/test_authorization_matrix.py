@@ -11,8 +11,9 @@ from tests.authz import EVERYONE, PUBLIC, ROLES, STAFF
 from tests.conftest import JIANGSU, ZHAXIA
 from tests.console.authz import CONSOLE_ROUTES
 from tests.console.helpers import csrf_token
+from tests.impact.authz import IMPACT_ROUTES
 from tests.imports.authz import IMPORT_ROUTES
-from tests.workflow.authz import WORKFLOW_ROUTES
+from tests.matches.authz import WORKFLOW_ROUTES
 
 # (method, path) -> roles allowed past the role check (object-level checks come after).
 # Each domain keeps its own table next to its tests; this file joins them.
@@ -47,7 +48,7 @@ CORE: dict[tuple[str, str], frozenset[str] | str] = {
     ("DELETE", "/api/v1/newcomers/{profile_id}"): EVERYONE - {"mentor"},
 }
 
-EXPECTED = {**CORE, **IMPORT_ROUTES, **WORKFLOW_ROUTES}
+EXPECTED = {**CORE, **IMPORT_ROUTES, **WORKFLOW_ROUTES, **IMPACT_ROUTES}
 JURISDICTION = {"coordinator": JIANGSU, "township_office": ZHAXIA}
 # Path parameters get a value that exists nowhere (or a real region), so allowed roles see 404/422.
 PARAM_VALUES = {
@@ -60,6 +61,8 @@ PARAM_VALUES = {
     "match_id": "999999",
     "newcomer_id": "999999",
     "commitment_id": "999999",
+    "honour_id": "999999",
+    "report": "reach",
 }
 
 
@@ -87,6 +90,7 @@ def test_role_matrix(client, make_user, method, path):
         r = client.request(method, url, headers=user.headers, **kwargs)
         if role in allowed:
             assert r.status_code not in (401, 403), f"{role} refused at {method} {path}: {r.text}"
+            assert r.status_code < 500, f"{role} got {r.status_code} at {method} {path}: {r.text}"
         else:
             assert r.status_code == 403, f"{role} let through at {method} {path}: {r.status_code}"
             assert r.json()["code"] == "forbidden"
@@ -103,7 +107,7 @@ def test_every_console_page_has_a_decision():
     assert _console_routes() == set(CONSOLE_ROUTES), "add new console pages to tests/console/authz.py"
 
 
-def _console_session(client, db, settings, role):  # type: ignore[no-untyped-def]
+def _console_session(client, db, session_factory, settings, role):  # type: ignore[no-untyped-def]
     """A console session for any role (mobile roles cannot get one through the form; forge it here)."""
     from app.auth import service as auth_service
     from app.models import Account
@@ -118,7 +122,9 @@ def _console_session(client, db, settings, role):  # type: ignore[no-untyped-def
     )
     db.add(account)
     db.commit()
-    pair = auth_service.login(db, settings, username=account.username, password=TEST_PASSWORD, ip="t")
+    pair = auth_service.login(
+        session_factory, db, settings, username=account.username, password=TEST_PASSWORD, ip="t"
+    )
     db.commit()
     client.cookies.clear()
     token = csrf_token(client)
@@ -127,7 +133,7 @@ def _console_session(client, db, settings, role):  # type: ignore[no-untyped-def
 
 
 @pytest.mark.parametrize(("method", "path"), sorted(CONSOLE_ROUTES))
-def test_console_role_matrix(client, db, settings, method, path):
+def test_console_role_matrix(client, db, session_factory, settings, method, path):
     url = re.sub(r"\{(\w+)\}", lambda m: {"lang": "en"}.get(m.group(1), "999999"), path)
     allowed = CONSOLE_ROUTES[(method, path)]
     anonymous = client.request(method, url, follow_redirects=False)
@@ -141,7 +147,7 @@ def test_console_role_matrix(client, db, settings, method, path):
     if anonymous.status_code == 303:
         assert anonymous.headers["location"].startswith("/console/login")
     for role in ROLES:
-        token = _console_session(client, db, settings, role)
+        token = _console_session(client, db, session_factory, settings, role)
         data = {"csrftoken": token} if method == "POST" else None
         r = client.request(method, url, data=data, follow_redirects=False)
         if role in allowed:

@@ -1,4 +1,4 @@
-"""Workflow fixtures: a seeded population and a worker that drains the job queue in-process."""
+"""Workflow fixtures (runs, proposals, matches): a seeded population, pairs, an in-process worker."""
 
 from __future__ import annotations
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from app.models import Account, RefreshToken
+from app.auth.tokens import issue_access_token
+from app.models import Account, LoginFailure, RefreshToken
 from tests.conftest import TEST_PASSWORD
 
 
@@ -42,6 +43,17 @@ class TestRegister:
         assert r.json()["code"] == "validation_failed"
         assert {e["loc"][-1] for e in r.json()["errors"]} == {"jurisdiction_code", "is_active"}
 
+    def test_weak_passwords_refused(self, client):
+        for password in ("13800000001", "12345678", "Password1", "WOAINI1314"):
+            r = _register(client, password=password)
+            assert r.status_code == 422, (password, r.text)
+            assert r.json()["code"] == "weak_password"
+
+    def test_nul_in_any_string_is_422(self, client):
+        r = _register(client, display_name="张\x00三")
+        assert r.status_code == 422, r.text
+        assert [e["loc"][-1] for e in r.json()["errors"]] == ["display_name"]
+
     def test_bad_phone_and_short_password(self, client):
         r = client.post(
             "/api/v1/auth/register",
@@ -78,14 +90,48 @@ class TestLogin:
         assert r.json()["code"] == "login_throttled"
         assert int(r.headers["retry-after"]) > 0
 
-    def test_success_clears_failures(self, client):
+    def test_every_password_check_counts_successes_too(self, client):
+        # At most five checks per window: a success does not hand an attacker a fresh budget.
         _register(client)
-        for _ in range(4):
+        for _ in range(2):
+            assert _login(client, password="wrong password!").status_code == 401
+        for _ in range(3):
+            assert _login(client).status_code == 200
+        r = _login(client)
+        assert r.status_code == 429 and r.json()["code"] == "login_throttled"
+
+    def test_throttle_is_per_username(self, client):
+        _register(client)
+        _register(client, phone="13800000002")
+        for _ in range(5):
             _login(client, password="wrong password!")
-        assert _login(client).status_code == 200
-        for _ in range(4):
-            _login(client, password="wrong password!")
-        assert _login(client).status_code == 200
+        assert _login(client).status_code == 429
+        assert _login(client, username="13800000002").status_code == 200
+
+    def test_failures_are_recorded_with_the_client_address(self, client, db):
+        _register(client)
+        assert _login(client, password="wrong password!").status_code == 401
+        failure = db.scalar(select(LoginFailure).where(LoginFailure.username == "13800000001"))
+        assert failure is not None and failure.ip == "testclient"
+
+    def test_password_is_used_exactly_as_typed(self, client):
+        r = _register(client, password="  spaced-pass  ")
+        assert r.status_code == 201, r.text
+        assert _login(client, password="spaced-pass").status_code == 401
+        assert _login(client, password="  spaced-pass  ").status_code == 200
+
+    def test_nul_and_overlong_usernames_are_401(self, client):
+        for username in ("1380000\x000001", "x" * 65, "x" * 5000):
+            r = _login(client, username=username)
+            assert r.status_code == 401, (username[:20], r.text)
+            assert r.json()["code"] == "invalid_credentials"
+
+    def test_token_with_overflowing_subject_is_401(self, client, settings):
+        for sub in (2**31, 2**63, -1, 0):
+            token = issue_access_token(settings, account_id=sub, role="admin", jurisdiction=None)
+            r = client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})
+            assert r.status_code == 401, (sub, r.text)
+            assert r.json()["code"] == "invalid_token"
 
     def test_deactivated_account_cannot_log_in(self, client, db):
         _register(client)

@@ -1,7 +1,7 @@
 """matches.distance_km: the great-circle distance between the two counties, for the review filters
 
-Revision ID: 0002_match_distance
-Revises: 0001
+Revision ID: 0004_match_distance
+Revises: 0003_rate_limits
 Create Date: 2026-12-01 10:10:00+00:00
 """
 
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0002_match_distance"
-down_revision: str | None = "0001"
+revision: str = "0004_match_distance"
+down_revision: str | None = "0003_rate_limits"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -58,3 +58,10 @@ def test_resolve_full_path(client, headers):
 def test_unknown_and_malformed_codes(client, headers):
     assert client.get("/api/v1/regions/999999", headers=headers).json()["code"] == "region_not_found"
     assert client.get("/api/v1/regions/12345", headers=headers).status_code == 422
+
+
+def test_search_text_with_a_control_character_is_422(client, make_user):
+    user = make_user("coordinator", JIANGSU)
+    for url in ("/api/v1/regions/search?q=%00", "/api/v1/mentors?q=a%00b"):
+        r = client.get(url, headers=user.headers)
+        assert r.status_code == 422 and r.json()["code"] == "validation_failed", url

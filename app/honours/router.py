@@ -1,0 +1,173 @@
+"""Honours: rules, evaluation and confirmation by coordinators, certificates, public verification."""
+
+from __future__ import annotations
+
+import html
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Request, status
+from fastapi.responses import HTMLResponse, Response
+from limits import RateLimitItemPerMinute
+from limits.storage import MemoryStorage
+from limits.strategies import MovingWindowRateLimiter
+
+from app.access import Caller, Role
+from app.access.roles import REVIEWER_ROLES
+from app.deps import CoordinatorUser, SessionDep, require_role
+from app.errors import NotFound, TooManyRequests
+from app.honours import rules, service
+from app.honours.schemas import EvaluateRequest, HonourRead, RuleRead, VerificationRead
+from app.models import Honour
+from app.openapi import problems
+from app.pagination import CursorQuery, LimitQuery
+from app.schemas import IdPath, Page
+
+router = APIRouter(tags=["honours"])
+CertificateUser = Annotated[Caller, Depends(require_role(*REVIEWER_ROLES, Role.MENTOR))]
+MentorUser = Annotated[Caller, Depends(require_role(Role.MENTOR))]
+VERIFICATIONS_PER_MINUTE = 20
+CodePath = Annotated[str, "A verification code"]
+
+
+def verification_limit(request: Request) -> None:
+    """At most VERIFICATIONS_PER_MINUTE look-ups per client address (a moving window): guessing is slow."""
+    limiter = getattr(request.app.state, "verification_limiter", None)
+    if limiter is None:
+        limiter = MovingWindowRateLimiter(MemoryStorage())
+        request.app.state.verification_limiter = limiter
+    client = request.client.host if request.client else "unknown"
+    if not limiter.hit(RateLimitItemPerMinute(VERIFICATIONS_PER_MINUTE), "verify", client):
+        raise TooManyRequests(code="verification_throttled", headers={"Retry-After": "60"})
+
+
+VerificationLimit = Annotated[None, Depends(verification_limit)]
+
+
+def _read(h: Honour) -> HonourRead:
+    rule = rules.BY_CODE[h.rule_code]
+    return HonourRead.model_validate(
+        {
+            **{c.key: getattr(h, c.key) for c in Honour.__table__.columns},
+            "title_zh": rule.title_zh,
+            "title_en": rule.title_en,
+        }
+    )
+
+
+@router.get("/api/v1/honours/rules", response_model=list[RuleRead], responses=problems(401, 403))
+def list_rules(caller: CoordinatorUser) -> list[RuleRead]:
+    """The honour rules now in force, with their version."""
+    return [
+        RuleRead(
+            code=r.code,
+            title_zh=r.title_zh,
+            title_en=r.title_en,
+            metric=r.metric,
+            threshold=r.threshold,
+            support=r.support,
+            min_support=r.min_support,
+            rules_version=rules.RULES_VERSION,
+        )
+        for r in rules.RULES
+    ]
+
+
+@router.post(
+    "/api/v1/honours/evaluate",
+    status_code=status.HTTP_201_CREATED,
+    response_model=list[HonourRead],
+    responses=problems(401, 403, 404, 422),
+)
+def evaluate(body: EvaluateRequest, caller: CoordinatorUser, session: SessionDep) -> list[HonourRead]:
+    """Propose the honours mentors earned in a period (for the newcomers of your jurisdiction)."""
+    proposed = service.evaluate(
+        session, caller=caller, region=body.region, period_start=body.period_start, period_end=body.period_end
+    )
+    return [_read(h) for h in proposed]
+
+
+@router.get("/api/v1/honours", response_model=Page[HonourRead], responses=problems(401, 403, 422))
+def list_honours(
+    caller: CoordinatorUser,
+    session: SessionDep,
+    status: Literal["proposed", "confirmed", "revoked"] | None = None,
+    limit: LimitQuery = 50,
+    cursor: CursorQuery = None,
+) -> Page[HonourRead]:
+    """Honours of your jurisdiction, newest first."""
+    page = service.list_honours(session, caller=caller, status=status, cursor=cursor, limit=limit)
+    return Page[HonourRead](items=[_read(h) for h in page.items], next_cursor=page.next_cursor)
+
+
+@router.post(
+    "/api/v1/honours/{honour_id}/confirm", response_model=HonourRead, responses=problems(401, 403, 404, 409)
+)
+def confirm(honour_id: IdPath, caller: CoordinatorUser, session: SessionDep) -> HonourRead:
+    """Confirm a proposed honour: it gets a verification code and appears on the mentor's profile."""
+    return _read(service.confirm(session, caller=caller, honour_id=honour_id))
+
+
+@router.post(
+    "/api/v1/honours/{honour_id}/revoke", response_model=HonourRead, responses=problems(401, 403, 404, 409)
+)
+def revoke(honour_id: IdPath, caller: CoordinatorUser, session: SessionDep) -> HonourRead:
+    """Revoke an honour: its code no longer verifies and it leaves the profile."""
+    return _read(service.revoke(session, caller=caller, honour_id=honour_id))
+
+
+@router.get("/api/v1/me/honours", response_model=list[HonourRead], responses=problems(401, 403))
+def my_honours(caller: MentorUser, session: SessionDep) -> list[HonourRead]:
+    """Your confirmed honours."""
+    return [_read(h) for h in service.my_honours(session, caller=caller)]
+
+
+@router.get(
+    "/api/v1/honours/{honour_id}/certificate",
+    response_class=Response,
+    responses={**problems(401, 403, 404, 409), 200: {"content": {"application/pdf": {}}}},
+)
+def certificate(honour_id: IdPath, caller: CertificateUser, session: SessionDep) -> Response:
+    """The certificate of a confirmed honour as a PDF."""
+    honour, pdf = service.certificate_pdf(session, caller=caller, honour_id=honour_id)
+    return Response(
+        pdf,
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="certificate-{honour.verification_code}.pdf"'},
+    )
+
+
+@router.get("/api/v1/verify/{code}", response_model=VerificationRead, responses=problems(404, 422, 429))
+def verify_json(code: CodePath, _: VerificationLimit, session: SessionDep) -> VerificationRead:
+    """Public: the name, honour and date a certificate's code stands for (404 for any other code)."""
+    found = service.verify(session, code=code[:64])
+    if found is None:
+        raise NotFound()
+    return VerificationRead(
+        name=found.name, honour_zh=found.honour_zh, honour_en=found.honour_en, confirmed_on=found.confirmed_on
+    )
+
+
+_PAGE = """<!doctype html>
+<html lang="zh-CN"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
+<meta name="robots" content="noindex"><title>荣誉证书核验 Certificate verification</title>
+<style>body{{font-family:sans-serif;max-width:36rem;margin:3rem auto;padding:0 1rem}}</style></head>
+<body><h1>荣誉证书核验 <small>Certificate verification</small></h1>{body}</body></html>"""
+
+
+@router.get(
+    "/verify/{code}",
+    response_class=HTMLResponse,
+    responses=problems(404, 429),
+)
+def verify_page(code: CodePath, _: VerificationLimit, session: SessionDep) -> HTMLResponse:
+    """Public page: a valid code shows the name, honour and date; any other code shows nothing of anyone."""
+    found = service.verify(session, code=code[:64])
+    if found is None:
+        # Like every error, a plain problem document: it names no one.
+        raise NotFound(detail=("该验证码无效", "this code does not verify"))
+    body = (
+        f"<p>✔ 有效 Valid</p><dl><dt>姓名 Name</dt><dd>{html.escape(found.name)}</dd>"
+        f"<dt>荣誉 Honour</dt><dd>{html.escape(found.honour_zh)} ({html.escape(found.honour_en)})</dd>"
+        f"<dt>日期 Date</dt><dd>{found.confirmed_on.isoformat()}</dd></dl>"
+    )
+    return HTMLResponse(_PAGE.format(body=body))

@@ -1,0 +1,273 @@
+"""Honours: evaluating the rules, a coordinator's confirmation, revocation, certificates, verification."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy import Float, case, cast, func, select
+from sqlalchemy.orm import Session
+
+from app.access import Caller
+from app.access.reports import report_region
+from app.db import utcnow
+from app.errors import Conflict, NotFound, Unprocessable
+from app.honours import rules
+from app.honours.certificate import CertificateText, render_certificate
+from app.models import Commitment, Honour, Match, MatchOutcome, MatchRating, Mentor, Region
+from app.pagination import Paged, desc, paginate
+from app.reports.activity import FIRST_SALE_WINDOW_DAYS
+from app.reports.common import ReportParams, activated_in_range
+
+# No 0/O, 1/I/L: a code read aloud or typed from paper should not be ambiguous. 16 of 32 = 80 bits.
+CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+VERIFY_PATH = "/verify/"
+
+
+def mentor_figures(session: Session, params: ReportParams) -> dict[int, dict[str, Any]]:
+    """Per mentor, over matches activated in the period inside the scope: what the rules read."""
+    window = MatchOutcome.days_to_first_sale <= FIRST_SALE_WINDOW_DAYS
+    matched = (
+        select(
+            Match.mentor_id.label("mentor_id"),
+            func.count(func.distinct(Match.newcomer_id)).label("newcomers_reached"),
+            func.sum(case((window, 1), else_=0)).label("first_sale_90d"),
+        )
+        .select_from(Match)
+        .join(MatchOutcome, MatchOutcome.match_id == Match.id)
+        .where(activated_in_range(params))
+        .group_by(Match.mentor_id)
+        .subquery()
+    )
+    done, partial, missed = (
+        func.sum(c) for c in (Commitment.done_count, Commitment.partial_count, Commitment.missed_count)
+    )
+    kept = (
+        select(
+            Match.mentor_id.label("mentor_id"),
+            done.label("done"),
+            partial.label("partial"),
+            missed.label("missed"),
+        )
+        .select_from(Match)
+        .join(MatchOutcome, MatchOutcome.match_id == Match.id)
+        .join(Commitment, Commitment.match_id == Match.id)
+        .where(activated_in_range(params))
+        .group_by(Match.mentor_id)
+        .subquery()
+    )
+    rated = (
+        select(
+            MatchRating.mentor_id.label("mentor_id"),
+            func.avg(MatchRating.score * 1.0).label("mean_rating"),
+            func.count().label("ratings"),
+        )
+        .join(Match, Match.id == MatchRating.match_id)
+        .join(MatchOutcome, MatchOutcome.match_id == Match.id)
+        .where(activated_in_range(params), MatchRating.party == "newcomer")
+        .group_by(MatchRating.mentor_id)
+        .subquery()
+    )
+    periods = (
+        func.coalesce(kept.c.done, 0) + func.coalesce(kept.c.partial, 0) + func.coalesce(kept.c.missed, 0)
+    )
+    stmt = (
+        select(
+            matched.c.mentor_id,
+            matched.c.newcomers_reached,
+            matched.c.first_sale_90d,
+            periods.label("periods"),
+            (
+                cast(func.coalesce(kept.c.done, 0) + 0.5 * func.coalesce(kept.c.partial, 0), Float)
+                / func.nullif(periods, 0)
+            ).label("fulfilment_rate"),
+            rated.c.mean_rating,
+            func.coalesce(rated.c.ratings, 0).label("ratings"),
+        )
+        .outerjoin(kept, kept.c.mentor_id == matched.c.mentor_id)
+        .outerjoin(rated, rated.c.mentor_id == matched.c.mentor_id)
+    )
+    return {row.mentor_id: dict(row._mapping) for row in session.execute(stmt)}
+
+
+def evaluate(
+    session: Session, *, caller: Caller, region: str | None, period_start: date, period_end: date
+) -> list[Honour]:
+    """Apply the rules to the period and propose each honour a mentor earned and does not hold yet."""
+    scope = report_region(caller, region)
+    if not scope:
+        raise Unprocessable(
+            code="region_required", detail=("请指定地区", "name the region the honours are for")
+        )
+    if period_start > period_end:
+        raise Unprocessable(code="invalid_date_range")
+    figures = mentor_figures(session, ReportParams(scope, period_start, period_end))
+    existing = {
+        (m, r)
+        for m, r in session.execute(
+            select(Honour.mentor_id, Honour.rule_code).where(Honour.period_end == period_end)
+        )
+    }
+    proposed = []
+    for mentor_id, values in sorted(figures.items()):
+        for rule in rules.RULES:
+            if (mentor_id, rule.code) in existing or not rule.qualifies(values):
+                continue
+            honour = Honour(
+                mentor_id=mentor_id,
+                rule_code=rule.code,
+                rules_version=rules.RULES_VERSION,
+                jurisdiction_code=scope,
+                period_start=period_start,
+                period_end=period_end,
+                evidence={k: v for k, v in values.items() if k != "mentor_id"},
+                status="proposed",
+            )
+            session.add(honour)
+            proposed.append(honour)
+    session.flush()
+    return proposed
+
+
+def _visible(session: Session, caller: Caller, honour_id: int) -> Honour:
+    honour = session.get(Honour, honour_id)
+    if honour is None or not caller.covers(honour.jurisdiction_code):
+        raise NotFound()
+    return honour
+
+
+def list_honours(
+    session: Session, *, caller: Caller, status: str | None, cursor: str | None, limit: int
+) -> Paged[Honour]:
+    """Honours awarded inside the caller's jurisdiction, newest first, one keyset page."""
+    stmt = select(Honour).where(caller.scope(Honour.jurisdiction_code))
+    if status:
+        stmt = stmt.where(Honour.status == status)
+    return paginate(session, stmt, [desc(Honour.id)], cursor, limit)
+
+
+def new_verification_code() -> str:
+    """16 random characters in four groups, e.g. 7KQM-2ZTA-X9PD-H4WE."""
+    raw = "".join(secrets.choice(CODE_ALPHABET) for _ in range(16))
+    return "-".join(raw[i : i + 4] for i in range(0, 16, 4))
+
+
+def confirm(session: Session, *, caller: Caller, honour_id: int) -> Honour:
+    """A coordinator confirms a proposed honour: it gets its verification code and joins the profile."""
+    honour = _visible(session, caller, honour_id)
+    if honour.status != "proposed":
+        raise Conflict(code="honour_not_proposed", detail=("该荣誉已处理", "this honour was already decided"))
+    honour.status = "confirmed"
+    honour.verification_code = new_verification_code()
+    honour.confirmed_by = caller.id
+    honour.confirmed_on = utcnow().date()
+    session.flush()
+    sync_profile_honours(session, mentor_id=honour.mentor_id)
+    return honour
+
+
+def revoke(session: Session, *, caller: Caller, honour_id: int) -> Honour:
+    """Withdraw an honour: its code stops verifying and it leaves the profile."""
+    honour = _visible(session, caller, honour_id)
+    if honour.status == "revoked":
+        raise Conflict(code="honour_revoked", detail=("该荣誉已撤销", "this honour is already revoked"))
+    honour.status = "revoked"
+    honour.revoked_at = utcnow()
+    session.flush()
+    sync_profile_honours(session, mentor_id=honour.mentor_id)
+    return honour
+
+
+def sync_profile_honours(session: Session, *, mentor_id: int) -> list[str]:
+    """The profile's honours: imported entries kept, then the titles of confirmed honours (one each)."""
+    mentor = session.get(Mentor, mentor_id)
+    assert mentor is not None
+    confirmed = session.scalars(
+        select(Honour.rule_code)
+        .where(Honour.mentor_id == mentor_id, Honour.status == "confirmed")
+        .order_by(Honour.id)
+    )
+    awarded = list(dict.fromkeys(rules.BY_CODE[c].title_zh for c in confirmed))
+    imported = [h for h in mentor.honours if h not in rules.AWARDED_TITLES]
+    updated = imported + [t for t in awarded if t not in imported]
+    if updated != mentor.honours:
+        mentor.honours = updated
+        session.flush()
+    return updated
+
+
+def region_label(session: Session, code: str) -> str:
+    """Full name of a region: province, prefecture and county names joined (e.g. 江苏省宿迁市沭阳县)."""
+    prefixes = [code[:n] for n in (2, 4, 6, 9, 12) if n <= len(code)]
+    names = {
+        c: n for c, n in session.execute(select(Region.code, Region.name).where(Region.code.in_(prefixes)))
+    }
+    return "".join(names[p] for p in prefixes if p in names) or code
+
+
+def certificate_pdf(session: Session, *, caller: Caller, honour_id: int) -> tuple[Honour, bytes]:
+    """The certificate of a confirmed honour, for staff of its jurisdiction or the mentor themself."""
+    honour = session.get(Honour, honour_id)
+    mentor = session.get(Mentor, honour.mentor_id) if honour else None
+    if honour is None or mentor is None:
+        raise NotFound()
+    own = mentor.account_id is not None and mentor.account_id == caller.id
+    if not (own or (caller.is_reviewer and caller.covers(honour.jurisdiction_code))):
+        raise NotFound()
+    if honour.status != "confirmed" or honour.verification_code is None or honour.confirmed_on is None:
+        raise Conflict(
+            code="honour_not_confirmed", detail=("荣誉尚未确认或已撤销", "not confirmed, or revoked")
+        )
+    rule = rules.BY_CODE[honour.rule_code]
+    text = CertificateText(
+        mentor_name=mentor.name,
+        title_zh=rule.title_zh,
+        title_en=rule.title_en,
+        jurisdiction=region_label(session, honour.jurisdiction_code),
+        confirmed_on=honour.confirmed_on,
+        verification_code=honour.verification_code,
+        verify_path=VERIFY_PATH + honour.verification_code,
+    )
+    return honour, render_certificate(text)
+
+
+@dataclass(frozen=True, slots=True)
+class Verified:
+    """All a public verification reveals."""
+
+    name: str
+    honour_zh: str
+    honour_en: str
+    confirmed_on: date
+
+
+def normalise_code(code: str) -> str:
+    """Upper case, spaces dropped: codes are typed from paper."""
+    return code.strip().upper().replace(" ", "")
+
+
+def verify(session: Session, *, code: str) -> Verified | None:
+    """The honour a code certifies, if it is confirmed; None for a guessed or revoked code."""
+    row = session.execute(
+        select(Mentor.name, Honour.rule_code, Honour.confirmed_on)
+        .join(Mentor, Mentor.id == Honour.mentor_id)
+        .where(Honour.verification_code == normalise_code(code), Honour.status == "confirmed")
+    ).first()
+    if row is None or row.confirmed_on is None:
+        return None
+    rule = rules.BY_CODE[row.rule_code]
+    return Verified(row.name, rule.title_zh, rule.title_en, row.confirmed_on)
+
+
+def my_honours(session: Session, *, caller: Caller) -> list[Honour]:
+    """A mentor's own confirmed honours."""
+    return list(
+        session.scalars(
+            select(Honour)
+            .join(Mentor, Mentor.id == Honour.mentor_id)
+            .where(Mentor.account_id == caller.id, Honour.status == "confirmed")
+            .order_by(Honour.id.desc())
+        )
+    )

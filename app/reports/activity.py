@@ -1,0 +1,296 @@
+"""Reports on what matches did: reach, commitment fulfilment, outcomes, inter-province flows."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import ColumnElement, Float, Select, case, cast, func, or_, select
+from sqlalchemy.orm import Session
+
+from app.aggregates import grouped_median
+from app.models import Commitment, Match, MatchOutcome, Mentor, Region
+from app.reports.common import RANGE_DEFINITION, Report, ReportParams, activated_in_range, province_of, scoped
+
+FIRST_SALE_WINDOW_DAYS = 90
+PAIRING_LABELS = {"same_trade": "同行业", "chain": "产业链上下游", "other": "其他"}
+
+
+def _key(by: str) -> ColumnElement[Any]:
+    if by == "mentor":
+        return Match.mentor_id
+    if by == "county":
+        return Match.newcomer_county_code
+    if by == "province":
+        return province_of(Match.newcomer_county_code)
+    return MatchOutcome.pairing_type
+
+
+def _named(session: Session, by: str, agg: Any, metrics: list[str]) -> list[tuple[Any, ...]]:
+    """Attach a display name to each group key and order the rows by it."""
+    cols = [agg.c[m] for m in metrics]
+    if by == "mentor":
+        stmt: Select[Any] = select(agg.c.key, Mentor.name, Mentor.county_code, *cols).join(
+            Mentor, Mentor.id == agg.c.key
+        )
+        return [tuple(r) for r in session.execute(stmt.order_by(agg.c.key))]
+    if by in ("county", "province"):
+        stmt = select(agg.c.key, Region.name, agg.c.key, *cols).outerjoin(Region, Region.code == agg.c.key)
+        return [tuple(r) for r in session.execute(stmt.order_by(agg.c.key))]
+    rows = session.execute(select(agg.c.key, *cols).order_by(agg.c.key))
+    return [(r[0], PAIRING_LABELS.get(r[0], r[0]), None, *r[1:]) for r in rows]
+
+
+def _ratio(num: ColumnElement[Any], den: ColumnElement[Any]) -> ColumnElement[float]:
+    return cast(num, Float) / func.nullif(den, 0)
+
+
+def reach(session: Session, params: ReportParams) -> Report:
+    """Newcomers reached per mentor, county or province."""
+    by = params.by or "county"
+    key = _key(by)
+    agg = (
+        select(
+            key.label("key"),
+            func.count(func.distinct(Match.newcomer_id)).label("newcomers_reached"),
+            func.count(func.distinct(Match.mentor_id)).label("mentors"),
+            func.count().label("matches"),
+            func.sum(case((Match.status == "active", 1), else_=0)).label("active"),
+            func.sum(case((Match.status == "completed", 1), else_=0)).label("completed"),
+            func.sum(case((Match.status == "cancelled", 1), else_=0)).label("cancelled"),
+        )
+        .select_from(Match)
+        .join(MatchOutcome, MatchOutcome.match_id == Match.id)
+        .where(activated_in_range(params))
+        .group_by(key)
+        .subquery()
+    )
+    metrics = ["newcomers_reached", "mentors", "matches", "active", "completed", "cancelled"]
+    return Report(
+        "reach",
+        ("结对覆盖", "Reach"),
+        params,
+        ["key", "name", "region_code", *metrics],
+        _named(session, by, agg, metrics),
+        [
+            RANGE_DEFINITION,
+            (
+                "newcomers_reached：范围内生效结对的不同新农人数。",
+                "newcomers_reached: distinct newcomers of matches that became active in the range.",
+            ),
+            ("mentors：这些结对中的不同导师数。", "mentors: distinct mentors of those matches."),
+            (
+                "active / completed / cancelled：这些结对目前的状态。",
+                "active / completed / cancelled: the current state of those matches.",
+            ),
+        ],
+    )
+
+
+def fulfilment(session: Session, params: ReportParams) -> Report:
+    """Commitment fulfilment per mentor, county or province."""
+    by = params.by or "mentor"
+    key = _key(by)
+    done, partial, missed = (
+        func.coalesce(func.sum(c), 0)
+        for c in (Commitment.done_count, Commitment.partial_count, Commitment.missed_count)
+    )
+    agg = (
+        select(
+            key.label("key"),
+            func.count(func.distinct(Match.id)).label("matches"),
+            func.count(Commitment.id).label("commitments"),
+            done.label("done"),
+            partial.label("partial"),
+            missed.label("missed"),
+            _ratio(done + 0.5 * partial, done + partial + missed).label("fulfilment_rate"),
+        )
+        .select_from(Match)
+        .join(MatchOutcome, MatchOutcome.match_id == Match.id)
+        .join(Commitment, Commitment.match_id == Match.id)
+        .where(activated_in_range(params))
+        .group_by(key)
+        .subquery()
+    )
+    metrics = ["matches", "commitments", "done", "partial", "missed", "fulfilment_rate"]
+    return Report(
+        "fulfilment",
+        ("承诺履行", "Commitment fulfilment"),
+        params,
+        ["key", "name", "region_code", *metrics],
+        _named(session, by, agg, metrics),
+        [
+            RANGE_DEFINITION,
+            (
+                "done / partial / missed：这些结对全部承诺的打卡周期数（逾期未打卡记为 missed）。",
+                (
+                    "done / partial / missed: check-in periods of all commitments of those matches (a "
+                    "lapsed period counts as missed)."
+                ),
+            ),
+            (
+                "fulfilment_rate = (done + ½ partial) / (done + partial + missed)；无周期时为空。",
+                (
+                    "fulfilment_rate = (done + ½ partial) / (done + partial + missed); empty when no "
+                    "period has passed."
+                ),
+            ),
+        ],
+    )
+
+
+def outcomes(session: Session, params: ReportParams) -> Report:
+    """First sale within 90 days, median days to it, growth in orders; by mentor, region or pairing."""
+    by = params.by or "pairing"
+    key = _key(by)
+    window = MatchOutcome.days_to_first_sale <= FIRST_SALE_WINDOW_DAYS
+    base = (
+        select(key.label("key"), MatchOutcome.days_to_first_sale.label("days"))
+        .select_from(Match)
+        .join(MatchOutcome, MatchOutcome.match_id == Match.id)
+        .where(activated_in_range(params))
+        .subquery()
+    )
+    median = grouped_median(session, base, "key", "days").subquery()
+    counts = (
+        select(
+            key.label("key"),
+            func.count().label("matches"),
+            func.sum(case((window, 1), else_=0)).label("first_sale_90d"),
+            func.count(MatchOutcome.days_to_first_sale).label("with_first_sale"),
+            func.count(MatchOutcome.orders_growth).label("with_orders_report"),
+            func.avg(MatchOutcome.orders_growth * 1.0).label("mean_orders_growth"),
+        )
+        .select_from(Match)
+        .join(MatchOutcome, MatchOutcome.match_id == Match.id)
+        .where(activated_in_range(params))
+        .group_by(key)
+        .subquery()
+    )
+    agg = (
+        select(
+            counts.c.key,
+            counts.c.matches,
+            counts.c.first_sale_90d,
+            _ratio(counts.c.first_sale_90d, counts.c.matches).label("share_first_sale_90d"),
+            counts.c.with_first_sale,
+            median.c.median.label("median_days_to_first_sale"),
+            counts.c.with_orders_report,
+            counts.c.mean_orders_growth,
+        )
+        .outerjoin(median, median.c.key == counts.c.key)
+        .subquery()
+    )
+    metrics = [
+        "matches",
+        "first_sale_90d",
+        "share_first_sale_90d",
+        "with_first_sale",
+        "median_days_to_first_sale",
+        "with_orders_report",
+        "mean_orders_growth",
+    ]
+    return Report(
+        "outcomes",
+        ("经营成效", "Outcomes"),
+        params,
+        ["key", "name", "region_code", *metrics],
+        _named(session, by, agg, metrics),
+        [
+            RANGE_DEFINITION,
+            (
+                (
+                    "first_sale_90d：生效后 90 天内（含）报告首单的结对数；"
+                    "share_first_sale_90d 为其占全部结对之比。"
+                ),
+                (
+                    "first_sale_90d: matches whose first online sale came within 90 days of activation "
+                    "(inclusive); share_first_sale_90d divides by all matches of the group."
+                ),
+            ),
+            (
+                "median_days_to_first_sale：已有首单的结对，从生效到首单天数的中位数。",
+                (
+                    "median_days_to_first_sale: median days from activation to first sale, over matches "
+                    "that have one."
+                ),
+            ),
+            (
+                "mean_orders_growth：最近一次月报订单数减去生效时基线订单数的平均值，仅计有月报的结对。",
+                (
+                    "mean_orders_growth: mean of (latest monthly orders − baseline monthly orders), over "
+                    "matches with a monthly report."
+                ),
+            ),
+            (
+                "pairing：same_trade 为主营品类同属一类，chain 为上下游一环（优先），other 为其他。",
+                (
+                    "pairing: same_trade when the two main products share a category group, chain when "
+                    "they are one link apart on the industrial chain (takes precedence), other otherwise."
+                ),
+            ),
+        ],
+    )
+
+
+def flows(session: Session, params: ReportParams) -> Report:
+    """Matches from each mentor province to each newcomer province: the inter-province matrix."""
+    mentor_prov = province_of(Match.mentor_county_code).label("from_province")
+    newcomer_prov = province_of(Match.newcomer_county_code).label("to_province")
+    agg = (
+        select(
+            mentor_prov,
+            newcomer_prov,
+            func.count().label("matches"),
+            func.count(func.distinct(Match.newcomer_id)).label("newcomers"),
+        )
+        .select_from(Match)
+        .join(MatchOutcome, MatchOutcome.match_id == Match.id)
+        .where(
+            MatchOutcome.activated_on >= params.date_from,
+            MatchOutcome.activated_on <= params.date_to,
+            # Both directions concern a jurisdiction: its mentors helping elsewhere, and help it receives.
+            or_(
+                scoped(Match.newcomer_county_code, params.scope),
+                scoped(Match.mentor_county_code, params.scope),
+            ),
+        )
+        .group_by(mentor_prov, newcomer_prov)
+        .subquery()
+    )
+    src, dst = Region.__table__.alias("src"), Region.__table__.alias("dst")
+    stmt = (
+        select(agg.c.from_province, src.c.name, agg.c.to_province, dst.c.name, agg.c.matches, agg.c.newcomers)
+        .outerjoin(src, src.c.code == agg.c.from_province)
+        .outerjoin(dst, dst.c.code == agg.c.to_province)
+        .order_by(agg.c.from_province, agg.c.to_province)
+    )
+    rows = [tuple(r) for r in session.execute(stmt)]
+    provinces = sorted({r[0] for r in rows} | {r[2] for r in rows})
+    index = {p: i for i, p in enumerate(provinces)}
+    matrix = [[0] * len(provinces) for _ in provinces]
+    for r in rows:
+        matrix[index[r[0]]][index[r[2]]] = r[4]
+    return Report(
+        "flows",
+        ("跨省结对流向", "Inter-province flows"),
+        params,
+        ["from_province", "from_name", "to_province", "to_name", "matches", "newcomers"],
+        rows,
+        [
+            (
+                "时间范围按结对生效日期计；导师或新农人任一方在辖区内的结对都计入。",
+                (
+                    "The range applies to activation day; a match counts when its mentor or its newcomer "
+                    "lies in the jurisdiction."
+                ),
+            ),
+            (
+                "from：导师所在省；to：新农人所在省；matrix[i][j] 为 provinces[i] → provinces[j] 的结对数。",
+                (
+                    "from: the mentor's province; to: the newcomer's; matrix[i][j] counts matches from "
+                    "provinces[i] to provinces[j]."
+                ),
+            ),
+        ],
+        {"provinces": provinces, "matrix": matrix},
+    )

@@ -1,0 +1,64 @@
+"""What every report shares: its parameters, its result shape, the scope filter and the grouping keys."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, func, true
+
+from app.access.regions import under
+from app.models import Match, MatchOutcome
+
+Bilingual = tuple[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class ReportParams:
+    """A report request: the jurisdiction prefix ('' for nationwide), the date range, the grouping."""
+
+    scope: str
+    date_from: date
+    date_to: date
+    by: str | None = None
+
+
+@dataclass(slots=True)
+class Report:
+    """A computed report: a table of aggregated rows with the definitions that explain its columns."""
+
+    name: str
+    title: Bilingual
+    params: ReportParams
+    columns: list[str]
+    rows: Sequence[Sequence[Any]]
+    definitions: list[Bilingual]
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def scoped(column: ColumnElement[str], scope: str) -> ColumnElement[bool]:
+    """Region codes under the scope prefix (every code for the nationwide scope)."""
+    return true() if not scope else under(column, scope)
+
+
+def activated_in_range(params: ReportParams) -> ColumnElement[bool]:
+    """Matches whose activation day lies in the range, newcomer inside the scope."""
+    return and_(
+        MatchOutcome.activated_on >= params.date_from,
+        MatchOutcome.activated_on <= params.date_to,
+        scoped(Match.newcomer_county_code, params.scope),
+    )
+
+
+def province_of(column: ColumnElement[str]) -> ColumnElement[str]:
+    """The 2-digit province code of a county code."""
+    return func.substr(column, 1, 2)
+
+
+RANGE_DEFINITION: Bilingual = (
+    "时间范围按结对生效（双方接受）的日期计，含首尾两天；辖区按新农人所在县计。",
+    "The range applies to the day a match became active (both parties accepted), both ends included; "
+    "the jurisdiction applies to the newcomer's county.",
+)

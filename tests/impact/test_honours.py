@@ -1,0 +1,192 @@
+"""Honours: the rules, evaluation in a jurisdiction, confirmation, the profile, certificates, verification."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from datetime import date
+
+import pytest
+
+from app.honours import rules
+from app.honours.service import new_verification_code, normalise_code
+from app.models import Honour, MatchRating, Mentor
+from tests.conftest import SHANDONG, YUNNAN
+from tests.impact.conftest import add_match, add_mentor, add_newcomer
+
+PERIOD = {"period_start": "2026-01-01", "period_end": "2026-06-30"}
+
+
+@pytest.fixture
+def star(db, make_user):
+    """A Shuyang mentor with an account: 5 Caoxian newcomers, 3 first sales in 90 days, 12 periods kept."""
+    user = make_user("mentor")
+    mentor = add_mentor(db, "321322", "沭阳花木合作社", account_id=user.id)
+    mentor.honours = ["电商示范户"]  # imported, must survive
+    other = add_mentor(db, "321322", "另一位导师")
+    for i, days in enumerate((10, 45, 90, 91, None)):
+        newcomer = add_newcomer(db, "371721", f"新农人{i}")
+        match = add_match(
+            db,
+            mentor,
+            newcomer,
+            status="completed",
+            activated_on=date(2026, 2, 1),
+            days_to_first_sale=days,
+            periods=(3, 0, 0) if i < 4 else None,
+        )
+        if i < 3:
+            db.add(
+                MatchRating(
+                    match_id=match.id,
+                    mentor_id=mentor.id,
+                    party="newcomer",
+                    author_id=user.id,
+                    score=(5, 5, 4)[i],
+                    reason_code="useful_knowhow",
+                )
+            )
+    add_match(db, other, add_newcomer(db, "371721", "x"), status="active", activated_on=date(2026, 3, 1))
+    db.commit()
+    return mentor, user
+
+
+@pytest.fixture
+def shandong(make_user):
+    return make_user("coordinator", SHANDONG)
+
+
+def evaluate(client, user, **extra):
+    return client.post("/api/v1/honours/evaluate", json={**PERIOD, **extra}, headers=user.headers)
+
+
+class TestRules:
+    def test_thresholds_and_support(self):
+        ratings = rules.BY_CODE["ratings"]
+        assert ratings.qualifies({"mean_rating": 4.5, "ratings": 3})
+        assert not ratings.qualifies({"mean_rating": 4.9, "ratings": 2})
+        assert not ratings.qualifies({"mean_rating": 4.4, "ratings": 30})
+        assert not rules.BY_CODE["fulfilment"].qualifies({"fulfilment_rate": None, "periods": 0})
+        assert rules.BY_CODE["reach"].qualifies({"newcomers_reached": 5})
+        assert rules.RULES_VERSION and len(rules.AWARDED_TITLES) == len(rules.RULES)
+
+    def test_listed_with_version(self, client, shandong):
+        body = client.get("/api/v1/honours/rules", headers=shandong.headers).json()
+        assert [r["code"] for r in body] == ["reach", "fulfilment", "outcomes", "ratings"]
+        assert {r["rules_version"] for r in body} == {rules.RULES_VERSION}
+
+
+class TestEvaluate:
+    def test_proposes_what_was_earned(self, client, star, shandong):
+        mentor, _ = star
+        r = evaluate(client, shandong)
+        assert r.status_code == 201, r.text
+        got = {h["rule_code"]: h for h in r.json()}
+        # 5 reached; days 10, 45, 90 are within 90; 12 done periods; ratings 5, 5, 4 (mean 4.67).
+        assert set(got) == {"reach", "outcomes", "fulfilment", "ratings"}
+        assert {h["mentor_id"] for h in got.values()} == {mentor.id}
+        assert got["outcomes"]["evidence"]["first_sale_90d"] == 3
+        assert got["ratings"]["evidence"]["mean_rating"] == pytest.approx(14 / 3)
+        assert all(h["status"] == "proposed" and h["verification_code"] is None for h in got.values())
+        assert got["reach"]["jurisdiction_code"] == SHANDONG
+        assert evaluate(client, shandong).json() == []  # never proposed twice
+
+    def test_scoped_to_the_jurisdiction(self, client, star, make_user):
+        yunnan = make_user("coordinator", YUNNAN)
+        assert evaluate(client, yunnan).json() == []
+        assert evaluate(client, yunnan, region=SHANDONG).status_code == 404
+        admin = make_user("admin")
+        assert evaluate(client, admin).json()["code"] == "region_required"
+        assert evaluate(client, admin, region=SHANDONG).status_code == 201
+        assert client.get("/api/v1/honours", headers=yunnan.headers).json()["items"] == []
+
+
+class TestConfirmAndVerify:
+    @pytest.fixture
+    def confirmed(self, client, star, shandong):
+        honours = {h["rule_code"]: h for h in evaluate(client, shandong).json()}
+        r = client.post(f"/api/v1/honours/{honours['outcomes']['id']}/confirm", headers=shandong.headers)
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    def test_confirmation_gives_a_code_and_feeds_the_profile(self, client, db, star, shandong, confirmed):
+        mentor, user = star
+        assert confirmed["status"] == "confirmed" and len(confirmed["verification_code"]) == 19
+        db.expire_all()
+        assert db.get(Mentor, mentor.id).honours == ["电商示范户", "致富领头雁"]
+        again = client.post(f"/api/v1/honours/{confirmed['id']}/confirm", headers=shandong.headers)
+        assert again.status_code == 409
+        mine = client.get("/api/v1/me/honours", headers=user.headers).json()
+        assert [h["id"] for h in mine] == [confirmed["id"]]
+
+    def test_only_the_jurisdiction_confirms(self, client, make_user, star, shandong):
+        honour = evaluate(client, shandong).json()[0]
+        for user in (make_user("coordinator", YUNNAN), make_user("coordinator", "371721")):
+            # A county coordinator inside Shandong does not cover a province-wide honour either.
+            assert (
+                client.post(f"/api/v1/honours/{honour['id']}/confirm", headers=user.headers).status_code
+                == 404
+            )
+
+    def test_public_verification_shows_only_name_honour_date(self, client, star, confirmed):
+        code = confirmed["verification_code"]
+        r = client.get(f"/api/v1/verify/{code.lower()}")
+        assert r.status_code == 200
+        assert r.json() == {
+            "name": "沭阳花木合作社",
+            "honour_zh": "致富领头雁",
+            "honour_en": "Lead goose",
+            "confirmed_on": confirmed["confirmed_on"],
+        }
+        page = client.get(f"/verify/{code}")
+        assert page.status_code == 200 and "沭阳花木合作社" in page.text and "致富领头雁" in page.text
+
+    def test_a_guessed_code_shows_nothing(self, client, star, confirmed):
+        guess = new_verification_code()
+        assert client.get(f"/api/v1/verify/{guess}").status_code == 404
+        page = client.get(f"/verify/{guess}")
+        assert page.status_code == 404 and "沭阳" not in page.text
+        assert page.headers["content-type"].startswith("application/problem+json")
+
+    def test_a_revoked_honour_no_longer_verifies(self, client, db, star, shandong, confirmed):
+        mentor, _ = star
+        r = client.post(f"/api/v1/honours/{confirmed['id']}/revoke", headers=shandong.headers)
+        assert r.status_code == 200 and r.json()["status"] == "revoked"
+        assert client.get(f"/api/v1/verify/{confirmed['verification_code']}").status_code == 404
+        db.expire_all()
+        assert db.get(Mentor, mentor.id).honours == ["电商示范户"]
+        cert = client.get(f"/api/v1/honours/{confirmed['id']}/certificate", headers=shandong.headers)
+        assert cert.status_code == 409
+
+    def test_verification_is_rate_limited(self, client, star):
+        codes = [client.get(f"/api/v1/verify/{new_verification_code()}").status_code for _ in range(21)]
+        assert codes[:20] == [404] * 20 and codes[20] == 429
+        assert client.get("/verify/ABCD").status_code == 429
+
+    def test_code_normalisation(self):
+        assert normalise_code(" abcd-efgh ") == "ABCD-EFGH"
+
+
+class TestCertificate:
+    def test_pdf_for_staff_and_the_mentor_not_others(self, client, db, make_user, star, shandong):
+        _, user = star
+        honour = next(h for h in evaluate(client, shandong).json() if h["rule_code"] == "reach")
+        url = f"/api/v1/honours/{honour['id']}/certificate"
+        assert client.get(url, headers=shandong.headers).status_code == 409  # not yet confirmed
+        code = client.post(f"/api/v1/honours/{honour['id']}/confirm", headers=shandong.headers).json()[
+            "verification_code"
+        ]
+        for who in (shandong, user):
+            r = client.get(url, headers=who.headers)
+            assert r.status_code == 200 and r.headers["content-type"] == "application/pdf"
+            assert r.content.startswith(b"%PDF")
+        assert client.get(url, headers=make_user("mentor").headers).status_code == 404
+        assert client.get(url, headers=make_user("coordinator", YUNNAN).headers).status_code == 404
+        if shutil.which("pdftotext") is None:
+            pytest.skip("poppler-utils not installed: text extraction not checked")
+        text = subprocess.run(
+            ["pdftotext", "-", "-"], input=r.content, capture_output=True, check=True
+        ).stdout.decode()
+        for expected in ("荣", "沭阳花木合作社", "带徒标兵", "山东省", code):
+            assert expected in text, expected
+        assert db.get(Honour, honour["id"]).status == "confirmed"

@@ -1,0 +1,265 @@
+"""No 5xx from user input: NUL characters, nulls in partial updates, oversized and chunked bodies, races."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import threading
+from collections import Counter
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from app.auth.tokens import issue_access_token
+from app.config import Settings
+from app.db import make_engine
+from app.main import create_app
+from app.models import Account, Newcomer
+from app.pagination import encode_cursor
+from tests.conftest import DAJI, mentor_payload, newcomer_payload
+from tests.live import live_server, private_database
+
+
+class TestNulCharacters:
+    @pytest.mark.parametrize(
+        "path",
+        [
+            "/api/v1/mentors?q=a%00b",
+            "/api/v1/newcomers?q=%00",
+            "/api/v1/regions/search?q=%E6%B2%AD%00",
+            "/api/v1/regions?parent=32%00",
+            "/api/v1/mentors?cursor=%00",
+            "/api/v1/regions/32%00",
+        ],
+    )
+    def test_in_query_or_path_is_422(self, client, make_user, path):
+        r = client.get(path, headers=make_user("admin").headers)
+        assert r.status_code == 422, r.text
+        assert r.json()["code"] == "validation_failed"
+
+    def test_in_a_cursor_is_422(self, client, make_user):
+        r = client.get(
+            "/api/v1/regions",
+            params={"cursor": encode_cursor(["32\x00"])},
+            headers=make_user("admin").headers,
+        )
+        assert r.status_code == 422 and r.json()["code"] == "invalid_cursor"
+
+    def test_in_nested_body_strings_is_422_naming_the_field(self, client, make_user):
+        body = mentor_payload(
+            resources_offered=[{"type": "logistics", "description": "冷链\x00"}], honours=["示范户\x00"]
+        )
+        r = client.post("/api/v1/mentors", json=body, headers=make_user("mentor").headers)
+        assert r.status_code == 422, r.text
+        assert {e["loc"][-1] for e in r.json()["errors"]} == {"resources_offered", "honours"}
+
+
+class TestNullInPartialUpdate:
+    @pytest.mark.parametrize(
+        "field",
+        ["name", "kind", "region_code", "capacity", "products", "resources_offered", "channels", "languages"],
+    )
+    def test_mentor_required_field_null_is_422(self, client, make_user, field):
+        owner = make_user("mentor")
+        created = client.post("/api/v1/mentors", json=mentor_payload(), headers=owner.headers)
+        assert created.status_code == 201, created.text
+        r = client.patch(
+            f"/api/v1/mentors/{created.json()['id']}",
+            json={field: None},
+            headers={**owner.headers, "If-Match": created.headers["etag"]},
+        )
+        assert r.status_code == 422, r.text
+        assert [e["loc"][-1] for e in r.json()["errors"]] == [field]
+
+    @pytest.mark.parametrize(
+        "field",
+        [
+            "name",
+            "region_code",
+            "products",
+            "channels",
+            "experience_years",
+            "resources_needed",
+            "internet",
+            "languages",
+            "goals",
+            "story",
+        ],
+    )
+    def test_newcomer_required_field_null_is_422(self, client, make_user, field):
+        owner = make_user("newcomer")
+        created = client.post("/api/v1/newcomers", json=newcomer_payload(), headers=owner.headers)
+        assert created.status_code == 201, created.text
+        r = client.patch(
+            f"/api/v1/newcomers/{created.json()['id']}",
+            json={field: None},
+            headers={**owner.headers, "If-Match": created.headers["etag"]},
+        )
+        assert r.status_code == 422, r.text
+        assert [e["loc"][-1] for e in r.json()["errors"]] == [field]
+
+    def test_optional_fields_can_still_be_cleared(self, client, make_user):
+        owner = make_user("mentor")
+        created = client.post("/api/v1/mentors", json=mentor_payload(), headers=owner.headers)
+        r = client.patch(
+            f"/api/v1/mentors/{created.json()['id']}",
+            json={"phone": None, "years_selling": None, "contact_name": None},
+            headers={**owner.headers, "If-Match": created.headers["etag"]},
+        )
+        assert r.status_code == 200, r.text
+        assert r.json()["phone"] is None and r.json()["years_selling"] is None
+
+
+class TestAccountJurisdiction:
+    @pytest.mark.parametrize("role", ["mentor", "newcomer", "admin"])
+    def test_jurisdiction_on_an_account_without_one_is_422(self, client, make_user, db, role):
+        admin, target = make_user("admin"), make_user(role)
+        r = client.patch(
+            f"/api/v1/accounts/{target.id}", json={"jurisdiction_code": "32"}, headers=admin.headers
+        )
+        assert r.status_code == 422, r.text
+        assert r.json()["code"] == "jurisdiction_not_allowed"
+        assert db.get(Account, target.id).jurisdiction_code is None
+
+    def test_mobile_account_may_be_patched_with_null_jurisdiction(self, client, make_user):
+        admin, target = make_user("admin"), make_user("mentor")
+        r = client.patch(
+            f"/api/v1/accounts/{target.id}", json={"jurisdiction_code": None}, headers=admin.headers
+        )
+        assert r.status_code == 200, r.text
+
+
+class TestBodyLimit:
+    def test_chunked_body_over_the_limit_is_413_like_a_declared_one(self, client, make_user, settings):
+        headers = {**make_user("mentor").headers, "Content-Type": "application/json"}
+        size = settings.max_json_body_bytes + 100_000
+
+        def chunks():
+            yield b'{"story": "'
+            for _ in range(size // 10_000):
+                yield b"x" * 10_000
+            yield b'"}'
+
+        chunked = client.post("/api/v1/mentors", content=chunks(), headers=headers)
+        declared = client.post("/api/v1/mentors", content=b"".join(chunks()), headers=headers)
+        assert "content-length" not in chunked.request.headers
+        assert chunked.status_code == declared.status_code == 413, chunked.text
+        assert chunked.json()["code"] == declared.json()["code"] == "payload_too_large"
+        assert chunked.json()["limit_bytes"] == settings.max_json_body_bytes
+
+    def test_chunked_body_under_the_limit_is_read_whole(self, client, make_user):
+        raw = json.dumps(mentor_payload()).encode()
+
+        def chunks():
+            for i in range(0, len(raw), 7):
+                yield raw[i : i + 7]
+
+        r = client.post(
+            "/api/v1/mentors",
+            content=chunks(),
+            headers={**make_user("mentor").headers, "Content-Type": "application/json"},
+        )
+        assert r.status_code == 201, r.text
+
+
+def test_a_500_leaves_the_keep_alive_connection_usable(settings):
+    app = create_app(settings)
+
+    @app.get("/boom")
+    def boom() -> None:
+        raise RuntimeError("a bug")
+
+    with live_server(settings, app) as base:
+        url = urlsplit(base)
+        conn = http.client.HTTPConnection(url.hostname, url.port, timeout=30)
+        try:
+            conn.request("GET", "/boom")
+            first = conn.getresponse()
+            body = first.read()
+            assert first.status == 500 and b"internal_error" in body
+            assert first.getheader("content-type").startswith("application/problem+json")
+            sock = conn.sock
+            assert sock is not None, "the server closed the connection after the 500"
+            conn.request("GET", "/healthz")
+            second = conn.getresponse()
+            second.read()
+            assert second.status == 200
+            assert conn.sock is sock  # the same connection answered both
+        finally:
+            conn.close()
+
+
+@pytest.fixture(scope="module")
+def live(database_url, tmp_path_factory):
+    with private_database(database_url, tmp_path_factory.mktemp("bad-live")) as url:
+        settings = Settings(
+            env="test",
+            database_url=url,
+            secret_key="live-secret-key-0123456789abcdef",
+            run_worker=False,
+            log_level="WARNING",
+        )
+        engine = make_engine(url)
+        with live_server(settings) as base:
+            yield settings, engine, base
+        engine.dispose()
+
+
+def test_ten_concurrent_creates_by_one_newcomer_give_one_profile(live):
+    settings, engine, base = live
+    with Session(engine) as s:
+        account = Account(username="13755550000", password_hash="x", role="newcomer", display_name="n")
+        s.add(account)
+        s.commit()
+        account_id = account.id
+    token = issue_access_token(settings, account_id=account_id, role="newcomer", jurisdiction=None)
+    barrier = threading.Barrier(10)
+    results: list[httpx.Response] = []
+
+    def send() -> None:
+        with httpx.Client(base_url=base, timeout=60) as client:
+            barrier.wait()
+            results.append(
+                client.post(
+                    "/api/v1/newcomers",
+                    json=newcomer_payload(region_code=DAJI),
+                    headers={"Authorization": f"Bearer {token}"},
+                )
+            )
+
+    threads = [threading.Thread(target=send) for _ in range(10)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    outcome = Counter((r.status_code, r.json().get("code")) for r in results)
+    assert outcome == {(201, None): 1, (409, "profile_exists"): 9}, outcome
+    with Session(engine) as s:
+        assert s.scalar(select(func.count()).where(Newcomer.account_id == account_id)) == 1
+
+
+def test_partial_update_keeps_nested_defaults(client, make_user):
+    owner = make_user("mentor")
+    created = client.post("/api/v1/mentors", json=mentor_payload(), headers=owner.headers)
+    r = client.patch(
+        f"/api/v1/mentors/{created.json()['id']}",
+        json={"resources_offered": [{"type": "logistics"}]},
+        headers={**owner.headers, "If-Match": created.headers["etag"]},
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["resources_offered"] == [{"type": "logistics", "description": ""}]
+
+
+def test_nul_in_an_import_form_field_is_422(client, make_user):
+    office = make_user("township_office", "321322115")
+    r = client.post(
+        "/api/v1/imports",
+        files={"file": ("a.csv", "名称\n张三\n".encode(), "text/csv")},
+        data={"sheet": "表\x00"},
+        headers=office.headers,
+    )
+    assert r.status_code == 422, r.text
+    assert [e["loc"][-1] for e in r.json()["errors"]] == ["sheet"]

@@ -1,0 +1,80 @@
+"""The error catalogue covers every code raised, and 422 messages follow Accept-Language."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+from app import errors
+from app.i18n import TITLES
+
+APP = Path(__file__).resolve().parents[1] / "app"
+ERROR_CLASSES = {
+    name for name, obj in vars(errors).items() if isinstance(obj, type) and issubclass(obj, errors.AppError)
+}
+
+
+def _called_name(node: ast.Call) -> str | None:
+    func = node.func
+    return func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else None
+
+
+def raised_codes() -> dict[str, str]:
+    """code -> where, for every AppError built with code="..." and every problem(..., "code", ...)."""
+    found: dict[str, str] = {}
+    for path in sorted(APP.rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Call):
+                continue
+            name = _called_name(node)
+            if name in ERROR_CLASSES:
+                for kw in node.keywords:
+                    if kw.arg == "code" and isinstance(kw.value, ast.Constant):
+                        found.setdefault(kw.value.value, f"{path.name}:{node.lineno}")
+            elif name == "problem" and len(node.args) >= 3 and isinstance(node.args[2], ast.Constant):
+                found.setdefault(node.args[2].value, f"{path.name}:{node.lineno}")
+    # The default code of each error class, and the codes plain HTTP errors are given.
+    for cls_name in ERROR_CLASSES:
+        found.setdefault(getattr(errors, cls_name).code, f"errors.py:{cls_name}")
+    for code in (*errors._STATUS_CODES.values(), "http_error"):
+        found.setdefault(code, "errors.py:_STATUS_CODES")
+    return found
+
+
+def test_the_walk_finds_codes_raised_across_the_app():
+    codes = raised_codes()
+    assert {"mentor_capacity_full", "invalid_transition", "run_in_progress", "not_found"} <= set(codes)
+    assert len(codes) > 30
+
+
+def test_every_raised_code_has_a_title_in_both_languages():
+    missing = {code: where for code, where in raised_codes().items() if code not in TITLES}
+    assert not missing, f"add these codes to app.i18n.TITLES: {missing}"
+    assert all(zh and en and zh != en for zh, en in TITLES.values())
+
+
+def test_a_conflict_is_titled_by_its_code(client, make_user):
+    admin = make_user("admin")
+    r = client.patch(
+        f"/api/v1/accounts/{admin.id}",
+        json={"is_active": False},
+        headers={**admin.headers, "Accept-Language": "en"},
+    )
+    assert r.status_code == 409 and r.json()["title"] == TITLES["last_admin"][1]
+    zh = client.patch(f"/api/v1/accounts/{admin.id}", json={"is_active": False}, headers=admin.headers)
+    assert zh.json()["title"] == TITLES["last_admin"][0] and zh.headers["content-language"] == "zh-CN"
+
+
+def test_validation_messages_follow_accept_language(client, make_user):
+    user = make_user("newcomer")
+    body = {"name": "", "region_code": "371721121", "products": ["tea.growing"], "resources_needed": []}
+    zh = client.post("/api/v1/newcomers", json=body, headers=user.headers)
+    en = client.post("/api/v1/newcomers", json=body, headers={**user.headers, "Accept-Language": "en-US"})
+    assert zh.status_code == en.status_code == 422
+    zh_msgs = {e["loc"][-1]: e["msg"] for e in zh.json()["errors"]}
+    en_msgs = {e["loc"][-1]: e["msg"] for e in en.json()["errors"]}
+    assert zh_msgs["name"] == "至少 1 个字符" and zh_msgs["resources_needed"] == "至少 1 项"
+    assert "at least 1 character" in en_msgs["name"]
+    assert zh.json()["title"] == TITLES["validation_failed"][0]
+    assert en.json()["title"] == TITLES["validation_failed"][1]
