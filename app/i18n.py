@@ -42,6 +42,10 @@ TITLES: dict[str, tuple[str, str]] = {
     "weak_password": ("密码不符合安全要求", "Password does not meet the policy"),
     "jurisdiction_not_allowed": ("该账户不设管辖区", "This account has no jurisdiction"),
     "internal_error": ("服务器内部错误", "Internal server error"),
+    "csrf_failed": (
+        "表单已过期或来源不明，请刷新页面后重试",
+        "The form expired or came from elsewhere; reload and retry",
+    ),
     "http_error": ("请求失败", "Request failed"),
     "capacity_below_used": ("带徒名额不能少于已占用的名额", "Capacity is below the seats in use"),
     "idempotency_key_reused": ("该幂等键已用于另一个请求", "Idempotency-Key reused for another request"),

@@ -8,11 +8,13 @@ from contextlib import asynccontextmanager
 
 from asgi_correlation_id import CorrelationIdMiddleware
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 from sqlalchemy.engine import Engine
 
 from app.accounts.router import router as accounts_router
 from app.auth.router import router as auth_router
 from app.config import Settings, get_settings
+from app.console.setup import install_console
 from app.db import make_engine, make_sessionmaker
 from app.errors import install_error_handlers
 from app.feedback.router import router as feedback_router
@@ -85,7 +87,9 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
             await asyncio.to_thread(worker.shutdown, settings.worker_shutdown_grace_seconds)
         engine.dispose()
 
-    app = FastAPI(
+    # /docs and /redoc from assets shipped in an installed package: they work offline, no CDN.
+    app = FastAPIOffline(
+        static_url="/docs-static",
         title="Jieduan 结对",
         version="0.1.0",
         summary="Cross-regional pairing of rural e-commerce role models with newcomers",
@@ -98,11 +102,12 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     install_error_handlers(app)
     for router in (health_router, metrics_router, *API_ROUTERS):
         app.include_router(router)
+    install_console(app, settings)
     app.add_middleware(
         BodyLimitMiddleware,
         default_limit=settings.max_json_body_bytes,
         upload_limit=settings.import_max_bytes,
-        upload_prefix="/api/v1/imports",
+        upload_prefix=("/api/v1/imports", "/console/office/imports"),
     )
     app.add_middleware(NulGuardMiddleware)
     app.add_middleware(ConcurrencyLimitMiddleware, limit=settings.max_concurrent_requests)

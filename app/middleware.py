@@ -118,7 +118,9 @@ class BodyLimitMiddleware:
     to send is dropped.
     """
 
-    def __init__(self, app: ASGIApp, *, default_limit: int, upload_limit: int, upload_prefix: str) -> None:
+    def __init__(
+        self, app: ASGIApp, *, default_limit: int, upload_limit: int, upload_prefix: str | tuple[str, ...]
+    ) -> None:
         self.app = app
         self.default_limit = default_limit
         self.upload_limit = upload_limit

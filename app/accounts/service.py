@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 
 from app.access.roles import MOBILE_ROLES, STAFF_ROLES, Role
 from app.auth.passwords import check_password_policy, hash_password
+from app.db import utcnow
 from app.errors import Conflict, NotFound, Unprocessable
 from app.models import Account, RefreshToken, Region
 from app.pagination import Paged, asc, paginate
@@ -175,3 +176,14 @@ def ensure_admin(session: Session, *, username: str, password: str) -> Account:
         display_name=username,
         jurisdiction_code=None,
     )
+
+
+def reset_password(session: Session, account: Account, *, password: str) -> Account:
+    """An admin sets a new password; every existing login of the account ends at once."""
+    account.password_hash = _hash_checked(password)
+    for token in session.scalars(
+        select(RefreshToken).where(RefreshToken.account_id == account.id, RefreshToken.revoked_at.is_(None))
+    ):
+        token.revoked_at = utcnow()
+    session.flush()
+    return account

@@ -157,3 +157,14 @@ def logout(session: Session, *, refresh_token: str, account_id: int) -> None:
     if token.account_id != account_id:
         raise Unauthorized(code="invalid_token")
     _revoke_family(session, token.family_id)
+
+
+def session_account(session: Session, *, refresh_token: str) -> Account:
+    """The account behind a console session (a login's refresh token): 401 once revoked or deactivated."""
+    token = _find_token(session, refresh_token)
+    if token.revoked_at is not None or token.expires_at <= utcnow():
+        raise Unauthorized(code="invalid_token")
+    account = session.get(Account, token.account_id)
+    if account is None or not account.is_active:
+        raise Unauthorized(code="account_inactive")
+    return account

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from app.access import Caller
 from app.access.imports import import_scope, office_township, sees_import
-from app.errors import NotFound, Unprocessable
+from app.errors import Conflict, NotFound, Unprocessable
 from app.jobs.queue import enqueue
 from app.models import ImportRowIssue, ImportRowResult, Region, RosterFile, RosterImport
 from app.pagination import Paged, asc, desc, paginate
@@ -106,6 +106,29 @@ def replay_answer(session: Session, caller: Caller, first: dict[str, Any]) -> di
     imp = get_visible(session, caller, int(first["id"]))
     return {**first, "id": imp.id, "status": imp.status, "url": import_url(imp.id)}
 
+
+def apply_previewed(session: Session, caller: Caller, import_id: int) -> RosterImport:
+    """Apply a finished dry run for real: the same stored file, township and options, as a new import."""
+    preview = get_visible(session, caller, import_id)
+    if not preview.dry_run or preview.status != "done":
+        raise Conflict(
+            code="not_a_finished_preview",
+            detail=("只能确认已完成的预览", "only a finished dry run can be applied"),
+        )
+    stored = session.get(RosterFile, preview.id)
+    if stored is None:
+        raise NotFound()
+    return submit_import(
+        session,
+        caller,
+        township=preview.township_code,
+        data=stored.data,
+        filename=preview.filename,
+        content_type=preview.content_type,
+        sheet=preview.sheet,
+        dry_run=False,
+        on_error=preview.on_error,
+    )
 
 
 def get_visible(session: Session, caller: Caller, import_id: int) -> RosterImport:

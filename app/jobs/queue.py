@@ -134,3 +134,8 @@ def reason_of(error: str | None) -> str:
     """The last line of a stored traceback: what a user can read (the whole trace stays on the job)."""
     lines = [line for line in (error or "").strip().splitlines() if line.strip()]
     return lines[-1].strip()[:500] if lines else "unknown error"
+
+
+def recent_jobs(session: Session, *, limit: int) -> list[Job]:
+    """The newest jobs, with their status and last error, for the admin's jobs page."""
+    return list(session.scalars(select(Job).order_by(Job.id.desc()).limit(limit)))

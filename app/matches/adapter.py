@@ -13,6 +13,7 @@ from app.models import Match, Mentor, Newcomer, Region
 from app.models.matches import SEAT_HOLDING, MatchStatus
 from app.outcomes.labels import outcome_labels
 from matching import MentorTable, NewcomerTable, Policy, ProposalSet
+from matching.regions import haversine_km
 
 if TYPE_CHECKING:
     from app.runs.schemas import RunCreate
@@ -170,6 +171,12 @@ def proposal_rows(
     """Match rows (status proposed) for a proposal set, with reasons in both languages and commitments."""
     m_county = dict(zip(mentors.ids.tolist(), mentors.county.tolist(), strict=True))
     n_county = dict(zip(newcomers.ids.tolist(), newcomers.county.tolist(), strict=True))
+    km = haversine_km(
+        newcomers.lat[proposals.newcomer_row],
+        newcomers.lon[proposals.newcomer_row],
+        mentors.lat[proposals.mentor_row],
+        mentors.lon[proposals.mentor_row],
+    )
     rows = []
     for i in range(len(proposals)):
         nid, mid = int(proposals.newcomer_id[i]), int(proposals.mentor_id[i])
@@ -184,6 +191,7 @@ def proposal_rows(
                 "score": float(proposals.score[i]),
                 "score_parts": proposals.parts_of(i),
                 "rank": int(proposals.rank[i]),
+                "distance_km": round(float(km[i]), 1),
                 "reasons": {"zh": proposals.explain(i, "zh"), "en": proposals.explain(i, "en")},
                 "suggested_commitments": [commitment_dict(c) for c in proposals.commitments(i)],
                 "explored": bool(proposals.explored[i]),

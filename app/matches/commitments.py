@@ -49,11 +49,28 @@ def _commitment_view(session: Session, caller: Caller, commitment_id: int) -> tu
 
 
 def check_in(
-    session: Session, caller: Caller, commitment_id: int, *, outcome: str, note: str, evidence_url: str | None
+    session: Session,
+    caller: Caller,
+    commitment_id: int,
+    *,
+    outcome: str,
+    note: str,
+    evidence_url: str | None,
+    on_behalf_of: str | None = None,
 ) -> CheckIn:
-    """A party reports; the next due date moves on and the mentor's fulfilment rate is recomputed."""
+    """A party reports (or staff for a party without an account); due date and fulfilment follow."""
     commitment, view = _commitment_view(session, caller, commitment_id)
-    if not (view.is_mentor or view.is_newcomer):
+    if on_behalf_of is not None:
+        # The same rule as accepting on behalf: only the reviewer, only for a party without an account.
+        if not view.is_reviewer:
+            raise Forbidden()
+        profile = view.mentor if on_behalf_of == "mentor" else view.newcomer
+        if profile.account_id is not None:
+            raise Conflict(
+                code="party_has_account",
+                detail=("该方有自己的账户，请由本人打卡", "this party has an account and reports themself"),
+            )
+    elif not (view.is_mentor or view.is_newcomer):
         raise Forbidden(detail=("只有结对双方可以打卡", "only the two parties report"))
     if view.match.status != MatchStatus.ACTIVE:
         raise Conflict(code="match_not_active")
@@ -156,3 +173,16 @@ def sweep_overdue(session: Session, today: date | None = None) -> dict[str, int]
     session.flush()
     refresh_fulfilment(session, sorted(touched))
     return {"overdue": overdue, "due_today": due}
+
+
+def check_ins_for_match(session: Session, caller: Caller, match_id: int) -> list[CheckIn]:
+    """Every check-in of a match the caller may see, oldest first."""
+    load_view(session, caller, match_id)
+    return list(
+        session.scalars(
+            select(CheckIn)
+            .join(Commitment, Commitment.id == CheckIn.commitment_id)
+            .where(Commitment.match_id == match_id)
+            .order_by(CheckIn.id)
+        )
+    )

@@ -141,6 +141,8 @@ class Match(Base):
     score: Mapped[float] = mapped_column(Float)
     score_parts: Mapped[dict[str, float]] = mapped_column(JSONDoc, default=dict)
     rank: Mapped[int] = mapped_column(Integer, default=1)
+    # Between the two counties' centres, stored by the run so the review queue can filter on it.
+    distance_km: Mapped[float | None] = mapped_column(Float)
     reasons: Mapped[dict[str, list[str]]] = mapped_column(JSONDoc, default=dict)
     suggested_commitments: Mapped[list[dict[str, Any]]] = mapped_column(JSONDoc, default=list)
     # Exploration: drawn outside the newcomer's top choice, with the probability the policy gave the draw.

@@ -144,6 +144,7 @@ class ProposalRead(Output):
     score: float
     score_parts: dict[str, float]
     rank: int
+    distance_km: float | None = Field(default=None, description="Between the two counties' centres")
     reasons: dict[str, list[str]]
     suggested_commitments: list[CommitmentSuggestion]
     newcomer: PartySummary
@@ -167,6 +168,7 @@ class ProposalRead(Output):
             score=m.score,
             score_parts=m.score_parts,
             rank=m.rank,
+            distance_km=m.distance_km,
             reasons=m.reasons,
             suggested_commitments=[CommitmentSuggestion.model_validate(c) for c in m.suggested_commitments],
             newcomer=PartySummary.of(view.newcomer, phone=view.phone_of(view.newcomer)),

@@ -6,7 +6,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from app.access import Caller
@@ -15,7 +15,7 @@ from app.access.regions import under
 from app.db import utcnow
 from app.etags import check_if_match
 from app.matches.states import transition
-from app.models import Match, Mentor, Newcomer
+from app.models import Commitment, Match, Mentor, Newcomer, NewcomerProduct
 from app.models.matches import VISIBLE_TO_PARTIES, MatchStatus
 from app.notifications.service import notify
 from app.pagination import Paged, desc, paginate
@@ -45,9 +45,36 @@ def review_queue(
     sort: str,
     cursor: str | None,
     limit: int,
+    category: str | None = None,
+    min_score: float | None = None,
+    max_distance_km: float | None = None,
+    run_id: int | None = None,
+    overdue_only: bool = False,
 ) -> Paged[MatchView]:
     """Proposals whose newcomer lies in the caller's jurisdiction, best first (keyset paginated)."""
     stmt = select(Match).where(Match.status == status, review_scope(caller))
+    if category:
+        # A leaf code, or a group code covering its leaves.
+        stmt = stmt.where(
+            Match.newcomer_id.in_(
+                select(NewcomerProduct.newcomer_id).where(
+                    or_(
+                        NewcomerProduct.category_code == category,
+                        NewcomerProduct.category_code.startswith(f"{category}.", autoescape=True),
+                    )
+                )
+            )
+        )
+    if min_score is not None:
+        stmt = stmt.where(Match.score >= min_score)
+    if max_distance_km is not None:
+        stmt = stmt.where(Match.distance_km <= max_distance_km)
+    if run_id is not None:
+        stmt = stmt.where(Match.run_id == run_id)
+    if overdue_only:
+        stmt = stmt.where(
+            Match.id.in_(select(Commitment.match_id).where(Commitment.next_due < utcnow().date()))
+        )
     if region:
         in_region = select(Newcomer.id).where(under(Newcomer.region_code, region))
         stmt = stmt.where(Match.newcomer_id.in_(in_region))

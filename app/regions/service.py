@@ -95,3 +95,10 @@ def search_regions(
     # Coarser divisions first: someone typing 沭阳 most likely means the county, not a village.
     stmt = stmt.order_by(func.length(Region.code), Region.code).limit(limit)
     return list(session.scalars(stmt))
+
+
+def names_of(session: Session, codes: set[str]) -> dict[str, str]:
+    """Region names for a set of codes, in one query (unknown codes are left out)."""
+    if not codes:
+        return {}
+    return dict(session.execute(select(Region.code, Region.name).where(Region.code.in_(codes))).all())

@@ -1,0 +1,1 @@
+"""Reports over the caller's jurisdiction, computed by aggregation in the database."""

@@ -51,3 +51,18 @@ def load_taxonomy(session: Session) -> int:
     links = [{"upstream_code": u, "downstream_code": d} for u, d in taxonomy.CHAIN_LINKS]
     upsert_rows(session, CategoryLink.__table__, links, key=["upstream_code", "downstream_code"])
     return len(groups) + len(leaves)
+
+
+def categories_at(session: Session, *, level: int) -> list[Category]:
+    """Categories of one level (1: groups, 2: leaves), in code order."""
+    return list(session.scalars(select(Category).where(Category.level == level).order_by(Category.code)))
+
+
+def category_names(session: Session, codes: set[str]) -> dict[str, tuple[str, str]]:
+    """(zh, en) names of the given category codes, in one query."""
+    if not codes:
+        return {}
+    rows = session.execute(
+        select(Category.code, Category.name_zh, Category.name_en).where(Category.code.in_(codes))
+    )
+    return {code: (zh, en) for code, zh, en in rows}

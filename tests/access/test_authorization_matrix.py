@@ -6,8 +6,11 @@ import re
 
 import pytest
 
+from app.auth.passwords import hash_password
 from tests.authz import EVERYONE, PUBLIC, ROLES, STAFF
 from tests.conftest import JIANGSU, ZHAXIA
+from tests.console.authz import CONSOLE_ROUTES
+from tests.console.helpers import csrf_token
 from tests.impact.authz import IMPACT_ROUTES
 from tests.imports.authz import IMPORT_ROUTES
 from tests.jobs.authz import JOB_ROUTES
@@ -95,3 +98,65 @@ def test_role_matrix(client, make_user, method, path):
         else:
             assert r.status_code == 403, f"{role} let through at {method} {path}: {r.status_code}"
             assert r.json()["code"] == "forbidden"
+
+
+# The console's pages: the same decision for every page, and every role tried on each.
+def _console_routes() -> set[tuple[str, str]]:
+    from app.console.routers import ROUTERS
+
+    return {(m, r.path) for router in ROUTERS for r in router.routes for m in r.methods - {"HEAD"}}
+
+
+def test_every_console_page_has_a_decision():
+    assert _console_routes() == set(CONSOLE_ROUTES), "add new console pages to tests/console/authz.py"
+
+
+def _console_session(client, db, session_factory, settings, role):  # type: ignore[no-untyped-def]
+    """A console session for any role (mobile roles cannot get one through the form; forge it here)."""
+    from app.auth import service as auth_service
+    from app.models import Account
+    from tests.conftest import TEST_PASSWORD
+
+    account = Account(
+        username=f"matrix-{role}",
+        password_hash=hash_password(TEST_PASSWORD),
+        role=role,
+        display_name=role,
+        jurisdiction_code=JURISDICTION.get(role),
+    )
+    db.add(account)
+    db.commit()
+    pair = auth_service.login(
+        session_factory, db, settings, username=account.username, password=TEST_PASSWORD, ip="t"
+    )
+    db.commit()
+    client.cookies.clear()
+    token = csrf_token(client)
+    client.cookies.set("jd_session", pair.refresh_token, path="/console")
+    return token
+
+
+@pytest.mark.parametrize(("method", "path"), sorted(CONSOLE_ROUTES))
+def test_console_role_matrix(client, db, session_factory, settings, method, path):
+    url = re.sub(r"\{(\w+)\}", lambda m: {"lang": "en"}.get(m.group(1), "999999"), path)
+    allowed = CONSOLE_ROUTES[(method, path)]
+    anonymous = client.request(method, url, follow_redirects=False)
+    if allowed == PUBLIC:
+        # Open to anyone; a form post still needs its CSRF token.
+        assert anonymous.status_code < 500 and anonymous.status_code != 401, anonymous.text
+        assert anonymous.status_code != 403 or "csrf_failed" in anonymous.text
+        return
+    # Anonymous: sent to the sign-in page (a POST without a session gets there too, or is refused).
+    assert anonymous.status_code in (303, 403), f"{method} {path} answered {anonymous.status_code}"
+    if anonymous.status_code == 303:
+        assert anonymous.headers["location"].startswith("/console/login")
+    for role in ROLES:
+        token = _console_session(client, db, session_factory, settings, role)
+        data = {"csrftoken": token} if method == "POST" else None
+        r = client.request(method, url, data=data, follow_redirects=False)
+        if role in allowed:
+            assert r.status_code not in (401, 403), f"{role} refused at {method} {path}: {r.status_code}"
+            assert not r.headers.get("location", "").startswith("/console/login"), f"{role} at {path}"
+        else:
+            assert r.status_code == 403, f"{role} let through at {method} {path}: {r.status_code}"
+            assert "工作台仅供协调员" in r.text

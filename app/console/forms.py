@@ -1,0 +1,47 @@
+"""Console form and filter models: HTML forms send empty strings for blank fields; these read them as None.
+
+Validation itself is the API's: the bodies are the API's request schemas, built from the parsed fields.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from app.schemas import RegionCodeStr
+
+
+class _Blankable(BaseModel):
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value: Any) -> Any:
+        return None if value == "" else value
+
+
+class QueueFilter(_Blankable):
+    """The review queue's filters, as query parameters."""
+
+    county: RegionCodeStr | None = None
+    category: str | None = Field(default=None, max_length=64, pattern=r"^[a-z_]+(\.[a-z_]+)?$")
+    min_score: float | None = Field(default=None, ge=0, le=1)
+    max_distance: float | None = Field(default=None, gt=0, le=5000)
+    run: int | None = Field(default=None, ge=1, le=2**31 - 1)
+    cursor: str | None = Field(default=None, max_length=512)
+
+
+class MatchFilter(_Blankable):
+    """The matches list's filters."""
+
+    status: Literal["approved", "active", "completed", "cancelled", "declined", "rejected"] = "active"
+    overdue: bool = False
+    cursor: str | None = Field(default=None, max_length=512)
+
+
+class RosterFilter(_Blankable):
+    """The township roster's search."""
+
+    q: str | None = Field(default=None, min_length=1, max_length=64)
+    cursor: str | None = Field(default=None, max_length=512)

@@ -1,0 +1,120 @@
+"""Rendering console pages: one Jinja2 environment, the words and CSRF token every template needs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi.templating import Jinja2Templates
+from starlette.requests import Request
+from starlette.responses import HTMLResponse
+
+from app.access import STAFF_ROLES, Caller, Role
+from app.access.roles import IMPORTER_ROLES, REVIEWER_ROLES
+from app.console.i18n import console_language, word
+from matching import vocab
+
+HERE = Path(__file__).parent
+templates = Jinja2Templates(directory=HERE / "templates")
+
+# (word key, URL, roles that see the link) for the navigation bar.
+NAV: tuple[tuple[str, str, tuple[Role, ...]], ...] = (
+    ("home", "/console", STAFF_ROLES),
+    ("review", "/console/proposals", REVIEWER_ROLES),
+    ("runs", "/console/runs", REVIEWER_ROLES),
+    ("matches", "/console/matches", REVIEWER_ROLES),
+    ("flows", "/console/flows", REVIEWER_ROLES),
+    ("imports", "/console/office/imports", IMPORTER_ROLES),
+    ("roster", "/console/office/roster", (Role.TOWNSHIP_OFFICE,)),
+    ("accounts", "/console/admin/accounts", (Role.ADMIN,)),
+    ("jobs", "/console/admin/jobs", (Role.ADMIN,)),
+)
+
+
+LABELS: dict[str, dict[str, tuple[str, str]]] = {
+    "resource": vocab.RESOURCE_LABELS,
+    "area": vocab.AREA_LABELS,
+    "channel": vocab.CHANNEL_LABELS,
+    "kind": vocab.MENTOR_KIND_LABELS,
+    "status": {
+        "proposed": ("待审核", "pending"),
+        "approved": ("已批准", "approved"),
+        "rejected": ("已拒绝", "rejected"),
+        "superseded": ("已被替换", "superseded"),
+        "declined": ("已谢绝", "declined"),
+        "active": ("进行中", "active"),
+        "completed": ("已完成", "completed"),
+        "cancelled": ("已取消", "cancelled"),
+        "queued": ("排队中", "queued"),
+        "running": ("运行中", "running"),
+        "done": ("已完成", "done"),
+        "failed": ("失败", "failed"),
+    },
+    "reject": {
+        "not_complementary": ("不互补", "not complementary"),
+        "too_far": ("距离太远", "too far"),
+        "same_market": ("同质竞争", "same market"),
+        "mentor_unsuitable": ("导师不合适", "mentor unsuitable"),
+        "newcomer_not_ready": ("新农人尚未准备好", "newcomer not ready"),
+        "duplicate": ("重复", "duplicate"),
+        "other": ("其他", "other"),
+    },
+    "outcome": {
+        "created": ("新增", "created"),
+        "updated": ("更新", "updated"),
+        "unchanged": ("未变", "unchanged"),
+        "rejected": ("拒绝", "rejected"),
+    },
+    "part": {
+        "product": ("产品关联", "product"),
+        "resources": ("资源匹配", "resources"),
+        "channels": ("渠道", "channels"),
+        "language": ("语言", "language"),
+        "text": ("描述相似", "text"),
+        "track": ("过往表现", "track record"),
+        "distance": ("距离", "distance"),
+        "homogenization": ("同质化", "homogenization"),
+        "equity": ("公平", "equity"),
+    },
+}
+
+
+def _csrf_token(request: Request) -> str:
+    token = request.scope.get("csrftoken")
+    return token() if callable(token) else ""
+
+
+def page(
+    request: Request,
+    name: str,
+    context: dict[str, Any] | None = None,
+    *,
+    caller: Caller | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    """Render one template with the language, the words, the caller's navigation and a CSRF token."""
+    lang = console_language(request)
+
+    def t(key: str) -> str:
+        return word(key, lang)
+
+    def label(kind: str, code: str | None) -> str:
+        zh, en = LABELS.get(kind, {}).get(code or "", (code or "", code or ""))
+        return zh if lang == "zh-CN" else en
+
+    nav = [(t(key), url) for key, url, roles in NAV if caller and caller.has_role(*roles)]
+    return templates.TemplateResponse(
+        request,
+        name,
+        {
+            "lang": lang,
+            "t": t,
+            "label": label,
+            "caller": caller,
+            "nav": nav,
+            "csrf_token": _csrf_token(request),
+            "path": request.url.path,
+            **(context or {}),
+        },
+        status_code=status_code,
+    )

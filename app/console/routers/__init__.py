@@ -1,0 +1,14 @@
+"""The console's page routers, one per domain (templates live in a folder of the same name)."""
+
+from app.console.routers import admin, auth, flows, home, imports, matches, review, runs
+
+ROUTERS = (
+    auth.router,
+    home.router,
+    review.router,
+    runs.router,
+    matches.router,
+    flows.router,
+    imports.router,
+    admin.router,
+)

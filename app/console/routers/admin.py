@@ -1,0 +1,106 @@
+"""Admin: staff accounts (create with a jurisdiction, deactivate, reset a password) and background jobs."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from starlette.responses import RedirectResponse, Response
+
+from app.accounts import service as accounts
+from app.console.i18n import console_language
+from app.console.render import page
+from app.console.session import AdminPage
+from app.deps import SessionDep as Db
+from app.errors import AppError
+from app.i18n import title_for
+from app.jobs.queue import recent_jobs
+from app.schemas import IdPath
+
+router = APIRouter(prefix="/console/admin", include_in_schema=False)
+
+
+def _accounts_page(
+    request: Request, db: Db, caller: AdminPage, *, error: str | None = None, status_code: int = 200
+) -> Response:
+    rows = accounts.list_accounts(db, role=None, cursor=None, limit=100).items
+    return page(
+        request,
+        "admin/accounts.html",
+        {"accounts": rows, "error": error},
+        caller=caller,
+        status_code=status_code,
+    )
+
+
+def _message(request: Request, exc: AppError) -> str:
+    lang = console_language(request)
+    detail = exc.detail[0 if lang == "zh-CN" else 1] if isinstance(exc.detail, tuple) else exc.detail
+    return f"{title_for(exc.code, exc.status, lang)}{'：' + detail if detail else ''}"
+
+
+@router.get("/accounts")
+def list_accounts(request: Request, caller: AdminPage, db: Db) -> Response:
+    """Accounts, and the form to create a staff account."""
+    return _accounts_page(request, db, caller)
+
+
+@router.post("/accounts")
+def create_account(
+    request: Request,
+    caller: AdminPage,
+    db: Db,
+    username: Annotated[str, Form(min_length=3, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")],
+    password: Annotated[str, Form(max_length=128)],
+    role: Annotated[str, Form(pattern="^(coordinator|township_office|admin)$")],
+    display_name: Annotated[str, Form(min_length=1, max_length=64)],
+    jurisdiction_code: Annotated[str, Form(max_length=12)] = "",
+) -> Response:
+    """Create a staff account with its jurisdiction (the same rules as the API)."""
+    try:
+        accounts.create_staff_account(
+            db,
+            username=username,
+            password=password,
+            role=role,
+            display_name=display_name,
+            jurisdiction_code=jurisdiction_code or None,
+        )
+    except AppError as exc:
+        db.rollback()
+        return _accounts_page(request, db, caller, error=_message(request, exc), status_code=exc.status)
+    return RedirectResponse("/console/admin/accounts?saved=1", status_code=303)
+
+
+@router.post("/accounts/{account_id}/deactivate")
+def deactivate(account_id: IdPath, caller: AdminPage, db: Db) -> Response:
+    """Deactivate: the account's sessions end on their next request."""
+    account = accounts.get_account(db, account_id)
+    accounts.update_account(
+        db, account, is_active=False, jurisdiction_code=None, display_name=None, fields={"is_active"}
+    )
+    return RedirectResponse("/console/admin/accounts?saved=1", status_code=303)
+
+
+@router.post("/accounts/{account_id}/password")
+def reset_password(
+    request: Request,
+    account_id: IdPath,
+    caller: AdminPage,
+    db: Db,
+    password: Annotated[str, Form(max_length=128)],
+) -> Response:
+    """Set a new password; the account's logins end."""
+    account = accounts.get_account(db, account_id)
+    try:
+        accounts.reset_password(db, account, password=password)
+    except AppError as exc:
+        db.rollback()
+        return _accounts_page(request, db, caller, error=_message(request, exc), status_code=exc.status)
+    return RedirectResponse("/console/admin/accounts?saved=1", status_code=303)
+
+
+@router.get("/jobs")
+def jobs(request: Request, caller: AdminPage, db: Db) -> Response:
+    """Background jobs with their status and errors."""
+    return page(request, "admin/jobs.html", {"jobs": recent_jobs(db, limit=100)}, caller=caller)

@@ -1,0 +1,165 @@
+"""The township office: import wizard (upload, dry-run report, apply, errors.csv), past imports, roster."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Annotated
+
+from fastapi import APIRouter, File, Form, Query, Request, UploadFile
+from starlette.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
+
+from app.access.profiles import MENTORS, shown_phone
+from app.console.csrf import UploadToken
+from app.console.forms import RosterFilter
+from app.console.i18n import console_language
+from app.console.render import page
+from app.console.session import OfficePage
+from app.deps import SessionDep as Db
+from app.deps import SettingsDep
+from app.errors import AppError, PayloadTooLarge
+from app.i18n import title_for
+from app.imports import service
+from app.imports.report import error_csv
+from app.profiles import service as profiles
+from app.profiles.schemas import MentorRead
+from app.schemas import IdPath
+
+router = APIRouter(prefix="/console/office", include_in_schema=False)
+FINISHED = ("done", "failed")
+REPORT_ROWS = 200
+
+
+def _imports_page(
+    request: Request, db: Db, caller: OfficePage, *, error: str | None, status_code: int = 200
+) -> Response:
+    rows = service.list_imports(db, caller, cursor=None, limit=50).items
+    return page(
+        request,
+        "imports/list.html",
+        {"imports": [service.to_read(i) for i in rows], "error": error},
+        caller=caller,
+        status_code=status_code,
+    )
+
+
+@router.get("/imports")
+def imports(request: Request, caller: OfficePage, db: Db) -> Response:
+    """Past imports with their status, and the upload form (step 1 of the wizard)."""
+    return _imports_page(request, db, caller, error=None)
+
+
+@router.post("/imports")
+def upload(
+    request: Request,
+    caller: OfficePage,
+    db: Db,
+    settings: SettingsDep,
+    _csrf: UploadToken,
+    file: Annotated[UploadFile, File()],
+    on_error: Annotated[str, Form(pattern="^(skip_row|reject_file)$")] = "skip_row",
+    township: Annotated[str, Form(max_length=9)] = "",
+) -> Response:
+    """Step 2: store the file and run it as a dry run; the report page follows its progress."""
+    data = file.file.read(settings.import_max_bytes + 1)
+    try:
+        if len(data) > settings.import_max_bytes:
+            raise PayloadTooLarge(code="file_too_large", limit_bytes=settings.import_max_bytes)
+        imp = service.submit_import(
+            db,
+            caller,
+            township=township or None,
+            data=data,
+            filename=file.filename or "roster",
+            content_type=file.content_type,
+            sheet=None,
+            dry_run=True,
+            on_error=on_error,
+        )
+    except AppError as exc:
+        db.rollback()
+        lang = console_language(request)
+        detail = exc.detail[0 if lang == "zh-CN" else 1] if isinstance(exc.detail, tuple) else exc.detail
+        msg = f"{title_for(exc.code, exc.status, lang)}{'：' + detail if detail else ''}"
+        return _imports_page(request, db, caller, error=msg, status_code=exc.status)
+    return RedirectResponse(f"/console/office/imports/{imp.id}", status_code=303)
+
+
+@router.get("/imports/{import_id}")
+def report(request: Request, import_id: IdPath, caller: OfficePage, db: Db) -> Response:
+    """Step 3: the row-by-row report with each error in the office's language; apply or download."""
+    imp = service.get_visible(db, caller, import_id)
+    rows = service.list_rows(db, imp.id, outcome=None, cursor=None, limit=REPORT_ROWS).items
+    issues: dict[int, list[object]] = defaultdict(list)
+    last = rows[-1].row_number if rows else 0
+    for issue in service.list_issues(db, imp.id, severity=None, cursor=None, limit=5 * REPORT_ROWS).items:
+        if issue.row_number > last:
+            break
+        issues[issue.row_number].append(issue)
+    return page(
+        request,
+        "imports/report.html",
+        {"imp": service.to_read(imp), "rows": rows, "issues": issues, "finished": imp.status in FINISHED},
+        caller=caller,
+    )
+
+
+@router.get("/imports/{import_id}/status.json")
+def report_status(import_id: IdPath, caller: OfficePage, db: Db) -> JSONResponse:
+    """What the report page polls while the import works."""
+    imp = service.get_visible(db, caller, import_id)
+    total = imp.rows_total or 0
+    return JSONResponse(
+        {
+            "status": imp.status,
+            "progress": (imp.rows_processed / total) if total else 0.0,
+            "finished": imp.status in FINISHED,
+        }
+    )
+
+
+@router.post("/imports/{import_id}/apply")
+def apply(import_id: IdPath, caller: OfficePage, db: Db) -> Response:
+    """Step 4: apply the previewed file for real (idempotent: the same file changes nothing twice)."""
+    imp = service.apply_previewed(db, caller, import_id)
+    return RedirectResponse(f"/console/office/imports/{imp.id}", status_code=303)
+
+
+@router.get("/imports/{import_id}/errors.csv")
+def errors_csv(request: Request, import_id: IdPath, caller: OfficePage, db: Db) -> StreamingResponse:
+    """The rejected rows and their reasons, in the office's language, as CSV for Excel."""
+    imp = service.get_visible(db, caller, import_id)
+    return StreamingResponse(
+        error_csv(request.app.state.sessionmaker, imp.id, console_language(request)),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="import-{imp.id}-errors.csv"'},
+    )
+
+
+@router.get("/roster")
+def roster(request: Request, caller: OfficePage, db: Db, f: Annotated[RosterFilter, Query()]) -> Response:
+    """The township's sellers, searchable by name or story, 50 a page."""
+    flt = profiles.ProfileFilter(region=None, category=None, resource=None, q=f.q, active=True)
+    paged = profiles.list_profiles(db, MENTORS, caller, flt, f.cursor, 50)
+    rows, next_cursor = paged.items, paged.next_cursor
+    return page(
+        request,
+        "imports/roster.html",
+        {
+            "rows": [MentorRead.of(p, phone=shown_phone(MENTORS, caller, p)) for p in rows],
+            "f": f,
+            "next_cursor": next_cursor,
+        },
+        caller=caller,
+    )
+
+
+@router.get("/sellers/{profile_id}")
+def seller(request: Request, profile_id: IdPath, caller: OfficePage, db: Db) -> Response:
+    """One seller of the township (404 for anyone else's)."""
+    profile = profiles.get_visible(db, MENTORS, caller, profile_id)
+    return page(
+        request,
+        "imports/seller.html",
+        {"p": MentorRead.of(profile, phone=shown_phone(MENTORS, caller, profile))},
+        caller=caller,
+    )

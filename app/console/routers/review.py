@@ -1,0 +1,206 @@
+"""The review queue: filtered and paged list, the proposal page, approve and reject (ETag handled)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Form, Query, Request
+from pydantic import ValidationError
+from starlette.responses import RedirectResponse, Response
+
+from app.access import Caller
+from app.console.forms import QueueFilter
+from app.console.render import page
+from app.console.session import CoordinatorPage
+from app.deps import SessionDep as Db
+from app.errors import Conflict, PreconditionFailed
+from app.etags import etag
+from app.models.matches import MatchStatus
+from app.pagination import Paged, encode_cursor
+from app.proposals import service as review
+from app.proposals.schemas import ApproveRequest, ProposalRead, RejectReason, RejectRequest
+from app.regions.service import names_of
+from app.schemas import IdPath
+from app.taxonomy.service import categories_at, category_names
+from matching import vocab
+
+router = APIRouter(prefix="/console/proposals", include_in_schema=False)
+PAGE_SIZE = 50
+REJECT_REASONS = RejectReason.__args__  # type: ignore[attr-defined]
+
+
+def _queue(db: Db, caller: Caller, f: QueueFilter, cursor: str | None, limit: int) -> Paged[Any]:
+    return review.review_queue(
+        db,
+        caller,
+        status=MatchStatus.PROPOSED,
+        region=f.county,
+        sort="-score",
+        cursor=cursor,
+        limit=limit,
+        category=f.category,
+        min_score=f.min_score,
+        max_distance_km=f.max_distance,
+        run_id=f.run,
+    )
+
+
+def _filter_query(f: QueueFilter) -> str:
+    return urlencode({k: v for k, v in f.model_dump(exclude={"cursor"}).items() if v is not None})
+
+
+@router.get("")
+def queue(request: Request, caller: CoordinatorPage, db: Db, f: Annotated[QueueFilter, Query()]) -> Response:
+    """Pending proposals in your jurisdiction, best score first, 50 a page."""
+    paged = _queue(db, caller, f, f.cursor, PAGE_SIZE)
+    views, next_cursor = paged.items, paged.next_cursor
+    names = names_of(
+        db, {v.match.newcomer_county_code for v in views} | {v.match.mentor_county_code for v in views}
+    )
+    return page(
+        request,
+        "review/queue.html",
+        {
+            "rows": [(v.match, v.mentor, v.newcomer) for v in views],
+            "names": names,
+            "f": f,
+            "filter_query": _filter_query(f),
+            "next_cursor": next_cursor,
+            "categories": categories_at(db, level=1),
+        },
+        caller=caller,
+    )
+
+
+def _proposal_page(
+    request: Request,
+    db: Db,
+    caller: Caller,
+    proposal_id: int,
+    f: QueueFilter,
+    *,
+    notice: str | None = None,
+    error: str | None = None,
+    status_code: int = 200,
+) -> Response:
+    view = review.reviewable(db, caller, proposal_id)
+    record = review.track_records(db, [view.mentor])[view.mentor.id]
+    body = ProposalRead.of(view, record)
+    names = names_of(db, {view.match.newcomer_county_code, view.match.mentor_county_code})
+    after = encode_cursor([view.match.score, view.match.id])
+    following = [v.match for v in _queue(db, caller, f, after, 1).items]
+    return page(
+        request,
+        "review/proposal.html",
+        {
+            "m": view.match,
+            "body": body,
+            "mentor": view.mentor,
+            "newcomer": view.newcomer,
+            "record": record.outcomes,
+            "categories": category_names(db, {*body.mentor.products, *body.newcomer.products}),
+            "names": names,
+            "filter_query": _filter_query(f),
+            "reject_reasons": REJECT_REASONS,
+            "resource_types": vocab.RESOURCE_TYPES,
+            "areas": vocab.AREAS,
+            "next_id": following[0].id if following else None,
+            "notice": notice,
+            "error": error,
+        },
+        caller=caller,
+        status_code=status_code,
+    )
+
+
+@router.get("/{proposal_id}")
+def proposal(
+    request: Request, proposal_id: IdPath, caller: CoordinatorPage, db: Db, f: Annotated[QueueFilter, Query()]
+) -> Response:
+    """Both profiles side by side, reasons, score parts, distance, editable commitments, the decision."""
+    return _proposal_page(request, db, caller, proposal_id, f)
+
+
+def _after_decision(db: Db, caller: Caller, proposal_id: int, f: QueueFilter, done: str) -> Response:
+    """Go on to the next proposal of the same queue (the one just decided has left it)."""
+    nxt = _queue(db, caller, f, None, 1).items
+    query = _filter_query(f)
+    flash = urlencode({"done": done, "done_id": proposal_id})
+    target = f"/console/proposals/{nxt[0].match.id}" if nxt else "/console/proposals"
+    return RedirectResponse(f"{target}?{query}&{flash}" if query else f"{target}?{flash}", status_code=303)
+
+
+def _stale(
+    request: Request, db: Db, caller: Caller, proposal_id: int, f: QueueFilter, exc: Exception
+) -> Response:
+    # Someone else decided first (or the proposal changed): show it as it is now, with the reason.
+    return _proposal_page(request, db, caller, proposal_id, f, notice="decided_elsewhere", status_code=409)
+
+
+@router.post("/{proposal_id}/approve")
+def approve(
+    request: Request,
+    proposal_id: IdPath,
+    caller: CoordinatorPage,
+    db: Db,
+    f: Annotated[QueueFilter, Query()],
+    version: Annotated[int, Form(ge=1)],
+    note: Annotated[str, Form(max_length=1000)] = "",
+    resource_type: Annotated[list[str] | None, Form()] = None,
+    area: Annotated[list[str] | None, Form()] = None,
+    description: Annotated[list[str] | None, Form()] = None,
+    cadence_days: Annotated[list[str] | None, Form()] = None,
+) -> Response:
+    """Approve with the commitments as edited; a stale version says who was first instead of failing."""
+    fields = zip(resource_type or [], area or [], description or [], cadence_days or [], strict=False)
+    try:
+        body = ApproveRequest(
+            commitments=[
+                {"resource_type": r, "area": a, "description": d, "cadence_days": c}
+                for r, a, d, c in fields
+                if d.strip()
+            ]
+            or None,
+            note=note or None,
+        )
+    except ValidationError as exc:
+        msg = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        return _proposal_page(request, db, caller, proposal_id, f, error=msg, status_code=422)
+    commitments = [c.model_dump() for c in body.commitments] if body.commitments is not None else None
+    try:
+        review.approve(
+            db, caller, proposal_id, if_match=etag(version), commitments=commitments, note=body.note
+        )
+    except (PreconditionFailed, Conflict) as exc:
+        db.rollback()
+        return _stale(request, db, caller, proposal_id, f, exc)
+    return _after_decision(db, caller, proposal_id, f, "approved")
+
+
+@router.post("/{proposal_id}/reject")
+def reject(
+    request: Request,
+    proposal_id: IdPath,
+    caller: CoordinatorPage,
+    db: Db,
+    f: Annotated[QueueFilter, Query()],
+    version: Annotated[int, Form(ge=1)],
+    reason_code: Annotated[str, Form(max_length=32)],
+    note: Annotated[str, Form(max_length=1000)] = "",
+) -> Response:
+    """Reject with a reason code; a stale version says who was first instead of failing."""
+    try:
+        body = RejectRequest(reason_code=reason_code, note=note or None)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        return _proposal_page(
+            request, db, caller, proposal_id, f, error=str(exc.errors()[0]["msg"]), status_code=422
+        )
+    try:
+        review.reject(
+            db, caller, proposal_id, if_match=etag(version), reason_code=body.reason_code, note=body.note
+        )
+    except (PreconditionFailed, Conflict) as exc:
+        db.rollback()
+        return _stale(request, db, caller, proposal_id, f, exc)
+    return _after_decision(db, caller, proposal_id, f, "rejected")

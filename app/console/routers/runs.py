@@ -1,0 +1,121 @@
+"""Matching runs: the policy form, live progress (a small JSON endpoint polled by the page), evaluation."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from pydantic import ValidationError
+from starlette.responses import JSONResponse, RedirectResponse, Response
+
+from app.access import Caller
+from app.console.i18n import console_language
+from app.console.render import LABELS, page
+from app.console.session import CoordinatorPage
+from app.deps import SessionDep as Db
+from app.errors import AppError
+from app.i18n import title_for
+from app.ranker.service import latest_model
+from app.runs import service as runs
+from app.runs.schemas import RunCreate
+from app.schemas import IdPath
+
+router = APIRouter(prefix="/console/runs", include_in_schema=False)
+FINISHED = ("done", "failed")
+
+
+def _list_page(
+    request: Request,
+    db: Db,
+    caller: Caller,
+    *,
+    form: dict[str, str],
+    error: str | None,
+    status_code: int = 200,
+) -> Response:
+    return page(
+        request,
+        "runs/list.html",
+        {
+            "runs": runs.list_runs(db, caller, cursor=None, limit=50).items,
+            "model": latest_model(db),
+            "form": form,
+            "error": error,
+        },
+        caller=caller,
+        status_code=status_code,
+    )
+
+
+@router.get("")
+def list_runs(request: Request, caller: CoordinatorPage, db: Db) -> Response:
+    """Recent runs in your jurisdiction, and the form to start one."""
+    return _list_page(request, db, caller, form={}, error=None)
+
+
+@router.post("")
+def start_run(
+    request: Request,
+    caller: CoordinatorPage,
+    db: Db,
+    scope_code: Annotated[str, Form(max_length=12)] = "",
+    separation: Annotated[str, Form(max_length=16)] = "county",
+    max_distance_km: Annotated[str, Form(max_length=8)] = "",
+    k: Annotated[str, Form(max_length=4)] = "10",
+    same_product_same_prefecture: Annotated[str, Form(max_length=16)] = "penalise",
+    model: Annotated[str, Form(max_length=16)] = "rules",
+) -> Response:
+    """Queue a run with the API's own body model and rules, then watch it."""
+    form = {
+        "scope_code": scope_code,
+        "separation": separation,
+        "max_distance_km": max_distance_km,
+        "k": k,
+        "same_product_same_prefecture": same_product_same_prefecture,
+        "model": model,
+    }
+    try:
+        body = RunCreate.model_validate(
+            {
+                "scope_code": scope_code or None,
+                "separation": separation,
+                "max_distance_km": max_distance_km or None,
+                "k": k,
+                "same_product_same_prefecture": same_product_same_prefecture,
+                "use_learned_ranker": model == "learned",
+            }
+        )
+    except ValidationError as exc:
+        msg = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        return _list_page(request, db, caller, form=form, error=msg, status_code=422)
+    try:
+        run = runs.create_run(db, caller, body)
+    except AppError as exc:
+        db.rollback()
+        lang = console_language(request)
+        detail = exc.detail[0 if lang == "zh-CN" else 1] if isinstance(exc.detail, tuple) else exc.detail
+        msg = f"{title_for(exc.code, exc.status, lang)}{'：' + detail if detail else ''}"
+        return _list_page(request, db, caller, form=form, error=msg, status_code=exc.status)
+    return RedirectResponse(f"/console/runs/{run.id}", status_code=303)
+
+
+@router.get("/{run_id}")
+def run_page(request: Request, run_id: IdPath, caller: CoordinatorPage, db: Db) -> Response:
+    """A run: parameters, live progress while it works, then its evaluation."""
+    run = runs.get_run(db, caller, run_id)
+    return page(request, "runs/run.html", {"run": run, "finished": run.status in FINISHED}, caller=caller)
+
+
+@router.get("/{run_id}/status.json")
+def run_status(request: Request, run_id: IdPath, caller: CoordinatorPage, db: Db) -> JSONResponse:
+    """What the run page polls: status and progress."""
+    run = runs.get_run(db, caller, run_id)
+    zh, en = LABELS["status"].get(run.status, (run.status, run.status))
+    return JSONResponse(
+        {
+            "status": run.status,
+            "status_label": zh if console_language(request) == "zh-CN" else en,
+            "progress": run.progress,
+            "finished": run.status in FINISHED,
+        }
+    )

@@ -1,0 +1,70 @@
+"""Console sessions: an HttpOnly SameSite cookie holding the login's refresh token, checked on every request.
+
+The cookie names a refresh-token family (created by the same login service as the API), so logging
+out (revoking the family) or deactivating the account ends the session on the very next request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated
+
+from fastapi import Depends, Request, Response
+
+from app.access import STAFF_ROLES, Caller, Role
+from app.access.roles import IMPORTER_ROLES, REVIEWER_ROLES
+from app.auth import service as auth_service
+from app.deps import SessionDep, SettingsDep
+from app.errors import Forbidden, Unauthorized
+
+SESSION_COOKIE = "jd_session"
+SESSION_HOURS = 12
+
+
+def console_caller(request: Request, session: SessionDep) -> Caller:
+    """The signed-in account, loaded afresh (still active, session not revoked), else 401."""
+    raw = request.cookies.get(SESSION_COOKIE)
+    if not raw:
+        raise Unauthorized(code="unauthorized")
+    account = auth_service.session_account(session, refresh_token=raw)
+    return Caller.of(account)
+
+
+ConsoleCaller = Annotated[Caller, Depends(console_caller)]
+
+
+def console_role(*roles: Role) -> Callable[[Caller], Caller]:
+    """A dependency letting only the given roles reach a page (403, rendered politely, otherwise)."""
+
+    async def _check(caller: ConsoleCaller) -> Caller:
+        if not caller.has_role(*roles):
+            raise Forbidden()
+        return caller
+
+    _check.__name__ = f"console_{'_or_'.join(roles)}"
+    return _check
+
+
+# The same role sets as the API's dependencies in app/deps.py.
+StaffPage = Annotated[Caller, Depends(console_role(*STAFF_ROLES))]
+CoordinatorPage = Annotated[Caller, Depends(console_role(*REVIEWER_ROLES))]
+OfficePage = Annotated[Caller, Depends(console_role(*IMPORTER_ROLES))]
+AdminPage = Annotated[Caller, Depends(console_role(Role.ADMIN))]
+
+
+def start_session(response: Response, settings: SettingsDep, refresh_token: str) -> None:
+    """Set the session cookie: HttpOnly, SameSite=Lax, Secure in production, console paths only."""
+    response.set_cookie(
+        SESSION_COOKIE,
+        refresh_token,
+        max_age=SESSION_HOURS * 3600,
+        path="/console",
+        httponly=True,
+        samesite="lax",
+        secure=settings.env == "production",
+    )
+
+
+def end_session(response: Response) -> None:
+    """Forget the session cookie in the browser (the service revokes it on the server)."""
+    response.delete_cookie(SESSION_COOKIE, path="/console")

@@ -1,0 +1,105 @@
+"""Wire the console into the app: routers, static assets, CSRF middleware, HTML error pages."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import quote
+
+from asgi_csrf import Errors, asgi_csrf
+from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.types import Message, Scope, Send
+
+from app.config import Settings
+from app.console.csrf import exempt_multipart
+from app.console.i18n import console_language, word
+from app.console.render import HERE, page
+from app.console.routers import ROUTERS
+from app.errors import AppError
+from app.i18n import title_for
+
+PREFIX = "/console"
+Handler = Callable[[Request, Any], Awaitable[Response]]
+
+
+def _is_console(path: str) -> bool:
+    return path == PREFIX or path.startswith(f"{PREFIX}/")
+
+
+def _error_page(request: Request, status: int, code: str, detail: Any) -> Response:
+    lang = console_language(request)
+    if status == 401:
+        # Not signed in (or the session ended): back to the sign-in page, then here again.
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return RedirectResponse(f"{PREFIX}/login?next={quote(target)}", status_code=303)
+    if isinstance(detail, tuple):
+        detail = detail[0] if lang == "zh-CN" else detail[1]
+    if status == 403 and code == "forbidden":
+        detail = word("staff_only", lang)
+    if status == 404:
+        detail = word("not_found_page", lang)
+    return page(
+        request,
+        "error.html",
+        {"status": status, "code": code, "title": title_for(code, status, lang), "detail": detail},
+        status_code=status,
+    )
+
+
+def _install_error_pages(app: FastAPI) -> None:
+    """Console paths get error pages (401 redirects to sign-in); elsewhere problem+json as before."""
+    api_handlers: dict[Any, Handler] = dict(app.exception_handlers)  # type: ignore[arg-type]
+
+    def wrap(kind: Any, to_page: Callable[[Request, Any], Response]) -> None:
+        api = api_handlers[kind]
+
+        async def handler(request: Request, exc: Any) -> Response:
+            if _is_console(request.url.path):
+                return to_page(request, exc)
+            return await api(request, exc)
+
+        app.add_exception_handler(kind, handler)
+
+    wrap(AppError, lambda r, e: _error_page(r, e.status, e.code, e.detail))
+    wrap(RequestValidationError, lambda r, e: _error_page(r, 422, "validation_failed", None))
+    wrap(
+        StarletteHTTPException,
+        lambda r, e: _error_page(
+            r, e.status_code, "not_found" if e.status_code == 404 else "bad_request", None
+        ),
+    )
+
+
+async def _csrf_failed(scope: Scope, send: Send, message_id: Errors) -> None:
+    request = Request(scope)
+    response = _error_page(request, 403, "csrf_failed", None)
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    await response(scope, receive, send)
+
+
+def install_console(app: FastAPI, settings: Settings) -> None:
+    """Add the console's pages, assets and CSRF protection; `/` leads to the console."""
+    app.mount(f"{PREFIX}/static", StaticFiles(directory=HERE / "static"), name="console-static")
+    for router in ROUTERS:
+        app.include_router(router)
+    _install_error_pages(app)
+    assert settings.secret_key is not None
+    app.add_middleware(
+        asgi_csrf,  # type: ignore[arg-type]
+        signing_secret=settings.secret_key.get_secret_value(),
+        # Only the console uses cookies; the API authenticates with bearer tokens, which CSRF cannot forge.
+        skip_if_scope=lambda scope: not _is_console(scope["path"]) or exempt_multipart(scope),
+        always_protect={f"{PREFIX}/login", f"{PREFIX}/logout"},
+        cookie_path=PREFIX,
+        cookie_secure=settings.env == "production",
+        cookie_samesite="Lax",
+        send_csrf_failed=_csrf_failed,
+    )

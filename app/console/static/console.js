@@ -1,0 +1,49 @@
+// Jieduan console: progressive enhancement only. Every page works without this file.
+"use strict";
+
+// Keyboard shortcuts on a proposal: A approve, R reject (with the chosen reason), N next.
+document.addEventListener("keydown", (event) => {
+  if (event.ctrlKey || event.metaKey || event.altKey || event.repeat) return;
+  const target = event.target;
+  if (target && target.closest && target.closest("input, textarea, select, [contenteditable]")) return;
+  const key = event.key.toLowerCase();
+  if (key === "a" && document.getElementById("approve-form")) {
+    event.preventDefault();
+    document.getElementById("approve-form").requestSubmit();
+  } else if (key === "r" && document.getElementById("reject-form")) {
+    event.preventDefault();
+    document.getElementById("reject-form").requestSubmit();
+  } else if (key === "n" && document.getElementById("next-link")) {
+    event.preventDefault();
+    window.location.href = document.getElementById("next-link").href;
+  }
+});
+
+// Live progress: an element with data-poll="<json url>" is refreshed until the work is finished.
+function poll(el) {
+  const url = el.dataset.poll;
+  const bar = el.querySelector("progress");
+  const text = el.querySelector("[data-status]");
+  const tick = async () => {
+    try {
+      const response = await fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" });
+      if (response.ok) {
+        const body = await response.json();
+        if (bar) bar.value = body.progress;
+        if (text) text.textContent = body.status_label || body.status;
+        if (body.finished) {
+          window.location.reload();
+          return;
+        }
+      }
+    } catch (err) {
+      // A dropped request on a flaky connection: try again on the next tick.
+    }
+    window.setTimeout(tick, 1000);
+  };
+  window.setTimeout(tick, 500);
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  document.querySelectorAll("[data-poll]").forEach(poll);
+});

@@ -1,0 +1,128 @@
+"""Console pages through the test client: sign-in rules, sessions, CSRF, languages, offline docs."""
+
+from __future__ import annotations
+
+from tests.conftest import JIANGSU, ZHAXIA
+from tests.console.helpers import csrf_token, sign_in
+
+
+def test_root_leads_to_the_console_and_anonymous_to_sign_in(client):
+    r = client.get("/", follow_redirects=False)
+    assert r.status_code == 307 and r.headers["location"] == "/console"
+    r = client.get("/console/proposals?min_score=0.5", follow_redirects=False)
+    assert r.status_code == 303
+    assert r.headers["location"] == "/console/login?next=/console/proposals%3Fmin_score%3D0.5"
+
+
+def test_coordinator_signs_in_sees_home_and_signs_out_for_good(client, make_user):
+    user = make_user("coordinator", JIANGSU)
+    sign_in(client, user.username)
+    cookie = client.cookies.get("jd_session")
+    assert cookie
+    home = client.get("/console")
+    assert home.status_code == 200 and 'data-count="pending"' in home.text
+    token = csrf_token(client, "/console")
+    r = client.post("/console/logout", data={"csrftoken": token}, follow_redirects=False)
+    assert r.status_code == 303
+    # A copy of the old cookie is worthless: the login was revoked on the server.
+    client.cookies.set("jd_session", cookie, path="/console")
+    assert client.get("/console", follow_redirects=False).status_code == 303
+
+
+def test_session_cookie_is_httponly_and_samesite(client, make_user):
+    user = make_user("coordinator", JIANGSU)
+    token = csrf_token(client)
+    r = client.post(
+        "/console/login",
+        data={"csrftoken": token, "username": user.username, "password": "correct horse battery"},
+        follow_redirects=False,
+    )
+    header = r.headers["set-cookie"].lower()
+    assert "jd_session=" in header and "httponly" in header and "samesite=lax" in header
+
+
+def test_deactivation_ends_the_session_at_once(client, make_user, db):
+    from app.models import Account
+
+    user = make_user("township_office", ZHAXIA)
+    sign_in(client, user.username)
+    assert client.get("/console").status_code == 200
+    account = db.get(Account, user.id)
+    account.is_active = False
+    db.commit()
+    assert client.get("/console", follow_redirects=False).status_code == 303
+
+
+def test_mobile_roles_are_refused_politely(client, make_user):
+    user = make_user("mentor")
+    token = csrf_token(client)
+    r = client.post(
+        "/console/login",
+        data={"csrftoken": token, "username": user.username, "password": "correct horse battery"},
+        follow_redirects=False,
+    )
+    assert r.status_code == 403
+    assert "工作台仅供协调员" in r.text
+    assert "jd_session" not in r.headers.get("set-cookie", "")
+
+
+def test_wrong_password_shows_the_form_again(client, make_user):
+    user = make_user("coordinator", JIANGSU)
+    token = csrf_token(client)
+    r = client.post(
+        "/console/login", data={"csrftoken": token, "username": user.username, "password": "nope-nope"}
+    )
+    assert r.status_code == 401 and 'name="password"' in r.text
+
+
+def test_a_form_without_the_csrf_token_is_refused(client, make_user):
+    user = make_user("coordinator", JIANGSU)
+    sign_in(client, user.username)
+    r = client.post("/console/runs", data={"scope_code": JIANGSU}, follow_redirects=False)
+    assert r.status_code == 403 and "csrf_failed" in r.text
+    r = client.post("/console/runs", data={"csrftoken": "forged", "scope_code": JIANGSU})
+    assert r.status_code == 403
+    # Nothing was queued.
+    assert "#1" not in client.get("/console/runs").text
+
+
+def test_login_itself_needs_the_token(client, make_user):
+    user = make_user("coordinator", JIANGSU)
+    r = client.post(
+        "/console/login",
+        data={"username": user.username, "password": "correct horse battery"},
+        follow_redirects=False,
+    )
+    assert r.status_code == 403
+
+
+def test_english_by_the_switch(client, make_user):
+    user = make_user("coordinator", JIANGSU)
+    sign_in(client, user.username)
+    assert "审核队列" in client.get("/console").text
+    r = client.get("/console/lang/en?next=/console", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/console"
+    page = client.get("/console")
+    assert "Review queue" in page.text and '<html lang="en">' in page.text
+
+
+def test_docs_are_served_from_local_assets(client):
+    page = client.get("/docs")
+    assert page.status_code == 200
+    assert "cdn" not in page.text.lower()
+    assert "/docs-static/swagger-ui-bundle.js" in page.text
+    assert client.get("/docs-static/swagger-ui-bundle.js").status_code == 200
+
+
+def test_an_upload_without_the_token_is_refused(client, make_user):
+    user = make_user("township_office", ZHAXIA)
+    token = sign_in(client, user.username)
+    files = {"file": ("roster.csv", "名称,手机号\n甲,13912345678\n".encode(), "text/csv")}
+    r = client.post(
+        "/console/office/imports", files=files, data={"csrftoken": "forged"}, follow_redirects=False
+    )
+    assert r.status_code == 403 and "csrf_failed" in r.text
+    r = client.post("/console/office/imports", files=files, follow_redirects=False)
+    assert r.status_code == 403
+    r = client.post("/console/office/imports", files=files, data={"csrftoken": token}, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"].startswith("/console/office/imports/")
