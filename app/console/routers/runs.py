@@ -15,7 +15,7 @@ from app.console.session import CoordinatorPage
 from app.deps import SessionDep as Db
 from app.errors import AppError
 from app.i18n import title_for
-from app.ranker.service import latest_model
+from app.ranker.service import active_model
 from app.runs import service as runs
 from app.runs.schemas import RunCreate
 from app.schemas import IdPath
@@ -38,7 +38,7 @@ def _list_page(
         "runs/list.html",
         {
             "runs": runs.list_runs(db, caller, cursor=None, limit=50).items,
-            "model": latest_model(db),
+            "model": active_model(db, caller.jurisdiction or ""),
             "form": form,
             "error": error,
         },
@@ -64,6 +64,7 @@ def start_run(
     k: Annotated[str, Form(max_length=4)] = "10",
     same_product_same_prefecture: Annotated[str, Form(max_length=16)] = "penalise",
     model: Annotated[str, Form(max_length=16)] = "rules",
+    pairing: Annotated[str, Form(max_length=16)] = "any",
 ) -> Response:
     """Queue a run with the API's own body model and rules, then watch it."""
     form = {
@@ -73,6 +74,7 @@ def start_run(
         "k": k,
         "same_product_same_prefecture": same_product_same_prefecture,
         "model": model,
+        "pairing": pairing,
     }
     try:
         body = RunCreate.model_validate(
@@ -83,6 +85,7 @@ def start_run(
                 "k": k,
                 "same_product_same_prefecture": same_product_same_prefecture,
                 "use_learned_ranker": model == "learned",
+                "pairing": pairing,
             }
         )
     except ValidationError as exc:
