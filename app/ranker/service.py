@@ -49,6 +49,11 @@ def active_model(session: Session, region_code: str) -> ModelVersion | None:
     return None
 
 
+def active_model_for(session: Session, caller: Caller) -> ModelVersion | None:
+    """The version a run of the caller's would re-rank with: their province's active one, else national."""
+    return active_model(session, model_jurisdiction(caller))
+
+
 def request_retrain(session: Session, caller: Caller) -> Job:
     """Queue a retraining job for the caller's jurisdiction (one attempt); 422 at once when there are
     too few decisions to fit, so the refusal never hides in a failed job."""
