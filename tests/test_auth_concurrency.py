@@ -80,7 +80,7 @@ def _fire(
     return results  # type: ignore[return-value]
 
 
-def test_forty_parallel_logins_check_at_most_five_passwords(live_url):
+def test_forty_parallel_logins_check_at_most_five_wrong_passwords(live_url):
     username = _account(live_url)
     settings = _settings(live_url, auth_client_max_requests=10_000)
     with live_server(settings) as a, live_server(settings) as b:
@@ -92,8 +92,9 @@ def test_forty_parallel_logins_check_at_most_five_passwords(live_url):
         responses = _fire([a, b], 40, login)
     outcome = Counter(r.status_code for r in responses)
     assert set(outcome) <= {200, 401, 429}, outcome
-    assert outcome[200] + outcome[401] <= 5, outcome
-    assert outcome[429] >= 35, outcome
+    # At most five wrong passwords are checked; the owner's one success may come on top of them.
+    assert outcome[401] <= 5 and outcome[200] <= 1, outcome
+    assert outcome[429] >= 34, outcome
     throttled = [r for r in responses if r.status_code == 429]
     assert all(r.json()["code"] == "login_throttled" and int(r.headers["retry-after"]) > 0 for r in throttled)
 

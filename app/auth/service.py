@@ -78,8 +78,9 @@ def login(
     """Verify a password and start a new refresh-token family.
 
     The attempt is counted (and refused past the limit) in its own committed transaction before the
-    password is checked, so concurrent attempts cannot all slip under the limit; a failure is recorded
-    in another short transaction of its own. Only a success writes through the request's `session`.
+    password is checked, so concurrent attempts cannot all slip under the limit; a success gives its
+    count back, so the limit bounds wrong passwords; a failure is recorded in another short
+    transaction of its own. Only a success writes through the request's `session`.
     """
     username = username.strip()
     if not username or len(username) > USERNAME_MAX or has_nul(username):
@@ -98,6 +99,9 @@ def login(
         raise Unauthorized(code="invalid_credentials")
     if not account.is_active:
         raise Unauthorized(code="account_inactive")
+    # The attempt was reserved before the check so that concurrent guesses cannot overrun the limit;
+    # a success hands it back, so the budget bounds wrong passwords, not the owner's own sign-ins.
+    throttle.release(sessions, login_limit(settings), username)
     return _issue_pair(session, settings, account, str(uuid.uuid4()))
 
 

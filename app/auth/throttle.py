@@ -13,7 +13,7 @@ import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.bulk import increment_below
@@ -62,3 +62,23 @@ def hit(
             insert_extra={"expires_at": now + timedelta(seconds=2 * limit.window_seconds)},
         )
     return None if counted is not None else retry_after
+
+
+def release(
+    sessions: sessionmaker[Session], limit: Limit, key: str, *, now: datetime | None = None
+) -> None:
+    """Give back one attempt of the current window (a successful login), so that only failures use up
+    the budget: a user who signs in often is never locked out by their own successes."""
+    now = now or utcnow()
+    window = math.floor(now.timestamp() / limit.window_seconds)
+    with sessions.begin() as session:
+        session.execute(
+            update(RateLimitCounter)
+            .where(
+                RateLimitCounter.scope == limit.scope,
+                RateLimitCounter.key == key[:128],
+                RateLimitCounter.window == window,
+                RateLimitCounter.count > 0,
+            )
+            .values(count=RateLimitCounter.count - 1)
+        )
