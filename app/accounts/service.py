@@ -180,7 +180,7 @@ def ensure_admin(session: Session, *, username: str, password: str) -> Account:
 
 def reset_password(session: Session, account: Account, *, password: str) -> Account:
     """An admin sets a new password; every existing login of the account ends at once."""
-    account.password_hash = _hash_checked(password)
+    account.password_hash = _hash_checked(password, username=account.username, phone=account.phone)
     for token in session.scalars(
         select(RefreshToken).where(RefreshToken.account_id == account.id, RefreshToken.revoked_at.is_(None))
     ):
