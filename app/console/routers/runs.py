@@ -15,7 +15,7 @@ from app.console.session import CoordinatorPage
 from app.deps import SessionDep as Db
 from app.errors import AppError
 from app.i18n import title_for
-from app.ranker.service import latest_model
+from app.ranker.service import active_model
 from app.runs import service as runs
 from app.runs.schemas import RunCreate
 from app.schemas import IdPath
@@ -38,7 +38,7 @@ def _list_page(
         "runs/list.html",
         {
             "runs": runs.list_runs(db, caller, cursor=None, limit=50).items,
-            "model": latest_model(db),
+            "model": active_model(db, caller.jurisdiction or ""),
             "form": form,
             "error": error,
         },
