@@ -64,6 +64,7 @@ def start_run(
     k: Annotated[str, Form(max_length=4)] = "10",
     same_product_same_prefecture: Annotated[str, Form(max_length=16)] = "penalise",
     model: Annotated[str, Form(max_length=16)] = "rules",
+    pairing: Annotated[str, Form(max_length=16)] = "any",
 ) -> Response:
     """Queue a run with the API's own body model and rules, then watch it."""
     form = {
@@ -73,6 +74,7 @@ def start_run(
         "k": k,
         "same_product_same_prefecture": same_product_same_prefecture,
         "model": model,
+        "pairing": pairing,
     }
     try:
         body = RunCreate.model_validate(
@@ -83,6 +85,7 @@ def start_run(
                 "k": k,
                 "same_product_same_prefecture": same_product_same_prefecture,
                 "use_learned_ranker": model == "learned",
+                "pairing": pairing,
             }
         )
     except ValidationError as exc:
