@@ -59,6 +59,7 @@ TITLES: dict[str, tuple[str, str]] = {
     "metrics_token_required": ("读取监控指标需要令牌", "A metrics token is required"),
     "no_phone_for_sms": ("账号没有手机号，无法短信通知", "This account has no phone for SMS"),
     "office_without_township": ("乡镇账号未设置所辖乡镇", "This office account has no township"),
+    "not_match_staff": ("只有负责该结对的工作人员可以代办", "Only staff of this match act for a party"),
     "party_has_account": ("该方有自己的账户，请由本人确认", "This party answers through their own account"),
     "profile_has_account": ("该资料由本人账户维护", "This profile is kept by its seller's own account"),
     "run_in_progress": ("范围重叠的匹配任务尚未结束", "An overlapping matching run is still active"),

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from app.access.caller import Caller
 from app.access.profiles import MENTORS, NEWCOMERS, mask_phone, sees_full_phone
 from app.access.roles import Role
-from app.errors import NotFound
+from app.errors import Conflict, Forbidden, NotFound
 from app.models import Match, Mentor, Newcomer
 from app.models.matches import VISIBLE_TO_PARTIES, MatchStatus
 
@@ -114,3 +114,26 @@ def load_reviewable(session: Session, caller: Caller, match_id: int) -> MatchVie
     if not view.is_reviewer:
         raise NotFound()
     return view
+
+
+def speaks_for(view: MatchView, on_behalf_of: str | None) -> str:
+    """The party ("mentor" or "newcomer") the caller acts for; staff only for a party without an account."""
+    if on_behalf_of is None:
+        if view.is_mentor:
+            return "mentor"
+        if view.is_newcomer:
+            return "newcomer"
+        raise Forbidden(detail=("只有结对双方可以操作", "only the two parties may do this"))
+    # A coordinator outside the match's jurisdiction never gets here: load_view answers 404 first.
+    if not view.is_reviewer:
+        raise Forbidden(
+            code="not_match_staff",
+            detail=("只有负责该结对的工作人员可以代办", "only staff covering the match act for a party"),
+        )
+    profile = view.mentor if on_behalf_of == "mentor" else view.newcomer
+    if profile.account_id is not None:
+        raise Conflict(
+            code="party_has_account",
+            detail=("该方有自己的账户，请由本人操作", "this party has an account and acts themself"),
+        )
+    return on_behalf_of

@@ -9,9 +9,9 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from app.access import Caller
-from app.access.matches import MatchView, load_view
-from app.db import china_today
-from app.errors import Conflict, Forbidden, NotFound
+from app.access.matches import MatchView, load_view, speaks_for
+from app.db import china_today, utcnow
+from app.errors import Conflict, NotFound
 from app.models import CheckIn, Commitment, Match, Mentor, Newcomer
 from app.models.matches import MatchStatus
 from app.notifications.service import notify
@@ -48,6 +48,26 @@ def _commitment_view(session: Session, caller: Caller, commitment_id: int) -> tu
     return commitment, load_view(session, caller, commitment.match_id)
 
 
+def period_of(commitment: Commitment, day: date) -> int:
+    """The commitment period a China day falls in: periods of cadence_days from the commitment's start."""
+    return max(0, (day - china_today(commitment.created_at)).days) // max(1, commitment.cadence_days)
+
+
+@dataclass(frozen=True, slots=True)
+class Reported:
+    """A stored check-in and whether it replaced the party's earlier report for the period."""
+
+    entry: CheckIn
+    replaced: bool
+
+
+COUNTERS = {
+    "done": Commitment.done_count,
+    "partial": Commitment.partial_count,
+    "missed": Commitment.missed_count,
+}
+
+
 def check_in(
     session: Session,
     caller: Caller,
@@ -57,51 +77,52 @@ def check_in(
     note: str,
     evidence_url: str | None,
     on_behalf_of: str | None = None,
-) -> CheckIn:
-    """A party reports (or staff for a party without an account); due date and fulfilment follow."""
+) -> Reported:
+    """A party reports (or staff for a party without an account); a later report in a period replaces it."""
     commitment, view = _commitment_view(session, caller, commitment_id)
-    if on_behalf_of is not None:
-        # The same rule as accepting on behalf: only the reviewer, only for a party without an account.
-        if not view.is_reviewer:
-            raise Forbidden()
-        profile = view.mentor if on_behalf_of == "mentor" else view.newcomer
-        if profile.account_id is not None:
-            raise Conflict(
-                code="party_has_account",
-                detail=("该方有自己的账户，请由本人打卡", "this party has an account and reports themself"),
-            )
-    elif not (view.is_mentor or view.is_newcomer):
-        raise Forbidden(detail=("只有结对双方可以打卡", "only the two parties report"))
+    party = speaks_for(view, on_behalf_of)
     if view.match.status != MatchStatus.ACTIVE:
         raise Conflict(code="match_not_active")
-    entry = CheckIn(
-        commitment_id=commitment.id,
-        author_id=caller.id,
-        outcome=outcome,
-        note=note,
-        evidence_url=evidence_url,
+    # The commitment row lock serialises reports on it (SQLite: the write lock), so the
+    # select-then-write below never races; the unique index is the backstop.
+    locked = session.scalar(
+        select(Commitment)
+        .where(Commitment.id == commitment.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
     )
-    session.add(entry)
-    counter = {
-        "done": Commitment.done_count,
-        "partial": Commitment.partial_count,
-        "missed": Commitment.missed_count,
-    }
+    assert locked is not None
+    today = china_today()
+    period = period_of(locked, today)
+    entry = session.scalar(
+        select(CheckIn).where(
+            CheckIn.commitment_id == locked.id, CheckIn.party == party, CheckIn.period == period
+        )
+    )
+    counts = {COUNTERS[outcome]: COUNTERS[outcome] + 1}
+    if entry is None:
+        entry = CheckIn(commitment_id=locked.id, party=party, period=period)
+        session.add(entry)
+    else:
+        # Replace: the earlier report of this party and period no longer counts.
+        previous = COUNTERS[entry.outcome]
+        counts = {} if entry.outcome == outcome else {previous: previous - 1, **counts}
+    replaced = entry.id is not None
+    entry.author_id = caller.id
+    entry.outcome = outcome
+    entry.note = note
+    entry.evidence_url = evidence_url
+    entry.created_at = utcnow()
     session.execute(
         update(Commitment)
-        .where(Commitment.id == commitment.id)
-        .values(
-            {
-                counter[outcome]: counter[outcome] + 1,
-                Commitment.next_due: china_today() + timedelta(days=commitment.cadence_days),
-            }
-        )
+        .where(Commitment.id == locked.id)
+        .values({**counts, Commitment.next_due: today + timedelta(days=locked.cadence_days)})
         .execution_options(synchronize_session=False)
     )
     session.flush()
     refresh_fulfilment(session, [view.mentor.id])
-    session.refresh(commitment)
-    return entry
+    session.refresh(locked)
+    return Reported(entry, replaced)
 
 
 def refresh_fulfilment(session: Session, mentor_ids: list[int]) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, status
+from fastapi import APIRouter, Depends, Response, status
 
 from app.access import ALL_ROLES, Caller, Role
 from app.access.matches import MatchView, load_view
@@ -102,13 +102,22 @@ def list_commitments(match_id: IdPath, caller: MatchUser, session: SessionDep) -
     "/commitments/{commitment_id}/check-ins",
     status_code=status.HTTP_201_CREATED,
     response_model=CheckInRead,
-    responses=problems(401, 403, 404, 409, 422),
+    responses={200: {"model": CheckInRead, "description": "Replaced an earlier report"}}
+    | problems(401, 403, 404, 409, 422),
 )
 def check_in(
-    commitment_id: IdPath, body: CheckInCreate, caller: MobileUser, session: SessionDep
+    commitment_id: IdPath, body: CheckInCreate, caller: MatchUser, session: SessionDep, response: Response
 ) -> CheckInRead:
-    """Report on a commitment: done, partial or missed; the mentor's fulfilment rate follows."""
-    entry = commitments.check_in(
-        session, caller, commitment_id, outcome=body.outcome, note=body.note, evidence_url=body.evidence_url
+    """Report on a commitment period (201; a later report by the same party replaces it, 200)."""
+    reported = commitments.check_in(
+        session,
+        caller,
+        commitment_id,
+        outcome=body.outcome,
+        note=body.note,
+        evidence_url=body.evidence_url,
+        on_behalf_of=body.on_behalf_of,
     )
-    return CheckInRead.model_validate(entry)
+    if reported.replaced:
+        response.status_code = status.HTTP_200_OK
+    return CheckInRead.model_validate(reported.entry)

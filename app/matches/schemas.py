@@ -88,6 +88,8 @@ class CheckInCreate(Input):
     outcome: Literal["done", "partial", "missed"]
     note: str = Field(default="", max_length=2000)
     evidence_url: str | None = Field(default=None, max_length=512, pattern=r"^https?://\S+$")
+    # Staff (the match's reviewers) report for a party that has no account.
+    on_behalf_of: Literal["mentor", "newcomer"] | None = None
 
 
 class CheckInRead(Output):
@@ -96,6 +98,8 @@ class CheckInRead(Output):
     id: int
     commitment_id: int
     author_id: int
+    party: str
+    period: int
     outcome: str
     note: str
     evidence_url: str | None

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.access import Caller
-from app.access.matches import MatchView, load_reviewable, load_view, party_scope, view_of
+from app.access.matches import MatchView, load_reviewable, load_view, party_scope, speaks_for, view_of
 from app.db import china_today
 from app.errors import Conflict, Forbidden
 from app.matches.states import transition
@@ -46,29 +46,10 @@ def transitions_of(session: Session, caller: Caller, match_id: int) -> list[Matc
     )
 
 
-def _party(view: MatchView, caller: Caller, on_behalf_of: str | None) -> str:
-    """Which side the caller speaks for; staff may speak for a party that has no account."""
-    if on_behalf_of is None:
-        if view.is_mentor:
-            return "mentor"
-        if view.is_newcomer:
-            return "newcomer"
-        raise Forbidden(detail=("只有结对双方可以操作", "only the two parties may do this"))
-    if not view.is_reviewer:
-        raise Forbidden()
-    profile = view.mentor if on_behalf_of == "mentor" else view.newcomer
-    if profile.account_id is not None:
-        raise Conflict(
-            code="party_has_account",
-            detail=("该方有自己的账户，请由本人确认", "this party has an account and must answer themself"),
-        )
-    return on_behalf_of
-
-
 def accept(session: Session, caller: Caller, match_id: int, *, on_behalf_of: str | None = None) -> MatchView:
     """Record one party's acceptance; when both have accepted the match becomes active."""
     view = load_view(session, caller, match_id, lock=True)
-    party = _party(view, caller, on_behalf_of)
+    party = speaks_for(view, on_behalf_of)
     match = view.match
     if match.status != MatchStatus.APPROVED:
         raise Conflict(
@@ -109,7 +90,7 @@ def decline(
 ) -> MatchView:
     """A party says no: the seat is released and the pair is never proposed again."""
     view = load_view(session, caller, match_id, lock=True)
-    party = _party(view, caller, on_behalf_of)
+    party = speaks_for(view, on_behalf_of)
     transition(
         session, view.match, MatchStatus.DECLINED, actor_id=caller.id, reason=f"{party}: {note or ''}".strip()
     )

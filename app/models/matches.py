@@ -194,13 +194,21 @@ class Commitment(Base):
 
 
 class CheckIn(Base):
-    """A party's report on one commitment."""
+    """A party's report on one commitment period: one per party and period, a later one replaces it."""
 
     __tablename__ = "check_ins"
+    # The fulfilment rate trusts this: twenty reports in one period are still one report.
+    __table_args__ = (
+        Index("uq_check_ins_commitment_party_period", "commitment_id", "party", "period", unique=True),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     commitment_id: Mapped[int] = mapped_column(ForeignKey("commitments.id", ondelete="CASCADE"), index=True)
     author_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    # "mentor" or "newcomer": the side reported on (the author may be staff acting for a party).
+    party: Mapped[str] = mapped_column(String(8))
+    # Periods are numbered from the commitment's start: day // cadence_days, in China days.
+    period: Mapped[int] = mapped_column(Integer)
     outcome: Mapped[str] = mapped_column(String(8))
     note: Mapped[str] = mapped_column(Text, default="")
     evidence_url: Mapped[str | None] = mapped_column(String(512))

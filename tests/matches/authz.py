@@ -28,7 +28,7 @@ WORKFLOW_ROUTES: RouteTable = {
     ("POST", "/api/v1/matches/{match_id}/cancel"): MATCH_VIEWERS,
     ("GET", "/api/v1/matches/{match_id}/transitions"): REVIEWERS,
     ("GET", "/api/v1/matches/{match_id}/commitments"): MATCH_VIEWERS,
-    ("POST", "/api/v1/commitments/{commitment_id}/check-ins"): MOBILE,
+    ("POST", "/api/v1/commitments/{commitment_id}/check-ins"): MATCH_VIEWERS,
     ("GET", "/api/v1/newcomers/{newcomer_id}/recommendations"): frozenset(
         {"admin", "coordinator", "newcomer"}
     ),

@@ -1,4 +1,4 @@
-"""Capacity and exclusivity hold under concurrent approvals: the database decides, not a check-then-write.
+"""Capacity and exclusivity hold under concurrent approvals, and duplicate check-ins store one report.
 
 Runs on both databases; on PostgreSQL the approvals really interleave (row locks), on SQLite the write
 lock serialises them.
@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from app.auth.tokens import issue_access_token
 from app.config import Settings
 from app.db import make_engine
-from app.models import Account, Match, Mentor, MentorProduct, Newcomer, NewcomerProduct
+from app.models import Account, CheckIn, Commitment, Match, Mentor, MentorProduct, Newcomer, NewcomerProduct
 from tests.conftest import DAJI, ZHAXIA
 from tests.live import live_server, private_database
 
@@ -93,15 +93,17 @@ def _proposal(session: Session, mentor: Mentor, newcomer: Newcomer) -> int:
     return match.id
 
 
-def _fire(base: str, requests: list[tuple[str, dict[str, str]]]) -> list[httpx.Response]:
-    """Send all approvals at the same instant from separate threads and connections."""
+def _fire(
+    base: str, requests: list[tuple[str, dict[str, str]]], body: dict[str, str] | None = None
+) -> list[httpx.Response]:
+    """Send all requests at the same instant from separate threads and connections."""
     barrier = threading.Barrier(len(requests))
     results: list[httpx.Response | None] = [None] * len(requests)
 
     def send(i: int, path: str, headers: dict[str, str]) -> None:
         with httpx.Client(base_url=base, timeout=60) as client:
             barrier.wait()
-            results[i] = client.post(path, json={}, headers=headers)
+            results[i] = client.post(path, json=body or {}, headers=headers)
 
     threads = [threading.Thread(target=send, args=(i, p, h)) for i, (p, h) in enumerate(requests)]
     for t in threads:
@@ -149,3 +151,40 @@ def test_twenty_mentors_race_for_one_newcomer(live):
         # Every refused approval gave its seat back.
         used = s.scalars(select(Mentor.capacity_used).where(Mentor.id.in_(mentor_ids))).all()
         assert sorted(used) == [0] * 19 + [1]
+
+
+def test_concurrent_duplicate_check_ins_store_one_report(live):
+    settings, engine, base = live
+    with Session(engine) as s:
+        account = Account(username="racer-mentor", password_hash="x", role="mentor", display_name="m")
+        s.add(account)
+        s.flush()
+        mentor = _mentor(s, capacity=1)
+        mentor.account_id = account.id
+        match = Match(
+            newcomer_id=_newcomer(s).id,
+            mentor_id=mentor.id,
+            newcomer_county_code=DAJI[:6],
+            mentor_county_code=mentor.county_code,
+            score=0.5,
+            status="active",
+        )
+        s.add(match)
+        s.flush()
+        commitment = Commitment(
+            match_id=match.id, resource_type="logistics", area="marketing", description="d", cadence_days=14
+        )
+        s.add(commitment)
+        s.commit()
+        cid, mentor_id = commitment.id, mentor.id
+        token = issue_access_token(settings, account_id=account.id, role="mentor", jurisdiction=None)
+    headers = {"Authorization": f"Bearer {token}"}
+    responses = _fire(
+        base, [(f"/api/v1/commitments/{cid}/check-ins", headers) for _ in range(20)], body={"outcome": "done"}
+    )
+    assert Counter(r.status_code for r in responses) == {201: 1, 200: 19}, [r.text for r in responses]
+    with Session(engine) as s:
+        stored = s.scalars(select(CheckIn).where(CheckIn.commitment_id == cid)).all()
+        assert [(c.party, c.outcome) for c in stored] == [("mentor", "done")]
+        assert s.get(Commitment, cid).done_count == 1
+        assert s.get(Mentor, mentor_id).fulfilment_rate == 1.0
