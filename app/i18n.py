@@ -42,6 +42,7 @@ TITLES: dict[str, tuple[str, str]] = {
     "weak_password": ("密码不符合安全要求", "Password does not meet the policy"),
     "jurisdiction_not_allowed": ("该账户不设管辖区", "This account has no jurisdiction"),
     "internal_error": ("服务器内部错误", "Internal server error"),
+    "not_a_finished_preview": ("只能确认已完成的预览", "Only a finished dry run can be applied"),
     "csrf_failed": (
         "表单已过期或来源不明，请刷新页面后重试",
         "The form expired or came from elsewhere; reload and retry",

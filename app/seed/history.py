@@ -293,6 +293,8 @@ def seed_history(
                 {
                     "commitment_id": ids_by_row[id(c)],
                     "author_id": author,
+                    "party": "mentor",
+                    "period": k + 1,
                     "outcome": outcome,
                     "note": "按计划完成",
                     "created_at": on,

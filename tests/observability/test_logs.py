@@ -56,7 +56,8 @@ def test_every_line_of_a_failing_request_has_its_id(json_client, log_stream):
     lines = _json_lines(log_stream)
     by_logger = {line["logger"]: line for line in lines}
     assert by_logger["jieduan.test"]["message"] == "about to fail"
-    assert "unhandled error" in by_logger["app.errors"]["message"]
+    # The error handler or the outer guard logs it, whichever catches it first; either line carries the id.
+    assert any("unhandled error" in line["message"] for line in lines)
     assert "jieduan.access" in by_logger
     assert lines and all(line["request_id"] == "req-boom-1" for line in lines)
     assert all({"time", "level", "logger", "message"} <= line.keys() for line in lines)

@@ -139,10 +139,10 @@ class TestFigures:
 
     def test_login_failures_and_throttles(self, local, make_user, settings):
         user = make_user("coordinator", "37")
-        for _ in range(settings.login_max_failures + 1):
+        for _ in range(settings.login_max_attempts + 1):
             local.post("/api/v1/auth/token", data={"username": user.username, "password": "wrong password!"})
         samples = _samples(local.get("/metrics").text)
         failures = _value(samples, "jieduan_login_failures_total")
         throttled = _value(samples, "jieduan_auth_throttled_total", route="/api/v1/auth/token")
         assert failures is not None and failures >= 1 and throttled is not None and throttled >= 1
-        assert failures + throttled == settings.login_max_failures + 1
+        assert failures + throttled == settings.login_max_attempts + 1
