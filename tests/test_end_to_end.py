@@ -88,12 +88,14 @@ def test_whole_loop(client, db, make_user, seeded, drain):
     )
     db.expire_all()
     assert db.get(Mentor, mine["mentor"]["id"]).fulfilment_rate == 1.0
-    client.post(
+    # A second report in the same period replaces the first: one report per party and period.
+    replaced = client.post(
         f"/api/v1/commitments/{cid}/check-ins", json={"outcome": "missed", "note": "农忙"}, headers=me
     )
+    assert replaced.status_code == 200
     db.expire_all()
-    assert db.get(Mentor, mine["mentor"]["id"]).fulfilment_rate == 0.5
-    assert db.get(Commitment, cid).done_count == 1
+    assert db.get(Mentor, mine["mentor"]["id"]).fulfilment_rate == 0.0
+    assert db.get(Commitment, cid).done_count == 0
 
     # More decisions: approve full resource coverage except every fourth, reject the rest
     # (an approval refused with 409 becomes a rejection).
