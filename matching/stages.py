@@ -56,7 +56,7 @@ def second_stage(
     k: int,
     seed: int = 0,
 ) -> Candidates:
-    """Order each pool (learned scores, or the default ones) and keep k for the assignment."""
+    """Order each pool (learned scores, or the default ones); keep k (rerank_k if learned) to assign."""
     policy = index.policy
     n_rows = len(pool.newcomer_rows)
     scores = pool.scores.copy()
@@ -82,6 +82,8 @@ def second_stage(
     order = np.lexsort((ids, -scores), axis=1)
     scores = np.take_along_axis(scores, order, 1)
     mentor_rows = np.where(np.isfinite(scores), np.take_along_axis(mentor_rows, order, 1), -1)
+    if reranker is not None:
+        k = max(k, policy.rerank_k)
     k = min(k, mentor_rows.shape[1])
     return replace(
         pool, mentor_rows=mentor_rows[:, :k], scores=scores[:, :k], pool_rows=mentor_rows, pool_scores=scores
