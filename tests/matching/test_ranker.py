@@ -9,6 +9,7 @@ import os
 import numpy as np
 import pytest
 import skops.io as sio
+from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.preprocessing import FunctionTransformer
 
 from matching import RERANK_FEATURE_NAMES, LearnedRanker, Policy, evaluate, gate, pair_features, propose
@@ -39,7 +40,8 @@ def decided():
 def test_fit_records_the_model_choice_and_held_out_metrics(decided) -> None:
     *_, ranker = decided
     m = ranker.metrics
-    assert m["chosen"] in ("hgb", "logistic") and "selection-split AUC" in m["why"]
+    assert m["chosen"] in ("stumps", "logistic", "mean") and "selection-split AUC" in m["why"]
+    assert all(0.5 < m[key] <= 1 for key in ("auc_trees", "auc_logistic", "auc_mean"))
     assert m["auc"] > 0.6 and 0 < m["alpha"] < 1
     assert m["n_test"] == len(m["holdout_rows"]) > 30
 
@@ -61,11 +63,50 @@ def test_json_round_trip_scores_identically_and_refuses_untrusted_types(decided)
     assert loaded.learned == ranker.learned
     with pytest.raises(ValueError, match="format"):
         LearnedRanker.from_dict({**data, "format": "jieduan.matching.ranker/1"})
-    if data["kind"] == "hgb":
-        # A stored transformer whose function is os.system: loading it must be refused, not executed.
-        evil = base64.b64encode(sio.dumps(FunctionTransformer(func=os.system))).decode()
-        with pytest.raises(ValueError, match="untrusted"):
-            LearnedRanker.from_dict({**data, "model": evil})
+
+
+def test_versions_stored_before_stumps_still_load_and_untrusted_types_are_refused(decided) -> None:
+    _, x, y, *_ = decided
+    trees = HistGradientBoostingClassifier(max_iter=20, max_leaf_nodes=12).fit(x, y)
+    legacy = {
+        "format": "jieduan.matching.reranker/2",
+        "version": "old",
+        "kind": "hgb",
+        "model": base64.b64encode(sio.dumps(trees)).decode(),
+        "alpha": 0.5,
+        "feature_names": list(RERANK_FEATURE_NAMES),
+        "metrics": {},
+    }
+    loaded = LearnedRanker.from_dict(legacy)
+    assert np.allclose(loaded.proba(x), trees.predict_proba(x)[:, 1])
+    # A stored transformer whose function is os.system: loading it must be refused, not executed.
+    evil = base64.b64encode(sio.dumps(FunctionTransformer(func=os.system))).decode()
+    with pytest.raises(ValueError, match="untrusted"):
+        LearnedRanker.from_dict({**legacy, "model": evil})
+    # An old logistic model (all products of nine features, stored without "pairs").
+    from matching.ranker import _legacy_pairs, _Logistic
+
+    z = _Logistic(np.zeros(1), np.ones(1), np.zeros(1), 0.0, _legacy_pairs()).expand(x)
+    rng = np.random.default_rng(1)
+    old = _Logistic(z.mean(axis=0), z.std(axis=0) + 1.0, rng.normal(size=z.shape[1]), 0.1, _legacy_pairs())
+    stored = {k: v for k, v in old.to_dict().items() if k != "pairs"}
+    assert np.allclose(_Logistic.from_dict(stored).proba(x), old.proba(x))
+
+
+def test_compiled_stumps_equal_the_fitted_estimator_on_new_pairs(decided) -> None:
+    pop, x, y, *_ = decided
+    from matching.ranker import _Stumps
+
+    model = HistGradientBoostingClassifier(max_depth=1, max_iter=60, learning_rate=0.2).fit(x, y)
+    stumps = _Stumps.compile(model, x)
+    # Pairs the model never saw, as float32 features straight from the pipeline (the scoring path).
+    rng = np.random.default_rng(2)
+    m, n = rng.integers(0, len(pop.mentors), 3000), rng.integers(0, len(pop.newcomers), 3000)
+    fresh = pair_features(pop.mentors, pop.newcomers, m, n)
+    assert fresh.dtype == np.float32
+    assert np.allclose(stumps.proba(fresh), model.predict_proba(fresh.astype(np.float64))[:, 1], atol=1e-9)
+    data = json.loads(json.dumps(stumps.to_dict()))
+    assert np.array_equal(_Stumps.from_dict(data).proba(fresh), stumps.proba(fresh))
 
 
 def test_logistic_family_round_trips_too(decided) -> None:
@@ -98,6 +139,16 @@ def test_gate_promotes_a_better_model_and_refuses_a_worse_one(decided) -> None:
     assert not refused.promote and refused.reasons
     # Against itself a model never "beats" the active one: ties keep the active version.
     assert not gate(good, good, x, y).promote
+
+
+def test_a_re_ranked_pool_offers_the_assignment_rerank_k_candidates(decided) -> None:
+    pop, *_, ranker = decided
+    newcomers = pop.newcomers.take(np.arange(200))
+    policy = Policy(k=5, rerank_pool=40, rerank_k=12)
+    learned = find_candidates(build_index(pop.mentors, policy, ranker=ranker), newcomers)
+    plain = find_candidates(build_index(pop.mentors, policy), newcomers)
+    assert learned.mentor_rows.shape[1] == 12 and learned.pool_rows.shape[1] == 40
+    assert plain.mentor_rows.shape[1] == 5
 
 
 def test_ranker_only_reorders_the_default_pool(decided) -> None:
