@@ -14,6 +14,7 @@ from sklearn.preprocessing import FunctionTransformer
 
 from matching import RERANK_FEATURE_NAMES, LearnedRanker, Policy, evaluate, gate, pair_features, propose
 from matching.pipeline import build_index, find_candidates
+from matching.regions import haversine_km
 from matching.rerank import column, rerank_features
 from matching.simulate import persona
 from matching.synthetic import generate_population
@@ -147,14 +148,16 @@ def test_a_re_ranked_pool_offers_the_assignment_rerank_k_candidates(decided) -> 
     policy = Policy(k=5, rerank_pool=40, rerank_k=12)
     learned = find_candidates(build_index(pop.mentors, policy, ranker=ranker), newcomers)
     plain = find_candidates(build_index(pop.mentors, policy), newcomers)
-    assert learned.mentor_rows.shape[1] == 12 and learned.pool_rows.shape[1] == 40
+    assert learned.mentor_rows.shape[1] == 12 and learned.pool_rows.shape[1] == 40 + policy.rerank_near
     assert plain.mentor_rows.shape[1] == 5
 
 
 def test_ranker_only_reorders_the_default_pool(decided) -> None:
     pop, *_, ranker = decided
     newcomers = pop.newcomers.take(np.arange(300))
-    with_ranker = find_candidates(build_index(pop.mentors, Policy(k=10), ranker=ranker), newcomers)
+    with_ranker = find_candidates(
+        build_index(pop.mentors, Policy(k=10, rerank_near=0), ranker=ranker), newcomers
+    )
     default = find_candidates(build_index(pop.mentors, Policy(k=10, pool=50)), newcomers)
     space = build_index(pop.mentors, Policy()).space
     for row, a, b in zip(with_ranker.newcomer_rows, with_ranker.pool_rows, default.pool_rows, strict=True):
@@ -164,6 +167,45 @@ def test_ranker_only_reorders_the_default_pool(decided) -> None:
         if len(dropped):  # only same-prefecture copies of the mentor's product, a hard rule
             f = rerank_features(space, pop.mentors, newcomers, dropped, np.full(len(dropped), row), Policy())
             assert (f[:, column("homogenization")] > 0).all()
+
+
+def test_nearest_allowed_mentors_join_a_re_ranked_pool(decided) -> None:
+    pop, *_, ranker = decided
+    newcomers = pop.newcomers.take(np.arange(150))
+    base = Policy(k=10, rerank_near=0)
+    near = Policy(k=10, rerank_near=6)
+    # Each newcomer's nearest other-county mentor is excluded (as a rejected pair would be).
+    m_county, n_county = pop.mentors.county, newcomers.county
+    km = haversine_km(
+        newcomers.lat[:, None].astype(np.float64),
+        newcomers.lon[:, None].astype(np.float64),
+        pop.mentors.lat[None, :].astype(np.float64),
+        pop.mentors.lon[None, :].astype(np.float64),
+    )
+    allowed = (m_county[None, :] != n_county[:, None]) & (pop.mentors.capacity_left[None, :] > 0)
+    # Same-prefecture copies of the newcomer's product are dropped with a re-ranker: not "allowed".
+    shared = (newcomers.dense_categories(np.arange(len(newcomers))) @ pop.mentors.categories.T.toarray()) > 0
+    allowed &= ~(shared & (m_county[None, :] // 100 == n_county[:, None] // 100))
+    nearest = np.where(allowed, km, np.inf).argmin(axis=1)
+    excluded = [(int(newcomers.ids[i]), int(pop.mentors.ids[j])) for i, j in enumerate(nearest)]
+    before = find_candidates(build_index(pop.mentors, base, ranker=ranker), newcomers, exclude_pairs=excluded)
+    after = find_candidates(build_index(pop.mentors, near, ranker=ranker), newcomers, exclude_pairs=excluded)
+    grew = 0
+    for i, (a, b) in enumerate(zip(before.pool_rows, after.pool_rows, strict=True)):
+        row = after.newcomer_rows[i]
+        old_set, new_set = set(a[a >= 0].tolist()), set(b[b >= 0].tolist())
+        added = np.array(sorted(new_set - old_set), dtype=np.int64)
+        grew += len(added) > 0
+        assert old_set - new_set <= set(range(len(pop.mentors)))  # only homogenization drops differ
+        if len(added):
+            assert (m_county[added] != n_county[row]).all()  # separation holds for added mentors
+            assert nearest[row] not in added  # exclusions hold
+            # They are the nearest allowed mentors outside the pool.
+            outside = allowed[row].copy()
+            outside[list(old_set)] = False
+            outside[nearest[row]] = False
+            assert km[row, added].max() <= np.sort(km[row, outside])[6 - 1] + 1e-6
+    assert grew > 100
 
 
 class _CopyLover:
