@@ -1,7 +1,7 @@
 """Learned re-ranker: orders each newcomer's retrieved pool by the approval coordinators would give.
 
-Two model families are fitted on the same decisions and the better one on a held-out selection split
-is kept (recorded in metrics["chosen"] and metrics["why"]):
+Two model families are fitted on the same decisions; their mean is kept unless one alone is better by
+SELECT_MARGIN AUC on a held-out selection split (recorded in metrics["chosen"] and metrics["why"]):
 - gradient-boosted stumps (scikit-learn's HistGradientBoostingClassifier with depth-1 trees) with
   monotonic constraints where the direction is known (rerank.MONOTONIC), so noise cannot flip "covers
   the needs" into a penalty. Stumps form thresholds ("a city-level honour or better") but no
