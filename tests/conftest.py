@@ -32,15 +32,29 @@ pytest_plugins = ("tests.pairs",)
 TEST_PASSWORD = "correct horse battery"
 
 
+def _worker_schema() -> str:
+    """The PostgreSQL schema of this test process: `public`, or one per pytest-xdist worker."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    return f"xdist_{worker}" if worker else "public"
+
+
 def _database_url(tmp: Path) -> str:
-    return os.environ.get("JIEDUAN_TEST_DATABASE_URL") or f"sqlite:///{tmp / 'test.db'}"
+    base = os.environ.get("JIEDUAN_TEST_DATABASE_URL")
+    if not base:
+        return f"sqlite:///{tmp / 'test.db'}"
+    schema = _worker_schema()
+    if schema == "public":
+        return base
+    # Parallel workers share the database, so each builds its own schema instead of dropping public.
+    return f"{base}{'&' if '?' in base else '?'}options=-csearch_path%3D{schema}"
 
 
 def reset_postgres(engine: Engine) -> None:
     """Drop everything so the migrations build the schema from nothing."""
+    schema = _worker_schema()
     with engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
+        conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
 
 
 @pytest.fixture(scope="session")
