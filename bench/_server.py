@@ -58,15 +58,18 @@ def serve(
     proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, **(env or {})})
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
+        # Generous: on a shared 2-core machine at load 10 the app's imports alone can take a minute.
+        deadline = time.monotonic() + 300
         while True:
             try:
                 if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
                     break
             except httpx.TransportError:
                 pass
-            if time.monotonic() > deadline or proc.poll() is not None:
-                raise RuntimeError(f"server {target} did not start")
+            if proc.poll() is not None:
+                raise RuntimeError(f"server {target} exited with status {proc.returncode} before it answered")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"server {target} did not answer /healthz within 300 s")
             time.sleep(0.2)
         yield base
     finally:

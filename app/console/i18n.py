@@ -74,6 +74,7 @@ WORDS: dict[str, tuple[str, str]] = {
     ),
     "approved_msg": ("已批准推荐", "Approved proposal"),
     "rejected_msg": ("已拒绝推荐", "Rejected proposal"),
+    "end_of_queue": ("此筛选条件下没有更多待审推荐", "No more pending proposals with these filters"),
     "region": ("地区", "Region"),
     "products": ("产品", "Products"),
     "channels": ("渠道", "Channels"),

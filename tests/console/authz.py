@@ -16,6 +16,7 @@ CONSOLE_ROUTES: RouteTable = {
     ("GET", "/console/lang/{lang}"): PUBLIC,
     ("GET", "/console"): STAFF,
     ("GET", "/console/proposals"): REVIEWERS,
+    ("GET", "/console/proposals/next"): REVIEWERS,
     ("GET", "/console/proposals/{proposal_id}"): REVIEWERS,
     ("POST", "/console/proposals/{proposal_id}/approve"): REVIEWERS,
     ("POST", "/console/proposals/{proposal_id}/reject"): REVIEWERS,
