@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -19,7 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.auth.passwords import hash_password
 from app.auth.tokens import issue_access_token
 from app.config import Settings
-from app.db import make_engine
+from app.db import make_engine, with_search_path
 from app.main import create_app
 from app.migrations import upgrade
 from app.models import Account
@@ -30,6 +31,10 @@ from app.reference import load_reference_data
 pytest_plugins = ("tests.pairs",)
 
 TEST_PASSWORD = "correct horse battery"
+
+# Hypothesis' per-example deadline is a wall-time assertion: on a loaded 2-core machine it fails at random.
+hypothesis_settings.register_profile("jieduan", deadline=None)
+hypothesis_settings.load_profile("jieduan")
 
 
 def _worker_schema() -> str:
@@ -46,7 +51,7 @@ def _database_url(tmp: Path) -> str:
     if schema == "public":
         return base
     # Parallel workers share the database, so each builds its own schema instead of dropping public.
-    return f"{base}{'&' if '?' in base else '?'}options=-csearch_path%3D{schema}"
+    return with_search_path(base, schema)
 
 
 def reset_postgres(engine: Engine) -> None:
