@@ -64,7 +64,9 @@ class Settings(BaseSettings):
     import_max_rows: int = Field(default=200_000, ge=1)
     import_chunk_rows: int = Field(default=1_000, ge=1)
     # Requests admitted at once (see ConcurrencyLimitMiddleware); keep below 40 threads and the DB pool.
-    max_concurrent_requests: int = Field(default=24, ge=1, le=36)
+    max_concurrent_requests: int = Field(default=24, ge=2, le=36)
+    # Of those, at most this many writing (not GET/HEAD): the rest are kept for reads, which never block.
+    max_concurrent_writes: int = Field(default=12, ge=1, le=35)
     run_worker: bool = True
     worker_poll_seconds: float = Field(default=1.0, gt=0)
     job_lease_seconds: int = Field(default=300, ge=5)
@@ -89,6 +91,12 @@ class Settings(BaseSettings):
     smtp_username: str | None = None
     smtp_password: SecretStr | None = None
     smtp_sender: str = "jieduan@localhost"
+
+    @model_validator(mode="after")
+    def _reads_keep_admissions(self) -> Settings:
+        if self.max_concurrent_writes >= self.max_concurrent_requests:
+            raise ValueError("JIEDUAN_MAX_CONCURRENT_WRITES must be below JIEDUAN_MAX_CONCURRENT_REQUESTS")
+        return self
 
     @model_validator(mode="after")
     def _production_guards(self) -> Settings:

@@ -28,6 +28,7 @@ from app.middleware import (
     BodyLimitMiddleware,
     ConcurrencyLimitMiddleware,
     NulGuardMiddleware,
+    ReadOnlyMethodsMiddleware,
     RequestLogMiddleware,
     UnhandledErrorMiddleware,
 )
@@ -110,7 +111,12 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         upload_prefix=("/api/v1/imports", "/console/office/imports"),
     )
     app.add_middleware(NulGuardMiddleware)
-    app.add_middleware(ConcurrencyLimitMiddleware, limit=settings.max_concurrent_requests)
+    app.add_middleware(
+        ConcurrencyLimitMiddleware,
+        limit=settings.max_concurrent_requests,
+        write_limit=settings.max_concurrent_writes,
+    )
+    app.add_middleware(ReadOnlyMethodsMiddleware)
     app.add_middleware(UnhandledErrorMiddleware)
     app.add_middleware(RequestLogMiddleware)
     app.state.metrics_registry = install_metrics(app)
