@@ -52,13 +52,15 @@ class Settings(BaseSettings):
     auth_client_window_seconds: int = Field(default=60, ge=1)
     # Production runs on PostgreSQL; SQLite there only when an operator says so on purpose.
     allow_sqlite_in_production: bool = False
-    # Retention (days): see "Retention" in README.md; `jieduan retention-sweep` applies them.
+    # Retention (days): see "Retention" in README.md; the worker's sweep and `jieduan retention-sweep`.
     retain_login_failures_days: int = Field(default=30, ge=1)
     retain_refresh_tokens_days: int = Field(default=7, ge=0)
     retain_idempotency_days: int = Field(default=2, ge=1)
     retain_notifications_days: int = Field(default=180, ge=1)
     retain_finished_jobs_days: int = Field(default=30, ge=1)
     retain_import_personal_data_days: int = Field(default=30, ge=1)
+    # How often each worker runs the retention sweep (0 = never; then run `jieduan retention-sweep`).
+    retention_sweep_interval_seconds: float = Field(default=3600.0, ge=0)
     max_json_body_bytes: int = Field(default=1_000_000, ge=1_000)
     import_max_bytes: int = Field(default=20 * 1024 * 1024, ge=1_000)
     import_max_rows: int = Field(default=200_000, ge=1)
