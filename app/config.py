@@ -69,6 +69,8 @@ class Settings(BaseSettings):
     max_concurrent_requests: int = Field(default=24, ge=2, le=36)
     # Of those, at most this many writing (not GET/HEAD): the rest are kept for reads, which never block.
     max_concurrent_writes: int = Field(default=12, ge=1, le=35)
+    # "Mentors for me": how old the index may get before a change to the mentors rebuilds it (README).
+    recommender_refresh_seconds: float = Field(default=10.0, ge=0)
     run_worker: bool = True
     worker_poll_seconds: float = Field(default=1.0, gt=0)
     job_lease_seconds: int = Field(default=300, ge=5)
