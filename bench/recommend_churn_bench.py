@@ -85,7 +85,10 @@ class StoryEditor:
 
     def _loop(self) -> None:
         n = 0
-        while not self._stop.wait(self.every):
+        due = time.monotonic()
+        # A fixed cadence: the next edit is due `every` seconds after the last was due, however long it took.
+        while not self._stop.wait(max(0.0, due + self.every - time.monotonic())):
+            due += self.every
             n += 1
             started = time.perf_counter()
             r = self.client.patch(
