@@ -45,13 +45,13 @@ def china_today(now: datetime | None = None) -> date:
     return (now or utcnow()).astimezone(CHINA_TZ).date()
 
 
-# Set for requests that only read (GET): on SQLite they need no write lock, so they run side by side.
+# Set for requests that only read (GET, HEAD): on SQLite they need no write lock, so they run beside a writer.
 _read_only: ContextVar[bool] = ContextVar("jieduan_read_only", default=False)
 
 
 @contextmanager
 def read_only_transactions() -> Iterator[None]:
-    """Mark transactions begun inside this block read-only (a hint SQLite uses; PostgreSQL ignores it)."""
+    """Mark transactions begun inside this block read-only (SQLite enforces it; PostgreSQL ignores it)."""
     token = _read_only.set(True)
     try:
         yield
@@ -63,7 +63,10 @@ def _configure_sqlite(engine: Engine) -> None:
     """Foreign keys on, WAL, a busy timeout, and transactions SQLAlchemy controls (for SAVEPOINT).
 
     Writers queue on an in-process lock before BEGIN IMMEDIATE: SQLite's own busy handler polls with
-    back-off, which lets some waiters starve for seconds; a lock wakes them in turn.
+    back-off, which lets some waiters starve for seconds; a lock wakes them in turn. Read-only
+    transactions take neither: a deferred BEGIN reads a WAL snapshot beside the writer. They run with
+    `PRAGMA query_only`, so a read-only request that tries to write fails at once and visibly instead of
+    upgrading to the file's write lock behind the queue (or failing later, only under contention).
     """
     write_lock = threading.Lock()
 
@@ -81,12 +84,15 @@ def _configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
         if _read_only.get():
+            conn.exec_driver_sql("PRAGMA query_only=ON")
             conn.exec_driver_sql("BEGIN")
             return
         if not write_lock.acquire(timeout=30):
             raise TimeoutError("timed out waiting for the SQLite write lock")
         conn.info["jieduan_write_lock"] = True
         try:
+            # A pooled connection may come from a read-only request: writes are allowed again here.
+            conn.exec_driver_sql("PRAGMA query_only=OFF")
             # IMMEDIATE takes the file's write lock up front, so two writers queue instead of deadlocking.
             conn.exec_driver_sql("BEGIN IMMEDIATE")
         except BaseException:
