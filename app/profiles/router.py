@@ -23,6 +23,7 @@ from app.profiles.schemas import (
     NewcomerUpdate,
     ResourceType,
 )
+from app.query_params import CategoryQuery
 from app.schemas import SEARCH_TEXT_PATTERN, IdPath, Page, RegionCodeStr
 
 
@@ -71,10 +72,7 @@ def make_router(
         limit: LimitQuery = 50,
         cursor: CursorQuery = None,
         region: Annotated[RegionCodeStr | None, Query(description="Region code prefix")] = None,
-        category: Annotated[
-            str | None,
-            Query(max_length=64, pattern=r"^[a-z_]+(\.[a-z_]+)?$", description="Leaf category or group code"),
-        ] = None,
+        category: CategoryQuery = None,
         resource: Annotated[
             ResourceType | None, Query(description="Resource offered (mentors) or needed")
         ] = None,
