@@ -35,6 +35,7 @@ from app.notifications.router import router as notifications_router
 from app.observability.logs import configure_logging
 from app.observability.metrics import install_metrics
 from app.observability.router import router as metrics_router
+from app.openapi import install_openapi
 from app.outcomes.router import router as outcomes_router
 from app.profiles.router import mentors_router, newcomers_router
 from app.proposals.router import router as proposals_router
@@ -101,6 +102,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.state.sessionmaker = make_sessionmaker(engine)
     app.state.recommender_cache = RecommenderCache()
     install_error_handlers(app)
+    install_openapi(app)
     for router in (health_router, metrics_router):
         app.include_router(router)
     for router in API_ROUTERS:

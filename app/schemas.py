@@ -41,7 +41,8 @@ SEARCH_TEXT_PATTERN = r"^[^\x00-\x1f\x7f]+$"
 class Input(BaseModel):
     """Base of every request body: unknown fields are an error, so no mass assignment slips in."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    # Field docstrings are the fields' descriptions in the API document.
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, use_attribute_docstrings=True)
 
     @field_validator("*", mode="before")
     @classmethod
@@ -53,7 +54,7 @@ class Input(BaseModel):
 class Output(BaseModel):
     """Base of every response body, built from ORM objects or dicts."""
 
-    model_config = ConfigDict(from_attributes=True)
+    model_config = ConfigDict(from_attributes=True, use_attribute_docstrings=True)
 
 
 class Page(Output, Generic[T]):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from app.schemas import Input, Output, RegionCodeStr
 
@@ -13,8 +13,14 @@ from app.schemas import Input, Output, RegionCodeStr
 class EvaluateRequest(Input):
     """Apply the honour rules to a period inside your jurisdiction."""
 
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"period_start": "2026-01-01", "period_end": "2026-12-31"}]}
+    )
+
     period_start: date
+    """First day of the period judged"""
     period_end: date
+    """Last day of the period judged"""
     region: RegionCodeStr | None = Field(default=None, description="Defaults to your jurisdiction")
 
 

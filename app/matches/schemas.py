@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Literal
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from app.schemas import Input, Output
 
@@ -22,20 +22,32 @@ Party = Literal["mentor", "newcomer"]
 class AcceptRequest(Input):
     """Accept an approved match; staff may answer for a party that has no account."""
 
+    model_config = ConfigDict(json_schema_extra={"examples": [{}, {"on_behalf_of": "mentor"}]})
+
     on_behalf_of: Party | None = None
+    """Staff only: accept for this party (mentor or newcomer), who has no account; omit for yourself"""
 
 
 class DeclineRequest(Input):
     """A party declines an approved match."""
 
+    model_config = ConfigDict(json_schema_extra={"examples": [{"note": "今年家里忙，明年再说"}]})
+
     note: str | None = Field(default=None, max_length=1000)
+    """Why, for the coordinator"""
 
 
 class CancelRequest(Input):
     """End an active match early."""
 
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"reason_code": "party_withdrew", "note": "新农人改种粮食"}]}
+    )
+
     reason_code: CancelReason
+    """Why (GET /api/v1/vocabularies: cancel_reasons)"""
     note: str | None = Field(default=None, max_length=1000)
+    """Free text for the audit log"""
 
 
 class TransitionRead(Output):
@@ -85,11 +97,18 @@ class CommitmentRead(Output):
 class CheckInCreate(Input):
     """A party reports on a commitment."""
 
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"outcome": "done", "note": "学会了用手机拍盆栽"}]}
+    )
+
     outcome: Literal["done", "partial", "missed"]
+    """How this period went: done, partial or missed"""
     note: str = Field(default="", max_length=2000)
+    """What was done"""
     evidence_url: str | None = Field(default=None, max_length=512, pattern=r"^https?://\S+$")
-    # Staff (the match's reviewers) report for a party that has no account.
+    """A link to a photo, a live-stream replay or a shop page"""
     on_behalf_of: Literal["mentor", "newcomer"] | None = None
+    """Staff (the match's reviewers) only: report for this party, who has no account"""
 
 
 class CheckInRead(Output):

@@ -40,7 +40,7 @@ def my_notifications(
     caller: MobileUser,
     session: SessionDep,
     after: Annotated[int | None, Query(ge=0, le=MAX_ID, description="Last id you have seen")] = None,
-    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+    limit: Annotated[int, Query(ge=1, le=100, description="At most this many items (100)")] = 50,
 ) -> NotificationFeed:
     """New items since `after` (approved proposals, activated matches, check-ins due or overdue)."""
     items = feed(session, caller.id, after=after, limit=limit)

@@ -40,7 +40,12 @@ class PreferenceUpdate(BaseModel):
     )
     quiet_end: HourMinute | None = Field(default=None, description="End of quiet hours, HH:MM Beijing time")
     wechat_openid: str | None = Field(default=None, max_length=64, description="Your openid for this app")
-    email: str | None = Field(default=None, max_length=254, pattern=r"^[^@\s\x00]+@[^@\s\x00]+$")
+    email: str | None = Field(
+        default=None,
+        max_length=254,
+        pattern=r"^[^@\s\x00]+@[^@\s\x00]+$",
+        description="Where e-mail goes (channel email; staff)",
+    )
 
     @model_validator(mode="after")
     def _address_for_the_channel(self) -> PreferenceUpdate:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from app.profiles.schemas import Channel, SalesBand
 from app.schemas import Input, Output
@@ -16,21 +16,48 @@ MilestoneKind = Literal["store_opened", "first_sale", "monthly"]
 class BaselineUpdate(Input):
     """The newcomer's business when the match began."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"has_store": True, "channels": ["pinduoduo"], "orders_per_month": 4, "sales_band": "lt10"}
+            ]
+        }
+    )
+
     has_store: bool
+    """Whether they already had an online store"""
     channels: list[Channel] = Field(default_factory=list, max_length=6)
+    """Where they sold then"""
     orders_per_month: int = Field(ge=0, le=1_000_000)
+    """Online orders a month then"""
     sales_band: SalesBand | None = None
+    """Annual sales band then (10,000 CNY)"""
     on_behalf: bool = Field(default=False, description="Staff reporting for the newcomer")
 
 
 class MilestoneCreate(Input):
     """One milestone: a store opened (channel, date), the first online sale (date), or a month's figures."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"kind": "store_opened", "on_date": "2026-12-05", "channel": "douyin"},
+                {"kind": "first_sale", "on_date": "2026-12-09"},
+                {"kind": "monthly", "on_date": "2027-01-31", "orders_per_month": 35, "sales_band": "10-50"},
+            ]
+        }
+    )
+
     kind: MilestoneKind
+    """store_opened (with channel), first_sale, or monthly (with orders and sales band)"""
     on_date: date
+    """When it happened (a monthly report: the month's last day)"""
     channel: Channel | None = None
+    """store_opened only: where the store is"""
     orders_per_month: int | None = Field(default=None, ge=0, le=1_000_000)
+    """monthly only: online orders that month"""
     sales_band: SalesBand | None = None
+    """monthly only: annual sales band at that rate (10,000 CNY)"""
     on_behalf: bool = Field(default=False, description="Staff reporting for the newcomer")
 
     @model_validator(mode="after")

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Header, Query, Response
+from fastapi import APIRouter, Query, Response
 from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
 from app.access import Caller
 from app.access.matches import MatchView
 from app.deps import CoordinatorUser, SessionDep
-from app.etags import etag
+from app.etags import IfMatch, etag
 from app.idempotency import IdempotencyKey, remember, replay, request_fingerprint
 from app.models.matches import MatchStatus
 from app.openapi import problems
@@ -21,7 +21,6 @@ from app.proposals.schemas import PENDING_ALIAS, ApproveRequest, ProposalRead, R
 from app.schemas import MAX_ID, IdPath, Page, RegionCodeStr
 
 router = APIRouter(prefix="/api/v1/proposals", tags=["proposals"])
-IfMatch = Annotated[str | None, Header(description="ETag of the proposal as you reviewed it")]
 
 
 def _read(session: Session, view: MatchView, response: Response | None = None) -> ProposalRead:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Literal
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from app.models import Match, Mentor, Newcomer
 from app.models.matches import MatchStatus
@@ -36,9 +36,13 @@ class CommitmentIn(Input):
     """A resource-sharing commitment as a coordinator sets it at approval."""
 
     resource_type: ResourceType
+    """What is shared: information, technology, human_capital or logistics"""
     area: Area
+    """Area of collaboration (GET /api/v1/vocabularies: areas)"""
     description: str = Field(min_length=1, max_length=500)
+    """The concrete commitment, e.g. 每两周一次直播带货指导"""
     cadence_days: int = Field(ge=1, le=180)
+    """Length of one reporting period, in days"""
 
 
 class CommitmentSuggestion(Output):
@@ -186,12 +190,39 @@ class ProposalRead(Output):
 class ApproveRequest(Input):
     """Approve a proposal, optionally replacing the suggested commitments."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"note": "产业链上下游，可以试"},
+                {
+                    "note": "先做直播培训",
+                    "commitments": [
+                        {
+                            "resource_type": "technology",
+                            "area": "marketing_innovation",
+                            "description": "每两周一次直播带货指导",
+                            "cadence_days": 14,
+                        }
+                    ],
+                },
+            ]
+        }
+    )
+
     commitments: list[CommitmentIn] | None = Field(default=None, min_length=1, max_length=8)
+    """Replaces the suggested commitments; omit to keep the suggestions"""
     note: str | None = Field(default=None, max_length=1000)
+    """Why, for the audit log and the parties"""
 
 
 class RejectRequest(Input):
     """Reject a proposal with a reason from the fixed list."""
 
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"reason_code": "too_far", "note": "活体植物运输距离太长"}]}
+    )
+
     reason_code: RejectReason
+    """Why (GET /api/v1/vocabularies: reject_reasons); the model learns from it"""
     note: str | None = Field(default=None, max_length=1000)
+    """Free text for the audit log"""

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from pydantic import ConfigDict
+
 from app.schemas import Input, Output
 
 
@@ -29,7 +31,10 @@ class ModelRead(Output):
 class RollbackRequest(Input):
     """Which jurisdiction to roll back: omit for your own (admins: the national model)."""
 
+    model_config = ConfigDict(json_schema_extra={"examples": [{}, {"jurisdiction_code": "32"}]})
+
     jurisdiction_code: str | None = None
+    """A province code, or "" for the national model; omit for your own"""
 
 
 class RollbackResult(Output):
