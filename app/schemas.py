@@ -61,6 +61,7 @@ class Page(Output, Generic[T]):
     """One page of a cursor-paginated list; pass next_cursor back to get the following page."""
 
     items: list[T]
+    """This page's items, in the list's order"""
     next_cursor: str | None = Field(default=None, description="Opaque; absent on the last page")
 
 
@@ -73,5 +74,8 @@ class Accepted(Output):
     """202 answer for work that runs in the background."""
 
     id: int
+    """Id of the work accepted"""
     status: str
+    """Its status now (queued at first)"""
     url: str
+    """Where to poll its status (also in the Location header)"""

@@ -61,9 +61,13 @@ class TokenResponse(Output):
     """OAuth2 token response with a rotating refresh token."""
 
     access_token: str
+    """Bearer token for the Authorization header (a JWT)"""
     refresh_token: str
+    """Single-use token for POST /api/v1/auth/refresh; store it safely"""
     token_type: Literal["bearer"] = "bearer"  # noqa: S105 - the OAuth2 token type, not a secret
+    """Always bearer"""
     expires_in: int
+    """Seconds until the access token expires"""
 
 
 class RefreshRequest(Input):
@@ -81,9 +85,16 @@ class AccountRead(Output):
     """An account as its owner or an admin sees it."""
 
     id: int
+    """Account id"""
     username: str
+    """Sign-in name (a mobile user's phone number)"""
     role: str
+    """admin, coordinator, township_office, mentor or newcomer"""
     display_name: str
+    """The name others see"""
     jurisdiction_code: str | None
+    """Region the staff account covers (null for mobile users and admins)"""
     is_active: bool
+    """false once deactivated"""
     created_at: datetime
+    """When the account was made (UTC)"""

@@ -35,9 +35,16 @@ class RatingRead(Output):
     """A rating as its author or a reviewer sees it."""
 
     id: int
+    """Rating id"""
     match_id: int
+    """The rated match"""
     party: str
+    """Who rated: mentor or newcomer"""
     score: int
+    """1 to 5"""
     reason_code: str
+    """The main reason"""
     comment: str
+    """Free text (staff and the author only)"""
     created_at: datetime
+    """When (UTC)"""

@@ -54,26 +54,42 @@ class TransitionRead(Output):
     """One audit-log entry."""
 
     from_status: str | None
+    """Status before (null for the proposal's creation)"""
     to_status: str
+    """Status after"""
     actor_id: int | None
+    """Account that made the change (null: the system)"""
     reason: str | None
+    """Reason code or note"""
     at: datetime
+    """When (UTC)"""
 
 
 class CommitmentRead(Output):
     """A commitment of an active match and how it is going."""
 
     id: int
+    """Commitment id"""
     match_id: int
+    """Its match"""
     resource_type: str
+    """Resource shared"""
     area: str
+    """Area of collaboration"""
     description: str
+    """What was promised"""
     cadence_days: int
+    """Length of one period (days)"""
     next_due: date | None
+    """End of the current period (China Standard Time)"""
     overdue: bool
+    """The period has lapsed without a report"""
     done_count: int
+    """Periods reported done"""
     partial_count: int
+    """Periods reported partial"""
     missed_count: int
+    """Periods missed (reported, or lapsed)"""
 
     @classmethod
     def of(cls, state: CommitmentState) -> CommitmentRead:
@@ -115,11 +131,20 @@ class CheckInRead(Output):
     """A stored check-in."""
 
     id: int
+    """Check-in id"""
     commitment_id: int
+    """Its commitment"""
     author_id: int
+    """Account that reported (staff, for a party without one)"""
     party: str
+    """mentor or newcomer: whose report it is"""
     period: int
+    """Period number, from 0 at the commitment's start"""
     outcome: str
+    """done, partial or missed"""
     note: str
+    """What was done"""
     evidence_url: str | None
+    """A link to evidence"""
     created_at: datetime
+    """When reported (UTC)"""

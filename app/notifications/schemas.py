@@ -62,8 +62,14 @@ class PreferenceRead(Output):
     """Your delivery preferences (defaults when never set: SMS to a mobile user's phone, all events)."""
 
     channel: str | None
+    """sms, wechat, email, or null (the feed only)"""
     events: list[str]
+    """Events delivered; empty means all"""
     quiet_start: str | None
+    """Start of quiet hours (HH:MM Beijing time)"""
     quiet_end: str | None
+    """End of quiet hours"""
     wechat_openid: str | None
+    """Your openid for WeChat messages"""
     email: str | None
+    """Where e-mail goes"""

@@ -73,41 +73,65 @@ class MilestoneRead(Output):
     """A reported milestone."""
 
     id: int
+    """Milestone id"""
     kind: str
+    """store_opened, first_sale or monthly"""
     on_date: date
+    """When it happened"""
     channel: str | None
+    """store_opened: where"""
     orders_per_month: int | None
+    """monthly: orders that month"""
     sales_band: str | None
+    """monthly: sales band"""
     on_behalf: bool
+    """Reported by staff for the newcomer"""
 
 
 class Baseline(Output):
     """The situation at activation."""
 
     has_store: bool
+    """Had an online store at activation"""
     channels: list[str]
+    """Where they sold then"""
     orders_per_month: int
+    """Orders a month then"""
     sales_band: str | None
+    """Sales band then"""
 
 
 class BeforeAfter(Output):
     """What changed: days from activation to the first sale, and monthly orders now minus at the start."""
 
     store_opened_on: date | None
+    """When the first store opened"""
     store_channel: str | None
+    """Where"""
     first_sale_on: date | None
+    """Date of the first online sale"""
     days_to_first_sale: int | None
+    """Days from activation to it"""
     latest_orders_per_month: int | None
+    """Latest monthly report's orders"""
     latest_sales_band: str | None
+    """Latest monthly report's sales band"""
     orders_growth: int | None
+    """Latest orders a month minus the baseline's"""
 
 
 class OutcomeRead(Output):
     """A match's outcome."""
 
     match_id: int
+    """The match"""
     activated_on: date
+    """When it became active"""
     pairing_type: str
+    """chain, same_trade or other (the two main products' relation)"""
     baseline: Baseline
+    """The newcomer's business at activation"""
     after: BeforeAfter
+    """What changed since"""
     milestones: list[MilestoneRead]
+    """Reported milestones, in date order"""

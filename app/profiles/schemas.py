@@ -204,19 +204,32 @@ class ProfileReadBase(Output):
     """Fields every profile shows."""
 
     id: int
+    """Profile id"""
     name: str
+    """Name of the seller or newcomer"""
     region_code: str
+    """Most precise division known (county or finer)"""
     county_code: str
+    """The county: first six digits of region_code (the cross-region rule compares it)"""
     products: list[str]
+    """Category codes, main product first"""
     channels: list[str]
+    """Selling channels (of interest, for a newcomer)"""
     languages: list[str]
+    """Languages and dialects"""
     phone: str | None = Field(description="Masked (138****8000) unless the viewer needs the number")
     story: str
+    """Free text in their words"""
     is_active: bool
+    """false once deactivated: out of matching"""
     has_account: bool
+    """The person keeps the profile through their own account"""
     version: int
+    """Row version; the ETag header carries it for If-Match"""
     created_at: datetime
+    """When created (UTC)"""
     updated_at: datetime
+    """When last changed (UTC)"""
 
     @field_validator("products", mode="before")
     @classmethod
@@ -234,17 +247,29 @@ class MentorRead(ProfileReadBase):
     """A mentor profile."""
 
     kind: str
+    """household, cooperative or enterprise"""
     contact_name: str | None
+    """Who to talk to"""
     years_selling: int | None
+    """Years of selling online"""
     sales_band: str | None
+    """Annual sales band (10,000 CNY)"""
     orders_per_month: int | None
+    """Typical online orders a month"""
     employees: int | None
+    """People employed"""
     resources_offered: list[ResourceOfferRead]
+    """What the mentor shares, by resource type"""
     capacity: int
+    """Newcomers at once"""
     capacity_used: int
+    """Seats held by approved or active matches"""
     capacity_left: int
+    """capacity - capacity_used"""
     honours: list[str]
+    """Titles held (imported, or confirmed honours)"""
     fulfilment_rate: float | None
+    """Share of commitment periods kept: (done + half of partial) / all; null before any"""
 
 
 class NewcomerFields(Input):
@@ -324,7 +349,12 @@ class NewcomerRead(ProfileReadBase):
     """A newcomer profile."""
 
     experience_years: int
+    """Years of selling online so far"""
     resources_needed: list[str]
+    """Resource types needed"""
     internet: str
+    """none, mobile or broadband"""
     courier_km: float | None
+    """Distance to the nearest courier point (km)"""
     goals: str
+    """What they want to reach"""

@@ -60,14 +60,26 @@ class RunRead(Output):
     """A matching run: parameters, progress, results."""
 
     id: int
+    """Run id"""
     scope_code: str
+    """Region whose newcomers were matched (empty: the whole country)"""
     policy: dict[str, object]
+    """The run's parameters as given (RunCreate)"""
     status: str
+    """queued, running, done or failed"""
     progress: float
+    """0 to 1"""
     model_version_id: int | None
+    """The learned ranker version used; null: the default scorer"""
     counts: dict[str, object]
+    """mentors and newcomers considered, proposals made, earlier proposals superseded, pairs excluded"""
     evaluation: dict[str, object]
+    """Coverage, mean score, cross-region shares, diversity, capacity use and the equity ratio"""
     error_detail: str | None
+    """Why it failed, when it did"""
     created_at: datetime
+    """When requested (UTC)"""
     started_at: datetime | None
+    """When a worker started it"""
     finished_at: datetime | None
+    """When it ended"""
