@@ -4,13 +4,13 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query, Response, status
+from fastapi import APIRouter, Depends, Query, Response, status
 from pydantic import BaseModel
 
 from app.access import Caller
 from app.access.profiles import MENTORS, NEWCOMERS, ProfileKind, shown_phone
 from app.deps import SessionDep, require_role
-from app.etags import etag
+from app.etags import IfMatch, etag
 from app.openapi import problems
 from app.pagination import CursorQuery, LimitQuery
 from app.profiles import service
@@ -23,6 +23,7 @@ from app.profiles.schemas import (
     NewcomerUpdate,
     ResourceType,
 )
+from app.query_params import CategoryQuery
 from app.schemas import SEARCH_TEXT_PATTERN, IdPath, Page, RegionCodeStr
 
 
@@ -71,10 +72,7 @@ def make_router(
         limit: LimitQuery = 50,
         cursor: CursorQuery = None,
         region: Annotated[RegionCodeStr | None, Query(description="Region code prefix")] = None,
-        category: Annotated[
-            str | None,
-            Query(max_length=64, pattern=r"^[a-z_]+(\.[a-z_]+)?$", description="Leaf category or group code"),
-        ] = None,
+        category: CategoryQuery = None,
         resource: Annotated[
             ResourceType | None, Query(description="Resource offered (mentors) or needed")
         ] = None,
@@ -84,7 +82,9 @@ def make_router(
                 min_length=1, max_length=64, pattern=SEARCH_TEXT_PATTERN, description="Text in name or story"
             ),
         ] = None,
-        active: bool | None = True,
+        active: Annotated[
+            bool | None, Query(description="true (default): active profiles only; false: deactivated only")
+        ] = True,
     ):
         flt = service.ProfileFilter(region=region, category=category, resource=resource, q=q, active=active)
         page = service.list_profiles(session, kind, caller, flt, cursor, limit)
@@ -120,7 +120,7 @@ def make_router(
         caller: Viewer,
         session: SessionDep,
         response: Response,  # type: ignore[valid-type]
-        if_match: Annotated[str | None, Header(description="ETag from a previous GET")] = None,
+        if_match: IfMatch = None,
     ):
         profile = service.get_visible(session, kind, caller, profile_id)
         # Only the fields sent, but each one whole: exclude_unset would also drop the defaults of
