@@ -9,7 +9,16 @@ from sqlalchemy.orm import Session
 
 from app.aggregates import grouped_median
 from app.models import Commitment, Match, MatchOutcome, Mentor, Region
-from app.reports.common import RANGE_DEFINITION, Report, ReportParams, activated_in_range, province_of, scoped
+from app.reports.common import (
+    RANGE_DEFINITION,
+    TITLES,
+    Report,
+    ReportParams,
+    activated,
+    province_of,
+    scoped,
+    total,
+)
 
 FIRST_SALE_WINDOW_DAYS = 90
 PAIRING_LABELS = {"same_trade": "同行业", "chain": "产业链上下游", "other": "其他"}
@@ -47,27 +56,38 @@ def _ratio(num: ColumnElement[Any], den: ColumnElement[Any]) -> ColumnElement[fl
 def reach(session: Session, params: ReportParams) -> Report:
     """Newcomers reached per mentor, county or province."""
     by = params.by or "county"
-    key = _key(by)
-    agg = (
+    base = activated(
+        params, key=_key(by), newcomer_id=Match.newcomer_id, mentor_id=Match.mentor_id, status=Match.status
+    ).cte("reached")
+    # Per (group, newcomer) first: the second step counts newcomers and sums the rest.
+    per_newcomer = (
         select(
-            key.label("key"),
-            func.count(func.distinct(Match.newcomer_id)).label("newcomers_reached"),
-            func.count(func.distinct(Match.mentor_id)).label("mentors"),
+            base.c.key,
             func.count().label("matches"),
-            func.sum(case((Match.status == "active", 1), else_=0)).label("active"),
-            func.sum(case((Match.status == "completed", 1), else_=0)).label("completed"),
-            func.sum(case((Match.status == "cancelled", 1), else_=0)).label("cancelled"),
+            *(
+                func.sum(case((base.c.status == s, 1), else_=0)).label(s)
+                for s in ("active", "completed", "cancelled")
+            ),
         )
-        .select_from(Match)
-        .join(MatchOutcome, MatchOutcome.match_id == Match.id)
-        .where(activated_in_range(params))
-        .group_by(key)
+        .group_by(base.c.key, base.c.newcomer_id)
         .subquery()
     )
+    newcomers = (
+        select(
+            per_newcomer.c.key,
+            func.count().label("newcomers_reached"),
+            *(total(per_newcomer.c[c]).label(c) for c in ("matches", "active", "completed", "cancelled")),
+        )
+        .group_by(per_newcomer.c.key)
+        .subquery()
+    )
+    pairs = select(base.c.key).group_by(base.c.key, base.c.mentor_id).subquery()
+    mentors = select(pairs.c.key, func.count().label("mentors")).group_by(pairs.c.key).subquery()
+    agg = select(newcomers, mentors.c.mentors).join(mentors, mentors.c.key == newcomers.c.key).subquery()
     metrics = ["newcomers_reached", "mentors", "matches", "active", "completed", "cancelled"]
     return Report(
         "reach",
-        ("结对覆盖", "Reach"),
+        TITLES["reach"],
         params,
         ["key", "name", "region_code", *metrics],
         _named(session, by, agg, metrics),
@@ -89,32 +109,42 @@ def reach(session: Session, params: ReportParams) -> Report:
 def fulfilment(session: Session, params: ReportParams) -> Report:
     """Commitment fulfilment per mentor, county or province."""
     by = params.by or "mentor"
-    key = _key(by)
+    base = activated(params, key=_key(by), match_id=Match.id).subquery()
+    # Per match first (a match has several commitments), then per group.
+    per_match = (
+        select(
+            base.c.key,
+            func.count().label("commitments"),
+            *(
+                func.sum(c).label(c.key)
+                for c in (Commitment.done_count, Commitment.partial_count, Commitment.missed_count)
+            ),
+        )
+        .select_from(base)
+        .join(Commitment, Commitment.match_id == base.c.match_id)
+        .group_by(base.c.key, base.c.match_id)
+        .subquery()
+    )
     done, partial, missed = (
-        func.coalesce(func.sum(c), 0)
-        for c in (Commitment.done_count, Commitment.partial_count, Commitment.missed_count)
+        func.coalesce(total(per_match.c[c]), 0) for c in ("done_count", "partial_count", "missed_count")
     )
     agg = (
         select(
-            key.label("key"),
-            func.count(func.distinct(Match.id)).label("matches"),
-            func.count(Commitment.id).label("commitments"),
+            per_match.c.key,
+            func.count().label("matches"),
+            total(per_match.c.commitments).label("commitments"),
             done.label("done"),
             partial.label("partial"),
             missed.label("missed"),
             _ratio(done + 0.5 * partial, done + partial + missed).label("fulfilment_rate"),
         )
-        .select_from(Match)
-        .join(MatchOutcome, MatchOutcome.match_id == Match.id)
-        .join(Commitment, Commitment.match_id == Match.id)
-        .where(activated_in_range(params))
-        .group_by(key)
+        .group_by(per_match.c.key)
         .subquery()
     )
     metrics = ["matches", "commitments", "done", "partial", "missed", "fulfilment_rate"]
     return Report(
         "fulfilment",
-        ("承诺履行", "Commitment fulfilment"),
+        TITLES["fulfilment"],
         params,
         ["key", "name", "region_code", *metrics],
         _named(session, by, agg, metrics),
@@ -141,29 +171,20 @@ def fulfilment(session: Session, params: ReportParams) -> Report:
 def outcomes(session: Session, params: ReportParams) -> Report:
     """First sale within 90 days, median days to it, growth in orders; by mentor, region or pairing."""
     by = params.by or "pairing"
-    key = _key(by)
-    window = MatchOutcome.days_to_first_sale <= FIRST_SALE_WINDOW_DAYS
-    base = (
-        select(key.label("key"), MatchOutcome.days_to_first_sale.label("days"))
-        .select_from(Match)
-        .join(MatchOutcome, MatchOutcome.match_id == Match.id)
-        .where(activated_in_range(params))
-        .subquery()
-    )
+    base = activated(
+        params, key=_key(by), days=MatchOutcome.days_to_first_sale, growth=MatchOutcome.orders_growth
+    ).cte("activated")
     median = grouped_median(session, base, "key", "days").subquery()
     counts = (
         select(
-            key.label("key"),
+            base.c.key,
             func.count().label("matches"),
-            func.sum(case((window, 1), else_=0)).label("first_sale_90d"),
-            func.count(MatchOutcome.days_to_first_sale).label("with_first_sale"),
-            func.count(MatchOutcome.orders_growth).label("with_orders_report"),
-            func.avg(MatchOutcome.orders_growth * 1.0).label("mean_orders_growth"),
+            func.sum(case((base.c.days <= FIRST_SALE_WINDOW_DAYS, 1), else_=0)).label("first_sale_90d"),
+            func.count(base.c.days).label("with_first_sale"),
+            func.count(base.c.growth).label("with_orders_report"),
+            func.avg(base.c.growth * 1.0).label("mean_orders_growth"),
         )
-        .select_from(Match)
-        .join(MatchOutcome, MatchOutcome.match_id == Match.id)
-        .where(activated_in_range(params))
-        .group_by(key)
+        .group_by(base.c.key)
         .subquery()
     )
     agg = (
@@ -191,7 +212,7 @@ def outcomes(session: Session, params: ReportParams) -> Report:
     ]
     return Report(
         "outcomes",
-        ("经营成效", "Outcomes"),
+        TITLES["outcomes"],
         params,
         ["key", "name", "region_code", *metrics],
         _named(session, by, agg, metrics),
@@ -234,17 +255,14 @@ def outcomes(session: Session, params: ReportParams) -> Report:
 
 def flows(session: Session, params: ReportParams) -> Report:
     """Matches from each mentor province to each newcomer province: the inter-province matrix."""
-    mentor_prov = province_of(Match.mentor_county_code).label("from_province")
-    newcomer_prov = province_of(Match.newcomer_county_code).label("to_province")
-    agg = (
+    pairs = (
         select(
-            mentor_prov,
-            newcomer_prov,
-            func.count().label("matches"),
-            func.count(func.distinct(Match.newcomer_id)).label("newcomers"),
+            province_of(Match.mentor_county_code).label("from_province"),
+            province_of(Match.newcomer_county_code).label("to_province"),
+            Match.newcomer_id,
         )
-        .select_from(Match)
-        .join(MatchOutcome, MatchOutcome.match_id == Match.id)
+        .select_from(MatchOutcome)
+        .join(Match, Match.id == MatchOutcome.match_id)
         .where(
             MatchOutcome.activated_on >= params.date_from,
             MatchOutcome.activated_on <= params.date_to,
@@ -254,7 +272,22 @@ def flows(session: Session, params: ReportParams) -> Report:
                 scoped(Match.mentor_county_code, params.scope),
             ),
         )
-        .group_by(mentor_prov, newcomer_prov)
+        .subquery()
+    )
+    # Per (from, to, newcomer) first, so the newcomers are counted without COUNT(DISTINCT).
+    per_newcomer = (
+        select(pairs.c.from_province, pairs.c.to_province, func.count().label("n"))
+        .group_by(pairs.c.from_province, pairs.c.to_province, pairs.c.newcomer_id)
+        .subquery()
+    )
+    agg = (
+        select(
+            per_newcomer.c.from_province,
+            per_newcomer.c.to_province,
+            total(per_newcomer.c.n).label("matches"),
+            func.count().label("newcomers"),
+        )
+        .group_by(per_newcomer.c.from_province, per_newcomer.c.to_province)
         .subquery()
     )
     src, dst = Region.__table__.alias("src"), Region.__table__.alias("dst")
@@ -272,7 +305,7 @@ def flows(session: Session, params: ReportParams) -> Report:
         matrix[index[r[0]]][index[r[2]]] = r[4]
     return Report(
         "flows",
-        ("跨省结对流向", "Inter-province flows"),
+        TITLES["flows"],
         params,
         ["from_province", "from_name", "to_province", "to_name", "matches", "newcomers"],
         rows,

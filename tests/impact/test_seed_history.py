@@ -31,10 +31,7 @@ def test_history_is_consistent_and_feeds_every_report(db):
         db.scalar(select(func.count()).select_from(MatchOutcome).where(MatchOutcome.days_to_first_sale < 0))
         == 0
     )
-    assert all(
-        m != n
-        for m, n in db.execute(select(Match.mentor_county_code, Match.newcomer_county_code))
-    )
+    assert all(m != n for m, n in db.execute(select(Match.mentor_county_code, Match.newcomer_county_code)))
     admin = Caller(1, Role.ADMIN, None, "admin")
     # Homogenisation needs 5 newcomers in one county: the full demo set has such counties, 400 do not.
     for name in set(CATALOGUE) - {"homogenisation"}:
