@@ -148,6 +148,40 @@ def list_honours(
     return paginate(session, stmt, [desc(Honour.id)], cursor, limit)
 
 
+@dataclass(frozen=True, slots=True)
+class HonourView:
+    """An honour with what a list shows beside it: the mentor's name and the rule's titles."""
+
+    honour: Honour
+    mentor_name: str
+    title_zh: str
+    title_en: str
+
+
+def honour_views(
+    session: Session, *, caller: Caller, status: str | None, cursor: str | None, limit: int
+) -> Paged[HonourView]:
+    """The same page as list_honours, each honour with its mentor's name (one query)."""
+    stmt = (
+        select(Honour, Mentor.name)
+        .join(Mentor, Mentor.id == Honour.mentor_id)
+        .where(caller.scope(Honour.jurisdiction_code))
+    )
+    if status:
+        stmt = stmt.where(Honour.status == status)
+    paged = paginate(session, stmt, [desc(Honour.id)], cursor, limit)
+    return paged.map(
+        lambda row: HonourView(
+            row[0], row[1], rules.BY_CODE[row[0].rule_code].title_zh, rules.BY_CODE[row[0].rule_code].title_en
+        )
+    )
+
+
+def get_honour(session: Session, *, caller: Caller, honour_id: int) -> Honour:
+    """One honour of the caller's jurisdiction (404 for any other)."""
+    return _visible(session, caller, honour_id)
+
+
 def new_verification_code() -> str:
     """16 random characters in four groups, e.g. 7KQM-2ZTA-X9PD-H4WE."""
     raw = "".join(secrets.choice(CODE_ALPHABET) for _ in range(16))
