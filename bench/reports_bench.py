@@ -44,14 +44,17 @@ JOIN newcomers n ON n.id = (SELECT min(id) FROM newcomers) + (g * 7919) % (SELEC
 JOIN mentors m ON m.id = (SELECT min(id) FROM mentors) + (g * 104729) % (SELECT count(*) FROM mentors)
 """
 OUTCOMES = """
-INSERT INTO match_outcomes (match_id, activated_on, pairing_type, baseline_has_store, baseline_channels,
+INSERT INTO match_outcomes (match_id, activated_on, newcomer_id, mentor_id, newcomer_county_code,
+    mentor_county_code, ended_as, pairing_type, baseline_has_store, baseline_channels,
     baseline_orders_per_month, days_to_first_sale, first_sale_on, latest_orders_per_month, orders_growth,
     updated_at)
-SELECT id, d, (ARRAY['same_trade','chain','other'])[1 + id % 3], false, '[]'::jsonb, id % 4,
+SELECT id, d, newcomer_id, mentor_id, newcomer_county_code, mentor_county_code, status,
+       (ARRAY['same_trade','chain','other'])[1 + id % 3], false, '[]'::jsonb, id % 4,
        s, CASE WHEN s IS NULL THEN NULL ELSE d + s END,
        CASE WHEN id % 2 = 0 THEN id % 4 + id % 37 END, CASE WHEN id % 2 = 0 THEN id % 37 END, now()
 FROM (
-    SELECT id, current_date - (id % 365) AS d, CASE WHEN id % 10 < 6 THEN 3 + (id * 31) % 140 END AS s
+    SELECT id, newcomer_id, mentor_id, newcomer_county_code, mentor_county_code, status,
+           current_date - (id % 365) AS d, CASE WHEN id % 10 < 6 THEN 3 + (id * 31) % 140 END AS s
     FROM matches WHERE reason_code = 'bench'
 ) AS x
 """

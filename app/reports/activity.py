@@ -8,7 +8,8 @@ from sqlalchemy import ColumnElement, Float, Select, case, cast, func, or_, sele
 from sqlalchemy.orm import Session
 
 from app.aggregates import grouped_median
-from app.models import Commitment, Match, MatchOutcome, Mentor, Region
+from app.models import Commitment, MatchOutcome, Mentor, Region
+from app.models.outcomes import ENDINGS
 from app.reports.common import (
     RANGE_DEFINITION,
     TITLES,
@@ -26,11 +27,11 @@ PAIRING_LABELS = {"same_trade": "同行业", "chain": "产业链上下游", "oth
 
 def _key(by: str) -> ColumnElement[Any]:
     if by == "mentor":
-        return Match.mentor_id
+        return MatchOutcome.mentor_id
     if by == "county":
-        return Match.newcomer_county_code
+        return MatchOutcome.newcomer_county_code
     if by == "province":
-        return province_of(Match.newcomer_county_code)
+        return province_of(MatchOutcome.newcomer_county_code)
     return MatchOutcome.pairing_type
 
 
@@ -57,17 +58,20 @@ def reach(session: Session, params: ReportParams) -> Report:
     """Newcomers reached per mentor, county or province."""
     by = params.by or "county"
     base = activated(
-        params, key=_key(by), newcomer_id=Match.newcomer_id, mentor_id=Match.mentor_id, status=Match.status
-    ).cte("reached")
+        params,
+        key=_key(by),
+        newcomer_id=MatchOutcome.newcomer_id,
+        mentor_id=MatchOutcome.mentor_id,
+        ended_as=MatchOutcome.ended_as,
+    ).subquery("reached")
     # Per (group, newcomer) first: the second step counts newcomers and sums the rest.
     per_newcomer = (
         select(
             base.c.key,
             func.count().label("matches"),
-            *(
-                func.sum(case((base.c.status == s, 1), else_=0)).label(s)
-                for s in ("active", "completed", "cancelled")
-            ),
+            # An activated match is active until it ends as completed or cancelled.
+            func.sum(case((base.c.ended_as.is_(None), 1), else_=0)).label("active"),
+            *(func.sum(case((base.c.ended_as == s, 1), else_=0)).label(s) for s in ENDINGS),
         )
         .group_by(base.c.key, base.c.newcomer_id)
         .subquery()
@@ -109,8 +113,8 @@ def reach(session: Session, params: ReportParams) -> Report:
 def fulfilment(session: Session, params: ReportParams) -> Report:
     """Commitment fulfilment per mentor, county or province."""
     by = params.by or "mentor"
-    base = activated(params, key=_key(by), match_id=Match.id).subquery()
-    # Per match first (a match has several commitments), then per group.
+    base = activated(params, key=_key(by), match_id=MatchOutcome.match_id).subquery()
+    # Per match first (a match has several commitments), then per group: no COUNT(DISTINCT).
     per_match = (
         select(
             base.c.key,
@@ -173,7 +177,7 @@ def outcomes(session: Session, params: ReportParams) -> Report:
     by = params.by or "pairing"
     base = activated(
         params, key=_key(by), days=MatchOutcome.days_to_first_sale, growth=MatchOutcome.orders_growth
-    ).cte("activated")
+    ).subquery("activated")
     median = grouped_median(session, base, "key", "days").subquery()
     counts = (
         select(
@@ -257,19 +261,17 @@ def flows(session: Session, params: ReportParams) -> Report:
     """Matches from each mentor province to each newcomer province: the inter-province matrix."""
     pairs = (
         select(
-            province_of(Match.mentor_county_code).label("from_province"),
-            province_of(Match.newcomer_county_code).label("to_province"),
-            Match.newcomer_id,
+            province_of(MatchOutcome.mentor_county_code).label("from_province"),
+            province_of(MatchOutcome.newcomer_county_code).label("to_province"),
+            MatchOutcome.newcomer_id,
         )
-        .select_from(MatchOutcome)
-        .join(Match, Match.id == MatchOutcome.match_id)
         .where(
             MatchOutcome.activated_on >= params.date_from,
             MatchOutcome.activated_on <= params.date_to,
             # Both directions concern a jurisdiction: its mentors helping elsewhere, and help it receives.
             or_(
-                scoped(Match.newcomer_county_code, params.scope),
-                scoped(Match.mentor_county_code, params.scope),
+                scoped(MatchOutcome.newcomer_county_code, params.scope),
+                scoped(MatchOutcome.mentor_county_code, params.scope),
             ),
         )
         .subquery()

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Integer, Select, and_, cast, func, select, true
 
 from app.access.regions import under
-from app.models import Match, MatchOutcome
+from app.models import MatchOutcome
 
 Bilingual = tuple[str, str]
 
@@ -59,23 +59,18 @@ def activated_in_range(params: ReportParams) -> ColumnElement[bool]:
     return and_(
         MatchOutcome.activated_on >= params.date_from,
         MatchOutcome.activated_on <= params.date_to,
-        scoped(Match.newcomer_county_code, params.scope),
+        scoped(MatchOutcome.newcomer_county_code, params.scope),
     )
 
 
 def activated(params: ReportParams, **columns: ColumnElement[Any]) -> Select[Any]:
     """The columns a report needs of each match activated in the range inside the scope.
 
-    Driven from the outcomes (the range lives there) to the matches by primary key. Reports aggregate
-    this set by hash; the distinct counts take two grouping steps instead of COUNT(DISTINCT), which
-    PostgreSQL can only compute by sorting every row.
+    One table: the outcome row carries the match's parties, counties and ending, so no report joins
+    back through matches. Reports aggregate this set by hash; distinct counts take two grouping steps
+    instead of COUNT(DISTINCT), which PostgreSQL can only compute by sorting every row.
     """
-    return (
-        select(*(column.label(name) for name, column in columns.items()))
-        .select_from(MatchOutcome)
-        .join(Match, Match.id == MatchOutcome.match_id)
-        .where(activated_in_range(params))
-    )
+    return select(*(column.label(name) for name, column in columns.items())).where(activated_in_range(params))
 
 
 def total(column: ColumnElement[Any]) -> ColumnElement[int]:

@@ -155,8 +155,8 @@ def equity(session: Session, params: ReportParams) -> Report:
     # matches and their outcomes (where a poor estimate of the quintile rows made it a nested loop).
     base = activated(
         params,
-        county=Match.newcomer_county_code,
-        newcomer_id=Match.newcomer_id,
+        county=MatchOutcome.newcomer_county_code,
+        newcomer_id=MatchOutcome.newcomer_id,
         days=MatchOutcome.days_to_first_sale,
     ).subquery()
     per_county_newcomer = (

@@ -92,6 +92,11 @@ def add_match(
         MatchOutcome(
             match_id=match.id,
             activated_on=activated_on,
+            newcomer_id=newcomer.id,
+            mentor_id=mentor.id,
+            newcomer_county_code=newcomer.county_code,
+            mentor_county_code=mentor.county_code,
+            ended_as=status if status in ("completed", "cancelled") else None,
             pairing_type=pairing,
             baseline_orders_per_month=baseline_orders,
             first_sale_on=activated_on + timedelta(days=days_to_first_sale)
