@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -10,6 +11,7 @@ from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+import orjson
 from sqlalchemy import JSON, DateTime, MetaData, TypeDecorator, create_engine, event
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Engine, make_url
@@ -106,8 +108,20 @@ def _configure_sqlite(engine: Engine) -> None:
             write_lock.release()
 
 
+def _json_loads(text: str | bytes) -> Any:
+    """JSON columns decoded by orjson (several times faster than the json module on list pages).
+
+    What orjson refuses and json accepts (NaN, integers over 64 bits) still decodes as before.
+    """
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """An engine configured for SQLite or PostgreSQL."""
+    kwargs.setdefault("json_deserializer", _json_loads)
     if url.startswith("sqlite"):
         database = make_url(url).database
         if database and database != ":memory:":
