@@ -77,7 +77,10 @@ def find_candidates(
     else:
         pos, val = index.retrieve_exact(newcomers, rows, text_rows, ex_local, ex_cols)
     pool = replace(index.rerank(newcomers, rows, pos, val, pos.shape[1]), newcomer_text=text_all)
-    return second_stage(index, newcomers, pool, reranker=index.reranker, k=index.policy.k, seed=seed)
+    excluded = (ex_local, ex_cols)
+    return second_stage(
+        index, newcomers, pool, reranker=index.reranker, k=index.policy.k, seed=seed, exclusions=excluded
+    )
 
 
 def proposals_from(

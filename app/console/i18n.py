@@ -58,6 +58,11 @@ WORDS: dict[str, tuple[str, str]] = {
     "proposal": ("推荐", "Proposal"),
     "reasons": ("推荐理由", "Reasons"),
     "score_parts": ("得分构成", "Score parts"),
+    "explored": (
+        "探索推荐：从该新农人的候选池中随机抽取（非首选），帮助模型学习它不会主动选择的配对。抽取概率",
+        "Exploration: drawn at random from the newcomer's pool (not the top choice), so the model also "
+        "learns from pairs it would not choose. Draw probability",
+    ),
     "commitments": ("资源共享承诺", "Commitments"),
     "resource_type": ("资源类型", "Resource type"),
     "area": ("协作领域", "Area"),
