@@ -68,6 +68,14 @@ class Settings(BaseSettings):
     run_worker: bool = True
     worker_poll_seconds: float = Field(default=1.0, gt=0)
     job_lease_seconds: int = Field(default=300, ge=5)
+    # Matching runs on a Dask cluster (README "Scaling out"): the scheduler's address, e.g.
+    # tcp://10.0.0.5:8786; unset, runs stay in the job worker's process.
+    dask_scheduler: str | None = None
+    dask_connect_seconds: float = Field(default=30.0, gt=0)
+    dask_shard_rows: int = Field(default=32_768, ge=1)  # newcomers per shard task (whole GEMM blocks)
+    # Candidate arcs solved as one min-cost flow; above it, components and regions (see matching.assign).
+    # 40M arcs take about 5 GB in OR-Tools (bench/RESULTS.md, "National runs").
+    assign_arc_limit: int = Field(default=40_000_000, ge=1_000)
     log_level: str = "INFO"
     # Operations (see README "Operations"): log lines, metrics access, worker shutdown.
     log_format: Literal["text", "json"] = "text"

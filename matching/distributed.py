@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from concurrent.futures import CancelledError
+from dataclasses import dataclass, replace
 from typing import Any
 
 import dask
@@ -41,6 +42,7 @@ SHARD_BLOCKS = 16  # GEMM blocks per shard by default: 32,768 newcomers at the d
 IN_FLIGHT_PER_THREAD = 2
 # A shard task carries its newcomers (tens of MB): that is the design, not an accident to warn about.
 GRAPH_WARNING = "2GB"
+MAX_RESUBMITS = 3  # a shard cancelled by a lost index is resubmitted at most this often
 
 Progress = Callable[[int, int], None]  # (shards done, shards in all)
 ShardHook = Callable[[int], None]  # called on the Dask worker before shard i runs (tests use it)
@@ -112,42 +114,88 @@ def _exclusions_by_shard(
     return [pairs[shard_of == i] for i in range(len(bounds))]
 
 
-def _gather(
-    client: Client,
-    submit: Callable[[int], Future],
-    n_shards: int,
-    on_progress: Progress | None,
-) -> list[ShardCandidates]:
-    """Run every shard, a bounded number at a time; one result per shard, in shard order."""
-    window = max(1, IN_FLIGHT_PER_THREAD * sum(client.nthreads().values()))
-    results: list[ShardCandidates | None] = [None] * n_shards
-    in_flight: dict[str, tuple[int, Future]] = {}
-    pending = as_completed(loop=client.loop)
+class _ShardRun:
+    """One run's shards on the cluster: the scattered index, bounded submission, one result per shard.
 
-    def add(i: int) -> None:
-        future = submit(i)
-        in_flight[future.key] = (i, future)
-        pending.add(future)
+    Dask reruns a shard whose worker died (the shard's newcomers travel in its task). What Dask cannot
+    rebuild is scattered data: its memory manager keeps as few replicas of the index as waiting tasks
+    need, so the death of the last holder loses it and cancels the shards that wait for it. Then the
+    driver, which built the index, scatters it again and resubmits those shards.
+    """
 
-    try:
-        for i in range(min(window, n_shards)):
-            add(i)
-        for done, future in enumerate(pending, start=1):
-            shard, _ = in_flight.pop(future.key)
-            results[shard] = future.result()
-            future.release()
-            if on_progress is not None:
-                on_progress(done, n_shards)
-            if done + len(in_flight) < n_shards:
-                add(done + len(in_flight))
-    finally:
-        # A failed shard or a lost lease (raised by on_progress) stops the rest of the run's work.
-        for _, future in in_flight.values():
-            future.cancel()
-    missing = [i for i, r in enumerate(results) if r is None]
-    if missing:
-        raise RuntimeError(f"shards {missing} returned no result")
-    return [r for r in results if r is not None]
+    def __init__(
+        self,
+        client: Client,
+        index: MentorIndex,
+        shard_args: Callable[[int], tuple[Any, ...]],
+        n_shards: int,
+    ) -> None:
+        self.client, self.index, self.shard_args, self.n_shards = client, index, shard_args, n_shards
+        self.token = uuid.uuid4().hex  # keys of this run only: never a result left by another run
+        self.index_future: Future | None = None
+        self.attempts = [0] * n_shards
+
+    def scatter(self) -> None:
+        if self.index_future is not None:
+            self.index_future.release()
+        self.index_future = self.client.scatter(self.index, broadcast=True, hash=False)
+
+    def submit(self, shard: int) -> Future:
+        self.attempts[shard] += 1
+        return self.client.submit(
+            run_shard,
+            self.index_future,
+            *self.shard_args(shard),
+            key=f"jieduan-shard-{self.token}-{shard}-{self.attempts[shard]}",
+            pure=False,
+        )
+
+    def run(self, on_progress: Progress | None) -> list[ShardCandidates]:
+        """Every shard's result, in shard order; on_progress after each (it may raise to stop the run)."""
+        window = max(1, IN_FLIGHT_PER_THREAD * sum(self.client.nthreads().values()))
+        results: list[ShardCandidates | None] = [None] * self.n_shards
+        in_flight: dict[str, tuple[int, Future]] = {}
+        pending = as_completed(loop=self.client.loop)
+        queued = list(range(self.n_shards))[::-1]
+
+        def fill() -> None:
+            while queued and len(in_flight) < window:
+                shard = queued.pop()
+                future = self.submit(shard)
+                in_flight[future.key] = (shard, future)
+                pending.add(future)
+
+        self.scatter()
+        done = 0
+        try:
+            fill()
+            for future in pending:
+                shard, _ = in_flight.pop(future.key)
+                try:
+                    results[shard] = future.result()
+                except CancelledError:
+                    if self.attempts[shard] > MAX_RESUBMITS:
+                        raise
+                    if self.index_future is None or self.index_future.status != "finished":
+                        self.scatter()  # the index was lost with its last worker
+                    queued.append(shard)
+                    fill()
+                    continue
+                future.release()
+                done += 1
+                if on_progress is not None:
+                    on_progress(done, self.n_shards)
+                fill()
+        finally:
+            # A failed shard or a lost lease (raised by on_progress) stops the rest of the run's work.
+            for _, future in in_flight.values():
+                future.cancel()
+            if self.index_future is not None:
+                self.index_future.release()
+        missing = [i for i, r in enumerate(results) if r is None]
+        if missing:
+            raise RuntimeError(f"shards {missing} returned no result")
+        return [r for r in results if r is not None]
 
 
 def find_candidates_distributed(
@@ -164,35 +212,19 @@ def find_candidates_distributed(
     """matching.pipeline.find_candidates, with newcomer shards on the cluster's workers; same result."""
     eligible = np.flatnonzero(~newcomers.has_active_mentor)
     rows = eligible[np.argsort(newcomers.county[eligible], kind="stable")]
-    bounds = shard_bounds(len(rows), index.policy.block_rows, shard_rows)
     pairs = np.asarray(list(exclude_pairs), np.int64).reshape(-1, 2)
-    excluded = _exclusions_by_shard(newcomers, rows, bounds, pairs)
-    row_local = index.policy.pairing != "mixed"
     if len(rows) == 0:
         return find_candidates(index, newcomers, exclude_pairs=pairs, seed=seed, method="exact")
-    run_token = uuid.uuid4().hex  # keys of this run only: never a result left by another run
+    bounds = shard_bounds(len(rows), index.policy.block_rows, shard_rows)
+    excluded = _exclusions_by_shard(newcomers, rows, bounds, pairs)
+    row_local = index.policy.pairing != "mixed"
+
+    def shard_args(i: int) -> tuple[Any, ...]:
+        start, end = bounds[i]
+        return newcomers.take(rows[start:end]), excluded[i], seed, row_local, i, shard_hook
+
     with dask.config.set({"distributed.admin.large-graph-warning-threshold": GRAPH_WARNING}):
-        index_future = client.scatter(index, broadcast=True, hash=False)
-        try:
-
-            def submit(i: int) -> Future:
-                start, end = bounds[i]
-                return client.submit(
-                    run_shard,
-                    index_future,
-                    newcomers.take(rows[start:end]),
-                    excluded[i],
-                    seed,
-                    row_local,
-                    i,
-                    shard_hook,
-                    key=f"jieduan-shard-{run_token}-{i}",
-                    pure=False,
-                )
-
-            parts = _gather(client, submit, len(bounds), on_progress)
-        finally:
-            index_future.release()
+        parts = _ShardRun(client, index, shard_args, len(bounds)).run(on_progress)
     return _assemble(index, newcomers, rows, parts, row_local, seed)
 
 
@@ -254,8 +286,13 @@ def propose_distributed(
     on_progress: Progress | None = None,
     shard_hook: ShardHook | None = None,
 ) -> ProposalSet:
-    """matching.propose on a Dask cluster: the same proposals while the assignment is one problem."""
+    """matching.propose on a Dask cluster: the same proposals while the assignment is one problem.
+
+    Shards are whole GEMM blocks; shard_rows below policy.block_rows shrinks the blocks to the shard.
+    """
     policy = policy or Policy()
+    if shard_rows is not None and shard_rows < policy.block_rows:
+        policy = replace(policy, block_rows=shard_rows)
     if len(mentors) == 0 or len(newcomers) == 0:
         return empty_like(mentors, newcomers)
     index = build_index(mentors, policy, ranker=ranker, seed=seed)
