@@ -74,8 +74,8 @@ class Settings(BaseSettings):
     dask_connect_seconds: float = Field(default=30.0, gt=0)
     dask_shard_rows: int = Field(default=32_768, ge=1)  # newcomers per shard task (whole GEMM blocks)
     # Candidate arcs solved as one min-cost flow; above it, components and regions (see matching.assign).
-    # 40M arcs take about 5 GB in OR-Tools (bench/RESULTS.md, "National runs").
-    assign_arc_limit: int = Field(default=40_000_000, ge=1_000)
+    # The exact solve adds about 260 B per arc (bench/RESULTS.md, "National runs"): 20M arcs, about 5 GB.
+    assign_arc_limit: int = Field(default=20_000_000, ge=1_000)
     log_level: str = "INFO"
     # Operations (see README "Operations"): log lines, metrics access, worker shutdown.
     log_format: Literal["text", "json"] = "text"

@@ -5,6 +5,7 @@ Hooks are pickled by reference, so they live here, in a module the workers can i
 
 from __future__ import annotations
 
+import importlib
 import os
 import time
 from collections.abc import Iterator
@@ -26,13 +27,15 @@ def dask_client() -> Iterator[Client]:
         ) as cluster,
         Client(cluster, set_as_default=False) as client,
     ):
+        # Import the model on the workers now, not inside a test's waits (seconds on a busy machine).
+        client.run(importlib.import_module, "matching.distributed")
         yield client
 
 
 class BlockFirstAttempt:
     """Shard hook: the first attempt at one shard writes its worker's pid and waits for `go`."""
 
-    def __init__(self, folder: Path, shard: int, timeout: float = 60.0) -> None:
+    def __init__(self, folder: Path, shard: int, timeout: float = 600.0) -> None:
         self.folder, self.shard, self.timeout = folder, shard, timeout
 
     def __call__(self, shard: int) -> None:
@@ -61,7 +64,7 @@ class HookedShard:
         return run_shard(*args)
 
 
-def wait_for(path: Path, seconds: float = 90.0) -> None:
+def wait_for(path: Path, seconds: float = 300.0) -> None:
     """Wait until a file exists (a worker reached a point), failing after `seconds`."""
     deadline = time.monotonic() + seconds
     while not path.exists():

@@ -114,12 +114,14 @@ def test_a_killed_worker_reruns_its_shard_without_duplicates(
 
     thread = threading.Thread(target=run)
     thread.start()
-    wait_for(tmp_path / "pid")
-    victim = int((tmp_path / "pid").read_text())
-    assert victim != os.getpid()
-    os.kill(victim, signal.SIGKILL)  # mid-shard: the worker process dies with its work
-    (tmp_path / "go").touch()
-    thread.join(120)
+    try:
+        wait_for(tmp_path / "pid")
+        victim = int((tmp_path / "pid").read_text())
+        assert victim != os.getpid()
+        os.kill(victim, signal.SIGKILL)  # mid-shard: the worker process dies with its work
+    finally:
+        (tmp_path / "go").touch()
+        thread.join(600)
     assert not thread.is_alive() and "error" not in out, out.get("error")
     remote: ProposalSet = out["proposals"]
     assert_same(local, remote)
