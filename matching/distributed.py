@@ -283,16 +283,19 @@ def propose_distributed(
     seed: int = 0,
     arc_limit: int | None = None,
     shard_rows: int | None = None,
+    block_rows: int | None = None,
     on_progress: Progress | None = None,
     shard_hook: ShardHook | None = None,
 ) -> ProposalSet:
     """matching.propose on a Dask cluster: the same proposals while the assignment is one problem.
 
-    Shards are whole GEMM blocks; shard_rows below policy.block_rows shrinks the blocks to the shard.
+    Shards are whole GEMM blocks of block_rows (default policy.block_rows; a worker's score buffer is
+    block_rows x mentors floats), at most shard_rows. Equal blocks give the in-process run's proposals.
     """
     policy = policy or Policy()
-    if shard_rows is not None and shard_rows < policy.block_rows:
-        policy = replace(policy, block_rows=shard_rows)
+    block = min(block_rows or policy.block_rows, shard_rows or policy.block_rows)
+    if block != policy.block_rows:
+        policy = replace(policy, block_rows=block)
     if len(mentors) == 0 or len(newcomers) == 0:
         return empty_like(mentors, newcomers)
     index = build_index(mentors, policy, ranker=ranker, seed=seed)

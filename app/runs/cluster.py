@@ -45,6 +45,7 @@ def propose_on_cluster(
             seed=seed,
             arc_limit=settings.assign_arc_limit,
             shard_rows=settings.dask_shard_rows,
+            block_rows=settings.dask_block_rows,
             on_progress=on_progress,
         )
     return proposals, cluster
