@@ -74,6 +74,17 @@ class Settings(BaseSettings):
     run_worker: bool = True
     worker_poll_seconds: float = Field(default=1.0, gt=0)
     job_lease_seconds: int = Field(default=300, ge=5)
+    # Matching runs on a Dask cluster (README "Scaling out"): the scheduler's address, e.g.
+    # tcp://10.0.0.5:8786; unset, runs stay in the job worker's process.
+    dask_scheduler: str | None = None
+    dask_connect_seconds: float = Field(default=30.0, gt=0)
+    dask_shard_rows: int = Field(default=32_768, ge=1)  # newcomers per shard task (whole GEMM blocks)
+    # Newcomers per GEMM block on a worker: its score buffer is rows x mentors x 4 bytes (0.8 GB at
+    # 2048 x 100k); at a million mentors use 256.
+    dask_block_rows: int = Field(default=2_048, ge=1)
+    # Candidate arcs solved as one min-cost flow; above it, components and regions (see matching.assign).
+    # The exact solve adds about 260 B per arc (bench/RESULTS.md, "National runs"): 20M arcs, about 5 GB.
+    assign_arc_limit: int = Field(default=20_000_000, ge=1_000)
     log_level: str = "INFO"
     # Operations (see README "Operations"): log lines, metrics access, worker shutdown.
     log_format: Literal["text", "json"] = "text"

@@ -28,7 +28,8 @@ from app.reference import load_reference_data
 
 # Fixtures of the matching workflow (a seeded population, proposals, a worker), shared by runs/,
 # proposals/, matches/ and the end-to-end test.
-pytest_plugins = ("tests.pairs",)
+# The Dask LocalCluster (one per session) for the distributed matching and run tests.
+pytest_plugins = ("tests.pairs", "tests.dask_cluster")
 
 TEST_PASSWORD = "correct horse battery"
 
