@@ -95,8 +95,9 @@ def retrieve_pool(
         method = choose_method(len(rows), index.size)
     if method == "faiss":
         pos, val = retrieve_ann(index, newcomers, rows, text_rows, ex_local, ex_cols, seed)
-    else:
-        pos, val = index.retrieve_exact(newcomers, rows, text_rows, ex_local, ex_cols)
+    else:  # "dense" multiplies every pair: the reference the pruned search equals
+        prune = False if method == "dense" else None
+        pos, val = index.retrieve_exact(newcomers, rows, text_rows, ex_local, ex_cols, prune=prune)
     return replace(index.rerank(newcomers, rows, pos, val, pos.shape[1]), newcomer_text=text_all)
 
 
