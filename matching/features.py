@@ -135,6 +135,17 @@ class FeatureSpace:
             return np.zeros((len(rows), self.m_text.shape[1]), np.float32)
         return self.text.transform([newcomers.texts[i] for i in rows])
 
+    def product_relevance(self, n_cat: np.ndarray) -> np.ndarray:
+        """(n, C) float32 mean compatibility row of each newcomer's categories (all of them if none).
+
+        0/1 flags times float32 values sum without rounding in float64, whatever the order, so a row's
+        query does not depend on the other rows of its batch: a block, a shard or a pruned tile gets the
+        same bits (a float32 GEMM row does depend on the batch's shape).
+        """
+        counts = n_cat.sum(axis=1, keepdims=True, dtype=np.float64)
+        sums = np.where(counts > 0, n_cat.astype(np.float64), 1.0) @ self.compat.astype(np.float64)
+        return (sums / np.where(counts > 0, counts, n_cat.shape[1])).astype(np.float32)
+
     def newcomer_queries(
         self,
         newcomers: NewcomerTable,
@@ -147,14 +158,14 @@ class FeatureSpace:
 
         n_text / n_cat, if given, are the precomputed text embedding / dense categories of these rows.
         """
-        cat = _row_normalise(newcomers.dense_categories(rows) if n_cat is None else n_cat)
+        product = self.product_relevance(newcomers.dense_categories(rows) if n_cat is None else n_cat)
         need = newcomers.resources[rows]
         res = weights["resources"] * _row_normalise(need)
         for j, flag in enumerate(RESOURCE_FLAGS):
             res[:, j] += weights.get(flag, 0.0) * need[:, j]
         return np.hstack(
             [
-                weights["product"] * (cat @ self.compat),
+                weights["product"] * product,
                 res,
                 weights["channels"] * _row_normalise(newcomers.channels[rows]),
                 weights["language"] * _row_normalise(newcomers.languages[rows]),

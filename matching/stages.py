@@ -14,12 +14,13 @@ from typing import Protocol
 
 import numpy as np
 
-from matching.candidates import NEG, Candidates, MentorIndex
+from matching.candidates import NEG, Candidates, MentorIndex, exclusion_arrays
 from matching.regions import unit_vectors
 from matching.rerank import column, rerank_features
 from matching.types import NewcomerTable
 
 _EMPTY = np.zeros(0, np.int64)
+_NO_PAIRS = np.zeros((0, 2), np.int64)
 
 
 class Reranker(Protocol):
@@ -101,11 +102,16 @@ def second_stage(
     reranker: Reranker | None,
     k: int,
     seed: int = 0,
-    exclusions: tuple[np.ndarray, np.ndarray] = (_EMPTY, _EMPTY),
+    exclude_pairs: np.ndarray = _NO_PAIRS,
 ) -> Candidates:
-    """Order each pool (learned scores, or the default ones); keep k (rerank_k if learned) to assign."""
+    """Order each pool (learned scores, or the default ones); keep k (rerank_k if learned) to assign.
+
+    `exclude_pairs` are (newcomer id, mentor id) pairs that the nearest mentors added to a re-ranked pool
+    must respect too, as retrieval did.
+    """
     policy = index.policy
     if reranker is not None:
+        exclusions = exclusion_arrays(index, newcomers, pool.newcomer_rows, exclude_pairs)
         pool = add_nearest(index, newcomers, pool, policy.rerank_near, *exclusions)
     n_rows = len(pool.newcomer_rows)
     scores = pool.scores.copy()

@@ -310,6 +310,9 @@ class Policy:
     use_equity: bool = True
     track_prior: float = 0.5  # fulfilment rate assumed for a mentor without history
     index: Literal["exact", "faiss", "auto"] = "exact"
+    # The exact search skips (newcomer, mentor category) tiles whose score bound cannot reach the pool
+    # (matching.pruning); False multiplies every pair (the reference: the same pools, bit for bit).
+    prune: bool = True
     faiss_nprobe: int = 48
     block_rows: int = 2048  # newcomers per GEMM block: bounds memory to block_rows * mentors floats
 
