@@ -52,22 +52,39 @@ class Settings(BaseSettings):
     auth_client_window_seconds: int = Field(default=60, ge=1)
     # Production runs on PostgreSQL; SQLite there only when an operator says so on purpose.
     allow_sqlite_in_production: bool = False
-    # Retention (days): see "Retention" in README.md; `jieduan retention-sweep` applies them.
+    # Retention (days): see "Retention" in README.md; the worker's sweep and `jieduan retention-sweep`.
     retain_login_failures_days: int = Field(default=30, ge=1)
     retain_refresh_tokens_days: int = Field(default=7, ge=0)
     retain_idempotency_days: int = Field(default=2, ge=1)
     retain_notifications_days: int = Field(default=180, ge=1)
     retain_finished_jobs_days: int = Field(default=30, ge=1)
     retain_import_personal_data_days: int = Field(default=30, ge=1)
+    # How often each worker runs the retention sweep (0 = never; then run `jieduan retention-sweep`).
+    retention_sweep_interval_seconds: float = Field(default=3600.0, ge=0)
     max_json_body_bytes: int = Field(default=1_000_000, ge=1_000)
     import_max_bytes: int = Field(default=20 * 1024 * 1024, ge=1_000)
     import_max_rows: int = Field(default=200_000, ge=1)
     import_chunk_rows: int = Field(default=1_000, ge=1)
     # Requests admitted at once (see ConcurrencyLimitMiddleware); keep below 40 threads and the DB pool.
-    max_concurrent_requests: int = Field(default=24, ge=1, le=36)
+    max_concurrent_requests: int = Field(default=24, ge=2, le=36)
+    # Of those, at most this many writing (not GET/HEAD): the rest are kept for reads, which never block.
+    max_concurrent_writes: int = Field(default=12, ge=1, le=35)
+    # "Mentors for me": how old the index may get before a change to the mentors rebuilds it (README).
+    recommender_refresh_seconds: float = Field(default=10.0, ge=0)
     run_worker: bool = True
     worker_poll_seconds: float = Field(default=1.0, gt=0)
     job_lease_seconds: int = Field(default=300, ge=5)
+    # Matching runs on a Dask cluster (README "Scaling out"): the scheduler's address, e.g.
+    # tcp://10.0.0.5:8786; unset, runs stay in the job worker's process.
+    dask_scheduler: str | None = None
+    dask_connect_seconds: float = Field(default=30.0, gt=0)
+    dask_shard_rows: int = Field(default=32_768, ge=1)  # newcomers per shard task (whole GEMM blocks)
+    # Newcomers per GEMM block on a worker: its score buffer is rows x mentors x 4 bytes (0.8 GB at
+    # 2048 x 100k); at a million mentors use 256.
+    dask_block_rows: int = Field(default=2_048, ge=1)
+    # Candidate arcs solved as one min-cost flow; above it, components and regions (see matching.assign).
+    # The exact solve adds about 260 B per arc (bench/RESULTS.md, "National runs"): 20M arcs, about 5 GB.
+    assign_arc_limit: int = Field(default=20_000_000, ge=1_000)
     log_level: str = "INFO"
     # Operations (see README "Operations"): log lines, metrics access, worker shutdown.
     log_format: Literal["text", "json"] = "text"
@@ -89,6 +106,12 @@ class Settings(BaseSettings):
     smtp_username: str | None = None
     smtp_password: SecretStr | None = None
     smtp_sender: str = "jieduan@localhost"
+
+    @model_validator(mode="after")
+    def _reads_keep_admissions(self) -> Settings:
+        if self.max_concurrent_writes >= self.max_concurrent_requests:
+            raise ValueError("JIEDUAN_MAX_CONCURRENT_WRITES must be below JIEDUAN_MAX_CONCURRENT_REQUESTS")
+        return self
 
     @model_validator(mode="after")
     def _production_guards(self) -> Settings:

@@ -11,6 +11,7 @@ import numpy as np
 from matching.ann import retrieve_ann
 from matching.assign import assign
 from matching.candidates import Candidates, MentorIndex, exclusion_arrays
+from matching.decompose import Mapper, serial_map
 from matching.features import FeatureSpace, pair_features
 from matching.proposals import ProposalSet, empty_like
 from matching.score import WeightedScorer, equity_part, equity_tiers
@@ -64,6 +65,26 @@ def find_candidates(
     Two stages: the default scorer retrieves a pool per newcomer over the whole mentor table, then the
     learned re-ranker (if any) and the pairing mode order it.
     """
+    pairs = np.asarray(list(exclude_pairs), np.int64).reshape(-1, 2)
+    pool = retrieve_pool(index, newcomers, exclude_pairs=pairs, seed=seed, method=method)
+    return second_stage(
+        index, newcomers, pool, reranker=index.reranker, k=index.policy.k, seed=seed, exclude_pairs=pairs
+    )
+
+
+def retrieve_pool(
+    index: MentorIndex,
+    newcomers: NewcomerTable,
+    *,
+    exclude_pairs: Iterable[tuple[int, int]] = (),
+    seed: int = 0,
+    method: str | None = None,
+) -> Candidates:
+    """The first stage: each eligible newcomer's retrieved pool, ordered by the full default score.
+
+    Each row's pool depends on that row alone, so shards of newcomers give the same rows
+    (matching.distributed relies on it).
+    """
     eligible = np.flatnonzero(~newcomers.has_active_mentor)
     rows = eligible[np.argsort(newcomers.county[eligible], kind="stable")]
     text_all = newcomer_text_all(index, newcomers, rows)
@@ -74,10 +95,10 @@ def find_candidates(
         method = choose_method(len(rows), index.size)
     if method == "faiss":
         pos, val = retrieve_ann(index, newcomers, rows, text_rows, ex_local, ex_cols, seed)
-    else:
-        pos, val = index.retrieve_exact(newcomers, rows, text_rows, ex_local, ex_cols)
-    pool = replace(index.rerank(newcomers, rows, pos, val, pos.shape[1]), newcomer_text=text_all)
-    return second_stage(index, newcomers, pool, reranker=index.reranker, k=index.policy.k, seed=seed)
+    else:  # "dense" multiplies every pair: the reference the pruned search equals
+        prune = False if method == "dense" else None
+        pos, val = index.retrieve_exact(newcomers, rows, text_rows, ex_local, ex_cols, prune=prune)
+    return replace(index.rerank(newcomers, rows, pos, val, pos.shape[1]), newcomer_text=text_all)
 
 
 def proposals_from(
@@ -122,23 +143,34 @@ def propose(
     ranker: Reranker | None = None,
     exclude_pairs: Iterable[tuple[int, int]] = (),
     seed: int = 0,
+    arc_limit: int | None = None,
 ) -> ProposalSet:
     """Globally assign at most one mentor per newcomer, maximising total score under all constraints.
 
     ranker: a fitted LearnedRanker that re-orders each newcomer's retrieved pool (never retrieval).
+    arc_limit: most candidate arcs solved as one min-cost flow (None: all, exact; see matching.assign).
     """
     policy = policy or Policy()
     if len(mentors) == 0 or len(newcomers) == 0:
         return empty_like(mentors, newcomers)
     index = build_index(mentors, policy, ranker=ranker, seed=seed)
     cand = find_candidates(index, newcomers, exclude_pairs=exclude_pairs, seed=seed)
-    return assign_candidates(index, newcomers, cand, seed=seed)
+    return assign_candidates(index, newcomers, cand, seed=seed, arc_limit=arc_limit)
 
 
 def assign_candidates(
-    index: MentorIndex, newcomers: NewcomerTable, cand: Candidates, *, seed: int = 0
+    index: MentorIndex,
+    newcomers: NewcomerTable,
+    cand: Candidates,
+    *,
+    seed: int = 0,
+    arc_limit: int | None = None,
+    mapper: Mapper = serial_map,
 ) -> ProposalSet:
-    """Min-cost-flow assignment of ranked candidates, with the policy's equity bonus, then exploration."""
+    """Min-cost-flow assignment of ranked candidates, with the policy's equity bonus, then exploration.
+
+    arc_limit and mapper: see matching.assign (mapper decides where decomposed problems are solved).
+    """
     policy = index.policy
     equity = equity_part(equity_tiers(newcomers))
     bonus = policy.weights.equity * equity if policy.use_equity else np.zeros(len(newcomers), np.float32)
@@ -147,7 +179,7 @@ def assign_candidates(
     values = values.copy()
     values[cand.explored] = cand.scores[cand.explored] + bonus[cand.newcomer_rows[cand.explored]][:, None]
     values[cand.explored] += EXPLORE_BONUS
-    r, c, _ = assign(cand, values, index.mentors, newcomers)
+    r, c, _ = assign(cand, values, index.mentors, newcomers, arc_limit=arc_limit, mapper=mapper)
     n_rows, m_rows = cand.newcomer_rows[r], cand.mentor_rows[r, c]
     score = cand.scores[r, c]
     rank = np.where(cand.explored[r], cand.explored_rank[r], c + 1).astype(np.int32)

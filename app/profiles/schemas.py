@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import types
+from collections.abc import Callable
 from datetime import datetime
+from operator import attrgetter, itemgetter
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from pydantic import ConfigDict, Field, field_validator
+from sqlalchemy import Row
 
 from app.models import Mentor, Newcomer
 from app.schemas import Input, Output, PhoneStr, RegionCodeStr
@@ -231,16 +234,11 @@ class ProfileReadBase(Output):
     updated_at: datetime
     """When last changed (UTC)"""
 
-    @field_validator("products", mode="before")
-    @classmethod
-    def _product_codes(cls, value: list[object]) -> list[object]:
-        # The ORM holds product rows; the body shows their category codes in order.
-        return [getattr(p, "category_code", p) for p in value]
-
     @classmethod
     def of(cls, profile: Mentor | Newcomer, *, phone: str | None) -> ProfileReadBase:
         """Map a profile; the phone comes as the access rules let the caller see it."""
-        return cls.model_validate(profile).model_copy(update={"phone": phone})
+        body = BODIES[cls](profile, products=[p.category_code for p in profile.products], phone=phone)
+        return cls.model_validate(body)
 
 
 class MentorRead(ProfileReadBase):
@@ -358,3 +356,59 @@ class NewcomerRead(ProfileReadBase):
     """Distance to the nearest courier point (km)"""
     goals: str
     """What they want to reach"""
+
+
+def _offers(row: Any) -> list[dict[str, str]]:
+    # Only the two fields of ResourceOfferRead, whatever else a stored offer carries.
+    return [{"type": o["type"], "description": o["description"]} for o in row.resources_offered]
+
+
+# Fields that are not a column of the same name: how each is derived from the row.
+_DERIVED: dict[str, Callable[[Any], Any]] = {
+    "has_account": lambda row: row.account_id is not None,
+    "capacity_left": lambda row: row.capacity - row.capacity_used,
+    "resources_offered": _offers,
+}
+
+
+class ProfileBody:
+    """A read model's JSON body built straight from a row: a Core row of `columns`, or an ORM profile.
+
+    The page and the single profile are built here, with no ORM objects and no second validation
+    pass; `ProfileReadBase.of` validates the same dict, and a test holds the two to each other.
+    """
+
+    def __init__(self, model: type[ProfileReadBase], orm: type[Mentor] | type[Newcomer]) -> None:
+        self.model = model
+        wanted = {*model.model_fields, "account_id", "capacity", "capacity_used"}
+        # The columns to select: the body's own, and what the derived fields and access rules read.
+        self.columns = [getattr(orm, c.key) for c in orm.__table__.columns if c.key in wanted]
+        position = {c.key: i for i, c in enumerate(self.columns)}
+        given = {"products", "phone"}  # passed in: product rows and the phone as the caller may see it
+        # A plain Row is read by position (cheaper than by name); an ORM object by attribute.
+        self._by_position = [
+            (name, _DERIVED.get(name) or (itemgetter(position[name]) if name not in given else _none))
+            for name in model.model_fields
+        ]
+        self._by_attribute = [
+            (name, _DERIVED.get(name) or (attrgetter(name) if name not in given else _none))
+            for name in model.model_fields
+        ]
+
+    def __call__(self, row: Any, *, products: list[str], phone: str | None) -> dict[str, Any]:
+        """The body of one profile; `products` in order, `phone` masked or not by the access rules."""
+        getters = self._by_position if isinstance(row, Row) else self._by_attribute
+        body = {name: get(row) for name, get in getters}
+        body["products"] = products
+        body["phone"] = phone
+        return body
+
+
+def _none(_row: Any) -> None:
+    return None
+
+
+BODIES: dict[type[ProfileReadBase], ProfileBody] = {
+    MentorRead: ProfileBody(MentorRead, Mentor),
+    NewcomerRead: ProfileBody(NewcomerRead, Newcomer),
+}

@@ -186,6 +186,14 @@ class ProposalRead(Output):
     """Why, in words a coordinator understands (zh, en)"""
     suggested_commitments: list[CommitmentSuggestion]
     """Offered and needed resources, as commitments"""
+    explored: bool = Field(
+        description="Drawn by exploration from the newcomer's pool outside the top choice, so the model "
+        "also learns from pairs it would not have chosen"
+    )
+    propensity: float | None = Field(
+        description="Probability the run's policy gave this proposal's draw (None before exploration "
+        "was logged); decisions on explored pairs can be weighted by 1 / propensity"
+    )
     newcomer: PartySummary
     """The newcomer side"""
     mentor: PartySummary
@@ -219,6 +227,8 @@ class ProposalRead(Output):
             distance_km=m.distance_km,
             reasons=m.reasons,
             suggested_commitments=[CommitmentSuggestion.model_validate(c) for c in m.suggested_commitments],
+            explored=m.explored,
+            propensity=m.propensity,
             newcomer=PartySummary.of(view.newcomer, phone=view.phone_of(view.newcomer)),
             mentor=PartySummary.of(view.mentor, phone=view.phone_of(view.mentor), track_record=track_record),
             mentor_accepted=m.mentor_accepted,

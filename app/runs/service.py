@@ -26,7 +26,8 @@ from app.models.matches import ACTIVE_RUN, MatchStatus, RunStatus
 from app.pagination import Paged, desc, paginate
 from app.ranker.service import active_model, load_ranker, usable_version
 from app.runs.schemas import RunCreate
-from matching import evaluate, propose
+from matching import MentorTable, NewcomerTable, Policy, ProposalSet, evaluate, propose
+from matching.stages import Reranker
 
 log = logging.getLogger(__name__)
 _CHUNK = 1_000
@@ -137,7 +138,7 @@ def execute_run(ctx: JobContext) -> None:
             ranker = load_ranker(s, model_id) if model_id else None
         _set(ctx, run_id, progress=0.3)
         policy = adapter.policy_of(params)
-        proposals = propose(mentors, newcomers, policy, ranker=ranker, exclude_pairs=excluded, seed=run_id)
+        proposals, cluster = _propose(ctx, run_id, mentors, newcomers, policy, ranker, excluded)
         evaluation = _jsonable(evaluate(proposals, mentors, newcomers))
         _set(ctx, run_id, progress=0.7)
         rows = adapter.proposal_rows(proposals, mentors, newcomers, run_id)
@@ -160,6 +161,7 @@ def execute_run(ctx: JobContext) -> None:
                         "proposals": len(rows),
                         "superseded": superseded,
                         "excluded_pairs": len(excluded),
+                        **({"cluster_workers": cluster["workers"]} if cluster else {}),
                     },
                 )
             )
@@ -174,6 +176,47 @@ def execute_run(ctx: JobContext) -> None:
             finished_at=utcnow(),
         )
         raise
+
+
+def _propose(
+    ctx: JobContext,
+    run_id: int,
+    mentors: MentorTable,
+    newcomers: NewcomerTable,
+    policy: Policy,
+    ranker: Reranker | None,
+    excluded: list[tuple[int, int]],
+) -> tuple[ProposalSet, dict[str, Any]]:
+    """The run's proposals: in this process, or on the Dask cluster when JIEDUAN_DASK_SCHEDULER is set."""
+    settings = ctx.settings
+    if not settings.dask_scheduler:
+        proposals = propose(
+            mentors,
+            newcomers,
+            policy,
+            ranker=ranker,
+            exclude_pairs=excluded,
+            seed=run_id,
+            arc_limit=settings.assign_arc_limit,
+        )
+        return proposals, {}
+    # Dask loads only where a cluster is configured: web processes and the CLI never pay for its import.
+    from app.runs.cluster import propose_on_cluster
+
+    def progress(done: int, total: int) -> None:
+        # Per shard, between loading (0.3) and writing (0.7); the write also proves the lease.
+        _set(ctx, run_id, progress=round(0.3 + 0.4 * done / total, 4))
+
+    return propose_on_cluster(
+        settings,
+        mentors,
+        newcomers,
+        policy,
+        ranker=ranker,
+        exclude_pairs=excluded,
+        seed=run_id,
+        on_progress=progress,
+    )
 
 
 def supersede_proposed(session: Session, scope: str) -> int:

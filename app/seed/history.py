@@ -218,6 +218,11 @@ def seed_history(
         row: dict[str, Any] = {
             "match_id": match_id,
             "activated_on": act,
+            "newcomer_id": p["n"].id,
+            "mentor_id": p["mentor_id"],
+            "newcomer_county_code": p["n"].county_code,
+            "mentor_county_code": county_of[p["mentor_id"]],
+            "ended_as": status if end is not None else None,
             "pairing_type": pairing,
             "baseline_has_store": baseline > 0,
             "baseline_channels": ["pinduoduo"] if baseline > 0 else [],

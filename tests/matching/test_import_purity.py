@@ -33,3 +33,14 @@ def test_no_export_is_shadowed_by_a_submodule() -> None:
 
     submodules = {m.name for m in pkgutil.iter_modules(matching.__path__)}
     assert (set(matching.__all__) - {"taxonomy", "vocab"}) & submodules == set()
+
+
+def test_the_distributed_driver_loads_neither_fastapi_nor_sqlalchemy() -> None:
+    """matching.distributed runs on Dask workers, which have no database or web stack to offer."""
+    code = (
+        "import sys, matching.distributed; "
+        "bad = [m for m in sys.modules if m.split('.')[0] in ('fastapi', 'sqlalchemy', 'app')]; "
+        "print(bad); sys.exit(1 if bad else 0)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
