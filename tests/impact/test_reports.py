@@ -263,7 +263,7 @@ class TestParameters:
             ({"by": "colour"}, "invalid_grouping"),
             ({"date_from": "2026-05-01", "date_to": "2026-04-01"}, "invalid_date_range"),
             ({"date_from": "2016-01-01", "date_to": "2026-04-01"}, "invalid_date_range"),
-            ({"format": "pdf"}, "validation_failed"),
+            ({"format": "pdf"}, "unknown_filter_value"),  # app/query_params.py lists json, xlsx, csv
             ({"date_from": "yesterday"}, "validation_failed"),
         ],
     )
