@@ -3,6 +3,9 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
+# Test processes (pytest-xdist); a module's tests stay in one process, so module fixtures are built once.
+TEST_WORKERS ?= 2
+PYTEST := $(BIN)/pytest -n $(TEST_WORKERS) --dist loadscope
 
 .PHONY: install migrate seed run test test-sqlite test-postgres lint format bench clean
 
@@ -27,11 +30,11 @@ run: seed
 test: test-sqlite
 
 test-sqlite: install
-	$(BIN)/pytest
+	$(PYTEST)
 
 # The pure packages' tests (matching, region source) touch no database: once, on SQLite, is enough.
 test-postgres: install
-	JIEDUAN_TEST_DATABASE_URL=$(PG_TEST_URL) $(BIN)/pytest --ignore=tests/matching --ignore=tests/regions
+	JIEDUAN_TEST_DATABASE_URL=$(PG_TEST_URL) $(PYTEST) --ignore=tests/matching --ignore=tests/regions
 
 lint: install
 	$(BIN)/ruff check .

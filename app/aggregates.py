@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, Select, Subquery, func, select
+from sqlalchemy import CTE, ColumnElement, Select, Subquery, func, select
 from sqlalchemy.orm import Session
 
 
-def grouped_median(session: Session, source: Subquery, key: str, value: str) -> Select[tuple[object, float]]:
+def grouped_median(
+    session: Session, source: Subquery | CTE, key: str, value: str
+) -> Select[tuple[object, float]]:
     """SELECT key, median(value) FROM source GROUP BY key, computed in the database on either dialect.
 
     PostgreSQL has percentile_cont; SQLite has none, so rows are ranked with window functions and the

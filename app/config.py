@@ -52,19 +52,25 @@ class Settings(BaseSettings):
     auth_client_window_seconds: int = Field(default=60, ge=1)
     # Production runs on PostgreSQL; SQLite there only when an operator says so on purpose.
     allow_sqlite_in_production: bool = False
-    # Retention (days): see "Retention" in README.md; `jieduan retention-sweep` applies them.
+    # Retention (days): see "Retention" in README.md; the worker's sweep and `jieduan retention-sweep`.
     retain_login_failures_days: int = Field(default=30, ge=1)
     retain_refresh_tokens_days: int = Field(default=7, ge=0)
     retain_idempotency_days: int = Field(default=2, ge=1)
     retain_notifications_days: int = Field(default=180, ge=1)
     retain_finished_jobs_days: int = Field(default=30, ge=1)
     retain_import_personal_data_days: int = Field(default=30, ge=1)
+    # How often each worker runs the retention sweep (0 = never; then run `jieduan retention-sweep`).
+    retention_sweep_interval_seconds: float = Field(default=3600.0, ge=0)
     max_json_body_bytes: int = Field(default=1_000_000, ge=1_000)
     import_max_bytes: int = Field(default=20 * 1024 * 1024, ge=1_000)
     import_max_rows: int = Field(default=200_000, ge=1)
     import_chunk_rows: int = Field(default=1_000, ge=1)
     # Requests admitted at once (see ConcurrencyLimitMiddleware); keep below 40 threads and the DB pool.
-    max_concurrent_requests: int = Field(default=24, ge=1, le=36)
+    max_concurrent_requests: int = Field(default=24, ge=2, le=36)
+    # Of those, at most this many writing (not GET/HEAD): the rest are kept for reads, which never block.
+    max_concurrent_writes: int = Field(default=12, ge=1, le=35)
+    # "Mentors for me": how old the index may get before a change to the mentors rebuilds it (README).
+    recommender_refresh_seconds: float = Field(default=10.0, ge=0)
     run_worker: bool = True
     worker_poll_seconds: float = Field(default=1.0, gt=0)
     job_lease_seconds: int = Field(default=300, ge=5)
@@ -100,6 +106,12 @@ class Settings(BaseSettings):
     smtp_username: str | None = None
     smtp_password: SecretStr | None = None
     smtp_sender: str = "jieduan@localhost"
+
+    @model_validator(mode="after")
+    def _reads_keep_admissions(self) -> Settings:
+        if self.max_concurrent_writes >= self.max_concurrent_requests:
+            raise ValueError("JIEDUAN_MAX_CONCURRENT_WRITES must be below JIEDUAN_MAX_CONCURRENT_REQUESTS")
+        return self
 
     @model_validator(mode="after")
     def _production_guards(self) -> Settings:

@@ -2,7 +2,21 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
+from fastapi import Header
+
 from app.errors import PreconditionFailed, PreconditionRequired
+
+# Optional to the parser on purpose: a missing header is the documented 428, not a 422. The API
+# document marks it required on every route that declares 428 (app/openapi.py).
+IfMatch = Annotated[
+    str | None,
+    Header(
+        alias="If-Match",
+        description="The ETag you read (GET answers it): required, 428 without it, 412 if it changed since",
+    ),
+]
 
 
 def etag(version: int) -> str:

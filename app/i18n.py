@@ -37,6 +37,8 @@ TITLES: dict[str, tuple[str, str]] = {
     "region_too_coarse": ("地区至少需精确到县级", "Region must be at least a county"),
     "unknown_category": ("未知的产品类别", "Unknown product category"),
     "invalid_cursor": ("分页游标无效", "Invalid pagination cursor"),
+    "unknown_query_parameter": ("未知的查询参数", "Unknown query parameter"),
+    "unknown_filter_value": ("筛选值无效", "Unknown filter value"),
     "too_many_requests": ("请求过于频繁，请稍后再试", "Too many requests; try again later"),
     "login_throttled": ("登录失败次数过多，请稍后再试", "Too many failed logins; try again later"),
     "weak_password": ("密码不符合安全要求", "Password does not meet the policy"),

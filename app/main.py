@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from asgi_correlation_id import CorrelationIdMiddleware
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi_offline import FastAPIOffline
 from sqlalchemy.engine import Engine
 
@@ -28,6 +28,7 @@ from app.middleware import (
     BodyLimitMiddleware,
     ConcurrencyLimitMiddleware,
     NulGuardMiddleware,
+    ReadOnlyMethodsMiddleware,
     RequestLogMiddleware,
     UnhandledErrorMiddleware,
 )
@@ -35,12 +36,14 @@ from app.notifications.router import router as notifications_router
 from app.observability.logs import configure_logging
 from app.observability.metrics import install_metrics
 from app.observability.router import router as metrics_router
+from app.openapi import install_openapi
 from app.outcomes.router import router as outcomes_router
 from app.profiles.router import mentors_router, newcomers_router
 from app.proposals.router import router as proposals_router
+from app.query_params import check_query
 from app.ranker.router import router as ranker_router
+from app.recommendations.index import RecommenderCache
 from app.recommendations.router import router as recommendations_router
-from app.recommendations.service import RecommenderCache
 from app.regions.router import router as regions_router
 from app.reports.router import router as reports_router
 from app.runs.router import router as runs_router
@@ -98,10 +101,14 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessionmaker = make_sessionmaker(engine)
-    app.state.recommender_cache = RecommenderCache()
+    app.state.recommender_cache = RecommenderCache(settings.recommender_refresh_seconds)
     install_error_handlers(app)
-    for router in (health_router, metrics_router, *API_ROUTERS):
+    install_openapi(app)
+    for router in (health_router, metrics_router):
         app.include_router(router)
+    for router in API_ROUTERS:
+        # Unknown query parameters and filter values are a 422 on every API route (app/query_params.py).
+        app.include_router(router, dependencies=[Depends(check_query)])
     install_console(app, settings)
     app.add_middleware(
         BodyLimitMiddleware,
@@ -110,7 +117,12 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         upload_prefix=("/api/v1/imports", "/console/office/imports"),
     )
     app.add_middleware(NulGuardMiddleware)
-    app.add_middleware(ConcurrencyLimitMiddleware, limit=settings.max_concurrent_requests)
+    app.add_middleware(
+        ConcurrencyLimitMiddleware,
+        limit=settings.max_concurrent_requests,
+        write_limit=settings.max_concurrent_writes,
+    )
+    app.add_middleware(ReadOnlyMethodsMiddleware)
     app.add_middleware(UnhandledErrorMiddleware)
     app.add_middleware(RequestLogMiddleware)
     app.state.metrics_registry = install_metrics(app)

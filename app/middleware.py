@@ -183,26 +183,59 @@ async def _empty_receive() -> Message:
     return {"type": "http.request", "body": b"", "more_body": False}
 
 
-class ConcurrencyLimitMiddleware:
-    """Admit at most `limit` requests at a time; the rest wait here, on the event loop, holding nothing.
+# Methods that only read: their transactions are read-only (no write lock on SQLite).
+READ_ONLY_METHODS = frozenset({"GET", "HEAD"})
+PROBES = ("/healthz", "/readyz")
 
-    Sync endpoints hop between worker threads (each dependency, then the handler). A request that has
-    begun a transaction must find a free thread for its next hop; if every thread were taken by requests
-    blocked on a database lock or a pool checkout, nobody could finish. Keeping admissions below the
-    thread-pool size (40 by default) and the connection-pool size makes that starvation impossible.
+
+class ReadOnlyMethodsMiddleware:
+    """Run GET and HEAD requests, on every path (probes and console pages too), in read-only transactions.
+
+    On SQLite a read-only transaction is a WAL snapshot beside the writer: it never queues for the write
+    lock (see app.db). Set here, outside the routes, so no GET handler can forget it.
     """
 
-    def __init__(self, app: ASGIApp, *, limit: int) -> None:
+    def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        self.semaphore = asyncio.Semaphore(limit)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in ("/healthz", "/readyz"):
+        if scope["type"] == "http" and scope["method"] in READ_ONLY_METHODS:
+            with read_only_transactions():
+                await self.app(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+class ConcurrencyLimitMiddleware:
+    """Admit at most `limit` requests at a time, of which at most `write_limit` may write.
+
+    Waiting requests wait here, on the event loop, holding nothing. Sync endpoints hop between worker
+    threads (each dependency, then the handler). A request that has begun a transaction must find a free
+    thread for its next hop; if every thread were taken by requests blocked on a database lock or a pool
+    checkout, nobody could finish. Keeping admissions below the thread-pool size (40 by default) and the
+    connection-pool size makes that starvation impossible.
+
+    Writers can block for as long as a lock is held (SQLite's one write lock; a row lock on
+    PostgreSQL); readers cannot. The write cap keeps `limit - write_limit` admissions that only readers
+    can take, so a queue of blocked writers never makes a GET wait for a slot.
+    """
+
+    def __init__(self, app: ASGIApp, *, limit: int, write_limit: int | None = None) -> None:
+        write_limit = limit - 1 if write_limit is None else write_limit
+        if not 1 <= write_limit < limit:
+            raise ValueError("write_limit must be at least 1 and below limit")
+        self.app = app
+        self.admitted = asyncio.Semaphore(limit)
+        self.writers = asyncio.Semaphore(write_limit)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in PROBES:
             await self.app(scope, receive, send)
             return
-        async with self.semaphore:
-            if scope["method"] in ("GET", "HEAD"):
-                with read_only_transactions():
-                    await self.app(scope, receive, send)
-            else:
+        if scope["method"] in READ_ONLY_METHODS:
+            async with self.admitted:
                 await self.app(scope, receive, send)
+            return
+        # A writer first waits for a writer's slot, then for an admission: it never holds one idle.
+        async with self.writers, self.admitted:
+            await self.app(scope, receive, send)

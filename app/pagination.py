@@ -35,11 +35,11 @@ class Key:
     type: type = int
 
     def value_of(self, row: Any) -> Any:
-        """This key's value on a fetched row (an entity, or a row whose entities include its class)."""
+        """This key's value on a fetched row: an entity, a row holding its class, or a row of columns."""
         if isinstance(row, Row):
-            row = next(e for e in row if isinstance(e, self.column.class_))
-        value = getattr(row, self.column.key)
-        return self.type(value)
+            # A row holding entities carries the key on one of them; a row of columns carries it by name.
+            row = next((e for e in row if isinstance(e, self.column.class_)), row)
+        return self.type(getattr(row, self.column.key))
 
     def after(self, value: Any) -> ColumnElement[bool]:
         """Rows strictly after `value` in this key's direction."""
@@ -117,11 +117,15 @@ def paginate(
     stmt = statement.order_by(*(k.column.desc() if k.descending else k.column.asc() for k in keys))
     if values is not None:
         stmt = stmt.where(_after(keys, values))
-    single_entity = len(statement.column_descriptions) == 1
-    result = (
-        session.scalars(stmt.limit(limit + 1)) if single_entity else session.execute(stmt.limit(limit + 1))
-    )
-    rows = list(result)
+    descriptions = statement.column_descriptions
+    stmt = stmt.limit(limit + 1)
+    if not any(d["entity"] is not None and d["expr"] is d["entity"] for d in descriptions):
+        # Plain columns: Core rows straight from the connection, without the ORM's loading machinery.
+        rows = list(session.connection().execute(stmt))
+    elif len(descriptions) == 1:
+        rows = list(session.scalars(stmt))
+    else:
+        rows = list(session.execute(stmt))
     page = rows[:limit]
     next_cursor = encode_cursor([k.value_of(page[-1]) for k in keys]) if len(rows) > limit else None
     return Paged(page, next_cursor)

@@ -17,13 +17,14 @@ which revokes its family. Every step is one set-based statement in the caller's 
 
 from __future__ import annotations
 
+import logging
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, null, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.config import Settings, get_settings
+from app.config import Settings
 from app.db import utcnow
 from app.models import (
     IdempotencyRecord,
@@ -37,6 +38,8 @@ from app.models import (
     RosterFile,
     RosterImport,
 )
+
+log = logging.getLogger("jieduan.retention")
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,7 +121,10 @@ def sweep(session: Session, settings: Settings, *, now: datetime | None = None) 
     return report
 
 
-def run_retention_sweep(sessions: sessionmaker[Session]) -> SweepReport:
-    """The sweep in its own transaction, for the worker's periodic tasks and the CLI."""
+def run_retention_sweep(sessions: sessionmaker[Session], settings: Settings) -> SweepReport:
+    """The sweep in its own transaction, with the caller's settings: a worker's periodic task."""
     with sessions.begin() as session:
-        return sweep(session, get_settings())
+        report = sweep(session, settings)
+    if any(report.as_dict().values()):
+        log.info("retention sweep: %s", report.as_dict())
+    return report

@@ -41,7 +41,8 @@ SEARCH_TEXT_PATTERN = r"^[^\x00-\x1f\x7f]+$"
 class Input(BaseModel):
     """Base of every request body: unknown fields are an error, so no mass assignment slips in."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    # Field docstrings are the fields' descriptions in the API document.
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, use_attribute_docstrings=True)
 
     @field_validator("*", mode="before")
     @classmethod
@@ -53,13 +54,14 @@ class Input(BaseModel):
 class Output(BaseModel):
     """Base of every response body, built from ORM objects or dicts."""
 
-    model_config = ConfigDict(from_attributes=True)
+    model_config = ConfigDict(from_attributes=True, use_attribute_docstrings=True)
 
 
 class Page(Output, Generic[T]):
     """One page of a cursor-paginated list; pass next_cursor back to get the following page."""
 
     items: list[T]
+    """This page's items, in the list's order"""
     next_cursor: str | None = Field(default=None, description="Opaque; absent on the last page")
 
 
@@ -72,5 +74,8 @@ class Accepted(Output):
     """202 answer for work that runs in the background."""
 
     id: int
+    """Id of the work accepted"""
     status: str
+    """Its status now (queued at first)"""
     url: str
+    """Where to poll its status (also in the Location header)"""

@@ -10,6 +10,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -33,11 +34,33 @@ def prepare_database(url: str) -> None:
         )
 
 
+@dataclass(frozen=True)
+class Server:
+    """A running uvicorn: its base URL and process id (to read the CPU time it used)."""
+
+    base: str
+    pid: int
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU time the server process has used so far (Linux /proc)."""
+        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @contextmanager
 def serve(
     target: str, *, env: dict[str, str] | None = None, factory: bool = False, workers: int = 1
 ) -> Iterator[str]:
     """Run uvicorn for `target` until the block ends; yields the base URL."""
+    with serve_process(target, env=env, factory=factory, workers=workers) as server:
+        yield server.base
+
+
+@contextmanager
+def serve_process(
+    target: str, *, env: dict[str, str] | None = None, factory: bool = False, workers: int = 1
+) -> Iterator[Server]:
+    """Run uvicorn for `target` until the block ends; yields the base URL and the process id."""
     port = free_port()
     cmd = [
         sys.executable,
@@ -58,17 +81,20 @@ def serve(
     proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, **(env or {})})
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
+        # Generous: on a shared 2-core machine at load 10 the app's imports alone can take a minute.
+        deadline = time.monotonic() + 300
         while True:
             try:
                 if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
                     break
             except httpx.TransportError:
                 pass
-            if time.monotonic() > deadline or proc.poll() is not None:
-                raise RuntimeError(f"server {target} did not start")
+            if proc.poll() is not None:
+                raise RuntimeError(f"server {target} exited with status {proc.returncode} before it answered")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"server {target} did not answer /healthz within 300 s")
             time.sleep(0.2)
-        yield base
+        yield Server(base, proc.pid)
     finally:
         proc.terminate()
         proc.wait(timeout=30)
@@ -80,6 +106,17 @@ def percentiles(samples_ms: list[float]) -> tuple[float, float]:
     return ordered[len(ordered) // 2], ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
 
 
+def app_settings(url: str, **env: str) -> dict[str, str]:
+    """Environment for serving the app over `url` (no worker, quiet logs, a fixed bench secret)."""
+    return {
+        "JIEDUAN_DATABASE_URL": url,
+        "JIEDUAN_RUN_WORKER": "false",
+        "JIEDUAN_LOG_LEVEL": "WARNING",
+        "JIEDUAN_SECRET_KEY": "bench-secret-key-0123456789abcdef",
+        **env,
+    }
+
+
 @contextmanager
 def seeded_app(database_url: str | None, **env: str) -> Iterator[tuple[str, str]]:
     """The app over a demo-seeded database (a temporary SQLite file unless a URL is given).
@@ -89,12 +126,5 @@ def seeded_app(database_url: str | None, **env: str) -> Iterator[tuple[str, str]
     with tempfile.TemporaryDirectory() as tmp:
         url = database_url or f"sqlite:///{Path(tmp) / 'bench.db'}"
         prepare_database(url)
-        settings = {
-            "JIEDUAN_DATABASE_URL": url,
-            "JIEDUAN_RUN_WORKER": "false",
-            "JIEDUAN_LOG_LEVEL": "WARNING",
-            "JIEDUAN_SECRET_KEY": "bench-secret-key-0123456789abcdef",
-            **env,
-        }
-        with serve("app.main:create_app", env=settings, factory=True) as base:
+        with serve("app.main:create_app", env=app_settings(url, **env), factory=True) as base:
             yield url, base

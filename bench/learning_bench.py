@@ -1,14 +1,22 @@
 """Does learning from coordinators help? Rounds of propose -> persona decides -> retrain -> gate.
 
     .venv/bin/python -m bench.learning_bench [--personas all] [--rounds 3] [--scope 1500]
-    .venv/bin/python -m bench.learning_bench --timing-only
+    .venv/bin/python -m bench.learning_bench --timing-only [--timing-repeats 5]
 
 For every persona (matching/simulate.py) and two scope modes (a fresh newcomer scope each round, and
 one scope repeated), prints per round the approval rate of the learned arm and of the control arm
 (default scorer, same scope, same starting state), the lift with a 95% bootstrap interval, the held-out
 AUC of the round's candidate and the gate's verdict, anti-copying violations and the cross-county share;
-then checks the targets. Finally times a 10,000 x 2,000 run with and without the re-ranker, interleaved,
-and prints the ratio (the floor is the same run without the re-ranker, in the same process).
+then checks the targets. "coverage" is the share of the scope's newcomers who got a proposal: a model
+that raised approval by proposing to fewer newcomers would show there.
+
+The outcome arm (--outcome-personas, fresh scopes) trains on outcome labels instead: of the approved
+pairs, whether the match succeeded (simulate.OUTCOME, hidden rules of its own over stored fields), and
+prints the success rate of approved pairs in both arms with the lift's interval; the approval arm's
+rows print the same success rates, so the two labels can be compared.
+
+Finally times a 10,000 x 2,000 run with and without the re-ranker, interleaved, and prints the ratio
+(the floor is the same run without the re-ranker, in the same process).
 """
 
 from __future__ import annotations
@@ -21,7 +29,7 @@ import numpy as np
 
 from matching import LearnedRanker, Policy, pair_features, propose
 from matching.rounds import RoundResult, run_rounds
-from matching.simulate import PERSONAS, persona
+from matching.simulate import OUTCOME, PERSONAS, persona
 from matching.synthetic import generate_population
 
 
@@ -31,11 +39,18 @@ def _violations(e: dict[str, float]) -> float:
 
 def _print_round(name: str, mode: str, r: RoundResult) -> None:
     verdict = "-" if r.promoted is None else ("promoted" if r.promoted else "kept active")
+    success = "-"
+    if r.learned_success is not None and r.control_success is not None:
+        success = (
+            f"{r.learned_success:.3f} / {r.control_success:.3f} "
+            f"[{100 * (r.success_low or 0):+.1f}, {100 * (r.success_high or 0):+.1f}]"
+        )
     print(
         f"| {name} | {mode} | {r.round} | {r.learned_approval:.3f} | {r.control_approval:.3f} | "
         f"{100 * r.lift:+.1f} [{100 * r.lift_low:+.1f}, {100 * r.lift_high:+.1f}] | {r.candidate_auc:.3f} | "
         f"{verdict} | {_violations(r.learned_eval):.0f} / {_violations(r.control_eval):.0f} | "
-        f"{r.learned_eval['cross_county_share']:.2f} | {r.learned_eval['exploration_share']:.3f} |",
+        f"{r.learned_eval['cross_county_share']:.2f} | {r.learned_eval['coverage']:.3f} / "
+        f"{r.control_eval['coverage']:.3f} | {r.learned_eval['exploration_share']:.3f} | {success} |",
         flush=True,
     )
 
@@ -74,27 +89,47 @@ def rounds_bench(args: argparse.Namespace) -> None:
     )
     print(
         "| persona | scope | round | learned | control | lift points [95% CI] | candidate AUC | gate | "
-        "anti-copying learned / control | cross-county | explored |"
+        "anti-copying learned / control | cross-county | coverage learned / control | explored | "
+        "success of approved, learned / control [lift 95% CI] |"
     )
-    print("| --- | --- | ---: | ---: | ---: | --- | ---: | --- | --- | ---: | ---: |")
+    print("| --- | --- | ---: | ---: | ---: | --- | ---: | --- | --- | ---: | --- | ---: | --- |")
     summary = []
     for name in names:
         who = persona(name)
         for mode, scopes in (("fresh", fresh), ("repeated", repeated)):
             t0 = time.perf_counter()
-            results = run_rounds(who, pop.mentors, scopes, seed=args.seed)
+            results = run_rounds(who, pop.mentors, scopes, seed=args.seed, outcome=OUTCOME)
             for r in results:
                 _print_round(name, mode, r)
             failed = _targets(results)
             summary.append((name, mode, failed, time.perf_counter() - t0))
+    outcome_names = (
+        [p.name for p in PERSONAS] if args.outcome_personas == "all" else args.outcome_personas.split(",")
+    )
+    outcome_summary = []
+    for name in [n for n in outcome_names if n]:
+        results = run_rounds(
+            persona(name), pop.mentors, fresh, seed=args.seed, outcome=OUTCOME, label="outcome"
+        )
+        for r in results:
+            _print_round(name, "fresh, outcome labels", r)
+        r1, last = results[0], results[-1]
+        outcome_summary.append(
+            f"{name:16s} outcome labels: success of approved pairs round 1 {r1.learned_success:.3f}, "
+            f"round {last.round} {last.learned_success:.3f} vs control {last.control_success:.3f} "
+            f"[{100 * (last.success_low or 0):+.1f}, {100 * (last.success_high or 0):+.1f}]; approval "
+            f"{last.learned_approval:.3f} vs {last.control_approval:.3f}"
+        )
     print()
     for name, mode, failed, secs in summary:
         print(
             f"{name:16s} {mode:8s} {'PASS' if not failed else 'FAIL: ' + '; '.join(failed)}  ({secs:.0f} s)"
         )
+    for line in outcome_summary:
+        print(line)
 
 
-def timing_bench(repeats: int = 3) -> None:
+def timing_bench(repeats: int = 5) -> None:
     """10,000 newcomers x 2,000 mentors, with and without the re-ranker, interleaved; median ratio."""
     pop = generate_population(2000, 10_000, seed=11)
     policy = Policy()
@@ -133,13 +168,19 @@ def main() -> None:
     parser.add_argument("--newcomers", type=int, default=6000)
     parser.add_argument("--scope", type=int, default=1500)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--outcome-personas",
+        default="all",
+        help="personas of the outcome-label arm (comma-separated, all, or '')",
+    )
     parser.add_argument("--timing-only", action="store_true")
+    parser.add_argument("--timing-repeats", type=int, default=5)
     parser.add_argument("--no-timing", action="store_true")
     args = parser.parse_args()
     if not args.timing_only:
         rounds_bench(args)
     if not args.no_timing:
-        timing_bench()
+        timing_bench(args.timing_repeats)
 
 
 if __name__ == "__main__":

@@ -8,42 +8,27 @@ groups found the same way one level up, then a partition of only those groups' f
 
 from __future__ import annotations
 
-import os
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from itertools import pairwise
 from typing import Any
 
 import numpy as np
 
-from matching.features import FeatureSpace, distance_band_score
-from matching.regions import cos_of_distance, haversine_km, unit_vectors
+from matching.exact import NEG, SLACK, RowSearch, arc_cosines, band_of_cosine, full_linear
+from matching.features import FeatureSpace
+from matching.pruning import CategoryTiles
+from matching.regions import cos_of_distance, unit_vectors
 from matching.score import Scorer
+from matching.threads import WORKERS, executor
 from matching.types import MentorTable, NewcomerTable, Policy
 
-NEG = np.float32(-np.inf)
-# Masks and top-k of a score block run on this many row slices in parallel threads (NumPy's reductions,
-# partitions and gathers release the GIL). Each slice's result is exactly what the whole block gives.
-WORKERS = max(1, min(4, os.cpu_count() or 1))
+# The distance cap's mask on float32 cosines is this much wider than the cap: float32 rounding (about
+# 1e-7 here) must not drop a pair that the exact float64 check keeps.
+CAP_SLACK = 1e-5
+# Masks and top-k of a score block run on WORKERS row slices in parallel threads (matching.threads).
+# Each slice's result is exactly what the whole block gives.
 SPLIT_MIN_ROWS = 256  # smaller blocks (recommend()) stay on the calling thread
-_pool: ThreadPoolExecutor | None = None
-
-
-def _executor() -> ThreadPoolExecutor:
-    """The shared worker threads (created on first use, again in a forked child)."""
-    global _pool
-    if _pool is None or _pool._max_workers < WORKERS:
-        _pool = ThreadPoolExecutor(WORKERS, thread_name_prefix="matching-topk")
-    return _pool
-
-
-def _forget_pool() -> None:
-    global _pool
-    _pool = None  # a forked child has none of the parent's threads
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_forget_pool)
 
 
 @dataclass(frozen=True, eq=False)
@@ -127,6 +112,42 @@ def _runs(codes: np.ndarray) -> list[tuple[int, int, int]]:
     return [(int(s), int(e), int(codes[s])) for s, e in zip(starts, ends, strict=True)]
 
 
+def _overlaps(codes: np.ndarray, columns: np.ndarray) -> list[tuple[int, int, int, int]]:
+    """(row start, row end, column start, column end) of each run of equal row codes that has columns of
+    the same code (columns sorted); runs without any are left out, which is most of them in a tile."""
+    if len(codes) == 0 or len(columns) == 0:
+        return []
+    starts = np.flatnonzero(np.concatenate([[True], codes[1:] != codes[:-1]]))
+    ends = np.append(starts[1:], len(codes))
+    values = codes[starts]
+    lo = np.searchsorted(columns, values, "left")
+    hi = np.searchsorted(columns, values, "right")
+    hit = hi > lo
+    runs = (starts[hit], ends[hit], lo[hit], hi[hit])
+    return list(zip(*(x.tolist() for x in runs), strict=True))
+
+
+@dataclass(frozen=True, eq=False)
+class Columns:
+    """The mentor-side arrays the masks read, in one column order (county order, or category tiles)."""
+
+    level: np.ndarray  # region code at the separation level
+    prefecture: np.ndarray
+    cat_bits: np.ndarray | None  # uint64 category bit sets (None over 64 categories)
+    cat_bin: np.ndarray  # (M, C) 0/1
+    unit: np.ndarray  # (M, 3) float32 unit vectors
+
+    def take(self, cols: np.ndarray) -> Columns:
+        """The same arrays in another column order."""
+        bits = None if self.cat_bits is None else self.cat_bits[cols]
+        return Columns(self.level[cols], self.prefecture[cols], bits, self.cat_bin[cols], self.unit[cols])
+
+    def slice(self, lo: int, hi: int) -> Columns:
+        """Columns lo:hi (views)."""
+        bits = None if self.cat_bits is None else self.cat_bits[lo:hi]
+        return Columns(self.level[lo:hi], self.prefecture[lo:hi], bits, self.cat_bin[lo:hi], self.unit[lo:hi])
+
+
 class MentorIndex:
     """Mentors with capacity left, sorted by county, embedded once; answers top-k queries."""
 
@@ -149,11 +170,15 @@ class MentorIndex:
         self.keys = np.zeros((padded, keys.shape[1]), np.float32)
         self.keys[:m] = keys
         self.size = m
+        self.key_abs_max = np.abs(keys).max(axis=0) if m else np.zeros(keys.shape[1], np.float32)
         self.level = mentors.level_codes(policy.separation)[self.order]
         self.prefecture = mentors.level_codes("prefecture")[self.order]
         self.cat_bin = space.m_cat_bin[self.order]
         self.cat_bits = category_bits(self.cat_bin)
         self.unit = unit_vectors(mentors.lat[self.order], mentors.lon[self.order])
+        self.unit64 = unit_vectors(mentors.lat[self.order], mentors.lon[self.order], np.float64)
+        self.columns = Columns(self.level, self.prefecture, self.cat_bits, self.cat_bin, self.unit)
+        self.tiles = CategoryTiles.build(self)
         self.ann = None  # built lazily by matching.ann when policy.index asks for it
 
     def mask_block(
@@ -164,58 +189,60 @@ class MentorIndex:
         ex_local: np.ndarray,
         ex_cols: np.ndarray,
         n_cat: np.ndarray | None = None,
+        cols: Columns | None = None,
     ) -> None:
-        """Apply hard constraints and the homogenization penalty to a (b, M) score block, in place."""
+        """Apply hard constraints and the homogenization penalty to a score block, in place.
+
+        cols: the block's columns (default: the whole index in county order, s may be wider: padding).
+        Within them, mentors are sorted by county, so a region is one column range. The distance cap is
+        applied a little wide: RowSearch decides it exactly on float64 cosines.
+        """
         pol = self.policy
-        s[:, self.size :] = NEG
-        for r0, r1, code in _runs(newcomers.level_codes(pol.separation)[rows]):
-            lo, hi = np.searchsorted(self.level, [code, code + 1])
+        cols = self.columns if cols is None else cols
+        width = len(cols.level)
+        s[:, width:] = NEG
+        for r0, r1, lo, hi in _overlaps(newcomers.level_codes(pol.separation)[rows], cols.level):
             s[r0:r1, lo:hi] = NEG
-        if pol.separation == "county":
+        near_by = _overlaps(newcomers.level_codes("prefecture")[rows], cols.prefecture)
+        if pol.separation == "county" and near_by:
             # Same prefecture, different county: an identical product competes in the mentor's own market.
             w = self.weights["homogenization"]
             n_cat = newcomers.dense_categories(rows) if n_cat is None else n_cat
-            n_bits = category_bits(n_cat) if self.cat_bits is not None else None
-            for r0, r1, code in _runs(newcomers.level_codes("prefecture")[rows]):
-                lo, hi = np.searchsorted(self.prefecture, [code, code + 1])
-                if hi == lo:
-                    continue
+            n_bits = category_bits(n_cat) if cols.cat_bits is not None else None
+            for r0, r1, lo, hi in near_by:
                 if n_bits is not None:  # bitwise AND instead of a small BLAS call per prefecture
-                    identical = (n_bits[r0:r1, None] & self.cat_bits[None, lo:hi]) != 0
+                    identical = (n_bits[r0:r1, None] & cols.cat_bits[None, lo:hi]) != 0
                 else:
-                    identical = (n_cat[r0:r1] @ self.cat_bin[lo:hi].T) > 0
+                    identical = (n_cat[r0:r1] @ cols.cat_bin[lo:hi].T) > 0
                 sub = s[r0:r1, lo:hi]
                 if pol.same_product_same_prefecture == "exclude":
                     sub[identical] = NEG
                 else:
                     sub[identical] += np.float32(w)
         if pol.max_distance_km is not None:
-            near = unit_vectors(newcomers.lat[rows], newcomers.lon[rows]) @ self.unit.T
-            s[:, : self.size][near < cos_of_distance(pol.max_distance_km)] = NEG
+            near = unit_vectors(newcomers.lat[rows], newcomers.lon[rows]) @ cols.unit.T
+            s[:, :width][near < cos_of_distance(pol.max_distance_km) - CAP_SLACK] = NEG
         if len(ex_local):
             s[ex_local, ex_cols] = NEG
 
-    def _mask_select(
-        self,
-        s: np.ndarray,
-        newcomers: NewcomerTable,
-        blk: np.ndarray,
-        n_cat: np.ndarray,
-        ex_local: np.ndarray,
-        ex_cols: np.ndarray,
-        pool: int,
-        out_pos: np.ndarray,
-        out_val: np.ndarray,
-        r0: int,
-        r1: int,
-    ) -> None:
-        """Mask and top-pool of rows r0:r1 of a score block (ex_local relative to the block), in place."""
-        lo, hi = np.searchsorted(ex_local, [r0, r1])
-        sub = s[r0:r1]
-        self.mask_block(sub, newcomers, blk[r0:r1], ex_local[lo:hi] - r0, ex_cols[lo:hi], n_cat[r0:r1])
-        pos, val = topk_rows(sub, pool, self.groups)
-        pos[~np.isfinite(val)] = -1
-        out_pos[r0:r1], out_val[r0:r1] = pos, val
+    def pair_penalty(self, newcomers: NewcomerTable, rows: np.ndarray, position: np.ndarray) -> np.ndarray:
+        """float32 homogenization penalty of pairs (newcomer row, index position): mask_block's rule."""
+        out = np.zeros(len(rows), np.float32)
+        if self.policy.separation != "county" or len(rows) == 0:
+            return out
+        same = self.prefecture[position] == newcomers.level_codes("prefecture")[rows]
+        n_cat = newcomers.dense_categories(rows[same])
+        if self.cat_bits is not None:
+            identical = (category_bits(n_cat) & self.cat_bits[position[same]]) != 0
+        else:
+            identical = np.einsum("ij,ij->i", n_cat, self.cat_bin[position[same]]) > 0
+        out[np.flatnonzero(same)[identical]] = np.float32(self.weights["homogenization"])
+        return out
+
+    def pair_bands(self, newcomers: NewcomerTable, rows: np.ndarray, position: np.ndarray) -> np.ndarray:
+        """float32 distance band score of pairs (newcomer row, index position), from float64 cosines."""
+        u = unit_vectors(newcomers.lat[rows], newcomers.lon[rows], np.float64)
+        return band_of_cosine(arc_cosines(u, self.unit64[position]))
 
     def retrieve_exact(
         self,
@@ -224,16 +251,57 @@ class MentorIndex:
         n_text: np.ndarray | None,
         ex_local: np.ndarray,
         ex_cols: np.ndarray,
+        *,
+        prune: bool | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Exact top-pool index positions (-1 = none) and retrieval scores; rows sorted by county.
+        """Each row's exact top-pool under the full score: index positions (-1 = none), retrieval values.
 
-        ex_local/ex_cols: excluded pairs as (position in rows, index position), sorted by ex_local.
+        Rows are sorted by county; ex_local/ex_cols: excluded pairs as (position in rows, index
+        position), sorted by ex_local. A row's pool is its `pool` best mentors by full score (retrieval
+        value plus distance band), ties by mentor id, whatever the batch: see matching.exact. The
+        search skips category tiles by a bound (prune, default policy.prune) or multiplies everything;
+        a row whose certificate does not hold (near-ties beyond the room kept) is searched again, densely,
+        with 4x the room.
         """
         pool = min(self.pool, max(self.size, 1))
         out_pos = np.full((len(rows), pool), -1, dtype=np.int64)
         out_val = np.full((len(rows), pool), NEG, dtype=np.float32)
-        if self.size == 0:
+        if self.size == 0 or len(rows) == 0:
             return out_pos, out_val
+        todo, width = np.arange(len(rows)), pool + SLACK
+        prune = self.policy.prune if prune is None else prune
+        search = partial(self.tiles.search, self) if prune else self.search_dense
+        while len(todo):
+            local = np.full(len(rows), -1, np.int64)
+            local[todo] = np.arange(len(todo))
+            keep = local[ex_local] >= 0
+            pos, val, complete = search(
+                newcomers,
+                rows[todo],
+                None if n_text is None else n_text[todo],
+                local[ex_local[keep]],
+                ex_cols[keep],
+                pool,
+                width,
+            )
+            out_pos[todo[complete]], out_val[todo[complete]] = pos[complete], val[complete]
+            todo, width, search = todo[~complete], width * 4, self.search_dense
+        return out_pos, out_val
+
+    def search_dense(
+        self,
+        newcomers: NewcomerTable,
+        rows: np.ndarray,
+        n_text: np.ndarray | None,
+        ex_local: np.ndarray,
+        ex_cols: np.ndarray,
+        pool: int,
+        width: int,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Multiply every row by every mentor: (pos, val, complete) per row (the reference search)."""
+        out_pos = np.full((len(rows), pool), -1, dtype=np.int64)
+        out_val = np.full((len(rows), pool), NEG, dtype=np.float32)
+        complete = np.ones(len(rows), bool)
         step = self.policy.block_rows
         # One score buffer for all blocks: a fresh 100+ MB array per block costs a page fault per 4 KB.
         buf = np.empty((min(step, len(rows)), self.keys.shape[0]), dtype=np.float32)
@@ -254,15 +322,48 @@ class MentorIndex:
             parts = WORKERS if len(blk) >= SPLIT_MIN_ROWS else 1
             cuts = [len(blk) * i // parts for i in range(parts + 1)]
             lo, hi = np.searchsorted(ex_local, [start, start + len(blk)])
-            args = (s, newcomers, blk, n_cat, ex_local[lo:hi] - start, ex_cols[lo:hi], pool)
+            args = (s, newcomers, blk, q, n_cat, ex_local[lo:hi] - start, ex_cols[lo:hi], pool, width)
             outs = (out_pos[start : start + len(blk)], out_val[start : start + len(blk)])
+            flags = complete[start : start + len(blk)]
             if parts == 1:
-                self._mask_select(*args, *outs, 0, len(blk))
+                self._dense_slice(*args, *outs, flags, 0, len(blk))
             else:
-                jobs = [_executor().submit(self._mask_select, *args, *outs, a, b) for a, b in pairwise(cuts)]
+                pool_ = executor(WORKERS)
+                jobs = [pool_.submit(self._dense_slice, *args, *outs, flags, a, b) for a, b in pairwise(cuts)]
                 for job in jobs:
                     job.result()
-        return out_pos, out_val
+        return out_pos, out_val, complete
+
+    def _dense_slice(
+        self,
+        s: np.ndarray,
+        newcomers: NewcomerTable,
+        blk: np.ndarray,
+        q: np.ndarray,
+        n_cat: np.ndarray,
+        ex_local: np.ndarray,
+        ex_cols: np.ndarray,
+        pool: int,
+        width: int,
+        out_pos: np.ndarray,
+        out_val: np.ndarray,
+        complete: np.ndarray,
+        r0: int,
+        r1: int,
+    ) -> None:
+        """Mask rows r0:r1 of a score block and search them exactly (ex_local relative to the block)."""
+        lo, hi = np.searchsorted(ex_local, [r0, r1])
+        sub = s[r0:r1]
+        self.mask_block(sub, newcomers, blk[r0:r1], ex_local[lo:hi] - r0, ex_cols[lo:hi], n_cat[r0:r1])
+        search = RowSearch(self, newcomers, blk[r0:r1], q[r0:r1], pool, width)
+        # The exact top `pool` by retrieval value gives each row a first P-th best full score ...
+        pos, val = topk_rows(sub, pool, self.groups)
+        local = np.arange(r1 - r0)
+        tau = search.warm(local, pos, val)
+        # ... and every pair whose value passes the certificate's floor is scored in full.
+        r, c = np.nonzero(sub[:, : self.size] >= search.floor(local, tau)[:, None])
+        search.offer(r, c, sub[r, c], tau[r])
+        out_pos[r0:r1], out_val[r0:r1], complete[r0:r1] = search.finish()
 
     def rerank(
         self,
@@ -283,15 +384,8 @@ class MentorIndex:
         scores = np.full(pos.shape, NEG, dtype=np.float32)
         r, c = np.nonzero(valid)
         if len(r):
-            m, n = mentor_rows[r, c], rows[r]
-            km = haversine_km(
-                newcomers.lat[n].astype(np.float64),
-                newcomers.lon[n].astype(np.float64),
-                self.mentors.lat[m].astype(np.float64),
-                self.mentors.lon[m].astype(np.float64),
-            )
-            linear = val[r, c] + self.weights["distance"] * distance_band_score(km)
-            scores[r, c] = self.scorer.from_linear(linear)
+            band = self.pair_bands(newcomers, rows[r], pos[r, c])
+            scores[r, c] = self.scorer.from_linear(full_linear(val[r, c], band, self.weights["distance"]))
         # Deterministic order: by score, then by mentor id among equal scores.
         ids = np.where(valid, self.mentors.ids[np.maximum(mentor_rows, 0)], np.iinfo(np.int64).max)
         by_id = np.argsort(ids, axis=1, kind="stable")

@@ -88,7 +88,15 @@ def run_shard(
         hook(shard)
     cand = retrieve_pool(index, newcomers, exclude_pairs=exclude_pairs, seed=seed, method="exact")
     if row_local_second_stage:
-        cand = second_stage(index, newcomers, cand, reranker=index.reranker, k=index.policy.k, seed=seed)
+        cand = second_stage(
+            index,
+            newcomers,
+            cand,
+            reranker=index.reranker,
+            k=index.policy.k,
+            seed=seed,
+            exclude_pairs=exclude_pairs,
+        )
     return ShardCandidates(
         _narrow(cand.mentor_rows),
         cand.scores,
@@ -225,7 +233,7 @@ def find_candidates_distributed(
 
     with dask.config.set({"distributed.admin.large-graph-warning-threshold": GRAPH_WARNING}):
         parts = _ShardRun(client, index, shard_args, len(bounds)).run(on_progress)
-    return _assemble(index, newcomers, rows, parts, row_local, seed)
+    return _assemble(index, newcomers, rows, parts, row_local, seed, pairs)
 
 
 def _assemble(
@@ -235,6 +243,7 @@ def _assemble(
     parts: list[ShardCandidates],
     row_local: bool,
     seed: int,
+    exclude_pairs: np.ndarray,
 ) -> Candidates:
     """The shards' candidates as one Candidates over the whole table, in the in-process row order."""
     text = None
@@ -252,7 +261,10 @@ def _assemble(
     )
     if row_local:
         return cand
-    return second_stage(index, newcomers, cand, reranker=index.reranker, k=index.policy.k, seed=seed)
+    policy = index.policy
+    return second_stage(
+        index, newcomers, cand, reranker=index.reranker, k=policy.k, seed=seed, exclude_pairs=exclude_pairs
+    )
 
 
 def cluster_map(client: Client) -> Mapper:

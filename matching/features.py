@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -33,6 +34,40 @@ FEATURE_NAMES: tuple[str, ...] = (
 BILINEAR: tuple[str, ...] = ("product", "resources", "channels", "language", "text", "track", *RESOURCE_FLAGS)
 DISTANCE_BANDS_KM: tuple[float, ...] = (300.0, 800.0, 1500.0)
 DISTANCE_BAND_SCORES: tuple[float, ...] = (1.0, 0.75, 0.5, 0.25)
+
+
+def padded_categories(categories: object, rows: np.ndarray) -> np.ndarray:
+    """(len(rows), L) int64 category indices of some rows of a CSR matrix, -1 where a row has fewer.
+
+    Profiles hold one to a few categories: pair features gather these few indices per pair instead of
+    a dense (pairs, C) row, which was most of the cost of featurising a million pooled pairs.
+    """
+    indptr, indices = categories.indptr, categories.indices  # type: ignore[attr-defined]
+    rows = np.asarray(rows, dtype=np.int64)
+    starts = indptr[rows].astype(np.int64)
+    lens = (indptr[rows + 1] - starts).astype(np.int64)
+    out = np.full((len(rows), max(int(lens.max()) if len(rows) else 0, 1)), -1, dtype=np.int64)
+    owner = np.repeat(np.arange(len(rows)), lens)
+    slot = np.arange(int(lens.sum())) - np.repeat(np.cumsum(lens) - lens, lens)
+    out[owner, slot] = indices[np.repeat(starts, lens) + slot]
+    return out
+
+
+def flag_bits(flags: np.ndarray) -> np.ndarray:
+    """(n, w <= 32) bool flags -> (n,) uint32 bit masks, so a pair's overlap is one popcount."""
+    w = flags.shape[1]
+    if w > 32:
+        raise ValueError("at most 32 flags per mask")
+    return (flags.astype(np.uint32) << np.arange(w, dtype=np.uint32)).sum(axis=1, dtype=np.uint32)
+
+
+def share_fit(n_bits: np.ndarray, m_bits: np.ndarray, width: int) -> np.ndarray:
+    """Per pair <row-normalised newcomer flags, mentor flags>: the share of the newcomer's flags the
+    mentor has, or (newcomer without any: "no preference") the share of all flags the mentor has."""
+    common = np.bitwise_count(n_bits & m_bits).astype(np.float32)
+    wanted = np.bitwise_count(n_bits).astype(np.float32)
+    everything = np.bitwise_count(m_bits).astype(np.float32) / np.float32(width)
+    return np.where(wanted > 0, common / np.maximum(wanted, 1), everything)
 
 
 def _row_normalise(flags: np.ndarray) -> np.ndarray:
@@ -72,6 +107,15 @@ class FeatureSpace:
             track.astype(np.float32),
         )
 
+    @cached_property
+    def m_cat_idx(self) -> np.ndarray:
+        """(M, L) int64 category indices of each mentor, -1 padded (from m_cat_bin)."""
+        m, c = np.nonzero(self.m_cat_bin)
+        lens = np.bincount(m, minlength=len(self.m_cat_bin))
+        out = np.full((len(self.m_cat_bin), max(int(lens.max()) if len(lens) else 0, 1)), -1, np.int64)
+        out[m, np.arange(len(m)) - np.repeat(np.cumsum(lens) - lens, lens)] = c
+        return out
+
     def mentor_keys(self, mentors: MentorTable) -> np.ndarray:
         """(M, d) float32 mentor side of the retrieval inner product."""
         return np.hstack(
@@ -91,6 +135,17 @@ class FeatureSpace:
             return np.zeros((len(rows), self.m_text.shape[1]), np.float32)
         return self.text.transform([newcomers.texts[i] for i in rows])
 
+    def product_relevance(self, n_cat: np.ndarray) -> np.ndarray:
+        """(n, C) float32 mean compatibility row of each newcomer's categories (all of them if none).
+
+        0/1 flags times float32 values sum without rounding in float64, whatever the order, so a row's
+        query does not depend on the other rows of its batch: a block, a shard or a pruned tile gets the
+        same bits (a float32 GEMM row does depend on the batch's shape).
+        """
+        counts = n_cat.sum(axis=1, keepdims=True, dtype=np.float64)
+        sums = np.where(counts > 0, n_cat.astype(np.float64), 1.0) @ self.compat.astype(np.float64)
+        return (sums / np.where(counts > 0, counts, n_cat.shape[1])).astype(np.float32)
+
     def newcomer_queries(
         self,
         newcomers: NewcomerTable,
@@ -103,14 +158,14 @@ class FeatureSpace:
 
         n_text / n_cat, if given, are the precomputed text embedding / dense categories of these rows.
         """
-        cat = _row_normalise(newcomers.dense_categories(rows) if n_cat is None else n_cat)
+        product = self.product_relevance(newcomers.dense_categories(rows) if n_cat is None else n_cat)
         need = newcomers.resources[rows]
         res = weights["resources"] * _row_normalise(need)
         for j, flag in enumerate(RESOURCE_FLAGS):
             res[:, j] += weights.get(flag, 0.0) * need[:, j]
         return np.hstack(
             [
-                weights["product"] * (cat @ self.compat),
+                weights["product"] * product,
                 res,
                 weights["channels"] * _row_normalise(newcomers.channels[rows]),
                 weights["language"] * _row_normalise(newcomers.languages[rows]),
@@ -134,41 +189,69 @@ def pair_features(
     newcomer_rows: np.ndarray,
     *,
     n_text_all: np.ndarray | None = None,
-    chunk: int = 500_000,
+    km: np.ndarray | None = None,
+    chunk: int = 65_536,
 ) -> np.ndarray:
     """(n_pairs, len(FEATURE_NAMES)) float32 named features of (mentor row, newcomer row) pairs.
 
-    n_text_all, if given, is the precomputed (len(newcomers), T) text embedding of the whole table.
+    n_text_all, if given, is the precomputed (len(newcomers), T) text embedding of the whole table; km,
+    if given, the pairs' distances. Newcomer-side vectors are computed once per unique newcomer (pools
+    repeat each newcomer), categories are gathered as a few indices per pair, and chunks stay in cache.
     """
     mentor_rows = np.asarray(mentor_rows, dtype=np.int64)
     newcomer_rows = np.asarray(newcomer_rows, dtype=np.int64)
-    out = np.zeros((len(mentor_rows), len(FEATURE_NAMES)), dtype=np.float32)
+    # Column-major: every feature is written as one column, and scorers read them column by column.
+    out = np.zeros((len(mentor_rows), len(FEATURE_NAMES)), dtype=np.float32, order="F")
+    if len(mentor_rows) == 0:
+        return out
+    m_idx = space.m_cat_idx
+    m_has = m_idx >= 0
+    m_w = np.where(m_has, 1.0 / np.maximum(m_has.sum(axis=1, keepdims=True), 1), 0.0).astype(np.float32)
+    m_empty = ~m_has.any(axis=1)
+    widths = (mentors.resources.shape[1], mentors.channels.shape[1], mentors.languages.shape[1])
+    m_bits = [flag_bits(mentors.resources), flag_bits(mentors.channels), flag_bits(mentors.languages)]
     for start in range(0, len(mentor_rows), chunk):
         m, n = mentor_rows[start : start + chunk], newcomer_rows[start : start + chunk]
-        # Features are computed per unique newcomer, then gathered: pools repeat newcomers k times.
         un, inv = np.unique(n, return_inverse=True)
-        n_cat_bin = newcomers.dense_categories(un)
-        n_cat = (_row_normalise(n_cat_bin) @ space.compat)[inv]
-        need = newcomers.resources[un][inv]
-        offered = mentors.resources[m]
+        n_rel = _row_normalise(newcomers.dense_categories(un)) @ space.compat  # (u, C)
+        n_idx = padded_categories(newcomers.categories, un)[inv]
+        mi, mw = m_idx[m], m_w[m]
         o = out[start : start + chunk]
-        o[:, 0] = np.einsum("ij,ij->i", n_cat, space.m_cat_norm[m])
-        o[:, 1] = np.einsum("ij,ij->i", _row_normalise(need), offered.astype(np.float32))
-        o[:, 2] = np.einsum("ij,ij->i", _row_normalise(newcomers.channels[un])[inv], mentors.channels[m])
-        o[:, 3] = np.einsum("ij,ij->i", _row_normalise(newcomers.languages[un])[inv], mentors.languages[m])
+        # product = <relevance of the newcomer's categories, the mentor's normalised categories>; a
+        # mentor with no category spreads evenly (as _row_normalise does), i.e. the row's mean.
+        o[:, 0] = (n_rel[inv[:, None], np.maximum(mi, 0)] * mw).sum(axis=1)
+        empty = m_empty[m]
+        if empty.any():
+            o[empty, 0] = n_rel.mean(axis=1)[inv[empty]]
+        need_u = newcomers.resources[un]
+        n_flags = (need_u, newcomers.channels[un], newcomers.languages[un])
+        for j, (flags, bits, width) in enumerate(zip(n_flags, m_bits, widths, strict=True)):
+            o[:, 1 + j] = share_fit(flag_bits(flags)[inv], bits[m], width)
         if space.m_text.shape[1]:
             n_text = space.newcomer_text(newcomers, un) if n_text_all is None else n_text_all[un]
             o[:, 4] = np.einsum("ij,ij->i", n_text[inv], space.m_text[m])
         o[:, 5] = space.m_track[m]
-        km = haversine_km(
-            newcomers.lat[n].astype(np.float64),
-            newcomers.lon[n].astype(np.float64),
-            mentors.lat[m].astype(np.float64),
-            mentors.lon[m].astype(np.float64),
-        )
-        o[:, 6] = distance_band_score(km)
+        if km is None:
+            dist = haversine_km(
+                newcomers.lat[n].astype(np.float64),
+                newcomers.lon[n].astype(np.float64),
+                mentors.lat[m].astype(np.float64),
+                mentors.lon[m].astype(np.float64),
+            )
+        else:
+            dist = km[start : start + chunk]
+        o[:, 6] = distance_band_score(dist)
         same_pref = newcomers.county[n] // 100 == mentors.county[m] // 100
-        identical = np.einsum("ij,ij->i", n_cat_bin[inv].astype(np.float32), space.m_cat_bin[m]) > 0
-        o[:, 7] = same_pref & identical
-        o[:, 8:] = need & offered
+        o[:, 7] = same_pref & shares_category(n_idx, mi)
+        o[:, 8:] = need_u[inv] & mentors.resources[m]
+    return out
+
+
+def shares_category(n_idx: np.ndarray, m_idx: np.ndarray) -> np.ndarray:
+    """Per pair: the two -1-padded category index rows have a category in common."""
+    out = np.zeros(len(n_idx), bool)
+    for a in range(n_idx.shape[1]):
+        col = n_idx[:, a]
+        hit = (m_idx == col[:, None]).any(axis=1)
+        out |= hit & (col >= 0)
     return out

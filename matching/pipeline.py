@@ -65,8 +65,11 @@ def find_candidates(
     Two stages: the default scorer retrieves a pool per newcomer over the whole mentor table, then the
     learned re-ranker (if any) and the pairing mode order it.
     """
-    pool = retrieve_pool(index, newcomers, exclude_pairs=exclude_pairs, seed=seed, method=method)
-    return second_stage(index, newcomers, pool, reranker=index.reranker, k=index.policy.k, seed=seed)
+    pairs = np.asarray(list(exclude_pairs), np.int64).reshape(-1, 2)
+    pool = retrieve_pool(index, newcomers, exclude_pairs=pairs, seed=seed, method=method)
+    return second_stage(
+        index, newcomers, pool, reranker=index.reranker, k=index.policy.k, seed=seed, exclude_pairs=pairs
+    )
 
 
 def retrieve_pool(
@@ -92,8 +95,9 @@ def retrieve_pool(
         method = choose_method(len(rows), index.size)
     if method == "faiss":
         pos, val = retrieve_ann(index, newcomers, rows, text_rows, ex_local, ex_cols, seed)
-    else:
-        pos, val = index.retrieve_exact(newcomers, rows, text_rows, ex_local, ex_cols)
+    else:  # "dense" multiplies every pair: the reference the pruned search equals
+        prune = False if method == "dense" else None
+        pos, val = index.retrieve_exact(newcomers, rows, text_rows, ex_local, ex_cols, prune=prune)
     return replace(index.rerank(newcomers, rows, pos, val, pos.shape[1]), newcomer_text=text_all)
 
 

@@ -2,21 +2,28 @@
 
 Two model families are fitted on the same decisions and the better one on a held-out selection split
 is kept (recorded in metrics["chosen"] and metrics["why"]):
-- gradient-boosted trees (scikit-learn's HistGradientBoostingClassifier) with monotonic constraints
-  where the direction is known (rerank.MONOTONIC), so noise cannot flip "covers the needs" into a
-  penalty; trees form thresholds and interactions (fresh produce x distance) by themselves;
-- an L2-regularised logistic model on standardised features plus pairwise products of a few.
+- gradient-boosted stumps (scikit-learn's HistGradientBoostingClassifier with depth-1 trees) with
+  monotonic constraints where the direction is known (rerank.MONOTONIC), so noise cannot flip "covers
+  the needs" into a penalty. Stumps form thresholds ("a city-level honour or better") but no
+  interactions of their own: the interactions a coordinator uses (fresh produce x distance, no cold
+  chain for fresh produce) are explicit re-ranking features;
+- an L2-regularised logistic model on standardised features (the same explicit interactions).
+Measured on persona decisions (bench/RESULTS.md): deeper trees (12 leaves) and a logistic model with all
+36 pairwise products of nine features fitted the noise of ~1,500 decisions and chose worse mentors from
+a fresh pool than these two.
 
 Guardrails live here too: the learned probability is blended with the default score by
 alpha = n / (n + PRIOR_DECISIONS), so few decisions barely move the ranking. The hard rules are
-applied after scoring (candidates.MentorIndex.rerank_learned) and are never features to learn away.
+applied after scoring (matching.stages) and are never features to learn away.
 
-Trees run on one OpenMP thread: the data are small (thousands of decisions, a pool per newcomer), and
-on a busy machine OpenMP's spinning threads cost more than they save (measured: 120 s of a 250 s bench
-round was split-finding overhead).
+Boosting runs on one OpenMP thread: the data are small (thousands of decisions), and on a busy machine
+OpenMP's spinning threads cost more than they save. Scoring does not use the fitted estimator: a sum of
+stumps is one step function per feature, compiled once (checked against predict_proba) and evaluated
+with searchsorted, which scores a million pooled pairs in a fraction of the estimator's time.
 
-Saved as a JSON-able dict (never a pickle): trees as a base64 skops archive loaded with an explicit
-list of trusted types, the logistic model as plain coefficients.
+Saved as a JSON-able dict (never a pickle): stumps as thresholds and step values, the logistic model as
+plain coefficients. Versions stored before stumps ("hgb": 12-leaf trees as a base64 skops archive) still
+load, with an explicit list of trusted types.
 """
 
 from __future__ import annotations
@@ -38,8 +45,11 @@ from matching.rerank import MONOTONIC, RERANK_FEATURE_NAMES, column
 
 FORMAT = "jieduan.matching.reranker/2"
 PRIOR_DECISIONS = 300  # alpha reaches 1/2 at this many training decisions
-# Products the logistic model gets on top of the features (the trees find interactions themselves).
-INTERACTING = (
+SELECT_MARGIN = 0.01  # selection-split AUC a single family must gain over the mean to be kept alone
+FAMILY_WORDS = {"stumps": "boosted stumps", "logistic": "logistic", "mean": "the mean of both"}
+LOGISTIC_C = 0.05  # strong: with ~40 correlated features and noisy labels, weaker fits chose worse
+# Products the logistic model of versions stored before stumps took on top of the features.
+LEGACY_INTERACTING = (
     "distance_km",
     "perishable",
     "resources",
@@ -54,37 +64,56 @@ INTERACTING = (
 TRUSTED_TYPES = ("sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",)
 
 
-def _pairs() -> list[tuple[int, int]]:
-    cols = [column(n) for n in INTERACTING]
+def _legacy_pairs() -> list[tuple[int, int]]:
+    cols = [column(n) for n in LEGACY_INTERACTING]
     return [(a, b) for i, a in enumerate(cols) for b in cols[i + 1 :]]
 
 
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-z))
+
+
 class _Logistic:
-    """Standardised features and products -> logistic regression; plain arrays, JSON-able."""
+    """Standardised features (and, in old versions, products) -> logistic regression; JSON-able."""
 
-    def __init__(self, mean: np.ndarray, scale: np.ndarray, coef: np.ndarray, intercept: float) -> None:
+    def __init__(
+        self,
+        mean: np.ndarray,
+        scale: np.ndarray,
+        coef: np.ndarray,
+        intercept: float,
+        pairs: list[tuple[int, int]] | None = None,
+    ) -> None:
         self.mean, self.scale, self.coef, self.intercept = mean, scale, coef, intercept
+        self.pairs = list(pairs or [])
+        n = len(mean) - len(self.pairs)
+        # Scoring folds the standardisation into the weights: one float32 matrix-vector product.
+        self._w = np.where(np.isfinite(scale), coef / np.where(np.isfinite(scale), scale, 1.0), 0.0)
+        self._b = float(intercept - np.sum(np.where(np.isfinite(scale), mean * self._w, 0.0)))
+        self._w_main = self._w[:n].astype(np.float32)
 
-    @staticmethod
-    def expand(x: np.ndarray) -> np.ndarray:
-        """Features plus the pairwise products of INTERACTING."""
+    def expand(self, x: np.ndarray) -> np.ndarray:
+        """Features plus the pairwise products of old versions (none for new ones)."""
         x = np.asarray(x, np.float64)
-        return np.hstack([x, np.stack([x[:, a] * x[:, b] for a, b in _pairs()], axis=1)])
+        if not self.pairs:
+            return x
+        return np.hstack([x, np.stack([x[:, a] * x[:, b] for a, b in self.pairs], axis=1)])
 
     @classmethod
     def fit(cls, x: np.ndarray, y: np.ndarray, w: np.ndarray, seed: int) -> _Logistic:
-        """Fit with C=0.3 (strong enough that a near-constant feature cannot get a huge weight)."""
-        z = cls.expand(x)
+        """Fit with strong L2 (LOGISTIC_C): a near-constant feature cannot get a huge weight."""
+        z = np.asarray(x, np.float64)
         mean, scale = z.mean(axis=0), z.std(axis=0)
         scale[scale < 1e-6] = np.inf  # constant features get no weight at all
-        model = LogisticRegression(C=0.3, max_iter=3000, random_state=seed)
+        model = LogisticRegression(C=LOGISTIC_C, max_iter=3000, random_state=seed)
         model.fit((z - mean) / scale, y, sample_weight=w)
         return cls(mean, scale, model.coef_[0], float(model.intercept_[0]))
 
     def proba(self, x: np.ndarray) -> np.ndarray:
         """Approval probability."""
-        logit = self.intercept + ((self.expand(x) - self.mean) / self.scale) @ self.coef
-        return 1.0 / (1.0 + np.exp(-logit))
+        if self.pairs:
+            return _sigmoid(self.intercept + ((self.expand(x) - self.mean) / self.scale) @ self.coef)
+        return _sigmoid(self._b + np.asarray(x, np.float32) @ self._w_main)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain lists (inf scales stored as 0: 'no weight')."""
@@ -94,33 +123,152 @@ class _Logistic:
             "scale": scale.tolist(),
             "coef": self.coef.tolist(),
             "intercept": self.intercept,
+            "pairs": [list(p) for p in self.pairs],
         }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> _Logistic:
-        """Inverse of to_dict."""
+        """Inverse of to_dict; a version stored without "pairs" used all products of LEGACY_INTERACTING."""
         scale = np.array(d["scale"], np.float64)
+        pairs = [tuple(p) for p in d["pairs"]] if "pairs" in d else _legacy_pairs()
         return cls(
-            np.array(d["mean"]), np.where(scale > 0, scale, np.inf), np.array(d["coef"]), d["intercept"]
+            np.array(d["mean"]),
+            np.where(scale > 0, scale, np.inf),
+            np.array(d["coef"]),
+            d["intercept"],
+            pairs,  # type: ignore[arg-type]
         )
 
 
-def _fit_trees(x: np.ndarray, y: np.ndarray, w: np.ndarray, seed: int) -> HistGradientBoostingClassifier:
+class _Stumps:
+    """A sum of depth-1 trees as one step function per feature: raw = base + sum_f step_f(x_f).
+
+    Feature f's stumps (threshold t, left - right value d) contribute sum of d over t >= x_f (x <= t goes
+    left, as in scikit-learn); `steps[f][j]` is that suffix sum from the j-th smallest threshold.
+    """
+
+    def __init__(self, base: float, thresholds: list[np.ndarray], steps: list[np.ndarray]) -> None:
+        self.base = float(base)
+        self.thresholds = [np.asarray(t, np.float64) for t in thresholds]
+        self.steps = [np.asarray(v, np.float64) for v in steps]
+        self._used = [f for f, t in enumerate(self.thresholds) if len(t)]
+        # Features are float32: x <= t equals x <= (the largest float32 <= t), so the search can run in
+        # float32 on the feature column as it is.
+        down = []
+        for t in self.thresholds:
+            t32 = t.astype(np.float32)
+            down.append(np.where(t32.astype(np.float64) > t, np.nextafter(t32, np.float32(-np.inf)), t32))
+        self._t32 = down
+
+    @classmethod
+    def compile(cls, model: HistGradientBoostingClassifier, x: np.ndarray) -> _Stumps:
+        """From a fitted depth-1 model; raises if the result differs from predict_proba on x."""
+        n_features = x.shape[1]
+        base = float(np.ravel(model._baseline_prediction)[0])
+        found: list[list[tuple[float, float]]] = [[] for _ in range(n_features)]
+        for (tree,) in model._predictors:
+            nodes = tree.nodes
+            root = nodes[0]
+            if root["is_leaf"]:
+                base += float(root["value"])
+                continue
+            left, right = nodes[root["left"]], nodes[root["right"]]
+            base += float(right["value"])
+            found[int(root["feature_idx"])].append(
+                (float(root["num_threshold"]), float(left["value"] - right["value"]))
+            )
+        thresholds, steps = [], []
+        for pairs in found:
+            pairs.sort()
+            t = np.array([p[0] for p in pairs], np.float64)
+            d = np.array([p[1] for p in pairs], np.float64)
+            thresholds.append(t)
+            steps.append(np.append(np.cumsum(d[::-1])[::-1], 0.0))
+        stumps = cls(base, thresholds, steps)
+        with threadpool_limits(limits=1, user_api="openmp"):
+            expected = model.predict_proba(x)[:, 1]
+        if not np.allclose(stumps.proba(x), expected, atol=1e-6):
+            raise RuntimeError("compiled stumps differ from the fitted model")
+        return stumps
+
+    def raw(self, x: np.ndarray) -> np.ndarray:
+        """Log-odds of approval."""
+        x = np.asarray(x)
+        out = np.full(len(x), self.base)
+        for f in self._used:
+            col = x[:, f]
+            if col.dtype == np.float32:
+                out += self.steps[f][np.searchsorted(self._t32[f], col, "left")]
+            else:
+                out += self.steps[f][np.searchsorted(self.thresholds[f], col.astype(np.float64), "left")]
+        return out
+
+    def proba(self, x: np.ndarray) -> np.ndarray:
+        """Approval probability."""
+        return _sigmoid(self.raw(x))
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain lists."""
+        return {
+            "base": self.base,
+            "thresholds": [t.tolist() for t in self.thresholds],
+            "steps": [v.tolist() for v in self.steps],
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> _Stumps:
+        """Inverse of to_dict."""
+        return cls(d["base"], d["thresholds"], d["steps"])
+
+
+class _Mean:
+    """The mean approval probability of boosted stumps and the logistic model."""
+
+    def __init__(self, stumps: _Stumps, logistic: _Logistic) -> None:
+        self.stumps, self.logistic = stumps, logistic
+
+    def proba(self, x: np.ndarray) -> np.ndarray:
+        """Approval probability."""
+        return 0.5 * (self.stumps.proba(x) + self.logistic.proba(x))
+
+    def to_dict(self) -> dict[str, Any]:
+        """Both parts."""
+        return {"stumps": self.stumps.to_dict(), "logistic": self.logistic.to_dict()}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> _Mean:
+        """Inverse of to_dict."""
+        return cls(_Stumps.from_dict(d["stumps"]), _Logistic.from_dict(d["logistic"]))
+
+
+def _fit_family(kind: str, x: np.ndarray, y: np.ndarray, w: np.ndarray, seed: int) -> Any:
+    if kind == "stumps":
+        return _fit_stumps(x, y, w, seed)
+    if kind == "logistic":
+        return _Logistic.fit(x, y, w, seed)
+    return _Mean(_fit_stumps(x, y, w, seed), _Logistic.fit(x, y, w, seed))
+
+
+def _fit_stumps(x: np.ndarray, y: np.ndarray, w: np.ndarray, seed: int) -> _Stumps:
     monotonic = [MONOTONIC.get(name, 0) for name in RERANK_FEATURE_NAMES]
     model = HistGradientBoostingClassifier(
-        learning_rate=0.06,
-        max_iter=150,
-        max_leaf_nodes=12,
+        learning_rate=0.1,
+        max_iter=400,
+        max_depth=1,
         min_samples_leaf=25,
         l2_regularization=1.0,
         monotonic_cst=monotonic,
-        early_stopping=False,  # deterministic, and the selection split does the checking
+        # Stops when 20 more stumps do not improve the loss on an internal split (seeded, so deterministic).
+        early_stopping=True,
+        validation_fraction=0.2,
+        n_iter_no_change=20,
         random_state=seed,
     )
     # Unit weights go in as None: weighted binning takes a much slower percentile path.
     weights = None if np.all(w == 1.0) else w
     with threadpool_limits(limits=1, user_api="openmp"):
-        return model.fit(x, y, sample_weight=weights)
+        model.fit(x, y, sample_weight=weights)
+    return _Stumps.compile(model, x)
 
 
 def _split(n: int, groups: np.ndarray | None, share: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -163,18 +311,18 @@ class LearnedRanker:
 
     def proba(self, features: np.ndarray) -> np.ndarray:
         """The model's own approval probability, before blending."""
-        x = np.asarray(features, np.float64)
+        x = np.asarray(features)
         if len(x) == 0:
             return np.zeros(0)
         if self.kind == "hgb":
             with threadpool_limits(limits=1, user_api="openmp"):
                 return self.model.predict_proba(x)[:, 1]
-        return self.model.proba(x)
+        return self.model.proba(features)
 
     def score(self, features: np.ndarray) -> np.ndarray:
         """Re-ranking score of each pair (higher is better), in the default score's units."""
-        x = np.asarray(features, np.float64)
-        default = x[:, 0] if len(x) else np.zeros(0)
+        x = np.asarray(features)
+        default = x[:, 0] if len(x) else np.zeros(0, np.float32)
         return (self.alpha * self.proba(x) + (1.0 - self.alpha) * default).astype(np.float32)
 
     @classmethod
@@ -214,21 +362,22 @@ class LearnedRanker:
         sub = None if groups is None else np.asarray(groups)[rest]
         tr, sel = _split(len(rest), sub, 0.25, seed + 1)
         tr, sel = rest[tr], rest[sel]
-        trees = _fit_trees(x[tr], y[tr], w[tr], seed)
-        logistic = _Logistic.fit(x[tr], y[tr], w[tr], seed)
-        with threadpool_limits(limits=1, user_api="openmp"):
-            auc_trees = _auc(y[sel], trees.predict_proba(x[sel])[:, 1])
-        auc_logistic = _auc(y[sel], logistic.proba(x[sel]))
-        kind = "hgb" if not auc_logistic > auc_trees else "logistic"
+        fitted = {
+            "stumps": _fit_stumps(x[tr], y[tr], w[tr], seed),
+            "logistic": _Logistic.fit(x[tr], y[tr], w[tr], seed),
+        }
+        fitted["mean"] = _Mean(fitted["stumps"], fitted["logistic"])
+        aucs = {name: _auc(y[sel], m.proba(x[sel])) for name, m in fitted.items()}
+        # The mean of the two is kept unless one family alone is clearly better on the selection split:
+        # on persona decisions it was never far from the better family and often ahead of both.
+        best = max(("stumps", "logistic"), key=lambda name: aucs[name] if np.isfinite(aucs[name]) else -1)
+        kind = best if aucs[best] > aucs["mean"] + SELECT_MARGIN else "mean"
         why = (
-            f"selection-split AUC: boosted trees {auc_trees:.3f}, logistic with interactions "
-            f"{auc_logistic:.3f}; kept {'boosted trees' if kind == 'hgb' else 'logistic'}"
+            f"selection-split AUC: boosted stumps {aucs['stumps']:.3f}, logistic {aucs['logistic']:.3f}, "
+            f"their mean {aucs['mean']:.3f}; kept {FAMILY_WORDS[kind]}"
         )
-        model: Any = (
-            _fit_trees(x[rest], y[rest], w[rest], seed)
-            if kind == "hgb"
-            else _Logistic.fit(x[rest], y[rest], w[rest], seed)
-        )
+        model = _fit_family(kind, x[rest], y[rest], w[rest], seed)
+        auc_trees, auc_logistic = aucs["stumps"], aucs["logistic"]
         alpha = len(rest) / (len(rest) + prior_decisions)
         ranker = cls(kind=kind, model=model, alpha=alpha, version=version, metrics={})
         scores = ranker.score(x[test])
@@ -237,6 +386,7 @@ class LearnedRanker:
             "approval_at_top": approval_at_top(scores, y[test]),
             "auc_trees": auc_trees,
             "auc_logistic": auc_logistic,
+            "auc_mean": aucs["mean"],
             "chosen": kind,
             "why": why,
             "alpha": alpha,
@@ -286,6 +436,10 @@ class LearnedRanker:
             model: Any = sio.loads(raw, trusted=list(TRUSTED_TYPES))
         elif data["kind"] == "logistic":
             model = _Logistic.from_dict(data["model"])
+        elif data["kind"] == "stumps":
+            model = _Stumps.from_dict(data["model"])
+        elif data["kind"] == "mean":
+            model = _Mean.from_dict(data["model"])
         else:
             raise ValueError(f"unknown model kind {data['kind']!r}")
         return cls(

@@ -56,7 +56,7 @@ class Recommender:
         pos, val = index.retrieve_exact(table, rows, text, ex_local, ex_cols)
         k = min(k or self.policy.k, index.pool)
         pool = index.rerank(table, rows, pos, val, pos.shape[1])
-        cand = second_stage(index, table, pool, reranker=index.reranker, k=k)
+        cand = second_stage(index, table, pool, reranker=index.reranker, k=k, exclude_pairs=excluded)
         cols = np.flatnonzero(cand.mentor_rows[0, :k] >= 0)
         picked = np.zeros(len(cols), dtype=np.int64)
         m_rows, scores = cand.mentor_rows[0, cols], cand.scores[0, cols]

@@ -48,10 +48,10 @@ def counties() -> CountyTable:
     )
 
 
-def unit_vectors(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
-    """(n, 3) float32 points on the unit sphere, so that a dot product is the cosine of the arc."""
+def unit_vectors(lat: np.ndarray, lon: np.ndarray, dtype: type = np.float32) -> np.ndarray:
+    """(n, 3) points on the unit sphere, so that a dot product is the cosine of the arc."""
     la, lo = np.radians(np.asarray(lat, np.float64)), np.radians(np.asarray(lon, np.float64))
-    return np.stack([np.cos(la) * np.cos(lo), np.cos(la) * np.sin(lo), np.sin(la)], axis=1).astype(np.float32)
+    return np.stack([np.cos(la) * np.cos(lo), np.cos(la) * np.sin(lo), np.sin(la)], axis=1).astype(dtype)
 
 
 def haversine_km(lat1: np.ndarray, lon1: np.ndarray, lat2: np.ndarray, lon2: np.ndarray) -> np.ndarray:

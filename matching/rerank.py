@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from matching import taxonomy, vocab
-from matching.features import FEATURE_NAMES, FeatureSpace, pair_features
+from matching.features import FEATURE_NAMES, FeatureSpace, padded_categories, pair_features, shares_category
 from matching.regions import haversine_km
 from matching.score import WeightedScorer
 from matching.types import MentorTable, NewcomerTable, Policy
@@ -63,17 +63,14 @@ MONOTONIC: dict[str, int] = {
     "past_declines": -1,
     "approval_rate": 1,
 }
-_CHUNK = 131_072
+_CHUNK = 65_536  # pairs per step: the gathered arrays stay in cache
 COURIER_KM_UNKNOWN = 10.0  # a typical township courier point, for newcomers who did not say
 
 
-def _group_matrix() -> np.ndarray:
-    """(C, G) float32 0/1: the group of each leaf."""
+def _group_of_category() -> np.ndarray:
+    """(C,) int64: the group of each leaf."""
     groups = taxonomy.group_index()
-    out = np.zeros((len(taxonomy.CATEGORIES), len(groups)), np.float32)
-    for i, c in enumerate(taxonomy.CATEGORIES):
-        out[i, groups[c.parent]] = 1.0
-    return out
+    return np.array([groups[c.parent] for c in taxonomy.CATEGORIES], np.int64)
 
 
 def corridor_flags(policy: Policy, n_county: np.ndarray, m_county: np.ndarray) -> np.ndarray:
@@ -100,37 +97,47 @@ def rerank_features(
     """(n_pairs, len(RERANK_FEATURE_NAMES)) float32 features of (mentor row, newcomer row) pairs."""
     mentor_rows = np.asarray(mentor_rows, dtype=np.int64)
     newcomer_rows = np.asarray(newcomer_rows, dtype=np.int64)
-    out = np.zeros((len(mentor_rows), len(RERANK_FEATURE_NAMES)), np.float32)
+    # Column-major: every feature is written as one column, and scorers read them column by column.
+    out = np.zeros((len(mentor_rows), len(RERANK_FEATURE_NAMES)), np.float32, order="F")
     if len(mentor_rows) == 0:
         return out
-    base = pair_features(space, mentors, newcomers, mentor_rows, newcomer_rows, n_text_all=n_text_all)
-    out[:, 1 : 1 + len(FEATURE_NAMES)] = base
-    out[:, 0] = WeightedScorer(policy.weights).score(base)
-    chain = taxonomy.chain_link_matrix().astype(np.float32)
-    groups = _group_matrix()
-    perish = taxonomy.perishability()
-    for start in range(0, len(mentor_rows), _CHUNK):
-        m, n = mentor_rows[start : start + _CHUNK], newcomer_rows[start : start + _CHUNK]
-        o = out[start : start + _CHUNK]
-        un, inv = np.unique(n, return_inverse=True)
-        n_cat = newcomers.dense_categories(un)
-        m_cat = space.m_cat_bin[m]
-        same = np.einsum("ij,ij->i", n_cat[inv], m_cat) > 0
-        linked = np.einsum("ij,ij->i", (n_cat @ chain)[inv], m_cat) > 0
-        grp = np.einsum("ij,ij->i", ((n_cat @ groups) > 0)[inv].astype(np.float32), (m_cat @ groups) > 0) > 0
-        o[:, _COL["same_product"]] = same
-        o[:, _COL["chain_link"]] = linked & ~same
-        o[:, _COL["sibling"]] = grp & ~same & ~linked
-        o[:, _COL["perishable"]] = (n_cat * perish[None, :]).max(axis=1)[inv]
-    need, offered = newcomers.resources[newcomer_rows], mentors.resources[mentor_rows]
-    o = out
-    o[:, _COL["uncovered_needs"]] = (need & ~offered).sum(axis=1)
     km = haversine_km(
         newcomers.lat[newcomer_rows].astype(np.float64),
         newcomers.lon[newcomer_rows].astype(np.float64),
         mentors.lat[mentor_rows].astype(np.float64),
         mentors.lon[mentor_rows].astype(np.float64),
     )
+    base = pair_features(space, mentors, newcomers, mentor_rows, newcomer_rows, n_text_all=n_text_all, km=km)
+    out[:, 1 : 1 + len(FEATURE_NAMES)] = base
+    out[:, 0] = WeightedScorer(policy.weights).score(base)
+    chain = taxonomy.chain_link_matrix()
+    group = _group_of_category()
+    perish = taxonomy.perishability()
+    m_idx = space.m_cat_idx
+    for start in range(0, len(mentor_rows), _CHUNK):
+        m, n = mentor_rows[start : start + _CHUNK], newcomer_rows[start : start + _CHUNK]
+        o = out[start : start + _CHUNK]
+        un, inv = np.unique(n, return_inverse=True)
+        n_idx_u = padded_categories(newcomers.categories, un)
+        ni, mi = n_idx_u[inv], m_idx[m]
+        same = shares_category(ni, mi)
+        linked = np.zeros(len(m), bool)
+        grp = np.zeros(len(m), bool)
+        for a in range(ni.shape[1]):
+            for b in range(mi.shape[1]):
+                ok = (ni[:, a] >= 0) & (mi[:, b] >= 0)
+                x, y = np.maximum(ni[:, a], 0), np.maximum(mi[:, b], 0)
+                linked |= ok & chain[x, y]
+                grp |= ok & (group[x] == group[y])
+        o[:, _COL["same_product"]] = same
+        o[:, _COL["chain_link"]] = linked & ~same
+        o[:, _COL["sibling"]] = grp & ~same & ~linked
+        o[:, _COL["perishable"]] = np.where(n_idx_u >= 0, perish[np.maximum(n_idx_u, 0)], 0.0).max(axis=1)[
+            inv
+        ]
+    need, offered = newcomers.resources[newcomer_rows], mentors.resources[mentor_rows]
+    o = out
+    o[:, _COL["uncovered_needs"]] = (need & ~offered).sum(axis=1)
     n_county, m_county = newcomers.county[newcomer_rows], mentors.county[mentor_rows]
     o[:, _COL["distance_km"]] = km
     o[:, _COL["same_province"]] = n_county // 10000 == m_county // 10000

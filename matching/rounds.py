@@ -4,6 +4,10 @@ Round 1 runs the default scorer in both arms. After each round a candidate re-ra
 of the learned arm's decisions so far; the gate promotes it only if it beats the active model (or the
 default) on held-out decisions. The control arm always runs the default scorer, on the same scope
 and the same starting state, and its decisions never train anything.
+
+Two kinds of label: "approval" (the persona's decisions) or "outcome" (of the approved pairs, whether
+the match succeeded, drawn from a simulate.Outcome). With an outcome model both arms also report the
+success rate of their approved pairs.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from matching.pipeline import propose
 from matching.promotion import gate
 from matching.ranker import LearnedRanker
 from matching.rerank import rerank_features
-from matching.simulate import Persona
+from matching.simulate import Outcome, Persona
 from matching.types import MentorTable, NewcomerTable, Policy
 
 
@@ -39,6 +43,11 @@ class RoundResult:
     gate_reasons: list[str] = field(default_factory=list)
     learned_eval: dict[str, float] = field(default_factory=dict)
     control_eval: dict[str, float] = field(default_factory=dict)
+    # With an outcome model: success rate among each arm's approved pairs, and the lift's interval.
+    learned_success: float | None = None
+    control_success: float | None = None
+    success_low: float | None = None
+    success_high: float | None = None
 
 
 def bootstrap_lift(a: np.ndarray, b: np.ndarray, seed: int = 0, n: int = 1000) -> tuple[float, float]:
@@ -67,8 +76,15 @@ def run_rounds(
     policy: Policy | None = None,
     *,
     seed: int = 0,
+    outcome: Outcome | None = None,
+    label: str = "approval",
 ) -> list[RoundResult]:
-    """One round per scope (pass the same table repeatedly for a repeated scope)."""
+    """One round per scope (pass the same table repeatedly for a repeated scope).
+
+    label="outcome" trains on the success of approved pairs (needs outcome) instead of approvals.
+    """
+    if label not in ("approval", "outcome") or (label == "outcome" and outcome is None):
+        raise ValueError("label is 'approval', or 'outcome' with an outcome model")
     policy = policy or Policy()
     space = FeatureSpace.fit(mentors, policy, seed)  # what the persona sees: fitted once, like the text model
     active: LearnedRanker | None = None
@@ -82,7 +98,7 @@ def run_rounds(
         learned = propose(mentors, newcomers, policy, ranker=active, seed=run_seed)
         control = propose(mentors, newcomers, policy, seed=run_seed)
         x, y, why = _decide(persona, space, newcomers, learned, policy, seed)
-        _, y_control, _ = _decide(persona, space, newcomers, control, policy, seed)
+        x_control, y_control, _ = _decide(persona, space, newcomers, control, policy, seed)
         lo, hi = bootstrap_lift(y.astype(float), y_control.astype(float), seed=run_seed)
         result = RoundResult(
             r,
@@ -95,8 +111,20 @@ def run_rounds(
             learned_eval=evaluate(learned, mentors, newcomers),
             control_eval=evaluate(control, mentors, newcomers),
         )
+        ids = learned.newcomer_id
+        if outcome is not None:
+            ok = outcome.succeeded(x, learned.newcomer_id, learned.mentor_id, seed)[y]
+            ok_control = outcome.succeeded(x_control, control.newcomer_id, control.mentor_id, seed)[y_control]
+            result.learned_success = float(ok.mean()) if len(ok) else float("nan")
+            result.control_success = float(ok_control.mean()) if len(ok_control) else float("nan")
+            result.success_low, result.success_high = bootstrap_lift(
+                ok.astype(float), ok_control.astype(float), seed=run_seed
+            )
+            if label == "outcome":
+                # Only approved pairs become matches with an outcome: they are the training rows.
+                x, ids, why, y = x[y], ids[y], np.full(int(y.sum()), ""), ok
         # Round-tagged groups: one newcomer's decisions of one round stay on one side of every split.
-        xs.append(x), ys.append(y), rs.append(why), gs.append(learned.newcomer_id * 100 + r)
+        xs.append(x), ys.append(y), rs.append(why), gs.append(ids * 100 + r)
         features, approved = np.vstack(xs), np.concatenate(ys)
         candidate = LearnedRanker.fit(
             features,

@@ -51,6 +51,43 @@ class Persona:
         return approved, np.where(approved, "", codes[worst])
 
 
+@dataclass(frozen=True)
+class Outcome:
+    """A simulated business outcome of an approved pair (a first sale within 90 days, say).
+
+    Like a persona it has hidden rules over stored fields, deterministic per pair and noisy, but it is
+    what happens after the match, not what a coordinator thinks of it: the label of the outcome arm.
+    """
+
+    name: str
+    description: str
+    intercept: float
+    rules: tuple[Callable[[dict[str, np.ndarray]], np.ndarray], ...]
+
+    def succeeded(
+        self, features: np.ndarray, newcomer_ids: np.ndarray, mentor_ids: np.ndarray, seed: int = 0
+    ) -> np.ndarray:
+        """Bool per pair: did the match succeed (deterministic per pair)."""
+        f = dict(zip(RERANK_FEATURE_NAMES, np.asarray(features, np.float64).T, strict=True))
+        logit = self.intercept + sum(rule(f) for rule in self.rules)
+        u = pair_uniform(newcomer_ids, mentor_ids, seed, self.name, 3)
+        return u < 1.0 / (1.0 + np.exp(-logit))
+
+
+OUTCOME = Outcome(
+    "first_sale_90d",
+    "a first sale within 90 days: the needs covered, a mentor who keeps commitments, a newcomer with "
+    "internet, and a chain partner who buys or supplies",
+    -0.4,
+    (
+        lambda f: 1.6 * (f["resources"] - 0.6),
+        lambda f: 3.0 * (f["fulfilment_rate"] - 0.7),
+        lambda f: 0.5 * (f["internet"] - 1.0),
+        lambda f: 0.7 * f["chain_link"],
+    ),
+)
+
+
 def pair_uniform(
     newcomer_ids: np.ndarray, mentor_ids: np.ndarray, seed: int, name: str, stream: int
 ) -> np.ndarray:

@@ -14,9 +14,13 @@ from typing import Protocol
 
 import numpy as np
 
-from matching.candidates import NEG, Candidates, MentorIndex
+from matching.candidates import NEG, Candidates, MentorIndex, exclusion_arrays
+from matching.regions import unit_vectors
 from matching.rerank import column, rerank_features
 from matching.types import NewcomerTable
+
+_EMPTY = np.zeros(0, np.int64)
+_NO_PAIRS = np.zeros((0, 2), np.int64)
 
 
 class Reranker(Protocol):
@@ -47,6 +51,49 @@ def _pairing_mask(index: MentorIndex, feats: np.ndarray, r: np.ndarray, n_rows: 
     return np.where(wants_chain[r], chain, ~chain)
 
 
+def add_nearest(
+    index: MentorIndex,
+    newcomers: NewcomerTable,
+    pool: Candidates,
+    n_near: int,
+    ex_local: np.ndarray = _EMPTY,
+    ex_cols: np.ndarray = _EMPTY,
+) -> Candidates:
+    """Widen each pool with the n_near nearest mentors the hard rules allow that it does not hold yet.
+
+    Retrieval ranks by know-how, resources and channels but not by distance, so for fresh produce the
+    mentors a coordinator wants (near, with a cold chain) are often outside the pool. The masks are
+    retrieval's own (MentorIndex.mask_block: separation, distance cap, exclusions); ex_local/ex_cols
+    are the excluded pairs as (position in pool rows, index position), sorted by ex_local.
+    """
+    rows = pool.newcomer_rows
+    if n_near <= 0 or index.size == 0 or len(rows) == 0:
+        return pool
+    n_near = min(n_near, index.size)
+    width = pool.mentor_rows.shape[1]
+    mentor_rows = np.full((len(rows), width + n_near), -1, np.int64)
+    mentor_rows[:, :width] = pool.mentor_rows
+    scores = np.full(mentor_rows.shape, NEG, np.float32)
+    scores[:, :width] = pool.scores
+    step = index.policy.block_rows
+    for start in range(0, len(rows), step):
+        blk = rows[start : start + step]
+        s = np.full((len(blk), index.keys.shape[0]), NEG, np.float32)
+        s[:, : index.size] = unit_vectors(newcomers.lat[blk], newcomers.lon[blk]) @ index.unit.T
+        lo, hi = np.searchsorted(ex_local, [start, start + len(blk)])
+        index.mask_block(s, newcomers, blk, ex_local[lo:hi] - start, ex_cols[lo:hi])
+        held = pool.mentor_rows[start : start + len(blk)]
+        r, c = np.nonzero(held >= 0)
+        s[r, index.position[held[r, c]]] = NEG
+        top = np.argpartition(-s, n_near - 1, axis=1)[:, :n_near]
+        ok = np.isfinite(np.take_along_axis(s, top, 1)) & (top < index.size)
+        added = np.where(ok, index.order[np.minimum(top, index.size - 1)], -1)
+        mentor_rows[start : start + len(blk), width:] = added
+        # The default score of an added pair is not known here; the re-ranker scores every pooled pair.
+        scores[start : start + len(blk), width:] = np.where(ok, np.float32(0.0), NEG)
+    return replace(pool, mentor_rows=mentor_rows, scores=scores)
+
+
 def second_stage(
     index: MentorIndex,
     newcomers: NewcomerTable,
@@ -55,9 +102,17 @@ def second_stage(
     reranker: Reranker | None,
     k: int,
     seed: int = 0,
+    exclude_pairs: np.ndarray = _NO_PAIRS,
 ) -> Candidates:
-    """Order each pool (learned scores, or the default ones) and keep k for the assignment."""
+    """Order each pool (learned scores, or the default ones); keep k (rerank_k if learned) to assign.
+
+    `exclude_pairs` are (newcomer id, mentor id) pairs that the nearest mentors added to a re-ranked pool
+    must respect too, as retrieval did.
+    """
     policy = index.policy
+    if reranker is not None:
+        exclusions = exclusion_arrays(index, newcomers, pool.newcomer_rows, exclude_pairs)
+        pool = add_nearest(index, newcomers, pool, policy.rerank_near, *exclusions)
     n_rows = len(pool.newcomer_rows)
     scores = pool.scores.copy()
     mentor_rows = pool.mentor_rows
@@ -82,6 +137,8 @@ def second_stage(
     order = np.lexsort((ids, -scores), axis=1)
     scores = np.take_along_axis(scores, order, 1)
     mentor_rows = np.where(np.isfinite(scores), np.take_along_axis(mentor_rows, order, 1), -1)
+    if reranker is not None:
+        k = max(k, policy.rerank_k)
     k = min(k, mentor_rows.shape[1])
     return replace(
         pool, mentor_rows=mentor_rows[:, :k], scores=scores[:, :k], pool_rows=mentor_rows, pool_scores=scores

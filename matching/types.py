@@ -288,7 +288,14 @@ class Policy:
     max_distance_km: float | None = None
     k: int = 10  # candidates kept per newcomer (and offered to the assignment)
     pool: int | None = None  # retrieved before re-ranking; default 2 * k, or rerank_pool with a re-ranker
-    rerank_pool: int = 50  # the wider pool a learned re-ranker orders (it never scores the whole table)
+    # The wider pool a learned re-ranker orders (it never scores the whole table), and how many of its
+    # re-ranked candidates each newcomer offers the assignment: a learned model agrees on fewer "best"
+    # mentors than the default, so with only k their seats run out and newcomers go unmatched.
+    rerank_pool: int = 50
+    rerank_k: int = 20
+    # Nearest mentors the hard rules allow, added to a re-ranked pool: retrieval does not rank by
+    # distance, and for fresh produce the near mentors are often the ones a coordinator wants.
+    rerank_near: int = 10
     # Share of newcomers whose proposal is drawn from their pool outside the top choice, flagged with its
     # propensity: without it a learned model only ever sees its own choices.
     exploration: float = 0.05
@@ -303,6 +310,9 @@ class Policy:
     use_equity: bool = True
     track_prior: float = 0.5  # fulfilment rate assumed for a mentor without history
     index: Literal["exact", "faiss", "auto"] = "exact"
+    # The exact search skips (newcomer, mentor category) tiles whose score bound cannot reach the pool
+    # (matching.pruning); False multiplies every pair (the reference: the same pools, bit for bit).
+    prune: bool = True
     faiss_nprobe: int = 48
     block_rows: int = 2048  # newcomers per GEMM block: bounds memory to block_rows * mentors floats
 
@@ -311,8 +321,8 @@ class Policy:
             raise ValueError(f"separation must be one of {tuple(LEVEL_DIVISOR)}")
         if self.same_product_same_prefecture not in ("penalise", "exclude"):
             raise ValueError("same_product_same_prefecture must be 'penalise' or 'exclude'")
-        if self.k < 1:
-            raise ValueError("k must be >= 1")
+        if self.k < 1 or self.rerank_k < 1 or self.rerank_near < 0:
+            raise ValueError("k and rerank_k must be >= 1, rerank_near >= 0")
         if self.pairing not in PAIRINGS:
             raise ValueError(f"pairing must be one of {PAIRINGS}")
         if not 0.0 <= self.exploration <= 0.5 or not 0.0 <= self.chain_share <= 1.0:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -19,7 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.auth.passwords import hash_password
 from app.auth.tokens import issue_access_token
 from app.config import Settings
-from app.db import make_engine
+from app.db import make_engine, with_search_path
 from app.main import create_app
 from app.migrations import upgrade
 from app.models import Account
@@ -32,16 +33,34 @@ pytest_plugins = ("tests.pairs", "tests.dask_cluster")
 
 TEST_PASSWORD = "correct horse battery"
 
+# Hypothesis' per-example deadline is a wall-time assertion: on a loaded 2-core machine it fails at random.
+hypothesis_settings.register_profile("jieduan", deadline=None)
+hypothesis_settings.load_profile("jieduan")
+
+
+def _worker_schema() -> str:
+    """The PostgreSQL schema of this test process: `public`, or one per pytest-xdist worker."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    return f"xdist_{worker}" if worker else "public"
+
 
 def _database_url(tmp: Path) -> str:
-    return os.environ.get("JIEDUAN_TEST_DATABASE_URL") or f"sqlite:///{tmp / 'test.db'}"
+    base = os.environ.get("JIEDUAN_TEST_DATABASE_URL")
+    if not base:
+        return f"sqlite:///{tmp / 'test.db'}"
+    schema = _worker_schema()
+    if schema == "public":
+        return base
+    # Parallel workers share the database, so each builds its own schema instead of dropping public.
+    return with_search_path(base, schema)
 
 
 def reset_postgres(engine: Engine) -> None:
     """Drop everything so the migrations build the schema from nothing."""
+    schema = _worker_schema()
     with engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
+        conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
 
 
 @pytest.fixture(scope="session")

@@ -16,7 +16,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session
 
 from app.config import Settings
-from app.db import make_engine
+from app.db import make_engine, with_search_path
 from app.main import create_app
 from app.migrations import upgrade
 from app.reference import load_reference_data
@@ -30,7 +30,7 @@ def private_database(base_url: str, tmp: Path) -> Iterator[str]:
         admin = create_engine(base_url)
         with admin.begin() as conn:
             conn.execute(text(f"CREATE SCHEMA {schema}"))
-        url = f"{base_url}{'&' if '?' in base_url else '?'}options=-csearch_path%3D{schema}"
+        url = with_search_path(base_url, schema)
     else:
         admin, schema, url = None, None, f"sqlite:///{tmp / 'live.db'}"
     try:

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from app.cli import main as cli_main
 from app.config import get_settings
 from app.db import make_engine, utcnow
+from app.jobs.handlers import make_worker, periodic_tasks
 from app.models import (
     Account,
     IdempotencyRecord,
@@ -25,7 +26,7 @@ from app.models import (
     RosterFile,
     RosterImport,
 )
-from app.retention import sweep
+from app.retention import run_retention_sweep, sweep
 from tests.live import private_database
 
 NOW = utcnow()
@@ -200,3 +201,36 @@ def test_cli_command_sweeps_the_configured_database(database_url, tmp_path, monk
         with Session(engine) as s:
             assert s.scalars(select(LoginFailure.username)).all() == ["new"]
         engine.dispose()
+
+
+def _failures(db: Session) -> list[str]:
+    db.expire_all()
+    return sorted(db.scalars(select(LoginFailure.username)))
+
+
+def test_a_worker_tick_runs_the_sweep_with_the_worker_s_own_settings(db, session_factory, settings):
+    # Three days old: kept by the default 30 days, gone under the worker's 2, so the worker's settings count.
+    db.add_all(
+        [
+            LoginFailure(username="old", ip="1.2.3.4", at=_ago(3)),
+            LoginFailure(username="new", ip="1.2.3.4", at=NOW),
+        ]
+    )
+    db.commit()
+    worker = make_worker(session_factory, settings.model_copy(update={"retain_login_failures_days": 2}))
+    worker.tick()
+    assert _failures(db) == ["new"]
+    # Not again before its interval (an hour by default) has passed.
+    db.add(LoginFailure(username="later", ip="1.2.3.4", at=_ago(3)))
+    db.commit()
+    worker.tick()
+    assert _failures(db) == ["later", "new"]
+
+
+def test_an_interval_of_zero_turns_the_periodic_sweep_off(db, session_factory, settings):
+    db.add(LoginFailure(username="old", ip="1.2.3.4", at=_ago(365)))
+    db.commit()
+    off = settings.model_copy(update={"retention_sweep_interval_seconds": 0})
+    assert run_retention_sweep not in [task for _, task in periodic_tasks(off)]
+    make_worker(session_factory, off).tick()
+    assert _failures(db) == ["old"]

@@ -3,15 +3,25 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from sqlalchemy import ColumnElement, true
 
 from app.access.regions import nowhere, under, within
 from app.access.roles import REVIEWER_ROLES, STAFF_ROLES, Role
 
-if TYPE_CHECKING:
-    from app.models import Account
+
+class AccountFacts(Protocol):
+    """What a caller is built from: an `Account`, or a row of those four columns."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def role(self) -> str: ...
+    @property
+    def jurisdiction_code(self) -> str | None: ...
+    @property
+    def username(self) -> str: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,7 +38,7 @@ class Caller:
         object.__setattr__(self, "role", Role(self.role))
 
     @classmethod
-    def of(cls, account: Account) -> Caller:
+    def of(cls, account: AccountFacts) -> Caller:
         """The caller an account is (role and jurisdiction as stored now, so a demotion bites at once)."""
         return cls(account.id, Role(account.role), account.jurisdiction_code, account.username)
 

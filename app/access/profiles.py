@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 from sqlalchemy import ColumnElement, exists, select
 from sqlalchemy.orm import Session
@@ -14,6 +15,19 @@ from app.models import Match, Mentor, MentorProduct, Newcomer, NewcomerProduct
 from app.models.matches import MatchStatus
 
 Profile = Mentor | Newcomer
+
+
+class ProfileFacts(Protocol):
+    """What the view and phone rules read of a profile: an ORM profile, or a plain row of its columns."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def account_id(self) -> int | None: ...
+    @property
+    def region_code(self) -> str: ...
+    @property
+    def phone(self) -> str | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,12 +77,12 @@ NEWCOMERS = ProfileKind(
 )
 
 
-def is_owner(caller: Caller, profile: Profile) -> bool:
+def is_owner(caller: Caller, profile: ProfileFacts) -> bool:
     """The mobile user whose profile this is."""
     return profile.account_id is not None and profile.account_id == caller.id
 
 
-def _keeps(kind: ProfileKind, caller: Caller, profile: Profile) -> bool:
+def _keeps(kind: ProfileKind, caller: Caller, profile: ProfileFacts) -> bool:
     """Staff of a keeping role whose jurisdiction covers the profile."""
     return caller.role in kind.keeper_roles and caller.covers(profile.region_code)
 
@@ -90,7 +104,7 @@ def reviews_mentor(session: Session, caller: Caller, mentor_id: int) -> bool:
     )
 
 
-def can_view(session: Session, kind: ProfileKind, caller: Caller, profile: Profile) -> bool:
+def can_view(session: Session, kind: ProfileKind, caller: Caller, profile: ProfileFacts) -> bool:
     """Owner, admin, staff of a reading role covering the profile, or a reviewer of its proposals."""
     if is_owner(caller, profile) or caller.is_admin:
         return True
@@ -135,7 +149,7 @@ def check_deactivate(kind: ProfileKind, caller: Caller, profile: Profile) -> Non
         raise Forbidden()
 
 
-def sees_full_phone(kind: ProfileKind, caller: Caller, profile: Profile) -> bool:
+def sees_full_phone(kind: ProfileKind, caller: Caller, profile: ProfileFacts) -> bool:
     """A phone in full only for its owner, admins, and the township office that keeps the profile."""
     if is_owner(caller, profile) or caller.is_admin:
         return True
@@ -149,6 +163,6 @@ def mask_phone(phone: str | None) -> str | None:
     return f"{phone[:3]}****{phone[-4:]}"
 
 
-def shown_phone(kind: ProfileKind, caller: Caller, profile: Profile) -> str | None:
+def shown_phone(kind: ProfileKind, caller: Caller, profile: ProfileFacts) -> str | None:
     """The phone as this caller may see it."""
     return profile.phone if sees_full_phone(kind, caller, profile) else mask_phone(profile.phone)

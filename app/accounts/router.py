@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Query, status
 
 from app.accounts import service
 from app.accounts.schemas import AccountUpdate, StaffAccountCreate
@@ -35,7 +35,10 @@ def list_accounts(
     session: SessionDep,
     limit: LimitQuery = 50,
     cursor: CursorQuery = None,
-    role: Literal["admin", "coordinator", "township_office", "mentor", "newcomer"] | None = None,
+    role: Annotated[
+        Literal["admin", "coordinator", "township_office", "mentor", "newcomer"] | None,
+        Query(description="Only accounts of this role"),
+    ] = None,
 ) -> Page[AccountRead]:
     """All accounts, optionally of one role (admin only)."""
     page = service.list_accounts(session, role=role, cursor=cursor, limit=limit)

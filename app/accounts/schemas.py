@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from app.schemas import Input, Password, RegionCodeStr
 
@@ -12,16 +12,42 @@ from app.schemas import Input, Password, RegionCodeStr
 class StaffAccountCreate(Input):
     """A staff account; coordinators and township offices need a jurisdiction region code."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "username": "coord-suqian",
+                    "password": "flowers-and-trees-2026",
+                    "role": "coordinator",
+                    "display_name": "宿迁市电商服务中心",
+                    "jurisdiction_code": "3213",
+                }
+            ]
+        }
+    )
+
     username: str = Field(min_length=3, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
+    """Sign-in name: letters, digits, _ . -"""
     password: Password
+    """The first password (8 to 128 characters; the policy of registration applies)"""
     role: Literal["admin", "coordinator", "township_office"]
+    """What the account may do (see the roles table in the README)"""
     display_name: str = Field(min_length=1, max_length=64)
+    """The office or person, as shown to others"""
     jurisdiction_code: RegionCodeStr | None = None
+    """Region the account covers (coordinator: any level; township office: a 9-digit township)"""
 
 
 class AccountUpdate(Input):
     """What an admin may change on an account."""
 
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"jurisdiction_code": "32", "is_active": True}]}
+    )
+
     display_name: str | None = Field(default=None, min_length=1, max_length=64)
+    """A new display name"""
     jurisdiction_code: RegionCodeStr | None = None
+    """A new jurisdiction (staff accounts)"""
     is_active: bool | None = None
+    """false deactivates the account: its tokens stop working at once"""

@@ -5,12 +5,11 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response, status
-from fastapi.security import OAuth2PasswordRequestForm
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.accounts.service import get_account, register_mobile_user
 from app.auth import service, throttle
-from app.auth.schemas import AccountRead, RefreshRequest, RegisterRequest, TokenResponse
+from app.auth.schemas import AccountRead, PasswordForm, RefreshRequest, RegisterRequest, TokenResponse
 from app.config import Settings
 from app.deps import CurrentUser, SessionDep, SettingsDep
 from app.errors import TooManyRequests
@@ -69,9 +68,18 @@ def register(body: RegisterRequest, session: SessionDep) -> AccountRead:
     response_model=TokenResponse,
     responses=problems(401, 422, 429),
     dependencies=ClientLimited,
+    openapi_extra={
+        "requestBody": {
+            "content": {
+                "application/x-www-form-urlencoded": {
+                    "example": {"username": "coord-jiangsu", "password": "jieduan-demo"}
+                }
+            }
+        }
+    },
 )
 def token(
-    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+    form: Annotated[PasswordForm, Depends()],
     request: Request,
     sessions: SessionsDep,
     session: SessionDep,

@@ -5,6 +5,7 @@ Validation itself is the API's: the bodies are the API's request schemas, built 
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -45,3 +46,29 @@ class RosterFilter(_Blankable):
 
     q: str | None = Field(default=None, min_length=1, max_length=64)
     cursor: str | None = Field(default=None, max_length=512)
+
+
+class ReportFilter(_Blankable):
+    """A report page's form: the range (the service fills in the default), grouping, a region inside."""
+
+    date_from: date | None = None
+    date_to: date | None = None
+    by: str | None = Field(default=None, max_length=16, pattern=r"^[a-z]+$")
+    region: RegionCodeStr | None = None
+
+
+class ReportDownload(ReportFilter):
+    """The same form, asking for a file."""
+
+    format: Literal["xlsx", "csv"] = "xlsx"
+
+
+class HonourFilter(_Blankable):
+    """The honours list's filter."""
+
+    status: Literal["proposed", "confirmed", "revoked"] | None = None
+    cursor: str | None = Field(default=None, max_length=512)
+    # What the previous action did (after its redirect): shown as a notice.
+    done: Literal["confirmed", "revoked", "evaluated"] | None = None
+    done_id: int | None = Field(default=None, ge=1, le=2**31 - 1)
+    proposed: int | None = Field(default=None, ge=0, le=100_000)

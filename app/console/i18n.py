@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from starlette.requests import Request
 
-from app.i18n import Lang
+from app.errors import AppError
+from app.i18n import Lang, title_for
 
 LANG_COOKIE = "jd_lang"
 
@@ -57,6 +58,11 @@ WORDS: dict[str, tuple[str, str]] = {
     "proposal": ("推荐", "Proposal"),
     "reasons": ("推荐理由", "Reasons"),
     "score_parts": ("得分构成", "Score parts"),
+    "explored": (
+        "探索推荐：从该新农人的候选池中随机抽取（非首选），帮助模型学习它不会主动选择的配对。抽取概率",
+        "Exploration: drawn at random from the newcomer's pool (not the top choice), so the model also "
+        "learns from pairs it would not choose. Draw probability",
+    ),
     "commitments": ("资源共享承诺", "Commitments"),
     "resource_type": ("资源类型", "Resource type"),
     "area": ("协作领域", "Area"),
@@ -74,6 +80,7 @@ WORDS: dict[str, tuple[str, str]] = {
     ),
     "approved_msg": ("已批准推荐", "Approved proposal"),
     "rejected_msg": ("已拒绝推荐", "Rejected proposal"),
+    "end_of_queue": ("此筛选条件下没有更多待审推荐", "No more pending proposals with these filters"),
     "region": ("地区", "Region"),
     "products": ("产品", "Products"),
     "channels": ("渠道", "Channels"),
@@ -173,6 +180,84 @@ WORDS: dict[str, tuple[str, str]] = {
     "back": ("返回", "Back"),
     "error": ("出错了", "Something went wrong"),
     "not_found_page": ("页面不存在，或不在您的管辖范围内。", "Not found, or outside your jurisdiction."),
+    "reports": ("报表", "Reports"),
+    "reports_intro": (
+        "按您的辖区统计：谁得到了帮助、新农人多快卖出第一单、哪些导师和结对方式最有效、缺口在哪里。"
+        "每张报表都可选时间范围并下载 XLSX 或 CSV。",
+        "For your jurisdiction: who was helped, how fast newcomers reached a first sale, which mentors and "
+        "pairing types work best, and where the gaps are. Each report takes a date range and downloads as "
+        "XLSX or CSV.",
+    ),
+    "q_reach": (
+        "谁得到了帮助？按县、导师或省统计覆盖的新农人。",
+        "Who was helped? Newcomers reached by county, mentor or province.",
+    ),
+    "q_fulfilment": ("资源共享承诺兑现了多少？", "Were the resource-sharing commitments kept?"),
+    "q_outcomes": (
+        "新农人多快卖出第一单？哪些导师、地区和结对方式最有效？",
+        "How fast did newcomers reach a first sale? Which mentors, regions and pairing types work best?",
+    ),
+    "q_flows": ("导师与新农人在哪些省之间结对？", "Between which provinces do the pairs run?"),
+    "q_gaps": (
+        "哪里有新农人在等、却没有进行中的结对？哪里没有导师？",
+        "Where do newcomers wait with no active match, and where is there no mentor?",
+    ),
+    "q_equity": (
+        "电商最薄弱的县是否得到了公平的份额？",
+        "Do the least-served counties get their fair share?",
+    ),
+    "q_homogenisation": (
+        "哪些县有太多新农人做同一种产品（价格战风险）？",
+        "Where do too many newcomers sell one product (the price-war risk)?",
+    ),
+    "date_from": ("起始日期", "From"),
+    "date_to": ("截止日期", "To"),
+    "group_by": ("分组", "Group by"),
+    "by_county": ("按县", "By county"),
+    "by_mentor": ("按导师", "By mentor"),
+    "by_province": ("按省", "By province"),
+    "by_pairing": ("按结对类型", "By pairing type"),
+    "region_inside": ("辖区内地区（区划代码，可选）", "Region inside your jurisdiction (code, optional)"),
+    "show": ("查看", "Show"),
+    "download_xlsx": ("下载 XLSX", "Download XLSX"),
+    "download_csv": ("下载 CSV", "Download CSV"),
+    "definitions": ("口径说明", "Definitions"),
+    "table": ("明细", "Table"),
+    "chart_note": (
+        "图中为按第一项从大到小的前 15 项；完整数据见下表和下载文件。",
+        "The charts show the first 15 by the first figure, largest first; the table and the downloads "
+        "have them all.",
+    ),
+    "rows_cut": (
+        "页面只显示前 300 行，全部数据请下载 XLSX 或 CSV。总行数：",
+        "The page shows the first 300 rows; download XLSX or CSV for all of them. Rows in all: ",
+    ),
+    "nationwide": ("全国", "Nationwide"),
+    "no_rows": ("该范围内没有数据。", "No data in this range."),
+    "flow_map_link": ("查看结对流向图（地图与当前结对）", "See the map of pairs (current pairs)"),
+    "flow_report_matrix": (
+        "流向矩阵（行：导师所在省，列：新农人所在省）",
+        "Flow matrix (rows: mentors' province, columns: newcomers' province)",
+    ),
+    "evaluate": ("评定荣誉", "Evaluate honours"),
+    "period_start": ("评定期起", "Period from"),
+    "period_end": ("评定期止", "Period to"),
+    "region_optional": ("地区（区划代码，默认您的辖区）", "Region (code; your jurisdiction by default)"),
+    "rules": ("评定规则", "Rules"),
+    "rules_version": ("规则版本", "Rules version"),
+    "honour": ("荣誉", "Honour"),
+    "period": ("评定期", "Period"),
+    "evidence": ("依据", "Evidence"),
+    "verification_code": ("验证码", "Verification code"),
+    "confirm": ("确认", "Confirm"),
+    "revoke": ("撤销", "Revoke"),
+    "certificate": ("证书 PDF", "Certificate PDF"),
+    "verify_page": ("公开核验页", "Public verification page"),
+    "confirmed_msg": ("已确认荣誉", "Confirmed honour"),
+    "revoked_msg": ("已撤销荣誉", "Revoked honour"),
+    "evaluated_msg": ("本次新提出的荣誉数：", "Honours proposed now: "),
+    "no_honours": ("没有符合条件的荣誉。", "No honours here."),
+    "actions": ("操作", "Actions"),
 }
 
 
@@ -185,3 +270,12 @@ def word(key: str, lang: Lang) -> str:
     """One console word in one language (the key itself if it is missing, so a gap shows)."""
     zh, en = WORDS.get(key, (key, key))
     return zh if lang == "zh-CN" else en
+
+
+def error_text(exc: AppError, lang: Lang) -> str:
+    """A refused action in words: the problem's title and its detail, in one language."""
+    title = title_for(exc.code, exc.status, lang)
+    detail = exc.detail[0 if lang == "zh-CN" else 1] if isinstance(exc.detail, tuple) else exc.detail
+    if not detail:
+        return title
+    return f"{title}：{detail}" if lang == "zh-CN" else f"{title}: {detail}"

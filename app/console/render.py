@@ -24,6 +24,8 @@ NAV: tuple[tuple[str, str, tuple[Role, ...]], ...] = (
     ("runs", "/console/runs", REVIEWER_ROLES),
     ("matches", "/console/matches", REVIEWER_ROLES),
     ("flows", "/console/flows", REVIEWER_ROLES),
+    ("reports", "/console/reports", REVIEWER_ROLES),
+    ("honours", "/console/honours", REVIEWER_ROLES),
     ("imports", "/console/office/imports", IMPORTER_ROLES),
     ("roster", "/console/office/roster", (Role.TOWNSHIP_OFFICE,)),
     ("accounts", "/console/admin/accounts", (Role.ADMIN,)),
@@ -58,6 +60,11 @@ LABELS: dict[str, dict[str, tuple[str, str]]] = {
         "newcomer_not_ready": ("新农人尚未准备好", "newcomer not ready"),
         "duplicate": ("重复", "duplicate"),
         "other": ("其他", "other"),
+    },
+    "honour_status": {
+        "proposed": ("待确认", "proposed"),
+        "confirmed": ("已确认", "confirmed"),
+        "revoked": ("已撤销", "revoked"),
     },
     "outcome": {
         "created": ("新增", "created"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Request, status
+from fastapi import APIRouter, Depends, Query, Request, status
 from fastapi.responses import HTMLResponse, Response
 from limits import RateLimitItemPerMinute
 from limits.storage import MemoryStorage
@@ -90,7 +90,10 @@ def evaluate(body: EvaluateRequest, caller: CoordinatorUser, session: SessionDep
 def list_honours(
     caller: CoordinatorUser,
     session: SessionDep,
-    status: Literal["proposed", "confirmed", "revoked"] | None = None,
+    status: Annotated[
+        Literal["proposed", "confirmed", "revoked"] | None,
+        Query(description="Only honours in this state (proposed: waiting for a coordinator's confirmation)"),
+    ] = None,
     limit: LimitQuery = 50,
     cursor: CursorQuery = None,
 ) -> Page[HonourRead]:

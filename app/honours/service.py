@@ -16,7 +16,7 @@ from app.db import utcnow
 from app.errors import Conflict, NotFound, Unprocessable
 from app.honours import rules
 from app.honours.certificate import CertificateText, render_certificate
-from app.models import Commitment, Honour, Match, MatchOutcome, MatchRating, Mentor, Region
+from app.models import Commitment, Honour, MatchOutcome, MatchRating, Mentor, Region
 from app.pagination import Paged, desc, paginate
 from app.reports.activity import FIRST_SALE_WINDOW_DAYS
 from app.reports.common import ReportParams, activated_in_range
@@ -31,14 +31,12 @@ def mentor_figures(session: Session, params: ReportParams) -> dict[int, dict[str
     window = MatchOutcome.days_to_first_sale <= FIRST_SALE_WINDOW_DAYS
     matched = (
         select(
-            Match.mentor_id.label("mentor_id"),
-            func.count(func.distinct(Match.newcomer_id)).label("newcomers_reached"),
+            MatchOutcome.mentor_id.label("mentor_id"),
+            func.count(func.distinct(MatchOutcome.newcomer_id)).label("newcomers_reached"),
             func.sum(case((window, 1), else_=0)).label("first_sale_90d"),
         )
-        .select_from(Match)
-        .join(MatchOutcome, MatchOutcome.match_id == Match.id)
         .where(activated_in_range(params))
-        .group_by(Match.mentor_id)
+        .group_by(MatchOutcome.mentor_id)
         .subquery()
     )
     done, partial, missed = (
@@ -46,16 +44,15 @@ def mentor_figures(session: Session, params: ReportParams) -> dict[int, dict[str
     )
     kept = (
         select(
-            Match.mentor_id.label("mentor_id"),
+            MatchOutcome.mentor_id.label("mentor_id"),
             done.label("done"),
             partial.label("partial"),
             missed.label("missed"),
         )
-        .select_from(Match)
-        .join(MatchOutcome, MatchOutcome.match_id == Match.id)
-        .join(Commitment, Commitment.match_id == Match.id)
+        .select_from(MatchOutcome)
+        .join(Commitment, Commitment.match_id == MatchOutcome.match_id)
         .where(activated_in_range(params))
-        .group_by(Match.mentor_id)
+        .group_by(MatchOutcome.mentor_id)
         .subquery()
     )
     rated = (
@@ -64,8 +61,7 @@ def mentor_figures(session: Session, params: ReportParams) -> dict[int, dict[str
             func.avg(MatchRating.score * 1.0).label("mean_rating"),
             func.count().label("ratings"),
         )
-        .join(Match, Match.id == MatchRating.match_id)
-        .join(MatchOutcome, MatchOutcome.match_id == Match.id)
+        .join(MatchOutcome, MatchOutcome.match_id == MatchRating.match_id)
         .where(activated_in_range(params), MatchRating.party == "newcomer")
         .group_by(MatchRating.mentor_id)
         .subquery()
@@ -146,6 +142,40 @@ def list_honours(
     if status:
         stmt = stmt.where(Honour.status == status)
     return paginate(session, stmt, [desc(Honour.id)], cursor, limit)
+
+
+@dataclass(frozen=True, slots=True)
+class HonourView:
+    """An honour with what a list shows beside it: the mentor's name and the rule's titles."""
+
+    honour: Honour
+    mentor_name: str
+    title_zh: str
+    title_en: str
+
+
+def honour_views(
+    session: Session, *, caller: Caller, status: str | None, cursor: str | None, limit: int
+) -> Paged[HonourView]:
+    """The same page as list_honours, each honour with its mentor's name (one query)."""
+    stmt = (
+        select(Honour, Mentor.name)
+        .join(Mentor, Mentor.id == Honour.mentor_id)
+        .where(caller.scope(Honour.jurisdiction_code))
+    )
+    if status:
+        stmt = stmt.where(Honour.status == status)
+    paged = paginate(session, stmt, [desc(Honour.id)], cursor, limit)
+    return paged.map(
+        lambda row: HonourView(
+            row[0], row[1], rules.BY_CODE[row[0].rule_code].title_zh, rules.BY_CODE[row[0].rule_code].title_en
+        )
+    )
+
+
+def get_honour(session: Session, *, caller: Caller, honour_id: int) -> Honour:
+    """One honour of the caller's jurisdiction (404 for any other)."""
+    return _visible(session, caller, honour_id)
 
 
 def new_verification_code() -> str:

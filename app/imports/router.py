@@ -42,6 +42,19 @@ TownshipForm = Annotated[
     status_code=status.HTTP_202_ACCEPTED,
     response_model=ImportAccepted,
     responses=problems(401, 403, 413, 422),
+    openapi_extra={
+        "requestBody": {
+            "content": {
+                "multipart/form-data": {
+                    "example": {
+                        "file": "外部编号,名称,类型,手机号,行政区划代码,主营产品,可分享资源\r\n",
+                        "dry_run": True,
+                        "on_error": "skip_row",
+                    }
+                }
+            }
+        }
+    },
 )
 def create_import(
     caller: OfficeUser,

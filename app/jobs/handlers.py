@@ -13,6 +13,7 @@ from app.models import Job
 from app.notifications.delivery import JOB_KIND as DELIVERY_JOB
 from app.notifications.delivery import delivery_failed, run_delivery_job
 from app.ranker.service import run_retrain_job
+from app.retention import run_retention_sweep
 from app.runs.service import execute_run, mark_run_failed
 
 
@@ -33,15 +34,23 @@ HANDLERS: dict[str, JobKind] = {
 }
 
 
-def run_overdue_sweep(sessions: sessionmaker[Session]) -> object:
+def run_overdue_sweep(sessions: sessionmaker[Session], settings: Settings) -> object:
     """Flag overdue check-ins and send due reminders (idempotent: notifications are deduplicated)."""
     with sessions.begin() as session:
         return sweep_overdue(session)
 
 
-PERIODIC: tuple[Periodic, ...] = ((600.0, run_overdue_sweep),)
+OVERDUE_SWEEP_SECONDS = 600.0
+
+
+def periodic_tasks(settings: Settings) -> tuple[Periodic, ...]:
+    """What every worker runs on a timer: the overdue sweep, and the retention sweep unless it is off."""
+    tasks: list[Periodic] = [(OVERDUE_SWEEP_SECONDS, run_overdue_sweep)]
+    if settings.retention_sweep_interval_seconds > 0:
+        tasks.append((settings.retention_sweep_interval_seconds, run_retention_sweep))
+    return tuple(tasks)
 
 
 def make_worker(sessions: sessionmaker[Session], settings: Settings) -> Worker:
     """The worker the web process and `jieduan worker` run: every job kind and the periodic tasks."""
-    return Worker(sessions, HANDLERS, settings=settings, periodic=PERIODIC)
+    return Worker(sessions, HANDLERS, settings=settings, periodic=periodic_tasks(settings))

@@ -24,15 +24,19 @@ class JobRead(Output):
     """One background job (roster import, matching run, retrain)."""
 
     id: int
+    """Job id"""
     kind: str = Field(description="roster_import, matching_run or retrain")
     status: str = Field(description="queued, running, done or failed")
     attempts: int = Field(description="How many times a worker has started it")
     max_attempts: int
+    """Attempts before it is marked failed"""
     error: str | None = Field(description="Why the last attempt failed (the reason, not a traceback)")
     object_url: str | None = Field(description="Where the import, run or models list can be read")
     created_at: datetime
+    """When queued (UTC)"""
     run_after: datetime | None = Field(description="A retried job waits until then")
     finished_at: datetime | None
+    """When it ended (done or failed)"""
 
     @classmethod
     def of(cls, job: Job) -> JobRead:

@@ -60,8 +60,9 @@ class JobContext:
 
 
 Handler = Callable[[JobContext], None]
-# A maintenance task run every `interval` seconds by each worker; it must be safe to run concurrently.
-Periodic = tuple[float, Callable[[sessionmaker[Session]], object]]
+# A maintenance task run every `interval` seconds by each worker, with the worker's session factory and
+# settings; it must be safe to run concurrently (every worker process runs it).
+Periodic = tuple[float, Callable[[sessionmaker[Session], Settings], object]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,7 +130,8 @@ class Worker:
         self.heartbeat_seconds = heartbeat_seconds or self.lease_seconds / 3
         self.worker_id = name or f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
         self.periodic = periodic
-        self._last_run = [0.0] * len(periodic)
+        # Due at once: the monotonic clock starts at boot, so 0.0 would postpone them on a fresh machine.
+        self._last_run = [float("-inf")] * len(periodic)
         self._stop = threading.Event()
         self._idle = threading.Event()
         self._idle.set()
@@ -215,14 +217,17 @@ class Worker:
         """Poll until stop() is called."""
         log.info("worker %s polling", self.worker_id)
         while not self._stop.is_set():
-            self._run_periodic()
-            try:
-                busy = self.run_once()
-            except Exception:
-                log.exception("worker loop error")
-                busy = False
-            if not busy:
+            if not self.tick():
                 self._stop.wait(self.poll_seconds)
+
+    def tick(self) -> bool:
+        """One turn of the loop: the periodic tasks that are due, then at most one job (True if one ran)."""
+        self._run_periodic()
+        try:
+            return self.run_once()
+        except Exception:
+            log.exception("worker loop error")
+            return False
 
     def _run_periodic(self) -> None:
         now = time.monotonic()
@@ -230,7 +235,7 @@ class Worker:
             if now - self._last_run[i] >= interval:
                 self._last_run[i] = now
                 try:
-                    task(self.sessions)
+                    task(self.sessions, self.settings)
                 except Exception:
                     log.exception("periodic task %s failed", getattr(task, "__name__", task))
 

@@ -13,7 +13,7 @@ from app.models import Match, Mentor, Newcomer, Region
 from app.models.matches import SEAT_HOLDING, MatchStatus
 from app.outcomes.labels import outcome_labels
 from matching import MentorTable, NewcomerTable, Policy, ProposalSet
-from matching.regions import haversine_km
+from matching.regions import LEVEL_DIVISOR, haversine_km
 
 if TYPE_CHECKING:
     from app.runs.schemas import RunCreate
@@ -110,6 +110,17 @@ def load_mentors(session: Session) -> MentorTable:
         )
     )
     return MentorTable.from_records(mentor_records(session, rows))
+
+
+def may_recommend(mentor: Mentor, newcomer: Newcomer, separation: str) -> bool:
+    """The hard rules of a real-time recommendation, on the rows as they are now: the mentor is active,
+    has a seat left and is outside the newcomer's region at the policy's separation level."""
+    divisor = LEVEL_DIVISOR[separation]
+    return (
+        mentor.is_active
+        and mentor.capacity_used < mentor.capacity
+        and int(mentor.county_code) // divisor != int(newcomer.county_code) // divisor
+    )
 
 
 def newcomer_records(session: Session, newcomers: list[Newcomer]) -> list[dict[str, Any]]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Literal
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from app.schemas import Input, Output
 
@@ -22,46 +22,74 @@ Party = Literal["mentor", "newcomer"]
 class AcceptRequest(Input):
     """Accept an approved match; staff may answer for a party that has no account."""
 
+    model_config = ConfigDict(json_schema_extra={"examples": [{}, {"on_behalf_of": "mentor"}]})
+
     on_behalf_of: Party | None = None
+    """Staff only: accept for this party (mentor or newcomer), who has no account; omit for yourself"""
 
 
 class DeclineRequest(Input):
     """A party declines an approved match."""
 
+    model_config = ConfigDict(json_schema_extra={"examples": [{"note": "今年家里忙，明年再说"}]})
+
     note: str | None = Field(default=None, max_length=1000)
+    """Why, for the coordinator"""
 
 
 class CancelRequest(Input):
     """End an active match early."""
 
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"reason_code": "party_withdrew", "note": "新农人改种粮食"}]}
+    )
+
     reason_code: CancelReason
+    """Why (GET /api/v1/vocabularies: cancel_reasons)"""
     note: str | None = Field(default=None, max_length=1000)
+    """Free text for the audit log"""
 
 
 class TransitionRead(Output):
     """One audit-log entry."""
 
     from_status: str | None
+    """Status before (null for the proposal's creation)"""
     to_status: str
+    """Status after"""
     actor_id: int | None
+    """Account that made the change (null: the system)"""
     reason: str | None
+    """Reason code or note"""
     at: datetime
+    """When (UTC)"""
 
 
 class CommitmentRead(Output):
     """A commitment of an active match and how it is going."""
 
     id: int
+    """Commitment id"""
     match_id: int
+    """Its match"""
     resource_type: str
+    """Resource shared"""
     area: str
+    """Area of collaboration"""
     description: str
+    """What was promised"""
     cadence_days: int
+    """Length of one period (days)"""
     next_due: date | None
+    """End of the current period (China Standard Time)"""
     overdue: bool
+    """The period has lapsed without a report"""
     done_count: int
+    """Periods reported done"""
     partial_count: int
+    """Periods reported partial"""
     missed_count: int
+    """Periods missed (reported, or lapsed)"""
 
     @classmethod
     def of(cls, state: CommitmentState) -> CommitmentRead:
@@ -85,22 +113,38 @@ class CommitmentRead(Output):
 class CheckInCreate(Input):
     """A party reports on a commitment."""
 
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"outcome": "done", "note": "学会了用手机拍盆栽"}]}
+    )
+
     outcome: Literal["done", "partial", "missed"]
+    """How this period went: done, partial or missed"""
     note: str = Field(default="", max_length=2000)
+    """What was done"""
     evidence_url: str | None = Field(default=None, max_length=512, pattern=r"^https?://\S+$")
-    # Staff (the match's reviewers) report for a party that has no account.
+    """A link to a photo, a live-stream replay or a shop page"""
     on_behalf_of: Literal["mentor", "newcomer"] | None = None
+    """Staff (the match's reviewers) only: report for this party, who has no account"""
 
 
 class CheckInRead(Output):
     """A stored check-in."""
 
     id: int
+    """Check-in id"""
     commitment_id: int
+    """Its commitment"""
     author_id: int
+    """Account that reported (staff, for a party without one)"""
     party: str
+    """mentor or newcomer: whose report it is"""
     period: int
+    """Period number, from 0 at the commitment's start"""
     outcome: str
+    """done, partial or missed"""
     note: str
+    """What was done"""
     evidence_url: str | None
+    """A link to evidence"""
     created_at: datetime
+    """When reported (UTC)"""

@@ -24,7 +24,7 @@ from app.db import utcnow
 from app.errors import Conflict, PreconditionFailed
 from app.models import Match, MatchTransition, Mentor
 from app.models.matches import SEAT_HOLDING, MatchStatus
-from app.outcomes.service import record_baseline
+from app.outcomes.service import record_baseline, record_end
 
 S = MatchStatus
 TRANSITIONS: dict[MatchStatus, frozenset[MatchStatus]] = {
@@ -133,6 +133,8 @@ def transition(
     session.flush()
     if to_status == MatchStatus.ACTIVE:
         record_baseline(session, match=match)
+    elif from_status == MatchStatus.ACTIVE:
+        record_end(session, match=match)
     return entry
 
 

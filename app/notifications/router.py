@@ -23,16 +23,22 @@ class NotificationRead(Output):
     """One feed item."""
 
     id: int
+    """Feed id; pass the last one as after="""
     kind: str
+    """Event: proposal_approved, match_active, check_in_due, ..."""
     payload: dict[str, Any]
+    """Event data (ids and names to show)"""
     created_at: datetime
+    """When (UTC)"""
 
 
 class NotificationFeed(Output):
     """Items after the cursor; poll again with `after=next_after`."""
 
     items: list[NotificationRead]
+    """New items, oldest first"""
     next_after: int | None
+    """Pass as after= to poll for newer items"""
 
 
 @router.get("/me/notifications", response_model=NotificationFeed, responses=problems(401, 403, 422))
@@ -40,7 +46,7 @@ def my_notifications(
     caller: MobileUser,
     session: SessionDep,
     after: Annotated[int | None, Query(ge=0, le=MAX_ID, description="Last id you have seen")] = None,
-    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+    limit: Annotated[int, Query(ge=1, le=100, description="At most this many items (100)")] = 50,
 ) -> NotificationFeed:
     """New items since `after` (approved proposals, activated matches, check-ins due or overdue)."""
     items = feed(session, caller.id, after=after, limit=limit)

@@ -40,7 +40,12 @@ class PreferenceUpdate(BaseModel):
     )
     quiet_end: HourMinute | None = Field(default=None, description="End of quiet hours, HH:MM Beijing time")
     wechat_openid: str | None = Field(default=None, max_length=64, description="Your openid for this app")
-    email: str | None = Field(default=None, max_length=254, pattern=r"^[^@\s\x00]+@[^@\s\x00]+$")
+    email: str | None = Field(
+        default=None,
+        max_length=254,
+        pattern=r"^[^@\s\x00]+@[^@\s\x00]+$",
+        description="Where e-mail goes (channel email; staff)",
+    )
 
     @model_validator(mode="after")
     def _address_for_the_channel(self) -> PreferenceUpdate:
@@ -57,8 +62,14 @@ class PreferenceRead(Output):
     """Your delivery preferences (defaults when never set: SMS to a mobile user's phone, all events)."""
 
     channel: str | None
+    """sms, wechat, email, or null (the feed only)"""
     events: list[str]
+    """Events delivered; empty means all"""
     quiet_start: str | None
+    """Start of quiet hours (HH:MM Beijing time)"""
     quiet_end: str | None
+    """End of quiet hours"""
     wechat_openid: str | None
+    """Your openid for WeChat messages"""
     email: str | None
+    """Where e-mail goes"""

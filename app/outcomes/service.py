@@ -72,6 +72,10 @@ def record_baseline(session: Session, *, match: Match) -> MatchOutcome:
     outcome = MatchOutcome(
         match_id=match.id,
         activated_on=utcnow().date(),
+        newcomer_id=match.newcomer_id,
+        mentor_id=match.mentor_id,
+        newcomer_county_code=match.newcomer_county_code,
+        mentor_county_code=match.mentor_county_code,
         pairing_type=pairing_type(session, mentor_id=match.mentor_id, newcomer_id=match.newcomer_id),
         baseline_has_store=False,
         baseline_channels=[],
@@ -81,6 +85,14 @@ def record_baseline(session: Session, *, match: Match) -> MatchOutcome:
     session.add(outcome)
     session.flush()
     return outcome
+
+
+def record_end(session: Session, *, match: Match) -> None:
+    """Note on the outcome row how an active match ended (called by the transition function)."""
+    outcome = session.get(MatchOutcome, match.id)
+    if outcome is not None:
+        outcome.ended_as = match.status
+        session.flush()
 
 
 def _reporter(view: MatchView, caller: Caller, on_behalf: bool) -> None:

@@ -4,17 +4,18 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query, Response, status
+from fastapi import APIRouter, Depends, Query, Response, status
 from pydantic import BaseModel
 
 from app.access import Caller
 from app.access.profiles import MENTORS, NEWCOMERS, ProfileKind, shown_phone
 from app.deps import SessionDep, require_role
-from app.etags import etag
+from app.etags import IfMatch, etag
 from app.openapi import problems
 from app.pagination import CursorQuery, LimitQuery
 from app.profiles import service
 from app.profiles.schemas import (
+    BODIES,
     MentorCreate,
     MentorRead,
     MentorUpdate,
@@ -23,6 +24,8 @@ from app.profiles.schemas import (
     NewcomerUpdate,
     ResourceType,
 )
+from app.query_params import CategoryQuery
+from app.responses import json_response
 from app.schemas import SEARCH_TEXT_PATTERN, IdPath, Page, RegionCodeStr
 
 
@@ -40,12 +43,21 @@ def make_router(
     Viewer = Annotated[Caller, Depends(require_role(*kind.view_roles))]
     Owner = Annotated[Caller, Depends(require_role(kind.owner_role))]
 
-    def read(caller: Caller, profile: service.Profile) -> BaseModel:
-        return read_model.of(profile, phone=shown_phone(kind, caller, profile))  # type: ignore[attr-defined,no-any-return]
+    body_of = BODIES[read_model]  # type: ignore[index]
 
-    def respond(caller: Caller, profile: service.Profile, response: Response) -> BaseModel:
-        response.headers["ETag"] = etag(profile.version)
-        return read(caller, profile)
+    def respond(
+        caller: Caller,
+        profile: service.Profile,
+        *,
+        status_code: int = status.HTTP_200_OK,
+        headers: dict[str, str] | None = None,
+    ) -> Response:
+        # Built from the row, not validated again (the body builder is tested against read_model).
+        products = [p.category_code for p in profile.products]
+        content = body_of(profile, products=products, phone=shown_phone(kind, caller, profile))
+        return json_response(
+            content, status_code=status_code, headers={"ETag": etag(profile.version), **(headers or {})}
+        )
 
     @router.post(
         f"/{plural}",
@@ -54,10 +66,14 @@ def make_router(
         responses=problems(401, 403, 409, 422),
         name=f"create_{kind.name}",
     )
-    def create(body: create_model, caller: Creator, session: SessionDep, response: Response):  # type: ignore[valid-type]
+    def create(body: create_model, caller: Creator, session: SessionDep) -> Response:  # type: ignore[valid-type]
         profile = service.create_profile(session, kind, caller, body.model_dump())  # type: ignore[attr-defined]
-        response.headers["Location"] = f"/api/v1/{plural}/{profile.id}"
-        return respond(caller, profile, response)
+        return respond(
+            caller,
+            profile,
+            status_code=status.HTTP_201_CREATED,
+            headers={"Location": f"/api/v1/{plural}/{profile.id}"},
+        )
 
     @router.get(
         f"/{plural}",
@@ -71,10 +87,7 @@ def make_router(
         limit: LimitQuery = 50,
         cursor: CursorQuery = None,
         region: Annotated[RegionCodeStr | None, Query(description="Region code prefix")] = None,
-        category: Annotated[
-            str | None,
-            Query(max_length=64, pattern=r"^[a-z_]+(\.[a-z_]+)?$", description="Leaf category or group code"),
-        ] = None,
+        category: CategoryQuery = None,
         resource: Annotated[
             ResourceType | None, Query(description="Resource offered (mentors) or needed")
         ] = None,
@@ -84,11 +97,21 @@ def make_router(
                 min_length=1, max_length=64, pattern=SEARCH_TEXT_PATTERN, description="Text in name or story"
             ),
         ] = None,
-        active: bool | None = True,
-    ):
+        active: Annotated[
+            bool | None, Query(description="true (default): active profiles only; false: deactivated only")
+        ] = True,
+    ) -> Response:
         flt = service.ProfileFilter(region=region, category=category, resource=resource, q=q, active=active)
-        page = service.list_profiles(session, kind, caller, flt, cursor, limit)
-        return {"items": [read(caller, p) for p in page.items], "next_cursor": page.next_cursor}
+        page = service.list_rows(session, kind, caller, flt, cursor, limit, body_of.columns)
+        items = [
+            body_of(
+                row,
+                products=service.product_list(row.product_codes),
+                phone=shown_phone(kind, caller, row),
+            )
+            for row in page.items
+        ]
+        return json_response({"items": items, "next_cursor": page.next_cursor})
 
     @router.get(
         f"/me/{kind.name}-profile",
@@ -96,8 +119,8 @@ def make_router(
         responses=problems(401, 403, 404),
         name=f"get_own_{kind.name}",
     )
-    def get_own(caller: Owner, session: SessionDep, response: Response):
-        return respond(caller, service.get_own(session, kind, caller), response)
+    def get_own(caller: Owner, session: SessionDep) -> Response:
+        return respond(caller, service.get_own(session, kind, caller))
 
     @router.get(
         f"/{plural}/{{profile_id}}",
@@ -105,8 +128,11 @@ def make_router(
         responses=problems(401, 403, 404),
         name=f"get_{kind.name}",
     )
-    def get(profile_id: IdPath, caller: Viewer, session: SessionDep, response: Response):
-        return respond(caller, service.get_visible(session, kind, caller, profile_id), response)
+    def get(profile_id: IdPath, caller: Viewer, session: SessionDep) -> Response:
+        row = service.get_visible_row(session, kind, caller, profile_id, body_of.columns)
+        products = service.product_list(row.product_codes)
+        content = body_of(row, products=products, phone=shown_phone(kind, caller, row))
+        return json_response(content, headers={"ETag": etag(row.version)})
 
     @router.patch(
         f"/{plural}/{{profile_id}}",
@@ -116,19 +142,18 @@ def make_router(
     )
     def update(
         profile_id: IdPath,
-        body: update_model,
+        body: update_model,  # type: ignore[valid-type]
         caller: Viewer,
         session: SessionDep,
-        response: Response,  # type: ignore[valid-type]
-        if_match: Annotated[str | None, Header(description="ETag from a previous GET")] = None,
-    ):
+        if_match: IfMatch = None,
+    ) -> Response:
         profile = service.get_visible(session, kind, caller, profile_id)
         # Only the fields sent, but each one whole: exclude_unset would also drop the defaults of
         # nested items (a resource offer sent without its description).
         sent = body.model_fields_set  # type: ignore[attr-defined]
         data = {k: v for k, v in body.model_dump().items() if k in sent}  # type: ignore[attr-defined]
         profile = service.update_profile(session, kind, caller, profile, data, if_match)
-        return respond(caller, profile, response)
+        return respond(caller, profile)
 
     @router.delete(
         f"/{plural}/{{profile_id}}",

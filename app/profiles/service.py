@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Select, or_, select
+from sqlalchemy import Label, Row, Select, String, bindparam, cast, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
@@ -159,10 +161,12 @@ class ProfileFilter:
     active: bool | None = True
 
 
-def list_query(kind: ProfileKind, caller: Caller, f: ProfileFilter) -> Select[Any]:
-    """Profiles in the caller's jurisdiction matching the filters."""
+def list_query(
+    kind: ProfileKind, caller: Caller, f: ProfileFilter, columns: Sequence[Any] | None = None
+) -> Select[Any]:
+    """Profiles in the caller's jurisdiction matching the filters (whole rows, or just `columns`)."""
     model = kind.model
-    stmt = select(model).where(visible(kind, caller))
+    stmt = (_select_columns(tuple(columns)) if columns else select(model)).where(visible(kind, caller))
     if f.region:
         stmt = stmt.where(under(model.region_code, f.region))
     if f.category:
@@ -190,3 +194,66 @@ def list_profiles(
 ) -> Paged[Profile]:
     """One keyset page of profiles, in id order."""
     return paginate(session, list_query(kind, caller, f), [asc(kind.model.id)], cursor, limit)
+
+
+@cache
+def _select_columns(columns: tuple[Any, ...]) -> Select[Any]:
+    # Built once per column list: coercing two dozen ORM attributes costs more than the query itself.
+    return select(*columns)
+
+
+@cache
+def products_column(kind: ProfileKind) -> Label[str | None]:
+    """Each profile's product codes in one correlated column, "position:code" items joined by commas.
+
+    One query for a page, instead of the page and then its product rows. Positions travel with the
+    codes because neither database guarantees the order of an aggregate's input (SQLite before 3.44
+    cannot sort inside one); `product_list` puts them in order. Codes hold no ":" or ",".
+    """
+    products = kind.product_model
+    owner = products.mentor_id if kind is MENTORS else products.newcomer_id  # type: ignore[union-attr]
+    item = cast(products.position, String) + ":" + products.category_code
+    return (
+        select(func.aggregate_strings(item, ","))
+        .where(owner == kind.model.id)
+        .scalar_subquery()
+        .label("product_codes")
+    )
+
+
+def product_list(packed: str | None) -> list[str]:
+    """The codes of a `products_column` value, in position order."""
+    if not packed:
+        return []
+    items = [item.split(":", 1) for item in packed.split(",")]
+    items.sort(key=lambda pair: int(pair[0]))
+    return [code for _, code in items]
+
+
+def list_rows(
+    session: Session,
+    kind: ProfileKind,
+    caller: Caller,
+    f: ProfileFilter,
+    cursor: str | None,
+    limit: int,
+    columns: Sequence[Any],
+) -> Paged[Row[Any]]:
+    """One keyset page (as `list_profiles`) as plain rows of `columns` plus `product_codes`: one query."""
+    stmt = list_query(kind, caller, f, (*columns, products_column(kind)))
+    return paginate(session, stmt, [asc(kind.model.id)], cursor, limit)
+
+
+@cache
+def _one_row(kind: ProfileKind, columns: tuple[Any, ...]) -> Select[Any]:
+    return select(*columns, products_column(kind)).where(kind.model.id == bindparam("profile_id"))
+
+
+def get_visible_row(
+    session: Session, kind: ProfileKind, caller: Caller, profile_id: int, columns: Sequence[Any]
+) -> Row[Any]:
+    """A profile the caller may see (as `get_visible`), as a plain row of `columns` plus `product_codes`."""
+    row = session.connection().execute(_one_row(kind, tuple(columns)), {"profile_id": profile_id}).first()
+    if row is None or not can_view(session, kind, caller, row):
+        raise NotFound()
+    return row

@@ -4,24 +4,23 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Header, Query, Response
+from fastapi import APIRouter, Query, Response
 from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
 from app.access import Caller
 from app.access.matches import MatchView
 from app.deps import CoordinatorUser, SessionDep
-from app.etags import etag
+from app.etags import IfMatch, etag
 from app.idempotency import IdempotencyKey, remember, replay, request_fingerprint
 from app.models.matches import MatchStatus
 from app.openapi import problems
 from app.pagination import CursorQuery, LimitQuery
 from app.proposals import service
 from app.proposals.schemas import PENDING_ALIAS, ApproveRequest, ProposalRead, RejectRequest, StatusFilter
-from app.schemas import IdPath, Page, RegionCodeStr
+from app.schemas import MAX_ID, IdPath, Page, RegionCodeStr
 
 router = APIRouter(prefix="/api/v1/proposals", tags=["proposals"])
-IfMatch = Annotated[str | None, Header(description="ETag of the proposal as you reviewed it")]
 
 
 def _read(session: Session, view: MatchView, response: Response | None = None) -> ProposalRead:
@@ -39,14 +38,26 @@ def list_proposals(
         StatusFilter, Query(description='Match status; "pending" is the former name of "proposed"')
     ] = MatchStatus.PROPOSED,
     region: Annotated[RegionCodeStr | None, Query(description="Newcomer region prefix")] = None,
-    sort: Literal["-score", "-created"] = "-score",
+    newcomer: Annotated[
+        int | None, Query(ge=1, le=MAX_ID, description="Only this newcomer's proposals (a profile id)")
+    ] = None,
+    sort: Annotated[
+        Literal["-score", "-created"], Query(description="-score: best first; -created: newest first")
+    ] = "-score",
     limit: LimitQuery = 50,
     cursor: CursorQuery = None,
 ) -> Page[ProposalRead]:
     """Proposals for newcomers in your jurisdiction, best score first, with both profiles summarised."""
     wanted = MatchStatus.PROPOSED if status == PENDING_ALIAS else MatchStatus(status)
     page = service.review_queue(
-        session, caller, status=wanted, region=region, sort=sort, cursor=cursor, limit=limit
+        session,
+        caller,
+        status=wanted,
+        region=region,
+        newcomer_id=newcomer,
+        sort=sort,
+        cursor=cursor,
+        limit=limit,
     )
     records = service.track_records(session, [v.mentor for v in page.items])
     items = [ProposalRead.of(v, records[v.mentor.id]) for v in page.items]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Literal
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from app.models import Match, Mentor, Newcomer
 from app.models.matches import MatchStatus
@@ -36,41 +36,62 @@ class CommitmentIn(Input):
     """A resource-sharing commitment as a coordinator sets it at approval."""
 
     resource_type: ResourceType
+    """What is shared: information, technology, human_capital or logistics"""
     area: Area
+    """Area of collaboration (GET /api/v1/vocabularies: areas)"""
     description: str = Field(min_length=1, max_length=500)
+    """The concrete commitment, e.g. 每两周一次直播带货指导"""
     cadence_days: int = Field(ge=1, le=180)
+    """Length of one reporting period, in days"""
 
 
 class CommitmentSuggestion(Output):
     """A commitment the model suggests (offered ∩ needed)."""
 
     resource_type: str
+    """Resource type both offered and needed"""
     area: str
+    """Area of collaboration"""
     description: str
+    """What to do, in Chinese"""
     description_en: str | None = None
+    """The same in English"""
     cadence_days: int
+    """Length of one reporting period (days)"""
 
 
 class PastMatch(Output):
     """One earlier match of a mentor and how it went (no personal data of that newcomer)."""
 
     id: int
+    """Match id"""
     status: str
+    """approved, active, completed, cancelled or declined"""
     newcomer_county_code: str
+    """County of that newcomer (no personal data)"""
     decided_at: datetime | None
+    """When it was approved"""
     updated_at: datetime
+    """Last change"""
 
 
 class TrackRecordRead(Output):
     """What a reviewer judges a mentor by: experience, honours, scale, story and past outcomes."""
 
     years_selling: int | None
+    """Years of selling online"""
     honours: list[str]
+    """Titles held"""
     sales_band: str | None
+    """Annual sales band (10,000 CNY)"""
     orders_per_month: int | None
+    """Typical orders a month"""
     employees: int | None
+    """People employed"""
     story: str
+    """In the mentor's words"""
     fulfilment_rate: float | None
+    """Share of commitment periods kept, null before any"""
     outcomes: dict[str, int] = Field(description="Past matches (approved or later) per status")
     past_matches: list[PastMatch] = Field(description="The most recent ones, newest first")
 
@@ -95,16 +116,26 @@ class PartySummary(Output):
     """What a reviewer needs to know about one side of a pair."""
 
     id: int
+    """Profile id"""
     name: str
+    """Name"""
     region_code: str
+    """Most precise division known"""
     county_code: str
+    """County code"""
     products: list[str]
+    """Category codes, main first"""
     channels: list[str]
+    """Channels"""
     resources: list[str] = Field(description="Offered (mentor) or needed (newcomer)")
     kind: str | None = None
+    """Mentors: household, cooperative or enterprise"""
     capacity_left: int | None = None
+    """Mentors: free seats"""
     fulfilment_rate: float | None = None
+    """Mentors: share of commitment periods kept"""
     phone: str | None = None
+    """Masked unless the viewer needs it (an active match's other party sees it)"""
     track_record: TrackRecordRead | None = Field(
         default=None, description="The mentor's track record, in proposals for their reviewers"
     )
@@ -139,23 +170,48 @@ class ProposalRead(Output):
     """A proposed, decided or running pair."""
 
     id: int
+    """Match id (the same through its whole life)"""
     run_id: int | None
+    """The matching run that proposed it"""
     status: str
+    """proposed, approved, active, completed, rejected, declined, cancelled or superseded"""
     score: float
+    """0 to 1; the queue's order"""
     score_parts: dict[str, float]
+    """The interpretable parts of the score"""
     rank: int
+    """Rank of this mentor among the newcomer's candidates (1: best)"""
     distance_km: float | None = Field(default=None, description="Between the two counties' centres")
     reasons: dict[str, list[str]]
+    """Why, in words a coordinator understands (zh, en)"""
     suggested_commitments: list[CommitmentSuggestion]
+    """Offered and needed resources, as commitments"""
+    explored: bool = Field(
+        description="Drawn by exploration from the newcomer's pool outside the top choice, so the model "
+        "also learns from pairs it would not have chosen"
+    )
+    propensity: float | None = Field(
+        description="Probability the run's policy gave this proposal's draw (None before exploration "
+        "was logged); decisions on explored pairs can be weighted by 1 / propensity"
+    )
     newcomer: PartySummary
+    """The newcomer side"""
     mentor: PartySummary
+    """The mentor side"""
     mentor_accepted: bool
+    """The mentor has accepted"""
     newcomer_accepted: bool
+    """The newcomer has accepted"""
     reason_code: str | None
+    """The reviewer's or party's reason code, when decided against"""
     reason_note: str | None
+    """Free text with the decision"""
     decided_at: datetime | None
+    """When approved or rejected"""
     version: int
+    """Row version; the ETag header carries it for If-Match"""
     created_at: datetime
+    """When proposed (UTC)"""
 
     @classmethod
     def of(cls, view: MatchView, track_record: TrackRecord | None = None) -> ProposalRead:
@@ -171,6 +227,8 @@ class ProposalRead(Output):
             distance_km=m.distance_km,
             reasons=m.reasons,
             suggested_commitments=[CommitmentSuggestion.model_validate(c) for c in m.suggested_commitments],
+            explored=m.explored,
+            propensity=m.propensity,
             newcomer=PartySummary.of(view.newcomer, phone=view.phone_of(view.newcomer)),
             mentor=PartySummary.of(view.mentor, phone=view.phone_of(view.mentor), track_record=track_record),
             mentor_accepted=m.mentor_accepted,
@@ -186,12 +244,39 @@ class ProposalRead(Output):
 class ApproveRequest(Input):
     """Approve a proposal, optionally replacing the suggested commitments."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"note": "产业链上下游，可以试"},
+                {
+                    "note": "先做直播培训",
+                    "commitments": [
+                        {
+                            "resource_type": "technology",
+                            "area": "marketing_innovation",
+                            "description": "每两周一次直播带货指导",
+                            "cadence_days": 14,
+                        }
+                    ],
+                },
+            ]
+        }
+    )
+
     commitments: list[CommitmentIn] | None = Field(default=None, min_length=1, max_length=8)
+    """Replaces the suggested commitments; omit to keep the suggestions"""
     note: str | None = Field(default=None, max_length=1000)
+    """Why, for the audit log and the parties"""
 
 
 class RejectRequest(Input):
     """Reject a proposal with a reason from the fixed list."""
 
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"reason_code": "too_far", "note": "活体植物运输距离太长"}]}
+    )
+
     reason_code: RejectReason
+    """Why (GET /api/v1/vocabularies: reject_reasons); the model learns from it"""
     note: str | None = Field(default=None, max_length=1000)
+    """Free text for the audit log"""

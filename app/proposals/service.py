@@ -49,6 +49,7 @@ def review_queue(
     min_score: float | None = None,
     max_distance_km: float | None = None,
     run_id: int | None = None,
+    newcomer_id: int | None = None,
     overdue_only: bool = False,
 ) -> Paged[MatchView]:
     """Proposals whose newcomer lies in the caller's jurisdiction, best first (keyset paginated)."""
@@ -71,6 +72,8 @@ def review_queue(
         stmt = stmt.where(Match.distance_km <= max_distance_km)
     if run_id is not None:
         stmt = stmt.where(Match.run_id == run_id)
+    if newcomer_id is not None:
+        stmt = stmt.where(Match.newcomer_id == newcomer_id)
     if overdue_only:
         stmt = stmt.where(
             Match.id.in_(select(Commitment.match_id).where(Commitment.next_due < utcnow().date()))

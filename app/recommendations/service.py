@@ -1,12 +1,12 @@
-"""Real-time "mentors for me": a Recommender built once over all open mentors, rebuilt when they change."""
+"""Real-time "mentors for me": answered from a per-process index (app.recommendations.index), checked
+against the mentor rows as they are now."""
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.access import Caller
@@ -15,38 +15,11 @@ from app.errors import NotFound
 from app.matches import adapter
 from app.models import Match, Mentor, Newcomer
 from app.models.matches import SEAT_HOLDING
-from app.ranker.service import active_model
-from matching import LearnedRanker, NewcomerTable, Recommender
+from app.recommendations.index import RecommenderCache
+from matching import NewcomerTable, ProposalSet
 
-
-class RecommenderCache:
-    """Indexes per process, one per active model version in use, keyed by a cheap fingerprint of the
-    mentor table: a promotion or a rollback switches versions, a newly trained candidate never does."""
-
-    MAX_MODELS = 8
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._entries: dict[int | None, tuple[tuple[Any, ...], Recommender]] = {}
-
-    def get(self, session: Session, region_code: str = "") -> Recommender:
-        """The recommender for a newcomer's region (its province's active model, else the national one)."""
-        fingerprint = session.execute(
-            select(
-                func.count(), func.max(Mentor.updated_at), func.sum(Mentor.capacity_used), func.max(Mentor.id)
-            ).where(Mentor.is_active.is_(True))
-        ).one()
-        model = active_model(session, region_code)
-        model_id = model.id if model is not None else None
-        key = tuple(fingerprint)
-        with self._lock:
-            hit = self._entries.get(model_id)
-            if hit is None or hit[0] != key:
-                ranker = LearnedRanker.from_dict(model.params) if model is not None else None
-                if len(self._entries) >= self.MAX_MODELS:
-                    self._entries.pop(next(iter(self._entries)))
-                self._entries[model_id] = (key, Recommender(adapter.load_mentors(session), ranker=ranker))
-            return self._entries[model_id][1]
+# Asked of the index beyond k, for the mentors the rows now rule out (the index may predate a change).
+SPARE = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,17 +49,18 @@ def recommend(
             select(Match.mentor_id).where(Match.newcomer_id == newcomer_id, Match.status.in_(SEAT_HOLDING))
         )
     )
-    proposals = cache.get(session, newcomer.county_code).recommend(table, k, exclude_mentor_ids=excluded)
-    mentors = {
-        m.id: m
-        for m in session.scalars(select(Mentor).where(Mentor.id.in_([int(x) for x in proposals.mentor_id])))
-    }
+    recommender = cache.get(session, newcomer.county_code)
+    picked: list[tuple[int, Mentor]] = []
+    for want in (k + SPARE, recommender.index.pool):
+        proposals = recommender.recommend(table, want, exclude_mentor_ids=excluded)
+        picked = _still_eligible(session, proposals, newcomer, recommender.policy.separation)
+        if len(picked) >= k or len(proposals) < want:
+            break
     out = []
-    for i in range(len(proposals)):
-        mentor = mentors[int(proposals.mentor_id[i])]
+    for rank, (i, mentor) in enumerate(picked[:k], start=1):
         out.append(
             Recommendation(
-                rank=int(proposals.rank[i]),
+                rank=rank,
                 score=float(proposals.score[i]),
                 score_parts=proposals.parts_of(i),
                 mentor=mentor,
@@ -96,3 +70,16 @@ def recommend(
             )
         )
     return out
+
+
+def _still_eligible(
+    session: Session, proposals: ProposalSet, newcomer: Newcomer, separation: str
+) -> list[tuple[int, Mentor]]:
+    """(position, mentor) of the proposals whose mentor the rows still allow, in the index's order."""
+    ids = [int(x) for x in proposals.mentor_id]
+    mentors = {m.id: m for m in session.scalars(select(Mentor).where(Mentor.id.in_(ids)))}
+    return [
+        (i, mentors[mid])
+        for i, mid in enumerate(ids)
+        if mid in mentors and adapter.may_recommend(mentors[mid], newcomer, separation)
+    ]

@@ -45,9 +45,11 @@ def search(
             description="Chinese name, pinyin or initials",
         ),
     ],
-    level: Level | None = None,
+    level: Annotated[
+        Level | None, Query(description="Only this level: province, prefecture, county or township")
+    ] = None,
     within: Annotated[RegionCodeStr | None, Query(description="Only under this code")] = None,
-    limit: Annotated[int, Query(ge=1, le=50)] = 20,
+    limit: Annotated[int, Query(ge=1, le=50, description="How many matches (at most 50)")] = 20,
 ) -> list[RegionRead]:
     """Find regions by Chinese name fragment or pinyin prefix, coarser divisions first."""
     rows = service.search_regions(session, q=q, level=level, within=within, limit=limit)

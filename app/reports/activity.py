@@ -8,8 +8,18 @@ from sqlalchemy import ColumnElement, Float, Select, case, cast, func, or_, sele
 from sqlalchemy.orm import Session
 
 from app.aggregates import grouped_median
-from app.models import Commitment, Match, MatchOutcome, Mentor, Region
-from app.reports.common import RANGE_DEFINITION, Report, ReportParams, activated_in_range, province_of, scoped
+from app.models import Commitment, MatchOutcome, Mentor, Region
+from app.models.outcomes import ENDINGS
+from app.reports.common import (
+    RANGE_DEFINITION,
+    TITLES,
+    Report,
+    ReportParams,
+    activated,
+    province_of,
+    scoped,
+    total,
+)
 
 FIRST_SALE_WINDOW_DAYS = 90
 PAIRING_LABELS = {"same_trade": "同行业", "chain": "产业链上下游", "other": "其他"}
@@ -17,11 +27,11 @@ PAIRING_LABELS = {"same_trade": "同行业", "chain": "产业链上下游", "oth
 
 def _key(by: str) -> ColumnElement[Any]:
     if by == "mentor":
-        return Match.mentor_id
+        return MatchOutcome.mentor_id
     if by == "county":
-        return Match.newcomer_county_code
+        return MatchOutcome.newcomer_county_code
     if by == "province":
-        return province_of(Match.newcomer_county_code)
+        return province_of(MatchOutcome.newcomer_county_code)
     return MatchOutcome.pairing_type
 
 
@@ -34,10 +44,16 @@ def _named(session: Session, by: str, agg: Any, metrics: list[str]) -> list[tupl
         )
         return [tuple(r) for r in session.execute(stmt.order_by(agg.c.key))]
     if by in ("county", "province"):
-        stmt = select(agg.c.key, Region.name, agg.c.key, *cols).outerjoin(Region, Region.code == agg.c.key)
+        names = _provinces() if by == "province" else Region.__table__
+        stmt = select(agg.c.key, names.c.name, agg.c.key, *cols).outerjoin(names, names.c.code == agg.c.key)
         return [tuple(r) for r in session.execute(stmt.order_by(agg.c.key))]
     rows = session.execute(select(agg.c.key, *cols).order_by(agg.c.key))
     return [(r[0], PAIRING_LABELS.get(r[0], r[0]), None, *r[1:]) for r in rows]
+
+
+def _provinces() -> Any:
+    """Province codes and names: the regions without a parent (34 rows by an index, not a scan of all)."""
+    return select(Region.code, Region.name).where(Region.parent_code.is_(None)).subquery()
 
 
 def _ratio(num: ColumnElement[Any], den: ColumnElement[Any]) -> ColumnElement[float]:
@@ -47,27 +63,41 @@ def _ratio(num: ColumnElement[Any], den: ColumnElement[Any]) -> ColumnElement[fl
 def reach(session: Session, params: ReportParams) -> Report:
     """Newcomers reached per mentor, county or province."""
     by = params.by or "county"
-    key = _key(by)
-    agg = (
+    base = activated(
+        params,
+        key=_key(by),
+        newcomer_id=MatchOutcome.newcomer_id,
+        mentor_id=MatchOutcome.mentor_id,
+        ended_as=MatchOutcome.ended_as,
+    ).subquery("reached")
+    # Per (group, newcomer) first: the second step counts newcomers and sums the rest.
+    per_newcomer = (
         select(
-            key.label("key"),
-            func.count(func.distinct(Match.newcomer_id)).label("newcomers_reached"),
-            func.count(func.distinct(Match.mentor_id)).label("mentors"),
+            base.c.key,
             func.count().label("matches"),
-            func.sum(case((Match.status == "active", 1), else_=0)).label("active"),
-            func.sum(case((Match.status == "completed", 1), else_=0)).label("completed"),
-            func.sum(case((Match.status == "cancelled", 1), else_=0)).label("cancelled"),
+            # An activated match is active until it ends as completed or cancelled.
+            func.sum(case((base.c.ended_as.is_(None), 1), else_=0)).label("active"),
+            *(func.sum(case((base.c.ended_as == s, 1), else_=0)).label(s) for s in ENDINGS),
         )
-        .select_from(Match)
-        .join(MatchOutcome, MatchOutcome.match_id == Match.id)
-        .where(activated_in_range(params))
-        .group_by(key)
+        .group_by(base.c.key, base.c.newcomer_id)
         .subquery()
     )
+    newcomers = (
+        select(
+            per_newcomer.c.key,
+            func.count().label("newcomers_reached"),
+            *(total(per_newcomer.c[c]).label(c) for c in ("matches", "active", "completed", "cancelled")),
+        )
+        .group_by(per_newcomer.c.key)
+        .subquery()
+    )
+    pairs = select(base.c.key).group_by(base.c.key, base.c.mentor_id).subquery()
+    mentors = select(pairs.c.key, func.count().label("mentors")).group_by(pairs.c.key).subquery()
+    agg = select(newcomers, mentors.c.mentors).join(mentors, mentors.c.key == newcomers.c.key).subquery()
     metrics = ["newcomers_reached", "mentors", "matches", "active", "completed", "cancelled"]
     return Report(
         "reach",
-        ("结对覆盖", "Reach"),
+        TITLES["reach"],
         params,
         ["key", "name", "region_code", *metrics],
         _named(session, by, agg, metrics),
@@ -89,32 +119,42 @@ def reach(session: Session, params: ReportParams) -> Report:
 def fulfilment(session: Session, params: ReportParams) -> Report:
     """Commitment fulfilment per mentor, county or province."""
     by = params.by or "mentor"
-    key = _key(by)
+    base = activated(params, key=_key(by), match_id=MatchOutcome.match_id).subquery()
+    # Per match first (a match has several commitments), then per group: no COUNT(DISTINCT).
+    per_match = (
+        select(
+            base.c.key,
+            func.count().label("commitments"),
+            *(
+                func.sum(c).label(c.key)
+                for c in (Commitment.done_count, Commitment.partial_count, Commitment.missed_count)
+            ),
+        )
+        .select_from(base)
+        .join(Commitment, Commitment.match_id == base.c.match_id)
+        .group_by(base.c.key, base.c.match_id)
+        .subquery()
+    )
     done, partial, missed = (
-        func.coalesce(func.sum(c), 0)
-        for c in (Commitment.done_count, Commitment.partial_count, Commitment.missed_count)
+        func.coalesce(total(per_match.c[c]), 0) for c in ("done_count", "partial_count", "missed_count")
     )
     agg = (
         select(
-            key.label("key"),
-            func.count(func.distinct(Match.id)).label("matches"),
-            func.count(Commitment.id).label("commitments"),
+            per_match.c.key,
+            func.count().label("matches"),
+            total(per_match.c.commitments).label("commitments"),
             done.label("done"),
             partial.label("partial"),
             missed.label("missed"),
             _ratio(done + 0.5 * partial, done + partial + missed).label("fulfilment_rate"),
         )
-        .select_from(Match)
-        .join(MatchOutcome, MatchOutcome.match_id == Match.id)
-        .join(Commitment, Commitment.match_id == Match.id)
-        .where(activated_in_range(params))
-        .group_by(key)
+        .group_by(per_match.c.key)
         .subquery()
     )
     metrics = ["matches", "commitments", "done", "partial", "missed", "fulfilment_rate"]
     return Report(
         "fulfilment",
-        ("承诺履行", "Commitment fulfilment"),
+        TITLES["fulfilment"],
         params,
         ["key", "name", "region_code", *metrics],
         _named(session, by, agg, metrics),
@@ -141,29 +181,20 @@ def fulfilment(session: Session, params: ReportParams) -> Report:
 def outcomes(session: Session, params: ReportParams) -> Report:
     """First sale within 90 days, median days to it, growth in orders; by mentor, region or pairing."""
     by = params.by or "pairing"
-    key = _key(by)
-    window = MatchOutcome.days_to_first_sale <= FIRST_SALE_WINDOW_DAYS
-    base = (
-        select(key.label("key"), MatchOutcome.days_to_first_sale.label("days"))
-        .select_from(Match)
-        .join(MatchOutcome, MatchOutcome.match_id == Match.id)
-        .where(activated_in_range(params))
-        .subquery()
-    )
+    base = activated(
+        params, key=_key(by), days=MatchOutcome.days_to_first_sale, growth=MatchOutcome.orders_growth
+    ).subquery("activated")
     median = grouped_median(session, base, "key", "days").subquery()
     counts = (
         select(
-            key.label("key"),
+            base.c.key,
             func.count().label("matches"),
-            func.sum(case((window, 1), else_=0)).label("first_sale_90d"),
-            func.count(MatchOutcome.days_to_first_sale).label("with_first_sale"),
-            func.count(MatchOutcome.orders_growth).label("with_orders_report"),
-            func.avg(MatchOutcome.orders_growth * 1.0).label("mean_orders_growth"),
+            func.sum(case((base.c.days <= FIRST_SALE_WINDOW_DAYS, 1), else_=0)).label("first_sale_90d"),
+            func.count(base.c.days).label("with_first_sale"),
+            func.count(base.c.growth).label("with_orders_report"),
+            func.avg(base.c.growth * 1.0).label("mean_orders_growth"),
         )
-        .select_from(Match)
-        .join(MatchOutcome, MatchOutcome.match_id == Match.id)
-        .where(activated_in_range(params))
-        .group_by(key)
+        .group_by(base.c.key)
         .subquery()
     )
     agg = (
@@ -191,7 +222,7 @@ def outcomes(session: Session, params: ReportParams) -> Report:
     ]
     return Report(
         "outcomes",
-        ("经营成效", "Outcomes"),
+        TITLES["outcomes"],
         params,
         ["key", "name", "region_code", *metrics],
         _named(session, by, agg, metrics),
@@ -234,30 +265,40 @@ def outcomes(session: Session, params: ReportParams) -> Report:
 
 def flows(session: Session, params: ReportParams) -> Report:
     """Matches from each mentor province to each newcomer province: the inter-province matrix."""
-    mentor_prov = province_of(Match.mentor_county_code).label("from_province")
-    newcomer_prov = province_of(Match.newcomer_county_code).label("to_province")
-    agg = (
+    pairs = (
         select(
-            mentor_prov,
-            newcomer_prov,
-            func.count().label("matches"),
-            func.count(func.distinct(Match.newcomer_id)).label("newcomers"),
+            province_of(MatchOutcome.mentor_county_code).label("from_province"),
+            province_of(MatchOutcome.newcomer_county_code).label("to_province"),
+            MatchOutcome.newcomer_id,
         )
-        .select_from(Match)
-        .join(MatchOutcome, MatchOutcome.match_id == Match.id)
         .where(
             MatchOutcome.activated_on >= params.date_from,
             MatchOutcome.activated_on <= params.date_to,
             # Both directions concern a jurisdiction: its mentors helping elsewhere, and help it receives.
             or_(
-                scoped(Match.newcomer_county_code, params.scope),
-                scoped(Match.mentor_county_code, params.scope),
+                scoped(MatchOutcome.newcomer_county_code, params.scope),
+                scoped(MatchOutcome.mentor_county_code, params.scope),
             ),
         )
-        .group_by(mentor_prov, newcomer_prov)
         .subquery()
     )
-    src, dst = Region.__table__.alias("src"), Region.__table__.alias("dst")
+    # Per (from, to, newcomer) first, so the newcomers are counted without COUNT(DISTINCT).
+    per_newcomer = (
+        select(pairs.c.from_province, pairs.c.to_province, func.count().label("n"))
+        .group_by(pairs.c.from_province, pairs.c.to_province, pairs.c.newcomer_id)
+        .subquery()
+    )
+    agg = (
+        select(
+            per_newcomer.c.from_province,
+            per_newcomer.c.to_province,
+            total(per_newcomer.c.n).label("matches"),
+            func.count().label("newcomers"),
+        )
+        .group_by(per_newcomer.c.from_province, per_newcomer.c.to_province)
+        .subquery()
+    )
+    src, dst = _provinces().alias("src"), _provinces().alias("dst")
     stmt = (
         select(agg.c.from_province, src.c.name, agg.c.to_province, dst.c.name, agg.c.matches, agg.c.newcomers)
         .outerjoin(src, src.c.code == agg.c.from_province)
@@ -272,7 +313,7 @@ def flows(session: Session, params: ReportParams) -> Report:
         matrix[index[r[0]]][index[r[2]]] = r[4]
     return Report(
         "flows",
-        ("跨省结对流向", "Inter-province flows"),
+        TITLES["flows"],
         params,
         ["from_province", "from_name", "to_province", "to_name", "matches", "newcomers"],
         rows,

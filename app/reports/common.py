@@ -7,12 +7,23 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, true
+from sqlalchemy import ColumnElement, Integer, Select, and_, cast, func, select, true
 
 from app.access.regions import under
-from app.models import Match, MatchOutcome
+from app.models import MatchOutcome
 
 Bilingual = tuple[str, str]
+
+# Each report's title, by its name in the catalogue (the report bodies and the console's index use it).
+TITLES: dict[str, Bilingual] = {
+    "reach": ("结对覆盖", "Reach"),
+    "fulfilment": ("承诺履行", "Commitment fulfilment"),
+    "outcomes": ("经营成效", "Outcomes"),
+    "flows": ("跨省结对流向", "Inter-province flows"),
+    "gaps": ("覆盖缺口", "Coverage gaps"),
+    "equity": ("公平性（按县电商渗透率五分位）", "Equity by county penetration quintile"),
+    "homogenisation": ("同质化风险", "Homogenisation risk"),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,8 +59,23 @@ def activated_in_range(params: ReportParams) -> ColumnElement[bool]:
     return and_(
         MatchOutcome.activated_on >= params.date_from,
         MatchOutcome.activated_on <= params.date_to,
-        scoped(Match.newcomer_county_code, params.scope),
+        scoped(MatchOutcome.newcomer_county_code, params.scope),
     )
+
+
+def activated(params: ReportParams, **columns: ColumnElement[Any]) -> Select[Any]:
+    """The columns a report needs of each match activated in the range inside the scope.
+
+    One table: the outcome row carries the match's parties, counties and ending, so no report joins
+    back through matches. Reports aggregate this set by hash; distinct counts take two grouping steps
+    instead of COUNT(DISTINCT), which PostgreSQL can only compute by sorting every row.
+    """
+    return select(*(column.label(name) for name, column in columns.items())).where(activated_in_range(params))
+
+
+def total(column: ColumnElement[Any]) -> ColumnElement[int]:
+    """SUM of counts as an integer (PostgreSQL widens a sum of bigint counts to numeric)."""
+    return cast(func.sum(column), Integer)
 
 
 def province_of(column: ColumnElement[str]) -> ColumnElement[str]:

@@ -17,10 +17,7 @@ from app.schemas import RegionCodeStr
 
 router = APIRouter(prefix="/api/v1/reports", tags=["reports"])
 ReportName = Literal[service.REPORT_NAMES]  # type: ignore[valid-type]
-MEDIA = {
-    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    "csv": "text/csv; charset=utf-8",
-}
+MEDIA = exports.MEDIA
 
 
 def _read(report: Report) -> ReportRead:
@@ -69,11 +66,4 @@ def get_report(
     )
     if format == "json":
         return _read(result)
-    filename = (
-        f"{result.name}_{result.params.scope or 'all'}_{result.params.date_from}_{result.params.date_to}"
-    )
-    return StreamingResponse(
-        exports.iter_file(exports.spooled(result, format)),
-        media_type=MEDIA[format],
-        headers={"Content-Disposition": f'attachment; filename="{filename}.{format}"'},
-    )
+    return exports.download(result, format)

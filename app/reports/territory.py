@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from app.models import Category, Match, MatchOutcome, Mentor, Newcomer, NewcomerProduct, Region
 from app.reports.activity import FIRST_SALE_WINDOW_DAYS
-from app.reports.common import RANGE_DEFINITION, Report, ReportParams, activated_in_range, scoped
+from app.reports.common import RANGE_DEFINITION, TITLES, Report, ReportParams, activated, scoped, total
 
 # A newcomer with one of these has been helped (or is being helped), so is not waiting.
 HELPED = ("approved", "active", "completed")
@@ -80,7 +80,7 @@ def gaps(session: Session, params: ReportParams) -> Report:
     rows = [(*r[:6], bool(r[6]), bool(r[7])) for r in session.execute(stmt)]
     return Report(
         "gaps",
-        ("覆盖缺口", "Coverage gaps"),
+        TITLES["gaps"],
         params,
         [
             "county_code",
@@ -116,6 +116,7 @@ def gaps(session: Session, params: ReportParams) -> Report:
 
 def equity(session: Session, params: ReportParams) -> Report:
     """Match and outcome rates by county e-commerce penetration quintile (1 = least penetrated)."""
+    # Used three times: one CTE, computed once.
     quint = (
         select(
             Region.code.label("code"),
@@ -123,7 +124,7 @@ def equity(session: Session, params: ReportParams) -> Report:
             func.ntile(QUINTILES).over(order_by=(Region.penetration, Region.code)).label("q"),
         )
         .where(Region.level == "county", Region.penetration.is_not(None))
-        .subquery()
+        .cte("quintiles")
     )
     bands = (
         select(
@@ -132,30 +133,61 @@ def equity(session: Session, params: ReportParams) -> Report:
         .group_by(quint.c.q)
         .subquery()
     )
-    profiles = (
-        select(
-            quint.c.q,
-            func.count(func.distinct(Newcomer.county_code)).label("counties"),
-            func.count().label("newcomers"),
-        )
+    # Per county, then per quintile (a county lies in one quintile): no COUNT(DISTINCT).
+    per_county = (
+        select(quint.c.q, func.count().label("n"))
+        .select_from(Newcomer)
         .join(quint, quint.c.code == Newcomer.county_code)
         .where(_existing_by_end(params))
-        .group_by(quint.c.q)
+        .group_by(quint.c.q, Newcomer.county_code)
         .subquery()
     )
-    window = MatchOutcome.days_to_first_sale <= FIRST_SALE_WINDOW_DAYS
-    matched = (
+    profiles = (
+        select(
+            per_county.c.q,
+            func.count().label("counties"),
+            total(per_county.c.n).label("newcomers"),
+        )
+        .group_by(per_county.c.q)
+        .subquery()
+    )
+    # Per (county, newcomer) before the quintiles join in: the join cannot then be planned between the
+    # matches and their outcomes (where a poor estimate of the quintile rows made it a nested loop).
+    base = activated(
+        params,
+        county=MatchOutcome.newcomer_county_code,
+        newcomer_id=MatchOutcome.newcomer_id,
+        days=MatchOutcome.days_to_first_sale,
+    ).subquery()
+    per_county_newcomer = (
+        select(
+            base.c.county,
+            base.c.newcomer_id,
+            func.count().label("n"),
+            func.sum(case((base.c.days <= FIRST_SALE_WINDOW_DAYS, 1), else_=0)).label("first_sale"),
+        )
+        .group_by(base.c.county, base.c.newcomer_id)
+        .subquery()
+    )
+    per_newcomer = (
         select(
             quint.c.q,
-            func.count(func.distinct(Match.newcomer_id)).label("matched"),
-            func.count().label("matches"),
-            func.sum(case((window, 1), else_=0)).label("first_sale"),
+            total(per_county_newcomer.c.n).label("n"),
+            total(per_county_newcomer.c.first_sale).label("first_sale"),
         )
-        .select_from(Match)
-        .join(MatchOutcome, MatchOutcome.match_id == Match.id)
-        .join(quint, quint.c.code == Match.newcomer_county_code)
-        .where(activated_in_range(params))
-        .group_by(quint.c.q)
+        .select_from(per_county_newcomer)
+        .join(quint, quint.c.code == per_county_newcomer.c.county)
+        .group_by(quint.c.q, per_county_newcomer.c.newcomer_id)
+        .subquery()
+    )
+    matched = (
+        select(
+            per_newcomer.c.q,
+            func.count().label("matched"),
+            total(per_newcomer.c.n).label("matches"),
+            total(per_newcomer.c.first_sale).label("first_sale"),
+        )
+        .group_by(per_newcomer.c.q)
         .subquery()
     )
     newcomers_n = func.coalesce(profiles.c.newcomers, 0)
@@ -180,7 +212,7 @@ def equity(session: Session, params: ReportParams) -> Report:
     )
     return Report(
         "equity",
-        ("公平性（按县电商渗透率五分位）", "Equity by county penetration quintile"),
+        TITLES["equity"],
         params,
         [
             "quintile",
@@ -263,7 +295,7 @@ def homogenisation(session: Session, params: ReportParams) -> Report:
     )
     return Report(
         "homogenisation",
-        ("同质化风险", "Homogenisation risk"),
+        TITLES["homogenisation"],
         params,
         ["county_code", "name", "newcomers", "top_category", "top_category_name", "top_count", "top_share"],
         [tuple(r) for r in session.execute(stmt)],

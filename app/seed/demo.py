@@ -1,7 +1,8 @@
 """A deterministic demo data set: staff and mobile demo accounts, ~2,000 mentors, ~10,000 newcomers.
 
 Profiles come from matching.synthetic (real county codes, products clustered by region as in reality);
-each is placed in a real township of its county. Running it twice changes nothing.
+each is placed in a real township of its county. The two demo mobile accounts own the hand-written
+profiles of app.seed.story, the pair the README tour approves. Running it twice changes nothing.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from app.accounts.service import create_staff_account, ensure_admin, register_mo
 from app.models import Account, Mentor, MentorProduct, Newcomer, NewcomerProduct, Region
 from app.profiles.derived import derived_columns
 from app.seed.history import seed_history
+from app.seed.story import story_mentor, story_newcomer
 from matching import vocab
 from matching.regions import counties
 from matching.synthetic import county_penetration, generate_population
@@ -64,8 +66,15 @@ def seed_demo(
     towns = _townships_by_county(session)
     # A few synthetic counties were merged away since the coordinate source was made: oversample a little.
     population = generate_population(mentors + mentors // 20 + 5, newcomers + newcomers // 20 + 5, seed)
-    m_count = _insert_mentors(session, population.mentor_records(), towns, mentor_account.id, mentors)
-    n_count = _insert_newcomers(session, population.newcomer_records(), towns, newcomer_account.id, newcomers)
+    mentor_story = story_mentor(mentor_account.id, DEMO_MENTOR_PHONE)
+    m_count = _insert_mentors(session, population.mentor_records(), towns, mentor_story, mentors)
+    n_count = _insert_newcomers(
+        session,
+        population.newcomer_records(),
+        towns,
+        story_newcomer(newcomer_account.id, DEMO_NEWCOMER_PHONE),
+        newcomers,
+    )
     result: dict[str, Any] = {"accounts": 3 + len(DEMO_STAFF), "mentors": m_count, "newcomers": n_count}
     if history:
         # Matches, check-ins, outcomes, ratings and honours, so every report has something to show.
@@ -119,12 +128,14 @@ def _insert_mentors(
     session: Session,
     records: list[dict[str, Any]],
     towns: dict[str, list[str]],
-    demo_account: int,
+    story: tuple[dict[str, Any], list[str]],
     wanted: int,
 ) -> int:
-    rows, products, phones = [], [], set()
+    """The demo account's story profile first (its own insert: other columns), then synthetic ones."""
+    _insert_profiles(session, Mentor, MentorProduct, "mentor_id", [story[0]], [story[1]])
+    rows, products, phones = [], [], {story[0]["phone"]}
     for rec in records:
-        if len(rows) == wanted:
+        if len(rows) == wanted - 1:
             break
         region = _place(towns, rec["county_code"], f"m{rec['id']}")
         if region is None:
@@ -138,7 +149,7 @@ def _insert_mentors(
                 **_common_row(rec, region),
                 "kind": rec["kind"],
                 "phone": phone,
-                "account_id": demo_account if not rows else None,
+                "account_id": None,
                 "years_selling": int(rec["years_selling"]),
                 "sales_band": rec["sales_band"],
                 "orders_per_month": int(rec["orders_per_month"]),
@@ -153,19 +164,21 @@ def _insert_mentors(
         )
         products.append(rec["products"])
     _insert_profiles(session, Mentor, MentorProduct, "mentor_id", rows, products)
-    return len(rows)
+    return 1 + len(rows)
 
 
 def _insert_newcomers(
     session: Session,
     records: list[dict[str, Any]],
     towns: dict[str, list[str]],
-    demo_account: int,
+    story: tuple[dict[str, Any], list[str]],
     wanted: int,
 ) -> int:
+    """The demo account's story profile first (its own insert: other columns), then synthetic ones."""
+    _insert_profiles(session, Newcomer, NewcomerProduct, "newcomer_id", [story[0]], [story[1]])
     rows, products = [], []
     for rec in records:
-        if len(rows) == wanted:
+        if len(rows) == wanted - 1:
             break
         region = _place(towns, rec["county_code"], f"n{rec['id']}")
         if region is None:
@@ -174,7 +187,7 @@ def _insert_newcomers(
             {
                 **_common_row(rec, region),
                 "phone": rec["phone"],
-                "account_id": demo_account if not rows else None,
+                "account_id": None,
                 "experience_years": int(rec["experience_years"]),
                 "resources_needed": rec["resources_needed"],
                 **derived_columns(resources=rec["resources_needed"]),
@@ -184,7 +197,7 @@ def _insert_newcomers(
         )
         products.append(rec["products"])
     _insert_profiles(session, Newcomer, NewcomerProduct, "newcomer_id", rows, products)
-    return len(rows)
+    return 1 + len(rows)
 
 
 def _insert_profiles(

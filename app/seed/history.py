@@ -97,16 +97,18 @@ def seed_history(
     diligence = {m.id: rng.betavariate(6, 2) for m in mentors}
     county_of = {m.id: m.county_code for m in mentors}
 
+    # The demo mentor gets only the few pairs given below, so seats stay free for the README tour.
+    drawn = [m for m in mentors if m.account_id is None]
     # Each province's pool: mentors elsewhere, with Zipf-like weights (a few carry many newcomers).
     pools: dict[str, list[int]] = {}
     weights = [1.0 / (rank + 1) for rank in range(POOL_PER_PROVINCE)]
     for province in sorted({n.county_code[:2] for n in newcomers}):
-        elsewhere = [m.id for m in mentors if m.county_code[:2] != province]
+        elsewhere = [m.id for m in drawn if m.county_code[:2] != province]
         pools[province] = rng.sample(elsewhere, min(POOL_PER_PROVINCE, len(elsewhere)))
 
     # Mentors by main product, so most newcomers get a complementary (chain) or same-trade mentor.
     by_product: dict[str, list[int]] = defaultdict(list)
-    for m in mentors:
+    for m in drawn:
         if m.id in mentor_main:
             by_product[mentor_main[m.id]].append(m.id)
     linked: dict[str, list[str]] = defaultdict(list)
@@ -136,10 +138,14 @@ def seed_history(
     rest = [n for n in newcomers if n.county_code not in DEMO_COUNTIES]
     chosen = local + rng.sample(rest, int(len(rest) * share))
     plans: list[dict[str, Any]] = []
-    for i, n in enumerate(chosen):
+    demo_pairs = 0
+    for n in chosen:
         mentor_id = pick(n)
-        if demo_mentor is not None and i < 4 and demo_mentor.county_code[:2] != n.county_code[:2]:
-            mentor_id = demo_mentor.id  # the demo mentor's account has a history to look at
+        if demo_mentor is not None and demo_pairs < 4 and demo_mentor.county_code[:2] != n.county_code[:2]:
+            # The demo mentor's account has a history to look at: its first four newcomers from
+            # other provinces (the demo coordinators' own county comes first in `chosen`).
+            mentor_id = demo_mentor.id
+            demo_pairs += 1
         activated = today - timedelta(days=rng.randint(3, 420))
         age = (today - activated).days
         if age > 150:
@@ -212,6 +218,11 @@ def seed_history(
         row: dict[str, Any] = {
             "match_id": match_id,
             "activated_on": act,
+            "newcomer_id": p["n"].id,
+            "mentor_id": p["mentor_id"],
+            "newcomer_county_code": p["n"].county_code,
+            "mentor_county_code": county_of[p["mentor_id"]],
+            "ended_as": status if end is not None else None,
             "pairing_type": pairing,
             "baseline_has_store": baseline > 0,
             "baseline_channels": ["pinduoduo"] if baseline > 0 else [],

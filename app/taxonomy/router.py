@@ -22,12 +22,19 @@ class CategoryRead(Output):
     """A product category; leaves (level 2) are what profiles refer to."""
 
     code: str
+    """Stable code: a group (flowers) or a leaf (flowers.seedlings)"""
     parent_code: str | None
+    """The group of a leaf; null for a group"""
     level: int
+    """1: group, 2: leaf (profiles name leaves)"""
     name_zh: str
+    """Chinese name"""
     name_en: str
+    """English name"""
     upstream: list[str]
+    """Leaf codes one link up the industrial chain (what it is made from)"""
     downstream: list[str]
+    """Leaf codes one link down the chain (what it goes into)"""
 
     @classmethod
     def of(cls, node: CategoryNode) -> CategoryRead:
@@ -48,8 +55,11 @@ class VocabularyItem(Output):
     """One code of a closed vocabulary with its labels."""
 
     code: str
+    """The code sent in bodies and filters"""
     name_zh: str
+    """Chinese label"""
     name_en: str
+    """English label"""
 
 
 @router.get("/categories", response_model=list[CategoryRead], responses=problems(401))

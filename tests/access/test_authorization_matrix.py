@@ -138,7 +138,8 @@ def _console_session(client, db, session_factory, settings, role):  # type: igno
 
 @pytest.mark.parametrize(("method", "path"), sorted(CONSOLE_ROUTES))
 def test_console_role_matrix(client, db, session_factory, settings, method, path):
-    url = re.sub(r"\{(\w+)\}", lambda m: {"lang": "en"}.get(m.group(1), "999999"), path)
+    # A real report name, so an allowed role gets the page itself; other ids exist nowhere (404).
+    url = re.sub(r"\{(\w+)\}", lambda m: {"lang": "en", "report": "reach"}.get(m.group(1), "999999"), path)
     allowed = CONSOLE_ROUTES[(method, path)]
     anonymous = client.request(method, url, follow_redirects=False)
     if allowed == PUBLIC:
@@ -157,6 +158,7 @@ def test_console_role_matrix(client, db, session_factory, settings, method, path
         if role in allowed:
             assert r.status_code not in (401, 403), f"{role} refused at {method} {path}: {r.status_code}"
             assert not r.headers.get("location", "").startswith("/console/login"), f"{role} at {path}"
+            assert r.status_code < 500, f"{role} got {r.status_code} at {method} {path}"
         else:
             assert r.status_code == 403, f"{role} let through at {method} {path}: {r.status_code}"
             assert "工作台仅供协调员" in r.text

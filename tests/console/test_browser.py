@@ -143,6 +143,7 @@ class TestCoordinator:
         third_id = int(page.url.rsplit("/", 1)[1].split("?")[0])
         page.keyboard.press("n")
         expect(page).not_to_have_url(re.compile(rf"/proposals/{third_id}\b"))
+        expect(page).to_have_url(re.compile(r"/console/proposals/\d+"))
         with live.sessions() as s:
             assert s.get(Match, third_id).status == "proposed"
 

@@ -126,3 +126,13 @@ def test_an_upload_without_the_token_is_refused(client, make_user):
     assert r.status_code == 403
     r = client.post("/console/office/imports", files=files, data={"csrftoken": token}, follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"].startswith("/console/office/imports/")
+
+
+def test_next_past_the_last_proposal_returns_to_the_queue_with_a_notice(client, make_user):
+    user = make_user("coordinator", JIANGSU)
+    sign_in(client, user.username)
+    r = client.get("/console/proposals/next?min_score=0.5", follow_redirects=False)
+    assert r.status_code == 303
+    assert r.headers["location"] == "/console/proposals?min_score=0.5&done=end_of_queue"
+    queue = client.get(r.headers["location"])
+    assert queue.status_code == 200 and 'id="end-of-queue"' in queue.text

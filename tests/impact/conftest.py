@@ -12,6 +12,7 @@ from app.models import (
     Commitment,
     Match,
     MatchOutcome,
+    MatchRating,
     Mentor,
     MentorProduct,
     Newcomer,
@@ -91,6 +92,11 @@ def add_match(
         MatchOutcome(
             match_id=match.id,
             activated_on=activated_on,
+            newcomer_id=newcomer.id,
+            mentor_id=mentor.id,
+            newcomer_county_code=newcomer.county_code,
+            mentor_county_code=mentor.county_code,
+            ended_as=status if status in ("completed", "cancelled") else None,
             pairing_type=pairing,
             baseline_orders_per_month=baseline_orders,
             first_sale_on=activated_on + timedelta(days=days_to_first_sale)
@@ -205,3 +211,37 @@ def world(db) -> World:
         db.execute(update(Region).where(Region.code == code).values(penetration=p))
     db.commit()
     return w
+
+
+@pytest.fixture
+def star(db, make_user):
+    """A Shuyang mentor with an account: 5 Caoxian newcomers, 3 first sales in 90 days, 12 periods kept."""
+    user = make_user("mentor")
+    mentor = add_mentor(db, "321322", "沭阳花木合作社", account_id=user.id)
+    mentor.honours = ["电商示范户"]  # imported, must survive
+    other = add_mentor(db, "321322", "另一位导师")
+    for i, days in enumerate((10, 45, 90, 91, None)):
+        newcomer = add_newcomer(db, "371721", f"新农人{i}")
+        match = add_match(
+            db,
+            mentor,
+            newcomer,
+            status="completed",
+            activated_on=date(2026, 2, 1),
+            days_to_first_sale=days,
+            periods=(3, 0, 0) if i < 4 else None,
+        )
+        if i < 3:
+            db.add(
+                MatchRating(
+                    match_id=match.id,
+                    mentor_id=mentor.id,
+                    party="newcomer",
+                    author_id=user.id,
+                    score=(5, 5, 4)[i],
+                    reason_code="useful_knowhow",
+                )
+            )
+    add_match(db, other, add_newcomer(db, "371721", "x"), status="active", activated_on=date(2026, 3, 1))
+    db.commit()
+    return mentor, user

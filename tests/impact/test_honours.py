@@ -4,51 +4,15 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-from datetime import date
 
 import pytest
 
 from app.honours import rules
 from app.honours.service import new_verification_code, normalise_code
-from app.models import Honour, MatchRating, Mentor
+from app.models import Honour, Mentor
 from tests.conftest import SHANDONG, YUNNAN
-from tests.impact.conftest import add_match, add_mentor, add_newcomer
 
 PERIOD = {"period_start": "2026-01-01", "period_end": "2026-06-30"}
-
-
-@pytest.fixture
-def star(db, make_user):
-    """A Shuyang mentor with an account: 5 Caoxian newcomers, 3 first sales in 90 days, 12 periods kept."""
-    user = make_user("mentor")
-    mentor = add_mentor(db, "321322", "沭阳花木合作社", account_id=user.id)
-    mentor.honours = ["电商示范户"]  # imported, must survive
-    other = add_mentor(db, "321322", "另一位导师")
-    for i, days in enumerate((10, 45, 90, 91, None)):
-        newcomer = add_newcomer(db, "371721", f"新农人{i}")
-        match = add_match(
-            db,
-            mentor,
-            newcomer,
-            status="completed",
-            activated_on=date(2026, 2, 1),
-            days_to_first_sale=days,
-            periods=(3, 0, 0) if i < 4 else None,
-        )
-        if i < 3:
-            db.add(
-                MatchRating(
-                    match_id=match.id,
-                    mentor_id=mentor.id,
-                    party="newcomer",
-                    author_id=user.id,
-                    score=(5, 5, 4)[i],
-                    reason_code="useful_knowhow",
-                )
-            )
-    add_match(db, other, add_newcomer(db, "371721", "x"), status="active", activated_on=date(2026, 3, 1))
-    db.commit()
-    return mentor, user
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import or_, select
 
 from app.db import utcnow
-from app.models import CategoryLink, MatchOutcome, MatchRating
+from app.models import CategoryLink, Match, MatchOutcome, MatchRating
 from tests.conftest import SHANDONG
 
 
@@ -61,6 +61,32 @@ class TestBaseline:
             "sales_band": None,
         }
         assert body["after"]["days_to_first_sale"] is None and body["milestones"] == []
+
+    @pytest.mark.parametrize(
+        ("end", "body", "ended_as"),
+        [("complete", None, "completed"), ("cancel", {"reason_code": "other"}, "cancelled")],
+    )
+    def test_carries_the_parties_and_how_the_match_ended(
+        self, client, db, active, coordinator, end, body, ended_as
+    ):
+        """Reports aggregate the outcome row alone: it must agree with its match."""
+        match = db.get(Match, active.match_id)
+        row = db.get(MatchOutcome, active.match_id)
+        assert (row.newcomer_id, row.mentor_id, row.newcomer_county_code, row.mentor_county_code) == (
+            match.newcomer_id,
+            match.mentor_id,
+            match.newcomer_county_code,
+            match.mentor_county_code,
+        )
+        assert row.ended_as is None
+        r = client.post(f"/api/v1/matches/{active.match_id}/{end}", json=body, headers=coordinator.headers)
+        assert r.status_code == 200, r.text
+        db.expire_all()
+        assert (
+            db.get(MatchOutcome, active.match_id).ended_as
+            == ended_as
+            == db.get(Match, active.match_id).status
+        )
 
     def test_not_before_activation(self, client, db, pair, coordinator):
         assert db.get(MatchOutcome, pair.match_id) is None

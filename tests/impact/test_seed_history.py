@@ -31,10 +31,21 @@ def test_history_is_consistent_and_feeds_every_report(db):
         db.scalar(select(func.count()).select_from(MatchOutcome).where(MatchOutcome.days_to_first_sale < 0))
         == 0
     )
-    assert all(
-        m != n
-        for m, n in db.execute(select(Match.mentor_county_code, Match.newcomer_county_code))
+    assert all(m != n for m, n in db.execute(select(Match.mentor_county_code, Match.newcomer_county_code)))
+    # The outcome rows the reports aggregate agree with their matches: parties, counties, how it ended.
+    disagree = (
+        select(func.count())
+        .select_from(MatchOutcome)
+        .join(Match, Match.id == MatchOutcome.match_id)
+        .where(
+            (MatchOutcome.newcomer_id != Match.newcomer_id)
+            | (MatchOutcome.mentor_id != Match.mentor_id)
+            | (MatchOutcome.newcomer_county_code != Match.newcomer_county_code)
+            | (MatchOutcome.mentor_county_code != Match.mentor_county_code)
+            | (func.coalesce(MatchOutcome.ended_as, "active") != Match.status)
+        )
     )
+    assert db.scalar(disagree) == 0
     admin = Caller(1, Role.ADMIN, None, "admin")
     # Homogenisation needs 5 newcomers in one county: the full demo set has such counties, 400 do not.
     for name in set(CATALOGUE) - {"homogenisation"}:

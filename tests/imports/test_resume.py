@@ -19,7 +19,7 @@ from sqlalchemy import create_engine, delete, func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.config import PROJECT_ROOT, Settings
-from app.db import make_engine, make_sessionmaker, utcnow
+from app.db import make_engine, make_sessionmaker, utcnow, with_search_path
 from app.imports import service
 from app.imports.write.upsert import IMPORTED
 from app.jobs.handlers import HANDLERS
@@ -36,7 +36,7 @@ ROWS = 4_000
 VICTIM = """
 import sys
 from app.config import Settings
-from app.db import make_engine, make_sessionmaker, utcnow
+from app.db import make_engine, make_sessionmaker, utcnow, with_search_path
 from app.jobs.handlers import HANDLERS
 from app.jobs.worker import Worker
 Worker(make_sessionmaker(make_engine(sys.argv[1])), HANDLERS, name="victim").run_until_idle()
@@ -53,7 +53,7 @@ def committed_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         admin = create_engine(base)
         with admin.begin() as conn:
             conn.execute(text(f"CREATE SCHEMA {schema}"))
-        url = f"{base}{'&' if '?' in base else '?'}options=-csearch_path%3D{schema}"
+        url = with_search_path(base, schema)
     else:
         url = f"sqlite:///{tmp_path_factory.mktemp('resume') / 'resume.db'}"
     upgrade(url)

@@ -11,7 +11,7 @@ from sqlalchemy import func, select, update
 from app.db import utcnow
 from app.models import Match, MatchingRun, ModelVersion
 from app.ranker.service import active_model
-from app.recommendations.service import RecommenderCache
+from app.recommendations.index import RecommenderCache
 from matching import LearnedRanker, Policy, pair_features, propose
 from matching.simulate import persona
 from matching.synthetic import generate_population

@@ -9,10 +9,12 @@ import os
 import numpy as np
 import pytest
 import skops.io as sio
+from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.preprocessing import FunctionTransformer
 
 from matching import RERANK_FEATURE_NAMES, LearnedRanker, Policy, evaluate, gate, pair_features, propose
 from matching.pipeline import build_index, find_candidates
+from matching.regions import haversine_km
 from matching.rerank import column, rerank_features
 from matching.simulate import persona
 from matching.synthetic import generate_population
@@ -39,7 +41,8 @@ def decided():
 def test_fit_records_the_model_choice_and_held_out_metrics(decided) -> None:
     *_, ranker = decided
     m = ranker.metrics
-    assert m["chosen"] in ("hgb", "logistic") and "selection-split AUC" in m["why"]
+    assert m["chosen"] in ("stumps", "logistic", "mean") and "selection-split AUC" in m["why"]
+    assert all(0.5 < m[key] <= 1 for key in ("auc_trees", "auc_logistic", "auc_mean"))
     assert m["auc"] > 0.6 and 0 < m["alpha"] < 1
     assert m["n_test"] == len(m["holdout_rows"]) > 30
 
@@ -61,11 +64,50 @@ def test_json_round_trip_scores_identically_and_refuses_untrusted_types(decided)
     assert loaded.learned == ranker.learned
     with pytest.raises(ValueError, match="format"):
         LearnedRanker.from_dict({**data, "format": "jieduan.matching.ranker/1"})
-    if data["kind"] == "hgb":
-        # A stored transformer whose function is os.system: loading it must be refused, not executed.
-        evil = base64.b64encode(sio.dumps(FunctionTransformer(func=os.system))).decode()
-        with pytest.raises(ValueError, match="untrusted"):
-            LearnedRanker.from_dict({**data, "model": evil})
+
+
+def test_versions_stored_before_stumps_still_load_and_untrusted_types_are_refused(decided) -> None:
+    _, x, y, *_ = decided
+    trees = HistGradientBoostingClassifier(max_iter=20, max_leaf_nodes=12).fit(x, y)
+    legacy = {
+        "format": "jieduan.matching.reranker/2",
+        "version": "old",
+        "kind": "hgb",
+        "model": base64.b64encode(sio.dumps(trees)).decode(),
+        "alpha": 0.5,
+        "feature_names": list(RERANK_FEATURE_NAMES),
+        "metrics": {},
+    }
+    loaded = LearnedRanker.from_dict(legacy)
+    assert np.allclose(loaded.proba(x), trees.predict_proba(x)[:, 1])
+    # A stored transformer whose function is os.system: loading it must be refused, not executed.
+    evil = base64.b64encode(sio.dumps(FunctionTransformer(func=os.system))).decode()
+    with pytest.raises(ValueError, match="untrusted"):
+        LearnedRanker.from_dict({**legacy, "model": evil})
+    # An old logistic model (all products of nine features, stored without "pairs").
+    from matching.ranker import _legacy_pairs, _Logistic
+
+    z = _Logistic(np.zeros(1), np.ones(1), np.zeros(1), 0.0, _legacy_pairs()).expand(x)
+    rng = np.random.default_rng(1)
+    old = _Logistic(z.mean(axis=0), z.std(axis=0) + 1.0, rng.normal(size=z.shape[1]), 0.1, _legacy_pairs())
+    stored = {k: v for k, v in old.to_dict().items() if k != "pairs"}
+    assert np.allclose(_Logistic.from_dict(stored).proba(x), old.proba(x))
+
+
+def test_compiled_stumps_equal_the_fitted_estimator_on_new_pairs(decided) -> None:
+    pop, x, y, *_ = decided
+    from matching.ranker import _Stumps
+
+    model = HistGradientBoostingClassifier(max_depth=1, max_iter=60, learning_rate=0.2).fit(x, y)
+    stumps = _Stumps.compile(model, x)
+    # Pairs the model never saw, as float32 features straight from the pipeline (the scoring path).
+    rng = np.random.default_rng(2)
+    m, n = rng.integers(0, len(pop.mentors), 3000), rng.integers(0, len(pop.newcomers), 3000)
+    fresh = pair_features(pop.mentors, pop.newcomers, m, n)
+    assert fresh.dtype == np.float32
+    assert np.allclose(stumps.proba(fresh), model.predict_proba(fresh.astype(np.float64))[:, 1], atol=1e-9)
+    data = json.loads(json.dumps(stumps.to_dict()))
+    assert np.array_equal(_Stumps.from_dict(data).proba(fresh), stumps.proba(fresh))
 
 
 def test_logistic_family_round_trips_too(decided) -> None:
@@ -100,10 +142,22 @@ def test_gate_promotes_a_better_model_and_refuses_a_worse_one(decided) -> None:
     assert not gate(good, good, x, y).promote
 
 
+def test_a_re_ranked_pool_offers_the_assignment_rerank_k_candidates(decided) -> None:
+    pop, *_, ranker = decided
+    newcomers = pop.newcomers.take(np.arange(200))
+    policy = Policy(k=5, rerank_pool=40, rerank_k=12)
+    learned = find_candidates(build_index(pop.mentors, policy, ranker=ranker), newcomers)
+    plain = find_candidates(build_index(pop.mentors, policy), newcomers)
+    assert learned.mentor_rows.shape[1] == 12 and learned.pool_rows.shape[1] == 40 + policy.rerank_near
+    assert plain.mentor_rows.shape[1] == 5
+
+
 def test_ranker_only_reorders_the_default_pool(decided) -> None:
     pop, *_, ranker = decided
     newcomers = pop.newcomers.take(np.arange(300))
-    with_ranker = find_candidates(build_index(pop.mentors, Policy(k=10), ranker=ranker), newcomers)
+    with_ranker = find_candidates(
+        build_index(pop.mentors, Policy(k=10, rerank_near=0), ranker=ranker), newcomers
+    )
     default = find_candidates(build_index(pop.mentors, Policy(k=10, pool=50)), newcomers)
     space = build_index(pop.mentors, Policy()).space
     for row, a, b in zip(with_ranker.newcomer_rows, with_ranker.pool_rows, default.pool_rows, strict=True):
@@ -113,6 +167,45 @@ def test_ranker_only_reorders_the_default_pool(decided) -> None:
         if len(dropped):  # only same-prefecture copies of the mentor's product, a hard rule
             f = rerank_features(space, pop.mentors, newcomers, dropped, np.full(len(dropped), row), Policy())
             assert (f[:, column("homogenization")] > 0).all()
+
+
+def test_nearest_allowed_mentors_join_a_re_ranked_pool(decided) -> None:
+    pop, *_, ranker = decided
+    newcomers = pop.newcomers.take(np.arange(150))
+    base = Policy(k=10, rerank_near=0)
+    near = Policy(k=10, rerank_near=6)
+    # Each newcomer's nearest other-county mentor is excluded (as a rejected pair would be).
+    m_county, n_county = pop.mentors.county, newcomers.county
+    km = haversine_km(
+        newcomers.lat[:, None].astype(np.float64),
+        newcomers.lon[:, None].astype(np.float64),
+        pop.mentors.lat[None, :].astype(np.float64),
+        pop.mentors.lon[None, :].astype(np.float64),
+    )
+    allowed = (m_county[None, :] != n_county[:, None]) & (pop.mentors.capacity_left[None, :] > 0)
+    # Same-prefecture copies of the newcomer's product are dropped with a re-ranker: not "allowed".
+    shared = (newcomers.dense_categories(np.arange(len(newcomers))) @ pop.mentors.categories.T.toarray()) > 0
+    allowed &= ~(shared & (m_county[None, :] // 100 == n_county[:, None] // 100))
+    nearest = np.where(allowed, km, np.inf).argmin(axis=1)
+    excluded = [(int(newcomers.ids[i]), int(pop.mentors.ids[j])) for i, j in enumerate(nearest)]
+    before = find_candidates(build_index(pop.mentors, base, ranker=ranker), newcomers, exclude_pairs=excluded)
+    after = find_candidates(build_index(pop.mentors, near, ranker=ranker), newcomers, exclude_pairs=excluded)
+    grew = 0
+    for i, (a, b) in enumerate(zip(before.pool_rows, after.pool_rows, strict=True)):
+        row = after.newcomer_rows[i]
+        old_set, new_set = set(a[a >= 0].tolist()), set(b[b >= 0].tolist())
+        added = np.array(sorted(new_set - old_set), dtype=np.int64)
+        grew += len(added) > 0
+        assert old_set - new_set <= set(range(len(pop.mentors)))  # only homogenization drops differ
+        if len(added):
+            assert (m_county[added] != n_county[row]).all()  # separation holds for added mentors
+            assert nearest[row] not in added  # exclusions hold
+            # They are the nearest allowed mentors outside the pool.
+            outside = allowed[row].copy()
+            outside[list(old_set)] = False
+            outside[nearest[row]] = False
+            assert km[row, added].max() <= np.sort(km[row, outside])[6 - 1] + 1e-6
+    assert grew > 100
 
 
 class _CopyLover:

@@ -159,3 +159,34 @@ class TestReject:
             headers={**other.headers, "If-Match": '"1"'},
         )
         assert r.status_code == 404
+
+
+class TestExploration:
+    def test_explored_proposal_is_flagged_with_its_propensity(
+        self, client, db, make_profiles, propose_pair, coordinator
+    ):
+        make_mentor, make_newcomer = make_profiles
+        mentor, _ = make_mentor(capacity=5)
+        chosen = propose_pair(mentor, make_newcomer(with_account=False)[0], score=0.9)
+        drawn = propose_pair(mentor, make_newcomer(with_account=False)[0], score=0.4)
+        chosen.propensity = 0.95
+        drawn.explored, drawn.propensity = True, 0.0125
+        db.commit()
+        items = client.get("/api/v1/proposals", headers=coordinator.headers).json()["items"]
+        body = {p["id"]: p for p in items}
+        assert (body[drawn.id]["explored"], body[drawn.id]["propensity"]) == (True, 0.0125)
+        assert (body[chosen.id]["explored"], body[chosen.id]["propensity"]) == (False, 0.95)
+        one = client.get(f"/api/v1/proposals/{drawn.id}", headers=coordinator.headers).json()
+        assert one["explored"] is True and one["propensity"] == 0.0125
+
+    def test_console_page_says_so(self, client, db, pair, coordinator):
+        from tests.console.helpers import sign_in
+
+        sign_in(client, coordinator.username)
+        assert 'id="explored"' not in client.get(f"/console/proposals/{pair.match_id}").text
+        match = db.get(Match, pair.match_id)
+        match.explored, match.propensity = True, 0.0125
+        db.commit()
+        page = client.get(f"/console/proposals/{pair.match_id}?lang=en")
+        assert page.status_code == 200
+        assert 'id="explored"' in page.text and "0.013" in page.text

@@ -1,6 +1,6 @@
 """The console's page routers, one per domain (templates live in a folder of the same name)."""
 
-from app.console.routers import admin, auth, flows, home, imports, matches, review, runs
+from app.console.routers import admin, auth, flows, home, honours, imports, matches, reports, review, runs
 
 ROUTERS = (
     auth.router,
@@ -9,6 +9,8 @@ ROUTERS = (
     runs.router,
     matches.router,
     flows.router,
+    reports.router,
+    honours.router,
     imports.router,
     admin.router,
 )

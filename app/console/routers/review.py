@@ -46,8 +46,12 @@ def _queue(db: Db, caller: Caller, f: QueueFilter, cursor: str | None, limit: in
     )
 
 
+def _filter_params(f: QueueFilter) -> dict[str, Any]:
+    return {k: v for k, v in f.model_dump(exclude={"cursor"}).items() if v is not None}
+
+
 def _filter_query(f: QueueFilter) -> str:
-    return urlencode({k: v for k, v in f.model_dump(exclude={"cursor"}).items() if v is not None})
+    return urlencode(_filter_params(f))
 
 
 @router.get("")
@@ -88,8 +92,9 @@ def _proposal_page(
     record = review.track_records(db, [view.mentor])[view.mentor.id]
     body = ProposalRead.of(view, record)
     names = names_of(db, {view.match.newcomer_county_code, view.match.mentor_county_code})
+    # "Next" is resolved when it is followed (/next), so the page pays no second queue query.
     after = encode_cursor([view.match.score, view.match.id])
-    following = [v.match for v in _queue(db, caller, f, after, 1).items]
+    next_query = urlencode({**_filter_params(f), "cursor": after})
     return page(
         request,
         "review/proposal.html",
@@ -105,13 +110,22 @@ def _proposal_page(
             "reject_reasons": REJECT_REASONS,
             "resource_types": vocab.RESOURCE_TYPES,
             "areas": vocab.AREAS,
-            "next_id": following[0].id if following else None,
+            "next_query": next_query,
             "notice": notice,
             "error": error,
         },
         caller=caller,
         status_code=status_code,
     )
+
+
+@router.get("/next")
+def next_proposal(caller: CoordinatorPage, db: Db, f: Annotated[QueueFilter, Query()]) -> Response:
+    """The proposal after `cursor` in the filtered queue, or the queue itself when none is left."""
+    nxt = _queue(db, caller, f, f.cursor, 1).items
+    if not nxt:
+        return _redirect("/console/proposals", f, done="end_of_queue")
+    return _redirect(f"/console/proposals/{nxt[0].match.id}", f)
 
 
 @router.get("/{proposal_id}")
@@ -122,13 +136,17 @@ def proposal(
     return _proposal_page(request, db, caller, proposal_id, f)
 
 
+def _redirect(target: str, f: QueueFilter, **flash: Any) -> Response:
+    """303 to a queue page, keeping the filters and adding a one-time notice."""
+    query = urlencode({**_filter_params(f), **flash})
+    return RedirectResponse(f"{target}?{query}" if query else target, status_code=303)
+
+
 def _after_decision(db: Db, caller: Caller, proposal_id: int, f: QueueFilter, done: str) -> Response:
     """Go on to the next proposal of the same queue (the one just decided has left it)."""
     nxt = _queue(db, caller, f, None, 1).items
-    query = _filter_query(f)
-    flash = urlencode({"done": done, "done_id": proposal_id})
     target = f"/console/proposals/{nxt[0].match.id}" if nxt else "/console/proposals"
-    return RedirectResponse(f"{target}?{query}&{flash}" if query else f"{target}?{flash}", status_code=303)
+    return _redirect(target, f, done=done, done_id=proposal_id)
 
 
 def _stale(

@@ -1,0 +1,205 @@
+"""How the console shows a report: its bar charts, its table cells, the flow matrix, column labels.
+
+Presentation only: every figure comes from the report service, aggregated in the database; this module
+picks which columns to draw, orders the bars and formats the numbers in the page's language.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from app.honours.rules import HonourRule
+from app.i18n import Lang
+from app.reports.common import Report
+
+# The columns each report draws as bar charts (the first also orders the bars, largest first).
+CHARTS: dict[str, tuple[str, ...]] = {
+    "reach": ("newcomers_reached", "matches"),
+    "fulfilment": ("fulfilment_rate",),
+    "outcomes": ("share_first_sale_90d", "median_days_to_first_sale", "mean_orders_growth"),
+    "gaps": ("waiting",),
+    "equity": ("match_rate", "share_first_sale_90d"),
+    "homogenisation": ("top_share",),
+}
+# Reports whose rows keep their own order in the charts (the quintiles read low to high).
+KEEP_ORDER = frozenset({"equity"})
+# Shares between 0 and 1: drawn against 1 and shown as percentages.
+SHARES = frozenset(
+    {
+        "fulfilment_rate",
+        "share_first_sale_90d",
+        "match_rate",
+        "top_share",
+        "penetration_min",
+        "penetration_max",
+    }
+)
+# Columns of words, not figures (left-aligned).
+TEXT_COLUMNS = frozenset({"name", "from_name", "to_name", "top_category_name", "top_category"})
+TOP_BARS = 15
+# A nationwide report can have thousands of rows: the page shows the first ones, the download all.
+TABLE_ROWS = 300
+
+COLUMNS: dict[str, tuple[str, str]] = {
+    "key": ("分组", "Group"),
+    "name": ("名称", "Name"),
+    "region_code": ("地区代码", "Region code"),
+    "newcomers_reached": ("覆盖新农人", "Newcomers reached"),
+    "mentors": ("导师数", "Mentors"),
+    "matches": ("结对数", "Matches"),
+    "active": ("进行中", "Active"),
+    "completed": ("已完成", "Completed"),
+    "cancelled": ("已取消", "Cancelled"),
+    "commitments": ("承诺数", "Commitments"),
+    "done": ("完成周期", "Periods done"),
+    "partial": ("部分完成", "Partly done"),
+    "missed": ("未完成", "Missed"),
+    "fulfilment_rate": ("履约率", "Fulfilment rate"),
+    "first_sale_90d": ("90 天内首单", "First sale ≤ 90 days"),
+    "share_first_sale_90d": ("90 天内首单占比", "Share with a first sale ≤ 90 days"),
+    "with_first_sale": ("已有首单", "With a first sale"),
+    "median_days_to_first_sale": ("首单天数中位数", "Median days to first sale"),
+    "with_orders_report": ("有月报", "With a monthly report"),
+    "mean_orders_growth": ("月订单平均增长", "Mean growth in monthly orders"),
+    "from_province": ("导师所在省代码", "From (code)"),
+    "from_name": ("导师所在省", "From: mentors' province"),
+    "to_province": ("新农人所在省代码", "To (code)"),
+    "to_name": ("新农人所在省", "To: newcomers' province"),
+    "newcomers": ("新农人数", "Newcomers"),
+    "county_code": ("县代码", "County code"),
+    "waiting": ("等待中", "Waiting"),
+    "active_matches": ("进行中结对", "Active matches"),
+    "no_active_match": ("有人等待却无进行中结对", "Waiting, no active match"),
+    "no_mentors": ("县内无导师", "No mentor in the county"),
+    "quintile": ("五分位", "Quintile"),
+    "penetration_min": ("渗透率自", "Penetration from"),
+    "penetration_max": ("渗透率至", "Penetration to"),
+    "counties": ("县数", "Counties"),
+    "newcomers_matched": ("已结对新农人", "Newcomers matched"),
+    "match_rate": ("结对率", "Match rate"),
+    "top_category": ("主要品类代码", "Top product (code)"),
+    "top_category_name": ("主要品类", "Top product"),
+    "top_count": ("该品类人数", "Newcomers selling it"),
+    "top_share": ("该品类占比", "Its share"),
+    # Figures an honour rule reads (its evidence).
+    "periods": ("打卡周期", "Check-in periods"),
+    "mean_rating": ("新农人平均评分", "Newcomers' mean rating"),
+    "ratings": ("评分数", "Ratings"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Bar:
+    """One bar: what it stands for, its length in % of the longest, and its value as text."""
+
+    label: str
+    width: float
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Chart:
+    """The bars of one column."""
+
+    column: str
+    title: str
+    bars: list[Bar]
+
+
+@dataclass(frozen=True, slots=True)
+class Matrix:
+    """The flows as a grid: rows are mentors' provinces, columns newcomers' provinces."""
+
+    rows: list[tuple[str, list[tuple[int, float]]]]
+    columns: list[str]
+
+
+def column_label(column: str, lang: Lang) -> str:
+    """A column's name in the page's language (the code itself when it has none)."""
+    zh, en = COLUMNS.get(column, (column, column))
+    return zh if lang == "zh-CN" else en
+
+
+def cell(column: str, value: Any, lang: Lang) -> str:
+    """A figure as the table shows it: shares in %, other decimals to one place, yes/no, blanks as —."""
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return ("是" if value else "否") if lang == "zh-CN" else ("yes" if value else "no")
+    if column in SHARES:
+        return f"{float(value) * 100:.1f}%"
+    if isinstance(value, float):
+        return f"{value:.1f}"
+    return str(value)
+
+
+def _label(row: dict[str, Any]) -> str:
+    for column in ("name", "county_code", "key"):
+        if row.get(column) not in (None, ""):
+            return str(row[column])
+    if "quintile" in row:
+        return f"Q{row['quintile']}"
+    return "—"
+
+
+def charts(report: Report, lang: Lang) -> list[Chart]:
+    """The report's bar charts: the top rows by the first charted column (all quintiles for equity)."""
+    columns = [c for c in CHARTS.get(report.name, ()) if c in report.columns]
+    if not columns:
+        return []
+    rows = [dict(zip(report.columns, r, strict=True)) for r in report.rows]
+    if report.name not in KEEP_ORDER:
+        first = columns[0]
+        rows = sorted(rows, key=lambda r: (r[first] is None, -(r[first] or 0)))
+    rows = rows[:TOP_BARS]
+    out = []
+    for column in columns:
+        values = [float(r[column]) for r in rows if r[column] is not None]
+        longest = 1.0 if column in SHARES else max([abs(v) for v in values] + [0.0])
+        bars = [
+            Bar(
+                _label(r),
+                round(max(float(r[column] or 0), 0.0) / longest * 100, 1) if longest else 0.0,
+                cell(column, r[column], lang),
+            )
+            for r in rows
+        ]
+        out.append(Chart(column, column_label(column, lang), bars))
+    return out
+
+
+def table(report: Report, lang: Lang) -> list[list[tuple[str, str]]]:
+    """The first TABLE_ROWS rows as (column, text) cells."""
+    return [
+        [(c, cell(c, v, lang)) for c, v in zip(report.columns, row, strict=True)]
+        for row in list(report.rows)[:TABLE_ROWS]
+    ]
+
+
+def flow_matrix(report: Report) -> Matrix | None:
+    """The flows report's matrix with province names, each cell with its heat (0–1 of the largest)."""
+    provinces: list[str] = report.extra.get("provinces", [])
+    counts: list[list[int]] = report.extra.get("matrix", [])
+    if not provinces:
+        return None
+    names = {r[0]: r[1] for r in report.rows} | {r[2]: r[3] for r in report.rows}
+    largest = max((n for row in counts for n in row), default=0) or 1
+    label = [names.get(p) or p for p in provinces]
+    return Matrix(
+        [(label[i], [(n, round(n / largest, 3)) for n in row]) for i, row in enumerate(counts)], label
+    )
+
+
+def figures(values: dict[str, Any], lang: Lang) -> list[tuple[str, str]]:
+    """Named figures (an honour's evidence) as (label, text), in the order the columns are listed."""
+    return [(column_label(c, lang), cell(c, values[c], lang)) for c in COLUMNS if c in values]
+
+
+def rule_text(rule: HonourRule, lang: Lang) -> str:
+    """An honour rule as a condition, e.g. 履约率 ≥ 90.0%（打卡周期 ≥ 12）."""
+    text = f"{column_label(rule.metric, lang)} ≥ {cell(rule.metric, rule.threshold, lang)}"
+    if rule.support:
+        support = f"{column_label(rule.support, lang)} ≥ {rule.min_support}"
+        text += f"（{support}）" if lang == "zh-CN" else f" ({support})"
+    return text

@@ -1,0 +1,248 @@
+"""Exact pruning: skip the (newcomer, mentor category) tiles whose score bound cannot reach a row's pool.
+
+Mentors are grouped by primary category into tiles, in county order inside each tile, so the masks stay
+column ranges. For one newcomer and one tile, the retrieval inner product is at most
+- the product part's exact maximum over the tile's distinct category sets (most of the 62 x 62
+  category pairs are not compatible at all, so most tiles bound it at 0),
+- plus, for every other dimension, the largest q_d * k_d over the tile (sign-aware); the text part is
+  also bounded by Cauchy-Schwarz (text vectors are unit vectors),
+- plus the largest homogenization penalty (none: it is negative) and the largest distance bonus.
+Each row first searches its most promising tile, which gives it a P-th best full score, then only the
+tiles whose bound reaches that score. Skipping is exact (matching.exact): a skipped pair scores below
+what the row already holds, so the pools are the dense search's, bit for bit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from itertools import pairwise
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from matching.exact import NEG, RowSearch
+from matching.threads import WORKERS, executor
+from matching.types import NewcomerTable
+
+if TYPE_CHECKING:
+    from matching.candidates import Columns, MentorIndex
+
+TILE_ELEMS = 1 << 22  # floats per tile GEMM (16 MB): more rows than this are searched in chunks
+WARM = 3  # tiles per row searched first, to learn a P-th best full score
+
+
+@dataclass(frozen=True, eq=False)
+class CategoryTiles:
+    """The index's mentors in tile order (primary category, then county) and each tile's bound data."""
+
+    perm: np.ndarray  # (M,) tile column -> index position
+    inverse: np.ndarray  # (M,) index position -> tile column
+    starts: np.ndarray  # (G + 1,) first column of each tile
+    keys: np.ndarray  # (M, d) float32 keys in tile order
+    columns: Columns  # the masks' arrays in tile order
+    product_dims: int  # leading key dims that are the category distribution (0: bound them per dim)
+    sets: np.ndarray  # (S, product_dims) float64 distinct category rows, grouped by tile
+    set_starts: np.ndarray  # (G,) first set of each tile
+    key_max: np.ndarray  # (G, d) float64 per-dim maxima over each tile
+    key_min: np.ndarray  # (G, d) float64 per-dim minima
+    text: tuple[int, int] | None  # key dims of the text embedding, if found
+    text_norm: np.ndarray  # (G,) float64 largest text-vector norm of each tile
+
+    @classmethod
+    def build(cls, index: MentorIndex) -> CategoryTiles:
+        """Group the index's mentors by primary category; the layout checks are what keep bounds valid."""
+        m = index.size
+        group = index.mentors.primary_category[index.order]
+        perm = np.argsort(group, kind="stable")  # stable: county order inside a tile
+        inverse = np.empty(m, np.int64)
+        inverse[perm] = np.arange(m)
+        group = group[perm]
+        starts = np.flatnonzero(np.concatenate([[True], group[1:] != group[:-1]])) if m else np.zeros(0, int)
+        bounds = np.append(starts, m).astype(np.int64)
+        keys = np.ascontiguousarray(index.keys[:m][perm])
+        k64 = keys.astype(np.float64)
+        cat = index.space.m_cat_norm[index.order][perm]
+        product_dims = cat.shape[1] if m and np.array_equal(keys[:, : cat.shape[1]], cat) else 0
+        sets, set_starts = [], []
+        for lo, hi in pairwise(bounds):
+            set_starts.append(sum(len(x) for x in sets))
+            sets.append(np.unique(cat[lo:hi, :product_dims], axis=0).astype(np.float64))
+        text = _find_block(keys, index.space.m_text[index.order][perm], product_dims)
+        norms = np.linalg.norm(k64[:, text[0] : text[1]], axis=1) if text else np.zeros(m)
+        reduce = (lambda f, x: f.reduceat(x, starts, axis=0)) if m else (lambda f, x: x[:0])
+        return cls(
+            perm,
+            inverse,
+            bounds,
+            keys,
+            index.columns.take(perm),
+            product_dims,
+            np.vstack(sets) if sets else np.zeros((0, product_dims)),
+            np.asarray(set_starts, np.int64),
+            reduce(np.maximum, k64),
+            reduce(np.minimum, k64),
+            text,
+            reduce(np.maximum, norms),
+        )
+
+    def bounds(self, q: np.ndarray, extra: float) -> np.ndarray:
+        """(b, G) float64 upper bound of the retrieval value of each query row over each tile, plus extra."""
+        q64 = q.astype(np.float64)
+        c = self.product_dims
+        up, down = np.maximum(q64[:, c:], 0.0), np.minimum(q64[:, c:], 0.0)
+        ub = up @ self.key_max[:, c:].T + down @ self.key_min[:, c:].T
+        if c:
+            ub += np.maximum.reduceat(q64[:, :c] @ self.sets.T, self.set_starts, axis=1)
+        if self.text is not None:  # min(per-dim bound, Cauchy-Schwarz) for the text block
+            t0, t1 = self.text
+            per_dim = up[:, t0 - c : t1 - c] @ self.key_max[:, t0:t1].T
+            per_dim += down[:, t0 - c : t1 - c] @ self.key_min[:, t0:t1].T
+            cs = np.linalg.norm(q64[:, t0:t1], axis=1)[:, None] * self.text_norm[None, :]
+            ub += np.minimum(cs - per_dim, 0.0)
+        return ub + extra
+
+    def search(
+        self,
+        index: MentorIndex,
+        newcomers: NewcomerTable,
+        rows: np.ndarray,
+        n_text: np.ndarray | None,
+        ex_local: np.ndarray,
+        ex_cols: np.ndarray,
+        pool: int,
+        width: int,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(pos, val, complete) per row, as MentorIndex.search_dense, skipping tiles by their bounds."""
+        out_pos = np.full((len(rows), pool), -1, dtype=np.int64)
+        out_val = np.full((len(rows), pool), NEG, dtype=np.float32)
+        complete = np.ones(len(rows), bool)
+        step = index.policy.block_rows
+
+        def run(start: int) -> None:
+            blk = rows[start : start + step]
+            lo, hi = np.searchsorted(ex_local, [start, start + len(blk)])
+            text = None if n_text is None else n_text[start : start + step]
+            found = self._search_block(
+                index, newcomers, blk, text, ex_local[lo:hi] - start, ex_cols[lo:hi], pool, width
+            )
+            end = start + len(blk)
+            out_pos[start:end], out_val[start:end], complete[start:end] = found
+
+        starts = range(0, len(rows), step)
+        if WORKERS > 1 and len(starts) > 1:
+            for job in [executor(WORKERS).submit(run, s) for s in starts]:
+                job.result()
+        else:
+            for s in starts:
+                run(s)
+        return out_pos, out_val, complete
+
+    def _search_block(
+        self,
+        index: MentorIndex,
+        newcomers: NewcomerTable,
+        blk: np.ndarray,
+        n_text: np.ndarray | None,
+        ex_local: np.ndarray,
+        ex_cols: np.ndarray,
+        pool: int,
+        width: int,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """One block of rows: each row's WARM most promising tiles first, then every tile that reaches it.
+
+        The warm tiles' column-group maxima give each row a first P-th best full score close to the
+        final one, so that few pairs of any tile pass the certificate's floor.
+        """
+        n_cat = newcomers.dense_categories(blk)
+        q = index.space.newcomer_queries(newcomers, blk, index.weights, n_text, n_cat)
+        search = RowSearch(index, newcomers, blk, q, pool, width)
+        # The bound of a pair's GEMM full score: its real value's bound plus the error margins.
+        reach = self.bounds(q, max(index.weights["homogenization"], 0.0) + search.bonus_max)
+        reach += 4.0 * search.delta[:, None]
+        ex_tile = self.inverse[ex_cols]
+        warm_n = min(WARM, reach.shape[1])
+        warm = np.argpartition(-reach, warm_n - 1, axis=1)[:, :warm_n] if warm_n < reach.shape[1] else None
+        if warm is None:
+            warm = np.broadcast_to(np.arange(reach.shape[1]), reach.shape)
+        samples = np.full((len(blk), warm_n, 2 * pool), NEG, np.float32)
+        scored = []
+        for g in np.unique(warm):
+            r, slot = np.nonzero(warm == g)
+            for rc, s in self._scores(index, search, n_cat, ex_local, ex_tile, r, int(g)):
+                scored.append((rc, int(g), s))
+                # Column-group maxima: distinct pairs, so their P-th best full score is a lower bound.
+                cols, vals = _group_maxima(s, 2 * pool)
+                lo = int(self.starts[g])
+                i, j = np.nonzero(np.isfinite(vals))
+                full = np.full(vals.shape, NEG, np.float32)
+                full[i, j] = search.full_scores(rc[i], self.perm[lo + cols[i, j]], vals[i, j])
+                samples[rc, slot[np.searchsorted(r, rc)], : full.shape[1]] = full
+        flat = samples.reshape(len(blk), -1)
+        tau = -np.partition(-flat, pool - 1, axis=1)[:, pool - 1].astype(np.float64)
+        for rc, g, s in scored:
+            self._offer(search, s, rc, g, tau[rc])
+        is_warm = np.zeros(reach.shape, bool)
+        np.put_along_axis(is_warm, warm, True, axis=1)
+        for g in np.argsort(-reach.max(axis=0), kind="stable"):
+            r = np.flatnonzero((reach[:, g] >= search.state.threshold()) & ~is_warm[:, g])
+            if len(r):
+                for rc, s in self._scores(index, search, n_cat, ex_local, ex_tile, r, int(g)):
+                    self._offer(search, s, rc, int(g), None)
+        return search.finish()
+
+    def _scores(
+        self,
+        index: MentorIndex,
+        search: RowSearch,
+        n_cat: np.ndarray,
+        ex_local: np.ndarray,
+        ex_tile: np.ndarray,
+        r: np.ndarray,
+        g: int,
+    ) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Masked retrieval values of rows r (ascending, local to the block) on tile g, in row chunks."""
+        lo, hi = int(self.starts[g]), int(self.starts[g + 1])
+        cols = self.columns.slice(lo, hi)
+        chunk = max(1, TILE_ELEMS // (hi - lo))
+        out = []
+        for c0 in range(0, len(r), chunk):
+            rc = r[c0 : c0 + chunk]
+            s = search.q[rc] @ self.keys[lo:hi].T
+            ex_l, ex_c = ex_local[:0], ex_tile[:0]
+            if len(ex_local):
+                local = np.full(len(search.rows), -1, np.int64)
+                local[rc] = np.arange(len(rc))
+                sel = (ex_tile >= lo) & (ex_tile < hi) & (local[ex_local] >= 0)
+                ex_l, ex_c = local[ex_local[sel]], ex_tile[sel] - lo
+            index.mask_block(s, search.newcomers, search.rows[rc], ex_l, ex_c, n_cat[rc], cols)
+            out.append((rc, s))
+        return out
+
+    def _offer(
+        self, search: RowSearch, s: np.ndarray, rc: np.ndarray, g: int, tau: np.ndarray | None
+    ) -> None:
+        """Offer the pairs of one tile whose value passes the rows' floor."""
+        rr, cc = np.nonzero(s >= search.floor(rc, tau)[:, None])
+        lo = int(self.starts[g])
+        search.offer(rc[rr], self.perm[lo + cc], s[rr, cc], None if tau is None else tau[rr])
+
+
+def _group_maxima(s: np.ndarray, p: int) -> tuple[np.ndarray, np.ndarray]:
+    """(columns, values) of the maxima of p disjoint strided column groups per row (all columns if fewer)."""
+    n, w = s.shape
+    if w <= p:
+        return np.broadcast_to(np.arange(w), (n, w)), s
+    j = s[:, : (w // p) * p].reshape(n, w // p, p).argmax(axis=1)
+    cols = j * p + np.arange(p)
+    return cols, np.take_along_axis(s, cols, 1)
+
+
+def _find_block(keys: np.ndarray, block: np.ndarray, after: int) -> tuple[int, int] | None:
+    """(start, end) of the key dims that equal `block` (the text embedding), searched from `after`."""
+    width = block.shape[1]
+    if width == 0 or len(keys) == 0:
+        return None
+    for start in range(after, keys.shape[1] - width + 1):
+        if np.array_equal(keys[:, start : start + width], block):
+            return start, start + width
+    return None
