@@ -23,7 +23,7 @@ def dask_client() -> Iterator[Client]:
     """Two single-threaded worker processes under nannies, as a real cluster has (a kill ends one)."""
     with (
         LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None, memory_limit="1GiB"
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0", memory_limit="1GiB"
         ) as cluster,
         Client(cluster, set_as_default=False) as client,
     ):
