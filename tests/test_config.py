@@ -69,3 +69,11 @@ def test_dev_key_file_is_created_owner_only(tmp_path, monkeypatch):
     path = tmp_path / "dev-secret.key"
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert config._dev_secret(tmp_path) == key  # read back, not replaced
+
+
+@pytest.mark.parametrize("writes", [24, 30])
+def test_writers_may_not_take_every_admission(writes):
+    # Reads must always have slots that blocked writers cannot fill.
+    with pytest.raises(ValidationError, match="MAX_CONCURRENT_WRITES"):
+        _settings(max_concurrent_requests=24, max_concurrent_writes=writes, secret_key=GOOD_KEY)
+    assert _settings(max_concurrent_requests=24, max_concurrent_writes=23, secret_key=GOOD_KEY)
