@@ -104,7 +104,6 @@ PATH_PARAMETERS = {
     "commitment_id": "Id of the commitment (GET /api/v1/matches/{match_id}/commitments)",
     "honour_id": "Id of the honour (GET /api/v1/honours)",
     "job_id": "Id of the background job",
-    "code": "The code to look up",
 }
 # Query parameters of routes owned elsewhere, described here until their routers say it themselves.
 QUERY_PARAMETERS = {

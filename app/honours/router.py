@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query, Request, status
+from fastapi import APIRouter, Depends, Path, Query, Request, status
 from fastapi.responses import HTMLResponse, Response
 from limits import RateLimitItemPerMinute
 from limits.storage import MemoryStorage
@@ -26,7 +26,9 @@ router = APIRouter(tags=["honours"])
 CertificateUser = Annotated[Caller, Depends(require_role(*REVIEWER_ROLES, Role.MENTOR))]
 MentorUser = Annotated[Caller, Depends(require_role(Role.MENTOR))]
 VERIFICATIONS_PER_MINUTE = 20
-CodePath = Annotated[str, "A verification code"]
+CodePath = Annotated[
+    str, Path(description="The verification code printed on the certificate, e.g. 7KQM-2ZTA-X9PD-H4WE")
+]
 
 
 def verification_limit(request: Request) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 
 from app.deps import AnyUser, SessionDep
 from app.openapi import problems
@@ -57,7 +57,11 @@ def search(
 
 
 @router.get("/{code}", response_model=RegionDetail, responses=problems(401, 404, 422))
-def get_region(code: RegionCodeStr, caller: AnyUser, session: SessionDep) -> RegionDetail:
+def get_region(
+    code: Annotated[RegionCodeStr, Path(description="Division code: 2, 4, 6, 9 or 12 digits")],
+    caller: AnyUser,
+    session: SessionDep,
+) -> RegionDetail:
     """Resolve a code to the region and its full path."""
     region = service.get_region(session, code)
     path = service.region_path(session, region)
