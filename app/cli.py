@@ -50,6 +50,7 @@ def _password(args: argparse.Namespace) -> str:
 def cmd_migrate(args: argparse.Namespace) -> None:
     """Apply database migrations up to head."""
     from app import migrations  # Alembic: only this command needs it
+
     migrations.upgrade()
     print("database at head")
 

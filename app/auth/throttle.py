@@ -64,9 +64,7 @@ def hit(
     return None if counted is not None else retry_after
 
 
-def release(
-    sessions: sessionmaker[Session], limit: Limit, key: str, *, now: datetime | None = None
-) -> None:
+def release(sessions: sessionmaker[Session], limit: Limit, key: str, *, now: datetime | None = None) -> None:
     """Give back one attempt of the current window (a successful login), so that only failures use up
     the budget: a user who signs in often is never locked out by their own successes."""
     now = now or utcnow()

@@ -31,6 +31,13 @@ class MatchOutcome(Base):
             "activated_on",
             postgresql_ops={"newcomer_county_code": "varchar_pattern_ops"},
         ),
+        # The fulfilment report walks the outcomes in match order beside the commitments: with the
+        # columns it groups and filters by in the index, an index-only scan on PostgreSQL.
+        Index(
+            "ix_match_outcomes_match_id_grouping",
+            "match_id",
+            postgresql_include=["activated_on", "newcomer_county_code", "mentor_id"],
+        ),
         Index(
             "ix_match_outcomes_mentor_county_code",
             "mentor_county_code",
