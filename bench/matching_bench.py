@@ -1,12 +1,13 @@
 """Benchmark of the matching model: candidates + assignment vs. the GEMM floor and a naive baseline.
 
-Default (100k newcomers x 20k mentors, exact retrieval; project, floor and baseline run 3 times,
-interleaved, and medians are reported):
+Default (100k newcomers x 20k mentors, exact pruned search; project, floor and baseline run 3 times,
+interleaved, and medians are reported), with the previous retrieval pool, the dense search and a
+full-score brute force measured in the same run:
     .venv/bin/python bench/matching_bench.py
 Large (1M x 100k; index=auto picks the exact search at this size; baseline skipped; GEMM floor
-extrapolated from 100k rows):
+extrapolated from 100k rows; the old pool and the dense search skipped):
     nohup .venv/bin/python bench/matching_bench.py --newcomers 1000000 --mentors 100000 --index auto \
-        --skip-baseline --floor-rows 100000 --repeat 1 > /tmp/matching_1m.log 2>&1 &
+        --skip-baseline --skip-peers --floor-rows 100000 --repeat 1 > matching_1m.log 2>&1 &
 Figures are wall-clock on a shared 2-core machine: expect noise from concurrent jobs.
 """
 
@@ -36,7 +37,11 @@ from matching import (
     find_candidates,
 )
 from matching.assign import diversity_keys
-from matching.pipeline import choose_method
+from matching.candidates import Candidates, exclusion_arrays, topk_rows
+from matching.exact import band_of_cosine, bonus_range
+from matching.pipeline import choose_method, newcomer_text_all
+from matching.regions import unit_vectors
+from matching.stages import second_stage
 from matching.synthetic import generate_population
 
 
@@ -143,6 +148,78 @@ def recall_at_k(index: Any, newcomers: Any, method: str, sample: int, seed: int)
     return float(np.mean(ids)), float(np.mean(ties))
 
 
+def retrieval_pool_candidates(index: Any, newcomers: Any, seed: int = 0) -> tuple[Candidates, float]:
+    """The previous first stage, for comparison: the top `pool` by retrieval value, then the band added.
+
+    Returns the candidates and the share of rows whose pool was provably the full-score top k (the
+    pool's last retrieval value plus the largest distance bonus below the row's k-th full score).
+    """
+    eligible = np.flatnonzero(~newcomers.has_active_mentor)
+    rows = eligible[np.argsort(newcomers.county[eligible], kind="stable")]
+    text_all = newcomer_text_all(index, newcomers, rows)
+    ex_local, ex_cols = exclusion_arrays(index, newcomers, rows, np.zeros((0, 2), np.int64))
+    pool = min(index.pool, index.size)
+    pos = np.full((len(rows), pool), -1, np.int64)
+    val = np.full((len(rows), pool), -np.inf, np.float32)
+    step = index.policy.block_rows
+    for start in range(0, len(rows), step):
+        blk = rows[start : start + step]
+        text = None if text_all is None else text_all[blk]
+        q = index.space.newcomer_queries(newcomers, blk, index.weights, text)
+        s = q @ index.keys.T
+        index.mask_block(s, newcomers, blk, ex_local[:0], ex_cols[:0])
+        p, v = topk_rows(s, pool, index.groups)
+        p[~np.isfinite(v)] = -1
+        pos[start : start + len(blk)], val[start : start + len(blk)] = p, v
+    cand = index.rerank(newcomers, rows, pos, val, pool)
+    k = index.policy.k
+    last = np.where(np.isfinite(val), val, np.inf).min(axis=1)  # the pool's last retrieval value
+    most = bonus_range(index.weights["distance"])[1]
+    proven = (last + most < cand.scores[:, k - 1]) | (pos < 0).any(axis=1)
+    cand = Candidates(rows, cand.mentor_rows, cand.scores, newcomer_text=text_all)
+    pool_c = second_stage(index, newcomers, cand, reranker=None, k=k, seed=seed)
+    return pool_c, float(proven.mean())
+
+
+def full_score_recall(index: Any, newcomers: Any, cand: Any, sample: int, seed: int) -> tuple[float, float]:
+    """(id recall, tie-aware recall) of cand's top k against a full-score brute force on a sample.
+
+    The brute force scores every pair in float64 (query x key, the masks' penalty, the band from the
+    arc cosine) and sorts by score, then mentor id. Tie-aware: share of picks scoring at least the
+    brute force's k-th score less 1e-5 (float32 and float64 sums differ in the last bits).
+    """
+    k = index.policy.k
+    rng = np.random.default_rng(seed)
+    at = np.full(len(newcomers), -1, np.int64)
+    at[cand.newcomer_rows] = np.arange(len(cand.newcomer_rows))
+    rows = np.sort(rng.choice(cand.newcomer_rows, size=min(sample, len(cand.newcomer_rows)), replace=False))
+    rows = rows[np.argsort(newcomers.county[rows], kind="stable")]
+    text = None if index.space.text is None else index.space.newcomer_text(newcomers, rows)
+    q = index.space.newcomer_queries(newcomers, rows, index.weights, text).astype(np.float64)
+    m = index.size
+    ids, ties = [], []
+    for start in range(0, len(rows), 500):
+        blk = rows[start : start + 500]
+        s = q[start : start + 500] @ index.keys[:m].astype(np.float64).T
+        masks = np.zeros((len(blk), index.keys.shape[0]), np.float32)
+        index.mask_block(masks, newcomers, blk, np.zeros(0, np.int64), np.zeros(0, np.int64))
+        cos = unit_vectors(newcomers.lat[blk], newcomers.lon[blk], np.float64) @ index.unit64.T
+        band = band_of_cosine(cos.reshape(-1)).reshape(cos.shape).astype(np.float64)
+        full = s + masks[:, :m] + index.weights["distance"] * band
+        mentor_ids = index.mentors.ids[index.order]
+        for i, r in enumerate(blk):
+            top = np.lexsort((mentor_ids, -full[i]))[:k]
+            top = top[np.isfinite(full[i, top])]
+            got = cand.mentor_rows[at[r]]
+            got = got[got >= 0]
+            if len(top) == 0:
+                continue
+            ids.append(len(set(got.tolist()) & set(index.order[top].tolist())) / len(top))
+            kth = full[i, top[-1]]
+            ties.append(min((full[i, index.position[got]] >= kth - 1e-5).sum(), len(top)) / len(top))
+    return float(np.mean(ids)), float(np.mean(ties))
+
+
 def recommend_latency(pop: Any, n_mentors: int, queries: int) -> tuple[float, float]:
     """p50 and p99 seconds of Recommender.recommend with an index over n_mentors mentors."""
     mentors = pop.mentors.take(np.arange(min(n_mentors, len(pop.mentors))))
@@ -159,8 +236,8 @@ def recommend_latency(pop: Any, n_mentors: int, queries: int) -> tuple[float, fl
     return float(np.percentile(times, 50)), float(np.percentile(times, 99))
 
 
-def run_project(pop: Any, policy: Policy, seed: int) -> tuple[Any, Any, dict[str, float], float]:
-    """One timed matching run: (index, proposals, phase seconds, peak RSS bytes)."""
+def run_project(pop: Any, policy: Policy, seed: int) -> tuple[Any, Any, Any, dict[str, float], float]:
+    """One timed matching run: (index, candidates, proposals, phase seconds, peak RSS bytes)."""
     with PeakRss() as rss:
         index, t_fit = timed(
             "features: fit + embed mentors", lambda: build_index(pop.mentors, policy, seed=seed)
@@ -173,7 +250,7 @@ def run_project(pop: Any, policy: Policy, seed: int) -> tuple[Any, Any, dict[str
         )
     phases = {"fit": t_fit, "candidates": t_cand, "assignment": t_assign, "total": t_fit + t_cand + t_assign}
     print(f"  project total {phases['total']:.2f} s, peak RSS {rss.peak / 2**30:.2f} GiB", flush=True)
-    return index, ps, phases, rss.peak
+    return index, cand, ps, phases, rss.peak
 
 
 def main() -> None:
@@ -187,6 +264,9 @@ def main() -> None:
     ap.add_argument("--nprobe", type=int, default=48)
     ap.add_argument("--repeat", type=int, default=3, help="runs of project, floor and baseline (medians)")
     ap.add_argument("--skip-baseline", action="store_true")
+    ap.add_argument(
+        "--skip-peers", action="store_true", help="skip the previous retrieval pool and the dense search"
+    )
     ap.add_argument("--baseline-fetch", type=int, default=50, help="neighbours the baseline fetches")
     ap.add_argument("--floor-rows", type=int, default=None, help="measure the GEMM floor on this many rows")
     ap.add_argument("--recall-sample", type=int, default=2000)
@@ -195,7 +275,8 @@ def main() -> None:
     args = ap.parse_args()
     print(
         f"matching bench: {args.newcomers} newcomers x {args.mentors} mentors, k={args.k}, "
-        f"index={args.index}, repeat={args.repeat}, cores={os.cpu_count()}",
+        f"index={args.index}, repeat={args.repeat}, cores={os.cpu_count()}, "
+        f"load average {os.getloadavg()[0]:.1f}",
         flush=True,
     )
     pop, _ = timed(
@@ -205,15 +286,31 @@ def main() -> None:
     policy = Policy(k=args.k, index=args.index, faiss_nprobe=args.nprobe)
     n_eligible = len(np.flatnonzero(~pop.newcomers.has_active_mentor))
     runs, floors, bases, peaks, matched = [], [], [], [], 0
+    denses: list[tuple[float, bool]] = []
     for rep in range(args.repeat):  # interleaved, so load from other jobs hits all three alike
         print(f" run {rep + 1}/{args.repeat}", flush=True)
-        index, ps, phases, peak = run_project(pop, policy, args.seed)
+        index, cand, ps, phases, peak = run_project(pop, policy, args.seed)
         runs.append(phases)
         peaks.append(peak)
         d = index.keys.shape[1]
         floors.append(gemm_floor(n_eligible, index.size, d, policy.block_rows, args.floor_rows))
         print(f"  GEMM floor ({d} dims{', extrapolated' if args.floor_rows else ''}) {floors[-1]:9.2f} s")
-        print(f"  ratio project / floor = {phases['total'] / floors[-1]:.2f}", flush=True)
+        print(
+            f"  ratio project / floor = {phases['total'] / floors[-1]:.2f}, "
+            f"candidates / floor = {phases['candidates'] / floors[-1]:.2f}",
+            flush=True,
+        )
+        if not args.skip_peers:
+            dense, t_dense = timed(
+                "dense search (same pools, every pair)",
+                lambda idx=index: find_candidates(idx, pop.newcomers, seed=args.seed, method="dense"),
+            )
+            same = all(
+                np.array_equal(getattr(dense, f), getattr(cand, f))
+                for f in ("newcomer_rows", "pool_rows", "pool_scores", "mentor_rows", "scores")
+            )
+            denses.append((t_dense, same))
+            print(f"  dense / floor = {t_dense / floors[-1]:.2f}, pools bit-identical: {same}", flush=True)
         if not args.skip_baseline:
             matched, t_base = baseline(index, pop.newcomers, args.k, args.baseline_fetch)
             bases.append(t_base)
@@ -227,10 +324,18 @@ def main() -> None:
         print(f"  {key:<38s} {value:9.2f} s")
     print(f"  peak RSS {max(peaks) / 2**30:.2f} GiB")
     print("  quality:", {k: round(v, 4) for k, v in evaluate(ps, pop.mentors, pop.newcomers).items()})
+    cand_ratios = [r["candidates"] / f for r, f in zip(runs, floors, strict=True)]
     print(
         f"  GEMM floor {floor:9.2f} s; project / floor per run {[round(x, 2) for x in ratios]}, "
-        f"median {np.median(ratios):.2f} (target <= 3)"
+        f"median {np.median(ratios):.2f} (target <= 1.0); candidates / floor per run "
+        f"{[round(x, 2) for x in cand_ratios]}, median {np.median(cand_ratios):.2f}"
     )
+    if denses:
+        dense_ratios = [t / f for (t, _), f in zip(denses, floors, strict=True)]
+        print(
+            f"  dense search / floor per run {[round(x, 2) for x in dense_ratios]}; pruned pools "
+            f"bit-identical to the dense search in every run: {all(same for _, same in denses)}"
+        )
     if bases:
         speed = [b / r["total"] for b, r in zip(bases, runs, strict=True)]
         print(
@@ -245,6 +350,24 @@ def main() -> None:
         f"  recall@{args.k} vs exact ({method}, {args.recall_sample} newcomers): ids {rec_ids:.4f}, "
         f"tie-aware {rec_ties:.4f} (target >= 0.99)"
     )
+    full_ids, full_ties = full_score_recall(index, pop.newcomers, cand, args.recall_sample, args.seed)
+    print(
+        f"  recall@{args.k} vs a full-score brute force ({args.recall_sample} newcomers): "
+        f"ids {full_ids:.4f}, tie-aware {full_ties:.4f} (target 1.0)"
+    )
+    if not args.skip_peers:
+        (old, proven), _ = timed(
+            "previous pool (top 2k by retrieval)", lambda: retrieval_pool_candidates(index, pop.newcomers)
+        )
+        old_ps = assign_candidates(index, pop.newcomers, old)
+        old_ids, old_ties = full_score_recall(index, pop.newcomers, old, args.recall_sample, args.seed)
+        print(
+            f"  previous pool of {index.pool}: recall@{args.k} vs the brute force ids {old_ids:.4f}, "
+            f"tie-aware {old_ties:.4f}; rows provably exact {proven:.1%}; {len(old_ps)} matches after "
+            f"assignment against {len(ps)} now ({len(ps) - len(old_ps):+d}, "
+            f"{(len(ps) - len(old_ps)) / max(len(old_ps), 1):+.1%})"
+        )
+    print(f"  load average at the end {os.getloadavg()[0]:.1f}")
     p50, p99 = recommend_latency(pop, args.recommend_mentors, args.recommend_calls)
     print(
         f"  recommend at {min(args.recommend_mentors, args.mentors)} mentors, {args.recommend_calls} calls: "

@@ -18,7 +18,7 @@ import numpy as np
 from matching.exact import NEG, SLACK, RowSearch, arc_cosines, band_of_cosine, full_linear
 from matching.features import FeatureSpace
 from matching.pruning import CategoryTiles
-from matching.regions import cos_of_distance, unit_vectors
+from matching.regions import LEVEL_DIVISOR, cos_of_distance, unit_vectors
 from matching.score import Scorer
 from matching.threads import WORKERS, executor
 from matching.types import MentorTable, NewcomerTable, Policy
@@ -26,6 +26,10 @@ from matching.types import MentorTable, NewcomerTable, Policy
 # The distance cap's mask on float32 cosines is this much wider than the cap: float32 rounding (about
 # 1e-7 here) must not drop a pair that the exact float64 check keeps.
 CAP_SLACK = 1e-5
+# The pruned search runs (with policy.prune) from this many mentors and query rows: below, its per-tile
+# work costs more than multiplying everything (at 2,000 mentors it took 1.8x the dense search).
+PRUNE_MIN_MENTORS = 8192
+PRUNE_MIN_ROWS = 256
 # Masks and top-k of a score block run on WORKERS row slices in parallel threads (matching.threads).
 # Each slice's result is exactly what the whole block gives.
 SPLIT_MIN_ROWS = 256  # smaller blocks (recommend()) stay on the calling thread
@@ -201,9 +205,10 @@ class MentorIndex:
         cols = self.columns if cols is None else cols
         width = len(cols.level)
         s[:, width:] = NEG
-        for r0, r1, lo, hi in _overlaps(newcomers.level_codes(pol.separation)[rows], cols.level):
+        county = newcomers.county[rows]  # codes of these rows only: a tile has few of a million rows
+        for r0, r1, lo, hi in _overlaps(county // LEVEL_DIVISOR[pol.separation], cols.level):
             s[r0:r1, lo:hi] = NEG
-        near_by = _overlaps(newcomers.level_codes("prefecture")[rows], cols.prefecture)
+        near_by = _overlaps(county // LEVEL_DIVISOR["prefecture"], cols.prefecture)
         if pol.separation == "county" and near_by:
             # Same prefecture, different county: an identical product competes in the mentor's own market.
             w = self.weights["homogenization"]
@@ -230,7 +235,7 @@ class MentorIndex:
         out = np.zeros(len(rows), np.float32)
         if self.policy.separation != "county" or len(rows) == 0:
             return out
-        same = self.prefecture[position] == newcomers.level_codes("prefecture")[rows]
+        same = self.prefecture[position] == newcomers.county[rows] // LEVEL_DIVISOR["prefecture"]
         n_cat = newcomers.dense_categories(rows[same])
         if self.cat_bits is not None:
             identical = (category_bits(n_cat) & self.cat_bits[position[same]]) != 0
@@ -259,7 +264,8 @@ class MentorIndex:
         Rows are sorted by county; ex_local/ex_cols: excluded pairs as (position in rows, index
         position), sorted by ex_local. A row's pool is its `pool` best mentors by full score (retrieval
         value plus distance band), ties by mentor id, whatever the batch: see matching.exact. The
-        search skips category tiles by a bound (prune, default policy.prune) or multiplies everything;
+        search skips category tiles by a bound (prune; default: policy.prune on a large enough search)
+        or multiplies everything;
         a row whose certificate does not hold (near-ties beyond the room kept) is searched again, densely,
         with 4x the room.
         """
@@ -269,7 +275,8 @@ class MentorIndex:
         if self.size == 0 or len(rows) == 0:
             return out_pos, out_val
         todo, width = np.arange(len(rows)), pool + SLACK
-        prune = self.policy.prune if prune is None else prune
+        if prune is None:  # tiles pay off on large searches; small ones (recommend()) multiply everything
+            prune = self.policy.prune and self.size >= PRUNE_MIN_MENTORS and len(rows) >= PRUNE_MIN_ROWS
         search = partial(self.tiles.search, self) if prune else self.search_dense
         while len(todo):
             local = np.full(len(rows), -1, np.int64)

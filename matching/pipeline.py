@@ -63,7 +63,9 @@ def find_candidates(
     """Top-k ranked candidates of every newcomer without an active mentor, under the hard constraints.
 
     Two stages: the default scorer retrieves a pool per newcomer over the whole mentor table, then the
-    learned re-ranker (if any) and the pairing mode order it.
+    learned re-ranker (if any) and the pairing mode order it. method (default policy.index): "exact"
+    (the exact pool under the full score; pruned when the search is large enough), "pruned" or "dense"
+    (the same pools, by either search), "faiss" (approximate) or "auto".
     """
     pairs = np.asarray(list(exclude_pairs), np.int64).reshape(-1, 2)
     pool = retrieve_pool(index, newcomers, exclude_pairs=pairs, seed=seed, method=method)
@@ -95,8 +97,8 @@ def retrieve_pool(
         method = choose_method(len(rows), index.size)
     if method == "faiss":
         pos, val = retrieve_ann(index, newcomers, rows, text_rows, ex_local, ex_cols, seed)
-    else:  # "dense" multiplies every pair: the reference the pruned search equals
-        prune = False if method == "dense" else None
+    else:  # "dense" multiplies every pair, "pruned" skips tiles whatever the size: both equal "exact"
+        prune = {"dense": False, "pruned": True}.get(method)
         pos, val = index.retrieve_exact(newcomers, rows, text_rows, ex_local, ex_cols, prune=prune)
     return replace(index.rerank(newcomers, rows, pos, val, pos.shape[1]), newcomer_text=text_all)
 

@@ -19,8 +19,9 @@ from itertools import pairwise
 from typing import TYPE_CHECKING
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
-from matching.exact import NEG, RowSearch
+from matching.exact import NEG, BandCaps, RowSearch
 from matching.threads import WORKERS, executor
 from matching.types import NewcomerTable
 
@@ -29,6 +30,11 @@ if TYPE_CHECKING:
 
 TILE_ELEMS = 1 << 22  # floats per tile GEMM (16 MB): more rows than this are searched in chunks
 WARM = 3  # tiles per row searched first, to learn a P-th best full score
+SAMPLES = 2  # column groups per pool slot whose maxima sample a warm tile
+GROUP_WIDTH = 16  # columns per sampled group: wider tiles are sampled, not read whole
+# Rows per block: policy.block_rows times this. A block holds no full score row, only its tiles (and its
+# warm tiles until they are offered), so it can be larger than the dense search's, for fewer, larger tiles.
+BLOCK_FACTOR = 4
 
 
 @dataclass(frozen=True, eq=False)
@@ -41,12 +47,14 @@ class CategoryTiles:
     keys: np.ndarray  # (M, d) float32 keys in tile order
     columns: Columns  # the masks' arrays in tile order
     product_dims: int  # leading key dims that are the category distribution (0: bound them per dim)
-    sets: np.ndarray  # (S, product_dims) float64 distinct category rows, grouped by tile
+    sets: np.ndarray  # (S, product_dims) float32 distinct category rows, grouped by tile
     set_starts: np.ndarray  # (G,) first set of each tile
-    key_max: np.ndarray  # (G, d) float64 per-dim maxima over each tile
-    key_min: np.ndarray  # (G, d) float64 per-dim minima
+    key_max: np.ndarray  # (G, d) float32 per-dim maxima over each tile
+    key_min: np.ndarray  # (G, d) float32 per-dim minima
     text: tuple[int, int] | None  # key dims of the text embedding, if found
-    text_norm: np.ndarray  # (G,) float64 largest text-vector norm of each tile
+    text_norm: np.ndarray  # (G,) float32 largest text-vector norm of each tile
+    region: np.ndarray  # (M,) int32 cap (the mentor's prefecture) of each tile column
+    caps: BandCaps  # caps around each prefecture's mentors: a per-row bound on the band
 
     @classmethod
     def build(cls, index: MentorIndex) -> CategoryTiles:
@@ -60,16 +68,16 @@ class CategoryTiles:
         starts = np.flatnonzero(np.concatenate([[True], group[1:] != group[:-1]])) if m else np.zeros(0, int)
         bounds = np.append(starts, m).astype(np.int64)
         keys = np.ascontiguousarray(index.keys[:m][perm])
-        k64 = keys.astype(np.float64)
         cat = index.space.m_cat_norm[index.order][perm]
         product_dims = cat.shape[1] if m and np.array_equal(keys[:, : cat.shape[1]], cat) else 0
         sets, set_starts = [], []
         for lo, hi in pairwise(bounds):
             set_starts.append(sum(len(x) for x in sets))
-            sets.append(np.unique(cat[lo:hi, :product_dims], axis=0).astype(np.float64))
+            sets.append(np.unique(cat[lo:hi, :product_dims], axis=0))
         text = _find_block(keys, index.space.m_text[index.order][perm], product_dims)
-        norms = np.linalg.norm(k64[:, text[0] : text[1]], axis=1) if text else np.zeros(m)
+        norms = np.linalg.norm(keys[:, text[0] : text[1]], axis=1) if text else np.zeros(m, np.float32)
         reduce = (lambda f, x: f.reduceat(x, starts, axis=0)) if m else (lambda f, x: x[:0])
+        region = np.unique(index.prefecture[perm], return_inverse=True)[1].astype(np.int32)
         return cls(
             perm,
             inverse,
@@ -77,29 +85,35 @@ class CategoryTiles:
             keys,
             index.columns.take(perm),
             product_dims,
-            np.vstack(sets) if sets else np.zeros((0, product_dims)),
+            np.vstack(sets) if sets else np.zeros((0, product_dims), np.float32),
             np.asarray(set_starts, np.int64),
-            reduce(np.maximum, k64),
-            reduce(np.minimum, k64),
+            reduce(np.maximum, keys),
+            reduce(np.minimum, keys),
             text,
             reduce(np.maximum, norms),
+            region,
+            BandCaps.build(index.unit64[perm], region),
         )
 
     def bounds(self, q: np.ndarray, extra: float) -> np.ndarray:
-        """(b, G) float64 upper bound of the retrieval value of each query row over each tile, plus extra."""
-        q64 = q.astype(np.float64)
+        """(b, G) float32 upper bound of the retrieval value of each query row over each tile, plus extra.
+
+        In float32: each product errs by under 1e-6 relative to the sum of the magnitudes it adds, which
+        the margin covers (a bound a little high only searches a tile more).
+        """
         c = self.product_dims
-        up, down = np.maximum(q64[:, c:], 0.0), np.minimum(q64[:, c:], 0.0)
+        up, down = np.maximum(q[:, c:], 0.0), np.minimum(q[:, c:], 0.0)
         ub = up @ self.key_max[:, c:].T + down @ self.key_min[:, c:].T
         if c:
-            ub += np.maximum.reduceat(q64[:, :c] @ self.sets.T, self.set_starts, axis=1)
+            ub += np.maximum.reduceat(q[:, :c] @ self.sets.T, self.set_starts, axis=1)
         if self.text is not None:  # min(per-dim bound, Cauchy-Schwarz) for the text block
             t0, t1 = self.text
             per_dim = up[:, t0 - c : t1 - c] @ self.key_max[:, t0:t1].T
             per_dim += down[:, t0 - c : t1 - c] @ self.key_min[:, t0:t1].T
-            cs = np.linalg.norm(q64[:, t0:t1], axis=1)[:, None] * self.text_norm[None, :]
+            cs = np.linalg.norm(q[:, t0:t1], axis=1)[:, None] * self.text_norm[None, :]
             ub += np.minimum(cs - per_dim, 0.0)
-        return ub + extra
+        margin = 1e-5 * (np.abs(q) @ np.maximum(self.key_max, -self.key_min).T + 1.0)
+        return ub + margin + np.float32(extra)
 
     def search(
         self,
@@ -116,7 +130,7 @@ class CategoryTiles:
         out_pos = np.full((len(rows), pool), -1, dtype=np.int64)
         out_val = np.full((len(rows), pool), NEG, dtype=np.float32)
         complete = np.ones(len(rows), bool)
-        step = index.policy.block_rows
+        step = index.policy.block_rows * BLOCK_FACTOR
 
         def run(start: int) -> None:
             blk = rows[start : start + step]
@@ -130,8 +144,11 @@ class CategoryTiles:
 
         starts = range(0, len(rows), step)
         if WORKERS > 1 and len(starts) > 1:
-            for job in [executor(WORKERS).submit(run, s) for s in starts]:
-                job.result()
+            # Blocks run in parallel threads, so BLAS runs on one: tile products are small, and idle BLAS
+            # threads spinning between them burned 4x the CPU of the search itself.
+            with threadpool_limits(limits=1, user_api="blas"):
+                for job in [executor(WORKERS).submit(run, s) for s in starts]:
+                    job.result()
         else:
             for s in starts:
                 run(s)
@@ -164,30 +181,39 @@ class CategoryTiles:
         warm = np.argpartition(-reach, warm_n - 1, axis=1)[:, :warm_n] if warm_n < reach.shape[1] else None
         if warm is None:
             warm = np.broadcast_to(np.arange(reach.shape[1]), reach.shape)
-        samples = np.full((len(blk), warm_n, 2 * pool), NEG, np.float32)
+        bonus, least = self.caps.bonus(search.unit, search.w_dist)
+        top = bonus.max(axis=1)
+        samples = np.full((len(blk), warm_n, SAMPLES * pool), NEG, np.float32)
         scored = []
         for g in np.unique(warm):
             r, slot = np.nonzero(warm == g)
+            lo = int(self.starts[g])
             for rc, s in self._scores(index, search, n_cat, ex_local, ex_tile, r, int(g)):
                 scored.append((rc, int(g), s))
-                # Column-group maxima: distinct pairs, so their P-th best full score is a lower bound.
-                cols, vals = _group_maxima(s, 2 * pool)
-                lo = int(self.starts[g])
-                i, j = np.nonzero(np.isfinite(vals))
-                full = np.full(vals.shape, NEG, np.float32)
-                full[i, j] = search.full_scores(rc[i], self.perm[lo + cols[i, j]], vals[i, j])
+                # Column-group maxima are distinct pairs: the P-th best of lower bounds of their full
+                # scores is a lower bound of the row's P-th best. Without a distance cap every unmasked
+                # pair is allowed and the caps' least band bounds it; with one, each is checked exactly.
+                cols, vals = _group_maxima(s, SAMPLES * pool)
+                if search.cap_cos is None:
+                    full = vals + np.take_along_axis(least[rc], self.region[lo + cols], 1)
+                else:
+                    i, j = np.nonzero(np.isfinite(vals))
+                    full = np.full(vals.shape, NEG, np.float32)
+                    full[i, j] = search.full_scores(rc[i], self.perm[lo + cols[i, j]], vals[i, j])
                 samples[rc, slot[np.searchsorted(r, rc)], : full.shape[1]] = full
         flat = samples.reshape(len(blk), -1)
         tau = -np.partition(-flat, pool - 1, axis=1)[:, pool - 1].astype(np.float64)
         for rc, g, s in scored:
-            self._offer(search, s, rc, g, tau[rc])
+            self._offer(search, s, rc, g, tau[rc], bonus, top, defer=True)
+        search.flush()
         is_warm = np.zeros(reach.shape, bool)
         np.put_along_axis(is_warm, warm, True, axis=1)
+        tau = search.state.threshold()  # near the final one: the rest is merged at the end
         for g in np.argsort(-reach.max(axis=0), kind="stable"):
-            r = np.flatnonzero((reach[:, g] >= search.state.threshold()) & ~is_warm[:, g])
+            r = np.flatnonzero((reach[:, g] >= tau) & ~is_warm[:, g])
             if len(r):
                 for rc, s in self._scores(index, search, n_cat, ex_local, ex_tile, r, int(g)):
-                    self._offer(search, s, rc, int(g), None)
+                    self._offer(search, s, rc, int(g), None, bonus, top, defer=True)
         return search.finish()
 
     def _scores(
@@ -219,22 +245,45 @@ class CategoryTiles:
         return out
 
     def _offer(
-        self, search: RowSearch, s: np.ndarray, rc: np.ndarray, g: int, tau: np.ndarray | None
+        self,
+        search: RowSearch,
+        s: np.ndarray,
+        rc: np.ndarray,
+        g: int,
+        tau: np.ndarray | None,
+        bonus: np.ndarray,
+        top: np.ndarray,
+        *,
+        defer: bool = False,
     ) -> None:
-        """Offer the pairs of one tile whose value passes the rows' floor."""
-        rr, cc = np.nonzero(s >= search.floor(rc, tau)[:, None])
+        """Offer the pairs of one tile whose value passes its row's floor, given the band's bound there.
+
+        bonus: (b, R) the most the band adds per row and prefecture cap; top: (b,) its row maxima.
+        """
         lo = int(self.starts[g])
-        search.offer(rc[rr], self.perm[lo + cc], s[rr, cc], None if tau is None else tau[rr])
+        floor = search.floor(rc, tau, bonus=0.0)
+        # The floor of a pair is its row's, less the most the band can add from its mentor's prefecture:
+        # first the row's largest bonus anywhere (one pass), then each survivor's own.
+        rr, cc = np.nonzero(s >= (floor - top[rc])[:, None])
+        value = s[rr, cc]
+        ok = value >= floor[rr] - bonus[rc[rr], self.region[lo + cc]]
+        rr, cc, value = rr[ok], cc[ok], value[ok]
+        search.offer(rc[rr], self.perm[lo + cc], value, None if tau is None else tau[rr], defer=defer)
 
 
 def _group_maxima(s: np.ndarray, p: int) -> tuple[np.ndarray, np.ndarray]:
-    """(columns, values) of the maxima of p disjoint strided column groups per row (all columns if fewer)."""
+    """(columns, values) of the maxima of p disjoint column groups per row (all columns if fewer).
+
+    Group t is the first GROUP_WIDTH (at most) columns from t * (w // p): spread over the whole tile
+    (mentors are in county order, so over the country), at a cost bounded whatever the tile's width.
+    """
     n, w = s.shape
     if w <= p:
         return np.broadcast_to(np.arange(w), (n, w)), s
-    j = s[:, : (w // p) * p].reshape(n, w // p, p).argmax(axis=1)
-    cols = j * p + np.arange(p)
-    return cols, np.take_along_axis(s, cols, 1)
+    stride = w // p
+    width = min(stride, GROUP_WIDTH)
+    cols = s[:, : p * stride].reshape(n, p, stride)[:, :, :width].argmax(axis=2) + np.arange(p) * stride
+    return cols, s.reshape(-1)[(np.arange(n) * w)[:, None] + cols]
 
 
 def _find_block(keys: np.ndarray, block: np.ndarray, after: int) -> tuple[int, int] | None:
