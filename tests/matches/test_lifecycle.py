@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from app.db import utcnow
+from app.db import china_today, utcnow
 from app.matches.commitments import sweep_overdue
 from app.models import Commitment, Match, Mentor, Notification
 from tests.conftest import SHANDONG
@@ -100,7 +100,8 @@ def test_decline_releases_seat_and_excludes_pair(client, db, approved):
 def test_activation_creates_commitments_and_notifies(client, db, active):
     commitments = db.scalars(select(Commitment).where(Commitment.match_id == active.match_id)).all()
     assert [(c.resource_type, c.cadence_days) for c in commitments] == [("logistics", 14)]
-    assert commitments[0].next_due == utcnow().date() + timedelta(days=14)
+    # Due dates are China days: after 16:00 UTC the China date is already tomorrow.
+    assert commitments[0].next_due == china_today() + timedelta(days=14)
     feed = client.get("/api/v1/me/notifications", headers=active.mentor_user.headers).json()
     assert [n["kind"] for n in feed["items"]] == ["proposal_approved", "match_active"]
     later = client.get(
