@@ -3,9 +3,10 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
-# Test processes (pytest-xdist); a module's tests stay in one process, so module fixtures are built once.
+# Test processes (pytest-xdist). loadfile keeps every test of a file in one process, in order, so a module
+# fixture is built once (loadscope splits a file by class, and a worker that comes back to the file rebuilt it).
 TEST_WORKERS ?= 2
-PYTEST := $(BIN)/pytest -n $(TEST_WORKERS) --dist loadscope
+PYTEST := $(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile
 
 .PHONY: install migrate seed run test test-sqlite test-postgres lint format bench clean
 
