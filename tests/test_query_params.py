@@ -135,7 +135,5 @@ def test_declared_parameters_and_values_still_pass(client, make_user):
 def test_an_anonymous_caller_learns_nothing_the_document_does_not_say(client):
     r = client.get("/api/v1/mentors", params={"x": "1"})
     assert r.status_code == 422 and r.json()["accepted"] == sorted(
-        p["name"]
-        for p in DOCUMENT["paths"]["/api/v1/mentors"]["get"]["parameters"]
-        if p["in"] == "query"
+        p["name"] for p in DOCUMENT["paths"]["/api/v1/mentors"]["get"]["parameters"] if p["in"] == "query"
     )

@@ -106,10 +106,10 @@ def _chunks(text: str) -> Iterator[tuple[int, str]]:
 
 # Steps allowed (and required) to answer an error, by a piece of their command.
 EXPECTED_ERRORS = {
-    "category=flower\"": 422,
+    'category=flower"': 422,
     "mentors?province=32": 422,
     "mentors/999999": 404,
-    "-d '{\"reason_code\":\"too_far\"}'": 428,
+    '-d \'{"reason_code":"too_far"}\'': 428,
 }
 
 
@@ -189,30 +189,35 @@ def test_the_readme_tour_runs_as_written(demo: Demo, tmp_path: Path) -> None:
         "regions/search?q=shuyang": lambda d: any(r["code"] == "321322" for r in d),
         "regions?parent=321322&limit=5": lambda d: len(d["items"]) == 5,
         "regions/321322115": lambda d: d["code"] == "321322115",
-        "category=flower\"": lambda d: d["code"] == "unknown_filter_value"
-        and {"flowers", "flowers.seedlings"} <= set(d["allowed"]),
+        'category=flower"': lambda d: (
+            d["code"] == "unknown_filter_value" and {"flowers", "flowers.seedlings"} <= set(d["allowed"])
+        ),
         "mentors?province=32": lambda d: d["code"] == "unknown_query_parameter" and "region" in d["accepted"],
         "mentors?region=53": lambda d: d["items"] == [],
         "mentors/999999": lambda d: d["code"] == "not_found" and d["title"] == "Not found",
         "/categories": lambda d: any(c["code"] == "flowers.seedlings" for c in d),
         "/vocabularies": lambda d: "too_far" in {r["code"] for r in d["reject_reasons"]},
         "auth/register": lambda d: d["role"] == "newcomer",
-        "-d '{\"name\":\"李大姐\"": lambda d: d["region_code"] == "371721121",
+        '-d \'{"name":"李大姐"': lambda d: d["region_code"] == "371721121",
         "recommendations?k=5": lambda d: len(d) == 5 and d[0]["mentor"]["id"] == demo.mentor_id,
         "matching-runs/$RUN": lambda d: d["status"] == "done" and d["counts"]["proposals"] > 0,
-        "/approve": lambda d: d["status"] == "approved"
-        and (d["mentor"]["id"], d["newcomer"]["id"]) == (demo.mentor_id, demo.newcomer_id),
+        "/approve": lambda d: (
+            d["status"] == "approved"
+            and (d["mentor"]["id"], d["newcomer"]["id"]) == (demo.mentor_id, demo.newcomer_id)
+        ),
         "活体植物运输距离太长": lambda d: d["status"] == "rejected",
-        "accept -H \"$MENTOR_AUTH\"": lambda d: d["status"] == "active",
+        'accept -H "$MENTOR_AUTH"': lambda d: d["status"] == "active",
         "check-ins": lambda d: d["outcome"] == "done" and d["party"] == "newcomer",
         "$API/me/matches": lambda d: [m["id"] for m in d["items"] if m["status"] == "active"] != [],
-        "-H \"$NEWCOMER_AUTH\" $API/me/notifications": lambda d: {"proposal_approved", "match_active"}
-        <= {n["kind"] for n in d["items"]},
-        "-H \"$MENTOR_AUTH\" \"$API/me/notifications": lambda d: len(d["items"]) > 0,
+        '-H "$NEWCOMER_AUTH" $API/me/notifications': lambda d: (
+            {"proposal_approved", "match_active"} <= {n["kind"] for n in d["items"]}
+        ),
+        '-H "$MENTOR_AUTH" "$API/me/notifications': lambda d: len(d["items"]) > 0,
         "$API/imports/$PREVIEW/rows": lambda d: len(d["items"]) == 5,
         "errors?severity=error": lambda d: all(i["severity"] == "error" for i in d["items"]),
-        "$API/imports/$IMPORT ": lambda d: d["status"] == "done"
-        and (d["counts"]["created"], d["counts"]["rejected"]) == (3, 2),
+        "$API/imports/$IMPORT ": lambda d: (
+            d["status"] == "done" and (d["counts"]["created"], d["counts"]["rejected"]) == (3, 2)
+        ),
         "$API/imports/$AGAIN": lambda d: (d["counts"]["unchanged"], d["counts"]["rejected"]) == (3, 2),
     }
     for piece, check in checks.items():
@@ -222,11 +227,11 @@ def test_the_readme_tour_runs_as_written(demo: Demo, tmp_path: Path) -> None:
     queue = one("proposals?status=proposed&sort=-score&limit=5").json()["items"]
     scores = [p["score"] for p in queue]
     assert len(queue) == 5 and scores == sorted(scores, reverse=True)
-    first = one("category=flowers&limit=5\"").json()
+    first = one('category=flowers&limit=5"').json()
     second = one("&cursor=$CURSOR").json()
     assert len(first["items"]) == 5 and first["next_cursor"] and second["items"]
     assert not {m["id"] for m in first["items"]} & {m["id"] for m in second["items"]}
-    assert one("\"$API/mentors?region=53\"").json()["items"] == []
+    assert one('"$API/mentors?region=53"').json()["items"] == []
 
     replay = one("-s -D -")
     assert re.search(r"^idempotent-replayed: true\r?$", replay.stdout, flags=re.IGNORECASE | re.MULTILINE)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from pydantic import Field
+
 from app.proposals.schemas import CommitmentSuggestion, PartySummary
 from app.schemas import Output
 
@@ -14,12 +16,14 @@ if TYPE_CHECKING:
 class RecommendationRead(Output):
     """A mentor suggested in real time, with why and what they could share."""
 
-    rank: int
-    score: float
-    score_parts: dict[str, float]
-    mentor: PartySummary
-    reasons: dict[str, list[str]]
-    suggested_commitments: list[CommitmentSuggestion]
+    rank: int = Field(description="Position in this answer, from 1")
+    score: float = Field(description="The active model's score; higher ranks first")
+    score_parts: dict[str, float] = Field(description="The score's parts by name (product, distance, ...)")
+    mentor: PartySummary = Field(description="The mentor; the phone is masked unless your role may see it")
+    reasons: dict[str, list[str]] = Field(description="Why this mentor, in Chinese (zh) and English (en)")
+    suggested_commitments: list[CommitmentSuggestion] = Field(
+        description="What they could share: the mentor's offers that you need (may be empty)"
+    )
 
     @classmethod
     def of(cls, r: Recommendation) -> RecommendationRead:
