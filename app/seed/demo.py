@@ -11,12 +11,13 @@ import hashlib
 from collections import defaultdict
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from app.accounts.service import create_staff_account, ensure_admin, register_mobile_user
 from app.models import Account, Mentor, MentorProduct, Newcomer, NewcomerProduct, Region
 from app.profiles.derived import derived_columns
+from app.seed.bulk import bulk_insert
 from app.seed.history import seed_history
 from app.seed.story import story_mentor, story_newcomer
 from matching import vocab
@@ -31,7 +32,6 @@ DEMO_STAFF = (
     ("office-zhaxia", "township_office", "321322115", "扎下镇人民政府"),
 )
 DEMO_MENTOR_PHONE, DEMO_NEWCOMER_PHONE = "13800000001", "13800000002"
-_BATCH = 1_000
 
 
 def seed_demo(
@@ -209,8 +209,8 @@ def _insert_profiles(
     products: list[list[str]],
 ) -> None:
     """Profiles, then their ordered product rows keyed by the new ids."""
-    ids = _bulk_insert(session, model, rows)
-    _bulk_insert(
+    ids = bulk_insert(session, model, rows, returning=True)
+    bulk_insert(
         session,
         product_model,
         [
@@ -219,17 +219,3 @@ def _insert_profiles(
             for i, c in enumerate(codes)
         ],
     )
-
-
-def _bulk_insert(session: Session, model: Any, rows: list[dict[str, Any]]) -> list[Any]:
-    """Executemany inserts; returns the new primary keys in row order (where the table has one id)."""
-    ids: list[Any] = []
-    returning = "id" in model.__table__.c
-    for i in range(0, len(rows), _BATCH):
-        chunk = rows[i : i + _BATCH]
-        if returning:
-            stmt = insert(model).returning(model.id, sort_by_parameter_order=True)
-            ids += list(session.scalars(stmt, chunk))
-        else:
-            session.execute(insert(model), chunk)
-    return ids

@@ -12,7 +12,7 @@ from collections import defaultdict
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from app.access import Caller, Role
@@ -35,30 +35,16 @@ from app.models import (
     OutcomeReport,
 )
 from app.outcomes.service import classify_pairing
+from app.seed.bulk import bulk_insert
 
 SALE_CHANCE = {"chain": 0.72, "same_trade": 0.6, "other": 0.42}
 POOL_PER_PROVINCE = 12
 HONOUR_REGIONS = ("32", "53", "37", "51", "52", "45")
 DEMO_COUNTIES = ("321322",)
-_BATCH = 1_000
 
 
 def _at(day: date) -> datetime:
     return datetime.combine(day, time(9), tzinfo=UTC)
-
-
-def _insert(
-    session: Session, model: Any, rows: list[dict[str, Any]], *, returning: bool = False
-) -> list[int]:
-    ids: list[int] = []
-    for i in range(0, len(rows), _BATCH):
-        chunk = rows[i : i + _BATCH]
-        if returning:
-            stmt = insert(model).returning(model.id, sort_by_parameter_order=True)
-            ids += list(session.scalars(stmt, chunk))
-        else:
-            session.execute(insert(model), chunk)
-    return ids
 
 
 def seed_history(
@@ -184,7 +170,7 @@ def seed_history(
         }
         for p in plans
     ]
-    match_ids = _insert(session, Match, match_rows, returning=True)
+    match_ids = bulk_insert(session, Match, match_rows, returning=True)
 
     transitions, outcomes, reports, commitments, ratings = [], [], [], [], []
     check_ins_for: list[tuple[int, int, dict[str, Any]]] = []
@@ -289,11 +275,11 @@ def seed_history(
                     _rating(match_id, p["mentor_id"], "mentor", admin_id, rng.choice((3, 4, 5)), rng)
                 )
 
-    _insert(session, MatchTransition, transitions)
-    _insert(session, MatchOutcome, outcomes)
-    _insert(session, OutcomeReport, reports)
-    _insert(session, MatchRating, ratings)
-    commitment_ids = _insert(session, Commitment, commitments, returning=True)
+    bulk_insert(session, MatchTransition, transitions)
+    bulk_insert(session, MatchOutcome, outcomes)
+    bulk_insert(session, OutcomeReport, reports)
+    bulk_insert(session, MatchRating, ratings)
+    commitment_ids = bulk_insert(session, Commitment, commitments, returning=True)
     ids_by_row = {id(c): cid for c, cid in zip(commitments, commitment_ids, strict=True)}
     check_ins = []
     for _, author, c in check_ins_for:
@@ -311,7 +297,7 @@ def seed_history(
                     "created_at": on,
                 }
             )
-    _insert(session, CheckIn, check_ins)
+    bulk_insert(session, CheckIn, check_ins)
 
     used = defaultdict(int)
     for p in plans:
