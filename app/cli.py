@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 
 from sqlalchemy.orm import Session
 
+from app.access.roles import STAFF_ROLES
 from app.accounts.service import create_staff_account, ensure_admin
 from app.config import get_settings
 from app.db import make_engine, make_sessionmaker
@@ -174,7 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("create-account", help=cmd_create_account.__doc__)
     p.add_argument("--username", required=True)
-    p.add_argument("--role", required=True, choices=["admin", "coordinator", "township_office"])
+    p.add_argument("--role", required=True, choices=[r.value for r in STAFF_ROLES])
     p.add_argument("--jurisdiction", help="region code the account covers")
     p.add_argument("--display-name")
     p.add_argument("--password-env", help="read the password from this environment variable")

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
+from app.access.roles import Role
 from app.accounts import service
 from app.accounts.schemas import AccountUpdate, StaffAccountCreate
 from app.auth.schemas import AccountRead
@@ -36,7 +37,7 @@ def list_accounts(
     limit: LimitQuery = 50,
     cursor: CursorQuery = None,
     role: Annotated[
-        Literal["admin", "coordinator", "township_office", "mentor", "newcomer"] | None,
+        Role | None,
         Query(description="Only accounts of this role"),
     ] = None,
 ) -> Page[AccountRead]:

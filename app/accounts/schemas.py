@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 from pydantic import ConfigDict, Field
 
+from app.access.roles import StaffRoleName
 from app.schemas import Input, Password, RegionCodeStr
 
 
@@ -30,7 +29,7 @@ class StaffAccountCreate(Input):
     """Sign-in name: letters, digits, _ . -"""
     password: Password
     """The first password (8 to 128 characters; the policy of registration applies)"""
-    role: Literal["admin", "coordinator", "township_office"]
+    role: StaffRoleName
     """What the account may do (see the roles table in the README)"""
     display_name: str = Field(min_length=1, max_length=64)
     """The office or person, as shown to others"""

@@ -6,18 +6,12 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from app.access.roles import MOBILE_ROLES, STAFF_ROLES, Role
+from app.access.roles import JURISDICTION_LEVELS, MOBILE_ROLES, STAFF_ROLES, Role
 from app.auth.passwords import check_password_policy, hash_password
 from app.db import utcnow
 from app.errors import Conflict, NotFound, Unprocessable
 from app.models import Account, RefreshToken, Region
 from app.pagination import Paged, asc, paginate
-
-# The region level each staff role's jurisdiction must have.
-_JURISDICTION_LEVELS = {
-    "coordinator": ("province", "prefecture", "county"),
-    "township_office": ("township",),
-}
 
 
 def get_account(session: Session, account_id: int) -> Account:
@@ -79,11 +73,12 @@ def _check_jurisdiction(session: Session, role: str, code: str | None) -> None:
     region = session.get(Region, code)
     if region is None:
         raise Unprocessable(code="region_not_found")
-    if region.level not in _JURISDICTION_LEVELS[role]:
+    levels = JURISDICTION_LEVELS[Role(role)]
+    if region.level not in levels:
         raise Unprocessable(
             detail=(
-                f"管辖区级别应为 {'/'.join(_JURISDICTION_LEVELS[role])}",
-                f"jurisdiction level must be {'/'.join(_JURISDICTION_LEVELS[role])}",
+                f"管辖区级别应为 {'/'.join(levels)}",
+                f"jurisdiction level must be {'/'.join(levels)}",
             )
         )
 

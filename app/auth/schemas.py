@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from fastapi import Form
 from pydantic import ConfigDict, Field
 
+from app.access.roles import MobileRoleName
 from app.schemas import Input, Output, Password, PhoneStr
 
 
@@ -31,7 +32,7 @@ class RegisterRequest(Input):
     """Mainland mobile number (11 digits); it is the username from now on"""
     password: Password
     """8 to 128 characters, used exactly as typed; not the phone, not a common password"""
-    role: Literal["mentor", "newcomer"]
+    role: MobileRoleName
     """Which kind of profile the account will keep (staff accounts are made by an admin)"""
     display_name: str = Field(min_length=1, max_length=64)
     """The name others see"""

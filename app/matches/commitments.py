@@ -13,7 +13,7 @@ from app.access.matches import MatchView, load_view, speaks_for
 from app.db import china_today, utcnow
 from app.errors import Conflict, NotFound
 from app.models import CheckIn, Commitment, Match, Mentor, Newcomer
-from app.models.matches import MatchStatus
+from app.models.matches import CHECK_IN_OUTCOMES, MatchStatus
 from app.notifications.service import notify
 
 # Partial delivery counts half: it is better than nothing and worse than keeping the promise.
@@ -61,11 +61,7 @@ class Reported:
     replaced: bool
 
 
-COUNTERS = {
-    "done": Commitment.done_count,
-    "partial": Commitment.partial_count,
-    "missed": Commitment.missed_count,
-}
+COUNTERS = {o: getattr(Commitment, f"{o}_count") for o in CHECK_IN_OUTCOMES}
 
 
 def check_in(

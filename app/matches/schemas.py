@@ -10,13 +10,16 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import ConfigDict, Field
 
+from app.access.roles import MobileRoleName
+from app.models.matches import CheckInOutcome
 from app.schemas import Input, Output
 
 if TYPE_CHECKING:
     from app.matches.commitments import CommitmentState
 
 CancelReason = Literal["party_withdrew", "commitments_unmet", "mutual_agreement", "other"]
-Party = Literal["mentor", "newcomer"]
+# A side of a match; its values are the two mobile roles.
+Party = MobileRoleName
 
 
 class AcceptRequest(Input):
@@ -117,13 +120,13 @@ class CheckInCreate(Input):
         json_schema_extra={"examples": [{"outcome": "done", "note": "学会了用手机拍盆栽"}]}
     )
 
-    outcome: Literal["done", "partial", "missed"]
+    outcome: CheckInOutcome
     """How this period went: done, partial or missed"""
     note: str = Field(default="", max_length=2000)
     """What was done"""
     evidence_url: str | None = Field(default=None, max_length=512, pattern=r"^https?://\S+$")
     """A link to a photo, a live-stream replay or a shop page"""
-    on_behalf_of: Literal["mentor", "newcomer"] | None = None
+    on_behalf_of: Party | None = None
     """Staff (the match's reviewers) only: report for this party, who has no account"""
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal, get_args
 
 from sqlalchemy import (
     Boolean,
@@ -200,6 +200,11 @@ class Commitment(Base):
     partial_count: Mapped[int] = mapped_column(Integer, default=0)
     missed_count: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+# How a party's period went; the check-in body, the fulfilment counters and the console's form use this.
+CheckInOutcome = Literal["done", "partial", "missed"]
+CHECK_IN_OUTCOMES: tuple[str, ...] = get_args(CheckInOutcome)
 
 
 class CheckIn(Base):

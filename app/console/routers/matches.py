@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Form, Query, Request
 from pydantic import ValidationError
@@ -15,14 +15,13 @@ from app.console.session import CoordinatorPage
 from app.deps import SessionDep as Db
 from app.matches import commitments
 from app.matches import service as lifecycle
-from app.matches.schemas import CheckInCreate
-from app.models.matches import MatchStatus
+from app.matches.schemas import CheckInCreate, Party
+from app.models.matches import CHECK_IN_OUTCOMES, MatchStatus
 from app.proposals import service as review
 from app.regions.service import names_of
 from app.schemas import IdPath
 
 router = APIRouter(prefix="/console/matches", include_in_schema=False)
-Party = Literal["mentor", "newcomer"]
 
 
 @router.get("")
@@ -76,6 +75,7 @@ def _match_page(
             "timeline": timeline,
             "commitments": [(c.commitment, c.overdue) for c in items],
             "check_ins": commitments.check_ins_for_match(db, caller, match_id),
+            "outcomes": CHECK_IN_OUTCOMES,
             "names": names_of(db, {view.match.newcomer_county_code, view.match.mentor_county_code}),
             "error": error,
         },
