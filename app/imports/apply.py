@@ -32,6 +32,7 @@ from app.imports.validate.stream import Checked, validated_stream
 from app.imports.write.outcomes import write_report
 from app.imports.write.upsert import ChunkPlanner, ImportState, note_dry_run, write_mentors
 from app.models import ImportRowResult, RosterFile, RosterImport
+from app.models.imports import FINAL_IMPORT_STATUSES, ImportStatus
 
 Progress = Callable[[str, int, int | None], None]
 Mode = Literal["apply", "dry_run", "report"]
@@ -148,7 +149,7 @@ def run_import(
         snapshot = ImportSnapshot.of(imp)
         data = file.data
     run = _Run(sessions, import_id, limits or ImportLimits(), beat, progress, data, snapshot)
-    if run.imp.status in ("done", "failed"):
+    if run.imp.status in FINAL_IMPORT_STATUSES:
         return run.imp.status
     with _fewer_collections():
         return _run(run)
@@ -173,11 +174,11 @@ def _fewer_collections() -> Iterator[None]:
 def _run(run: _Run) -> str:
     """The validation pass (unless a crashed run already finished it), then the chunked apply."""
     try:
-        if run.imp.status in ("queued", "validating"):
-            run.set(status="validating", started_at=run.imp.started_at or utcnow())
+        if run.imp.status in (ImportStatus.QUEUED, ImportStatus.VALIDATING):
+            run.set(status=ImportStatus.VALIDATING, started_at=run.imp.started_at or utcnow())
             rejected, duplicates = _validate(run)
             # reject_file: a bad row fails the import before any mentor is written; we still report it.
-            run.set(status="applying", error_code=ROWS_REJECTED if rejected else None)
+            run.set(status=ImportStatus.APPLYING, error_code=ROWS_REJECTED if rejected else None)
         else:
             # Resuming after a crash: the shared keys are not stored, so count them again.
             duplicates = _find_duplicates(run)
@@ -345,7 +346,7 @@ def _commit_chunk(run: _Run, chunk: list[Checked], state: ImportState, mode: Mod
             .where(
                 RosterImport.id == run.import_id,
                 RosterImport.checkpoint_row == checkpoint,
-                RosterImport.status == "applying",
+                RosterImport.status == ImportStatus.APPLYING,
             )
             .values(checkpoint_row=new_checkpoint)
         )

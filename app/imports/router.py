@@ -24,6 +24,7 @@ from app.imports.schemas import (
     Outcome,
     Severity,
 )
+from app.models.imports import ImportStatus
 from app.openapi import problems
 from app.pagination import CursorQuery, LimitQuery
 from app.schemas import IdPath, NoNulStr, Page
@@ -107,7 +108,7 @@ def create_import(
         content_type=file.content_type,
         **params,
     )
-    body = ImportAccepted(id=imp.id, status="queued", url=service.import_url(imp.id)).model_dump()
+    body = ImportAccepted(id=imp.id, status=ImportStatus.QUEUED, url=service.import_url(imp.id)).model_dump()
     headers = {"Location": body["url"]}
     remember(
         session,

@@ -7,9 +7,9 @@ from typing import Literal
 
 from pydantic import Field
 
+from app.models.imports import ImportStatus
 from app.schemas import Output
 
-ImportStatus = Literal["queued", "validating", "applying", "done", "failed"]
 OnError = Literal["skip_row", "reject_file"]
 Outcome = Literal["created", "updated", "unchanged", "rejected"]
 Severity = Literal["error", "warning"]

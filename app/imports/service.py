@@ -17,6 +17,7 @@ from app.access.imports import import_scope, office_township, sees_import
 from app.errors import Conflict, NotFound, Unprocessable
 from app.jobs.queue import enqueue
 from app.models import ImportRowIssue, ImportRowResult, Region, RosterFile, RosterImport
+from app.models.imports import ImportStatus
 from app.pagination import Paged, asc, desc, paginate
 
 JOB_KIND: Final = "roster_import"
@@ -76,7 +77,7 @@ def create_import(
         sha256=hashlib.sha256(data).hexdigest(),
         dry_run=dry_run,
         on_error=on_error,
-        status="queued",
+        status=ImportStatus.QUEUED,
         rows_processed=0,
         checkpoint_row=0,
         created_count=0,

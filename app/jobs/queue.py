@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from app.db import utcnow
 from app.models import Job
+from app.models.jobs import JobStatus
 from app.observability.logs import current_request_id
 
 # Called in the transaction that marks a job failed for good, so the object it works on (an import,
@@ -48,8 +49,8 @@ def claim_next(
     while True:
         now = utcnow()
         runnable = or_(
-            (Job.status == "queued") & (Job.run_after <= now),
-            (Job.status == "running") & (Job.lease_until < now),
+            (Job.status == JobStatus.QUEUED) & (Job.run_after <= now),
+            (Job.status == JobStatus.RUNNING) & (Job.lease_until < now),
         )
         stmt = select(Job).where(runnable).order_by(Job.id).limit(1).with_for_update(skip_locked=True)
         if kinds:
@@ -61,7 +62,7 @@ def claim_next(
             break
         # It lost its worker on every attempt: stop retrying, say so, and look at the next job.
         _mark_failed(session, job, ((job.last_error or "") + "\n" + ABANDONED).strip(), on_failed)
-    job.status = "running"
+    job.status = JobStatus.RUNNING
     job.locked_by = worker_id
     job.attempts += 1
     job.lease_until = now + timedelta(seconds=lease_seconds)
@@ -73,7 +74,7 @@ def heartbeat(session: Session, *, job_id: int, worker_id: str, lease_seconds: f
     """Extend the lease; False means another worker took the job over (stop working on it)."""
     result = session.execute(
         update(Job)
-        .where(Job.id == job_id, Job.locked_by == worker_id, Job.status == "running")
+        .where(Job.id == job_id, Job.locked_by == worker_id, Job.status == JobStatus.RUNNING)
         .values(lease_until=utcnow() + timedelta(seconds=lease_seconds))
     )
     return result.rowcount == 1
@@ -83,9 +84,9 @@ def release(session: Session, *, job_id: int, worker_id: str) -> bool:
     """Give a running job back to the queue at once (graceful shutdown); the cut-short try is not counted."""
     result = session.execute(
         update(Job)
-        .where(Job.id == job_id, Job.locked_by == worker_id, Job.status == "running")
+        .where(Job.id == job_id, Job.locked_by == worker_id, Job.status == JobStatus.RUNNING)
         .values(
-            status="queued",
+            status=JobStatus.QUEUED,
             locked_by=None,
             lease_until=None,
             run_after=utcnow(),
@@ -105,13 +106,13 @@ def finish(
 ) -> None:
     """Mark the job done, or failed / queued for retry when it raised."""
     job = session.get(Job, job_id)
-    if job is None or job.locked_by != worker_id or job.status != "running":
+    if job is None or job.locked_by != worker_id or job.status != JobStatus.RUNNING:
         return
     if error is None:
-        job.status = "done"
+        job.status = JobStatus.DONE
         job.finished_at = utcnow()
     elif job.attempts < job.max_attempts:
-        job.status = "queued"
+        job.status = JobStatus.QUEUED
         job.last_error = error
         job.run_after = utcnow() + timedelta(seconds=2**job.attempts)
     else:
@@ -121,7 +122,7 @@ def finish(
 
 
 def _mark_failed(session: Session, job: Job, error: str, on_failed: FailureHook | None) -> None:
-    job.status = "failed"
+    job.status = JobStatus.FAILED
     job.last_error = error
     job.finished_at = utcnow()
     job.lease_until = None

@@ -13,6 +13,7 @@ from app.deps import SessionDep, require_role
 from app.jobs import service
 from app.jobs.queue import reason_of
 from app.models import Job
+from app.models.jobs import JobStatus
 from app.openapi import problems
 from app.schemas import IdPath, Output
 
@@ -50,7 +51,7 @@ class JobRead(Output):
             error=reason_of(job.last_error) if job.last_error else None,
             object_url=service.object_url(job),
             created_at=job.created_at,
-            run_after=job.run_after if job.status == "queued" else None,
+            run_after=job.run_after if job.status == JobStatus.QUEUED else None,
             finished_at=job.finished_at,
         )
 

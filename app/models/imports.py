@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import Boolean, ForeignKey, Index, Integer, LargeBinary, String, Text
@@ -10,7 +11,18 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, JSONDoc, UTCDateTime, utcnow
 
-IMPORT_STATUSES = ("queued", "validating", "applying", "done", "failed")
+
+class ImportStatus(StrEnum):
+    """Where a roster import is; an import moves forward only, and done or failed is final."""
+
+    QUEUED = "queued"
+    VALIDATING = "validating"
+    APPLYING = "applying"
+    DONE = "done"
+    FAILED = "failed"
+
+
+FINAL_IMPORT_STATUSES = (ImportStatus.DONE, ImportStatus.FAILED)
 
 
 class RosterImport(Base):
@@ -28,7 +40,7 @@ class RosterImport(Base):
     sha256: Mapped[str] = mapped_column(String(64))
     dry_run: Mapped[bool] = mapped_column(Boolean, default=False)
     on_error: Mapped[str] = mapped_column(String(16), default="skip_row")
-    status: Mapped[str] = mapped_column(String(16), default="queued", index=True)
+    status: Mapped[str] = mapped_column(String(16), default=ImportStatus.QUEUED, index=True)
     rows_total: Mapped[int | None] = mapped_column(Integer)
     rows_processed: Mapped[int] = mapped_column(Integer, default=0)
     created_count: Mapped[int] = mapped_column(Integer, default=0)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import ForeignKey, Index, Integer, String, Text
@@ -11,7 +12,15 @@ from sqlalchemy.orm import Mapped, mapped_column
 from app.db import Base, JSONDoc, UTCDateTime, utcnow
 
 JOB_KINDS = ("roster_import", "matching_run", "retrain", "notification_delivery")
-JOB_STATUSES = ("queued", "running", "done", "failed")
+
+
+class JobStatus(StrEnum):
+    """Where a queued job is: a lease makes it running; a lost lease makes it claimable again."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
 
 
 class Job(Base):
@@ -23,7 +32,7 @@ class Job(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     kind: Mapped[str] = mapped_column(String(32))
     ref_id: Mapped[int] = mapped_column(Integer)
-    status: Mapped[str] = mapped_column(String(16), default="queued")
+    status: Mapped[str] = mapped_column(String(16), default=JobStatus.QUEUED)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     max_attempts: Mapped[int] = mapped_column(Integer, default=3)
     locked_by: Mapped[str | None] = mapped_column(String(128))

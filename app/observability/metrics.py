@@ -25,6 +25,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.db import utcnow
 from app.models import Job, MatchingRun, RosterImport
+from app.models.imports import ImportStatus
+from app.models.jobs import JobStatus
+from app.models.matches import RunStatus
 
 LOGIN_ROUTE: Final = "/api/v1/auth/token"
 AUTH_ROUTES: Final = ("/api/v1/auth/token", "/api/v1/auth/register", "/api/v1/auth/refresh")
@@ -61,7 +64,7 @@ def _job_metrics(session: Session, now: datetime) -> Iterator[Metric]:
         "jieduan_job_oldest_queued_age_seconds", "Age of the oldest queued job, by kind", labels=["kind"]
     )
     for kind, created in session.execute(
-        select(Job.kind, func.min(Job.created_at)).where(Job.status == "queued").group_by(Job.kind)
+        select(Job.kind, func.min(Job.created_at)).where(Job.status == JobStatus.QUEUED).group_by(Job.kind)
     ):
         oldest.add_metric([kind], max(0.0, (now - _aware(created)).total_seconds()))
     yield oldest
@@ -70,7 +73,7 @@ def _job_metrics(session: Session, now: datetime) -> Iterator[Metric]:
 def _run_durations(session: Session) -> Metric:
     rows = session.execute(
         select(MatchingRun.started_at, MatchingRun.finished_at)
-        .where(MatchingRun.status == "done", MatchingRun.started_at.is_not(None))
+        .where(MatchingRun.status == RunStatus.DONE, MatchingRun.started_at.is_not(None))
         .order_by(MatchingRun.id.desc())
         .limit(_RECENT_RUNS)
     ).all()
@@ -88,7 +91,11 @@ def _run_durations(session: Session) -> Metric:
 def _import_metrics(session: Session) -> Iterator[Metric]:
     last = session.execute(
         select(RosterImport.rows_processed, RosterImport.started_at, RosterImport.finished_at)
-        .where(RosterImport.status == "done", RosterImport.started_at.is_not(None), ~RosterImport.dry_run)
+        .where(
+            RosterImport.status == ImportStatus.DONE,
+            RosterImport.started_at.is_not(None),
+            ~RosterImport.dry_run,
+        )
         .order_by(RosterImport.finished_at.desc())
         .limit(1)
     ).first()
