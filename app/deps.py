@@ -7,6 +7,7 @@ from typing import Annotated
 
 from anyio import CancelScope, CapacityLimiter, to_thread
 from fastapi import Depends, Request
+from fastapi.routing import APIRoute
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
@@ -17,6 +18,7 @@ from app.auth.tokens import decode_access_token
 from app.config import Settings
 from app.errors import Forbidden, Unauthorized
 from app.models import Account
+from app.query_params import check_query, depends_on
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 
@@ -83,10 +85,19 @@ def get_caller(
     account = session.connection().execute(_ACTIVE_ACCOUNT, {"account_id": claims.account_id}).first()
     if account is None:
         raise Unauthorized(code="account_inactive")
+    # After authentication, so that only a known caller learns what the query got wrong.
+    check_query(request, session)
     return Caller.of(account)
 
 
 CurrentUser = Annotated[Caller, Depends(get_caller)]
+
+
+def check_public_query(request: Request) -> None:
+    """The query check of every API router; a route that authenticates runs it in `get_caller` instead."""
+    route = request.scope.get("route")
+    if isinstance(route, APIRoute) and not depends_on(route, get_caller):
+        check_query(request)
 
 
 def require_role(*roles: Role) -> Callable[[Caller], Caller]:

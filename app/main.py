@@ -16,6 +16,7 @@ from app.auth.router import router as auth_router
 from app.config import Settings, get_settings
 from app.console.setup import install_console
 from app.db import make_engine, make_sessionmaker
+from app.deps import check_public_query
 from app.errors import install_error_handlers
 from app.feedback.router import router as feedback_router
 from app.health.router import router as health_router
@@ -40,7 +41,6 @@ from app.openapi import install_openapi
 from app.outcomes.router import router as outcomes_router
 from app.profiles.router import mentors_router, newcomers_router
 from app.proposals.router import router as proposals_router
-from app.query_params import check_query
 from app.ranker.router import router as ranker_router
 from app.recommendations.index import RecommenderCache
 from app.recommendations.router import router as recommendations_router
@@ -108,7 +108,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         app.include_router(router)
     for router in API_ROUTERS:
         # Unknown query parameters and filter values are a 422 on every API route (app/query_params.py).
-        app.include_router(router, dependencies=[Depends(check_query)])
+        app.include_router(router, dependencies=[Depends(check_public_query)])
     install_console(app, settings)
     app.add_middleware(
         BodyLimitMiddleware,

@@ -6,8 +6,9 @@ Here an unknown parameter name is `422 unknown_query_parameter` listing the acce
 outside a closed vocabulary is `422 unknown_filter_value` listing the valid values. A vocabulary is an
 Enum or Literal type, or data named by `x-vocabulary` on the parameter (`categories`: the taxonomy).
 
-It runs before the route's own dependencies (authentication included): the accepted names and values
-are published in the API document anyway.
+On a route that authenticates, the check runs right after authentication (`app.deps.get_caller` calls
+`check_query`), so an anonymous or expired caller gets 401 whatever the query says; on a public route it
+runs first, as a router dependency (`app.deps.check_public_query`).
 """
 
 from __future__ import annotations
@@ -50,8 +51,11 @@ CategoryQuery = Annotated[
 ]
 
 
-def check_query(request: Request) -> None:
-    """422 for a query parameter the route does not declare, or a value outside its vocabulary."""
+def check_query(request: Request, session: Session | None = None) -> None:
+    """422 for a query parameter the route does not declare, or a value outside its vocabulary.
+
+    A data vocabulary is read through `session` when given (the request's own), else a session of its own.
+    """
     route = request.scope.get("route")
     if not isinstance(route, APIRoute) or not request.query_params:
         return
@@ -68,7 +72,7 @@ def check_query(request: Request) -> None:
     for name, vocabulary in declared.items():
         if vocabulary is None or name not in request.query_params:
             continue
-        allowed = _allowed(request, vocabulary)
+        allowed = _allowed(request, vocabulary, session)
         for value in request.query_params.getlist(name):
             if value not in allowed:
                 raise Unprocessable(
@@ -80,11 +84,13 @@ def check_query(request: Request) -> None:
                 )
 
 
-def _allowed(request: Request, vocabulary: frozenset[str] | str) -> Collection[str]:
+def _allowed(request: Request, vocabulary: frozenset[str] | str, session: Session | None) -> Collection[str]:
     if isinstance(vocabulary, frozenset):
         return vocabulary
-    with request.app.state.sessionmaker() as session:
+    if session is not None:
         return set(DATA_VOCABULARIES[vocabulary](session))
+    with request.app.state.sessionmaker() as own:
+        return set(DATA_VOCABULARIES[vocabulary](own))
 
 
 # Routes are not hashable; keyed by identity, the route kept alive beside its entry so ids are not reused.
@@ -98,6 +104,21 @@ def declared_query(route: APIRoute) -> dict[str, frozenset[str] | str | None]:
         declared = {f.alias: _vocabulary(f.field_info) for f in _query_fields(route.dependant)}
         entry = _DECLARED[id(route)] = (route, declared)
     return entry[1]
+
+
+_DEPENDS: dict[tuple[int, Callable[..., Any]], tuple[APIRoute, bool]] = {}
+
+
+def depends_on(route: APIRoute, fn: Callable[..., Any]) -> bool:
+    """Whether `fn` is among the route's dependencies, at any depth."""
+    entry = _DEPENDS.get((id(route), fn))
+    if entry is None:
+        entry = _DEPENDS[(id(route), fn)] = (route, _calls(route.dependant, fn))
+    return entry[1]
+
+
+def _calls(dependant: Dependant, fn: Callable[..., Any]) -> bool:
+    return dependant.call is fn or any(_calls(sub, fn) for sub in dependant.dependencies)
 
 
 def _query_fields(dependant: Dependant) -> Iterator[Any]:

@@ -132,8 +132,22 @@ def test_declared_parameters_and_values_still_pass(client, make_user):
     assert r.status_code == 200, r.text
 
 
-def test_an_anonymous_caller_learns_nothing_the_document_does_not_say(client):
-    r = client.get("/api/v1/mentors", params={"x": "1"})
-    assert r.status_code == 422 and r.json()["accepted"] == sorted(
-        p["name"] for p in DOCUMENT["paths"]["/api/v1/mentors"]["get"]["parameters"] if p["in"] == "query"
-    )
+def test_an_anonymous_caller_gets_401_whatever_the_query_says(client):
+    # Authentication comes first: a caller with no token, or a bad one, learns nothing from the query check.
+    for headers in ({}, {"Authorization": "Bearer not-a-token"}):
+        for params in ({"x": "1"}, {"category": "flower"}, {"limit": 5}):
+            r = client.get("/api/v1/mentors", params=params, headers=headers)
+            assert r.status_code == 401, (headers, params, r.text)
+
+
+def test_a_public_route_still_checks_its_query(client):
+    # Certificate verification needs no account: its query is checked before anything else.
+    r = client.get("/api/v1/verify/ABCD-EFGH", params={"x": "1"})
+    assert r.status_code == 422 and r.json()["code"] == "unknown_query_parameter" and r.json()["accepted"] == []
+
+
+def test_a_caller_of_the_wrong_role_gets_422_for_a_bad_query_and_403_for_a_good_one(client, make_user):
+    # The query check follows authentication, not the role check: the names are public in the document.
+    office = make_user("township_office", "321322115")
+    assert client.get("/api/v1/proposals", params={"x": "1"}, headers=office.headers).status_code == 422
+    assert client.get("/api/v1/proposals", headers=office.headers).status_code == 403
