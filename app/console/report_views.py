@@ -9,9 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from app.console import charts as drawing
 from app.honours.rules import HonourRule
 from app.i18n import Lang
 from app.reports.common import Report
+from app.reports.provinces import Province
 
 # The columns each report draws as bar charts (the first also orders the bars, largest first).
 CHARTS: dict[str, tuple[str, ...]] = {
@@ -148,7 +150,7 @@ def charts(report: Report, lang: Lang) -> list[Chart]:
     columns = [c for c in CHARTS.get(report.name, ()) if c in report.columns]
     if not columns:
         return []
-    rows = [dict(zip(report.columns, r, strict=True)) for r in report.rows]
+    rows = report.records()
     if report.name not in KEEP_ORDER:
         first = columns[0]
         rows = sorted(rows, key=lambda r: (r[first] is None, -(r[first] or 0)))
@@ -189,6 +191,37 @@ def flow_matrix(report: Report) -> Matrix | None:
     return Matrix(
         [(label[i], [(n, round(n / largest, 3)) for n in row]) for i, row in enumerate(counts)], label
     )
+
+
+@dataclass(frozen=True, slots=True)
+class FlowMap:
+    """The flows report on the map: lines (x1, y1, x2, y2, width, from, to, matches), thinnest first so
+    the largest flows are drawn on top, and every province as a point (x, y, name, has a flow)."""
+
+    lines: list[tuple[float, float, float, float, float, str, str, int]]
+    points: list[tuple[float, float, str, bool]]
+
+
+def flow_map(report: Report, centres: dict[str, Province]) -> FlowMap:
+    """The flows report's rows (mentors' province to newcomers') as lines between province centres."""
+    flows = [(r[0], r[2], int(r[4])) for r in report.rows]
+    involved = {a for a, _, _ in flows} | {b for _, b, _ in flows}
+    largest = max((n for _, _, n in flows), default=0)
+    lines = [
+        (
+            *drawing.project(centres[a].lat, centres[a].lon),
+            *drawing.project(centres[b].lat, centres[b].lon),
+            drawing.stroke(n, largest),
+            centres[a].name,
+            centres[b].name,
+            n,
+        )
+        for a, b, n in sorted(flows, key=lambda f: f[2])
+        # A flow inside one province has no line; a province without coordinates has no point.
+        if a != b and a in centres and b in centres
+    ]
+    points = [(*drawing.project(p.lat, p.lon), p.name, p.code in involved) for p in centres.values()]
+    return FlowMap(lines, points)
 
 
 def figures(values: dict[str, Any], lang: Lang) -> list[tuple[str, str]]:

@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, time, timedelta
+from typing import Any
 
-from sqlalchemy import ColumnElement, Float, Integer, and_, case, cast, func, or_, select
+from sqlalchemy import ColumnElement, Float, Integer, Select, and_, case, cast, func, or_, select
 from sqlalchemy.orm import Session
 
 from app.models import Category, Match, MatchOutcome, Mentor, Newcomer, NewcomerProduct, Region
-from app.reports.activity import FIRST_SALE_WINDOW_DAYS
-from app.reports.common import RANGE_DEFINITION, TITLES, Report, ReportParams, activated, scoped, total
+from app.reports.common import (
+    RANGE_DEFINITION,
+    TITLES,
+    Report,
+    ReportParams,
+    activated,
+    first_sale_in_window,
+    ratio,
+    scoped,
+    total,
+)
 
 # A newcomer with one of these has been helped (or is being helped), so is not waiting.
 HELPED = ("approved", "active", "completed")
@@ -30,6 +40,19 @@ PROFILES_DEFINITION = (
     "新农人数为范围结束时已存在、仍在用的档案（按所在县）。",
     "Newcomers are active profiles that existed at the end of the range, by their county.",
 )
+
+
+def penetration_quintiles() -> Select[Any]:
+    """Each county with a known penetration and its quintile: code, penetration, q (1 = least penetrated).
+
+    Nationwide whatever the caller's jurisdiction, so a county's quintile is the same in every report;
+    ties are broken by the code so that a county never moves between two runs.
+    """
+    return select(
+        Region.code.label("code"),
+        Region.penetration.label("penetration"),
+        func.ntile(QUINTILES).over(order_by=(Region.penetration, Region.code)).label("q"),
+    ).where(Region.level == "county", Region.penetration.is_not(None))
 
 
 def gaps(session: Session, params: ReportParams) -> Report:
@@ -117,15 +140,7 @@ def gaps(session: Session, params: ReportParams) -> Report:
 def equity(session: Session, params: ReportParams) -> Report:
     """Match and outcome rates by county e-commerce penetration quintile (1 = least penetrated)."""
     # Used three times: one CTE, computed once.
-    quint = (
-        select(
-            Region.code.label("code"),
-            Region.penetration.label("penetration"),
-            func.ntile(QUINTILES).over(order_by=(Region.penetration, Region.code)).label("q"),
-        )
-        .where(Region.level == "county", Region.penetration.is_not(None))
-        .cte("quintiles")
-    )
+    quint = penetration_quintiles().cte("quintiles")
     bands = (
         select(
             quint.c.q, func.min(quint.c.penetration).label("lo"), func.max(quint.c.penetration).label("hi")
@@ -164,7 +179,7 @@ def equity(session: Session, params: ReportParams) -> Report:
             base.c.county,
             base.c.newcomer_id,
             func.count().label("n"),
-            func.sum(case((base.c.days <= FIRST_SALE_WINDOW_DAYS, 1), else_=0)).label("first_sale"),
+            func.sum(first_sale_in_window(base.c.days)).label("first_sale"),
         )
         .group_by(base.c.county, base.c.newcomer_id)
         .subquery()
@@ -201,10 +216,10 @@ def equity(session: Session, params: ReportParams) -> Report:
             func.coalesce(profiles.c.counties, 0),
             newcomers_n,
             matched_n,
-            cast(matched_n, Float) / func.nullif(newcomers_n, 0),
+            ratio(matched_n, newcomers_n),
             matches_n,
             first_n,
-            cast(first_n, Float) / func.nullif(matches_n, 0),
+            ratio(first_n, matches_n),
         )
         .outerjoin(profiles, profiles.c.q == bands.c.q)
         .outerjoin(matched, matched.c.q == bands.c.q)
