@@ -17,6 +17,7 @@ from app.reports.common import (
     ReportParams,
     activated,
     activated_between,
+    count_distinct,
     first_sale_in_window,
     fulfilment_rate,
     province_names,
@@ -65,29 +66,17 @@ def reach(session: Session, params: ReportParams) -> Report:
         mentor_id=MatchOutcome.mentor_id,
         ended_as=MatchOutcome.ended_as,
     ).subquery("reached")
-    # Per (group, newcomer) first: the second step counts newcomers and sums the rest.
-    per_newcomer = (
-        select(
-            base.c.key,
-            func.count().label("matches"),
-            # An activated match is active until it ends as completed or cancelled.
-            func.sum(case((base.c.ended_as.is_(None), 1), else_=0)).label("active"),
-            *(func.sum(case((base.c.ended_as == s, 1), else_=0)).label(s) for s in ENDINGS),
-        )
-        .group_by(base.c.key, base.c.newcomer_id)
-        .subquery()
+    newcomers = count_distinct(
+        base,
+        ["key"],
+        "newcomer_id",
+        "newcomers_reached",
+        matches=func.count(),
+        # An activated match is active until it ends as completed or cancelled.
+        active=func.sum(case((base.c.ended_as.is_(None), 1), else_=0)),
+        **{s: func.sum(case((base.c.ended_as == s, 1), else_=0)) for s in ENDINGS},
     )
-    newcomers = (
-        select(
-            per_newcomer.c.key,
-            func.count().label("newcomers_reached"),
-            *(total(per_newcomer.c[c]).label(c) for c in ("matches", "active", "completed", "cancelled")),
-        )
-        .group_by(per_newcomer.c.key)
-        .subquery()
-    )
-    pairs = select(base.c.key).group_by(base.c.key, base.c.mentor_id).subquery()
-    mentors = select(pairs.c.key, func.count().label("mentors")).group_by(pairs.c.key).subquery()
+    mentors = count_distinct(base, ["key"], "mentor_id", "mentors")
     agg = select(newcomers, mentors.c.mentors).join(mentors, mentors.c.key == newcomers.c.key).subquery()
     metrics = ["newcomers_reached", "mentors", "matches", "active", "completed", "cancelled"]
     return Report(
@@ -278,21 +267,8 @@ def flows(session: Session, params: ReportParams) -> Report:
         )
         .subquery()
     )
-    # Per (from, to, newcomer) first, so the newcomers are counted without COUNT(DISTINCT).
-    per_newcomer = (
-        select(pairs.c.from_province, pairs.c.to_province, func.count().label("n"))
-        .group_by(pairs.c.from_province, pairs.c.to_province, pairs.c.newcomer_id)
-        .subquery()
-    )
-    agg = (
-        select(
-            per_newcomer.c.from_province,
-            per_newcomer.c.to_province,
-            total(per_newcomer.c.n).label("matches"),
-            func.count().label("newcomers"),
-        )
-        .group_by(per_newcomer.c.from_province, per_newcomer.c.to_province)
-        .subquery()
+    agg = count_distinct(
+        pairs, ["from_province", "to_province"], "newcomer_id", "newcomers", matches=func.count()
     )
     src, dst = province_names().alias("src"), province_names().alias("dst")
     stmt = (

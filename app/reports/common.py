@@ -86,6 +86,33 @@ def total(column: ColumnElement[Any]) -> ColumnElement[int]:
     return cast(func.sum(column), Integer)
 
 
+def count_distinct(
+    source: Subquery,
+    keys: Sequence[str],
+    member: str,
+    label: str,
+    **sums: ColumnElement[Any],
+) -> Subquery:
+    """Per group of `keys`: the distinct `member`s as `label`, and each of `sums` added up.
+
+    Two grouping steps, per (keys, member) then per keys, both by hash: PostgreSQL computes
+    COUNT(DISTINCT) only by sorting every row. Each of `sums` is an aggregate over the rows of one
+    (keys, member) group (e.g. func.count() for the rows), totalled in the second step.
+    """
+    group = [source.c[k] for k in keys]
+    per_member = (
+        select(*group, *(agg.label(name) for name, agg in sums.items()))
+        .group_by(*group, source.c[member])
+        .subquery()
+    )
+    outer = [per_member.c[k] for k in keys]
+    return (
+        select(*outer, func.count().label(label), *(total(per_member.c[name]).label(name) for name in sums))
+        .group_by(*outer)
+        .subquery()
+    )
+
+
 def ratio(num: ColumnElement[Any], den: ColumnElement[Any]) -> ColumnElement[float]:
     """num / den as a float, NULL (not an error) when den is 0."""
     return cast(num, Float) / func.nullif(den, 0)

@@ -15,6 +15,7 @@ from app.reports.common import (
     Report,
     ReportParams,
     activated,
+    count_distinct,
     first_sale_in_window,
     ratio,
     scoped,
@@ -148,23 +149,17 @@ def equity(session: Session, params: ReportParams) -> Report:
         .group_by(quint.c.q)
         .subquery()
     )
-    # Per county, then per quintile (a county lies in one quintile): no COUNT(DISTINCT).
-    per_county = (
-        select(quint.c.q, func.count().label("n"))
+    # A county lies in one quintile, so its newcomers are counted per county, then per quintile.
+    profiles = count_distinct(
+        select(quint.c.q, Newcomer.county_code.label("county"))
         .select_from(Newcomer)
         .join(quint, quint.c.code == Newcomer.county_code)
         .where(_existing_by_end(params))
-        .group_by(quint.c.q, Newcomer.county_code)
-        .subquery()
-    )
-    profiles = (
-        select(
-            per_county.c.q,
-            func.count().label("counties"),
-            total(per_county.c.n).label("newcomers"),
-        )
-        .group_by(per_county.c.q)
-        .subquery()
+        .subquery(),
+        ["q"],
+        "county",
+        "counties",
+        newcomers=func.count(),
     )
     # Per (county, newcomer) before the quintiles join in: the join cannot then be planned between the
     # matches and their outcomes (where a poor estimate of the quintile rows made it a nested loop).
@@ -184,26 +179,18 @@ def equity(session: Session, params: ReportParams) -> Report:
         .group_by(base.c.county, base.c.newcomer_id)
         .subquery()
     )
-    per_newcomer = (
-        select(
-            quint.c.q,
-            total(per_county_newcomer.c.n).label("n"),
-            total(per_county_newcomer.c.first_sale).label("first_sale"),
-        )
-        .select_from(per_county_newcomer)
+    in_quintiles = (
+        select(quint.c.q, per_county_newcomer)
         .join(quint, quint.c.code == per_county_newcomer.c.county)
-        .group_by(quint.c.q, per_county_newcomer.c.newcomer_id)
         .subquery()
     )
-    matched = (
-        select(
-            per_newcomer.c.q,
-            func.count().label("matched"),
-            total(per_newcomer.c.n).label("matches"),
-            total(per_newcomer.c.first_sale).label("first_sale"),
-        )
-        .group_by(per_newcomer.c.q)
-        .subquery()
+    matched = count_distinct(
+        in_quintiles,
+        ["q"],
+        "newcomer_id",
+        "matched",
+        matches=total(in_quintiles.c.n),
+        first_sale=total(in_quintiles.c.first_sale),
     )
     newcomers_n = func.coalesce(profiles.c.newcomers, 0)
     matched_n, matches_n = func.coalesce(matched.c.matched, 0), func.coalesce(matched.c.matches, 0)
