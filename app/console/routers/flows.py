@@ -57,8 +57,7 @@ def flows(request: Request, caller: CoordinatorPage, db: Db, f: Annotated[Report
             "map": report_views.flow_map(flows_report, province_centres(db)),
             "matrix": report_views.flow_matrix(flows_report),
             "quintiles": equity.records(),
-            # Both reports' definitions, each once (they share the jurisdiction's).
-            "definitions": list(dict.fromkeys([*flows_report.definitions, *equity.definitions])),
+            "definitions": [*flows_report.definitions, *equity.definitions],
             "width": charts.WIDTH,
             "height": charts.HEIGHT,
         },
