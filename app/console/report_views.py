@@ -180,7 +180,11 @@ def table(report: Report, lang: Lang) -> list[list[tuple[str, str]]]:
 
 
 def flow_matrix(report: Report) -> Matrix | None:
-    """The flows report's matrix with province names, each cell with its heat (0–1 of the largest)."""
+    """The flows report's matrix with province names, each cell with its heat (0–1 of the largest).
+
+    Only provinces some flow leaves make rows, and only those some flow reaches make columns: the API's
+    square matrix over every province involved is mostly empty for one jurisdiction.
+    """
     provinces: list[str] = report.extra.get("provinces", [])
     counts: list[list[int]] = report.extra.get("matrix", [])
     if not provinces:
@@ -188,8 +192,11 @@ def flow_matrix(report: Report) -> Matrix | None:
     names = {r[0]: r[1] for r in report.rows} | {r[2]: r[3] for r in report.rows}
     largest = max((n for row in counts for n in row), default=0) or 1
     label = [names.get(p) or p for p in provinces]
+    rows = [i for i, row in enumerate(counts) if any(row)]
+    columns = [j for j in range(len(provinces)) if any(row[j] for row in counts)]
     return Matrix(
-        [(label[i], [(n, round(n / largest, 3)) for n in row]) for i, row in enumerate(counts)], label
+        [(label[i], [(counts[i][j], round(counts[i][j] / largest, 3)) for j in columns]) for i in rows],
+        [label[j] for j in columns],
     )
 
 

@@ -239,7 +239,10 @@ class TestFlowsPage:
         coordinator(SHANDONG)
         page = client.get(f"/console/flows?{QUERY}").text
         # m4 (active, but activated after the range) is no flow of this range.
-        assert sorted(grid(page, "flow-matrix").values()) == [1, 2]
+        assert grid(page, "flow-matrix") == {("江苏省", "山东省"): 2, ("云南省", "山东省"): 1}
+        # Rows only for provinces flows leave, columns only for those they reach.
+        matrix = page.split('id="flow-matrix"', 1)[1].split("</table>", 1)[0]
+        assert matrix.count('<th scope="col">') == 2 and matrix.count('<th scope="row">') == 2
         assert quintile_rows(page)[:2] == [(1, 5, 3), (2, 1, 0)]
         assert "五分位按全国各县电商渗透率从低到高等分" in page and "from：导师所在省" in page
         link = html.unescape(re.search(r'id="download-flows" href="([^"]+)"', page).group(1))
