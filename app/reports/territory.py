@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Float, Integer, Select, and_, case, cast, func, or_, select
+from sqlalchemy import ColumnElement, Integer, Select, and_, case, cast, func, or_, select
 from sqlalchemy.orm import Session
 
 from app.models import Category, Match, MatchOutcome, Mentor, Newcomer, NewcomerProduct, Region
@@ -275,7 +275,7 @@ def homogenisation(session: Session, params: ReportParams) -> Report:
         .label("rn"),
         cast(func.sum(mains.c.n).over(partition_by=mains.c.county), Integer).label("total"),
     ).subquery()
-    share = cast(ranked.c.n, Float) / ranked.c.total
+    share = ratio(ranked.c.n, ranked.c.total)
     stmt = (
         select(
             ranked.c.county,
