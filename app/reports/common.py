@@ -75,8 +75,8 @@ def activated(params: ReportParams, **columns: ColumnElement[Any]) -> Select[Any
     """The columns a report needs of each match activated in the range inside the scope.
 
     One table: the outcome row carries the match's parties, counties and ending, so no report joins
-    back through matches. Reports aggregate this set by hash; distinct counts take two grouping steps
-    instead of COUNT(DISTINCT), which PostgreSQL can only compute by sorting every row.
+    back through matches. Reports aggregate this set by hash; distinct counts go through
+    `count_distinct` (two grouping steps) rather than COUNT(DISTINCT).
     """
     return select(*(column.label(name) for name, column in columns.items())).where(activated_in_range(params))
 
