@@ -135,10 +135,6 @@ WORDS: dict[str, tuple[str, str]] = {
     "accept_for": ("代为接受", "Accept on behalf of"),
     "next_due": ("下次到期", "Next due"),
     "submit": ("提交", "Submit"),
-    "flow_matrix": (
-        "省际流向矩阵（行：新农人所在省，列：导师所在省）",
-        "Flows between provinces (rows: newcomers' province, columns: mentors' province)",
-    ),
     "flow_map": ("结对流向图", "Map of pairs"),
     "quintile": ("按县电商普及率五分位的匹配率", "Match rate by county penetration quintile"),
     "quintile_n": ("五分位", "Quintile"),
@@ -234,7 +230,8 @@ WORDS: dict[str, tuple[str, str]] = {
     ),
     "nationwide": ("全国", "Nationwide"),
     "no_rows": ("该范围内没有数据。", "No data in this range."),
-    "flow_map_link": ("查看结对流向图（地图与当前结对）", "See the map of pairs (current pairs)"),
+    "flow_map_link": ("在地图上查看（同一时间范围）", "See it on the map (the same range)"),
+    "flows_report_link": ("流向报表", "The flows report"),
     "flow_report_matrix": (
         "流向矩阵（行：导师所在省，列：新农人所在省）",
         "Flow matrix (rows: mentors' province, columns: newcomers' province)",

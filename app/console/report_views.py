@@ -9,9 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from app.console import charts as drawing
 from app.honours.rules import HonourRule
 from app.i18n import Lang
 from app.reports.common import Report
+from app.reports.provinces import Province
 
 # The columns each report draws as bar charts (the first also orders the bars, largest first).
 CHARTS: dict[str, tuple[str, ...]] = {
@@ -148,7 +150,7 @@ def charts(report: Report, lang: Lang) -> list[Chart]:
     columns = [c for c in CHARTS.get(report.name, ()) if c in report.columns]
     if not columns:
         return []
-    rows = [dict(zip(report.columns, r, strict=True)) for r in report.rows]
+    rows = report.records()
     if report.name not in KEEP_ORDER:
         first = columns[0]
         rows = sorted(rows, key=lambda r: (r[first] is None, -(r[first] or 0)))
@@ -178,7 +180,11 @@ def table(report: Report, lang: Lang) -> list[list[tuple[str, str]]]:
 
 
 def flow_matrix(report: Report) -> Matrix | None:
-    """The flows report's matrix with province names, each cell with its heat (0–1 of the largest)."""
+    """The flows report's matrix with province names, each cell with its heat (0–1 of the largest).
+
+    Only provinces some flow leaves make rows, and only those some flow reaches make columns: the API's
+    square matrix over every province involved is mostly empty for one jurisdiction.
+    """
     provinces: list[str] = report.extra.get("provinces", [])
     counts: list[list[int]] = report.extra.get("matrix", [])
     if not provinces:
@@ -186,9 +192,43 @@ def flow_matrix(report: Report) -> Matrix | None:
     names = {r[0]: r[1] for r in report.rows} | {r[2]: r[3] for r in report.rows}
     largest = max((n for row in counts for n in row), default=0) or 1
     label = [names.get(p) or p for p in provinces]
+    rows = [i for i, row in enumerate(counts) if any(row)]
+    columns = [j for j in range(len(provinces)) if any(row[j] for row in counts)]
     return Matrix(
-        [(label[i], [(n, round(n / largest, 3)) for n in row]) for i, row in enumerate(counts)], label
+        [(label[i], [(counts[i][j], round(counts[i][j] / largest, 3)) for j in columns]) for i in rows],
+        [label[j] for j in columns],
     )
+
+
+@dataclass(frozen=True, slots=True)
+class FlowMap:
+    """The flows report on the map: lines (x1, y1, x2, y2, width, from, to, matches), thinnest first so
+    the largest flows are drawn on top, and every province as a point (x, y, name, has a flow)."""
+
+    lines: list[tuple[float, float, float, float, float, str, str, int]]
+    points: list[tuple[float, float, str, bool]]
+
+
+def flow_map(report: Report, centres: dict[str, Province]) -> FlowMap:
+    """The flows report's rows (mentors' province to newcomers') as lines between province centres."""
+    flows = [(r[0], r[2], int(r[4])) for r in report.rows]
+    involved = {a for a, _, _ in flows} | {b for _, b, _ in flows}
+    largest = max((n for _, _, n in flows), default=0)
+    lines = [
+        (
+            *drawing.project(centres[a].lat, centres[a].lon),
+            *drawing.project(centres[b].lat, centres[b].lon),
+            drawing.stroke(n, largest),
+            centres[a].name,
+            centres[b].name,
+            n,
+        )
+        for a, b, n in sorted(flows, key=lambda f: f[2])
+        # A flow inside one province has no line; a province without coordinates has no point.
+        if a != b and a in centres and b in centres
+    ]
+    points = [(*drawing.project(p.lat, p.lon), p.name, p.code in involved) for p in centres.values()]
+    return FlowMap(lines, points)
 
 
 def figures(values: dict[str, Any], lang: Lang) -> list[tuple[str, str]]:

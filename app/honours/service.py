@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Float, case, cast, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.access import Caller
@@ -18,8 +18,7 @@ from app.honours import rules
 from app.honours.certificate import CertificateText, render_certificate
 from app.models import Commitment, Honour, MatchOutcome, MatchRating, Mentor, Region
 from app.pagination import Paged, desc, paginate
-from app.reports.activity import FIRST_SALE_WINDOW_DAYS
-from app.reports.common import ReportParams, activated_in_range
+from app.reports.common import ReportParams, activated_in_range, first_sale_in_window, fulfilment_rate
 
 # No 0/O, 1/I/L: a code read aloud or typed from paper should not be ambiguous. 16 of 32 = 80 bits.
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
@@ -28,12 +27,11 @@ VERIFY_PATH = "/verify/"
 
 def mentor_figures(session: Session, params: ReportParams) -> dict[int, dict[str, Any]]:
     """Per mentor, over matches activated in the period inside the scope: what the rules read."""
-    window = MatchOutcome.days_to_first_sale <= FIRST_SALE_WINDOW_DAYS
     matched = (
         select(
             MatchOutcome.mentor_id.label("mentor_id"),
             func.count(func.distinct(MatchOutcome.newcomer_id)).label("newcomers_reached"),
-            func.sum(case((window, 1), else_=0)).label("first_sale_90d"),
+            func.sum(first_sale_in_window(MatchOutcome.days_to_first_sale)).label("first_sale_90d"),
         )
         .where(activated_in_range(params))
         .group_by(MatchOutcome.mentor_id)
@@ -66,19 +64,15 @@ def mentor_figures(session: Session, params: ReportParams) -> dict[int, dict[str
         .group_by(MatchRating.mentor_id)
         .subquery()
     )
-    periods = (
-        func.coalesce(kept.c.done, 0) + func.coalesce(kept.c.partial, 0) + func.coalesce(kept.c.missed, 0)
-    )
+    done_n, partial_n, missed_n = (func.coalesce(c, 0) for c in (kept.c.done, kept.c.partial, kept.c.missed))
     stmt = (
         select(
             matched.c.mentor_id,
             matched.c.newcomers_reached,
             matched.c.first_sale_90d,
-            periods.label("periods"),
-            (
-                cast(func.coalesce(kept.c.done, 0) + 0.5 * func.coalesce(kept.c.partial, 0), Float)
-                / func.nullif(periods, 0)
-            ).label("fulfilment_rate"),
+            (done_n + partial_n + missed_n).label("periods"),
+            # The fulfilment report's rate, so an honour's evidence reads as that report does.
+            fulfilment_rate(done_n, partial_n, missed_n).label("fulfilment_rate"),
             rated.c.mean_rating,
             func.coalesce(rated.c.ratings, 0).label("ratings"),
         )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, Float, Select, case, cast, func, or_, select
+from sqlalchemy import ColumnElement, Select, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from app.aggregates import grouped_median
@@ -16,12 +16,17 @@ from app.reports.common import (
     Report,
     ReportParams,
     activated,
+    activated_between,
+    count_distinct,
+    first_sale_in_window,
+    fulfilment_rate,
+    province_names,
     province_of,
+    ratio,
     scoped,
     total,
 )
 
-FIRST_SALE_WINDOW_DAYS = 90
 PAIRING_LABELS = {"same_trade": "同行业", "chain": "产业链上下游", "other": "其他"}
 
 
@@ -44,20 +49,11 @@ def _named(session: Session, by: str, agg: Any, metrics: list[str]) -> list[tupl
         )
         return [tuple(r) for r in session.execute(stmt.order_by(agg.c.key))]
     if by in ("county", "province"):
-        names = _provinces() if by == "province" else Region.__table__
+        names = province_names() if by == "province" else Region.__table__
         stmt = select(agg.c.key, names.c.name, agg.c.key, *cols).outerjoin(names, names.c.code == agg.c.key)
         return [tuple(r) for r in session.execute(stmt.order_by(agg.c.key))]
     rows = session.execute(select(agg.c.key, *cols).order_by(agg.c.key))
     return [(r[0], PAIRING_LABELS.get(r[0], r[0]), None, *r[1:]) for r in rows]
-
-
-def _provinces() -> Any:
-    """Province codes and names: the regions without a parent (34 rows by an index, not a scan of all)."""
-    return select(Region.code, Region.name).where(Region.parent_code.is_(None)).subquery()
-
-
-def _ratio(num: ColumnElement[Any], den: ColumnElement[Any]) -> ColumnElement[float]:
-    return cast(num, Float) / func.nullif(den, 0)
 
 
 def reach(session: Session, params: ReportParams) -> Report:
@@ -70,29 +66,17 @@ def reach(session: Session, params: ReportParams) -> Report:
         mentor_id=MatchOutcome.mentor_id,
         ended_as=MatchOutcome.ended_as,
     ).subquery("reached")
-    # Per (group, newcomer) first: the second step counts newcomers and sums the rest.
-    per_newcomer = (
-        select(
-            base.c.key,
-            func.count().label("matches"),
-            # An activated match is active until it ends as completed or cancelled.
-            func.sum(case((base.c.ended_as.is_(None), 1), else_=0)).label("active"),
-            *(func.sum(case((base.c.ended_as == s, 1), else_=0)).label(s) for s in ENDINGS),
-        )
-        .group_by(base.c.key, base.c.newcomer_id)
-        .subquery()
+    newcomers = count_distinct(
+        base,
+        ["key"],
+        "newcomer_id",
+        "newcomers_reached",
+        matches=func.count(),
+        # An activated match is active until it ends as completed or cancelled.
+        active=func.sum(case((base.c.ended_as.is_(None), 1), else_=0)),
+        **{s: func.sum(case((base.c.ended_as == s, 1), else_=0)) for s in ENDINGS},
     )
-    newcomers = (
-        select(
-            per_newcomer.c.key,
-            func.count().label("newcomers_reached"),
-            *(total(per_newcomer.c[c]).label(c) for c in ("matches", "active", "completed", "cancelled")),
-        )
-        .group_by(per_newcomer.c.key)
-        .subquery()
-    )
-    pairs = select(base.c.key).group_by(base.c.key, base.c.mentor_id).subquery()
-    mentors = select(pairs.c.key, func.count().label("mentors")).group_by(pairs.c.key).subquery()
+    mentors = count_distinct(base, ["key"], "mentor_id", "mentors")
     agg = select(newcomers, mentors.c.mentors).join(mentors, mentors.c.key == newcomers.c.key).subquery()
     metrics = ["newcomers_reached", "mentors", "matches", "active", "completed", "cancelled"]
     return Report(
@@ -148,7 +132,7 @@ def fulfilment(session: Session, params: ReportParams) -> Report:
             done.label("done"),
             partial.label("partial"),
             missed.label("missed"),
-            _ratio(done + 0.5 * partial, done + partial + missed).label("fulfilment_rate"),
+            fulfilment_rate(done, partial, missed).label("fulfilment_rate"),
         )
         .group_by(per_match.c.key)
         .subquery()
@@ -191,7 +175,7 @@ def outcomes(session: Session, params: ReportParams) -> Report:
         select(
             base.c.key,
             func.count().label("matches"),
-            func.sum(case((base.c.days <= FIRST_SALE_WINDOW_DAYS, 1), else_=0)).label("first_sale_90d"),
+            func.sum(first_sale_in_window(base.c.days)).label("first_sale_90d"),
             func.count(base.c.days).label("with_first_sale"),
             func.count(base.c.growth).label("with_orders_report"),
             func.avg(base.c.growth * 1.0).label("mean_orders_growth"),
@@ -204,7 +188,7 @@ def outcomes(session: Session, params: ReportParams) -> Report:
             counts.c.key,
             counts.c.matches,
             counts.c.first_sale_90d,
-            _ratio(counts.c.first_sale_90d, counts.c.matches).label("share_first_sale_90d"),
+            ratio(counts.c.first_sale_90d, counts.c.matches).label("share_first_sale_90d"),
             counts.c.with_first_sale,
             median.c.median.label("median_days_to_first_sale"),
             counts.c.with_orders_report,
@@ -274,8 +258,7 @@ def flows(session: Session, params: ReportParams) -> Report:
             MatchOutcome.newcomer_id,
         )
         .where(
-            MatchOutcome.activated_on >= params.date_from,
-            MatchOutcome.activated_on <= params.date_to,
+            activated_between(params),
             # Both directions concern a jurisdiction: its mentors helping elsewhere, and help it receives.
             or_(
                 scoped(MatchOutcome.newcomer_county_code, params.scope),
@@ -284,23 +267,10 @@ def flows(session: Session, params: ReportParams) -> Report:
         )
         .subquery()
     )
-    # Per (from, to, newcomer) first, so the newcomers are counted without COUNT(DISTINCT).
-    per_newcomer = (
-        select(pairs.c.from_province, pairs.c.to_province, func.count().label("n"))
-        .group_by(pairs.c.from_province, pairs.c.to_province, pairs.c.newcomer_id)
-        .subquery()
+    agg = count_distinct(
+        pairs, ["from_province", "to_province"], "newcomer_id", "newcomers", matches=func.count()
     )
-    agg = (
-        select(
-            per_newcomer.c.from_province,
-            per_newcomer.c.to_province,
-            total(per_newcomer.c.n).label("matches"),
-            func.count().label("newcomers"),
-        )
-        .group_by(per_newcomer.c.from_province, per_newcomer.c.to_province)
-        .subquery()
-    )
-    src, dst = _provinces().alias("src"), _provinces().alias("dst")
+    src, dst = province_names().alias("src"), province_names().alias("dst")
     stmt = (
         select(agg.c.from_province, src.c.name, agg.c.to_province, dst.c.name, agg.c.matches, agg.c.newcomers)
         .outerjoin(src, src.c.code == agg.c.from_province)

@@ -30,7 +30,7 @@ def _read(report: Report) -> ReportRead:
         date_to=report.params.date_to,
         by=report.params.by,
         columns=report.columns,
-        rows=[dict(zip(report.columns, row, strict=True)) for row in report.rows],
+        rows=report.records(),
         definitions=[Definition(zh=zh, en=en) for zh, en in report.definitions],
         extra=report.extra,
     )

@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, time, timedelta
+from typing import Any
 
-from sqlalchemy import ColumnElement, Float, Integer, and_, case, cast, func, or_, select
+from sqlalchemy import ColumnElement, Integer, Select, and_, case, cast, func, or_, select
 from sqlalchemy.orm import Session
 
 from app.models import Category, Match, MatchOutcome, Mentor, Newcomer, NewcomerProduct, Region
-from app.reports.activity import FIRST_SALE_WINDOW_DAYS
-from app.reports.common import RANGE_DEFINITION, TITLES, Report, ReportParams, activated, scoped, total
+from app.reports.common import (
+    RANGE_DEFINITION,
+    TITLES,
+    Report,
+    ReportParams,
+    activated,
+    count_distinct,
+    first_sale_in_window,
+    ratio,
+    scoped,
+    total,
+)
 
 # A newcomer with one of these has been helped (or is being helped), so is not waiting.
 HELPED = ("approved", "active", "completed")
@@ -30,6 +41,19 @@ PROFILES_DEFINITION = (
     "新农人数为范围结束时已存在、仍在用的档案（按所在县）。",
     "Newcomers are active profiles that existed at the end of the range, by their county.",
 )
+
+
+def penetration_quintiles() -> Select[Any]:
+    """Each county with a known penetration and its quintile: code, penetration, q (1 = least penetrated).
+
+    Nationwide whatever the caller's jurisdiction, so a county's quintile is the same in every report;
+    ties are broken by the code so that a county never moves between two runs.
+    """
+    return select(
+        Region.code.label("code"),
+        Region.penetration.label("penetration"),
+        func.ntile(QUINTILES).over(order_by=(Region.penetration, Region.code)).label("q"),
+    ).where(Region.level == "county", Region.penetration.is_not(None))
 
 
 def gaps(session: Session, params: ReportParams) -> Report:
@@ -117,15 +141,7 @@ def gaps(session: Session, params: ReportParams) -> Report:
 def equity(session: Session, params: ReportParams) -> Report:
     """Match and outcome rates by county e-commerce penetration quintile (1 = least penetrated)."""
     # Used three times: one CTE, computed once.
-    quint = (
-        select(
-            Region.code.label("code"),
-            Region.penetration.label("penetration"),
-            func.ntile(QUINTILES).over(order_by=(Region.penetration, Region.code)).label("q"),
-        )
-        .where(Region.level == "county", Region.penetration.is_not(None))
-        .cte("quintiles")
-    )
+    quint = penetration_quintiles().cte("quintiles")
     bands = (
         select(
             quint.c.q, func.min(quint.c.penetration).label("lo"), func.max(quint.c.penetration).label("hi")
@@ -133,23 +149,17 @@ def equity(session: Session, params: ReportParams) -> Report:
         .group_by(quint.c.q)
         .subquery()
     )
-    # Per county, then per quintile (a county lies in one quintile): no COUNT(DISTINCT).
-    per_county = (
-        select(quint.c.q, func.count().label("n"))
+    # A county lies in one quintile, so its newcomers are counted per county, then per quintile.
+    profiles = count_distinct(
+        select(quint.c.q, Newcomer.county_code.label("county"))
         .select_from(Newcomer)
         .join(quint, quint.c.code == Newcomer.county_code)
         .where(_existing_by_end(params))
-        .group_by(quint.c.q, Newcomer.county_code)
-        .subquery()
-    )
-    profiles = (
-        select(
-            per_county.c.q,
-            func.count().label("counties"),
-            total(per_county.c.n).label("newcomers"),
-        )
-        .group_by(per_county.c.q)
-        .subquery()
+        .subquery(),
+        ["q"],
+        "county",
+        "counties",
+        newcomers=func.count(),
     )
     # Per (county, newcomer) before the quintiles join in: the join cannot then be planned between the
     # matches and their outcomes (where a poor estimate of the quintile rows made it a nested loop).
@@ -164,31 +174,23 @@ def equity(session: Session, params: ReportParams) -> Report:
             base.c.county,
             base.c.newcomer_id,
             func.count().label("n"),
-            func.sum(case((base.c.days <= FIRST_SALE_WINDOW_DAYS, 1), else_=0)).label("first_sale"),
+            func.sum(first_sale_in_window(base.c.days)).label("first_sale"),
         )
         .group_by(base.c.county, base.c.newcomer_id)
         .subquery()
     )
-    per_newcomer = (
-        select(
-            quint.c.q,
-            total(per_county_newcomer.c.n).label("n"),
-            total(per_county_newcomer.c.first_sale).label("first_sale"),
-        )
-        .select_from(per_county_newcomer)
+    in_quintiles = (
+        select(quint.c.q, per_county_newcomer)
         .join(quint, quint.c.code == per_county_newcomer.c.county)
-        .group_by(quint.c.q, per_county_newcomer.c.newcomer_id)
         .subquery()
     )
-    matched = (
-        select(
-            per_newcomer.c.q,
-            func.count().label("matched"),
-            total(per_newcomer.c.n).label("matches"),
-            total(per_newcomer.c.first_sale).label("first_sale"),
-        )
-        .group_by(per_newcomer.c.q)
-        .subquery()
+    matched = count_distinct(
+        in_quintiles,
+        ["q"],
+        "newcomer_id",
+        "matched",
+        matches=total(in_quintiles.c.n),
+        first_sale=total(in_quintiles.c.first_sale),
     )
     newcomers_n = func.coalesce(profiles.c.newcomers, 0)
     matched_n, matches_n = func.coalesce(matched.c.matched, 0), func.coalesce(matched.c.matches, 0)
@@ -201,10 +203,10 @@ def equity(session: Session, params: ReportParams) -> Report:
             func.coalesce(profiles.c.counties, 0),
             newcomers_n,
             matched_n,
-            cast(matched_n, Float) / func.nullif(newcomers_n, 0),
+            ratio(matched_n, newcomers_n),
             matches_n,
             first_n,
-            cast(first_n, Float) / func.nullif(matches_n, 0),
+            ratio(first_n, matches_n),
         )
         .outerjoin(profiles, profiles.c.q == bands.c.q)
         .outerjoin(matched, matched.c.q == bands.c.q)
@@ -273,7 +275,7 @@ def homogenisation(session: Session, params: ReportParams) -> Report:
         .label("rn"),
         cast(func.sum(mains.c.n).over(partition_by=mains.c.county), Integer).label("total"),
     ).subquery()
-    share = cast(ranked.c.n, Float) / ranked.c.total
+    share = ratio(ranked.c.n, ranked.c.total)
     stmt = (
         select(
             ranked.c.county,

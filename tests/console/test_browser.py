@@ -5,14 +5,17 @@ from __future__ import annotations
 import csv
 import io
 import re
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 
 from app.access import Caller
-from app.models import Account, Match, MatchingRun, RosterImport
+from app.db import utcnow
+from app.models import Account, Match, MatchingRun, MatchOutcome, RosterImport
+from app.reports.service import DEFAULT_RANGE_DAYS
 from app.runs import service as runs
 from app.runs.schemas import RunCreate
 from tests.console.conftest import PHONE, WAIT_MS, no_horizontal_scroll, shoot, sign_in
@@ -222,19 +225,31 @@ class TestCoordinator:
     def test_flows_show_the_pairs(self, open_page, live, jiangsu_run):
         page = open_page("coord-jiangsu")
         page.goto("/console/flows")
-        expect(page.locator("#flow-matrix")).to_be_visible()
-        expect(page.locator("#quintiles tbody tr").first).to_be_visible()
+        expect(page.locator("#flows-form")).to_be_visible()
         with live.sessions() as s:
-            paired = s.scalar(
-                select(func.count()).select_from(Match).where(Match.status.in_(("approved", "active")))
+            # The flows report's definition: matches activated in the range (by default the last 365
+            # days) whose newcomer or mentor is in the jurisdiction. The match accepted above is one.
+            since = utcnow().date() - timedelta(days=DEFAULT_RANGE_DAYS - 1)
+            flows = s.scalar(
+                select(func.count())
+                .select_from(MatchOutcome)
+                .where(
+                    MatchOutcome.activated_on >= since,
+                    or_(
+                        MatchOutcome.newcomer_county_code.startswith("32"),
+                        MatchOutcome.mentor_county_code.startswith("32"),
+                    ),
+                )
             )
+        assert flows > 0
         cells = page.locator("#flow-matrix td.num").all_inner_texts()
-        assert sum(int(c) for c in cells if c.strip()) == paired
-        # Match rate by quintile: at most five tiers, and every paired newcomer is counted in one.
+        assert sum(int(c) for c in cells if c.strip()) == flows
+        # Match rate by quintile: at most five tiers, and every matched newcomer is counted in one.
         tiers = page.locator("#quintiles tbody tr")
         assert 1 <= tiers.count() <= 5
         matched = [int(t) for t in page.locator("#quintiles tbody td.num:nth-child(3)").all_inner_texts()]
-        assert 0 < sum(matched) <= paired
+        assert 0 < sum(matched) <= flows
+        expect(page.locator("#definitions li").first).to_be_visible()
         shoot(page, "flows")
 
 

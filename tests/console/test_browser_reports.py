@@ -158,7 +158,9 @@ class TestReports:
             expect(page.locator("#report-matrix")).to_contain_text("5")
             assert _cells(page, "32")["to_province"] == "37"
             page.locator("#flows-link").click()
-            expect(page).to_have_url(re.compile(r"/console/flows$"))
+            # The map opens on the same range, with the same figures.
+            expect(page).to_have_url(re.compile(r"/console/flows\?" + re.escape(RANGE) + "$"))
+            expect(page.locator("#flow-matrix")).to_contain_text("5")
         elif name == "gaps":
             # n4's only match was cancelled: one newcomer of Caoxian waits, and no match there is active.
             caoxian = _cells(page, "371721")

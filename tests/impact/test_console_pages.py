@@ -110,7 +110,11 @@ class TestReportPages:
     def test_flows_matrix_links_the_map(self, client, world, coordinator):
         coordinator(SHANDONG)
         page = client.get(f"/console/reports/flows?{QUERY}").text
-        assert 'id="report-matrix"' in page and 'href="/console/flows" id="flows-link"' in page
+        # The map link carries the range, so the map shows the same flows.
+        assert (
+            'id="report-matrix"' in page
+            and f'href="/console/flows?{html.escape(QUERY)}" id="flows-link"' in page
+        )
         flows = [(r["from_province"], r["to_province"], r["matches"]) for r in table(page)]
         assert flows == [("32", "37", "2"), ("53", "37", "1")]
 
@@ -181,6 +185,97 @@ class TestReportPages:
         coordinator(None, role="admin")
         page = client.get(f"/console/reports/{name}")
         assert page.status_code == 200 and 'id="definitions"' in page.text and "全国" in page.text
+
+
+def grid(page: str, table_id: str) -> dict[tuple[str, str], int]:
+    """A matrix table of a page as (row heading, column heading) -> figure, empty cells left out."""
+    body = page.split(f'id="{table_id}"', 1)[1].split("</table>", 1)[0]
+    heads = re.findall(r"<th scope=\"col\">(.*?)</th>", body)[1:]  # the first heads the row labels
+    out = {}
+    for label, cells in re.findall(r'<tr><th scope="row">(.*?)</th>(.*?)</tr>', body, re.S):
+        for column, text in zip(heads, re.findall(r"<td[^>]*>(.*?)</td>", cells), strict=True):
+            if text:
+                out[(html.unescape(label), html.unescape(column))] = int(text)
+    return out
+
+
+def quintile_rows(page: str) -> list[tuple[int, int, int]]:
+    """The flows page's quintile table as (quintile, newcomers, matched)."""
+    body = page.split('id="quintiles"', 1)[1].split("</table>", 1)[0]
+    return [
+        (int(q), int(n), int(m))
+        for q, n, m in re.findall(r'Q(\d)</th><td class="num">(\d+)</td><td class="num">(\d+)</td>', body)
+    ]
+
+
+def api_report(client, user, name: str) -> dict:
+    """A report's JSON body over the test range."""
+    r = client.get(f"/api/v1/reports/{name}", params=RANGE, headers=user.headers)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+class TestFlowsPage:
+    """The map page shows the flows and equity reports' figures for the same range and region."""
+
+    @pytest.mark.parametrize("jurisdiction", [SHANDONG, YUNNAN, JIANGSU])
+    def test_figures_equal_the_api_reports(self, client, world, coordinator, make_user, jurisdiction):
+        coordinator(jurisdiction)
+        page = client.get(f"/console/flows?{QUERY}")
+        assert page.status_code == 200
+        user = make_user("coordinator", jurisdiction)
+        flows = api_report(client, user, "flows")
+        want = {(r["from_name"], r["to_name"]): r["matches"] for r in flows["rows"]}
+        assert want and grid(page.text, "flow-matrix") == want
+        equity = api_report(client, user, "equity")
+        assert quintile_rows(page.text) == [
+            (r["quintile"], r["newcomers"], r["newcomers_matched"]) for r in equity["rows"]
+        ]
+        # Each flow between two provinces is a line on the map.
+        lines = {(r["from_name"], r["to_name"], r["matches"]) for r in flows["rows"]}
+        assert all(f"<title>{a} → {b}: {n}</title>" in page.text for a, b, n in lines)
+
+    def test_the_worlds_figures_and_the_xlsx_download(self, client, world, coordinator):
+        coordinator(SHANDONG)
+        page = client.get(f"/console/flows?{QUERY}").text
+        # m4 (active, but activated after the range) is no flow of this range.
+        assert grid(page, "flow-matrix") == {("江苏省", "山东省"): 2, ("云南省", "山东省"): 1}
+        # Rows only for provinces flows leave, columns only for those they reach.
+        matrix = page.split('id="flow-matrix"', 1)[1].split("</table>", 1)[0]
+        assert matrix.count('<th scope="col">') == 2 and matrix.count('<th scope="row">') == 2
+        assert quintile_rows(page)[:2] == [(1, 5, 3), (2, 1, 0)]
+        assert "五分位按全国各县电商渗透率从低到高等分" in page and "from：导师所在省" in page
+        link = html.unescape(re.search(r'id="download-flows" href="([^"]+)"', page).group(1))
+        sheet = [
+            list(r)
+            for r in load_workbook(io.BytesIO(client.get(link).content), read_only=True)["flows"].values
+        ]
+        header, rows = sheet[2], sheet[3:]
+        named = {
+            (r[header.index("from_name")], r[header.index("to_name")]): r[header.index("matches")]
+            for r in rows
+        }
+        assert named == grid(page, "flow-matrix")
+
+    def test_range_and_region(self, client, world, coordinator):
+        coordinator(SHANDONG)
+        # A range that holds m4 only, and a region inside the jurisdiction without flows.
+        late = grid(client.get("/console/flows?date_from=2026-07-01&date_to=2026-07-31").text, "flow-matrix")
+        assert list(late.values()) == [1]
+        quiet = client.get(f"/console/flows?{QUERY}&region={world.shandong_other}")
+        assert quiet.status_code == 200 and 'id="no-flows"' in quiet.text
+
+    @pytest.mark.parametrize(
+        ("query", "status", "words"),
+        [
+            ("date_from=2026-05-01&date_to=2026-04-01", 422, "起止日期不正确"),
+            (f"region={YUNNAN}", 404, "不在您的管辖范围内"),
+        ],
+    )
+    def test_bad_forms_are_refused(self, client, world, coordinator, query, status, words):
+        coordinator(SHANDONG)
+        page = client.get(f"/console/flows?{query}")
+        assert page.status_code == status and words in page.text
 
 
 class TestHonourPages:

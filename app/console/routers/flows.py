@@ -1,55 +1,65 @@
-"""Flows: a map of pairs between provinces, the flow matrix, and match rate by penetration quintile."""
+"""Flows: the flows report on a map and as a matrix, beside the equity report's match rate by quintile."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from typing import Annotated
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
-from app.console import charts
+from app.console import charts, report_views
+from app.console.forms import ReportFilter
+from app.console.i18n import console_language, error_text
 from app.console.render import page
 from app.console.session import CoordinatorPage
 from app.deps import SessionDep as Db
-from app.reports.flows import match_rate_by_quintile, province_flows, provinces
+from app.errors import Unprocessable
+from app.reports import service
+from app.reports.provinces import province_centres
 
 router = APIRouter(prefix="/console/flows", include_in_schema=False)
 
 
 @router.get("")
-def flows(request: Request, caller: CoordinatorPage, db: Db) -> Response:
-    """Where newcomers are and where their mentors are, as a map and a matrix."""
-    matrix = province_flows(db, caller)
-    places = provinces(db)
-    involved = {a for a, _ in matrix} | {b for _, b in matrix}
-    largest = max(matrix.values(), default=0)
-    lines = [
-        (
-            *charts.project(places[a].lat, places[a].lon),
-            *charts.project(places[b].lat, places[b].lon),
-            charts.stroke(n, largest),
-            places[a].name,
-            places[b].name,
-            n,
+def flows(request: Request, caller: CoordinatorPage, db: Db, f: Annotated[ReportFilter, Query()]) -> Response:
+    """Between which provinces the pairs run, and how many newcomers of each quintile are matched.
+
+    The figures are the `flows` and `equity` reports' for the same range and region (one definition of a
+    flow and of a county's quintile), so this page, the API and the downloads agree.
+    """
+    try:
+        flows_report, equity = [
+            service.run_report(
+                db, caller=caller, name=n, region=f.region, date_from=f.date_from, date_to=f.date_to, by=None
+            )
+            for n in ("flows", "equity")
+        ]
+    except Unprocessable as exc:
+        # A bad range: the form again, with the reason, as on the report pages.
+        return page(
+            request,
+            "flows/flows.html",
+            {"f": f, "report": None, "error": error_text(exc, console_language(request))},
+            caller=caller,
+            status_code=exc.status,
         )
-        for (a, b), n in sorted(matrix.items(), key=lambda kv: kv[1])
-        if a in places and b in places and a != b
-    ]
-    points = [(*charts.project(p.lat, p.lon), p.name, p.code in involved) for p in places.values()]
-    rows = sorted({a for a, _ in matrix})
-    cols = sorted({b for _, b in matrix})
+    p = flows_report.params
+    fields = {"date_from": p.date_from.isoformat(), "date_to": p.date_to.isoformat(), "region": f.region}
     return page(
         request,
         "flows/flows.html",
         {
-            "matrix": matrix,
-            "rows": rows,
-            "cols": cols,
-            "places": places,
-            "largest": largest,
-            "lines": lines,
-            "points": points,
+            "f": f,
+            "report": flows_report,
+            "error": None,
+            "query": urlencode({k: v for k, v in fields.items() if v}),
+            "map": report_views.flow_map(flows_report, province_centres(db)),
+            "matrix": report_views.flow_matrix(flows_report),
+            "quintiles": equity.records(),
+            "definitions": [*flows_report.definitions, *equity.definitions],
             "width": charts.WIDTH,
             "height": charts.HEIGHT,
-            "quintiles": match_rate_by_quintile(db, caller),
         },
         caller=caller,
     )
