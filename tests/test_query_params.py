@@ -143,7 +143,8 @@ def test_an_anonymous_caller_gets_401_whatever_the_query_says(client):
 def test_a_public_route_still_checks_its_query(client):
     # Certificate verification needs no account: its query is checked before anything else.
     r = client.get("/api/v1/verify/ABCD-EFGH", params={"x": "1"})
-    assert r.status_code == 422 and r.json()["code"] == "unknown_query_parameter" and r.json()["accepted"] == []
+    assert r.status_code == 422
+    assert r.json()["code"] == "unknown_query_parameter" and r.json()["accepted"] == []
 
 
 def test_a_caller_of_the_wrong_role_gets_422_for_a_bad_query_and_403_for_a_good_one(client, make_user):

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from app.access import Caller
 from app.access.reports import report_region
-from app.db import utcnow
+from app.db import china_today, utcnow
 from app.errors import Conflict, NotFound, Unprocessable
 from app.honours import rules
 from app.honours.certificate import CertificateText, render_certificate
@@ -186,7 +186,7 @@ def confirm(session: Session, *, caller: Caller, honour_id: int) -> Honour:
     honour.status = "confirmed"
     honour.verification_code = new_verification_code()
     honour.confirmed_by = caller.id
-    honour.confirmed_on = utcnow().date()
+    honour.confirmed_on = china_today()
     session.flush()
     sync_profile_honours(session, mentor_id=honour.mentor_id)
     return honour

@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session
 
 from app.access import Caller
 from app.access.matches import review_scope
-from app.db import utcnow
+from app.db import china_today
 from app.models import Commitment, Match, MatchingRun
 
 
@@ -32,7 +32,7 @@ def home_counts(session: Session, caller: Caller) -> dict[str, int]:
         select(func.count())
         .select_from(Commitment)
         .join(Match, Match.id == Commitment.match_id)
-        .where(mine, Match.status == "active", Commitment.next_due < utcnow().date())
+        .where(mine, Match.status == "active", Commitment.next_due < china_today())
     )
     return {
         "pending": int(by_status.get("proposed", 0)),

@@ -14,7 +14,7 @@ from datetime import date, timedelta
 from sqlalchemy import ColumnElement, Float, and_, case, cast, func, or_, select
 from sqlalchemy.orm import Session
 
-from app.db import utcnow
+from app.db import china_today
 from app.models import Commitment, Match, MatchOutcome, MatchRating
 
 FIRST_SALE_DAYS = 90
@@ -42,7 +42,7 @@ def _flag(expr: ColumnElement[bool]) -> ColumnElement[bool]:
 
 def outcome_labels(session: Session, *, as_of: date | None = None) -> list[OutcomeLabel]:
     """Every pair whose outcome is known as of a day, labelled success or failure (computed in SQL)."""
-    as_of = as_of or utcnow().date()
+    as_of = as_of or china_today()
     periods = (
         select(
             Commitment.match_id.label("match_id"),

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from app.access import Caller
 from app.access.matches import MatchView, load_view
-from app.db import utcnow
+from app.db import china_today
 from app.errors import Conflict, Forbidden, NotFound, Unprocessable
 from app.models import CategoryLink, Match, MatchOutcome, MentorProduct, NewcomerProduct, OutcomeReport
 
@@ -71,7 +71,7 @@ def record_baseline(session: Session, *, match: Match) -> MatchOutcome:
         return existing
     outcome = MatchOutcome(
         match_id=match.id,
-        activated_on=utcnow().date(),
+        activated_on=china_today(),
         newcomer_id=match.newcomer_id,
         mentor_id=match.mentor_id,
         newcomer_county_code=match.newcomer_county_code,
@@ -157,7 +157,7 @@ def report_milestone(
     view = load_view(session, caller, match_id, lock=True)
     _reporter(view, caller, on_behalf)
     outcome = _outcome_of(session, view)
-    if on_date > utcnow().date():
+    if on_date > china_today():
         raise Unprocessable(
             code="milestone_in_future", detail=("日期不能晚于今天", "the date is in the future")
         )

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from app.access import Caller
 from app.access.matches import MatchView, load_reviewable, review_scope, views_of
 from app.access.regions import under
-from app.db import utcnow
+from app.db import china_today, utcnow
 from app.etags import check_if_match
 from app.matches.states import transition
 from app.models import Commitment, Match, Mentor, Newcomer, NewcomerProduct
@@ -76,7 +76,7 @@ def review_queue(
         stmt = stmt.where(Match.newcomer_id == newcomer_id)
     if overdue_only:
         stmt = stmt.where(
-            Match.id.in_(select(Commitment.match_id).where(Commitment.next_due < utcnow().date()))
+            Match.id.in_(select(Commitment.match_id).where(Commitment.next_due < china_today()))
         )
     if region:
         in_region = select(Newcomer.id).where(under(Newcomer.region_code, region))

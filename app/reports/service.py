@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from app.access import Caller
 from app.access.reports import report_region
-from app.db import utcnow
+from app.db import china_today
 from app.errors import Unprocessable
 from app.reports import activity, territory
 from app.reports.common import Report, ReportParams
@@ -56,7 +56,7 @@ def run_report(
             code="invalid_grouping",
             detail=(f"该报表可按 {spec.groupings} 分组", f"this report groups by one of {spec.groupings}"),
         )
-    end = date_to or utcnow().date()
+    end = date_to or china_today()
     start = date_from or end - timedelta(days=DEFAULT_RANGE_DAYS - 1)
     if start > end or (end - start).days > MAX_RANGE_DAYS:
         raise Unprocessable(

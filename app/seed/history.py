@@ -16,7 +16,7 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from app.access import Caller, Role
-from app.db import utcnow
+from app.db import china_today, utcnow
 from app.honours import service as honours
 from app.matches.commitments import refresh_fulfilment
 from app.models import (
@@ -52,7 +52,7 @@ def seed_history(
 ) -> dict[str, int]:
     """Add about `share` of the newcomers' pairings over the past ~14 months, with what came of them."""
     rng = random.Random(seed)
-    today = today or utcnow().date()
+    today = today or china_today()
     admin_id = session.scalar(
         select(Account.id).where(Account.role == Role.ADMIN).order_by(Account.id).limit(1)
     )

@@ -13,7 +13,7 @@ from playwright.sync_api import expect
 from sqlalchemy import func, or_, select
 
 from app.access import Caller
-from app.db import utcnow
+from app.db import china_today
 from app.models import Account, Match, MatchingRun, MatchOutcome, RosterImport
 from app.reports.service import DEFAULT_RANGE_DAYS
 from app.runs import service as runs
@@ -229,7 +229,7 @@ class TestCoordinator:
         with live.sessions() as s:
             # The flows report's definition: matches activated in the range (by default the last 365
             # days) whose newcomer or mentor is in the jurisdiction. The match accepted above is one.
-            since = utcnow().date() - timedelta(days=DEFAULT_RANGE_DAYS - 1)
+            since = china_today() - timedelta(days=DEFAULT_RANGE_DAYS - 1)
             flows = s.scalar(
                 select(func.count())
                 .select_from(MatchOutcome)

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import or_, select
 
-from app.db import utcnow
+from app.db import china_today
 from app.models import CategoryLink, Match, MatchOutcome, MatchRating
 from tests.conftest import SHANDONG
 
@@ -41,7 +41,7 @@ def outcome_url(match_id: int, rest: str = "") -> str:
 class TestBaseline:
     def test_recorded_when_the_match_becomes_active(self, client, db, pair, active):
         row = db.get(MatchOutcome, active.match_id)
-        assert row is not None and row.activated_on == utcnow().date()
+        assert row is not None and row.activated_on == china_today()
         linked = db.scalar(
             select(CategoryLink.upstream_code).where(
                 or_(
@@ -97,7 +97,7 @@ class TestBaseline:
         baseline = {"has_store": True, "channels": ["pinduoduo"], "orders_per_month": 4, "sales_band": "lt10"}
         r = client.put(outcome_url(active.match_id, "/baseline"), json=baseline, headers=headers)
         assert r.status_code == 200 and r.json()["baseline"] == baseline
-        today = utcnow().date().isoformat()
+        today = china_today().isoformat()
         milestone = {"kind": "monthly", "on_date": today, "orders_per_month": 10, "sales_band": "10-50"}
         assert (
             client.post(
@@ -113,7 +113,7 @@ class TestMilestones:
     def test_before_and_after(self, client, db, active):
         headers = active.newcomer_user.headers
         row = db.get(MatchOutcome, active.match_id)
-        start = utcnow().date() - timedelta(days=40)
+        start = china_today() - timedelta(days=40)
         row.activated_on = start  # as if the pair had started 40 days ago
         db.commit()
         url = outcome_url(active.match_id, "/milestones")
@@ -136,7 +136,7 @@ class TestMilestones:
 
     def test_staff_report_on_behalf_and_mentor_may_not(self, client, active, coordinator):
         url = outcome_url(active.match_id, "/milestones")
-        body = {"kind": "first_sale", "on_date": utcnow().date().isoformat()}
+        body = {"kind": "first_sale", "on_date": china_today().isoformat()}
         r = client.post(url, json=body, headers=active.mentor_user.headers)
         assert r.status_code == 403
         assert (
@@ -145,6 +145,24 @@ class TestMilestones:
         r = client.post(url, json={**body, "on_behalf": True}, headers=coordinator.headers)
         assert r.status_code == 201 and r.json()["milestones"][0]["on_behalf"] is True
         assert r.json()["after"]["days_to_first_sale"] == 0
+
+    def test_today_is_the_china_day(self, client, active, monkeypatch):
+        # 23:30 UTC is 07:30 the next morning in Beijing: a sale made that morning is not "in the future".
+        import app.db
+
+        evening = app.db.utcnow().replace(hour=23, minute=30)
+        monkeypatch.setattr(app.db, "utcnow", lambda: evening)
+        beijing_day = evening.date() + timedelta(days=1)
+        body = {"kind": "first_sale", "on_date": beijing_day.isoformat()}
+        r = client.post(
+            outcome_url(active.match_id, "/milestones"), json=body, headers=active.newcomer_user.headers
+        )
+        assert r.status_code == 201, r.text
+        tomorrow = {"kind": "first_sale", "on_date": (beijing_day + timedelta(days=1)).isoformat()}
+        r = client.post(
+            outcome_url(active.match_id, "/milestones"), json=tomorrow, headers=active.newcomer_user.headers
+        )
+        assert r.status_code == 422 and r.json()["code"] == "milestone_in_future"
 
     def test_outsiders_see_nothing(self, client, make_user, active):
         for user in (make_user("newcomer"), make_user("coordinator", "53")):
@@ -163,7 +181,7 @@ class TestMilestones:
         ],
     )
     def test_bad_inputs(self, client, active, body, code):
-        body = {k: (utcnow().date().isoformat() if v == "TODAY" else v) for k, v in body.items()}
+        body = {k: (china_today().isoformat() if v == "TODAY" else v) for k, v in body.items()}
         r = client.post(
             outcome_url(active.match_id, "/milestones"), json=body, headers=active.newcomer_user.headers
         )

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from app.db import utcnow
+from app.db import china_today
 from app.matches.commitments import sweep_overdue
 from app.models import CheckIn, Commitment, Mentor
 from tests.conftest import SHANDONG
@@ -69,7 +69,7 @@ def _rows(db, commitment_id: int) -> list[CheckIn]:
 class TestOneReportPerPartyPerPeriod:
     def test_twenty_done_reports_in_one_period_count_once(self, client, db, active):
         commitment = _commitment(db, active.match_id)
-        commitment.next_due = utcnow().date() - timedelta(days=1)  # one period already lapsed
+        commitment.next_due = china_today() - timedelta(days=1)  # one period already lapsed
         db.commit()
         assert sweep_overdue(db)["overdue"] == 1
         url = f"/api/v1/commitments/{commitment.id}/check-ins"

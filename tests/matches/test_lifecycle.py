@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from app.db import china_today, utcnow
+from app.db import china_today
 from app.matches.commitments import sweep_overdue
 from app.models import Commitment, Match, Mentor, Notification
 from tests.conftest import SHANDONG
@@ -136,13 +136,13 @@ def test_check_ins_only_by_parties_of_active_matches(client, db, make_user, acti
 
 def test_overdue_sweep_counts_missed_once_and_notifies(db, active):
     commitment = db.scalar(select(Commitment).where(Commitment.match_id == active.match_id))
-    commitment.next_due = utcnow().date() - timedelta(days=20)  # one full 14-day period and part of another
+    commitment.next_due = china_today() - timedelta(days=20)  # one full 14-day period and part of another
     db.commit()
     assert sweep_overdue(db) == {"overdue": 1, "due_today": 0}
     assert sweep_overdue(db) == {"overdue": 0, "due_today": 0}
     db.expire_all()
     row = db.get(Commitment, commitment.id)
-    assert row.missed_count == 2 and row.next_due > utcnow().date()
+    assert row.missed_count == 2 and row.next_due > china_today()
     assert db.get(Mentor, active.mentor_id).fulfilment_rate == 0.0
     overdue = db.scalars(select(Notification).where(Notification.kind == "check_in_overdue")).all()
     assert {n.account_id for n in overdue} == {active.mentor_user.id, active.newcomer_user.id}
