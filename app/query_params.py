@@ -18,6 +18,7 @@ from collections.abc import Callable, Collection, Iterator
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from fastapi import Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from sqlalchemy import select
@@ -50,8 +51,12 @@ CategoryQuery = Annotated[
 ]
 
 
-def check_query(request: Request) -> None:
-    """422 for a query parameter the route does not declare, or a value outside its vocabulary."""
+async def check_query(request: Request) -> None:
+    """422 for a query parameter the route does not declare, or a value outside its vocabulary.
+
+    async: the names and closed values are checked on the event loop (no thread-pool hop on every API
+    request); only a data vocabulary (the taxonomy's codes) is read from the database, in the pool.
+    """
     route = request.scope.get("route")
     if not isinstance(route, APIRoute) or not request.query_params:
         return
@@ -68,7 +73,10 @@ def check_query(request: Request) -> None:
     for name, vocabulary in declared.items():
         if vocabulary is None or name not in request.query_params:
             continue
-        allowed = _allowed(request, vocabulary)
+        if isinstance(vocabulary, frozenset):
+            allowed: Collection[str] = vocabulary
+        else:
+            allowed = await run_in_threadpool(_data_vocabulary, request, vocabulary)
         for value in request.query_params.getlist(name):
             if value not in allowed:
                 raise Unprocessable(
@@ -80,14 +88,11 @@ def check_query(request: Request) -> None:
                 )
 
 
-def _allowed(request: Request, vocabulary: frozenset[str] | str) -> Collection[str]:
-    if isinstance(vocabulary, frozenset):
-        return vocabulary
+def _data_vocabulary(request: Request, vocabulary: str) -> set[str]:
     with request.app.state.sessionmaker() as session:
         return set(DATA_VOCABULARIES[vocabulary](session))
 
 
-# Routes are not hashable; keyed by identity, the route kept alive beside its entry so ids are not reused.
 _DECLARED: dict[int, tuple[APIRoute, dict[str, frozenset[str] | str | None]]] = {}
 
 
