@@ -166,7 +166,7 @@ def list_query(
 ) -> Select[Any]:
     """Profiles in the caller's jurisdiction matching the filters (whole rows, or just `columns`)."""
     model = kind.model
-    stmt = (_select_columns(tuple(columns)) if columns else select(model)).where(visible(kind, caller))
+    stmt = (select_columns(tuple(columns)) if columns else select(model)).where(visible(kind, caller))
     if f.region:
         stmt = stmt.where(under(model.region_code, f.region))
     if f.category:
@@ -197,7 +197,8 @@ def list_profiles(
 
 
 @cache
-def _select_columns(columns: tuple[Any, ...]) -> Select[Any]:
+def select_columns(columns: tuple[Any, ...]) -> Select[Any]:
+    """A SELECT of these columns, built once per column tuple."""
     # Built once per column list: coercing two dozen ORM attributes costs more than the query itself.
     return select(*columns)
 

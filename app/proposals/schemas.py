@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import ConfigDict, Field
 
 from app.models import Match, Mentor, Newcomer
 from app.models.matches import MatchStatus
 from app.profiles.schemas import ResourceType
+from app.profiles.service import product_list
 from app.schemas import Input, Output
 from matching import vocab
 
@@ -280,3 +281,76 @@ class RejectRequest(Input):
     """Why (GET /api/v1/vocabularies: reject_reasons); the model learns from it"""
     note: str | None = Field(default=None, max_length=1000)
     """Free text for the audit log"""
+
+
+# What a party summary and a track record read of a profile row (besides products and derived fields).
+PARTY_FIELDS = ("id", "name", "region_code", "county_code", "channels", "phone", "account_id")
+TRACK_RECORD_FIELDS = ("years_selling", "honours", "sales_band", "orders_per_month", "employees", "story")
+_SUGGESTION_FIELDS = tuple(CommitmentSuggestion.model_fields)
+_PAST_FIELDS = tuple(PastMatch.model_fields)
+
+
+def _party_body(row: Any, phone: str | None) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "name": row.name,
+        "region_code": row.region_code,
+        "county_code": row.county_code,
+        "products": product_list(row.product_codes),
+        "channels": row.channels,
+        "phone": phone,
+    }
+
+
+def proposal_body(view: MatchView, record: TrackRecord) -> dict[str, Any]:
+    """`ProposalRead.of(view, record)` as its JSON body, from plain rows, without a validation pass.
+
+    The view holds Core rows (`service.review_queue_rows`), the record their past matches. A test holds
+    this body equal to the model's own serialisation of the same proposal.
+    """
+    m, mentor, newcomer = view.match, view.mentor, view.newcomer
+    mentor_body = _party_body(mentor, view.phone_of(mentor))
+    mentor_body.update(
+        resources=[o["type"] for o in mentor.resources_offered],
+        kind=mentor.kind,
+        capacity_left=mentor.capacity - mentor.capacity_used,
+        fulfilment_rate=mentor.fulfilment_rate,
+        track_record={
+            **{name: getattr(mentor, name) for name in TRACK_RECORD_FIELDS},
+            "fulfilment_rate": mentor.fulfilment_rate,
+            "outcomes": dict(record.outcomes),
+            "past_matches": [{name: getattr(p, name) for name in _PAST_FIELDS} for p in record.past_matches],
+        },
+    )
+    newcomer_body = _party_body(newcomer, view.phone_of(newcomer))
+    newcomer_body.update(
+        resources=newcomer.resources_needed,
+        kind=None,
+        capacity_left=None,
+        fulfilment_rate=None,
+        track_record=None,
+    )
+    return {
+        "id": m.id,
+        "run_id": m.run_id,
+        "status": m.status,
+        "score": float(m.score),
+        "score_parts": {k: float(v) for k, v in m.score_parts.items()},
+        "rank": m.rank,
+        "distance_km": m.distance_km,
+        "reasons": m.reasons,
+        "suggested_commitments": [
+            {name: c.get(name) for name in _SUGGESTION_FIELDS} for c in m.suggested_commitments
+        ],
+        "explored": m.explored,
+        "propensity": m.propensity,
+        "newcomer": newcomer_body,
+        "mentor": mentor_body,
+        "mentor_accepted": m.mentor_accepted,
+        "newcomer_accepted": m.newcomer_accepted,
+        "reason_code": m.reason_code,
+        "reason_note": m.reason_note,
+        "decided_at": m.decided_at,
+        "version": m.version,
+        "created_at": m.created_at,
+    }

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session
 
 from app.access import Caller
-from app.access.matches import MatchView, load_reviewable, review_scope, views_of
+from app.access.matches import MatchView, load_reviewable, review_scope, view_of, views_of
+from app.access.profiles import MENTORS, NEWCOMERS
 from app.access.regions import under
 from app.db import china_today, utcnow
 from app.etags import check_if_match
@@ -19,6 +21,8 @@ from app.models import Commitment, Match, Mentor, Newcomer, NewcomerProduct
 from app.models.matches import VISIBLE_TO_PARTIES, MatchStatus
 from app.notifications.service import notify
 from app.pagination import Paged, desc, paginate
+from app.profiles.service import products_column, select_columns
+from app.proposals.schemas import PARTY_FIELDS, TRACK_RECORD_FIELDS, PastMatch
 
 PAST_MATCHES_SHOWN = 10
 QUEUE_ORDER = {
@@ -29,31 +33,31 @@ QUEUE_ORDER = {
 
 @dataclass(frozen=True, slots=True)
 class TrackRecord:
-    """What a reviewer judges a mentor by: the profile, and past matches (approved or later)."""
+    """What a reviewer judges a mentor by: the profile, and past matches (approved or later).
 
-    mentor: Mentor
+    The profile and the matches are ORM objects, or plain rows of the same names (the API's page).
+    """
+
+    mentor: Any
     outcomes: dict[str, int] = field(default_factory=dict)
-    past_matches: list[Match] = field(default_factory=list)
+    past_matches: list[Any] = field(default_factory=list)
 
 
-def review_queue(
-    session: Session,
+def _queue_where(
+    stmt: Select[Any],
     caller: Caller,
     *,
     status: MatchStatus,
     region: str | None,
-    sort: str,
-    cursor: str | None,
-    limit: int,
-    category: str | None = None,
-    min_score: float | None = None,
-    max_distance_km: float | None = None,
-    run_id: int | None = None,
-    newcomer_id: int | None = None,
-    overdue_only: bool = False,
-) -> Paged[MatchView]:
-    """Proposals whose newcomer lies in the caller's jurisdiction, best first (keyset paginated)."""
-    stmt = select(Match).where(Match.status == status, review_scope(caller))
+    category: str | None,
+    min_score: float | None,
+    max_distance_km: float | None,
+    run_id: int | None,
+    newcomer_id: int | None,
+    overdue_only: bool,
+) -> Select[Any]:
+    """The queue's rule: proposals in `status` whose newcomer lies in the caller's jurisdiction, filtered."""
+    stmt = stmt.where(Match.status == status, review_scope(caller))
     if category:
         # A leaf code, or a group code covering its leaves.
         stmt = stmt.where(
@@ -81,8 +85,100 @@ def review_queue(
     if region:
         in_region = select(Newcomer.id).where(under(Newcomer.region_code, region))
         stmt = stmt.where(Match.newcomer_id.in_(in_region))
+    return stmt
+
+
+def review_queue(
+    session: Session,
+    caller: Caller,
+    *,
+    status: MatchStatus,
+    region: str | None,
+    sort: str,
+    cursor: str | None,
+    limit: int,
+    category: str | None = None,
+    min_score: float | None = None,
+    max_distance_km: float | None = None,
+    run_id: int | None = None,
+    newcomer_id: int | None = None,
+    overdue_only: bool = False,
+) -> Paged[MatchView]:
+    """Proposals whose newcomer lies in the caller's jurisdiction, best first (keyset paginated)."""
+    stmt = _queue_where(
+        select(Match), caller, status=status, region=region, category=category, min_score=min_score,
+        max_distance_km=max_distance_km, run_id=run_id, newcomer_id=newcomer_id, overdue_only=overdue_only,
+    )  # fmt: skip
     page = paginate(session, stmt, QUEUE_ORDER[sort], cursor, limit)
     return Paged(views_of(session, caller, page.items), page.next_cursor)
+
+
+# Plain columns for the API's page: the same proposals as `review_queue`, read as Core rows.
+MATCH_COLUMNS = tuple(getattr(Match, c.key) for c in Match.__table__.columns)
+MENTOR_COLUMNS = (
+    *(getattr(Mentor, name) for name in (*PARTY_FIELDS, "resources_offered", "kind", "capacity")),
+    *(getattr(Mentor, name) for name in ("capacity_used", "fulfilment_rate", *TRACK_RECORD_FIELDS)),
+)
+NEWCOMER_COLUMNS = tuple(getattr(Newcomer, name) for name in (*PARTY_FIELDS, "resources_needed"))
+PAST_MATCH_COLUMNS = tuple(getattr(Match, name) for name in ("mentor_id", *PastMatch.model_fields))
+
+
+def review_queue_rows(
+    session: Session,
+    caller: Caller,
+    *,
+    status: MatchStatus,
+    region: str | None,
+    sort: str,
+    cursor: str | None,
+    limit: int,
+    newcomer_id: int | None = None,
+) -> Paged[MatchView]:
+    """`review_queue` as plain rows (matches, then both sides with their products: three queries).
+
+    No ORM objects are built: the views hold Core rows, which the access rules and the body builder
+    read by the same attribute names.
+    """
+    stmt = _queue_where(
+        select_columns(MATCH_COLUMNS), caller, status=status, region=region, category=None,
+        min_score=None, max_distance_km=None, run_id=None, newcomer_id=newcomer_id, overdue_only=False,
+    )  # fmt: skip
+    page = paginate(session, stmt, QUEUE_ORDER[sort], cursor, limit)
+    if not page.items:
+        return Paged([], page.next_cursor)
+    conn = session.connection()
+    mentors = {
+        r.id: r
+        for r in conn.execute(
+            select_columns((*MENTOR_COLUMNS, products_column(MENTORS))).where(
+                Mentor.id.in_({m.mentor_id for m in page.items})
+            )
+        )
+    }
+    newcomers = {
+        r.id: r
+        for r in conn.execute(
+            select_columns((*NEWCOMER_COLUMNS, products_column(NEWCOMERS))).where(
+                Newcomer.id.in_({m.newcomer_id for m in page.items})
+            )
+        )
+    }
+    views = (view_of(caller, m, mentors[m.mentor_id], newcomers[m.newcomer_id]) for m in page.items)
+    return Paged([v for v in views if v is not None], page.next_cursor)
+
+
+def track_record_rows(session: Session, mentors: list[Any]) -> dict[int, TrackRecord]:
+    """`track_records` for mentor rows: their past matches as plain rows, in one query."""
+    records = {m.id: TrackRecord(m) for m in mentors}
+    if not records:
+        return records
+    past = session.connection().execute(
+        select_columns(PAST_MATCH_COLUMNS)
+        .where(Match.mentor_id.in_(records), Match.status.in_(VISIBLE_TO_PARTIES))
+        .order_by(Match.id.desc())
+    )
+    _count_past(records, past)
+    return records
 
 
 def track_records(session: Session, mentors: list[Mentor]) -> dict[int, TrackRecord]:
@@ -93,6 +189,12 @@ def track_records(session: Session, mentors: list[Mentor]) -> dict[int, TrackRec
         .where(Match.mentor_id.in_(records), Match.status.in_(VISIBLE_TO_PARTIES))
         .order_by(Match.id.desc())
     )
+    _count_past(records, past)
+    return records
+
+
+def _count_past(records: dict[int, TrackRecord], past: Iterable[Any]) -> None:
+    """Outcomes per status, and the most recent matches shown (`past` comes newest first)."""
     counts: dict[int, Counter[str]] = {mid: Counter() for mid in records}
     for match in past:
         counts[match.mentor_id][match.status] += 1
@@ -100,7 +202,6 @@ def track_records(session: Session, mentors: list[Mentor]) -> dict[int, TrackRec
             records[match.mentor_id].past_matches.append(match)
     for mid, record in records.items():
         record.outcomes.update(counts[mid])
-    return records
 
 
 def reviewable(session: Session, caller: Caller, match_id: int) -> MatchView:

@@ -5,8 +5,11 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from app.models import Match, MatchTransition, Mentor, Newcomer
+from app.models import Match, MatchTransition, Mentor, MentorProduct, Newcomer
 from tests.conftest import CAOXIAN, JIANGSU, SHANDONG
+
+# Main product first: the position, not the code, sets the order.
+TWO_PRODUCTS = ("flowers.seedlings", "flowers.pots_miniascape")
 
 
 @pytest.fixture
@@ -66,6 +69,33 @@ class TestQueue:
         other = make_user("coordinator", JIANGSU)
         mine = client.get("/api/v1/proposals", params={"newcomer": newcomers[1].id}, headers=other.headers)
         assert mine.json()["items"] == []
+
+    def test_page_items_equal_the_single_proposal(
+        self, client, db, make_profiles, propose_pair, coordinator, pair
+    ):
+        # The page is built from plain rows without a validation pass; the single proposal goes
+        # through ProposalRead. They must agree field for field: masked phones, products in order,
+        # the track record with a past match, and a stored int score part read as a float.
+        _, make_newcomer = make_profiles
+        mentor = db.get(Mentor, pair.mentor_id)
+        mentor.phone, mentor.honours, mentor.story = "13912345678", ["县级示范户"], "从一个大棚做起"
+        mentor.products = [MentorProduct(category_code=c, position=i) for i, c in enumerate(TWO_PRODUCTS)]
+        db.get(Newcomer, pair.newcomer_id).phone = "13700001111"
+        past = propose_pair(mentor, make_newcomer(with_account=False)[0], score=0.3)
+        past.status = "completed"
+        db.get(Match, pair.match_id).score_parts = {"product": 1, "distance": 0.25}
+        db.commit()
+        items = client.get("/api/v1/proposals", headers=coordinator.headers).json()["items"]
+        assert [p["id"] for p in items] == [pair.match_id]
+        single = client.get(f"/api/v1/proposals/{pair.match_id}", headers=coordinator.headers).json()
+        assert items[0] == single
+        assert items[0]["mentor"]["products"] == list(TWO_PRODUCTS)
+        assert items[0]["mentor"]["track_record"]["outcomes"] == {"completed": 1}
+        assert [p["id"] for p in items[0]["mentor"]["track_record"]["past_matches"]] == [past.id]
+        assert items[0]["mentor"]["phone"] == "139****5678"
+        # A JSON number with a fraction, as the model writes it ("1.0", not "1").
+        assert items[0]["score_parts"] == {"product": 1.0, "distance": 0.25}
+        assert isinstance(items[0]["score_parts"]["product"], float)
 
     def test_parties_do_not_see_proposals(self, client, pair):
         assert (
