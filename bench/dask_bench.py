@@ -12,8 +12,10 @@ Measures, on one generated population:
 
 Default (checks the script, about two minutes):
     .venv/bin/python -m bench.dask_bench --newcomers 100000 --mentors 20000
-Large (the issue's size; about 4 GB in the driver plus 1.5 GB per worker):
-    nohup .venv/bin/python -m bench.dask_bench --newcomers 1000000 --mentors 100000 > /tmp/dask_1m.log 2>&1 &
+Large (the issue's size; measured at 5 GB in the driver plus 1.3 GB per worker, 33 minutes of wall
+time at load 10 to 20 on 2 cores):
+    nohup .venv/bin/python -m bench.dask_bench --newcomers 1000000 --mentors 100000 --loss-shares 8 \
+        > dask_1m.log 2>&1 &
 """
 
 from __future__ import annotations

@@ -44,6 +44,8 @@ from matching.regions import unit_vectors
 from matching.stages import second_stage
 from matching.synthetic import generate_population
 
+PROPOSAL_FIELDS = ("newcomer_id", "mentor_id", "score", "value", "parts", "rank", "explored", "propensity")
+
 
 class PeakRss:
     """Sample this process's RSS every 20 ms while a phase runs."""
@@ -309,8 +311,17 @@ def main() -> None:
                 np.array_equal(getattr(dense, f), getattr(cand, f))
                 for f in ("newcomer_rows", "pool_rows", "pool_scores", "mentor_rows", "scores")
             )
-            denses.append((t_dense, same))
-            print(f"  dense / floor = {t_dense / floors[-1]:.2f}, pools bit-identical: {same}", flush=True)
+            # The proposals too: the assignment of the dense search's candidates, column by column.
+            dense_ps = assign_candidates(index, pop.newcomers, dense)
+            same_ps = len(dense_ps) == len(ps) and all(
+                np.array_equal(getattr(dense_ps, f), getattr(ps, f)) for f in PROPOSAL_FIELDS
+            )
+            denses.append((t_dense, same and same_ps))
+            print(
+                f"  dense / floor = {t_dense / floors[-1]:.2f}, pools bit-identical: {same}, "
+                f"proposals bit-identical: {same_ps}",
+                flush=True,
+            )
         if not args.skip_baseline:
             matched, t_base = baseline(index, pop.newcomers, args.k, args.baseline_fetch)
             bases.append(t_base)
@@ -333,8 +344,8 @@ def main() -> None:
     if denses:
         dense_ratios = [t / f for (t, _), f in zip(denses, floors, strict=True)]
         print(
-            f"  dense search / floor per run {[round(x, 2) for x in dense_ratios]}; pruned pools "
-            f"bit-identical to the dense search in every run: {all(same for _, same in denses)}"
+            f"  dense search / floor per run {[round(x, 2) for x in dense_ratios]}; pruned pools and "
+            f"proposals bit-identical to the dense search's in every run: {all(same for _, same in denses)}"
         )
     if bases:
         speed = [b / r["total"] for b, r in zip(bases, runs, strict=True)]

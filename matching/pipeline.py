@@ -19,9 +19,9 @@ from matching.stages import Reranker, explore, second_stage
 from matching.types import MentorTable, NewcomerTable, Policy
 
 # policy.index="auto" runs the exact search up to this many newcomer x mentor pairs and faiss above it.
-# Exact candidates cost about 4 ns a pair on the shared 2-core bench machine (1M x 100k: 341 s, 393 s for
-# the whole run, see bench/RESULTS.md), so this bound keeps a run near 10 minutes, with recall 1 where faiss
-# IVF reached 0.95.
+# The bound was set when the dense search took 341 s at 1M x 100k on the shared 2-core bench machine. The
+# pruned search now needs 128 CPU-seconds there (348 s of wall time at load 11; see bench/RESULTS.md). So
+# up to this bound an exact run stays within minutes, with recall 1 where faiss IVF reached 0.95.
 EXACT_MAX_PAIRS = 1.2e11
 # Added to an explored row's value so the assignment keeps the drawn pair: otherwise capacity competition
 # would drop most of them and the exploration share would fall far below policy.exploration.
