@@ -19,13 +19,9 @@ from fastapi import FastAPI
 from prometheus_client import CollectorRegistry, Counter, multiprocess
 from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
-from prometheus_fastapi_instrumentator import Instrumentator, metrics, routing
-from prometheus_fastapi_instrumentator.middleware import PrometheusInstrumentatorMiddleware
+from prometheus_fastapi_instrumentator import Instrumentator, metrics
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
-from starlette.middleware import Middleware
-from starlette.requests import Request
-from starlette.routing import BaseRoute
 
 from app.db import utcnow
 from app.models import Job, MatchingRun, RosterImport
@@ -142,24 +138,6 @@ def _auth_counters(registry: CollectorRegistry) -> Callable[[metrics.Info], None
     return instrument
 
 
-class _RouteTableInstrumentation(PrometheusInstrumentatorMiddleware):
-    """The instrumentator's middleware, resolving each request's route template in a flat table.
-
-    The library flattens the app's included routers again on every request before it matches the path
-    (about a tenth of a small request's CPU time). Routes do not change once the app serves, so the
-    flat table is built at the first request and only the matching runs per request; the template is
-    found by the library's own matcher, so the labels are the same.
-    """
-
-    _table: list[BaseRoute] | None = None
-
-    def _get_handler(self, request: Request) -> tuple[str, bool]:
-        if self._table is None:
-            self._table = routing._effective_routes(request.scope["app"].routes)
-        name = routing._get_route_name(request.scope, self._table)
-        return (name, True) if name else (request.url.path, False)
-
-
 def install_metrics(app: FastAPI) -> CollectorRegistry:
     """Instrument every request and register the workload collector; returns the app's registry."""
     registry = CollectorRegistry()
@@ -189,13 +167,6 @@ def install_metrics(app: FastAPI) -> CollectorRegistry:
         _auth_counters(registry),
     )
     instrumentator.instrument(app)
-    # The instrumentator's middleware, with the route template looked up in a table built once.
-    app.user_middleware = [
-        Middleware(_RouteTableInstrumentation, *m.args, **m.kwargs)
-        if m.cls is PrometheusInstrumentatorMiddleware
-        else m
-        for m in app.user_middleware
-    ]
     registry.register(WorkloadCollector(lambda: app.state.sessionmaker))
     return registry
 
