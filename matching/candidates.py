@@ -14,6 +14,7 @@ from itertools import pairwise
 from typing import Any
 
 import numpy as np
+from scipy.spatial import cKDTree
 
 from matching.exact import NEG, SLACK, RowSearch, arc_cosines, band_of_cosine, full_linear
 from matching.features import FeatureSpace
@@ -184,6 +185,13 @@ class MentorIndex:
         self.columns = Columns(self.level, self.prefecture, self.cat_bits, self.cat_bin, self.unit)
         self.tiles = CategoryTiles.build(self)
         self.ann = None  # built lazily by matching.ann when policy.index asks for it
+        self._nearest: cKDTree | None = None
+
+    def nearest_tree(self) -> cKDTree:
+        """A k-d tree of the mentors' float64 unit vectors (index positions), built on first use."""
+        if self._nearest is None:
+            self._nearest = cKDTree(self.unit64[: self.size])
+        return self._nearest
 
     def mask_block(
         self,
