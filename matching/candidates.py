@@ -162,7 +162,7 @@ class MentorIndex:
         self.mentors, self.policy, self.space, self.scorer = mentors, policy, space, scorer
         # Retrieval always uses the default weights; a learned model only re-orders the pool.
         self.reranker = reranker
-        self.pool = policy.pool_for(reranker is not None or policy.pairing != "any")
+        self.pool = policy.pool_for(reranker is not None, policy.pairing != "any")
         self.weights = scorer.linear_weights()
         eligible = np.flatnonzero(mentors.capacity_left > 0)
         self.order = eligible[np.argsort(mentors.county[eligible], kind="stable")]

@@ -61,6 +61,19 @@ def index_bits(idx: np.ndarray, n_categories: int) -> np.ndarray | None:
     return np.bitwise_or.reduce(np.where(idx >= 0, bits, np.uint64(0)), axis=1)
 
 
+def mean_of_rows(matrix: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """(n, C) float32 mean of the matrix rows each -1-padded index row names (all rows where none).
+
+    Equals _row_normalise(0/1 flags) @ matrix, by a few row gathers instead of a matrix product.
+    """
+    valid = idx >= 0
+    total = np.zeros((len(idx), matrix.shape[1]), np.float32)
+    for a in range(idx.shape[1]):
+        total += np.where(valid[:, a, None], matrix[np.maximum(idx[:, a], 0)], np.float32(0.0))
+    count = valid.sum(axis=1, keepdims=True)
+    return np.where(count > 0, total / np.maximum(count, 1), matrix.mean(axis=0, dtype=np.float32))
+
+
 def group_pairs(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(unique rows, inverse) of the newcomer rows of some pairs.
 
@@ -205,7 +218,9 @@ class FeatureSpace:
 
 def distance_band_score(km: np.ndarray) -> np.ndarray:
     """Closer is better for logistics and dialect: 1.0 under 300 km, then 0.75, 0.5, 0.25."""
-    band = np.searchsorted(np.asarray(DISTANCE_BANDS_KM), km, side="right")
+    band = np.zeros(np.shape(km), np.int64)
+    for edge in DISTANCE_BANDS_KM:  # the number of edges at or below km: a few compares, no search
+        band += km >= edge
     return np.asarray(DISTANCE_BAND_SCORES, dtype=np.float32)[band]
 
 
@@ -245,8 +260,8 @@ def pair_features(
     for start in range(0, len(mentor_rows), chunk):
         m, n = mentor_rows[start : start + chunk], newcomer_rows[start : start + chunk]
         un, inv = group_pairs(n)
-        n_rel = _row_normalise(newcomers.dense_categories(un)) @ space.compat  # (u, C)
         n_idx_u = padded_categories(newcomers.categories, un)
+        n_rel = mean_of_rows(space.compat, n_idx_u)  # (u, C)
         mi, mw = m_idx[m], m_w[m]
         o = out[start : start + chunk]
         # product = <relevance of the newcomer's categories, the mentor's normalised categories>; a

@@ -69,6 +69,20 @@ def _decide(
     return feats, approved, reasons
 
 
+def _unseen_decisions(
+    candidate: LearnedRanker, decided: tuple[np.ndarray, np.ndarray], offset: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The newest round's decisions an outcome-trained candidate never saw: every rejected pair (it
+    trains on approved pairs only) and the approved pairs of its held-out split (rows >= offset of
+    its training data are the newest round's approved pairs, in order)."""
+    x, approved = decided
+    held = np.asarray(candidate.metrics.get("holdout_rows", []), np.int64)
+    held = held[held >= offset] - offset
+    unseen = ~approved
+    unseen[np.flatnonzero(approved)[held]] = True
+    return x[unseen], approved[unseen]
+
+
 def run_rounds(
     persona: Persona,
     mentors: MentorTable,
@@ -93,6 +107,7 @@ def run_rounds(
     rs: list[np.ndarray] = []
     gs: list[np.ndarray] = []
     out: list[RoundResult] = []
+    decided: tuple[np.ndarray, np.ndarray] = (np.zeros((0, 0), np.float32), np.zeros(0, bool))
     for r, newcomers in enumerate(scopes, start=1):
         run_seed = seed * 100 + r
         learned = propose(mentors, newcomers, policy, ranker=active, seed=run_seed)
@@ -121,7 +136,9 @@ def run_rounds(
                 ok.astype(float), ok_control.astype(float), seed=run_seed
             )
             if label == "outcome":
-                # Only approved pairs become matches with an outcome: they are the training rows.
+                # Only approved pairs become matches with an outcome: they are the training rows. The
+                # round's decisions stay at hand for the gate's approval check.
+                decided = (x, y)
                 x, ids, why, y = x[y], ids[y], np.full(int(y.sum()), ""), ok
         # Round-tagged groups: one newcomer's decisions of one round stay on one side of every split.
         xs.append(x), ys.append(y), rs.append(why), gs.append(ids * 100 + r)
@@ -135,7 +152,15 @@ def run_rounds(
             version=f"{persona.name}-r{r}",
             seed=seed,
         )
-        verdict = gate(candidate, active, features, approved)
+        verdict = gate(
+            candidate,
+            active,
+            features,
+            approved,
+            approvals=_unseen_decisions(candidate, decided, len(approved) - len(y))
+            if label == "outcome"
+            else None,
+        )
         result.candidate_auc, result.promoted, result.gate_reasons = (
             float(candidate.metrics["auc"]),
             verdict.promote,

@@ -158,7 +158,8 @@ def test_ranker_only_reorders_the_default_pool(decided) -> None:
     with_ranker = find_candidates(
         build_index(pop.mentors, Policy(k=10, rerank_near=0), ranker=ranker), newcomers
     )
-    default = find_candidates(build_index(pop.mentors, Policy(k=10, pool=50)), newcomers)
+    # The same retrieval width without a ranker: the re-ranked pool may hold nothing else.
+    default = find_candidates(build_index(pop.mentors, Policy(k=10, pool=Policy().rerank_pool)), newcomers)
     space = build_index(pop.mentors, Policy()).space
     for row, a, b in zip(with_ranker.newcomer_rows, with_ranker.pool_rows, default.pool_rows, strict=True):
         kept, pooled = set(a[a >= 0].tolist()), set(b[b >= 0].tolist())
