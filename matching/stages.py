@@ -210,9 +210,10 @@ def second_stage(
 def explore(index: MentorIndex, cand: Candidates, seed: int = 0) -> Candidates:
     """Give policy.exploration of the newcomers one candidate drawn outside their top choice.
 
-    The draw is uniform over the newcomer's pooled mentors at positions 2..pool (those the run's rules
-    allow); its propensity is logged. The assignment gives these rows EXPLORE_BONUS, so about that share
-    of the proposals is exploratory; capacity, diversity and every masked rule still hold.
+    The draw is over the newcomer's pooled mentors at positions 2..pool (those the run's rules allow),
+    position j with probability proportional to 1 / (j - 1); its propensity is logged. The assignment
+    gives these rows EXPLORE_BONUS, so about that share of the proposals is exploratory; capacity,
+    diversity and every masked rule still hold.
     """
     eps = index.policy.exploration
     n = len(cand.newcomer_rows)
@@ -230,7 +231,14 @@ def explore(index: MentorIndex, cand: Candidates, seed: int = 0) -> Candidates:
     seats = float(index.mentors.capacity_left[index.order].clip(0).sum())
     rate = eps * min(1.0, seats / n)
     explored = (rng.random(n) < rate) & (options >= 1)
-    pick = 1 + np.floor(rng.random(n) * np.maximum(options, 1)).astype(np.int64)
+    # Position j (2..pool) is drawn with probability proportional to 1 / (j - 1): every pooled mentor
+    # can be drawn, but rather the near-misses than the tail, which halves what exploring costs in
+    # approvals (bench/RESULTS.md). Inverse CDF on the harmonic sums, one uniform per newcomer.
+    harmonic = np.cumsum(1.0 / np.arange(1, cand.pool_scores.shape[1] + 1))
+    total = harmonic[np.maximum(options, 1) - 1]
+    pick = 1 + np.minimum(
+        np.searchsorted(harmonic, rng.random(n) * total, "right"), np.maximum(options, 1) - 1
+    )
     rows = np.flatnonzero(explored)
     mentor_rows, scores = cand.mentor_rows.copy(), cand.scores.copy()
     chosen_m, chosen_s = cand.pool_rows[rows, pick[rows]], cand.pool_scores[rows, pick[rows]]
@@ -238,7 +246,7 @@ def explore(index: MentorIndex, cand: Candidates, seed: int = 0) -> Candidates:
     mentor_rows[rows, 0], scores[rows, 0] = chosen_m, chosen_s
     rank = np.zeros(n, np.int32)
     rank[rows] = pick[rows] + 1
-    propensity = np.where(explored, rate / np.maximum(options, 1), 1.0 - rate).astype(np.float32)
+    propensity = np.where(explored, rate / (pick * total), 1.0 - rate).astype(np.float32)
     return replace(
         cand,
         mentor_rows=mentor_rows,
