@@ -18,7 +18,8 @@ Inputs (columnar; `from_records` takes a list of plain dicts, exact keys below):
     channels/resources/languages bool matrices, texts ...) and can be built from arrays directly.
 
 Policy(separation="county"|"prefecture"|"province", max_distance_km=None, k=10, pool=None,
-       rerank_pool=50, rerank_k=20, rerank_near=10, exploration=0.05, pairing="any", chain_share=0.5,
+       rerank_pool=20, rerank_k=15, rerank_near=30, pairing_pool=50, exploration=0.05, pairing="any",
+       chain_share=0.5,
        same_product_same_prefecture="penalise"|"exclude", weights=Weights(), use_equity=True,
        track_prior=0.5, index="exact"|"faiss"|"auto", faiss_nprobe=48, block_rows=2048)
 Weights(product, resources, channels, language, text, track, distance, homogenization, equity)

@@ -14,6 +14,7 @@ from itertools import pairwise
 from typing import Any
 
 import numpy as np
+from scipy.spatial import cKDTree
 
 from matching.exact import NEG, SLACK, RowSearch, arc_cosines, band_of_cosine, full_linear
 from matching.features import FeatureSpace
@@ -161,7 +162,7 @@ class MentorIndex:
         self.mentors, self.policy, self.space, self.scorer = mentors, policy, space, scorer
         # Retrieval always uses the default weights; a learned model only re-orders the pool.
         self.reranker = reranker
-        self.pool = policy.pool_for(reranker is not None or policy.pairing != "any")
+        self.pool = policy.pool_for(reranker is not None, policy.pairing != "any")
         self.weights = scorer.linear_weights()
         eligible = np.flatnonzero(mentors.capacity_left > 0)
         self.order = eligible[np.argsort(mentors.county[eligible], kind="stable")]
@@ -184,6 +185,13 @@ class MentorIndex:
         self.columns = Columns(self.level, self.prefecture, self.cat_bits, self.cat_bin, self.unit)
         self.tiles = CategoryTiles.build(self)
         self.ann = None  # built lazily by matching.ann when policy.index asks for it
+        self._nearest: cKDTree | None = None
+
+    def nearest_tree(self) -> cKDTree:
+        """A k-d tree of the mentors' float64 unit vectors (index positions), built on first use."""
+        if self._nearest is None:
+            self._nearest = cKDTree(self.unit64[: self.size])
+        return self._nearest
 
     def mask_block(
         self,

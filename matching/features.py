@@ -53,6 +53,42 @@ def padded_categories(categories: object, rows: np.ndarray) -> np.ndarray:
     return out
 
 
+def index_bits(idx: np.ndarray, n_categories: int) -> np.ndarray | None:
+    """(n, L) -1-padded category indices -> (n,) uint64 bit sets (None over 64 categories)."""
+    if n_categories > 64:
+        return None
+    bits = np.left_shift(np.uint64(1), np.maximum(idx, 0).astype(np.uint64))
+    return np.bitwise_or.reduce(np.where(idx >= 0, bits, np.uint64(0)), axis=1)
+
+
+def mean_of_rows(matrix: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """(n, C) float32 mean of the matrix rows each -1-padded index row names (all rows where none).
+
+    Equals _row_normalise(0/1 flags) @ matrix, by a few row gathers instead of a matrix product.
+    """
+    valid = idx >= 0
+    total = np.zeros((len(idx), matrix.shape[1]), np.float32)
+    for a in range(idx.shape[1]):
+        total += np.where(valid[:, a, None], matrix[np.maximum(idx[:, a], 0)], np.float32(0.0))
+    count = valid.sum(axis=1, keepdims=True)
+    return np.where(count > 0, total / np.maximum(count, 1), matrix.mean(axis=0, dtype=np.float32))
+
+
+def group_pairs(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(unique rows, inverse) of the newcomer rows of some pairs.
+
+    Linear when each row's pairs are adjacent, as a pool lists them (no sort of every pair); any
+    other order falls back to np.unique.
+    """
+    if len(rows) == 0:
+        return rows[:0], np.zeros(0, np.int64)
+    starts = np.flatnonzero(np.concatenate([[True], rows[1:] != rows[:-1]]))
+    first = rows[starts]
+    if len(np.unique(first)) == len(first):
+        return first, np.repeat(np.arange(len(first)), np.diff(np.append(starts, len(rows))))
+    return np.unique(rows, return_inverse=True)
+
+
 def flag_bits(flags: np.ndarray) -> np.ndarray:
     """(n, w <= 32) bool flags -> (n,) uint32 bit masks, so a pair's overlap is one popcount."""
     w = flags.shape[1]
@@ -116,6 +152,11 @@ class FeatureSpace:
         out[m, np.arange(len(m)) - np.repeat(np.cumsum(lens) - lens, lens)] = c
         return out
 
+    @cached_property
+    def m_cat_bits(self) -> np.ndarray | None:
+        """(M,) uint64 category bit set of each mentor (None over 64 categories)."""
+        return index_bits(self.m_cat_idx, self.m_cat_bin.shape[1])
+
     def mentor_keys(self, mentors: MentorTable) -> np.ndarray:
         """(M, d) float32 mentor side of the retrieval inner product."""
         return np.hstack(
@@ -177,7 +218,9 @@ class FeatureSpace:
 
 def distance_band_score(km: np.ndarray) -> np.ndarray:
     """Closer is better for logistics and dialect: 1.0 under 300 km, then 0.75, 0.5, 0.25."""
-    band = np.searchsorted(np.asarray(DISTANCE_BANDS_KM), km, side="right")
+    band = np.zeros(np.shape(km), np.int64)
+    for edge in DISTANCE_BANDS_KM:  # the number of edges at or below km: a few compares, no search
+        band += km >= edge
     return np.asarray(DISTANCE_BAND_SCORES, dtype=np.float32)[band]
 
 
@@ -191,17 +234,21 @@ def pair_features(
     n_text_all: np.ndarray | None = None,
     km: np.ndarray | None = None,
     chunk: int = 65_536,
+    out: np.ndarray | None = None,
 ) -> np.ndarray:
     """(n_pairs, len(FEATURE_NAMES)) float32 named features of (mentor row, newcomer row) pairs.
 
     n_text_all, if given, is the precomputed (len(newcomers), T) text embedding of the whole table; km,
-    if given, the pairs' distances. Newcomer-side vectors are computed once per unique newcomer (pools
-    repeat each newcomer), categories are gathered as a few indices per pair, and chunks stay in cache.
+    if given, the pairs' distances; out, if given, the (n_pairs, len(FEATURE_NAMES)) float32 array to
+    fill (e.g. columns of a wider one). Newcomer-side vectors are computed once per unique newcomer
+    (pools repeat each newcomer), categories are gathered as a few indices per pair, and chunks stay in
+    cache.
     """
     mentor_rows = np.asarray(mentor_rows, dtype=np.int64)
     newcomer_rows = np.asarray(newcomer_rows, dtype=np.int64)
-    # Column-major: every feature is written as one column, and scorers read them column by column.
-    out = np.zeros((len(mentor_rows), len(FEATURE_NAMES)), dtype=np.float32, order="F")
+    if out is None:
+        # Column-major: every feature is written as one column, and scorers read them column by column.
+        out = np.zeros((len(mentor_rows), len(FEATURE_NAMES)), dtype=np.float32, order="F")
     if len(mentor_rows) == 0:
         return out
     m_idx = space.m_cat_idx
@@ -212,9 +259,9 @@ def pair_features(
     m_bits = [flag_bits(mentors.resources), flag_bits(mentors.channels), flag_bits(mentors.languages)]
     for start in range(0, len(mentor_rows), chunk):
         m, n = mentor_rows[start : start + chunk], newcomer_rows[start : start + chunk]
-        un, inv = np.unique(n, return_inverse=True)
-        n_rel = _row_normalise(newcomers.dense_categories(un)) @ space.compat  # (u, C)
-        n_idx = padded_categories(newcomers.categories, un)[inv]
+        un, inv = group_pairs(n)
+        n_idx_u = padded_categories(newcomers.categories, un)
+        n_rel = mean_of_rows(space.compat, n_idx_u)  # (u, C)
         mi, mw = m_idx[m], m_w[m]
         o = out[start : start + chunk]
         # product = <relevance of the newcomer's categories, the mentor's normalised categories>; a
@@ -242,7 +289,11 @@ def pair_features(
             dist = km[start : start + chunk]
         o[:, 6] = distance_band_score(dist)
         same_pref = newcomers.county[n] // 100 == mentors.county[m] // 100
-        o[:, 7] = same_pref & shares_category(n_idx, mi)
+        if space.m_cat_bits is not None:  # one AND per pair instead of comparing index lists
+            shared = (index_bits(n_idx_u, space.m_cat_bin.shape[1])[inv] & space.m_cat_bits[m]) != 0
+        else:
+            shared = shares_category(n_idx_u[inv], mi)
+        o[:, 7] = same_pref & shared
         o[:, 8:] = need_u[inv] & mentors.resources[m]
     return out
 

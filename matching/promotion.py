@@ -3,6 +3,10 @@
 Both are scored on the candidate's held-out decisions (never used to fit it): the candidate must
 reach MIN_AUC, beat the active model's AUC, and approve at least as often at the top of the pool.
 With no active model the default scorer is the one to beat. Otherwise it stays a candidate.
+
+A model trained on another label than approval (the success of approved matches) is also checked on
+coordinators' decisions it never saw: at its top they must approve at least as often as at the top
+of the one it would replace, so a better label never costs approvals unnoticed.
 """
 
 from __future__ import annotations
@@ -49,8 +53,14 @@ def gate(
     active: LearnedRanker | None,
     features: np.ndarray,
     approved: np.ndarray,
+    *,
+    approvals: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> GateResult:
-    """Compare candidate and active (or the default scorer) on the candidate's held-out decisions."""
+    """Compare candidate and active (or the default scorer) on the candidate's held-out decisions.
+
+    approvals: (features, approved) of coordinators' decisions the candidate was not trained on, for a
+    candidate trained on outcome labels (see the module docstring).
+    """
     rows = np.asarray(candidate.metrics.get("holdout_rows", []), dtype=np.int64)
     x, y = np.asarray(features)[rows], np.asarray(approved, bool)[rows]
     if len(rows) < MIN_HOLDOUT or not 0 < y.sum() < len(y):
@@ -68,6 +78,19 @@ def gate(
             f"approval at the top {cand['approval_at_top']:.3f} "
             f"below the {who}'s {base['approval_at_top']:.3f}"
         )
+    if approvals is not None:
+        xa, ya = np.asarray(approvals[0]), np.asarray(approvals[1], bool)
+        if len(ya) < MIN_HOLDOUT or not 0 < ya.sum() < len(ya):
+            reasons.append(f"too few unseen coordinator decisions to check approvals ({len(ya)})")
+        else:
+            base_scores = active.score(xa) if active is not None else xa[:, column("default_score")]
+            cand["coordinators_at_top"] = approval_at_top(candidate.score(xa), ya)
+            base["coordinators_at_top"] = approval_at_top(base_scores, ya)
+            if not cand["coordinators_at_top"] >= base["coordinators_at_top"]:
+                reasons.append(
+                    f"coordinators approve less at its top: {cand['coordinators_at_top']:.3f} "
+                    f"below the {who}'s {base['coordinators_at_top']:.3f}"
+                )
     promote = not reasons
     if promote:
         reasons.append(

@@ -8,10 +8,20 @@ distance in km, region flags, and interactions a linear model could not form on 
 
 from __future__ import annotations
 
+from functools import cache
+
 import numpy as np
 
 from matching import taxonomy, vocab
-from matching.features import FEATURE_NAMES, FeatureSpace, padded_categories, pair_features, shares_category
+from matching.features import (
+    FEATURE_NAMES,
+    FeatureSpace,
+    group_pairs,
+    index_bits,
+    padded_categories,
+    pair_features,
+    shares_category,
+)
 from matching.regions import haversine_km
 from matching.score import WeightedScorer
 from matching.types import MentorTable, NewcomerTable, Policy
@@ -46,6 +56,9 @@ RERANK_FEATURE_NAMES: tuple[str, ...] = (
     "experience_gap",  # mentor years selling minus newcomer experience
 )
 _COL = {name: i for i, name in enumerate(RERANK_FEATURE_NAMES)}
+# Features of the mentor alone and of the newcomer alone, each a contiguous run of columns.
+MENTOR_COLUMNS = RERANK_FEATURE_NAMES[_COL["years_selling"] : _COL["approval_rate"] + 1]
+NEWCOMER_COLUMNS = RERANK_FEATURE_NAMES[_COL["newcomer_experience"] : _COL["courier_km"] + 1]
 # Known directions, used as monotonic constraints so noise cannot flip them (+1 more is better).
 MONOTONIC: dict[str, int] = {
     "default_score": 1,
@@ -71,6 +84,82 @@ def _group_of_category() -> np.ndarray:
     """(C,) int64: the group of each leaf."""
     groups = taxonomy.group_index()
     return np.array([groups[c.parent] for c in taxonomy.CATEGORIES], np.int64)
+
+
+@cache
+def _relation_bits() -> tuple[np.ndarray, np.ndarray] | None:
+    """Per newcomer category, the uint64 bit sets of the mentor categories one chain link away and of
+    those in its group (None over 64 categories): a pair's relation is then an AND per pair."""
+    chain, group = taxonomy.chain_link_matrix(), _group_of_category()
+    if len(group) > 64:
+        return None
+    bits = np.left_shift(np.uint64(1), np.arange(len(group), dtype=np.uint64))
+    linked = np.bitwise_or.reduce(np.where(chain, bits[None, :], np.uint64(0)), axis=1)
+    siblings = np.bitwise_or.reduce(
+        np.where(group[:, None] == group[None, :], bits[None, :], np.uint64(0)), axis=1
+    )
+    return linked, siblings
+
+
+def _relations(
+    space: FeatureSpace, n_idx_u: np.ndarray, inv: np.ndarray, m: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(same product, chain link, same group) per pair: newcomer categories n_idx_u[inv], mentor rows m."""
+    masks = _relation_bits()
+    if masks is not None and space.m_cat_bits is not None:
+        valid, safe = n_idx_u >= 0, np.maximum(n_idx_u, 0)
+        mb = space.m_cat_bits[m]
+        n_bits = index_bits(n_idx_u, len(taxonomy.CATEGORIES))
+        n_chain, n_group = (
+            np.bitwise_or.reduce(np.where(valid, x[safe], np.uint64(0)), axis=1) for x in masks
+        )
+        return (n_bits[inv] & mb) != 0, (n_chain[inv] & mb) != 0, (n_group[inv] & mb) != 0
+    chain, group = taxonomy.chain_link_matrix(), _group_of_category()
+    ni, mi = n_idx_u[inv], space.m_cat_idx[m]
+    linked = np.zeros(len(m), bool)
+    grp = np.zeros(len(m), bool)
+    for a in range(ni.shape[1]):
+        for b in range(mi.shape[1]):
+            ok = (ni[:, a] >= 0) & (mi[:, b] >= 0)
+            x, y = np.maximum(ni[:, a], 0), np.maximum(mi[:, b], 0)
+            linked |= ok & chain[x, y]
+            grp |= ok & (group[x] == group[y])
+    return shares_category(ni, mi), linked, grp
+
+
+def _mentor_table(mentors: MentorTable, policy: Policy) -> np.ndarray:
+    """(M, len(MENTOR_COLUMNS)) float32: each mentor's own re-ranking features."""
+    yes, no = mentors.past_approvals.astype(np.float64), mentors.past_declines.astype(np.float64)
+    rate = mentors.track_record
+    return np.stack(
+        [
+            mentors.years_selling,
+            mentors.honours_count,
+            mentors.honours_level,
+            mentors.sales_band,
+            mentors.kind == vocab.MENTOR_KINDS.index("cooperative"),
+            mentors.kind == vocab.MENTOR_KINDS.index("enterprise"),
+            np.where(np.isnan(rate), policy.track_prior, rate),
+            mentors.fulfilment_periods,
+            yes,
+            no,
+            (yes + 1.0) / (yes + no + 2.0),
+        ],
+        axis=1,
+    ).astype(np.float32)
+
+
+def _newcomer_table(newcomers: NewcomerTable) -> np.ndarray:
+    """(N, len(NEWCOMER_COLUMNS)) float32: each newcomer's own re-ranking features."""
+    courier = newcomers.courier_km
+    return np.stack(
+        [
+            newcomers.experience_years,
+            newcomers.internet,
+            np.where(np.isnan(courier), COURIER_KM_UNKNOWN, courier),
+        ],
+        axis=1,
+    ).astype(np.float32)
 
 
 def corridor_flags(policy: Policy, n_county: np.ndarray, m_county: np.ndarray) -> np.ndarray:
@@ -107,28 +196,18 @@ def rerank_features(
         mentors.lat[mentor_rows].astype(np.float64),
         mentors.lon[mentor_rows].astype(np.float64),
     )
-    base = pair_features(space, mentors, newcomers, mentor_rows, newcomer_rows, n_text_all=n_text_all, km=km)
-    out[:, 1 : 1 + len(FEATURE_NAMES)] = base
+    base = out[:, 1 : 1 + len(FEATURE_NAMES)]  # filled in place: no copy of a million rows
+    pair_features(
+        space, mentors, newcomers, mentor_rows, newcomer_rows, n_text_all=n_text_all, km=km, out=base
+    )
     out[:, 0] = WeightedScorer(policy.weights).score(base)
-    chain = taxonomy.chain_link_matrix()
-    group = _group_of_category()
     perish = taxonomy.perishability()
-    m_idx = space.m_cat_idx
     for start in range(0, len(mentor_rows), _CHUNK):
         m, n = mentor_rows[start : start + _CHUNK], newcomer_rows[start : start + _CHUNK]
         o = out[start : start + _CHUNK]
-        un, inv = np.unique(n, return_inverse=True)
+        un, inv = group_pairs(n)
         n_idx_u = padded_categories(newcomers.categories, un)
-        ni, mi = n_idx_u[inv], m_idx[m]
-        same = shares_category(ni, mi)
-        linked = np.zeros(len(m), bool)
-        grp = np.zeros(len(m), bool)
-        for a in range(ni.shape[1]):
-            for b in range(mi.shape[1]):
-                ok = (ni[:, a] >= 0) & (mi[:, b] >= 0)
-                x, y = np.maximum(ni[:, a], 0), np.maximum(mi[:, b], 0)
-                linked |= ok & chain[x, y]
-                grp |= ok & (group[x] == group[y])
+        same, linked, grp = _relations(space, n_idx_u, inv, m)
         o[:, _COL["same_product"]] = same
         o[:, _COL["chain_link"]] = linked & ~same
         o[:, _COL["sibling"]] = grp & ~same & ~linked
@@ -142,24 +221,11 @@ def rerank_features(
     o[:, _COL["distance_km"]] = km
     o[:, _COL["same_province"]] = n_county // 10000 == m_county // 10000
     o[:, _COL["corridor"]] = corridor_flags(policy, n_county, m_county)
-    o[:, _COL["years_selling"]] = mentors.years_selling[mentor_rows]
-    o[:, _COL["honours_count"]] = mentors.honours_count[mentor_rows]
-    o[:, _COL["honours_level"]] = mentors.honours_level[mentor_rows]
-    o[:, _COL["sales_band"]] = mentors.sales_band[mentor_rows]
-    kind = mentors.kind[mentor_rows]
-    o[:, _COL["kind_cooperative"]] = kind == vocab.MENTOR_KINDS.index("cooperative")
-    o[:, _COL["kind_enterprise"]] = kind == vocab.MENTOR_KINDS.index("enterprise")
-    rate = mentors.track_record[mentor_rows]
-    o[:, _COL["fulfilment_rate"]] = np.where(np.isnan(rate), policy.track_prior, rate)
-    o[:, _COL["fulfilment_periods"]] = mentors.fulfilment_periods[mentor_rows]
-    yes, no = mentors.past_approvals[mentor_rows], mentors.past_declines[mentor_rows]
-    o[:, _COL["past_approvals"]] = yes
-    o[:, _COL["past_declines"]] = no
-    o[:, _COL["approval_rate"]] = (yes + 1.0) / (yes + no + 2.0)
-    o[:, _COL["newcomer_experience"]] = newcomers.experience_years[newcomer_rows]
-    o[:, _COL["internet"]] = newcomers.internet[newcomer_rows]
-    courier = newcomers.courier_km[newcomer_rows]
-    o[:, _COL["courier_km"]] = np.where(np.isnan(courier), COURIER_KM_UNKNOWN, courier)
+    # Mentor-only and newcomer-only columns: one gather of a small per-profile table each.
+    lo, hi = _COL[MENTOR_COLUMNS[0]], _COL[MENTOR_COLUMNS[-1]] + 1
+    o[:, lo:hi] = _mentor_table(mentors, policy)[mentor_rows]
+    lo, hi = _COL[NEWCOMER_COLUMNS[0]], _COL[NEWCOMER_COLUMNS[-1]] + 1
+    o[:, lo:hi] = _newcomer_table(newcomers)[newcomer_rows]
     o[:, _COL["perishable_x_distance"]] = o[:, _COL["perishable"]] * km
     o[:, _COL["cold_chain_gap"]] = (o[:, _COL["perishable"]] >= 1.0) & ~offered[
         :, vocab.RESOURCE_TYPES.index("logistics")

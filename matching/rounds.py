@@ -81,7 +81,8 @@ def run_rounds(
 ) -> list[RoundResult]:
     """One round per scope (pass the same table repeatedly for a repeated scope).
 
-    label="outcome" trains on the success of approved pairs (needs outcome) instead of approvals.
+    label="outcome" trains on outcomes (needs outcome) instead of approvals: a proposal succeeded when it
+    was approved and the match then succeeded.
     """
     if label not in ("approval", "outcome") or (label == "outcome" and outcome is None):
         raise ValueError("label is 'approval', or 'outcome' with an outcome model")
@@ -93,6 +94,7 @@ def run_rounds(
     rs: list[np.ndarray] = []
     gs: list[np.ndarray] = []
     out: list[RoundResult] = []
+    aps: list[np.ndarray] = []  # coordinators' decisions (approved) of every training row
     for r, newcomers in enumerate(scopes, start=1):
         run_seed = seed * 100 + r
         learned = propose(mentors, newcomers, policy, ranker=active, seed=run_seed)
@@ -111,7 +113,7 @@ def run_rounds(
             learned_eval=evaluate(learned, mentors, newcomers),
             control_eval=evaluate(control, mentors, newcomers),
         )
-        ids = learned.newcomer_id
+        ids, approved_now = learned.newcomer_id, y
         if outcome is not None:
             ok = outcome.succeeded(x, learned.newcomer_id, learned.mentor_id, seed)[y]
             ok_control = outcome.succeeded(x_control, control.newcomer_id, control.mentor_id, seed)[y_control]
@@ -121,21 +123,26 @@ def run_rounds(
                 ok.astype(float), ok_control.astype(float), seed=run_seed
             )
             if label == "outcome":
-                # Only approved pairs become matches with an outcome: they are the training rows.
-                x, ids, why, y = x[y], ids[y], np.full(int(y.sum()), ""), ok
+                # A proposal's outcome: approved and then successful; a rejected proposal is a failure.
+                # Trained on approved pairs alone, the model chased success among pairs coordinators
+                # reject and cost 7 points of approval (bench/RESULTS.md).
+                y = y & outcome.succeeded(x, learned.newcomer_id, learned.mentor_id, seed)
         # Round-tagged groups: one newcomer's decisions of one round stay on one side of every split.
-        xs.append(x), ys.append(y), rs.append(why), gs.append(ids * 100 + r)
-        features, approved = np.vstack(xs), np.concatenate(ys)
+        xs.append(x), ys.append(y), rs.append(why), gs.append(ids * 100 + r), aps.append(approved_now)
+        features, labels = np.vstack(xs), np.concatenate(ys)
         candidate = LearnedRanker.fit(
             features,
-            approved,
+            labels,
             groups=np.concatenate(gs),
             reasons=np.concatenate(rs),
-            newest=np.arange(len(approved)) >= len(approved) - len(y),
+            newest=np.arange(len(labels)) >= len(labels) - len(y),
             version=f"{persona.name}-r{r}",
             seed=seed,
         )
-        verdict = gate(candidate, active, features, approved)
+        # With outcome labels the gate also checks coordinators' approvals on the held-out rows.
+        held = np.asarray(candidate.metrics.get("holdout_rows", []), np.int64)
+        approvals = (features[held], np.concatenate(aps)[held]) if label == "outcome" else None
+        verdict = gate(candidate, active, features, labels, approvals=approvals)
         result.candidate_auc, result.promoted, result.gate_reasons = (
             float(candidate.metrics["auc"]),
             verdict.promote,

@@ -14,13 +14,16 @@ from typing import Protocol
 
 import numpy as np
 
-from matching.candidates import NEG, Candidates, MentorIndex, exclusion_arrays
-from matching.regions import unit_vectors
+from matching.candidates import NEG, Candidates, MentorIndex, category_bits, exclusion_arrays
+from matching.regions import LEVEL_DIVISOR, cos_of_distance, unit_vectors
 from matching.rerank import column, rerank_features
 from matching.types import NewcomerTable
 
 _EMPTY = np.zeros(0, np.int64)
 _NO_PAIRS = np.zeros((0, 2), np.int64)
+# Nearest mentors asked of the k-d tree beyond n_near at first: room for the ones the rules refuse
+# (same county, already pooled) before a row must ask again.
+NEAR_SLACK = 20
 
 
 class Reranker(Protocol):
@@ -62,36 +65,95 @@ def add_nearest(
     """Widen each pool with the n_near nearest mentors the hard rules allow that it does not hold yet.
 
     Retrieval ranks by know-how, resources and channels but not by distance, so for fresh produce the
-    mentors a coordinator wants (near, with a cold chain) are often outside the pool. The masks are
-    retrieval's own (MentorIndex.mask_block: separation, distance cap, exclusions); ex_local/ex_cols
-    are the excluded pairs as (position in pool rows, index position), sorted by ex_local.
+    mentors a coordinator wants (near, with a cold chain) are often outside the pool. Allowed means what
+    retrieval allows (separation, distance cap, exclusions) and not a same-prefecture copy of the
+    newcomer's product, which the learned stage drops anyway. ex_local/ex_cols are the excluded pairs
+    as (position in pool rows, index position), sorted by ex_local.
     """
     rows = pool.newcomer_rows
     if n_near <= 0 or index.size == 0 or len(rows) == 0:
         return pool
     n_near = min(n_near, index.size)
-    width = pool.mentor_rows.shape[1]
-    mentor_rows = np.full((len(rows), width + n_near), -1, np.int64)
-    mentor_rows[:, :width] = pool.mentor_rows
-    scores = np.full(mentor_rows.shape, NEG, np.float32)
-    scores[:, :width] = pool.scores
+    held = np.where(pool.mentor_rows >= 0, index.position[np.maximum(pool.mentor_rows, 0)], -1)
+    added = np.full((len(rows), n_near), -1, np.int64)
     step = index.policy.block_rows
     for start in range(0, len(rows), step):
-        blk = rows[start : start + step]
-        s = np.full((len(blk), index.keys.shape[0]), NEG, np.float32)
-        s[:, : index.size] = unit_vectors(newcomers.lat[blk], newcomers.lon[blk]) @ index.unit.T
-        lo, hi = np.searchsorted(ex_local, [start, start + len(blk)])
-        index.mask_block(s, newcomers, blk, ex_local[lo:hi] - start, ex_cols[lo:hi])
-        held = pool.mentor_rows[start : start + len(blk)]
-        r, c = np.nonzero(held >= 0)
-        s[r, index.position[held[r, c]]] = NEG
-        top = np.argpartition(-s, n_near - 1, axis=1)[:, :n_near]
-        ok = np.isfinite(np.take_along_axis(s, top, 1)) & (top < index.size)
-        added = np.where(ok, index.order[np.minimum(top, index.size - 1)], -1)
-        mentor_rows[start : start + len(blk), width:] = added
-        # The default score of an added pair is not known here; the re-ranker scores every pooled pair.
-        scores[start : start + len(blk), width:] = np.where(ok, np.float32(0.0), NEG)
+        stop = min(start + step, len(rows))
+        lo, hi = np.searchsorted(ex_local, [start, stop])
+        added[start:stop] = _nearest_allowed(
+            index,
+            newcomers,
+            rows[start:stop],
+            held[start:stop],
+            n_near,
+            ex_local[lo:hi] - start,
+            ex_cols[lo:hi],
+        )
+    mentor_rows = np.hstack([pool.mentor_rows, np.where(added >= 0, index.order[np.maximum(added, 0)], -1)])
+    # The default score of an added pair is not known here; the re-ranker scores every pooled pair.
+    scores = np.hstack([pool.scores, np.where(added >= 0, np.float32(0.0), NEG).astype(np.float32)])
     return replace(pool, mentor_rows=mentor_rows, scores=scores)
+
+
+def _nearest_allowed(
+    index: MentorIndex,
+    newcomers: NewcomerTable,
+    rows: np.ndarray,
+    held: np.ndarray,
+    n_near: int,
+    ex_local: np.ndarray,
+    ex_cols: np.ndarray,
+) -> np.ndarray:
+    """(len(rows), n_near) index positions of each row's nearest allowed mentors not held (-1 = none).
+
+    A k-d tree gives each row its k nearest mentors, nearest first; the rules are checked on those only.
+    A row is settled when n_near of them are allowed (they are then its nearest allowed ones: any other
+    mentor is at least as far as the k-th), when the k-th is past the distance cap, or when k covers the
+    index; other rows ask again with 4x k. The answer depends on the row alone, whatever the batch.
+    """
+    policy = index.policy
+    unit = unit_vectors(newcomers.lat[rows], newcomers.lon[rows], np.float64)
+    level = newcomers.county[rows] // LEVEL_DIVISOR[policy.separation]
+    prefecture = newcomers.county[rows] // LEVEL_DIVISOR["prefecture"]
+    n_cat = newcomers.dense_categories(rows)
+    n_bits = category_bits(n_cat) if index.cat_bits is not None else None
+    cap = None if policy.max_distance_km is None else cos_of_distance(policy.max_distance_km)
+    # Held and excluded pairs as sorted keys (row * size + position): membership is one searchsorted.
+    # Rows come in order, so sorting each row's held positions sorts the keys; the stable sort of two
+    # sorted runs is a linear merge.
+    held = np.sort(held, axis=1)
+    r_held, c_held = np.nonzero(held >= 0)
+    held_keys = r_held * index.size + held[r_held, c_held]
+    taken = np.sort(np.concatenate([held_keys, np.sort(ex_local * index.size + ex_cols)]), kind="stable")
+    out = np.full((len(rows), n_near), -1, np.int64)
+    todo, k = np.arange(len(rows)), n_near + NEAR_SLACK
+    while len(todo):
+        k = min(k, index.size)
+        _, pos = index.nearest_tree().query(unit[todo], k=k)
+        pos = np.asarray(pos, np.int64).reshape(len(todo), k)
+        ok = index.level[pos] != level[todo, None]
+        if len(taken):
+            key = todo[:, None] * index.size + pos
+            at = np.minimum(np.searchsorted(taken, key), len(taken) - 1)
+            ok &= taken[at] != key
+        if policy.separation == "county":  # same prefecture, identical product: the copying rule
+            i, j = np.nonzero(ok & (index.prefecture[pos] == prefecture[todo, None]))
+            if n_bits is not None:
+                same = (n_bits[todo[i]] & index.cat_bits[pos[i, j]]) != 0
+            else:
+                same = np.einsum("ic,ic->i", n_cat[todo[i]], index.cat_bin[pos[i, j]]) > 0
+            ok[i[same], j[same]] = False
+        farthest = np.full(len(todo), np.inf)
+        if cap is not None:
+            cos = np.einsum("id,ikd->ik", unit[todo], index.unit64[pos])
+            ok &= cos >= cap
+            farthest = cos[:, -1]
+        rank = np.cumsum(ok, axis=1)
+        settled = (k >= index.size) | (rank[:, -1] >= n_near) | (farthest < (cap or -np.inf))
+        i, j = np.nonzero(ok[settled] & (rank[settled] <= n_near))
+        out[todo[settled][i], rank[settled][i, j] - 1] = pos[settled][i, j]
+        todo, k = todo[~settled], k * 4
+    return out
 
 
 def second_stage(
@@ -148,9 +210,10 @@ def second_stage(
 def explore(index: MentorIndex, cand: Candidates, seed: int = 0) -> Candidates:
     """Give policy.exploration of the newcomers one candidate drawn outside their top choice.
 
-    The draw is uniform over the newcomer's pooled mentors at positions 2..pool (those the run's rules
-    allow); its propensity is logged. The assignment gives these rows EXPLORE_BONUS, so about that share
-    of the proposals is exploratory; capacity, diversity and every masked rule still hold.
+    The draw is over the newcomer's pooled mentors at positions 2..pool (those the run's rules allow),
+    position j with probability proportional to 1 / (j - 1); its propensity is logged. The assignment
+    gives these rows EXPLORE_BONUS, so about that share of the proposals is exploratory; capacity,
+    diversity and every masked rule still hold.
     """
     eps = index.policy.exploration
     n = len(cand.newcomer_rows)
@@ -168,7 +231,14 @@ def explore(index: MentorIndex, cand: Candidates, seed: int = 0) -> Candidates:
     seats = float(index.mentors.capacity_left[index.order].clip(0).sum())
     rate = eps * min(1.0, seats / n)
     explored = (rng.random(n) < rate) & (options >= 1)
-    pick = 1 + np.floor(rng.random(n) * np.maximum(options, 1)).astype(np.int64)
+    # Position j (2..pool) is drawn with probability proportional to 1 / (j - 1): every pooled mentor
+    # can be drawn, but rather the near-misses than the tail, which halves what exploring costs in
+    # approvals (bench/RESULTS.md). Inverse CDF on the harmonic sums, one uniform per newcomer.
+    harmonic = np.cumsum(1.0 / np.arange(1, cand.pool_scores.shape[1] + 1))
+    total = harmonic[np.maximum(options, 1) - 1]
+    pick = 1 + np.minimum(
+        np.searchsorted(harmonic, rng.random(n) * total, "right"), np.maximum(options, 1) - 1
+    )
     rows = np.flatnonzero(explored)
     mentor_rows, scores = cand.mentor_rows.copy(), cand.scores.copy()
     chosen_m, chosen_s = cand.pool_rows[rows, pick[rows]], cand.pool_scores[rows, pick[rows]]
@@ -176,7 +246,7 @@ def explore(index: MentorIndex, cand: Candidates, seed: int = 0) -> Candidates:
     mentor_rows[rows, 0], scores[rows, 0] = chosen_m, chosen_s
     rank = np.zeros(n, np.int32)
     rank[rows] = pick[rows] + 1
-    propensity = np.where(explored, rate / np.maximum(options, 1), 1.0 - rate).astype(np.float32)
+    propensity = np.where(explored, rate / (pick * total), 1.0 - rate).astype(np.float32)
     return replace(
         cand,
         mentor_rows=mentor_rows,

@@ -288,14 +288,17 @@ class Policy:
     max_distance_km: float | None = None
     k: int = 10  # candidates kept per newcomer (and offered to the assignment)
     pool: int | None = None  # retrieved before re-ranking; default 2 * k, or rerank_pool with a re-ranker
-    # The wider pool a learned re-ranker orders (it never scores the whole table), and how many of its
+    # What a learned re-ranker orders (it never scores the whole table): rerank_pool retrieved mentors
+    # plus the rerank_near nearest ones the hard rules allow (retrieval does not rank by distance, and
+    # for fresh produce the near mentors are often the ones a coordinator wants); and how many of its
     # re-ranked candidates each newcomer offers the assignment: a learned model agrees on fewer "best"
-    # mentors than the default, so with only k their seats run out and newcomers go unmatched.
-    rerank_pool: int = 50
-    rerank_k: int = 20
-    # Nearest mentors the hard rules allow, added to a re-ranked pool: retrieval does not rank by
-    # distance, and for fresh produce the near mentors are often the ones a coordinator wants.
-    rerank_near: int = 10
+    # mentors than the default, so with only k their seats run out and newcomers go unmatched. Measured
+    # (bench/RESULTS.md): 20 retrieved + 30 nearest reach a higher ceiling than 50 + 10, and retrieve no
+    # more than a run without the re-ranker.
+    rerank_pool: int = 20
+    rerank_k: int = 15
+    rerank_near: int = 30
+    pairing_pool: int = 50  # retrieved when a pairing mode filters the pool (chain partners are rarer)
     # Share of newcomers whose proposal is drawn from their pool outside the top choice, flagged with its
     # propensity: without it a learned model only ever sees its own choices.
     exploration: float = 0.05
@@ -333,9 +336,9 @@ class Policy:
         """How many mentors retrieval returns before re-ranking."""
         return max(self.pool or 2 * self.k, self.k)
 
-    def pool_for(self, reranking: bool) -> int:
-        """Pool size of a run: the wider rerank_pool when a re-ranker or a pairing mode will filter it."""
-        return max(self.pool_size, self.rerank_pool) if reranking else self.pool_size
+    def pool_for(self, learned: bool, pairing: bool = False) -> int:
+        """Pool size of a run: at least rerank_pool with a re-ranker, pairing_pool with a pairing mode."""
+        return max(self.pool_size, self.rerank_pool if learned else 0, self.pairing_pool if pairing else 0)
 
 
 @dataclass(frozen=True)

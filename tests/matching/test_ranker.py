@@ -142,6 +142,17 @@ def test_gate_promotes_a_better_model_and_refuses_a_worse_one(decided) -> None:
     assert not gate(good, good, x, y).promote
 
 
+def test_gate_refuses_a_candidate_whose_top_coordinators_approve_less(decided) -> None:
+    _, x, y, _, _, good = decided
+    # Checked on the approvals it was trained to agree with, the candidate passes as before ...
+    assert gate(good, None, x, y, approvals=(x, y)).promote
+    # ... but where coordinators decided the other way, its top is what they reject: refused.
+    verdict = gate(good, None, x, y, approvals=(x, ~np.asarray(y, bool)))
+    assert not verdict.promote
+    assert any("coordinators approve less" in r for r in verdict.reasons)
+    assert verdict.candidate["coordinators_at_top"] < verdict.active["coordinators_at_top"]
+
+
 def test_a_re_ranked_pool_offers_the_assignment_rerank_k_candidates(decided) -> None:
     pop, *_, ranker = decided
     newcomers = pop.newcomers.take(np.arange(200))
@@ -158,7 +169,8 @@ def test_ranker_only_reorders_the_default_pool(decided) -> None:
     with_ranker = find_candidates(
         build_index(pop.mentors, Policy(k=10, rerank_near=0), ranker=ranker), newcomers
     )
-    default = find_candidates(build_index(pop.mentors, Policy(k=10, pool=50)), newcomers)
+    # The same retrieval width without a ranker: the re-ranked pool may hold nothing else.
+    default = find_candidates(build_index(pop.mentors, Policy(k=10, pool=Policy().rerank_pool)), newcomers)
     space = build_index(pop.mentors, Policy()).space
     for row, a, b in zip(with_ranker.newcomer_rows, with_ranker.pool_rows, default.pool_rows, strict=True):
         kept, pooled = set(a[a >= 0].tolist()), set(b[b >= 0].tolist())
