@@ -5,6 +5,7 @@ SQLite by default; PostgreSQL when JIEDUAN_TEST_DATABASE_URL is set.
 
 from __future__ import annotations
 
+import copy
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from app.db import make_engine, with_search_path
 from app.main import create_app
 from app.migrations import upgrade
 from app.models import Account
+from app.profiles.schemas import MENTOR_EXAMPLE, NEWCOMER_EXAMPLE
 from app.reference import load_reference_data
 
 # Fixtures of the matching workflow (a seeded population, proposals, a worker), shared by runs/,
@@ -175,44 +177,10 @@ YUNNAN = "53"
 
 
 def mentor_payload(**overrides: object) -> dict[str, object]:
-    """A valid mentor body: a tea processor in Shuyang."""
-    body: dict[str, object] = {
-        "name": "沭阳花木合作社",
-        "kind": "cooperative",
-        "region_code": ZHAXIA,
-        "products": ["flowers.seedlings", "flowers.pots_miniascape"],
-        "channels": ["taobao", "douyin"],
-        "years_selling": 8,
-        "sales_band": "100-500",
-        "resources_offered": [
-            {"type": "logistics", "description": "共享冷链和快递协议价"},
-            {"type": "technology", "description": "直播带货培训"},
-        ],
-        "capacity": 3,
-        "languages": ["mandarin"],
-        "honours": ["电商示范户"],
-        "contact_name": "王经理",
-        "phone": "13912345678",
-        "story": "从一个大棚做到全镇联营",
-    }
-    body.update(overrides)
-    return body
+    """A valid mentor body: the API document's example, a flower cooperative in Zhaxia, Shuyang."""
+    return {**copy.deepcopy(MENTOR_EXAMPLE), **overrides}
 
 
 def newcomer_payload(**overrides: object) -> dict[str, object]:
-    """A valid newcomer body: a tea grower in Caoxian."""
-    body: dict[str, object] = {
-        "name": "李大姐",
-        "region_code": DAJI,
-        "products": ["tea.growing"],
-        "channels": ["pinduoduo"],
-        "experience_years": 0,
-        "resources_needed": ["technology", "logistics"],
-        "internet": "mobile",
-        "courier_km": 3.5,
-        "languages": ["mandarin"],
-        "phone": "13700001111",
-        "goals": "把自家茶叶卖到全国",
-    }
-    body.update(overrides)
-    return body
+    """A valid newcomer body: the API document's example, a tea grower in Daji, Caoxian."""
+    return {**copy.deepcopy(NEWCOMER_EXAMPLE), "languages": ["mandarin"], **overrides}

@@ -53,7 +53,8 @@ def required_fields(model: type[Input]) -> tuple[str, ...]:
     return tuple(name for name, f in model.model_fields.items() if not nullable(f.annotation))
 
 
-_MENTOR_EXAMPLE: dict[str, Any] = {
+# The documented bodies; the tests build their valid payloads from these, so the examples stay valid.
+MENTOR_EXAMPLE: dict[str, Any] = {
     "name": "沭阳花木合作社",
     "kind": "cooperative",
     "region_code": "321322115",
@@ -72,7 +73,7 @@ _MENTOR_EXAMPLE: dict[str, Any] = {
     "phone": "13912345678",
     "story": "从一个大棚做到全镇联营",
 }
-_NEWCOMER_EXAMPLE: dict[str, Any] = {
+NEWCOMER_EXAMPLE: dict[str, Any] = {
     "name": "李大姐",
     "region_code": "371721121",
     "products": ["tea.growing"],
@@ -154,7 +155,7 @@ class MentorFields(Input):
 class MentorCreate(MentorFields):
     """A new mentor profile (a mentor for themself, or a township office for its roster)."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [_MENTOR_EXAMPLE]})
+    model_config = ConfigDict(json_schema_extra={"examples": [MENTOR_EXAMPLE]})
 
 
 class MentorUpdate(Input):
@@ -304,7 +305,7 @@ class NewcomerFields(Input):
 class NewcomerCreate(NewcomerFields):
     """A new newcomer profile (a newcomer for themself, or a coordinator on their behalf)."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [_NEWCOMER_EXAMPLE]})
+    model_config = ConfigDict(json_schema_extra={"examples": [NEWCOMER_EXAMPLE]})
 
 
 class NewcomerUpdate(Input):
