@@ -7,7 +7,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +45,11 @@ CHINA_TZ = timezone(timedelta(hours=8), "CST")
 def china_today(now: datetime | None = None) -> date:
     """The calendar day in China: due dates and "today" for check-ins and reminders are Beijing days."""
     return (now or utcnow()).astimezone(CHINA_TZ).date()
+
+
+def china_midnight(day: date) -> datetime:
+    """The instant a China day begins: ranges of China days end at the next day's Beijing midnight."""
+    return datetime.combine(day, time(), tzinfo=CHINA_TZ)
 
 
 # Set for requests that only read (GET, HEAD): on SQLite they need no write lock, so they run beside a writer.

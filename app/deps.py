@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-from typing import Annotated
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Annotated, Any
 
 from anyio import CancelScope, CapacityLimiter, to_thread
 from fastapi import Depends, Request
@@ -18,7 +18,7 @@ from app.auth.tokens import decode_access_token
 from app.config import Settings
 from app.errors import Forbidden, Unauthorized
 from app.models import Account
-from app.query_params import check_query, depends_on
+from app.query_params import check_query, check_query_async, depends_on
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 
@@ -85,8 +85,10 @@ def get_caller(
     account = session.connection().execute(_ACTIVE_ACCOUNT, {"account_id": claims.account_id}).first()
     if account is None:
         raise Unauthorized(code="account_inactive")
-    # After authentication, so that only a known caller learns what the query got wrong.
-    check_query(request, session)
+    # After authentication (and after the role check, where the route has one: `require_role`).
+    route = request.scope.get("route")
+    if isinstance(route, APIRoute) and not depends_on(route, _is_role_check):
+        check_query(request, session)
     return Caller.of(account)
 
 
@@ -94,22 +96,32 @@ CurrentUser = Annotated[Caller, Depends(get_caller)]
 
 
 def check_public_query(request: Request) -> None:
-    """The query check of every API router; a route that authenticates runs it in `get_caller` instead."""
+    """The query check of every API router; a route that authenticates runs it after the caller is known."""
     route = request.scope.get("route")
-    if isinstance(route, APIRoute) and not depends_on(route, get_caller):
+    if isinstance(route, APIRoute) and not depends_on(route, _is_get_caller):
         check_query(request)
 
 
-def require_role(*roles: Role) -> Callable[[Caller], Caller]:
+def _is_get_caller(call: Callable[..., Any]) -> bool:
+    return call is get_caller
+
+
+def _is_role_check(call: Callable[..., Any]) -> bool:
+    return getattr(call, "checks_role", False) is True
+
+
+def require_role(*roles: Role) -> Callable[..., Awaitable[Caller]]:
     """A dependency that lets only the given roles through (403 otherwise)."""
 
-    async def _check(caller: CurrentUser) -> Caller:
+    async def _check(request: Request, caller: CurrentUser) -> Caller:
         # async on purpose: a pure check should not cost a hop to the thread pool.
         if not caller.has_role(*roles):
             raise Forbidden()
+        await check_query_async(request)
         return caller
 
     _check.__name__ = f"require_{'_or_'.join(roles)}"
+    _check.checks_role = True  # type: ignore[attr-defined]
     return _check
 
 

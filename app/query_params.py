@@ -6,9 +6,10 @@ Here an unknown parameter name is `422 unknown_query_parameter` listing the acce
 outside a closed vocabulary is `422 unknown_filter_value` listing the valid values. A vocabulary is an
 Enum or Literal type, or data named by `x-vocabulary` on the parameter (`categories`: the taxonomy).
 
-On a route that authenticates, the check runs right after authentication (`app.deps.get_caller` calls
-`check_query`), so an anonymous or expired caller gets 401 whatever the query says; on a public route it
-runs first, as a router dependency (`app.deps.check_public_query`).
+A single-valued parameter given twice is `422 repeated_query_parameter` (the framework would keep the last).
+
+Order: authentication, then the role check, then the query (`app.deps`): a caller without a valid token
+gets 401 and a caller of another role 403, whatever the query says. A public route checks it first.
 """
 
 from __future__ import annotations
@@ -16,10 +17,13 @@ from __future__ import annotations
 import enum
 import types
 from collections.abc import Callable, Collection, Iterator
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from fastapi import Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.dependencies.models import Dependant
+from fastapi.dependencies.utils import field_annotation_is_sequence
 from fastapi.routing import APIRoute
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -52,73 +56,124 @@ CategoryQuery = Annotated[
 
 
 def check_query(request: Request, session: Session | None = None) -> None:
-    """422 for a query parameter the route does not declare, or a value outside its vocabulary.
+    """422 for a query parameter the route does not declare, repeats, or a value outside its vocabulary.
 
     A data vocabulary is read through `session` when given (the request's own), else a session of its own.
     """
+    pending = check_closed(request)
+    if pending and session is not None:
+        check_data(request, pending, session)
+    elif pending:
+        _check_data_apart(request, pending)
+
+
+async def check_query_async(request: Request) -> None:
+    """`check_query` on the event loop: only a data vocabulary is read, in the thread pool."""
+    pending = check_closed(request)
+    if pending:
+        await run_in_threadpool(_check_data_apart, request, pending)
+
+
+def _check_data_apart(request: Request, pending: list[tuple[str, str]]) -> None:
+    with request.app.state.sessionmaker() as own:
+        check_data(request, pending, own)
+
+
+def check_closed(request: Request) -> list[tuple[str, str]]:
+    """Raise for unknown or repeated names and closed values; the (name, data vocabulary) pairs left."""
     route = request.scope.get("route")
     if not isinstance(route, APIRoute) or not request.query_params:
-        return
+        return []
     declared = declared_query(route)
     unknown = sorted(set(request.query_params) - declared.keys())
     if unknown:
-        names = ", ".join(unknown)
+        names = ", ".join(unknown[:MAX_LISTED])
         raise Unprocessable(
             code="unknown_query_parameter",
             detail=(f"未知的查询参数：{names}", f"unknown query parameter: {names}"),
-            unknown=unknown,
+            unknown=unknown[:MAX_LISTED],
             accepted=sorted(declared),
         )
-    for name, vocabulary in declared.items():
-        if vocabulary is None or name not in request.query_params:
+    # Starlette and FastAPI keep the last of repeated values: `?limit=500&limit=5` must not pass as 5.
+    repeated = sorted(n for n in set(request.query_params) if not declared[n].many and _count(request, n) > 1)
+    if repeated:
+        names = ", ".join(repeated)
+        raise Unprocessable(
+            code="repeated_query_parameter",
+            detail=(f"查询参数只能出现一次：{names}", f"query parameter given more than once: {names}"),
+            repeated=repeated,
+        )
+    pending = []
+    for name, param in declared.items():
+        if param.vocabulary is None or name not in request.query_params:
             continue
-        allowed = _allowed(request, vocabulary, session)
-        for value in request.query_params.getlist(name):
-            if value not in allowed:
-                raise Unprocessable(
-                    code="unknown_filter_value",
-                    detail=(f"{name} 的取值 “{value}” 无效", f"{name}={value} is not a valid value"),
-                    parameter=name,
-                    value=value,
-                    allowed=sorted(allowed)[:MAX_LISTED],
-                )
+        if isinstance(param.vocabulary, str):
+            pending.append((name, param.vocabulary))
+        else:
+            _check_values(request, name, param.vocabulary)
+    return pending
 
 
-def _allowed(request: Request, vocabulary: frozenset[str] | str, session: Session | None) -> Collection[str]:
-    if isinstance(vocabulary, frozenset):
-        return vocabulary
-    if session is not None:
-        return set(DATA_VOCABULARIES[vocabulary](session))
-    with request.app.state.sessionmaker() as own:
-        return set(DATA_VOCABULARIES[vocabulary](own))
+def check_data(request: Request, pending: list[tuple[str, str]], session: Session) -> None:
+    """The values of parameters whose vocabulary is data (the taxonomy), read through `session`."""
+    for name, vocabulary in pending:
+        _check_values(request, name, set(DATA_VOCABULARIES[vocabulary](session)))
+
+
+def _count(request: Request, name: str) -> int:
+    return len(request.query_params.getlist(name))
+
+
+def _check_values(request: Request, name: str, allowed: Collection[str]) -> None:
+    for value in request.query_params.getlist(name):
+        if value not in allowed:
+            raise Unprocessable(
+                code="unknown_filter_value",
+                detail=(f"{name} 的取值 “{value}” 无效", f"{name}={value} is not a valid value"),
+                parameter=name,
+                value=value,
+                allowed=sorted(allowed)[:MAX_LISTED],
+            )
+
+
+@dataclass(frozen=True, slots=True)
+class Param:
+    """What a route declares of one query parameter."""
+
+    vocabulary: frozenset[str] | str | None  # its closed values, a data vocabulary's name, or None (open)
+    many: bool  # a list parameter, which may repeat
 
 
 # Routes are not hashable; keyed by identity, the route kept alive beside its entry so ids are not reused.
-_DECLARED: dict[int, tuple[APIRoute, dict[str, frozenset[str] | str | None]]] = {}
+_DECLARED: dict[int, tuple[APIRoute, dict[str, Param]]] = {}
 
 
-def declared_query(route: APIRoute) -> dict[str, frozenset[str] | str | None]:
-    """{name: its closed values, a data vocabulary's name, or None (any value)} for one route."""
+def declared_query(route: APIRoute) -> dict[str, Param]:
+    """{name: what is declared of it} for one route's query parameters."""
     entry = _DECLARED.get(id(route))
     if entry is None:
-        declared = {f.alias: _vocabulary(f.field_info) for f in _query_fields(route.dependant)}
+        declared = {
+            f.alias: Param(_vocabulary(f.field_info), field_annotation_is_sequence(f.field_info.annotation))
+            for f in _query_fields(route.dependant)
+        }
         entry = _DECLARED[id(route)] = (route, declared)
     return entry[1]
 
 
-_DEPENDS: dict[tuple[int, Callable[..., Any]], tuple[APIRoute, bool]] = {}
+_DEPENDS: dict[tuple[int, Callable[..., bool]], tuple[APIRoute, bool]] = {}
 
 
-def depends_on(route: APIRoute, fn: Callable[..., Any]) -> bool:
-    """Whether `fn` is among the route's dependencies, at any depth."""
-    entry = _DEPENDS.get((id(route), fn))
+def depends_on(route: APIRoute, test: Callable[[Callable[..., Any]], bool]) -> bool:
+    """Whether a dependency of the route, at any depth, passes `test` (given the dependency's callable)."""
+    entry = _DEPENDS.get((id(route), test))
     if entry is None:
-        entry = _DEPENDS[(id(route), fn)] = (route, _calls(route.dependant, fn))
+        entry = _DEPENDS[(id(route), test)] = (route, _any_call(route.dependant, test))
     return entry[1]
 
 
-def _calls(dependant: Dependant, fn: Callable[..., Any]) -> bool:
-    return dependant.call is fn or any(_calls(sub, fn) for sub in dependant.dependencies)
+def _any_call(dependant: Dependant, test: Callable[[Callable[..., Any]], bool]) -> bool:
+    found = dependant.call is not None and test(dependant.call)
+    return found or any(_any_call(sub, test) for sub in dependant.dependencies)
 
 
 def _query_fields(dependant: Dependant) -> Iterator[Any]:

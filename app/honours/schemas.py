@@ -14,7 +14,7 @@ class EvaluateRequest(Input):
     """Apply the honour rules to a period inside your jurisdiction."""
 
     model_config = ConfigDict(
-        json_schema_extra={"examples": [{"period_start": "2026-01-01", "period_end": "2026-12-31"}]}
+        json_schema_extra={"examples": [{"period_start": "2025-07-01", "period_end": "2026-06-30"}]}
     )
 
     period_start: date

@@ -19,6 +19,7 @@ from app.honours.certificate import CertificateText, render_certificate
 from app.models import Commitment, Honour, MatchOutcome, MatchRating, Mentor, Region
 from app.pagination import Paged, desc, paginate
 from app.reports.common import ReportParams, activated_in_range, first_sale_in_window, fulfilment_rate
+from app.reports.service import report_range
 
 # No 0/O, 1/I/L: a code read aloud or typed from paper should not be ambiguous. 16 of 32 = 80 bits.
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
@@ -91,8 +92,13 @@ def evaluate(
         raise Unprocessable(
             code="region_required", detail=("请指定地区", "name the region the honours are for")
         )
-    if period_start > period_end:
-        raise Unprocessable(code="invalid_date_range")
+    # The reports' window and length limits, and the period must be over: an honour is for what was done.
+    period_start, period_end = report_range(period_start, period_end)
+    if period_end > china_today():
+        raise Unprocessable(
+            code="period_not_over",
+            detail=("评选期尚未结束", "the period has not ended yet (China date)"),
+        )
     figures = mentor_figures(session, ReportParams(scope, period_start, period_end))
     existing = {
         (m, r)

@@ -17,6 +17,9 @@ from app.reports.common import Report, ReportParams
 
 DEFAULT_RANGE_DAYS = 365
 MAX_RANGE_DAYS = 5 * 366
+# The window a range must lie in: no pairing predates it, and a range may reach a year ahead (a plan's end).
+EARLIEST_DAY = date(2000, 1, 1)
+LATEST_DAYS_AHEAD = 366
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +42,29 @@ CATALOGUE: dict[str, ReportSpec] = {
 REPORT_NAMES = tuple(CATALOGUE)
 
 
+def report_range(date_from: date | None, date_to: date | None) -> tuple[date, date]:
+    """The range of a report: by default the last 365 China days; at most five years, inside the window."""
+    latest = china_today() + timedelta(days=LATEST_DAYS_AHEAD)
+    end = date_to or china_today()
+    if not EARLIEST_DAY <= end <= latest or (date_from is not None and not date_from >= EARLIEST_DAY):
+        raise Unprocessable(
+            code="invalid_date_range",
+            detail=(
+                f"日期须在 {EARLIEST_DAY.isoformat()} 至 {latest.isoformat()} 之间",
+                f"dates must lie between {EARLIEST_DAY.isoformat()} and {latest.isoformat()}",
+            ),
+            earliest=EARLIEST_DAY.isoformat(),
+            latest=latest.isoformat(),
+        )
+    start = date_from or max(EARLIEST_DAY, end - timedelta(days=DEFAULT_RANGE_DAYS - 1))
+    if start > end or (end - start).days > MAX_RANGE_DAYS:
+        raise Unprocessable(
+            code="invalid_date_range",
+            detail=("起止日期不正确（最长五年）", "bad date range (at most five years)"),
+        )
+    return start, end
+
+
 def run_report(
     session: Session,
     *,
@@ -52,16 +78,14 @@ def run_report(
     """Compute one report by SQL aggregation for the caller's jurisdiction and a date range."""
     spec = CATALOGUE[name]
     if by is not None and by not in spec.groupings:
+        names = ", ".join(spec.groupings)
         raise Unprocessable(
             code="invalid_grouping",
-            detail=(f"该报表可按 {spec.groupings} 分组", f"this report groups by one of {spec.groupings}"),
+            detail=(f"该报表可按以下方式分组：{names}", f"this report groups by one of: {names}")
+            if spec.groupings
+            else ("该报表不分组，请去掉 by", "this report takes no grouping: leave out `by`"),
+            allowed=list(spec.groupings),
         )
-    end = date_to or china_today()
-    start = date_from or end - timedelta(days=DEFAULT_RANGE_DAYS - 1)
-    if start > end or (end - start).days > MAX_RANGE_DAYS:
-        raise Unprocessable(
-            code="invalid_date_range",
-            detail=("起止日期不正确（最长五年）", "bad date range (at most five years)"),
-        )
+    start, end = report_range(date_from, date_to)
     params = ReportParams(report_region(caller, region), start, end, by or (spec.groupings or (None,))[0])
     return spec.build(session, params)

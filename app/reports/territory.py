@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time, timedelta
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, Integer, Select, and_, case, cast, func, or_, select
 from sqlalchemy.orm import Session
 
+from app.db import china_midnight
 from app.models import Category, Match, MatchOutcome, Mentor, Newcomer, NewcomerProduct, Region
 from app.reports.common import (
     RANGE_DEFINITION,
@@ -31,7 +32,7 @@ QUINTILES = 5
 
 def _existing_by_end(params: ReportParams) -> ColumnElement[bool]:
     """Active newcomer profiles in scope that existed at the end of the range."""
-    end = datetime.combine(params.date_to + timedelta(days=1), time(), tzinfo=UTC)
+    end = china_midnight(params.date_to + timedelta(days=1))
     return and_(
         Newcomer.is_active.is_(True), Newcomer.created_at < end, scoped(Newcomer.county_code, params.scope)
     )

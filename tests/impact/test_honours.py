@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from datetime import timedelta
 
 import pytest
 
+from app.db import china_today
 from app.honours import rules
 from app.honours.service import new_verification_code, normalise_code
 from app.models import Honour, Mentor
@@ -63,6 +65,28 @@ class TestEvaluate:
         assert evaluate(client, admin).json()["code"] == "region_required"
         assert evaluate(client, admin, region=SHANDONG).status_code == 201
         assert client.get("/api/v1/honours", headers=yunnan.headers).json()["items"] == []
+
+
+    @pytest.mark.parametrize(
+        ("period", "code"),
+        [
+            ({"period_start": "2026-07-01", "period_end": "2026-06-30"}, "invalid_date_range"),
+            ({"period_start": "0001-01-01", "period_end": "9999-12-31"}, "invalid_date_range"),
+            ({"period_start": "2020-01-01", "period_end": "2026-06-30"}, "invalid_date_range"),  # > 5 years
+        ],
+    )
+    def test_bad_periods(self, client, star, shandong, period, code):
+        r = evaluate(client, shandong, **period)
+        assert r.status_code == 422 and r.json()["code"] == code
+
+    def test_a_period_that_has_not_ended_is_refused(self, client, star, shandong):
+        # An honour is for what was done: the period must end by today's Beijing date.
+        today = china_today()
+        r = evaluate(client, shandong, period_start=str(today - timedelta(days=30)), period_end=str(today))
+        assert r.status_code == 201, r.text
+        tomorrow = today + timedelta(days=1)
+        r = evaluate(client, shandong, period_start=str(today - timedelta(days=30)), period_end=str(tomorrow))
+        assert r.status_code == 422 and r.json()["code"] == "period_not_over"
 
 
 class TestConfirmAndVerify:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import date
+from datetime import UTC, date, datetime, time
 
 import pytest
 from openpyxl import load_workbook
@@ -22,7 +22,7 @@ from openpyxl import load_workbook
 from app.matches.adapter import outcome_pairs
 from app.outcomes.labels import outcome_labels
 from tests.conftest import JIANGSU, SHANDONG, YUNNAN
-from tests.impact.conftest import RANGE
+from tests.impact.conftest import RANGE, add_newcomer
 
 
 @pytest.fixture
@@ -183,6 +183,19 @@ class TestGaps:
         assert (d["newcomers"], d["waiting"], d["active_matches"], d["mentors"]) == (1, 1, 0, 1)
         assert (d["no_active_match"], d["no_mentors"]) == (True, False)
 
+    def test_the_range_ends_at_beijing_midnight(self, client, db, world, users):
+        # 20:00 UTC on the range's last day is 04:00 the next morning in Beijing: after the range.
+        end = date.fromisoformat(RANGE["date_to"])
+        late = add_newcomer(db, world.shandong_other, "次日清晨登记")
+        late.created_at = datetime.combine(end, time(20), tzinfo=UTC)
+        db.commit()
+        rows = {r["county_code"]: r for r in get(client, users["shandong"], "gaps")["rows"]}
+        assert rows[world.shandong_other]["newcomers"] == 1
+        late.created_at = datetime.combine(end, time(15, 59), tzinfo=UTC)  # 23:59 in Beijing: inside
+        db.commit()
+        rows = {r["county_code"]: r for r in get(client, users["shandong"], "gaps")["rows"]}
+        assert rows[world.shandong_other]["newcomers"] == 2
+
     def test_scoping(self, client, world, users):
         # Yunnan: n5 is helped (m5 active) and mentor B lives there: no gap.
         assert get(client, users["yunnan"], "gaps")["rows"] == []
@@ -265,11 +278,28 @@ class TestParameters:
             ({"date_from": "2016-01-01", "date_to": "2026-04-01"}, "invalid_date_range"),
             ({"format": "pdf"}, "unknown_filter_value"),  # app/query_params.py lists json, xlsx, csv
             ({"date_from": "yesterday"}, "validation_failed"),
+            # The ends of the calendar: a default start before year 1, or a day after 9999-12-31.
+            ({"date_to": "0001-01-01"}, "invalid_date_range"),
+            ({"date_to": "9999-12-31"}, "invalid_date_range"),
+            ({"date_from": "9999-12-31", "date_to": "9999-12-31"}, "invalid_date_range"),
+            ({"date_from": "0001-01-01", "date_to": "0001-01-02"}, "invalid_date_range"),
         ],
     )
-    def test_bad_parameters(self, client, users, params, code):
-        r = client.get("/api/v1/reports/reach", params=params, headers=users["shandong"].headers)
+    @pytest.mark.parametrize("report", ["reach", "gaps", "equity", "flows"])
+    def test_bad_parameters(self, client, users, params, code, report):
+        if report != "reach" and "by" in params:
+            return
+        r = client.get(f"/api/v1/reports/{report}", params=params, headers=users["shandong"].headers)
         assert r.status_code == 422 and r.json()["code"] == code
+
+    def test_a_bad_grouping_lists_the_groupings(self, client, users):
+        en = {**users["shandong"].headers, "Accept-Language": "en"}
+        body = client.get("/api/v1/reports/reach", params={"by": "colour"}, headers=en).json()
+        assert body["allowed"] == ["county", "mentor", "province"]
+        assert body["detail"] == "this report groups by one of: county, mentor, province"
+        body = client.get("/api/v1/reports/flows", params={"by": "county"}, headers=en).json()
+        assert body["code"] == "invalid_grouping" and body["allowed"] == []
+        assert "no grouping" in body["detail"]
 
     def test_unknown_report_and_roles(self, client, users, make_user):
         assert client.get("/api/v1/reports/secrets", headers=users["admin"].headers).status_code == 422
