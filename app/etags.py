@@ -25,9 +25,13 @@ def etag(version: int) -> str:
 
 
 def check_if_match(version: int, if_match: str | None) -> None:
-    """428 without If-Match; 412 when it names another version (a weak W/ prefix and * are accepted)."""
+    """428 without If-Match; 412 unless it names this version's strong ETag, or is `*`.
+
+    RFC 9110 compares If-Match strongly: a weak tag (W/"3") never matches, since it does not promise the
+    same bytes, so a write based on it could overwrite a change the client never saw.
+    """
     if if_match is None:
         raise PreconditionRequired()
-    tags = {t.strip().removeprefix("W/") for t in if_match.split(",")}
+    tags = {t.strip() for t in if_match.split(",")}
     if "*" not in tags and etag(version) not in tags:
         raise PreconditionFailed()

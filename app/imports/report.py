@@ -16,19 +16,14 @@ from typing import Final
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.cells import neutralise
 from app.i18n import Lang
 from app.imports.read.decoding import RosterFileError
 from app.imports.read.headers import FIELDS, HEADER_LABEL_ZH
 from app.imports.read.reading import open_roster
 from app.models import ImportRowIssue, ImportRowResult, RosterFile, RosterImport
 
-_FORMULA_START: Final = ("=", "+", "-", "@", "\t", "\r")
 _PAGE: Final = 500
-
-
-def neutralise(cell: str) -> str:
-    """A cell Excel will show as text, never evaluate."""
-    return "'" + cell if cell.startswith(_FORMULA_START) else cell
 
 
 def _line(cells: list[str]) -> bytes:

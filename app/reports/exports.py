@@ -11,6 +11,7 @@ from typing import IO, Any
 from openpyxl import Workbook
 from starlette.responses import StreamingResponse
 
+from app.cells import neutralise
 from app.reports.common import Report
 
 # Spooled files stay in memory while small and move to disk past this size, so memory stays flat.
@@ -20,13 +21,6 @@ MEDIA = {
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     "csv": "text/csv; charset=utf-8",
 }
-
-
-def _cell(value: Any) -> Any:
-    # Formula injection: a text cell starting with = + - @ would run in Excel.
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
-        return "'" + value
-    return value
 
 
 def _title_rows(report: Report) -> list[list[Any]]:
@@ -45,7 +39,7 @@ def write_xlsx(report: Report, out: IO[bytes]) -> None:
         ws.append(row)
     ws.append(report.columns)
     for row in report.rows:
-        ws.append([_cell(v) for v in row])
+        ws.append([neutralise(v) for v in row])
     defs = wb.create_sheet("definitions")
     for zh, en in report.definitions:
         defs.append([zh, en])
@@ -58,7 +52,7 @@ def write_csv(report: Report, out: IO[bytes]) -> None:
     writer = csv.writer(text)
     writer.writerow(report.columns)
     for row in report.rows:
-        writer.writerow([_cell(v) for v in row])
+        writer.writerow([neutralise(v) for v in row])
     text.flush()
     text.detach()
 

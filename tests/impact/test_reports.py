@@ -337,6 +337,25 @@ class TestExports:
         assert rows[0][:3] == ["key", "name", "region_code"]
         assert rows[1][:4] == [world.caoxian, "曹县", world.caoxian, "3"]
 
+    @pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+    def test_a_name_that_starts_like_a_formula_is_text(self, client, db, world, users, fmt):
+        # Mentor names come from rosters: a township office's file may hold anything.
+        world.mentors["A"].name = "\t=HYPERLINK(\"http://x\")"
+        db.commit()
+        r = client.get(
+            "/api/v1/reports/reach",
+            params={**RANGE, "by": "mentor", "format": fmt},
+            headers=users["admin"].headers,
+        )
+        assert r.status_code == 200
+        if fmt == "csv":
+            cells = [c for row in csv.reader(io.StringIO(r.content.decode("utf-8-sig"))) for c in row]
+        else:
+            sheet = load_workbook(io.BytesIO(r.content), read_only=True)["reach"]
+            cells = [c for row in sheet.iter_rows(values_only=True) for c in row]
+        assert "'\t=HYPERLINK(\"http://x\")" in cells
+        assert not any(isinstance(c, str) and c.startswith(("=", "\t")) for c in cells)
+
 
 class TestOutcomeLabels:
     def test_labels_on_the_world(self, db, world):

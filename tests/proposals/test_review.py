@@ -111,6 +111,14 @@ class TestApprove:
         assert client.post(url, json={}, headers=coordinator.headers).status_code == 428
         stale = client.post(url, json={}, headers={**coordinator.headers, "If-Match": '"0"'})
         assert stale.status_code == 412
+        # If-Match compares strongly (RFC 9110): the weak form of the current tag does not match.
+        current = client.get(f"/api/v1/proposals/{pair.match_id}", headers=coordinator.headers).headers[
+            "etag"
+        ]
+        weak = client.post(url, json={}, headers={**coordinator.headers, "If-Match": f"W/{current}"})
+        assert weak.status_code == 412
+        listed = client.post(url, json={}, headers={**coordinator.headers, "If-Match": f'"0", {current}'})
+        assert listed.status_code == 200, listed.text
 
     def test_approve_takes_a_seat_and_logs(self, client, db, pair, coordinator):
         body = {
