@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import random
 from collections import defaultdict
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from app.access import Caller, Role
-from app.db import china_today, utcnow
+from app.db import CHINA_TZ, china_today, utcnow
 from app.honours import service as honours
 from app.matches.commitments import refresh_fulfilment
 from app.models import (
@@ -41,10 +41,13 @@ SALE_CHANCE = {"chain": 0.72, "same_trade": 0.6, "other": 0.42}
 POOL_PER_PROVINCE = 12
 HONOUR_REGIONS = ("32", "53", "37", "51", "52", "45")
 DEMO_COUNTIES = ("321322",)
+# Pairs began up to 420 days ago, proposed a week before; the profiles were there two months earlier.
+REGISTERED_DAYS_AGO = 490
 
 
 def _at(day: date) -> datetime:
-    return datetime.combine(day, time(9), tzinfo=UTC)
+    """09:00 in Beijing on a China day, never later than now (the history must not end in the future)."""
+    return min(datetime.combine(day, time(9), tzinfo=CHINA_TZ), utcnow())
 
 
 def seed_history(
@@ -171,6 +174,11 @@ def seed_history(
         for p in plans
     ]
     match_ids = bulk_insert(session, Match, match_rows, returning=True)
+    # The population predates its history: no report may count a pair whose newcomer or mentor
+    # registered after the pair began (the profiles were inserted just now).
+    registered = _at(today - timedelta(days=REGISTERED_DAYS_AGO))
+    session.execute(update(Newcomer).where(Newcomer.account_id.is_(None)).values(created_at=registered))
+    session.execute(update(Mentor).values(created_at=registered))
 
     transitions, outcomes, reports, commitments, ratings = [], [], [], [], []
     check_ins_for: list[tuple[int, int, dict[str, Any]]] = []

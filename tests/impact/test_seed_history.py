@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from sqlalchemy import func, select
 
 from app.access import Caller, Role
-from app.models import Honour, Match, MatchOutcome, Mentor
+from app.db import china_today, utcnow
+from app.models import Honour, Match, MatchOutcome, Mentor, Newcomer
 from app.reports.service import CATALOGUE, run_report
 from app.seed.demo import seed_demo
 
@@ -51,6 +54,24 @@ def test_history_is_consistent_and_feeds_every_report(db):
     for name in set(CATALOGUE) - {"homogenisation"}:
         report = run_report(db, caller=admin, name=name, region=None, date_from=None, date_to=None, by=None)
         assert report.rows, name
+    # Nobody is paired before they registered, and nothing happened later than now.
+    early = (
+        select(func.count())
+        .select_from(Match)
+        .join(Newcomer, Newcomer.id == Match.newcomer_id)
+        .join(Mentor, Mentor.id == Match.mentor_id)
+        .where((Newcomer.created_at > Match.created_at) | (Mentor.created_at > Match.created_at))
+    )
+    assert db.scalar(early) == 0
+    assert db.scalar(select(func.max(Match.updated_at))) <= utcnow()
+    # So over any past range, the matched newcomers of a penetration quintile are among its newcomers.
+    today = china_today()
+    for start, end in ((today - timedelta(days=300), today - timedelta(days=200)), (None, None)):
+        equity = run_report(
+            db, caller=admin, name="equity", region=None, date_from=start, date_to=end, by=None
+        )
+        for row in equity.records():
+            assert row["newcomers_matched"] <= row["newcomers"], row
     confirmed = db.scalars(select(Honour).where(Honour.status == "confirmed")).all()
     for honour in confirmed:
         assert honour.verification_code and db.get(Mentor, honour.mentor_id).honours
