@@ -79,7 +79,7 @@ def decode_cursor(cursor: str | None, types: tuple[type, ...]) -> list[Any] | No
         return None
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        key = json.loads(raw)
+        key = json.loads(raw, parse_constant=_no_constant)
     except (ValueError, UnicodeDecodeError) as exc:
         raise Unprocessable(code="invalid_cursor") from exc
     if (
@@ -91,6 +91,11 @@ def decode_cursor(cursor: str | None, types: tuple[type, ...]) -> list[Any] | No
     ):
         raise Unprocessable(code="invalid_cursor")
     return [float(v) if t is float else v for v, t in zip(key, types, strict=True)]
+
+
+def _no_constant(name: str) -> None:
+    # Python's json reads NaN and Infinity, which no sort key of ours can hold (and NaN orders oddly).
+    raise ValueError(name)
 
 
 def _fits(value: Any, type_: type) -> bool:

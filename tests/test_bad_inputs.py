@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import http.client
 import json
 import threading
@@ -46,6 +47,14 @@ class TestNulCharacters:
             params={"cursor": encode_cursor(["32\x00"])},
             headers=make_user("admin").headers,
         )
+        assert r.status_code == 422 and r.json()["code"] == "invalid_cursor"
+
+    @pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
+    def test_a_cursor_with_a_json_constant_is_422(self, client, make_user, constant):
+        # The review queue sorts by score (a float): NaN or Infinity is no score a page ever ended on.
+        forged = base64.urlsafe_b64encode(f"[{constant},1]".encode()).decode().rstrip("=")
+        coordinator = make_user("coordinator", "32")
+        r = client.get("/api/v1/proposals", params={"cursor": forged}, headers=coordinator.headers)
         assert r.status_code == 422 and r.json()["code"] == "invalid_cursor"
 
     def test_in_nested_body_strings_is_422_naming_the_field(self, client, make_user):
