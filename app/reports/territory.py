@@ -44,6 +44,10 @@ PROFILES_DEFINITION = (
 )
 
 
+def _share(value: float | None) -> float | None:
+    return None if value is None else round(value, 4)
+
+
 def penetration_quintiles() -> Select[Any]:
     """Each county with a known penetration and its quintile: code, penetration, q (1 = least penetrated).
 
@@ -229,7 +233,8 @@ def equity(session: Session, params: ReportParams) -> Report:
             "first_sale_90d",
             "share_first_sale_90d",
         ],
-        [tuple(r) for r in session.execute(stmt)],
+        # Penetration is stored as a float read from the reference table (0.02 comes back 0.0199999995...).
+        [(q, _share(lo), _share(hi), *rest) for q, lo, hi, *rest in session.execute(stmt)],
         [
             RANGE_DEFINITION,
             PROFILES_DEFINITION,
