@@ -78,6 +78,8 @@ TITLES: dict[str, tuple[str, str]] = {
     "already_rated": ("你已评价过该结对", "You have already rated this match"),
     "invalid_grouping": ("该报表不能这样分组", "This report cannot be grouped that way"),
     "invalid_date_range": ("起止日期不正确", "Invalid date range"),
+    "period_not_over": ("评选期尚未结束", "Period not over"),
+    "repeated_query_parameter": ("查询参数重复", "Repeated query parameter"),
     "region_required": ("请指定地区", "Name the region"),
     "honour_not_proposed": ("该荣誉已处理", "This honour was already decided"),
     "honour_revoked": ("该荣誉已撤销", "This honour is already revoked"),

@@ -365,6 +365,9 @@ class TestLanguageAndPhone:
         page = open_page("coord-jiangsu", viewport=PHONE)
         page.goto("/console/proposals")
         page.locator("table.queue tbody tr a").first.click()
+        # The click starts a navigation: measure the proposal page once it has loaded, not the queue mid-way.
+        page.wait_for_url(re.compile(r"/console/proposals/\d+(\?|$)"))
+        page.wait_for_load_state()
         assert no_horizontal_scroll(page)
         shoot(page, "phone-proposal")
 
