@@ -72,7 +72,8 @@ def wait_ok(url: str) -> None:
     """Block until the server answers /healthz."""
     for _ in range(100):
         try:
-            if httpx.get(f"{url}/healthz").status_code == 200:
+            # A guard, not a speed check: httpx's 5 s default was exceeded once on a busy machine.
+            if httpx.get(f"{url}/healthz", timeout=60).status_code == 200:
                 return
         except httpx.TransportError:
             time.sleep(0.05)

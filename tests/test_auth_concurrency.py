@@ -115,7 +115,7 @@ def test_client_limit_holds_across_servers(live_url):
         assert all(r.json()["code"] == "too_many_requests" for r in limited)
         assert all(0 < int(r.headers["retry-after"]) <= 3600 for r in limited)
         # Register and refresh share the client's budget.
-        with httpx.Client(base_url=b) as client:
+        with httpx.Client(base_url=b, timeout=120) as client:
             body = {"phone": "13811112222", "password": TEST_PASSWORD, "role": "mentor", "display_name": "x"}
             assert client.post("/api/v1/auth/register", json=body).status_code == 429
             assert client.post("/api/v1/auth/refresh", json={"refresh_token": "x" * 20}).status_code == 429

@@ -144,7 +144,7 @@ def test_reads_answer_while_a_writer_holds_the_lock(live: dict[str, Any], holder
     if holder == "other_process" and not live["url"].startswith("sqlite"):
         pytest.skip("a file lock held by another process is SQLite's case")
     base, headers, mentor_id = live["base"], live["headers"], live["mentor_id"]
-    etag = httpx.get(f"{base}/api/v1/mentors/{mentor_id}", headers=headers).headers["etag"]
+    etag = httpx.get(f"{base}/api/v1/mentors/{mentor_id}", headers=headers, timeout=WAIT).headers["etag"]
     hold = _app_writer if holder == "app" else _other_process_writer
     writes: list[int] = []
     write_threads = []
@@ -196,7 +196,7 @@ def test_every_get_route_answers_while_a_writer_holds_the_lock(live: dict[str, A
     base, mentor_id = live["base"], live["mentor_id"]
     paths = [
         path
-        for path, operations in httpx.get(f"{base}/openapi.json").json()["paths"].items()
+        for path, operations in httpx.get(f"{base}/openapi.json", timeout=WAIT).json()["paths"].items()
         if "get" in operations
     ]
     values = {"profile_id": str(mentor_id), "code": "321322", "report": "reach"}

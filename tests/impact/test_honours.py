@@ -66,7 +66,6 @@ class TestEvaluate:
         assert evaluate(client, admin, region=SHANDONG).status_code == 201
         assert client.get("/api/v1/honours", headers=yunnan.headers).json()["items"] == []
 
-
     @pytest.mark.parametrize(
         ("period", "code"),
         [
