@@ -1,4 +1,4 @@
-""""Mentors for me" throughput with and without a mentor editing their story every 0.5 s, in one run.
+""" "Mentors for me" throughput with and without a mentor editing their story every 0.5 s, in one run.
 
     .venv/bin/python -m bench.recommend_churn_bench [--seconds 20] [--rounds 2] [--concurrency 4]
         [--edit-every 0.5] [--database-url URL]
