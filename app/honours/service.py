@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from app.access import Caller
@@ -138,10 +138,13 @@ def list_honours(
     session: Session, *, caller: Caller, status: str | None, cursor: str | None, limit: int
 ) -> Paged[Honour]:
     """Honours awarded inside the caller's jurisdiction, newest first, one keyset page."""
-    stmt = select(Honour).where(caller.scope(Honour.jurisdiction_code))
-    if status:
-        stmt = stmt.where(Honour.status == status)
-    return paginate(session, stmt, [desc(Honour.id)], cursor, limit)
+    return paginate(session, _listed(select(Honour), caller, status), [desc(Honour.id)], cursor, limit)
+
+
+def _listed(stmt: Select[Any], caller: Caller, status: str | None) -> Select[Any]:
+    """The honours a list shows: inside the caller's jurisdiction, of one status if asked."""
+    stmt = stmt.where(caller.scope(Honour.jurisdiction_code))
+    return stmt.where(Honour.status == status) if status else stmt
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,13 +161,7 @@ def honour_views(
     session: Session, *, caller: Caller, status: str | None, cursor: str | None, limit: int
 ) -> Paged[HonourView]:
     """The same page as list_honours, each honour with its mentor's name (one query)."""
-    stmt = (
-        select(Honour, Mentor.name)
-        .join(Mentor, Mentor.id == Honour.mentor_id)
-        .where(caller.scope(Honour.jurisdiction_code))
-    )
-    if status:
-        stmt = stmt.where(Honour.status == status)
+    stmt = _listed(select(Honour, Mentor.name).join(Mentor, Mentor.id == Honour.mentor_id), caller, status)
     paged = paginate(session, stmt, [desc(Honour.id)], cursor, limit)
     return paged.map(
         lambda row: HonourView(

@@ -44,8 +44,9 @@ REPORT_NAMES = tuple(CATALOGUE)
 
 def report_range(date_from: date | None, date_to: date | None) -> tuple[date, date]:
     """The range of a report: by default the last 365 China days; at most five years, inside the window."""
-    latest = china_today() + timedelta(days=LATEST_DAYS_AHEAD)
-    end = date_to or china_today()
+    today = china_today()
+    latest = today + timedelta(days=LATEST_DAYS_AHEAD)
+    end = date_to or today
     if not EARLIEST_DAY <= end <= latest or (date_from is not None and not date_from >= EARLIEST_DAY):
         raise Unprocessable(
             code="invalid_date_range",
