@@ -16,7 +16,6 @@ from app.reports.schemas import Definition, ReportInfo, ReportRead
 from app.schemas import RegionCodeStr
 
 router = APIRouter(prefix="/api/v1/reports", tags=["reports"])
-ReportName = Literal[service.REPORT_NAMES]  # type: ignore[valid-type]
 MEDIA = exports.MEDIA
 
 
@@ -51,7 +50,9 @@ def catalogue(caller: CoordinatorUser) -> list[ReportInfo]:
     },
 )
 def get_report(
-    report: Annotated[ReportName, Path(description="Which report")],
+    report: Annotated[
+        str, Path(max_length=32, description=f"Which report: one of {', '.join(service.REPORT_NAMES)}")
+    ],
     caller: CoordinatorUser,
     session: SessionDep,
     date_from: date | None = None,

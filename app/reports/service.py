@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from app.access import Caller
 from app.access.reports import report_region
 from app.db import china_today
-from app.errors import Unprocessable
+from app.errors import NotFound, Unprocessable
 from app.reports import activity, territory
 from app.reports.common import Report, ReportParams
 
@@ -66,6 +66,18 @@ def report_range(date_from: date | None, date_to: date | None) -> tuple[date, da
     return start, end
 
 
+def spec_of(name: str) -> ReportSpec:
+    """The catalogue entry of a report; an unknown name is a resource that does not exist (404)."""
+    spec = CATALOGUE.get(name)
+    if spec is None:
+        raise NotFound(
+            code="unknown_report",
+            detail=("没有这个报表", "there is no such report"),
+            allowed=list(CATALOGUE),
+        )
+    return spec
+
+
 def run_report(
     session: Session,
     *,
@@ -77,7 +89,7 @@ def run_report(
     by: str | None,
 ) -> Report:
     """Compute one report by SQL aggregation for the caller's jurisdiction and a date range."""
-    spec = CATALOGUE[name]
+    spec = spec_of(name)
     if by is not None and by not in spec.groupings:
         names = ", ".join(spec.groupings)
         raise Unprocessable(

@@ -58,6 +58,12 @@ class TestReportPages:
         assert 'href="/console/flows"' in page.text and 'href="/console/honours"' in page.text
         assert "报表" in client.get("/console").text  # in the navigation
 
+    @pytest.mark.parametrize("path", ["/console/reports/zzz", "/console/reports/zzz/export?format=csv"])
+    def test_an_unknown_report_is_a_not_found_page(self, client, coordinator, path):
+        coordinator(SHANDONG)
+        page = client.get(path)
+        assert page.status_code == 404 and "text/html" in page.headers["content-type"]
+
     def test_reach_shows_the_worlds_figures(self, client, world, coordinator):
         coordinator(SHANDONG)
         page = client.get(f"/console/reports/reach?{QUERY}&by=county")

@@ -292,6 +292,19 @@ class TestParameters:
         r = client.get(f"/api/v1/reports/{report}", params=params, headers=users["shandong"].headers)
         assert r.status_code == 422 and r.json()["code"] == code
 
+    @pytest.mark.parametrize("name", ["zzz", "REACH", "reach2", "x" * 32])
+    def test_an_unknown_report_is_not_found(self, client, users, name):
+        en = {**users["shandong"].headers, "Accept-Language": "en"}
+        r = client.get(f"/api/v1/reports/{name}", headers=en)
+        assert r.status_code == 404, r.text
+        body = r.json()
+        assert body["code"] == "unknown_report" and body["allowed"][0] == "reach"
+        assert client.get(f"/api/v1/reports/{name}").status_code == 401  # authentication still comes first
+
+    def test_an_overlong_report_name_is_refused(self, client, users):
+        r = client.get(f"/api/v1/reports/{'x' * 33}", headers=users["shandong"].headers)
+        assert r.status_code == 422
+
     def test_a_bad_grouping_lists_the_groupings(self, client, users):
         en = {**users["shandong"].headers, "Accept-Language": "en"}
         body = client.get("/api/v1/reports/reach", params={"by": "colour"}, headers=en).json()
@@ -302,7 +315,7 @@ class TestParameters:
         assert "no grouping" in body["detail"]
 
     def test_unknown_report_and_roles(self, client, users, make_user):
-        assert client.get("/api/v1/reports/secrets", headers=users["admin"].headers).status_code == 422
+        assert client.get("/api/v1/reports/secrets", headers=users["admin"].headers).status_code == 404
         office = make_user("township_office", "371721121")
         assert client.get("/api/v1/reports/reach", headers=office.headers).status_code == 403
         assert client.get("/api/v1/reports/reach").status_code == 401
