@@ -315,6 +315,7 @@ def open_sheet(stream: IO[bytes], fmt: FileFormat, sheet_name: str | None, limit
         if sheet.total_height > max_rows:
             raise too_many_rows(limits.max_rows)
         spool = _spool_rows(sheet, limits, fmt)
+        del sheet  # calamine's copy of the sheet goes now, not when this frame ends
     finally:
         if archive is not None:
             archive.close()
