@@ -1,6 +1,6 @@
 """Roster import throughput and memory: the project's import against a naive ORM loop and a COPY floor.
 
-    .venv/bin/python -m bench.import_bench [--rows 100000] [--database-url URL] [--skip-naive]
+    .venv/bin/python -m bench.import_bench [--rows 100000] [--database-url URL] [--skip-naive] [--rounds N]
 
 Generates a messy 100k-row roster (GBK CSV and XLSX; real township codes from the regions table) and
 measures, each variant in its own subprocess so peak RSS (ru_maxrss) is per variant:
@@ -11,7 +11,9 @@ measures, each variant in its own subprocess so peak RSS (ru_maxrss) is per vari
   (c) PostgreSQL COPY of the already-validated rows into mentors + mentor_products (the floor; parsing
       excluded; only with a PostgreSQL --database-url).
 Without --database-url a temporary SQLite file is used (a and b only). On PostgreSQL a private schema
-is created and dropped.
+is created and dropped. Each line shows wall time, the variant process's CPU time and the CPU time of
+its PostgreSQL backends (read from /proc: the server must run on the same machine, else 0); with
+--rounds N the variants run N times interleaved and the medians are reported too.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import json
 import os
 import random
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -31,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import openpyxl
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import Engine, create_engine, event, select, text
 from sqlalchemy.orm import Session
 
 from app.db import make_engine, make_sessionmaker, utcnow
@@ -247,6 +250,7 @@ def variant_copy(url: str, path: Path) -> dict[str, Any]:
             tuple(json.dumps(v, ensure_ascii=False) if isinstance(v, list) else v for v in values.values())
         )
         products += [(values["id"], c, p) for p, c in enumerate(row.products)]
+    _CPU_CLOCK.start()  # the floor's CPU, like its time, excludes the parsing above
     start = time.perf_counter()
     raw = engine.raw_connection()
     try:
@@ -277,11 +281,60 @@ def _child(variant: str, url: str, path: str) -> None:
     # NumPy/SciPy/scikit-learn via `matching`) are resident before the variant starts.
     baseline = _status_mb("VmRSS") or 0.0
     resettable = _reset_peak()
+    _CPU_CLOCK.start()
     result = VARIANTS[variant](url, Path(path))
+    result["cpu_seconds"], result["server_cpu_seconds"] = _CPU_CLOCK.read()
     result["baseline_rss_mb"] = baseline
     result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     result["variant_peak_mb"] = _status_mb("VmHWM") if resettable else None
     print(json.dumps(result))
+
+
+class _CpuClock:
+    """CPU seconds of this process and of the PostgreSQL backends it opened (the server is local)."""
+
+    def __init__(self) -> None:
+        self._listening = False
+        self._client = 0.0
+        self._server: dict[int, float] = {}  # backend pid -> its CPU seconds at start()
+
+    def start(self) -> None:
+        """Count from now; the first call also starts noting the backend of each new connection."""
+        if not self._listening:
+            event.listen(Engine, "connect", self._note)
+            self._listening = True
+        self._client = _own_cpu_seconds()
+        self._server = {pid: _backend_cpu_seconds(pid) for pid in self._server}
+
+    def read(self) -> tuple[float, float]:
+        """(client, server) CPU seconds since start(); a backend that already exited counts 0."""
+        server = 0.0
+        for pid, began in self._server.items():
+            now = _backend_cpu_seconds(pid)
+            server += max(0.0, now - began) if now else 0.0
+        return _own_cpu_seconds() - self._client, server
+
+    def _note(self, dbapi_connection: Any, _record: Any) -> None:
+        info = getattr(dbapi_connection, "info", None)
+        if info is not None and hasattr(info, "backend_pid"):
+            self._server[info.backend_pid] = 0.0  # opened after start(): all its CPU counts
+
+
+def _own_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+_CPU_CLOCK = _CpuClock()
+
+
+def _backend_cpu_seconds(pid: int) -> float:
+    """User + system CPU of a server process so far (0 when it is gone or not on this machine)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _reset_peak() -> bool:
@@ -342,6 +395,51 @@ def run_variant(variant: str, url: str, path: Path) -> dict[str, Any]:
     return dict(json.loads(out.stdout.strip().splitlines()[-1]))
 
 
+def _medians(rounds: list[dict[str, dict[str, Any]]]) -> dict[str, dict[str, Any]]:
+    """Per variant, the median of each timing over the rounds and the highest peak RSS."""
+    merged: dict[str, dict[str, Any]] = {}
+    for name, first in rounds[0].items():
+        merged[name] = dict(first)
+        for key in ("seconds", "write_seconds", "cpu_seconds", "server_cpu_seconds"):
+            merged[name][key] = statistics.median(r[name][key] for r in rounds)
+        merged[name]["variant_peak_mb"] = max(r[name].get("variant_peak_mb") or 0 for r in rounds)
+    return merged
+
+
+def _report(results: dict[str, dict[str, Any]], rows: int) -> None:
+    """One line per variant, then the ratios the targets are about."""
+    for name, r in results.items():
+        rate = rows / r["seconds"]
+        print(
+            f"  {name:12s} {r['seconds']:8.2f} s {rate:8.0f} rows/s  writes {r['write_seconds']:7.2f} s  "
+            f"CPU {r['cpu_seconds']:6.2f} s + server {r['server_cpu_seconds']:6.2f} s  "
+            f"peak RSS {r.get('variant_peak_mb') or 0:4.0f} MB "
+            f"(app imports alone {r['baseline_rss_mb']:4.0f} MB)  "
+            f"created {r.get('created')} rejected {r.get('rejected', '-')}"
+        )
+    a = results["a csv"]["seconds"]
+    aw = results["a csv"]["write_seconds"]
+    if "b naive csv" in results:
+        b = results["b naive csv"]
+        print(
+            f"  speed-up of (a) over naive ORM (b): end to end {b['seconds'] / a:.1f}x, "
+            f"write phase {b['write_seconds'] / aw:.1f}x (target >= 5x)"
+        )
+    x = results["a xlsx"]["seconds"]
+    print(f"  (a) XLSX relative to (a) CSV of the same rows: {x / a:.2f}x (target <= 2x)")
+    if "c copy" in results:
+        c = results["c copy"]["seconds"]
+        cpu = {k: v["cpu_seconds"] + v["server_cpu_seconds"] for k, v in results.items()}
+        print(
+            f"  (a) CSV relative to the COPY floor (c): end to end {a / c:.2f}x (target <= 2x), "
+            f"write phase {aw / c:.2f}x; CPU (client + server) {cpu['a csv'] / cpu['c copy']:.2f}x"
+        )
+    for name in ("a csv", "a xlsx"):
+        peak = results[name].get("variant_peak_mb") or 0
+        verdict = "met" if peak < 300 else "MISS"
+        print(f"  peak RSS of ({name}): {peak:.0f} MB (target < 300 MB: {verdict})")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -349,6 +447,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--database-url", help="PostgreSQL URL (a private schema is used); default SQLite")
     parser.add_argument("--skip-naive", action="store_true")
+    parser.add_argument("--rounds", type=int, default=1, help="interleaved repetitions (medians reported)")
     parser.add_argument("--child", nargs=3, metavar=("VARIANT", "URL", "FILE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -372,42 +471,21 @@ def main() -> None:
             dialect = "postgresql" if schema else "sqlite"
             print(f"{args.rows} rows, {dialect}; csv {files['csv'].stat().st_size / 1e6:.1f} MB, "
                   f"xlsx {files['xlsx'].stat().st_size / 1e6:.1f} MB")  # fmt: skip
-            results: dict[str, dict[str, Any]] = {}
-            results["a csv"] = run_variant("project", url, files["csv"])
-            results["a xlsx"] = run_variant("project", url, files["xlsx"])
+            plan = [("a csv", "project", "csv"), ("a xlsx", "project", "xlsx")]
             if not args.skip_naive:
-                results["b naive csv"] = run_variant("naive", url, files["csv"])
+                plan.append(("b naive csv", "naive", "csv"))
             if schema:
-                results["c copy"] = run_variant("copy", url, files["csv"])
-            for name, r in results.items():
-                rate = args.rows / r["seconds"]
-                writes = f"{r['write_seconds']:7.2f}" if "write_seconds" in r else "      -"
-                print(
-                    f"{name:12s} {r['seconds']:8.2f} s {rate:8.0f} rows/s  writes {writes} s  "
-                    f"peak RSS {r.get('variant_peak_mb') or 0:4.0f} MB "
-                    f"(app imports alone {r['baseline_rss_mb']:4.0f} MB)  "
-                    f"created {r.get('created')} rejected {r.get('rejected', '-')}"
-                )
-            a = results["a csv"]["seconds"]
-            aw = results["a csv"]["write_seconds"]
-            if "b naive csv" in results:
-                b = results["b naive csv"]
-                print(
-                    f"speed-up of (a) over naive ORM (b): end to end {b['seconds'] / a:.1f}x, "
-                    f"write phase {b['write_seconds'] / aw:.1f}x (target >= 5x)"
-                )
-            x = results["a xlsx"]["seconds"]
-            print(f"(a) XLSX relative to (a) CSV of the same rows: {x / a:.2f}x (target <= 2x)")
-            if "c copy" in results:
-                c = results["c copy"]["seconds"]
-                print(
-                    f"(a) CSV relative to the COPY floor (c): end to end {a / c:.2f}x (target <= 2x), "
-                    f"write phase {aw / c:.2f}x"
-                )
-            for name in ("a csv", "a xlsx"):
-                peak = results[name].get("variant_peak_mb") or 0
-                verdict = "met" if peak < 300 else "MISS"
-                print(f"peak RSS of ({name}): {peak:.0f} MB (target < 300 MB: {verdict})")
+                plan.append(("c copy", "copy", "csv"))
+            rounds: list[dict[str, dict[str, Any]]] = []
+            for n in range(args.rounds):
+                # Interleaved: each round runs every variant once, so load drift hits them alike.
+                results = {name: run_variant(variant, url, files[kind]) for name, variant, kind in plan}
+                print(f"round {n + 1} of {args.rounds} (load average {os.getloadavg()[0]:.1f}):")
+                _report(results, args.rows)
+                rounds.append(results)
+            if len(rounds) > 1:
+                print(f"median of {len(rounds)} rounds (peak RSS: the highest):")
+                _report(_medians(rounds), args.rows)
         finally:
             if schema:
                 with admin.begin() as conn:

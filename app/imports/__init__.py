@@ -19,7 +19,8 @@ The pipeline, one stage per folder (each stage only knows the one before it):
                                    ▼
     status, rows, errors (JSON) and errors.csv (report) through the router
 
-Nothing holds the whole file: both passes stream it. A killed worker resumes after the last
-committed chunk (apply.py). read/ and validate/ are pure (no database) except the region lookup,
-which is injected.
+Nothing holds the whole file: both passes stream it. A workbook's sheet, which calamine parses whole,
+is converted once into a temporary row file (read/spool.py) and freed; both passes read that file.
+A killed worker resumes after the last committed chunk (apply.py). read/ and validate/ are pure (no
+database) except the region lookup, which is injected.
 """

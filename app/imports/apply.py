@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import gc
-import io
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -25,7 +24,7 @@ from app.bulk import lock_for_transaction
 from app.config import Settings
 from app.db import utcnow
 from app.imports.read.decoding import RosterFileError
-from app.imports.read.reading import RosterReader, open_roster
+from app.imports.read.reading import RosterReader, RosterSource
 from app.imports.validate.keys import DuplicateFinder, Duplicates
 from app.imports.validate.resolve import RegionResolver
 from app.imports.validate.stream import Checked, validated_stream
@@ -97,16 +96,11 @@ class _Run:
     limits: ImportLimits
     beat: Callable[[], bool]
     progress: Progress
-    data: bytes
+    source: RosterSource
     imp: ImportSnapshot
 
     def open(self) -> RosterReader:
-        return open_roster(
-            io.BytesIO(self.data),
-            filename=self.imp.filename,
-            content_type=self.imp.content_type,
-            sheet_name=self.imp.sheet,
-        )
+        return self.source.open()
 
     def set(self, **values: Any) -> None:
         # replace() first: a misspelt field fails before anything is written.
@@ -148,11 +142,18 @@ def run_import(
             return "missing"
         snapshot = ImportSnapshot.of(imp)
         data = file.data
-    run = _Run(sessions, import_id, limits or ImportLimits(), beat, progress, data, snapshot)
-    if run.imp.status in FINAL_IMPORT_STATUSES:
-        return run.imp.status
-    with _fewer_collections():
-        return _run(run)
+    if snapshot.status in FINAL_IMPORT_STATUSES:
+        return snapshot.status
+    # One source for every pass of this run: a workbook is converted once (read/spool.py).
+    source = RosterSource(
+        data, filename=snapshot.filename, content_type=snapshot.content_type, sheet_name=snapshot.sheet
+    )
+    run = _Run(sessions, import_id, limits or ImportLimits(), beat, progress, source, snapshot)
+    try:
+        with _fewer_collections():
+            return _run(run)
+    finally:
+        source.close()
 
 
 @contextlib.contextmanager

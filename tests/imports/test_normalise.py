@@ -13,6 +13,9 @@ from app.imports.validate.normalise import (
     CellError,
     clean_text,
     fold,
+    is_blank,
+    memoised,
+    memoised_warned,
     normalise_capacity,
     normalise_channels,
     normalise_kind,
@@ -323,3 +326,29 @@ def test_fold_cache_matches_uncached_fold(raw: str) -> None:
     expected = clean_text(unicodedata.normalize("NFKC", raw))
     assert fold(raw) == expected
     assert fold(raw) == expected  # a second call is served from the cache for short cells
+
+
+# Spaces of every kind, zero-width marks, and characters NFKC changes (full-width, ligatures).
+_TRICKY = st.sampled_from([" ", "\u3000", "\u00a0", "\u2003", "\t", "\n", "\u200b", "\ufeff", "\u2060",
+                           "\u180e", "\u0301", "Ａ", "ﬁ", "①", "a", "农", "\u3164"])  # fmt: skip
+
+
+@given(st.lists(_TRICKY | st.characters(), max_size=6).map("".join))
+def test_is_blank_agrees_with_folding(text: str) -> None:
+    assert is_blank(text) == (fold(text) == "")
+
+
+def test_memoised_normalisers_answer_as_the_plain_ones() -> None:
+    kind = memoised(normalise_kind)
+    years = memoised_warned(normalise_years)
+    products = memoised_warned(normalise_products)
+    for _ in range(2):
+        assert kind("专业合作社") == normalise_kind("专业合作社") == "cooperative"
+        assert years("2.5年") == normalise_years("2.5年")
+        assert products("苹果、花木", fake_map_product) == normalise_products("苹果、花木", fake_map_product)
+        long_cell = "农户" + " " * 100
+        assert kind(long_cell) == "household"  # longer than the memo's cells: normalised each time
+        with pytest.raises(CellError):
+            kind("不知道")  # errors are raised on every call, not remembered
+    first, second = years("2.5年"), years("2.5年")
+    assert first[1] and first[1] is not second[1]  # each caller gets its own warnings list

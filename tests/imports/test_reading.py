@@ -11,9 +11,11 @@ from pathlib import Path
 import openpyxl
 import openpyxl.xml
 import pytest
+import python_calamine
 
 from app.imports.read.decoding import RosterFileError
-from app.imports.read.reading import RawRow, ReadLimits, open_roster
+from app.imports.read.reading import RawRow, ReadLimits, RosterSource, open_roster
+from app.imports.read.spool import RowSpool
 from tests.imports.conftest import HEADER_EN, HEADER_ZH, csv_bytes, good_row, xlsx_path
 
 
@@ -311,3 +313,54 @@ def test_ods_with_a_dtd_is_refused() -> None:
 def test_workbook_row_limit_is_checked_before_the_sheet_is_loaded(tmp_path: Path) -> None:
     path = xlsx_path(tmp_path, [good_row(n) for n in range(50)])
     assert file_error(path, limits=ReadLimits(max_rows=10)).code == "too_many_rows"
+
+
+def test_row_spool_reads_back_every_row_in_order_any_number_of_times() -> None:
+    spool = RowSpool()
+    rows = [(n, [f"c{n}", "", "长文本" * (n % 7)]) for n in range(1, 2_600)]
+    for row_number, cells in rows:
+        spool.append(row_number, cells)
+    spool.finish()
+    first, second = iter(spool), iter(spool)
+    assert next(first) == rows[0]
+    assert list(second) == rows  # a second iterator is not disturbed by the first
+    assert [rows[0], *first] == rows
+    spool.close()
+
+
+def test_a_workbook_source_parses_the_sheet_once_for_every_pass(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = xlsx_path(tmp_path, [good_row(n) for n in range(1, 30)])
+    parsed = []
+    real = python_calamine.CalamineWorkbook.from_filelike
+
+    def counting(stream: object) -> python_calamine.CalamineWorkbook:
+        parsed.append(1)
+        return real(stream)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(python_calamine.CalamineWorkbook, "from_filelike", counting)
+    source = RosterSource(path.read_bytes(), filename="roster.xlsx", content_type=None, sheet_name=None)
+    try:
+        with source.open() as reader:
+            first = list(reader)
+            assert reader.sheet_title == "名单"
+        with source.open() as reader:
+            second = list(reader)
+            assert reader.sheet_title == "名单" and reader.header_row == 1
+    finally:
+        source.close()
+    assert parsed == [1]
+    assert first == second and [r.row_number for r in first] == list(range(2, 31))
+    assert first == read_all(path)[0]  # the same rows as a one-off read
+
+
+def test_a_csv_source_reads_the_same_rows_on_each_open() -> None:
+    data = csv_bytes([good_row(n) for n in range(1, 12)], encoding="gbk")
+    source = RosterSource(data, filename="roster.csv", content_type=None, sheet_name=None)
+    with source.open() as reader:
+        first = list(reader)
+    with source.open() as reader:
+        second = list(reader)
+    source.close()
+    assert first == second == read_all(data)[0] and len(first) == 11

@@ -2,13 +2,15 @@
 
 Rows are produced one at a time. A CSV is decoded as a stream, so nothing holds the whole file; a
 workbook sheet is parsed by calamine in one go, after the checks in workbook.py bound its size and
-rows. Row numbers are the spreadsheet's own 1-based numbers (the header is normally row 1), so people
-can find a reported row in Excel.
+rows, and spooled to a temporary file that RosterSource reuses for each pass of an import. Row
+numbers are the spreadsheet's own 1-based numbers (the header is normally row 1), so people can find
+a reported row in Excel.
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import os
 import shutil
 import tempfile
@@ -25,7 +27,7 @@ from app.imports.read.decoding import (
 )
 from app.imports.read.headers import HeaderMap, looks_like_title, map_headers
 from app.imports.read.limits import ReadLimits
-from app.imports.read.workbook import corrupt, open_sheet
+from app.imports.read.workbook import OpenSheet, corrupt, open_sheet
 
 RowCells = tuple[int, list[str]]
 
@@ -93,35 +95,51 @@ class RosterReader:
 
     def __init__(
         self,
-        stream: IO[bytes],
+        stream: IO[bytes] | None,
         *,
         filename: str | None,
         content_type: str | None,
         sheet_name: str | None,
         limits: ReadLimits,
-        owned: list[IO[bytes]],
+        owned: list[IO[bytes] | OpenSheet],
+        sheet: OpenSheet | None = None,
     ) -> None:
+        """Read a stream (detecting its format), or the rows of a workbook sheet converted earlier."""
         self.limits = limits
         self._owned = owned
-        self.formula_cells: dict[int, set[int]] = {}  # filled by the XLSX sheet scan
-        self.sheet_title: str | None = None
+        self.sheet: OpenSheet | None = sheet
         self.blank_rows_skipped = 0
         self.rows_read = 0
-        head = read_head(stream)
-        self.format: FileFormat = detect_format(head, filename=filename, content_type=content_type)
         try:
-            if self.format == "csv":
-                lines = DecodedLines(stream, head=head, max_line_chars=limits.max_line_chars)
-                self._lines: DecodedLines | None = lines
-                physical = _csv_rows(lines, limits)
+            if sheet is not None:
+                self.format: FileFormat = sheet.format
+                physical = sheet.rows()
             else:
-                self._lines = None
-                physical = self._workbook_rows(self._seekable(stream, head), sheet_name)
+                assert stream is not None
+                head = read_head(stream)
+                self.format = detect_format(head, filename=filename, content_type=content_type)
+                if self.format == "csv":
+                    lines = DecodedLines(stream, head=head, max_line_chars=limits.max_line_chars)
+                    physical = _csv_rows(lines, limits)
+                else:
+                    self.sheet = open_sheet(self._seekable(stream, head), self.format, sheet_name, limits)
+                    owned.append(self.sheet)
+                    physical = self.sheet.rows()
             self._physical = self._guarded(physical)
             self.header_row, self.header = self._find_header()
         except BaseException:
             self.close()
             raise
+
+    @property
+    def sheet_title(self) -> str | None:
+        """The worksheet read (None for a CSV)."""
+        return self.sheet.title if self.sheet is not None else None
+
+    @property
+    def formula_cells(self) -> dict[int, set[int]]:
+        """{row: {1-based columns}} of formula cells without a cached value (XLSX only)."""
+        return self.sheet.formulas if self.sheet is not None else {}
 
     def _seekable(self, stream: IO[bytes], head: bytes) -> IO[bytes]:
         """Zip needs random access: rewind, or spool a one-way stream to a temporary file."""
@@ -134,13 +152,6 @@ class RosterReader:
         shutil.copyfileobj(stream, spool)
         spool.seek(0)
         return spool
-
-    def _workbook_rows(self, stream: IO[bytes], sheet_name: str | None) -> Iterator[RowCells]:
-        """Rows of the chosen sheet as text cells, merged cells filled down (workbook.py)."""
-        sheet = open_sheet(stream, self.format, sheet_name, self.limits)
-        self.sheet_title = sheet.title
-        self.formula_cells = sheet.formulas
-        return sheet.rows
 
     def _guarded(self, physical: Iterator[RowCells]) -> Iterator[RowCells]:
         """Turn parser failures mid-file into RosterFileError and enforce the column limit."""
@@ -175,9 +186,10 @@ class RosterReader:
         """Data rows; blank rows in the middle are skipped and counted, trailing ones ignored."""
         pending_blank = 0
         columns = self.header.columns
+        formula_cells = self.formula_cells
         for row_number, cells in self._physical:
             mapped = self.header.apply(cells)
-            formulas = self.formula_cells.get(row_number)
+            formulas = formula_cells.get(row_number)
             fields = (
                 frozenset(columns[c - 1] for c in formulas if c - 1 in columns) if formulas else frozenset()
             )
@@ -196,7 +208,7 @@ class RosterReader:
         return self.header.unknown_columns
 
     def close(self) -> None:
-        """Release the workbook archive and any file we opened."""
+        """Release any file we opened and a converted sheet we own."""
         for handle in self._owned:
             handle.close()
 
@@ -218,7 +230,7 @@ def open_roster(
     limits: ReadLimits | None = None,
 ) -> RosterReader:
     """Open a roster, detect its format and map its header; file-level problems raise RosterFileError."""
-    owned: list[IO[bytes]] = []
+    owned: list[IO[bytes] | OpenSheet] = []
     if isinstance(source, str | os.PathLike):
         stream: IO[bytes] = open(source, "rb")  # noqa: SIM115 - closed by RosterReader.close
         owned.append(stream)
@@ -240,4 +252,45 @@ def open_roster(
         raise
 
 
-__all__ = ["RawRow", "ReadLimits", "RosterReader", "open_roster"]
+class RosterSource:
+    """An uploaded roster that an import reads several times (validation, apply, a resume).
+
+    A CSV is decoded again on each open (a stream; nothing is kept). A workbook's sheet is converted
+    on the first open and its spooled rows serve every later open, so calamine parses it once. Close
+    the source when the import is done (it deletes the spool).
+    """
+
+    def __init__(
+        self,
+        data: bytes,
+        *,
+        filename: str | None,
+        content_type: str | None,
+        sheet_name: str | None,
+        limits: ReadLimits | None = None,
+    ) -> None:
+        """Keep the file's bytes and read options; nothing is parsed until open()."""
+        self._data = data
+        self._options = {"filename": filename, "content_type": content_type, "sheet_name": sheet_name}
+        self._limits = limits or ReadLimits()
+        self._sheet: OpenSheet | None = None
+
+    def open(self) -> RosterReader:
+        """A reader from the first row; file-level problems raise RosterFileError."""
+        if self._sheet is not None:
+            return RosterReader(None, **self._options, limits=self._limits, owned=[], sheet=self._sheet)
+        owned: list[IO[bytes] | OpenSheet] = []
+        reader = RosterReader(io.BytesIO(self._data), **self._options, limits=self._limits, owned=owned)
+        if reader.sheet is not None:
+            owned.remove(reader.sheet)  # the source keeps the converted sheet for the next open
+            self._sheet = reader.sheet
+        return reader
+
+    def close(self) -> None:
+        """Delete a converted sheet's spool."""
+        if self._sheet is not None:
+            self._sheet.close()
+            self._sheet = None
+
+
+__all__ = ["RawRow", "ReadLimits", "RosterReader", "RosterSource", "open_roster"]

@@ -8,7 +8,9 @@ but it holds the whole sheet in memory. So before it sees the file:
 - the chosen XLSX sheet's XML is streamed once to count its rows against the row limit and to find
   formula cells that have no cached value (calamine reads them as blank; they must be reported);
 - an .xls is a plain OLE2 file: its size is the upload's, so nothing can inflate.
-Merged cells come from calamine and are filled downwards, as a person reading the sheet would.
+Merged cells come from calamine and are filled downwards, as a person reading the sheet would. The
+sheet's rows are then spooled to a temporary file (spool.py) and the workbook is freed, so the whole
+sheet is in memory only while it is converted, and later passes do not parse it again.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from defusedxml import ElementTree
 
 from app.imports.read.decoding import FileFormat, RosterFileError
 from app.imports.read.limits import ReadLimits
+from app.imports.read.spool import RowSpool
 
 RowCells = tuple[int, list[str]]
 
@@ -259,15 +262,28 @@ def _vertical_merges(sheet: python_calamine.CalamineSheet, limit: int) -> dict[i
 
 @dataclass(slots=True)
 class OpenSheet:
-    """A chosen worksheet: its title, its rows as text, and its formula cells without a value."""
+    """A chosen worksheet, converted: its title, its rows as text (spooled), formulas without a value."""
 
     title: str
-    rows: Iterator[RowCells]
+    format: FileFormat
+    spool: RowSpool
     formulas: dict[int, set[int]]
+
+    def rows(self) -> Iterator[RowCells]:
+        """The sheet's rows from the start, merged cells already filled down."""
+        return iter(self.spool)
+
+    def close(self) -> None:
+        """Delete the spooled rows."""
+        self.spool.close()
 
 
 def open_sheet(stream: IO[bytes], fmt: FileFormat, sheet_name: str | None, limits: ReadLimits) -> OpenSheet:
-    """Check the file, choose the sheet (by name, else the first visible one) and read it."""
+    """Check the file, choose the sheet (by name, else the first visible one) and convert it.
+
+    The sheet's rows are spooled to a temporary file and the workbook is closed before this returns,
+    so calamine's copy of the sheet is gone before the import's own working set grows.
+    """
     formulas: dict[int, set[int]] = {}
     archive = check_archive(stream, fmt, limits) if fmt in ("xlsx", "ods") else None
     try:
@@ -276,20 +292,12 @@ def open_sheet(stream: IO[bytes], fmt: FileFormat, sheet_name: str | None, limit
             workbook = python_calamine.CalamineWorkbook.from_filelike(stream)  # type: ignore[arg-type]
         except Exception as exc:  # calamine raises its own errors (zip, XML, password) on bad input
             raise corrupt(fmt) from exc
-        metadata = workbook.sheets_metadata
-        if sheet_name is not None:
-            title = next((m.name for m in metadata if m.name.strip() == sheet_name.strip()), None)
-        else:
-            visible = python_calamine.SheetVisibleEnum.Visible
-            worksheet = python_calamine.SheetTypeEnum.WorkSheet
-            title = next((m.name for m in metadata if m.visible == visible and m.typ == worksheet), None)
-        if title is None:
-            titles = "、".join(m.name for m in metadata)
-            raise RosterFileError(
-                "sheet_not_found",
-                f"找不到工作表“{sheet_name or ''}”。现有工作表：{titles}。",
-                f'Worksheet "{sheet_name or ""}" not found. Sheets: {titles}.',
-            )
+    except BaseException:
+        if archive is not None:
+            archive.close()
+        raise
+    try:
+        title = _choose_sheet(workbook, sheet_name)
         max_rows = limits.max_rows + limits.header_search_rows + 1
         if archive is not None and fmt == "xlsx":
             part = _xlsx_sheet_part(archive, title)
@@ -297,29 +305,61 @@ def open_sheet(stream: IO[bytes], fmt: FileFormat, sheet_name: str | None, limit
                 raise corrupt(fmt)
             with archive.open(part) as source:
                 formulas = scan_sheet_xml(source, max_rows).formulas
+        if archive is not None:
+            archive.close()
+            archive = None
         try:
             sheet = workbook.get_sheet_by_name(title)
         except Exception as exc:
             raise corrupt(fmt) from exc
         if sheet.total_height > max_rows:
             raise too_many_rows(limits.max_rows)
+        spool = _spool_rows(sheet, limits, fmt)
+        del sheet  # calamine's copy of the sheet goes now, not when this frame ends
     finally:
         if archive is not None:
             archive.close()
-    return OpenSheet(title, _sheet_rows(sheet, limits, fmt), formulas)
+        workbook.close()
+    return OpenSheet(title, fmt, spool, formulas)
 
 
-def _sheet_rows(sheet: python_calamine.CalamineSheet, limits: ReadLimits, fmt: str) -> Iterator[RowCells]:
-    """The sheet's rows as text cells with spreadsheet row numbers, merged cells filled down."""
+def _choose_sheet(workbook: python_calamine.CalamineWorkbook, sheet_name: str | None) -> str:
+    """The named sheet's title, else the first visible worksheet's; a missing one is an error."""
+    metadata = workbook.sheets_metadata
+    if sheet_name is not None:
+        title = next((m.name for m in metadata if m.name.strip() == sheet_name.strip()), None)
+    else:
+        visible = python_calamine.SheetVisibleEnum.Visible
+        worksheet = python_calamine.SheetTypeEnum.WorkSheet
+        title = next((m.name for m in metadata if m.visible == visible and m.typ == worksheet), None)
+    if title is None:
+        titles = "、".join(m.name for m in metadata)
+        raise RosterFileError(
+            "sheet_not_found",
+            f"找不到工作表“{sheet_name or ''}”。现有工作表：{titles}。",
+            f'Worksheet "{sheet_name or ""}" not found. Sheets: {titles}.',
+        )
+    return title
+
+
+def _spool_rows(sheet: python_calamine.CalamineSheet, limits: ReadLimits, fmt: str) -> RowSpool:
+    """The sheet's rows as text cells with spreadsheet row numbers, merged cells filled down, spooled."""
     filler = MergeFiller(_vertical_merges(sheet, limits.max_merged_ranges))
     first_row, first_col = sheet.start or (0, 0)
     pad = [""] * first_col  # calamine's rows start at the first used column
+    spool = RowSpool()
     try:
-        for offset, values in enumerate(sheet.iter_rows()):
-            row_number = first_row + offset + 1
-            cells = [*pad, *map(cell_text, values)] if pad else [cell_text(v) for v in values]
-            yield row_number, filler.fill(row_number, cells)
-    except RosterFileError:
+        try:
+            for offset, values in enumerate(sheet.iter_rows()):
+                row_number = first_row + offset + 1
+                cells = [*pad, *map(cell_text, values)] if pad else [cell_text(v) for v in values]
+                spool.append(row_number, filler.fill(row_number, cells))
+            spool.finish()
+        except RosterFileError:
+            raise
+        except Exception as exc:  # damaged cell data surfacing while rows are read
+            raise corrupt(fmt) from exc
+    except BaseException:
+        spool.close()
         raise
-    except Exception as exc:
-        raise corrupt(fmt) from exc
+    return spool

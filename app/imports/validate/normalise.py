@@ -13,7 +13,7 @@ import re
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, TypeVar
 
 from app.imports.validate.products import ProductGroup, no_group
 from matching.vocab import SALES_BANDS
@@ -68,6 +68,55 @@ _FOLD_CACHED_CHARS: Final = 32
 @functools.lru_cache(maxsize=4_096)  # pure, and bounded: 4,096 strings of at most 32 characters
 def _fold_short(raw: str) -> str:
     return clean_text(unicodedata.normalize("NFKC", raw))
+
+
+def is_blank(raw: str) -> bool:
+    """fold(raw) == "", without folding: a cell is blank when nothing but spaces and zero-width marks.
+
+    NFKC never turns a visible character into a space or a zero-width mark, so only the first
+    character after the spaces needs a look; only a cell starting with a zero-width mark is folded.
+    """
+    text = raw.strip()
+    return not text or (text[0] in _INVISIBLE and not fold(raw))
+
+
+_INVISIBLE: Final = frozenset("\u200b\u200c\u200d\u2060\ufeff")
+_MEMO_CHARS: Final = 64
+_MEMO_SIZE: Final = 4_096
+_T = TypeVar("_T")
+_W = TypeVar("_W")
+
+
+def memoised(normalise: Callable[..., _T]) -> Callable[..., _T]:
+    """A pure normaliser whose answers for short cells are remembered (bounded LRU).
+
+    Roster columns repeat a handful of values (kinds, channel lists, "3年", capacities) on every row.
+    The answer must be immutable; an error is not remembered (the cell is normalised, and raises, again).
+    """
+    cached = functools.lru_cache(maxsize=_MEMO_SIZE)(normalise)
+
+    def call(raw: str, *args: object) -> _T:
+        return cached(raw, *args) if len(raw) <= _MEMO_CHARS else normalise(raw, *args)
+
+    return call
+
+
+def memoised_warned(
+    normalise: Callable[..., tuple[_W, list[CellProblem]]],
+) -> Callable[..., tuple[_W, list[CellProblem]]]:
+    """memoised() for normalisers that return (value, warnings): each caller gets its own list."""
+
+    def frozen(raw: str, *args: object) -> tuple[_W, tuple[CellProblem, ...]]:
+        value, warnings = normalise(raw, *args)
+        return value, tuple(warnings)
+
+    cached = memoised(frozen)
+
+    def call(raw: str, *args: object) -> tuple[_W, list[CellProblem]]:
+        value, warnings = cached(raw, *args)
+        return value, list(warnings)
+
+    return call
 
 
 def split_list(raw: str) -> list[str]:

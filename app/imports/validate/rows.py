@@ -20,6 +20,9 @@ from app.imports.validate.normalise import (
     CellProblem,
     clean_text,
     fold,
+    is_blank,
+    memoised,
+    memoised_warned,
     normalise_capacity,
     normalise_channels,
     normalise_kind,
@@ -244,8 +247,8 @@ def validate_row(
             )
         cells[name] = value
 
-    # Folded once per cell here (each cell is asked about once or twice below).
-    filled = {name for name, value in cells.items() if value and fold(value)}
+    # Decided once per cell here (each cell is asked about once or twice below).
+    filled = {name for name, value in cells.items() if value and not is_blank(value)}
 
     def present(name: str) -> bool:
         """A non-blank cell."""
@@ -275,15 +278,15 @@ def validate_row(
             out.required(name)
 
     credit_code = check("credit_code", normalise_credit_code)
-    kind = check("kind", normalise_kind)
+    kind = check("kind", _kind)
     phone = check_warned("phone", normalise_phone)
-    products = check_warned("products", lambda text: normalise_products(text, map_product, map_group))
-    channels = check_warned("channels", normalise_channels)
-    years = check_warned("years_selling", normalise_years)
-    sales = check("annual_sales_10k_cny", normalise_sales)
-    employees = check("employees", _parse_employees)
-    resources = check_warned("resources_offered", normalise_resources)
-    capacity = check("capacity", normalise_capacity) if present("capacity") else DEFAULT_CAPACITY
+    products = check_warned("products", lambda text: _products(text, map_product, map_group))
+    channels = check_warned("channels", _channels)
+    years = check_warned("years_selling", _years)
+    sales = check("annual_sales_10k_cny", _sales)
+    employees = check("employees", _employees)
+    resources = check_warned("resources_offered", _resources)
+    capacity = check("capacity", _capacity) if present("capacity") else DEFAULT_CAPACITY
 
     region = None
     if not unusable & {"region_code", "province", "prefecture", "county", "township"}:
@@ -331,6 +334,17 @@ def _parse_employees(text: str) -> int:
     return parse_whole_number(
         text, field_zh="员工人数", field_en="Employees", code="employees_invalid", units="人名个"
     )
+
+
+# The columns whose few values repeat down a roster, remembered (names, phones and codes are unique).
+_kind = memoised(normalise_kind)
+_sales = memoised(normalise_sales)
+_employees = memoised(_parse_employees)
+_capacity = memoised(normalise_capacity)
+_channels = memoised_warned(normalise_channels)
+_years = memoised_warned(normalise_years)
+_resources = memoised_warned(normalise_resources)
+_products = memoised_warned(normalise_products)
 
 
 __all__ = [
