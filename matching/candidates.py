@@ -252,10 +252,16 @@ class MentorIndex:
         out[np.flatnonzero(same)[identical]] = np.float32(self.weights["homogenization"])
         return out
 
-    def pair_bands(self, newcomers: NewcomerTable, rows: np.ndarray, position: np.ndarray) -> np.ndarray:
-        """float32 distance band score of pairs (newcomer row, index position), from float64 cosines."""
+    def pair_bands(
+        self, newcomers: NewcomerTable, rows: np.ndarray, position: np.ndarray, at: np.ndarray | None = None
+    ) -> np.ndarray:
+        """float32 distance band score of pairs (newcomer row, index position), from float64 cosines.
+
+        at, if given: each pair's newcomer as a position in rows (a pool repeats each newcomer), so a
+        newcomer's unit vector is computed once, not once per pair (the same bits: it is elementwise).
+        """
         u = unit_vectors(newcomers.lat[rows], newcomers.lon[rows], np.float64)
-        return band_of_cosine(arc_cosines(u, self.unit64[position]))
+        return band_of_cosine(arc_cosines(u if at is None else u[at], self.unit64[position]))
 
     def retrieve_exact(
         self,
@@ -399,7 +405,7 @@ class MentorIndex:
         scores = np.full(pos.shape, NEG, dtype=np.float32)
         r, c = np.nonzero(valid)
         if len(r):
-            band = self.pair_bands(newcomers, rows[r], pos[r, c])
+            band = self.pair_bands(newcomers, rows, pos[r, c], at=r)
             scores[r, c] = self.scorer.from_linear(full_linear(val[r, c], band, self.weights["distance"]))
         # Deterministic order: by score, then by mentor id among equal scores.
         ids = np.where(valid, self.mentors.ids[np.maximum(mentor_rows, 0)], np.iinfo(np.int64).max)
