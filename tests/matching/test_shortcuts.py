@@ -1,4 +1,4 @@
-"""Shortcuts that must not change a bit: the flow network's node labels, the re-rank's bands and order,
+"""Shortcuts that must not change a bit: the flow network's node labels, the bands and order of pools,
 the text transform on worker threads."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from matching import Policy, build_index, candidates, find_candidates, threads
 from matching import text as text_model
-from matching.exact import arc_cosines, band_of_cosine
+from matching.exact import arc_cosines, band_of_cosine, gathered_arc_cosines
 from matching.flow import _groups, _labels
 from matching.regions import unit_vectors
 from matching.synthetic import SyntheticPopulation
@@ -114,3 +114,14 @@ def test_map_parallel_keeps_order_and_runs_serially_inside_a_worker(monkeypatch:
     # Inside a worker thread the nested map must not queue behind itself (it would deadlock the pool).
     nested = threads.executor(2).submit(threads.map_parallel, lambda x: x + 1, [1, 2, 3])
     assert nested.result(timeout=10) == [2, 3, 4]
+
+
+@SETTINGS
+@given(st.integers(1, 40), st.integers(1, 40), st.integers(0, 2**32 - 1))
+def test_gathered_arc_cosines_are_the_pairwise_bits(n_a: int, n_b: int, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    a = unit_vectors(rng.uniform(-90, 90, n_a), rng.uniform(-180, 180, n_a), np.float64)
+    b = unit_vectors(rng.uniform(-90, 90, n_b), rng.uniform(-180, 180, n_b), np.float64)
+    i, j = rng.integers(0, n_a, 200), rng.integers(0, n_b, 200)
+    gathered = gathered_arc_cosines(np.ascontiguousarray(a.T), i, np.ascontiguousarray(b.T), j)
+    assert np.array_equal(gathered, arc_cosines(a[i], b[j]))
