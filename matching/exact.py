@@ -43,6 +43,12 @@ def arc_cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return a[:, 0] * b[:, 0] + a[:, 1] * b[:, 1] + a[:, 2] * b[:, 2]
 
 
+def gathered_arc_cosines(a: np.ndarray, i: np.ndarray, b: np.ndarray, j: np.ndarray) -> np.ndarray:
+    """arc_cosines(a.T[i], b.T[j]), bit for bit, from (3, n) coordinate rows a and b: each pair gathers
+    six scalars from contiguous rows instead of two 3-vectors from (n, 3) arrays."""
+    return a[0][i] * b[0][j] + a[1][i] * b[1][j] + a[2][i] * b[2][j]
+
+
 def band_of_cosine(cos: np.ndarray) -> np.ndarray:
     """float32 distance band score (features.distance_band_score) from float64 arc cosines."""
     # The band is the number of edges at or below the distance: edges whose cosine is >= the pair's.
@@ -235,6 +241,7 @@ class RowSearch:
         self.index, self.newcomers, self.rows, self.q = index, newcomers, rows, q
         self.delta = error_bound(q, index.key_abs_max)
         self.unit = unit_vectors(newcomers.lat[rows], newcomers.lon[rows], np.float64)
+        self.unit_axes = np.ascontiguousarray(self.unit.T)
         self.state = PoolState(len(rows), pool, width)
         self.w_dist = index.weights["distance"]
         self.bonus_max = bonus_range(self.w_dist)[1]
@@ -244,7 +251,7 @@ class RowSearch:
 
     def full_scores(self, r: np.ndarray, position: np.ndarray, value: np.ndarray) -> np.ndarray:
         """float32 full scores of pairs (local row, index position) from their values; -inf past the cap."""
-        cos = arc_cosines(self.unit[r], self.index.unit64[position])
+        cos = gathered_arc_cosines(self.unit_axes, r, self.index.unit_axes, position)
         full = full_linear(value, band_of_cosine(cos), self.w_dist)
         if self.cap_cos is not None:  # the hard distance cap, decided here on float64 cosines
             full[cos < self.cap_cos] = NEG

@@ -40,14 +40,16 @@ def solve_arcs(
     if len(user) == 0:
         return np.zeros(0, bool)
     v = np.asarray(value, dtype=np.float64)
-    users, user_node = np.unique(user, return_inverse=True)
-    mentor_ids, mentor_first, mentor_node = np.unique(mentor, return_index=True, return_inverse=True)
-    _, slot_of_arc, slot_count = np.unique(slot, return_inverse=True, return_counts=True)
+    n_users, user_node = _labels(np.asarray(user))
+    n_mentors, mentor_node = _labels(np.asarray(mentor))
+    mentor_first = np.zeros(n_mentors, np.int64)
+    mentor_first[mentor_node] = np.arange(len(mentor_node))  # any arc of a mentor: they share its seats
+    slot_of_arc, slot_first, slot_count = _groups(np.asarray(slot))
     shared = slot_count[slot_of_arc] > 1
-    shared_slots, shared_inv = np.unique(slot_of_arc[shared], return_inverse=True)
-    slot_mentor = mentor_node[np.unique(slot_of_arc, return_index=True)[1]][shared_slots]
-
-    n_users, n_slots, n_mentors = len(users), len(shared_slots), len(mentor_ids)
+    is_shared = slot_count > 1
+    shared_inv = (np.cumsum(is_shared) - 1)[slot_of_arc[shared]]
+    slot_mentor = mentor_node[slot_first[is_shared]]
+    n_slots = int(is_shared.sum())
     source, sink = 0, 1
     user0, slot0 = 2, 2 + n_users
     mentor0 = slot0 + n_slots
@@ -101,3 +103,32 @@ def solve_arcs(
     if status != flow.OPTIMAL:
         raise RuntimeError(f"min-cost flow failed with status {status}")
     return flow.flows(arcs[n_users : n_users + len(user)]) > 0
+
+
+def _labels(x: np.ndarray) -> tuple[int, np.ndarray]:
+    """(number of distinct values, each item's rank among them): np.unique's inverse, without its sort
+    when the values are small non-negative integers (row numbers) or already sorted (one per newcomer)."""
+    if len(x) == 0:
+        return 0, np.zeros(0, np.int64)
+    if x.dtype.kind in "iu" and x.min() >= 0 and x.max() < 4 * len(x) + 1024:
+        present = np.zeros(int(x.max()) + 1, bool)
+        present[x] = True
+        return int(present.sum()), (np.cumsum(present) - 1)[x]
+    if np.all(x[1:] >= x[:-1]):
+        label = np.concatenate([[0], np.cumsum(x[1:] != x[:-1])])
+        return int(label[-1]) + 1, label
+    values, inverse = np.unique(x, return_inverse=True)
+    return len(values), inverse.reshape(-1)
+
+
+def _groups(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(rank of each item's value, first item of each value, items per value), values in ascending
+    order: np.unique's inverse, index and counts from one stable sort."""
+    order = np.argsort(x, kind="stable")
+    ordered = x[order]
+    new = np.ones(len(x), bool)
+    new[1:] = ordered[1:] != ordered[:-1]
+    label = np.empty(len(x), np.int64)
+    label[order] = np.cumsum(new) - 1
+    starts = np.flatnonzero(new)
+    return label, order[starts], np.diff(np.append(starts, len(x)))

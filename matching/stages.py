@@ -14,7 +14,7 @@ from typing import Protocol
 
 import numpy as np
 
-from matching.candidates import NEG, Candidates, MentorIndex, category_bits, exclusion_arrays
+from matching.candidates import NEG, Candidates, MentorIndex, category_bits, exclusion_arrays, in_pool_order
 from matching.regions import LEVEL_DIVISOR, cos_of_distance, unit_vectors
 from matching.rerank import column, rerank_features
 from matching.types import NewcomerTable
@@ -196,9 +196,11 @@ def second_stage(
             s = np.where(_pairing_mask(index, feats, r, n_rows, seed), s, NEG)
         scores[r, c] = s
     ids = np.where(mentor_rows >= 0, index.mentors.ids[np.maximum(mentor_rows, 0)], np.iinfo(np.int64).max)
-    order = np.lexsort((ids, -scores), axis=1)
-    scores = np.take_along_axis(scores, order, 1)
-    mentor_rows = np.where(np.isfinite(scores), np.take_along_axis(mentor_rows, order, 1), -1)
+    if not in_pool_order(scores, ids):  # the default scores of an exact pool come in this order
+        order = np.lexsort((ids, -scores), axis=1)
+        scores = np.take_along_axis(scores, order, 1)
+        mentor_rows = np.take_along_axis(mentor_rows, order, 1)
+    mentor_rows = np.where(np.isfinite(scores), mentor_rows, -1)
     if reranker is not None:
         k = max(k, policy.rerank_k)
     k = min(k, mentor_rows.shape[1])

@@ -17,6 +17,9 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 from sklearn.decomposition import TruncatedSVD
+from threadpoolctl import threadpool_limits
+
+from matching.threads import map_parallel
 
 TEXT_DIMS = 32
 MAX_FEATURES = 20_000
@@ -112,10 +115,17 @@ class TextModel:
             weight = (np.log(count.astype(np.float32)) + 1.0) * self.idf[col]
             np.add.at(out, doc, weight[:, None] * self.projection[col])
             return _l2_rows(out)
-        for start in range(0, len(texts), CHUNK):
-            part = texts[start : start + CHUNK]
-            out[start : start + len(part)] = self.tfidf(part) @ self.projection
+        # Chunks are independent (each row's n-grams, sums and product are its own), and most of their
+        # work is NumPy and SciPy code that releases the GIL: they run on the worker threads.
+        starts = range(0, len(texts), CHUNK)
+        parts = map_parallel(self._project, [texts[s : s + CHUNK] for s in starts])
+        for start, emb in zip(starts, parts, strict=True):
+            out[start : start + len(emb)] = emb
         return _l2_rows(out)
+
+    def _project(self, texts: Sequence[str]) -> np.ndarray:
+        """(n, dims) projected TF-IDF rows of some texts, not normalised."""
+        return self.tfidf(texts) @ self.projection
 
 
 def fit_text_model(
@@ -150,6 +160,9 @@ def fit_text_model(
         model = TextModel(terms[keep], idf, np.eye(len(keep), dtype=np.float32))
         return model, _l2_rows(x.toarray().astype(np.float32))
     svd = TruncatedSVD(n_components=TEXT_DIMS, random_state=seed, n_iter=4)
-    svd.fit(x[: min(n, SVD_SAMPLE)])
+    # Its dense steps are small (rows x 42): BLAS threads cost more than they save (half the fit's wall
+    # time on a busy 2-core machine), and on one thread the model no longer depends on the thread count.
+    with threadpool_limits(limits=1, user_api="blas"):
+        svd.fit(x[: min(n, SVD_SAMPLE)])
     model = TextModel(terms[keep], idf, np.ascontiguousarray(svd.components_.T, dtype=np.float32))
     return model, _l2_rows((x @ model.projection).astype(np.float32))
