@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from app.access import Caller
 from app.access.matches import MatchView, load_reviewable, review_scope, view_of, views_of
 from app.access.profiles import MENTORS, NEWCOMERS
-from app.access.regions import under
+from app.access.regions import under_indexed
 from app.db import china_today, utcnow
 from app.etags import check_if_match
 from app.matches.states import transition
@@ -83,7 +83,7 @@ def _queue_where(
             Match.id.in_(select(Commitment.match_id).where(Commitment.next_due < china_today()))
         )
     if region:
-        in_region = select(Newcomer.id).where(under(Newcomer.region_code, region))
+        in_region = select(Newcomer.id).where(under_indexed(Newcomer.region_code, region))
         stmt = stmt.where(Match.newcomer_id.in_(in_region))
     return stmt
 
