@@ -71,4 +71,3 @@ def test_deactivation_and_demotion_bite_on_the_next_request(client, make_user, d
     for path in ("/api/v1/mentors", "/api/v1/proposals"):
         r = client.get(path, headers=coordinator.headers)
         assert r.status_code == 401 and r.json()["code"] == "account_inactive"
-
