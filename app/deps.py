@@ -193,16 +193,17 @@ class OneHopRoute(APIRoute):
     session's commit, and each hop is a thread switch both ways. Here its `role_in_one_hop` caller is
     looked up, the handler runs and the session ends (commit, or rollback on error) in one call in the
     pool, before the response is sent, as `get_session` would. Use it for handlers that return a
-    built `Response`: nothing may read from the session after the handler returns.
+    built response or model: nothing may read from the session after the handler returns.
 
     The framework checks the parameters before the hop: a request they fail is first authenticated,
     role-checked and query-checked in a hop of its own, so 401 still comes before 403 before 422.
     """
 
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
-        if not inspect.iscoroutinefunction(endpoint):
-            endpoint = _in_one_hop(endpoint)
-        super().__init__(path, endpoint, **kwargs)
+        if inspect.iscoroutinefunction(endpoint):
+            # It would get the token's stand-in instead of the caller, and has no hop to share.
+            raise TypeError(f"OneHopRoute serves sync handlers; {endpoint.__name__} is async")
+        super().__init__(path, _in_one_hop(endpoint), **kwargs)
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         """The framework's handler, with the caller checked first when the parameters fail."""
@@ -221,7 +222,9 @@ class OneHopRoute(APIRoute):
 def _in_one_hop(endpoint: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(endpoint)
     def run(**kwargs: Any) -> Any:
-        session = next(v for v in kwargs.values() if isinstance(v, Session))
+        session = next((v for v in kwargs.values() if isinstance(v, Session)), None)
+        if session is None:
+            raise TypeError(f"{endpoint.__name__} on a OneHopRoute must take the session (SessionDep)")
         try:
             for name, value in kwargs.items():
                 if isinstance(value, PendingCaller):
