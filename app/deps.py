@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+import functools
+import inspect
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from anyio import CancelScope, CapacityLimiter, to_thread
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy import bindparam, select
@@ -14,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from app.access import Caller, Role
 from app.access.roles import IMPORTER_ROLES, MOBILE_ROLES, REVIEWER_ROLES
-from app.auth.tokens import decode_access_token
+from app.auth.tokens import AccessClaims, decode_access_token
 from app.config import Settings
 from app.errors import Forbidden, Unauthorized
 from app.models import Account
@@ -35,15 +40,22 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
     try:
         yield session
     except BaseException:
-        with CancelScope(shield=True):
-            await to_thread.run_sync(_end, session, False, limiter=CapacityLimiter(1))
+        if not session.info.get(_ENDED):
+            with CancelScope(shield=True):
+                await to_thread.run_sync(_end, session, False, limiter=CapacityLimiter(1))
         raise
-    with CancelScope(shield=True):
-        await to_thread.run_sync(_end, session, True, limiter=CapacityLimiter(1))
+    # A `OneHopRoute` ended the session already, in its handler's thread.
+    if not session.info.get(_ENDED):
+        with CancelScope(shield=True):
+            await to_thread.run_sync(_end, session, True, limiter=CapacityLimiter(1))
+
+
+_ENDED = "jieduan_ended"
 
 
 def _end(session: Session, commit: bool) -> None:
     """Commit (or roll back) and close: the session dependency's end, in one call."""
+    session.info[_ENDED] = True
     try:
         if commit:
             session.commit()
@@ -79,31 +91,40 @@ def get_caller(
     if not token:
         raise Unauthorized()
     # The settings straight from the app, not through SettingsDep: one dependency less on every request.
-    claims = decode_access_token(request.app.state.settings, token)
+    caller = _active_caller(session, decode_access_token(request.app.state.settings, token))
+    # After authentication (and after the role check, where the route has one: `require_role`).
+    route = request.scope.get("route")
+    if isinstance(route, APIRoute) and not depends_on(route, _is_role_check):
+        check_query(request, session)
+    return caller
+
+
+def _active_caller(session: Session, claims: AccessClaims) -> Caller:
+    """The caller a valid token names, if the account is still active (401 otherwise)."""
     # One primary-key lookup of four columns on every request: role and jurisdiction come from the
     # database, so a deactivation or a demotion takes effect at once (no cache to go stale).
     account = session.connection().execute(_ACTIVE_ACCOUNT, {"account_id": claims.account_id}).first()
     if account is None:
         raise Unauthorized(code="account_inactive")
-    # After authentication (and after the role check, where the route has one: `require_role`).
-    route = request.scope.get("route")
-    if isinstance(route, APIRoute) and not depends_on(route, _is_role_check):
-        check_query(request, session)
     return Caller.of(account)
 
 
 CurrentUser = Annotated[Caller, Depends(get_caller)]
 
 
-def check_public_query(request: Request) -> None:
-    """The query check of every API router; a route that authenticates runs it after the caller is known."""
+async def check_public_query(request: Request) -> None:
+    """The query check of every API router; a route that authenticates runs it after the caller is known.
+
+    async: on the event loop, since a route that authenticates (most) has nothing to do here, and a
+    thread-pool hop for that would cost more than the check.
+    """
     route = request.scope.get("route")
     if isinstance(route, APIRoute) and not depends_on(route, _is_get_caller):
-        check_query(request)
+        await check_query_async(request)
 
 
 def _is_get_caller(call: Callable[..., Any]) -> bool:
-    return call is get_caller
+    return call is get_caller or getattr(call, "authenticates", False) is True
 
 
 def _is_role_check(call: Callable[..., Any]) -> bool:
@@ -130,3 +151,114 @@ CoordinatorUser = Annotated[Caller, Depends(require_role(*REVIEWER_ROLES))]
 OfficeUser = Annotated[Caller, Depends(require_role(*IMPORTER_ROLES))]
 MobileUser = Annotated[Caller, Depends(require_role(*MOBILE_ROLES))]
 AnyUser = CurrentUser
+
+
+@dataclass(frozen=True, slots=True)
+class PendingCaller:
+    """A bearer whose token is valid; the account is read in the route's one hop (`OneHopRoute`)."""
+
+    request: Request
+    claims: AccessClaims
+    roles: tuple[Role, ...]
+
+    def resolve(self, session: Session) -> Caller:
+        """The active caller in one of the roles (401, 403), once the query is checked (422)."""
+        caller = _active_caller(session, self.claims)
+        if not caller.has_role(*self.roles):
+            raise Forbidden()
+        check_query(self.request, session)
+        return caller
+
+
+def role_in_one_hop(*roles: Role) -> Callable[..., Awaitable[Caller]]:
+    """`require_role` for a `OneHopRoute`: the token is checked here, the account in the route's hop."""
+
+    async def _pending(request: Request, token: Annotated[str | None, Depends(oauth2_scheme)]) -> Caller:
+        if not token:
+            raise Unauthorized()
+        # A stand-in: the route's hop swaps it for the Caller before the handler sees it.
+        return PendingCaller(request, decode_access_token(request.app.state.settings, token), roles)  # type: ignore[return-value]
+
+    _pending.__name__ = f"require_{'_or_'.join(roles)}"
+    _pending.authenticates = True  # type: ignore[attr-defined]
+    _pending.checks_role = True  # type: ignore[attr-defined]
+    _pending.roles = roles  # type: ignore[attr-defined]
+    return _pending
+
+
+class OneHopRoute(APIRoute):
+    """A sync route whose account lookup, handler and commit share one thread-pool hop.
+
+    A sync handler with sync dependencies costs a hop per dependency, one for itself and one for the
+    session's commit, and each hop is a thread switch both ways. Here its `role_in_one_hop` caller is
+    looked up, the handler runs and the session ends (commit, or rollback on error) in one call in the
+    pool, before the response is sent, as `get_session` would. Use it for handlers that return a
+    built response or model: nothing may read from the session after the handler returns.
+
+    The framework checks the parameters before the hop: a request they fail is first authenticated,
+    role-checked and query-checked in a hop of its own, so 401 still comes before 403 before 422.
+    """
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        if inspect.iscoroutinefunction(endpoint):
+            # It would get the token's stand-in instead of the caller, and has no hop to share.
+            raise TypeError(f"OneHopRoute serves sync handlers; {endpoint.__name__} is async")
+        super().__init__(path, _in_one_hop(endpoint), **kwargs)
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        """The framework's handler, with the caller checked first when the parameters fail."""
+        handler = super().get_route_handler()
+
+        async def app(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except RequestValidationError:
+                await run_in_threadpool(_check_before_validation, request, self)
+                raise
+
+        return app
+
+
+def _in_one_hop(endpoint: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(endpoint)
+    def run(**kwargs: Any) -> Any:
+        session = next((v for v in kwargs.values() if isinstance(v, Session)), None)
+        if session is None:
+            raise TypeError(f"{endpoint.__name__} on a OneHopRoute must take the session (SessionDep)")
+        try:
+            for name, value in kwargs.items():
+                if isinstance(value, PendingCaller):
+                    kwargs[name] = value.resolve(session)
+            result = endpoint(**kwargs)
+        except BaseException:
+            _end(session, False)
+            raise
+        _end(session, True)
+        return result
+
+    return run
+
+
+def _check_before_validation(request: Request, route: APIRoute) -> None:
+    """For a request whose parameters failed: 401 or 403 if its caller would get one, 422 for the query."""
+    roles = [d.call for d in _walk(route.dependant) if getattr(d.call, "authenticates", False)]
+    if not roles:
+        return
+    token = request.headers.get("authorization", "")
+    scheme, _, value = token.partition(" ")
+    if scheme.lower() != "bearer" or not value:
+        raise Unauthorized()
+    claims = decode_access_token(request.app.state.settings, value)
+    with request.app.state.sessionmaker() as session:
+        for call in roles:
+            PendingCaller(request, claims, call.roles).resolve(session)
+
+
+def _walk(dependant: Any) -> Any:
+    for sub in dependant.dependencies:
+        yield sub
+        yield from _walk(sub)
+
+
+# Only on a `OneHopRoute`, which swaps the token's stand-in for the caller in its hop.
+ReviewerUser = Annotated[Caller, Depends(role_in_one_hop(*REVIEWER_ROLES))]

@@ -6,7 +6,6 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from asgi_correlation_id import CorrelationIdMiddleware
 from fastapi import Depends, FastAPI
 from fastapi_offline import FastAPIOffline
 from sqlalchemy.engine import Engine
@@ -25,14 +24,7 @@ from app.imports.router import router as imports_router
 from app.jobs.handlers import make_worker
 from app.jobs.router import router as jobs_router
 from app.matches.router import router as matches_router
-from app.middleware import (
-    BodyLimitMiddleware,
-    ConcurrencyLimitMiddleware,
-    NulGuardMiddleware,
-    ReadOnlyMethodsMiddleware,
-    RequestLogMiddleware,
-    UnhandledErrorMiddleware,
-)
+from app.middleware import FrontMiddleware
 from app.notifications.router import router as notifications_router
 from app.observability.logs import configure_logging
 from app.observability.metrics import install_metrics
@@ -110,29 +102,17 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         # Unknown query parameters and filter values are a 422 on every API route (app/query_params.py).
         app.include_router(router, dependencies=[Depends(check_public_query)])
     install_console(app, settings)
+    metrics = install_metrics(app)
+    app.state.metrics_registry = metrics.registry
+    # One layer outside the routes (and the console's CSRF check): request id, metrics, access log, the
+    # 500 guard, read-only transactions, NUL guard, admission and body limits (app/middleware.py).
     app.add_middleware(
-        BodyLimitMiddleware,
-        default_limit=settings.max_json_body_bytes,
-        upload_limit=settings.import_max_bytes,
-        upload_prefix=("/api/v1/imports", "/console/office/imports"),
-    )
-    app.add_middleware(NulGuardMiddleware)
-    app.add_middleware(
-        ConcurrencyLimitMiddleware,
+        FrontMiddleware,
         limit=settings.max_concurrent_requests,
         write_limit=settings.max_concurrent_writes,
-    )
-    app.add_middleware(ReadOnlyMethodsMiddleware)
-    app.add_middleware(UnhandledErrorMiddleware)
-    app.add_middleware(RequestLogMiddleware)
-    app.state.metrics_registry = install_metrics(app)
-    # Outermost: the request id exists before anything else runs, and leaves on every response.
-    app.add_middleware(
-        CorrelationIdMiddleware, validator=_acceptable_request_id, transformer=lambda value: value[:64]
+        body_limit=settings.max_json_body_bytes,
+        upload_limit=settings.import_max_bytes,
+        upload_prefix=("/api/v1/imports", "/console/office/imports"),
+        metrics=metrics,
     )
     return app
-
-
-def _acceptable_request_id(value: str) -> bool:
-    # A caller's own id is kept (proxies and apps use many formats); only unprintable ones are replaced.
-    return bool(value) and len(value) <= 64 and value.isprintable()

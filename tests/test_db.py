@@ -12,7 +12,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
 from app import db as dbmod
-from app.middleware import ConcurrencyLimitMiddleware, ReadOnlyMethodsMiddleware
+from app.middleware import FrontMiddleware
 
 
 @pytest.mark.parametrize("path", ["/probe", "/readyz"])
@@ -28,8 +28,7 @@ def test_read_only_hint_follows_the_method_into_the_thread_pool(path):
         return dbmod._read_only.get()
 
     # Probes skip the admission limit, but not the hint: /readyz took the write lock before.
-    app.add_middleware(ConcurrencyLimitMiddleware, limit=2, write_limit=1)
-    app.add_middleware(ReadOnlyMethodsMiddleware)
+    app.add_middleware(FrontMiddleware, limit=2, write_limit=1, body_limit=1024)
     with TestClient(app) as client:
         assert client.get(path).json() is True
         assert client.post(path).json() is False

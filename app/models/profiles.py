@@ -10,6 +10,7 @@ from sqlalchemy import (
     CheckConstraint,
     Float,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
@@ -60,6 +61,8 @@ class Mentor(ProfileColumns, Base):
         CheckConstraint("capacity >= 0 AND capacity <= 20", name="capacity_range"),
         CheckConstraint("capacity_used >= 0 AND capacity_used <= capacity", name="capacity_not_exceeded"),
         CheckConstraint("kind IN ('household','cooperative','enterprise')", name="kind"),
+        # A jurisdiction's active profiles (Caller.scope is a range of region codes): migration 0011.
+        Index("ix_mentors_active_region", "is_active", "region_code"),
     )
 
     account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"), unique=True)
@@ -99,7 +102,10 @@ class Newcomer(ProfileColumns, Base):
     """A farmer or family starting to sell online."""
 
     __tablename__ = "newcomers"
-    __table_args__ = (CheckConstraint("internet IN ('none','mobile','broadband')", name="internet"),)
+    __table_args__ = (
+        CheckConstraint("internet IN ('none','mobile','broadband')", name="internet"),
+        Index("ix_newcomers_active_region", "is_active", "region_code"),
+    )
 
     account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"), unique=True)
     experience_years: Mapped[int] = mapped_column(Integer, default=0)

@@ -1,9 +1,10 @@
 """Prometheus metrics: HTTP traffic per route and status, and the queue and workload read from the database.
 
-Request counts and latencies come from prometheus-fastapi-instrumentator (one per-app registry, so
-several apps in one process never clash). Everything about jobs, runs and imports is read from the
-database at scrape time, so it is the same whichever web or worker process did the work.
-Login failures and throttles are counted from the auth route's answers (401 and 429).
+Request counts and latencies are recorded by `HttpMetrics`, which the front middleware (app.middleware)
+calls once per request with the route that served it (one per-app registry, so several apps in one
+process never clash). Everything about jobs, runs and imports is read from the database at scrape
+time, so it is the same whichever web or worker process did the work. Login failures and throttles are
+counted from the auth routes' answers (401 and 429).
 """
 
 from __future__ import annotations
@@ -13,15 +14,15 @@ import os
 import secrets
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
-from typing import Final
+from typing import Any, Final
 
 from fastapi import FastAPI
-from prometheus_client import CollectorRegistry, Counter, multiprocess
+from prometheus_client import CollectorRegistry, Counter, Histogram, multiprocess
 from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
-from prometheus_fastapi_instrumentator import Instrumentator, metrics
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
+from starlette.types import Scope
 
 from app.db import utcnow
 from app.models import Job, MatchingRun, RosterImport
@@ -117,58 +118,80 @@ def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def _auth_counters(registry: CollectorRegistry) -> Callable[[metrics.Info], None]:
-    failures = Counter("jieduan_login_failures_total", "Logins refused (401)", registry=registry)
-    throttled = Counter(
-        "jieduan_auth_throttled_total",
-        "Auth requests throttled (429), by route",
-        ["route"],
-        registry=registry,
-    )
-
-    def instrument(info: metrics.Info) -> None:
-        route = info.modified_handler
-        if route not in AUTH_ROUTES or info.response is None:
-            return
-        if info.response.status_code == 429:
-            throttled.labels(route).inc()
-        elif route == LOGIN_ROUTE and info.response.status_code == 401:
-            failures.inc()
-
-    return instrument
+# Requests that match no route share one label value, so a scan of random paths cannot grow the series.
+UNMATCHED: Final = "none"
+# The scraper's own requests are not counted.
+UNCOUNTED: Final = frozenset({"/metrics"})
 
 
-def install_metrics(app: FastAPI) -> CollectorRegistry:
-    """Instrument every request and register the workload collector; returns the app's registry."""
-    registry = CollectorRegistry()
-    instrumentator = Instrumentator(
-        should_group_status_codes=False,
-        should_ignore_untemplated=False,
-        should_group_untemplated=True,  # unknown paths count as one "none" route: bounded label values
-        excluded_handlers=["/metrics"],
-        registry=registry,
-    )
-    instrumentator.add(
-        metrics.requests(
-            metric_namespace="jieduan",
-            should_include_handler=True,
-            should_include_method=True,
-            should_include_status=True,
+def route_template(scope: Scope) -> str:
+    """The template of the route that served a request (`/api/v1/mentors/{profile_id}`), or "none".
+
+    The router leaves the matched route in the scope (also for a 405, where only the path matched), so
+    nothing is matched a second time. The routers carry their prefixes themselves (`APIRouter(prefix=)`)
+    and are included without one, so a route's own path is its full template.
+    """
+    path = getattr(scope.get("route"), "path", None)
+    return path if isinstance(path, str) and path else UNMATCHED
+
+
+class HttpMetrics:
+    """Requests and latencies by route template, method and status; login failures and auth throttles."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        labels = ("handler", "method", "status")
+        self.registry = registry
+        self._requests = Counter(
+            "http_requests_total",
+            "Total number of requests by method, status and handler.",
+            labels,
+            namespace="jieduan",
             registry=registry,
-        ),
-        metrics.latency(
-            metric_namespace="jieduan",
-            should_include_handler=True,
-            should_include_method=True,
-            should_include_status=True,
+        )
+        self._latency = Histogram(
+            "http_request_duration_seconds",
+            "Duration of HTTP requests in seconds",
+            labels,
+            namespace="jieduan",
             buckets=LATENCY_BUCKETS,
             registry=registry,
-        ),
-        _auth_counters(registry),
-    )
-    instrumentator.instrument(app)
+        )
+        self._login_failures = Counter(
+            "jieduan_login_failures_total", "Logins refused (401)", registry=registry
+        )
+        self._throttled = Counter(
+            "jieduan_auth_throttled_total",
+            "Auth requests throttled (429), by route",
+            ["route"],
+            registry=registry,
+        )
+        # The labelled children, found once per (handler, method, status): `labels()` takes a lock.
+        self._series: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+
+    def observe(self, scope: Scope, status: int, seconds: float) -> None:
+        """Count one finished request and its duration under its route template."""
+        handler = route_template(scope)
+        if handler in UNCOUNTED:
+            return
+        key = (handler, scope["method"], status)
+        series = self._series.get(key)
+        if series is None:
+            values = (handler, scope["method"], str(status))
+            series = self._series[key] = (self._requests.labels(*values), self._latency.labels(*values))
+        series[0].inc()
+        series[1].observe(seconds)
+        if handler in AUTH_ROUTES:
+            if status == 429:
+                self._throttled.labels(handler).inc()
+            elif status == 401 and handler == LOGIN_ROUTE:
+                self._login_failures.inc()
+
+
+def install_metrics(app: FastAPI) -> HttpMetrics:
+    """The app's request metrics and its registry, with the workload collector registered."""
+    registry = CollectorRegistry()
     registry.register(WorkloadCollector(lambda: app.state.sessionmaker))
-    return registry
+    return HttpMetrics(registry)
 
 
 def scrape_registry(app: FastAPI) -> CollectorRegistry:

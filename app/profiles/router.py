@@ -9,7 +9,7 @@ from pydantic import BaseModel
 
 from app.access import Caller
 from app.access.profiles import MENTORS, NEWCOMERS, ProfileKind, shown_phone
-from app.deps import SessionDep, require_role
+from app.deps import OneHopRoute, SessionDep, role_in_one_hop
 from app.etags import IfMatch, etag
 from app.openapi import problems
 from app.pagination import CursorQuery, LimitQuery
@@ -37,11 +37,12 @@ def make_router(
     read_model: type[BaseModel],
 ) -> APIRouter:
     """CRUD-and-list endpoints for one kind of profile."""
-    router = APIRouter(prefix="/api/v1", tags=[plural])
-    Reader = Annotated[Caller, Depends(require_role(*kind.list_roles))]
-    Creator = Annotated[Caller, Depends(require_role(*kind.create_roles))]
-    Viewer = Annotated[Caller, Depends(require_role(*kind.view_roles))]
-    Owner = Annotated[Caller, Depends(require_role(kind.owner_role))]
+    # Every handler returns a built response: the account lookup, the work and the commit share one hop.
+    router = APIRouter(prefix="/api/v1", tags=[plural], route_class=OneHopRoute)
+    Reader = Annotated[Caller, Depends(role_in_one_hop(*kind.list_roles))]
+    Creator = Annotated[Caller, Depends(role_in_one_hop(*kind.create_roles))]
+    Viewer = Annotated[Caller, Depends(role_in_one_hop(*kind.view_roles))]
+    Owner = Annotated[Caller, Depends(role_in_one_hop(kind.owner_role))]
 
     body_of = BODIES[read_model]  # type: ignore[index]
 

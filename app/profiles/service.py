@@ -23,7 +23,7 @@ from app.access.profiles import (
     check_edit,
     visible,
 )
-from app.access.regions import under
+from app.access.regions import under_indexed
 from app.db import utcnow
 from app.errors import Conflict, NotFound, PreconditionFailed, Unprocessable
 from app.etags import check_if_match
@@ -168,7 +168,7 @@ def list_query(
     model = kind.model
     stmt = (select_columns(tuple(columns)) if columns else select(model)).where(visible(kind, caller))
     if f.region:
-        stmt = stmt.where(under(model.region_code, f.region))
+        stmt = stmt.where(under_indexed(model.region_code, f.region))
     if f.category:
         products = kind.product_model
         owner_col = products.mentor_id if kind is MENTORS else products.newcomer_id  # type: ignore[union-attr]

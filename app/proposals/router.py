@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from app.access import Caller
 from app.access.matches import MatchView
-from app.deps import CoordinatorUser, SessionDep
+from app.deps import CoordinatorUser, OneHopRoute, ReviewerUser, SessionDep
 from app.etags import IfMatch, etag
 from app.idempotency import IdempotencyKey, remember, replay, request_fingerprint
 from app.models.matches import MatchStatus
@@ -28,7 +28,9 @@ from app.proposals.schemas import (
 from app.responses import json_response
 from app.schemas import MAX_ID, IdPath, Page, RegionCodeStr
 
-router = APIRouter(prefix="/api/v1/proposals", tags=["proposals"])
+# The session ends in the handler's own thread-pool hop (app.deps.OneHopRoute); the page and a single
+# proposal also look the caller up there (`ReviewerUser`).
+router = APIRouter(prefix="/api/v1/proposals", tags=["proposals"], route_class=OneHopRoute)
 
 
 def _read(session: Session, view: MatchView, response: Response | None = None) -> ProposalRead:
@@ -40,7 +42,7 @@ def _read(session: Session, view: MatchView, response: Response | None = None) -
 
 @router.get("", response_model=Page[ProposalRead], responses=problems(401, 403, 422))
 def list_proposals(
-    caller: CoordinatorUser,
+    caller: ReviewerUser,
     session: SessionDep,
     status: Annotated[
         StatusFilter, Query(description='Match status; "pending" is the former name of "proposed"')
@@ -75,7 +77,7 @@ def list_proposals(
 
 @router.get("/{proposal_id}", response_model=ProposalRead, responses=problems(401, 403, 404))
 def get_proposal(
-    proposal_id: IdPath, caller: CoordinatorUser, session: SessionDep, response: Response
+    proposal_id: IdPath, caller: ReviewerUser, session: SessionDep, response: Response
 ) -> ProposalRead:
     """One proposal in your jurisdiction; its ETag is needed to approve or reject it."""
     return _read(session, service.reviewable(session, caller, proposal_id), response)

@@ -5,15 +5,16 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Select, or_, select
+from sqlalchemy import Select, bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from app.access import Caller
 from app.access.matches import MatchView, load_reviewable, review_scope, view_of, views_of
 from app.access.profiles import MENTORS, NEWCOMERS
-from app.access.regions import under
+from app.access.regions import under_indexed
 from app.db import china_today, utcnow
 from app.etags import check_if_match
 from app.matches.states import transition
@@ -83,7 +84,7 @@ def _queue_where(
             Match.id.in_(select(Commitment.match_id).where(Commitment.next_due < china_today()))
         )
     if region:
-        in_region = select(Newcomer.id).where(under(Newcomer.region_code, region))
+        in_region = select(Newcomer.id).where(under_indexed(Newcomer.region_code, region))
         stmt = stmt.where(Match.newcomer_id.in_(in_region))
     return stmt
 
@@ -148,20 +149,11 @@ def review_queue_rows(
         return Paged([], page.next_cursor)
     conn = session.connection()
     mentors = {
-        r.id: r
-        for r in conn.execute(
-            select_columns((*MENTOR_COLUMNS, products_column(MENTORS))).where(
-                Mentor.id.in_({m.mentor_id for m in page.items})
-            )
-        )
+        r.id: r for r in conn.execute(_mentors_by_id(), {"ids": sorted({m.mentor_id for m in page.items})})
     }
     newcomers = {
         r.id: r
-        for r in conn.execute(
-            select_columns((*NEWCOMER_COLUMNS, products_column(NEWCOMERS))).where(
-                Newcomer.id.in_({m.newcomer_id for m in page.items})
-            )
-        )
+        for r in conn.execute(_newcomers_by_id(), {"ids": sorted({m.newcomer_id for m in page.items})})
     }
     views = (view_of(caller, m, mentors[m.mentor_id], newcomers[m.newcomer_id]) for m in page.items)
     return Paged([v for v in views if v is not None], page.next_cursor)
@@ -172,13 +164,32 @@ def track_record_rows(session: Session, mentors: list[Any]) -> dict[int, TrackRe
     records = {m.id: TrackRecord(m) for m in mentors}
     if not records:
         return records
-    past = session.connection().execute(
-        select_columns(PAST_MATCH_COLUMNS)
-        .where(Match.mentor_id.in_(records), Match.status.in_(VISIBLE_TO_PARTIES))
-        .order_by(Match.id.desc())
-    )
+    past = session.connection().execute(_past_matches(), {"ids": sorted(records)})
     _count_past(records, past)
     return records
+
+
+# The page's three statements, built once: a list of ids is bound at run time (an expanding
+# parameter), instead of coercing each id into a new statement per request.
+@cache
+def _mentors_by_id() -> Select[Any]:
+    columns = (*MENTOR_COLUMNS, products_column(MENTORS))
+    return select(*columns).where(Mentor.id.in_(bindparam("ids", expanding=True)))
+
+
+@cache
+def _newcomers_by_id() -> Select[Any]:
+    columns = (*NEWCOMER_COLUMNS, products_column(NEWCOMERS))
+    return select(*columns).where(Newcomer.id.in_(bindparam("ids", expanding=True)))
+
+
+@cache
+def _past_matches() -> Select[Any]:
+    return (
+        select(*PAST_MATCH_COLUMNS)
+        .where(Match.mentor_id.in_(bindparam("ids", expanding=True)), Match.status.in_(VISIBLE_TO_PARTIES))
+        .order_by(Match.id.desc())
+    )
 
 
 def track_records(session: Session, mentors: list[Mentor]) -> dict[int, TrackRecord]:

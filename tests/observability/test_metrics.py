@@ -85,6 +85,22 @@ class TestFigures:
         )
         assert count == 1
 
+    def test_unrouted_paths_share_one_label_and_the_scraper_is_not_counted(self, local):
+        for n in range(3):
+            assert local.get(f"/no/such/page/{n}").status_code == 404
+        assert local.delete("/healthz").status_code == 405  # the path matched, the method did not
+        local.get("/metrics")
+        samples = _samples(local.get("/metrics").text)
+        assert _value(samples, "jieduan_http_requests_total", handler="none", method="GET", status="404") == 3
+        assert (
+            _value(samples, "jieduan_http_requests_total", handler="/healthz", method="DELETE", status="405")
+            == 1
+        )
+        handlers = {
+            dict(labels).get("handler") for (name, labels) in samples if name.startswith("jieduan_http")
+        }
+        assert "/metrics" not in handlers and not any(h and h.startswith("/no/") for h in handlers)
+
     def test_job_backlog_oldest_age_running_and_failed(self, local, db):
         old = queue.enqueue(db, kind="retrain", ref_id=1)
         old.created_at = utcnow() - timedelta(minutes=10)
