@@ -88,15 +88,20 @@ def get_caller(
     request: Request, session: SessionDep, token: Annotated[str | None, Depends(oauth2_scheme)]
 ) -> Caller:
     """Authenticate the bearer token and load the (still active) account."""
-    if not token:
-        raise Unauthorized()
-    # The settings straight from the app, not through SettingsDep: one dependency less on every request.
-    caller = _active_caller(session, decode_access_token(request.app.state.settings, token))
+    caller = _active_caller(session, _claims(request, token))
     # After authentication (and after the role check, where the route has one: `require_role`).
     route = request.scope.get("route")
     if isinstance(route, APIRoute) and not depends_on(route, _is_role_check):
         check_query(request, session)
     return caller
+
+
+def _claims(request: Request, token: str | None) -> AccessClaims:
+    """The claims of a valid bearer token (401 without one, or for a bad one)."""
+    if not token:
+        raise Unauthorized()
+    # The settings straight from the app, not through SettingsDep: one dependency less on every request.
+    return decode_access_token(request.app.state.settings, token)
 
 
 def _active_caller(session: Session, claims: AccessClaims) -> Caller:
@@ -174,10 +179,8 @@ def role_in_one_hop(*roles: Role) -> Callable[..., Awaitable[Caller]]:
     """`require_role` for a `OneHopRoute`: the token is checked here, the account in the route's hop."""
 
     async def _pending(request: Request, token: Annotated[str | None, Depends(oauth2_scheme)]) -> Caller:
-        if not token:
-            raise Unauthorized()
         # A stand-in: the route's hop swaps it for the Caller before the handler sees it.
-        return PendingCaller(request, decode_access_token(request.app.state.settings, token), roles)  # type: ignore[return-value]
+        return PendingCaller(request, _claims(request, token), roles)  # type: ignore[return-value]
 
     _pending.__name__ = f"require_{'_or_'.join(roles)}"
     _pending.authenticates = True  # type: ignore[attr-defined]
@@ -213,7 +216,9 @@ class OneHopRoute(APIRoute):
             try:
                 return await handler(request)
             except RequestValidationError:
-                await run_in_threadpool(_check_before_validation, request, self)
+                # The bearer token read as the route's own dependency reads it.
+                token = await oauth2_scheme(request)
+                await run_in_threadpool(_check_before_validation, request, self, token)
                 raise
 
         return app
@@ -239,16 +244,12 @@ def _in_one_hop(endpoint: Callable[..., Any]) -> Callable[..., Any]:
     return run
 
 
-def _check_before_validation(request: Request, route: APIRoute) -> None:
+def _check_before_validation(request: Request, route: APIRoute, token: str | None) -> None:
     """For a request whose parameters failed: 401 or 403 if its caller would get one, 422 for the query."""
     roles = [d.call for d in _walk(route.dependant) if getattr(d.call, "authenticates", False)]
     if not roles:
         return
-    token = request.headers.get("authorization", "")
-    scheme, _, value = token.partition(" ")
-    if scheme.lower() != "bearer" or not value:
-        raise Unauthorized()
-    claims = decode_access_token(request.app.state.settings, value)
+    claims = _claims(request, token)
     with request.app.state.sessionmaker() as session:
         for call in roles:
             PendingCaller(request, claims, call.roles).resolve(session)
