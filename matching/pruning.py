@@ -22,7 +22,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from matching.exact import NEG, BandCaps, RowSearch
-from matching.threads import WORKERS, executor
+from matching.threads import WORKERS, map_parallel
 from matching.types import NewcomerTable
 
 if TYPE_CHECKING:
@@ -147,8 +147,7 @@ class CategoryTiles:
             # Blocks run in parallel threads, so BLAS runs on one: tile products are small, and idle BLAS
             # threads spinning between them burned 4x the CPU of the search itself.
             with threadpool_limits(limits=1, user_api="blas"):
-                for job in [executor(WORKERS).submit(run, s) for s in starts]:
-                    job.result()
+                map_parallel(run, starts)
         else:
             for s in starts:
                 run(s)
