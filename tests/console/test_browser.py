@@ -21,6 +21,8 @@ from app.runs.schemas import RunCreate
 from tests.console.conftest import PHONE, WAIT_MS, no_horizontal_scroll, shoot, sign_in
 
 SAMPLE_ROSTER = Path(__file__).resolve().parents[2] / "docs" / "sample-roster-gbk.csv"
+# A proposal's own page (not the queue): a click on a queue row only starts the navigation to it.
+PROPOSAL_PAGE = re.compile(r"/console/proposals/\d+(\?|$)")
 
 
 @pytest.fixture(scope="module")
@@ -154,6 +156,7 @@ class TestCoordinator:
         first = open_page("coord-jiangsu")
         first.goto("/console/proposals")
         first.locator("table.queue tbody tr a").first.click()
+        first.wait_for_url(PROPOSAL_PAGE)  # the click only starts the navigation
         url = first.url
         proposal_id = int(url.rsplit("/", 1)[1].split("?")[0])
         second = first.context.new_page()
@@ -171,6 +174,7 @@ class TestCoordinator:
         page = open_page("coord-jiangsu")
         page.goto("/console/proposals")
         page.locator("table.queue tbody tr a").first.click()
+        page.wait_for_url(PROPOSAL_PAGE)  # the click only starts the navigation
         proposal_id = int(page.url.rsplit("/", 1)[1].split("?")[0])
         page.evaluate("document.querySelector('#approve-form input[name=csrftoken]').value = 'forged'")
         page.get_by_role("button", name=re.compile("批准")).click()
@@ -206,6 +210,7 @@ class TestCoordinator:
         page = open_page("coord-jiangsu")
         page.goto("/console/proposals")
         page.locator("table.queue tbody tr a").first.click()
+        page.wait_for_url(PROPOSAL_PAGE)  # the click only starts the navigation
         match_id = int(page.url.rsplit("/", 1)[1].split("?")[0])
         page.get_by_role("button", name=re.compile("批准")).click()
         expect(page.get_by_role("status")).to_contain_text("已批准推荐")
@@ -366,7 +371,7 @@ class TestLanguageAndPhone:
         page.goto("/console/proposals")
         page.locator("table.queue tbody tr a").first.click()
         # The click starts a navigation: measure the proposal page once it has loaded, not the queue mid-way.
-        page.wait_for_url(re.compile(r"/console/proposals/\d+(\?|$)"))
+        page.wait_for_url(PROPOSAL_PAGE)
         page.wait_for_load_state()
         assert no_horizontal_scroll(page)
         shoot(page, "phone-proposal")
