@@ -238,6 +238,24 @@ def recommend_latency(pop: Any, n_mentors: int, queries: int) -> tuple[float, fl
     return float(np.percentile(times, 50)), float(np.percentile(times, 99))
 
 
+def print_tile_counts(index: Any) -> None:
+    """What the last pruned search multiplied and skipped, against every (newcomer, mentor) pair."""
+    c = index.tiles.counts
+    if c.rows == 0:
+        return
+    pairs = c.rows * index.size
+    scored = c.warm_pairs + c.later_pairs
+    print(
+        f"    pruned search: {scored / 1e6:.1f}M of {pairs / 1e6:.0f}M pairs multiplied "
+        f"({scored / pairs:.1%}; "
+        f"{c.warm_pairs / max(scored, 1):.0%} of them in the rows' warm tiles), "
+        f"{c.offered / 1e6:.2f}M passed the floor ({c.offered / max(scored, 1):.1%} of those multiplied); "
+        f"(row, tile) searched: {c.warm_tiles} warm + {c.later_tiles} later of {c.row_tiles} "
+        f"({1 - (c.warm_tiles + c.later_tiles) / c.row_tiles:.1%} skipped)",
+        flush=True,
+    )
+
+
 def run_project(pop: Any, policy: Policy, seed: int) -> tuple[Any, Any, Any, dict[str, float], float]:
     """One timed matching run: (index, candidates, proposals, phase seconds, peak RSS bytes)."""
     with PeakRss() as rss:
@@ -247,6 +265,7 @@ def run_project(pop: Any, policy: Policy, seed: int) -> tuple[Any, Any, Any, dic
         cand, t_cand = timed(
             "candidates (retrieve + re-rank)", lambda: find_candidates(index, pop.newcomers, seed=seed)
         )
+        print_tile_counts(index)
         ps, t_assign = timed(
             "assignment (min-cost flow)", lambda: assign_candidates(index, pop.newcomers, cand)
         )

@@ -14,7 +14,7 @@ what the row already holds, so the pools are the dense search's, bit for bit.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 from itertools import pairwise
 from typing import TYPE_CHECKING
 
@@ -37,6 +37,30 @@ GROUP_WIDTH = 16  # columns per sampled group: wider tiles are sampled, not read
 BLOCK_FACTOR = 4
 
 
+@dataclass
+class TileCounts:
+    """What a pruned search did: the (row, tile) pairs it searched and skipped, the pairs it multiplied
+    and the pairs that passed the certificate's floor (the bench reports them against rows x mentors)."""
+
+    rows: int = 0
+    row_tiles: int = 0  # rows x tiles: every (row, tile) the search could have multiplied
+    warm_tiles: int = 0  # (row, tile) multiplied first, to learn each row's threshold
+    later_tiles: int = 0  # (row, tile) multiplied after, because their bound reached the threshold
+    warm_pairs: int = 0  # (newcomer, mentor) pairs multiplied in warm tiles
+    later_pairs: int = 0
+    offered: int = 0  # pairs whose value passed the floor and were scored in full
+
+    def reset(self) -> None:
+        """Zero every count."""
+        for f in fields(self):
+            setattr(self, f.name, 0)
+
+    def merge(self, other: TileCounts) -> None:
+        """Add another block's counts to these."""
+        for f in fields(self):
+            setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
+
+
 @dataclass(frozen=True, eq=False)
 class CategoryTiles:
     """The index's mentors in tile order (primary category, then county) and each tile's bound data."""
@@ -55,6 +79,7 @@ class CategoryTiles:
     text_norm: np.ndarray  # (G,) float32 largest text-vector norm of each tile
     region: np.ndarray  # (M,) int32 cap (the mentor's prefecture) of each tile column
     caps: BandCaps  # caps around each prefecture's mentors: a per-row bound on the band
+    counts: TileCounts = field(default_factory=TileCounts)  # what the last search() did
 
     @classmethod
     def build(cls, index: MentorIndex) -> CategoryTiles:
@@ -132,25 +157,29 @@ class CategoryTiles:
         complete = np.ones(len(rows), bool)
         step = index.policy.block_rows * BLOCK_FACTOR
 
-        def run(start: int) -> None:
+        def run(start: int) -> TileCounts:
             blk = rows[start : start + step]
             lo, hi = np.searchsorted(ex_local, [start, start + len(blk)])
             text = None if n_text is None else n_text[start : start + step]
+            counts = TileCounts()
             found = self._search_block(
-                index, newcomers, blk, text, ex_local[lo:hi] - start, ex_cols[lo:hi], pool, width
+                index, newcomers, blk, text, ex_local[lo:hi] - start, ex_cols[lo:hi], pool, width, counts
             )
             end = start + len(blk)
             out_pos[start:end], out_val[start:end], complete[start:end] = found
+            return counts
 
         starts = range(0, len(rows), step)
         if WORKERS > 1 and len(starts) > 1:
             # Blocks run in parallel threads, so BLAS runs on one: tile products are small, and idle BLAS
             # threads spinning between them burned 4x the CPU of the search itself.
             with threadpool_limits(limits=1, user_api="blas"):
-                map_parallel(run, starts)
+                per_block = map_parallel(run, starts)
         else:
-            for s in starts:
-                run(s)
+            per_block = [run(s) for s in starts]
+        self.counts.reset()
+        for counts in per_block:
+            self.counts.merge(counts)
         return out_pos, out_val, complete
 
     def _search_block(
@@ -163,6 +192,7 @@ class CategoryTiles:
         ex_cols: np.ndarray,
         pool: int,
         width: int,
+        counts: TileCounts,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """One block of rows: each row's WARM most promising tiles first, then every tile that reaches it.
 
@@ -187,6 +217,8 @@ class CategoryTiles:
         for g in np.unique(warm):
             r, slot = np.nonzero(warm == g)
             lo = int(self.starts[g])
+            counts.warm_tiles += len(r)
+            counts.warm_pairs += len(r) * int(self.starts[g + 1] - lo)
             for rc, s in self._scores(index, search, n_cat, ex_local, ex_tile, r, int(g)):
                 scored.append((rc, int(g), s))
                 # Column-group maxima are distinct pairs: the P-th best of lower bounds of their full
@@ -203,7 +235,7 @@ class CategoryTiles:
         flat = samples.reshape(len(blk), -1)
         tau = -np.partition(-flat, pool - 1, axis=1)[:, pool - 1].astype(np.float64)
         for rc, g, s in scored:
-            self._offer(search, s, rc, g, tau[rc], bonus, top, defer=True)
+            counts.offered += self._offer(search, s, rc, g, tau[rc], bonus, top, defer=True)
         search.flush()
         is_warm = np.zeros(reach.shape, bool)
         np.put_along_axis(is_warm, warm, True, axis=1)
@@ -211,8 +243,12 @@ class CategoryTiles:
         for g in np.argsort(-reach.max(axis=0), kind="stable"):
             r = np.flatnonzero((reach[:, g] >= tau) & ~is_warm[:, g])
             if len(r):
+                counts.later_tiles += len(r)
+                counts.later_pairs += len(r) * int(self.starts[g + 1] - self.starts[g])
                 for rc, s in self._scores(index, search, n_cat, ex_local, ex_tile, r, int(g)):
-                    self._offer(search, s, rc, int(g), None, bonus, top, defer=True)
+                    counts.offered += self._offer(search, s, rc, int(g), None, bonus, top, defer=True)
+        counts.rows += len(blk)
+        counts.row_tiles += reach.size
         return search.finish()
 
     def _scores(
@@ -254,8 +290,9 @@ class CategoryTiles:
         top: np.ndarray,
         *,
         defer: bool = False,
-    ) -> None:
-        """Offer the pairs of one tile whose value passes its row's floor, given the band's bound there.
+    ) -> int:
+        """Offer the pairs of one tile whose value passes its row's floor, given the band's bound there;
+        returns how many.
 
         bonus: (b, R) the most the band adds per row and prefecture cap; top: (b,) its row maxima.
         """
@@ -268,6 +305,7 @@ class CategoryTiles:
         ok = value >= floor[rr] - bonus[rc[rr], self.region[lo + cc]]
         rr, cc, value = rr[ok], cc[ok], value[ok]
         search.offer(rc[rr], self.perm[lo + cc], value, None if tau is None else tau[rr], defer=defer)
+        return len(rr)
 
 
 def _group_maxima(s: np.ndarray, p: int) -> tuple[np.ndarray, np.ndarray]:

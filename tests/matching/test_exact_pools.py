@@ -79,6 +79,14 @@ def test_pruned_search_skips_most_pairs_and_equals_dense(monkeypatch: pytest.Mon
     assert np.array_equal(pruned.pool_scores, dense.pool_scores)
     assert np.array_equal(pruned.mentor_rows, dense.mentor_rows)
     assert sum(scored) < 0.3 * len(pruned.newcomer_rows) * index.size
+    # The counts the bench reports are the pairs the tiles multiplied, row by row.
+    pruned = find_candidates(index, pop.newcomers, method="pruned")
+    counts, rows = index.tiles.counts, len(pruned.newcomer_rows)
+    assert counts.warm_pairs + counts.later_pairs == sum(scored) // 2  # scored holds both pruned runs
+    assert counts.rows == rows and counts.row_tiles == rows * (len(index.tiles.starts) - 1)
+    assert 0 < counts.warm_tiles <= rows * pruning.WARM
+    assert counts.warm_tiles + counts.later_tiles < counts.row_tiles
+    assert 0 < counts.offered <= counts.warm_pairs + counts.later_pairs
 
 
 def test_full_score_finds_the_near_mentor_a_retrieval_pool_misses() -> None:
