@@ -29,7 +29,11 @@ if TYPE_CHECKING:
     from matching.candidates import Columns, MentorIndex
 
 TILE_ELEMS = 1 << 22  # floats per tile GEMM (16 MB): more rows than this are searched in chunks
-WARM = 3  # tiles per row searched first, to learn a P-th best full score
+# Tiles per row searched first, to learn a P-th best full score. Warm tiles are multiplied whole and held
+# 84% of the multiplied pairs at 3 (100k x 20k); 2 gives a threshold nearly as high for 7% fewer pairs
+# and about 9% less CPU in the search (bench/RESULTS.md). 1 is far worse: a narrow best tile often
+# holds fewer than P allowed pairs, and without a threshold every tile is searched.
+WARM = 2
 SAMPLES = 2  # column groups per pool slot whose maxima sample a warm tile
 GROUP_WIDTH = 16  # columns per sampled group: wider tiles are sampled, not read whole
 # Rows per block: policy.block_rows times this. A block holds no full score row, only its tiles (and its
