@@ -99,10 +99,7 @@ class CategoryTiles:
         keys = np.ascontiguousarray(index.keys[:m][perm])
         cat = index.space.m_cat_norm[index.order][perm]
         product_dims = cat.shape[1] if m and np.array_equal(keys[:, : cat.shape[1]], cat) else 0
-        sets, set_starts = [], []
-        for lo, hi in pairwise(bounds):
-            set_starts.append(sum(len(x) for x in sets))
-            sets.append(np.unique(cat[lo:hi, :product_dims], axis=0))
+        sets, set_starts = tile_sets(cat[:, :product_dims], bounds)
         text = _find_block(keys, index.space.m_text[index.order][perm], product_dims)
         norms = np.linalg.norm(keys[:, text[0] : text[1]], axis=1) if text else np.zeros(m, np.float32)
         reduce = (lambda f, x: f.reduceat(x, starts, axis=0)) if m else (lambda f, x: x[:0])
@@ -114,8 +111,8 @@ class CategoryTiles:
             keys,
             index.columns.take(perm),
             product_dims,
-            np.vstack(sets) if sets else np.zeros((0, product_dims), np.float32),
-            np.asarray(set_starts, np.int64),
+            sets,
+            set_starts,
             reduce(np.maximum, keys),
             reduce(np.minimum, keys),
             text,
@@ -310,6 +307,39 @@ class CategoryTiles:
         rr, cc, value = rr[ok], cc[ok], value[ok]
         search.offer(rc[rr], self.perm[lo + cc], value, None if tau is None else tau[rr], defer=defer)
         return len(rr)
+
+
+def tile_sets(
+    cat: np.ndarray, bounds: np.ndarray, mult: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """(sets, set_starts): the distinct rows of each tile (columns bounds[g]:bounds[g + 1]) of cat, tile
+    after tile, each in the order of its first column; set_starts[g] is tile g's first set.
+
+    The rows are grouped by a 64-bit hash of their bits (mult: its odd multipliers) instead of
+    np.unique(axis=0), whose sort of void rows took 0.25 s for 62 tiles of 18k mentors holding 165
+    distinct rows. Every row is then checked against its group's first: on a collision the tiles go
+    through np.unique (any order would do: the bounds take a maximum over a tile's sets).
+    """
+    n_tiles, width = len(bounds) - 1, cat.shape[1]
+    if len(cat) == 0 or width == 0:
+        return np.zeros((n_tiles, width), np.float32), np.arange(n_tiles, dtype=np.int64)
+    tile = np.repeat(np.arange(n_tiles), np.diff(bounds))
+    if mult is None:
+        mult = np.random.default_rng(0).integers(1, 2**62, size=width, dtype=np.uint64) * 2 + 1
+    bits = np.ascontiguousarray(cat, dtype=np.float32).view(np.uint32).astype(np.uint64)
+    key = (bits * mult).sum(axis=1)  # wraps modulo 2**64, as unsigned integers do
+    order = np.lexsort((np.arange(len(cat)), key, tile))
+    new = np.ones(len(cat), bool)
+    new[1:] = (tile[order][1:] != tile[order][:-1]) | (key[order][1:] != key[order][:-1])
+    first = order[new]  # first column of each (tile, hash) group
+    rep = np.empty(len(cat), np.int64)
+    rep[order] = np.repeat(first, np.diff(np.append(np.flatnonzero(new), len(cat))))
+    if not np.array_equal(cat, cat[rep]):  # two distinct rows share a hash
+        parts = [np.unique(cat[lo:hi], axis=0) for lo, hi in pairwise(bounds.tolist())]
+        starts = np.cumsum([0] + [len(x) for x in parts[:-1]])
+        return np.vstack(parts).astype(np.float32), np.asarray(starts, np.int64)
+    first = np.sort(first)
+    return np.ascontiguousarray(cat[first], dtype=np.float32), np.searchsorted(first, bounds[:-1])
 
 
 def _group_maxima(s: np.ndarray, p: int) -> tuple[np.ndarray, np.ndarray]:

@@ -1,8 +1,9 @@
 """Shortcuts that must not change a bit: the flow network's node labels, the bands and order of pools,
-the text transform on worker threads."""
+the text transform on worker threads, the category sets of the pruning tiles."""
 
 from __future__ import annotations
 
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -14,6 +15,7 @@ from matching import Policy, build_index, candidates, find_candidates, threads
 from matching import text as text_model
 from matching.exact import arc_cosines, band_of_cosine, gathered_arc_cosines
 from matching.flow import _groups, _labels
+from matching.pruning import tile_sets
 from matching.regions import unit_vectors
 from matching.synthetic import SyntheticPopulation
 from matching.text import fit_text_model
@@ -125,3 +127,29 @@ def test_gathered_arc_cosines_are_the_pairwise_bits(n_a: int, n_b: int, seed: in
     i, j = rng.integers(0, n_a, 200), rng.integers(0, n_b, 200)
     gathered = gathered_arc_cosines(np.ascontiguousarray(a.T), i, np.ascontiguousarray(b.T), j)
     assert np.array_equal(gathered, arc_cosines(a[i], b[j]))
+
+
+@st.composite
+def tiled_rows(draw: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Float32 category rows with many repeats (a few distinct values, -0.0 among them) and tile bounds."""
+    n, width = draw(st.integers(1, 60)), draw(st.integers(1, 6))
+    cells = st.sampled_from([0.0, -0.0, 0.25, 0.5, 1.0])
+    cat = np.asarray(draw(st.lists(cells, min_size=n * width, max_size=n * width)), np.float32)
+    cuts = draw(st.sets(st.integers(1, n - 1), max_size=min(8, n - 1))) if n > 1 else set()
+    return cat.reshape(n, width), np.asarray([0, *sorted(cuts), n], np.int64)
+
+
+@SETTINGS
+@given(tiled_rows(), st.booleans())
+def test_tile_sets_hold_each_tiles_distinct_rows(case: tuple[np.ndarray, np.ndarray], collide: bool) -> None:
+    """Hashed grouping (or, when every row collides, the np.unique fallback) keeps each tile's rows."""
+    cat, bounds = case
+    mult = np.zeros(cat.shape[1], np.uint64) if collide else None  # zero multipliers: one hash for all
+    sets, starts = tile_sets(cat, bounds, mult)
+    ends = np.append(starts[1:], len(sets))
+    assert len(starts) == len(bounds) - 1
+    for (lo, hi), a, b in zip(pairwise(bounds.tolist()), starts, ends, strict=True):
+        mine = sets[a:b]
+        assert np.array_equal(np.unique(mine, axis=0), np.unique(cat[lo:hi], axis=0))
+        # On the hashed path no row comes twice (0.0 and -0.0 differ in bits: both may stay, harmlessly).
+        assert len(np.unique(mine.view(np.uint32), axis=0)) == len(mine) or collide
