@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import queue
-import sys
 import threading
 from collections.abc import Callable, Generator, Iterable, Iterator
 from typing import Final, Generic, TypeVar
@@ -21,11 +20,6 @@ T = TypeVar("T")
 
 # How long the worker waits on a full queue before it looks again whether the consumer stopped.
 _POLL_SECONDS: Final = 0.1
-# A thread waiting for the GIL asks the running one to drop it every switch interval (5 ms by
-# default). The consumer wakes from hundreds of short database waits per import, and each time the
-# validating worker holds the GIL, so the default would add up to 5 ms per statement; 0.5 ms keeps
-# the hand-off small while the import runs.
-_SWITCH_SECONDS: Final = 0.0005
 _DONE: Final = object()
 
 
@@ -109,11 +103,8 @@ def read_ahead(
                 close()
         return
     ahead = _Ahead(make, depth)
-    switch = sys.getswitchinterval()
-    sys.setswitchinterval(min(switch, _SWITCH_SECONDS))
     ahead.start()
     try:
         yield ahead.items()
     finally:
         ahead.stop()
-        sys.setswitchinterval(switch)
