@@ -157,15 +157,6 @@ def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False, autoflush=False)
 
 
-def sessions_have_own_connections(sessions: sessionmaker[Session]) -> bool:
-    """True when each session takes its own pooled connection, so two threads may hold one each.
-
-    A factory bound to one Connection (the tests' SAVEPOINT-per-session factories) hands every
-    session that same connection, which two threads must not use at once.
-    """
-    return isinstance(sessions.kw.get("bind"), Engine)
-
-
 def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
     """Yield a session that commits on success and rolls back on error; the one transaction owner."""
     session = factory()

@@ -22,8 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.bulk import lock_for_transaction
 from app.config import Settings
-from app.db import sessions_have_own_connections, utcnow
-from app.imports.ahead import read_ahead
+from app.db import utcnow
 from app.imports.read.decoding import RosterFileError
 from app.imports.read.reading import RosterReader, RosterSource
 from app.imports.validate.keys import DuplicateFinder, Duplicates
@@ -312,24 +311,6 @@ def _apply_chunks(run: _Run, mode: Mode, duplicates: Duplicates) -> None:
                 )
             )
     total = run.imp.rows_total
-    # The next chunks are read and validated in a worker thread while this one waits on the database
-    # (ahead.py); chunks still commit one at a time, in file order, each with its checkpoint. The
-    # worker's region lookups need a connection of their own, so a factory sharing one stays serial.
-    with read_ahead(
-        lambda: _pending_chunks(run, office, duplicates, checkpoint),
-        threaded=sessions_have_own_connections(run.sessions),
-    ) as chunks:
-        for chunk in chunks:
-            checkpoint = _commit_chunk(run, chunk, state, mode, checkpoint)
-            run.keep_lease()
-            run.progress("applying", run.imp.rows_processed, total)
-    run.progress("applying", run.imp.rows_processed, total)
-
-
-def _pending_chunks(
-    run: _Run, office: str | None, duplicates: Duplicates, checkpoint: int
-) -> Iterator[list[Checked]]:
-    """The validated rows after the checkpoint, cut into chunks counted from the first data row."""
     with run.open() as reader:
         chunk: list[Checked] = []
         for item in validated_stream(reader, _resolver(run), office, duplicates):
@@ -337,10 +318,13 @@ def _pending_chunks(
                 continue  # committed by an earlier run; validated again only to rebuild in-file state
             chunk.append(item)
             if len(chunk) >= run.limits.chunk_rows:
-                yield chunk
+                checkpoint = _commit_chunk(run, chunk, state, mode, checkpoint)
                 chunk = []
+                run.keep_lease()
+                run.progress("applying", run.imp.rows_processed, total)
         if chunk:
-            yield chunk
+            checkpoint = _commit_chunk(run, chunk, state, mode, checkpoint)
+    run.progress("applying", run.imp.rows_processed, total)
 
 
 def _township_locks(run: _Run, chunk: list[Checked]) -> list[str]:

@@ -1,13 +1,12 @@
-"""The apply pass validates the next chunks in a worker thread (app/imports/ahead.py).
+"""A failure part-way through the apply pass: only the chunk in flight rolls back, and it resumes.
 
-Behaviour that must not depend on it: the database ends as a serial run leaves it, a failure on
-either side of the queue rolls back only the chunk in flight, the worker thread ends with the run,
-and the next run resumes after the last committed chunk to the clean result.
+Whether the error comes from reading/validating the next rows or from writing a chunk, the chunks
+before it stay committed with their checkpoint and report rows, nothing of the failed chunk is left,
+and the next run resumes after the checkpoint to the same database state as a clean run.
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -15,9 +14,8 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.db import make_engine, make_sessionmaker, sessions_have_own_connections
+from app.db import make_engine, make_sessionmaker
 from app.imports import apply, service
-from app.imports.ahead import read_ahead
 from app.imports.apply import ImportLimits, run_import
 from app.models import Account, ImportRowIssue, ImportRowResult, RosterImport
 from tests.imports.conftest import ZHAXIA
@@ -26,48 +24,6 @@ from tests.imports.test_resume import _reset, _roster, _snapshot, committed_url 
 CHUNK = 50
 ROWS = 600
 LIMITS = ImportLimits(chunk_rows=CHUNK)
-
-
-def _live_workers() -> list[threading.Thread]:
-    return [t for t in threading.enumerate() if t.name == "import-read-ahead"]
-
-
-class TestReadAhead:
-    @pytest.mark.parametrize("threaded", [True, False])
-    def test_yields_every_item_in_order(self, threaded: bool) -> None:
-        with read_ahead(lambda: iter(range(1_000)), threaded=threaded) as items:
-            assert list(items) == list(range(1_000))
-        assert not _live_workers()
-
-    def test_a_producer_error_is_raised_after_the_items_before_it(self) -> None:
-        def failing() -> Iterator[int]:
-            yield 1
-            yield 2
-            raise ValueError("bad byte")
-
-        seen = []
-        with pytest.raises(ValueError, match="bad byte"), read_ahead(failing) as items:
-            seen.extend(items)
-        assert seen == [1, 2]
-        assert not _live_workers()
-
-    @pytest.mark.parametrize("threaded", [True, False])
-    def test_leaving_early_stops_the_worker_and_closes_the_source(self, threaded: bool) -> None:
-        closed = threading.Event()
-
-        def endless() -> Iterator[int]:
-            try:
-                n = 0
-                while True:
-                    yield n
-                    n += 1
-            finally:
-                closed.set()
-
-        with read_ahead(endless, threaded=threaded) as items:
-            assert next(items) == 0
-        assert closed.is_set()
-        assert not _live_workers()
 
 
 def _submit(sessions: sessionmaker[Session], data: bytes) -> int:
@@ -99,31 +55,6 @@ def _report(sessions: sessionmaker[Session], import_id: int) -> tuple[list[Any],
         counts = (imp.status, imp.rows_processed, imp.created_count, imp.updated_count,
                   imp.unchanged_count, imp.rejected_count, imp.checkpoint_row)  # fmt: skip
     return [tuple(r) for r in results], [tuple(i) for i in issues], counts
-
-
-def _two_imports(sessions: sessionmaker[Session]) -> list[tuple[Any, ...]]:
-    """A first roster, then a second one that updates a third of it: every outcome occurs."""
-    _reset(sessions)
-    reports = []
-    for version, rows in ((1, ROWS // 2 + 3), (2, ROWS + 11)):  # the last chunks are partial
-        import_id = _submit(sessions, _roster(rows, version=version))
-        assert run_import(sessions, import_id, limits=LIMITS) == "done"
-        reports.append(_report(sessions, import_id))
-    return [_snapshot(sessions), *reports]
-
-
-def test_pipelined_import_leaves_the_database_a_serial_one_does(
-    committed_url: str,  # noqa: F811 - the fixture imported above
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    sessions = make_sessionmaker(make_engine(committed_url))
-    pipelined = _two_imports(sessions)
-    # The path a factory sharing one connection takes: validated in this thread, chunk by chunk.
-    monkeypatch.setattr(apply, "sessions_have_own_connections", lambda _sessions: False)
-    serial = _two_imports(sessions)
-    assert pipelined == serial
-    outcomes = {r[1] for r in pipelined[2][0]}
-    assert outcomes == {"created", "updated", "unchanged", "rejected"}
 
 
 def _clean_result(sessions: sessionmaker[Session]) -> tuple[dict[str, Any], Any]:
@@ -177,7 +108,6 @@ def test_a_failure_mid_import_keeps_the_committed_chunks_and_resumes(
         monkeypatch.setattr(apply, "write_report", report)
     with pytest.raises(OSError):
         run_import(sessions, import_id, limits=LIMITS)
-    assert not _live_workers()
     # Exactly the chunks before the failure are committed, with their report rows and nothing more.
     committed = (fail_at_chunk - 1) * CHUNK
     assert _committed_rows(sessions, import_id) == (1 + committed, committed)
@@ -187,13 +117,3 @@ def test_a_failure_mid_import_keeps_the_committed_chunks_and_resumes(
     assert run_import(sessions, import_id, limits=LIMITS) == "done"
     assert _snapshot(sessions) == clean_mentors
     assert _report(sessions, import_id) == clean_report
-
-
-def test_only_a_factory_with_a_connection_per_session_validates_in_a_thread(
-    committed_url: str,  # noqa: F811 - the fixture imported above
-) -> None:
-    engine = make_engine(committed_url)
-    assert sessions_have_own_connections(make_sessionmaker(engine))
-    with engine.connect() as connection:
-        assert not sessions_have_own_connections(sessionmaker(bind=connection))
-    engine.dispose()
