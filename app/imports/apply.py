@@ -38,6 +38,7 @@ Mode = Literal["apply", "dry_run", "report"]
 ROWS_REJECTED: Final = "rows_rejected"
 _BEAT_EVERY_ROWS: Final = 5_000
 _GC_GEN0_THRESHOLD: Final = 50_000
+IMPORTS: Final = RosterImport.__table__
 
 
 class LeaseLost(Exception):
@@ -342,12 +343,14 @@ def _commit_chunk(run: _Run, chunk: list[Checked], state: ImportState, mode: Mod
     with run.sessions.begin() as session:
         # Taking the checkpoint first locks the import row; a second worker that also thinks it owns
         # the import (its lease expired while it ran) finds the checkpoint moved and stops.
-        moved = session.execute(
-            update(RosterImport)
+        # Core statements on the table: the ORM's bulk UPDATE path costs more per chunk to set up
+        # than these two single-row updates take to run.
+        moved = session.connection().execute(
+            update(IMPORTS)
             .where(
-                RosterImport.id == run.import_id,
-                RosterImport.checkpoint_row == checkpoint,
-                RosterImport.status == ImportStatus.APPLYING,
+                IMPORTS.c.id == run.import_id,
+                IMPORTS.c.checkpoint_row == checkpoint,
+                IMPORTS.c.status == ImportStatus.APPLYING,
             )
             .values(checkpoint_row=new_checkpoint)
         )
@@ -367,10 +370,8 @@ def _commit_chunk(run: _Run, chunk: list[Checked], state: ImportState, mode: Mod
             if mode != "report" or plan.outcome == "rejected":
                 counts[_COUNTS[plan.outcome]] += 1
         processed = (run.imp.rows_processed or 0) + len(chunk)
-        session.execute(
-            update(RosterImport)
-            .where(RosterImport.id == run.import_id)
-            .values(rows_processed=processed, **counts)
+        session.connection().execute(
+            update(IMPORTS).where(IMPORTS.c.id == run.import_id).values(rows_processed=processed, **counts)
         )
     run.imp = dataclasses.replace(run.imp, **counts, rows_processed=processed, checkpoint_row=new_checkpoint)
     return new_checkpoint
