@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
+from operator import attrgetter
 from typing import Any
 
 from sqlalchemy import Label, Row, Select, String, bindparam, cast, func, or_, select
@@ -240,9 +241,25 @@ def list_rows(
     limit: int,
     columns: Sequence[Any],
 ) -> Paged[Row[Any]]:
-    """One keyset page (as `list_profiles`) as plain rows of `columns` plus `product_codes`: one query."""
-    stmt = list_query(kind, caller, f, (*columns, products_column(kind)))
-    return paginate(session, stmt, [asc(kind.model.id)], cursor, limit)
+    """One keyset page (as `list_profiles`) as plain rows of `columns` plus `product_codes`: two queries.
+
+    The page's ids first, then the columns and products of those ids only: with the correlated
+    products column in the paged statement, SQLite built it for every profile in the jurisdiction
+    before sorting and cutting the page (about twice the time of the two statements together).
+    """
+    ids = paginate(
+        session, list_query(kind, caller, f, (kind.model.id,)), [asc(kind.model.id)], cursor, limit
+    )
+    if not ids.items:
+        return Paged([], ids.next_cursor)
+    rows = session.connection().execute(_rows_by_id(kind, tuple(columns)), {"ids": [r.id for r in ids.items]})
+    return Paged(sorted(rows, key=attrgetter("id")), ids.next_cursor)
+
+
+@cache
+def _rows_by_id(kind: ProfileKind, columns: tuple[Any, ...]) -> Select[Any]:
+    # Built once: the id list is bound at run time (an expanding parameter).
+    return select(*columns, products_column(kind)).where(kind.model.id.in_(bindparam("ids", expanding=True)))
 
 
 @cache
