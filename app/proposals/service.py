@@ -22,6 +22,7 @@ from app.models import Commitment, Match, Mentor, Newcomer, NewcomerProduct
 from app.models.matches import VISIBLE_TO_PARTIES, MatchStatus
 from app.notifications.service import notify
 from app.pagination import Paged, desc, paginate
+from app.plain_reads import PlainSelect, id_in
 from app.profiles.service import products_column, select_columns
 from app.proposals.schemas import PARTY_FIELDS, TRACK_RECORD_FIELDS, PastMatch
 
@@ -148,13 +149,10 @@ def review_queue_rows(
     if not page.items:
         return Paged([], page.next_cursor)
     conn = session.connection()
-    mentors = {
-        r.id: r for r in conn.execute(_mentors_by_id(), {"ids": sorted({m.mentor_id for m in page.items})})
-    }
-    newcomers = {
-        r.id: r
-        for r in conn.execute(_newcomers_by_id(), {"ids": sorted({m.newcomer_id for m in page.items})})
-    }
+    mentor_ids = sorted({m.mentor_id for m in page.items})
+    newcomer_ids = sorted({m.newcomer_id for m in page.items})
+    mentors = {r.id: r for r in _mentors_by_id().rows(conn, {"ids": mentor_ids})}
+    newcomers = {r.id: r for r in _newcomers_by_id().rows(conn, {"ids": newcomer_ids})}
     views = (view_of(caller, m, mentors[m.mentor_id], newcomers[m.newcomer_id]) for m in page.items)
     return Paged([v for v in views if v is not None], page.next_cursor)
 
@@ -164,30 +162,32 @@ def track_record_rows(session: Session, mentors: list[Any]) -> dict[int, TrackRe
     records = {m.id: TrackRecord(m) for m in mentors}
     if not records:
         return records
-    past = session.connection().execute(_past_matches(), {"ids": sorted(records)})
+    past = _past_matches().rows(session.connection(), {"ids": sorted(records)})
     _count_past(records, past)
     return records
 
 
-# The page's three statements, built once: a list of ids is bound at run time (an expanding
-# parameter), instead of coercing each id into a new statement per request.
+# The page's three statements, built and compiled once and read on the cursor (app/plain_reads.py):
+# a list of ids is bound at run time, instead of coercing each id into a new statement per request.
 @cache
-def _mentors_by_id() -> Select[Any]:
+def _mentors_by_id() -> PlainSelect:
     columns = (*MENTOR_COLUMNS, products_column(MENTORS))
-    return select(*columns).where(Mentor.id.in_(bindparam("ids", expanding=True)))
+    return PlainSelect(select(*columns).where(id_in(Mentor.id, "ids")))
 
 
 @cache
-def _newcomers_by_id() -> Select[Any]:
+def _newcomers_by_id() -> PlainSelect:
     columns = (*NEWCOMER_COLUMNS, products_column(NEWCOMERS))
-    return select(*columns).where(Newcomer.id.in_(bindparam("ids", expanding=True)))
+    return PlainSelect(select(*columns).where(id_in(Newcomer.id, "ids")))
 
 
 @cache
-def _past_matches() -> Select[Any]:
-    return (
+def _past_matches() -> PlainSelect:
+    # The visible statuses are constants: rendered into the SQL text once.
+    visible = bindparam("visible", list(VISIBLE_TO_PARTIES), expanding=True, literal_execute=True)
+    return PlainSelect(
         select(*PAST_MATCH_COLUMNS)
-        .where(Match.mentor_id.in_(bindparam("ids", expanding=True)), Match.status.in_(VISIBLE_TO_PARTIES))
+        .where(id_in(Match.mentor_id, "ids"), Match.status.in_(visible))
         .order_by(Match.id.desc())
     )
 
