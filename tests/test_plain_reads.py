@@ -39,6 +39,7 @@ def _statements():
     return {
         "mentor rows by id": profiles._rows_by_id(MENTORS, tuple(BODIES[MentorRead].columns)),
         "newcomer rows by id": profiles._rows_by_id(NEWCOMERS, tuple(BODIES[NewcomerRead].columns)),
+        "queue matches": proposals._matches_by_id(),
         "queue mentors": proposals._mentors_by_id(),
         "queue newcomers": proposals._newcomers_by_id(),
         "past matches": proposals._past_matches(),
@@ -50,6 +51,8 @@ def _statements():
 def test_rows_equal_core_rows(db, rows_of_every_kind, name, pick):
     mentor_ids, newcomer_ids = rows_of_every_kind
     ids = newcomer_ids if "newcomer" in name else mentor_ids
+    if name == "queue matches":
+        ids = list(db.scalars(select(Match.id).order_by(Match.id)))
     chosen = {"none": [], "one": ids[:1], "all": ids, "all twice and unknown": [*ids, *ids, 10**9]}[pick]
     plain = _statements()[name]
     conn = db.connection()

@@ -136,19 +136,24 @@ def review_queue_rows(
     limit: int,
     newcomer_id: int | None = None,
 ) -> Paged[MatchView]:
-    """`review_queue` as plain rows (matches, then both sides with their products: three queries).
+    """`review_queue` as plain rows (the page's keys, then its matches and both sides: four queries).
 
-    No ORM objects are built: the views hold Core rows, which the access rules and the body builder
-    read by the same attribute names.
+    No ORM objects are built: the views hold plain rows, which the access rules and the body builder
+    read by the same attribute names. The paged statement selects only the sort keys (an index
+    holds them); the wide rows come from one fixed statement by id (app/plain_reads.py).
     """
+    keys = QUEUE_ORDER[sort]
     stmt = _queue_where(
-        select_columns(MATCH_COLUMNS), caller, status=status, region=region, category=None,
-        min_score=None, max_distance_km=None, run_id=None, newcomer_id=newcomer_id, overdue_only=False,
+        select_columns(tuple(k.column for k in keys)), caller, status=status, region=region,
+        category=None, min_score=None, max_distance_km=None, run_id=None, newcomer_id=newcomer_id,
+        overdue_only=False,
     )  # fmt: skip
-    page = paginate(session, stmt, QUEUE_ORDER[sort], cursor, limit)
-    if not page.items:
-        return Paged([], page.next_cursor)
+    ids = paginate(session, stmt, keys, cursor, limit)
+    if not ids.items:
+        return Paged([], ids.next_cursor)
     conn = session.connection()
+    by_id = {r.id: r for r in _matches_by_id().rows(conn, {"ids": [r.id for r in ids.items]})}
+    page = Paged([by_id[r.id] for r in ids.items], ids.next_cursor)
     mentor_ids = sorted({m.mentor_id for m in page.items})
     newcomer_ids = sorted({m.newcomer_id for m in page.items})
     mentors = {r.id: r for r in _mentors_by_id().rows(conn, {"ids": mentor_ids})}
@@ -167,8 +172,13 @@ def track_record_rows(session: Session, mentors: list[Any]) -> dict[int, TrackRe
     return records
 
 
-# The page's three statements, built and compiled once and read on the cursor (app/plain_reads.py):
+# The page's statements after its keys, built and compiled once and read on the cursor (app/plain_reads.py):
 # a list of ids is bound at run time, instead of coercing each id into a new statement per request.
+@cache
+def _matches_by_id() -> PlainSelect:
+    return PlainSelect(select(*MATCH_COLUMNS).where(id_in(Match.id, "ids")))
+
+
 @cache
 def _mentors_by_id() -> PlainSelect:
     columns = (*MENTOR_COLUMNS, products_column(MENTORS))
