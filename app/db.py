@@ -91,8 +91,13 @@ def _configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
         if _read_only.get():
-            conn.exec_driver_sql("PRAGMA query_only=ON")
-            conn.exec_driver_sql("BEGIN")
+            # On the DBAPI cursor: two fixed commands need no result objects (every GET pays them).
+            cursor = conn.connection.cursor()
+            try:
+                cursor.execute("PRAGMA query_only=ON")
+                cursor.execute("BEGIN")
+            finally:
+                cursor.close()
             return
         if not write_lock.acquire(timeout=30):
             raise TimeoutError("timed out waiting for the SQLite write lock")

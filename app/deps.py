@@ -23,6 +23,7 @@ from app.auth.tokens import AccessClaims, decode_access_token
 from app.config import Settings
 from app.errors import Forbidden, Unauthorized
 from app.models import Account
+from app.plain_reads import PlainSelect
 from app.query_params import check_query, check_query_async, depends_on
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
@@ -78,9 +79,11 @@ SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 SettingsDep = Annotated[Settings, Depends(app_settings)]
 
 
-# Built once: the statement of the account lookup every authenticated request makes.
-_ACTIVE_ACCOUNT = select(Account.id, Account.role, Account.jurisdiction_code, Account.username).where(
-    Account.id == bindparam("account_id"), Account.is_active
+# Built and compiled once: the account lookup every authenticated request makes, read on the cursor.
+_ACTIVE_ACCOUNT = PlainSelect(
+    select(Account.id, Account.role, Account.jurisdiction_code, Account.username).where(
+        Account.id == bindparam("account_id"), Account.is_active
+    )
 )
 
 
@@ -108,7 +111,7 @@ def _active_caller(session: Session, claims: AccessClaims) -> Caller:
     """The caller a valid token names, if the account is still active (401 otherwise)."""
     # One primary-key lookup of four columns on every request: role and jurisdiction come from the
     # database, so a deactivation or a demotion takes effect at once (no cache to go stale).
-    account = session.connection().execute(_ACTIVE_ACCOUNT, {"account_id": claims.account_id}).first()
+    account = _ACTIVE_ACCOUNT.first(session.connection(), {"account_id": claims.account_id})
     if account is None:
         raise Unauthorized(code="account_inactive")
     return Caller.of(account)

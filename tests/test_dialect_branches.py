@@ -1,4 +1,4 @@
-"""Dialect branches (SQLite vs PostgreSQL) live in the database layer: app/db.py, bulk.py, aggregates.py."""
+"""Dialect branches (SQLite vs PostgreSQL) live in the database layer (app/db.py and the modules below)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,14 @@ from pathlib import Path
 
 from app.config import PROJECT_ROOT
 
-# app/aggregates.py holds dialect-specific aggregate SQL (medians): part of the database layer too.
-DATABASE_LAYER = {Path("app/db.py"), Path("app/bulk.py"), Path("app/aggregates.py")}
+# app/aggregates.py holds dialect-specific aggregate SQL (medians), app/plain_reads.py the SQL of an id
+# list and reads on the DBAPI cursor: part of the database layer too.
+DATABASE_LAYER = {
+    Path("app/db.py"),
+    Path("app/bulk.py"),
+    Path("app/aggregates.py"),
+    Path("app/plain_reads.py"),
+}
 _BRANCH = re.compile(r"dialect\.name|\.dialect\b|pg_advisory|postgresql\.insert|sqlite\.insert")
 
 

@@ -398,7 +398,7 @@ class ProfileBody:
 
     def __call__(self, row: Any, *, products: list[str], phone: str | None) -> dict[str, Any]:
         """The body of one profile; `products` in order, `phone` masked or not by the access rules."""
-        getters = self._by_position if isinstance(row, Row) else self._by_attribute
+        getters = self._by_position if isinstance(row, Row | tuple) else self._by_attribute
         body = {name: get(row) for name, get in getters}
         body["products"] = products
         body["phone"] = phone

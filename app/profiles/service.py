@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
+from operator import attrgetter
 from typing import Any
 
-from sqlalchemy import Label, Row, Select, String, bindparam, cast, func, or_, select
+from sqlalchemy import Label, Select, String, bindparam, cast, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
@@ -29,6 +30,7 @@ from app.errors import Conflict, NotFound, PreconditionFailed, Unprocessable
 from app.etags import check_if_match
 from app.models import Category, Mentor, Region
 from app.pagination import Paged, asc, paginate
+from app.plain_reads import PlainSelect, id_in
 from app.profiles.derived import derived_columns
 from matching.vocab import RESOURCE_TYPES
 
@@ -239,22 +241,39 @@ def list_rows(
     cursor: str | None,
     limit: int,
     columns: Sequence[Any],
-) -> Paged[Row[Any]]:
-    """One keyset page (as `list_profiles`) as plain rows of `columns` plus `product_codes`: one query."""
-    stmt = list_query(kind, caller, f, (*columns, products_column(kind)))
-    return paginate(session, stmt, [asc(kind.model.id)], cursor, limit)
+) -> Paged[Any]:
+    """One keyset page (as `list_profiles`) as plain rows of `columns` plus `product_codes`: two queries.
+
+    The page's ids first, then the columns and products of those ids only: with the correlated
+    products column in the paged statement, SQLite built it for every profile in the jurisdiction
+    before sorting and cutting the page (about twice the time of the two statements together).
+    """
+    ids = paginate(
+        session, list_query(kind, caller, f, (kind.model.id,)), [asc(kind.model.id)], cursor, limit
+    )
+    if not ids.items:
+        return Paged([], ids.next_cursor)
+    rows = _rows_by_id(kind, tuple(columns)).rows(session.connection(), {"ids": [r.id for r in ids.items]})
+    return Paged(sorted(rows, key=attrgetter("id")), ids.next_cursor)
 
 
 @cache
-def _one_row(kind: ProfileKind, columns: tuple[Any, ...]) -> Select[Any]:
-    return select(*columns, products_column(kind)).where(kind.model.id == bindparam("profile_id"))
+def _rows_by_id(kind: ProfileKind, columns: tuple[Any, ...]) -> PlainSelect:
+    # Built and compiled once: the id list is bound at run time, as one parameter.
+    return PlainSelect(select(*columns, products_column(kind)).where(id_in(kind.model.id, "ids")))
+
+
+@cache
+def _one_row(kind: ProfileKind, columns: tuple[Any, ...]) -> PlainSelect:
+    one = kind.model.id == bindparam("profile_id")
+    return PlainSelect(select(*columns, products_column(kind)).where(one))
 
 
 def get_visible_row(
     session: Session, kind: ProfileKind, caller: Caller, profile_id: int, columns: Sequence[Any]
-) -> Row[Any]:
+) -> Any:
     """A profile the caller may see (as `get_visible`), as a plain row of `columns` plus `product_codes`."""
-    row = session.connection().execute(_one_row(kind, tuple(columns)), {"profile_id": profile_id}).first()
+    row = _one_row(kind, tuple(columns)).first(session.connection(), {"profile_id": profile_id})
     if row is None or not can_view(session, kind, caller, row):
         raise NotFound()
     return row

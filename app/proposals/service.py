@@ -22,6 +22,7 @@ from app.models import Commitment, Match, Mentor, Newcomer, NewcomerProduct
 from app.models.matches import VISIBLE_TO_PARTIES, MatchStatus
 from app.notifications.service import notify
 from app.pagination import Paged, desc, paginate
+from app.plain_reads import PlainSelect, id_in
 from app.profiles.service import products_column, select_columns
 from app.proposals.schemas import PARTY_FIELDS, TRACK_RECORD_FIELDS, PastMatch
 
@@ -135,26 +136,28 @@ def review_queue_rows(
     limit: int,
     newcomer_id: int | None = None,
 ) -> Paged[MatchView]:
-    """`review_queue` as plain rows (matches, then both sides with their products: three queries).
+    """`review_queue` as plain rows (the page's keys, then its matches and both sides: four queries).
 
-    No ORM objects are built: the views hold Core rows, which the access rules and the body builder
-    read by the same attribute names.
+    No ORM objects are built: the views hold plain rows, which the access rules and the body builder
+    read by the same attribute names. The paged statement selects only the sort keys (an index
+    holds them); the wide rows come from one fixed statement by id (app/plain_reads.py).
     """
+    keys = QUEUE_ORDER[sort]
     stmt = _queue_where(
-        select_columns(MATCH_COLUMNS), caller, status=status, region=region, category=None,
-        min_score=None, max_distance_km=None, run_id=None, newcomer_id=newcomer_id, overdue_only=False,
+        select_columns(tuple(k.column for k in keys)), caller, status=status, region=region,
+        category=None, min_score=None, max_distance_km=None, run_id=None, newcomer_id=newcomer_id,
+        overdue_only=False,
     )  # fmt: skip
-    page = paginate(session, stmt, QUEUE_ORDER[sort], cursor, limit)
-    if not page.items:
-        return Paged([], page.next_cursor)
+    ids = paginate(session, stmt, keys, cursor, limit)
+    if not ids.items:
+        return Paged([], ids.next_cursor)
     conn = session.connection()
-    mentors = {
-        r.id: r for r in conn.execute(_mentors_by_id(), {"ids": sorted({m.mentor_id for m in page.items})})
-    }
-    newcomers = {
-        r.id: r
-        for r in conn.execute(_newcomers_by_id(), {"ids": sorted({m.newcomer_id for m in page.items})})
-    }
+    by_id = {r.id: r for r in _matches_by_id().rows(conn, {"ids": [r.id for r in ids.items]})}
+    page = Paged([by_id[r.id] for r in ids.items], ids.next_cursor)
+    mentor_ids = sorted({m.mentor_id for m in page.items})
+    newcomer_ids = sorted({m.newcomer_id for m in page.items})
+    mentors = {r.id: r for r in _mentors_by_id().rows(conn, {"ids": mentor_ids})}
+    newcomers = {r.id: r for r in _newcomers_by_id().rows(conn, {"ids": newcomer_ids})}
     views = (view_of(caller, m, mentors[m.mentor_id], newcomers[m.newcomer_id]) for m in page.items)
     return Paged([v for v in views if v is not None], page.next_cursor)
 
@@ -164,30 +167,37 @@ def track_record_rows(session: Session, mentors: list[Any]) -> dict[int, TrackRe
     records = {m.id: TrackRecord(m) for m in mentors}
     if not records:
         return records
-    past = session.connection().execute(_past_matches(), {"ids": sorted(records)})
+    past = _past_matches().rows(session.connection(), {"ids": sorted(records)})
     _count_past(records, past)
     return records
 
 
-# The page's three statements, built once: a list of ids is bound at run time (an expanding
-# parameter), instead of coercing each id into a new statement per request.
+# The page's statements after its keys, built and compiled once and read on the cursor (app/plain_reads.py):
+# a list of ids is bound at run time, instead of coercing each id into a new statement per request.
 @cache
-def _mentors_by_id() -> Select[Any]:
+def _matches_by_id() -> PlainSelect:
+    return PlainSelect(select(*MATCH_COLUMNS).where(id_in(Match.id, "ids")))
+
+
+@cache
+def _mentors_by_id() -> PlainSelect:
     columns = (*MENTOR_COLUMNS, products_column(MENTORS))
-    return select(*columns).where(Mentor.id.in_(bindparam("ids", expanding=True)))
+    return PlainSelect(select(*columns).where(id_in(Mentor.id, "ids")))
 
 
 @cache
-def _newcomers_by_id() -> Select[Any]:
+def _newcomers_by_id() -> PlainSelect:
     columns = (*NEWCOMER_COLUMNS, products_column(NEWCOMERS))
-    return select(*columns).where(Newcomer.id.in_(bindparam("ids", expanding=True)))
+    return PlainSelect(select(*columns).where(id_in(Newcomer.id, "ids")))
 
 
 @cache
-def _past_matches() -> Select[Any]:
-    return (
+def _past_matches() -> PlainSelect:
+    # The visible statuses are constants: rendered into the SQL text once.
+    visible = bindparam("visible", list(VISIBLE_TO_PARTIES), expanding=True, literal_execute=True)
+    return PlainSelect(
         select(*PAST_MATCH_COLUMNS)
-        .where(Match.mentor_id.in_(bindparam("ids", expanding=True)), Match.status.in_(VISIBLE_TO_PARTIES))
+        .where(id_in(Match.mentor_id, "ids"), Match.status.in_(visible))
         .order_by(Match.id.desc())
     )
 
