@@ -145,7 +145,8 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         )
         _configure_sqlite(engine)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=20, max_overflow=20, **kwargs)
+    # Defaults that a caller (a test, a benchmark) may override.
+    return create_engine(url, **{"pool_pre_ping": True, "pool_size": 20, "max_overflow": 20, **kwargs})
 
 
 def with_search_path(url: str, schema: str) -> str:

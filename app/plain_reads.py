@@ -7,8 +7,9 @@ the DBAPI cursor of the session's own connection (the same transaction), and its
 the column types' own result processors, so the values are the ones `Connection.execute` gives.
 
 Only for statements whose parameters are named bind parameters (`bindparam("x")`), id lists
-(`id_in(column, "ids")`) and constants (`literal_execute=True`). DBAPI errors come unwrapped (the
-statements are fixed reads, which fail only when the database does).
+(`id_in(column, "ids")`) and constants (`literal_execute=True`). A driver error is raised as SQLAlchemy
+raises it from `Connection.execute` (its `DBAPIError` subclass), and a lost server connection is
+invalidated, so the pool does not hand it out again.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any, ClassVar
 
 from sqlalchemy import ARRAY, ColumnElement, Integer, Select, String, TypeDecorator, bindparam
 from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql import visitors
 from sqlalchemy.sql.elements import BindParameter
@@ -135,17 +137,22 @@ class PlainSelect:
         """All rows for these parameters, on the connection's DBAPI cursor (its current transaction)."""
         dialect = connection.dialect
         compiled = self._by_dialect.get(dialect.name) or self._compile(dialect)
-        cursor = connection.connection.cursor()
+        parameters = self._parameters(compiled, params or {})
+        cursor = None
         try:
-            cursor.execute(compiled.sql, self._parameters(compiled, params or {}))
+            cursor = connection.connection.cursor()
+            cursor.execute(compiled.sql, parameters)
             raw = cursor.fetchall()
             if compiled.result_processors is None:
                 compiled.result_processors = [
                     type_.dialect_impl(dialect).result_processor(dialect, column[1])
                     for type_, column in zip(self._types, cursor.description, strict=True)
                 ]
+        except dialect.loaded_dbapi.Error as exc:
+            raise _driver_error(connection, compiled.sql, parameters, exc, cursor) from exc
         finally:
-            cursor.close()
+            if cursor is not None:
+                cursor.close()
         processors = compiled.result_processors
         make = self.row_type._make  # type: ignore[attr-defined]
         if not any(processors):
@@ -159,3 +166,27 @@ class PlainSelect:
         """The first row, or None."""
         rows = self.rows(connection, params)
         return rows[0] if rows else None
+
+
+def _driver_error(
+    connection: Connection, sql: str, parameters: Any, exc: Exception, cursor: Any
+) -> DBAPIError:
+    """The error `Connection.execute` would raise for this driver error, invalidating a lost connection.
+
+    Callers see one kind of database error whichever path read the rows, and a connection the server
+    dropped leaves the pool at once instead of waiting for the next checkout's pre-ping to find it.
+    """
+    dialect = connection.dialect
+    gone = dialect.is_disconnect(exc, connection.connection, cursor)
+    error = DBAPIError.instance(
+        sql,
+        parameters,
+        exc,
+        dialect.loaded_dbapi.Error,
+        hide_parameters=connection.engine.hide_parameters,
+        connection_invalidated=gone,
+        dialect=dialect,
+    )
+    if gone:
+        connection.invalidate(exc)
+    return error

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, column, select, table, text
+from sqlalchemy.exc import DBAPIError
 
 from app.access.profiles import MENTORS, NEWCOMERS
+from app.db import make_engine
 from app.deps import _ACTIVE_ACCOUNT
 from app.models import Account, Match, Mentor, MentorProduct
 from app.models.matches import MatchStatus
@@ -93,3 +95,38 @@ def test_id_in_matches_core_in(db, rows_of_every_kind):
     plain = PlainSelect(select(Match.id).where(id_in(Match.mentor_id, "ids")).order_by(Match.id))
     core = select(Match.id).where(Match.mentor_id.in_(mentor_ids[1:])).order_by(Match.id)
     assert [r.id for r in plain.rows(db.connection(), {"ids": mentor_ids[1:]})] == list(db.scalars(core))
+
+
+def test_a_driver_error_is_raised_as_connection_execute_raises_it(db):
+    missing = PlainSelect(select(column("id")).select_from(table("no_such_table")).where(column("id") == 1))
+    conn = db.connection()
+    with pytest.raises(DBAPIError) as core, conn.begin_nested():
+        conn.execute(missing.statement)
+    with pytest.raises(DBAPIError) as plain, conn.begin_nested():
+        missing.rows(conn)
+    assert type(plain.value) is type(core.value)  # OperationalError on SQLite, ProgrammingError on PostgreSQL
+    assert type(plain.value.orig) is type(core.value.orig)
+    assert "no_such_table" in str(plain.value) and not plain.value.connection_invalidated
+    # The savepoint took the failure: the session's transaction goes on.
+    assert _ACTIVE_ACCOUNT.rows(conn, {"account_id": 10**9}) == []
+
+
+def test_a_connection_the_server_dropped_leaves_the_pool(settings):
+    if not settings.database_url.startswith("postgresql"):
+        pytest.skip("needs a server that can drop a connection: PostgreSQL")
+    engine = make_engine(settings.database_url, pool_size=1, max_overflow=0, pool_pre_ping=False)
+    other = make_engine(settings.database_url)
+    try:
+        with engine.connect() as victim:
+            pid = victim.scalar(text("SELECT pg_backend_pid()"))
+            with other.connect() as killer:
+                assert killer.scalar(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+            with pytest.raises(DBAPIError) as caught:
+                _ACTIVE_ACCOUNT.rows(victim, {"account_id": 1})
+            assert caught.value.connection_invalidated and victim.invalidated
+        # Without a pre-ping, only the invalidation keeps the dead connection from the next checkout.
+        with engine.connect() as fresh:
+            assert fresh.scalar(text("SELECT pg_backend_pid()")) != pid
+    finally:
+        engine.dispose()
+        other.dispose()
