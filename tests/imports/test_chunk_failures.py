@@ -15,25 +15,14 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.db import make_engine, make_sessionmaker
-from app.imports import apply, service
+from app.imports import apply
 from app.imports.apply import ImportLimits, run_import
-from app.models import Account, ImportRowIssue, ImportRowResult, RosterImport
-from tests.imports.conftest import ZHAXIA
-from tests.imports.test_resume import _reset, _roster, _snapshot, committed_url  # noqa: F401 - fixture
+from app.models import ImportRowIssue, ImportRowResult, RosterImport
+from tests.imports.test_resume import _reset, _roster, _snapshot, _submit, committed_url  # noqa: F401 - fixture
 
 CHUNK = 50
 ROWS = 600
 LIMITS = ImportLimits(chunk_rows=CHUNK)
-
-
-def _submit(sessions: sessionmaker[Session], data: bytes) -> int:
-    with sessions.begin() as session:
-        office = session.scalar(select(Account.id).where(Account.username == "office"))
-        imp = service.create_import(
-            session, created_by=office, township=ZHAXIA, data=data, filename="r.csv", content_type="text/csv",
-            sheet=None, dry_run=False, on_error="skip_row",
-        )  # fmt: skip
-        return imp.id
 
 
 def _report(sessions: sessionmaker[Session], import_id: int) -> tuple[list[Any], list[Any], tuple[Any, ...]]:
@@ -59,7 +48,7 @@ def _report(sessions: sessionmaker[Session], import_id: int) -> tuple[list[Any],
 
 def _clean_result(sessions: sessionmaker[Session]) -> tuple[dict[str, Any], Any]:
     _reset(sessions)
-    import_id = _submit(sessions, _roster(ROWS, version=1))
+    import_id = _submit(sessions, _roster(ROWS, version=1), queue=False)
     assert run_import(sessions, import_id, limits=LIMITS) == "done"
     return _snapshot(sessions), _report(sessions, import_id)
 
@@ -83,7 +72,7 @@ def test_a_failure_mid_import_keeps_the_committed_chunks_and_resumes(
     sessions = make_sessionmaker(make_engine(committed_url))
     clean_mentors, clean_report = _clean_result(sessions)
     _reset(sessions)
-    import_id = _submit(sessions, _roster(ROWS, version=1))
+    import_id = _submit(sessions, _roster(ROWS, version=1), queue=False)
     fail_at_chunk = 4  # three chunks commit, the fourth fails
     if side == "validating":
         real_stream = apply.validated_stream
