@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, Generic, TypeVar
 
@@ -66,6 +66,15 @@ class Paged(Generic[T]):
     def map(self, fn: Callable[[T], U]) -> Paged[U]:
         """The same page with each item mapped (e.g. rows to domain views)."""
         return Paged([fn(i) for i in self.items], self.next_cursor)
+
+    def rows_by_id(self, rows: Iterable[Any]) -> Paged[Any]:
+        """The rows this page of keys names (matched on `id`), in the page's order, with its cursor.
+
+        For pages read as their keys first and their wide rows after, by id. A row gone between the two
+        statements (deleted by another transaction) is left out, as a page read a moment later would.
+        """
+        found = {r.id: r for r in rows}
+        return Paged([found[k.id] for k in self.items if k.id in found], self.next_cursor)
 
 
 def encode_cursor(key: list[Any]) -> str:

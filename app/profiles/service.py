@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
-from operator import attrgetter
 from typing import Any
 
 from sqlalchemy import Label, Select, String, bindparam, cast, func, or_, select
@@ -253,8 +252,9 @@ def list_rows(
     )
     if not ids.items:
         return Paged([], ids.next_cursor)
-    rows = _rows_by_id(kind, tuple(columns)).rows(session.connection(), {"ids": [r.id for r in ids.items]})
-    return Paged(sorted(rows, key=attrgetter("id")), ids.next_cursor)
+    return ids.rows_by_id(
+        _rows_by_id(kind, tuple(columns)).rows(session.connection(), {"ids": [r.id for r in ids.items]})
+    )
 
 
 @cache

@@ -152,8 +152,7 @@ def review_queue_rows(
     if not ids.items:
         return Paged([], ids.next_cursor)
     conn = session.connection()
-    by_id = {r.id: r for r in _matches_by_id().rows(conn, {"ids": [r.id for r in ids.items]})}
-    page = Paged([by_id[r.id] for r in ids.items], ids.next_cursor)
+    page = ids.rows_by_id(_matches_by_id().rows(conn, {"ids": [r.id for r in ids.items]}))
     mentor_ids = sorted({m.mentor_id for m in page.items})
     newcomer_ids = sorted({m.newcomer_id for m in page.items})
     mentors = {r.id: r for r in _mentors_by_id().rows(conn, {"ids": mentor_ids})}
