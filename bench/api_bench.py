@@ -118,7 +118,11 @@ def cases(base: str, headers: dict[str, str]) -> list[tuple[str, str, str]]:
     queue = httpx.get(f"{base}/api/v1/proposals?limit=50", headers=headers).json()
     if len(mentors["items"]) < 50 or len(queue["items"]) < 50:
         raise RuntimeError("the demo set should give the Jiangsu coordinator 50 mentors and 50 proposals")
-    one = mentors["items"][0]["id"]
+    return case_paths(mentors["items"][0]["id"])
+
+
+def case_paths(one: int) -> list[tuple[str, str, str]]:
+    """(label, app path, floor case name) of the three cases; `one` is the profile's mentor id."""
     return [
         ("mentors page (50)", "/api/v1/mentors?limit=50", "mentors"),
         ("review queue page (50)", "/api/v1/proposals?limit=50", "queue"),

@@ -21,7 +21,7 @@ import time
 from typing import Any
 
 from bench._server import app_settings
-from bench.api_bench import PASSWORD, USER, database
+from bench.api_bench import PASSWORD, USER, case_paths, database
 
 Message = dict[str, Any]
 
@@ -90,13 +90,9 @@ async def measure(url: str, args: argparse.Namespace) -> None:
     get_settings.cache_clear()
     app = create_app()
     headers = await login(app)
-    _, _, body = await call(app, "GET", "/api/v1/mentors?limit=50", headers)
+    _, _, body = await call(app, "GET", case_paths(0)[0][1], headers)  # the mentors page: its first item
     one = json.loads(body)["items"][0]["id"]
-    plan = [
-        ("mentors page (50)", "/api/v1/mentors?limit=50"),
-        ("review queue page (50)", "/api/v1/proposals?limit=50"),
-        ("one mentor profile", f"/api/v1/mentors/{one}"),
-    ]
+    plan = [(label, path) for label, path, _ in case_paths(one)]
     if args.case:
         plan = [p for p in plan if p[0].startswith(args.case)]
     per_round: dict[str, list[float]] = {label: [] for label, _ in plan}
