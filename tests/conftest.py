@@ -176,6 +176,21 @@ SHANDONG, CAOXIAN, DAJI = "37", "371721", "371721121"
 YUNNAN = "53"
 
 
+def walk_pages(
+    client: TestClient, path: str, params: dict[str, object], headers: dict[str, str]
+) -> Iterator[tuple[str | None, dict[str, object]]]:
+    """(cursor asked with, body) of every page of a listing, first to last; each answer must be a 200."""
+    cursor: str | None = None
+    while True:
+        r = client.get(path, params={**params, **({"cursor": cursor} if cursor else {})}, headers=headers)
+        assert r.status_code == 200, r.text
+        body = r.json()
+        yield cursor, body
+        cursor = body["next_cursor"]
+        if cursor is None:
+            return
+
+
 def mentor_payload(**overrides: object) -> dict[str, object]:
     """A valid mentor body: the API document's example, a flower cooperative in Zhaxia, Shuyang."""
     return {**copy.deepcopy(MENTOR_EXAMPLE), **overrides}

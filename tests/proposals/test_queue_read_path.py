@@ -9,7 +9,7 @@ from app.models import Account, Match, Mentor, Newcomer
 from app.models.matches import MatchStatus
 from app.proposals import service
 from app.proposals.schemas import ProposalRead
-from tests.conftest import CAOXIAN, JIANGSU, SHANDONG
+from tests.conftest import CAOXIAN, JIANGSU, SHANDONG, walk_pages
 
 
 def _reference_page(db, user, *, sort, cursor, limit, status=MatchStatus.PROPOSED):
@@ -45,17 +45,11 @@ def test_queue_pages_equal_the_orm_path(client, db, make_user, make_profiles, pr
     ]
     seen = 0
     for user, sort, limit in itertools.product(callers, ("-score", "-created"), (1, 3, 50)):
-        cursor = None
-        while True:
-            params = {"sort": sort, "limit": limit, **({"cursor": cursor} if cursor else {})}
-            r = client.get("/api/v1/proposals", params=params, headers=user.headers)
-            assert r.status_code == 200, r.text
+        params = {"sort": sort, "limit": limit}
+        for cursor, body in walk_pages(client, "/api/v1/proposals", params, user.headers):
             expected = _reference_page(db, user, sort=sort, cursor=cursor, limit=limit)
-            assert r.json() == expected, (user.role, user.jurisdiction, sort, limit, cursor)
+            assert body == expected, (user.role, user.jurisdiction, sort, limit, cursor)
             seen += len(expected["items"])
-            cursor = r.json()["next_cursor"]
-            if cursor is None:
-                break
     assert seen > 100
     # Both kinds of phone, and past matches, were on the pages compared.
     body = client.get("/api/v1/proposals", params={"limit": 50}, headers=callers[1].headers).json()
