@@ -69,6 +69,10 @@ class Settings(BaseSettings):
     max_concurrent_requests: int = Field(default=24, ge=2, le=36)
     # Of those, at most this many writing (not GET/HEAD): the rest are kept for reads, which never block.
     max_concurrent_writes: int = Field(default=12, ge=1, le=35)
+    # Threads serving the API's short reads (the one-hop GETs: pages, profiles, the review queue). Few:
+    # their work holds the GIL, and ten such threads on two cores spend more CPU fighting over it than
+    # reading (bench/RESULTS.md, "Read threads"). Other routes keep the framework's pool.
+    read_threads: int = Field(default=2, ge=1, le=64)
     # "Mentors for me": how old the index may get before a change to the mentors rebuilds it (README).
     recommender_refresh_seconds: float = Field(default=10.0, ge=0)
     run_worker: bool = True

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import inspect
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -203,6 +206,9 @@ class OneHopRoute(APIRoute):
 
     The framework checks the parameters before the hop: a request they fail is first authenticated,
     role-checked and query-checked in a hop of its own, so 401 still comes before 403 before 422.
+
+    A GET's hop runs in the app's small pool of read threads (`read_threads`); other methods, which
+    may wait on a lock, in the framework's pool.
     """
 
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
@@ -214,8 +220,10 @@ class OneHopRoute(APIRoute):
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         """The framework's handler, with the caller checked first when the parameters fail."""
         handler = super().get_route_handler()
+        reads = self.methods == {"GET"}
 
         async def app(request: Request) -> Response:
+            hop = _HOP_LIMITER.set(read_limiter(request) if reads else None)
             try:
                 return await handler(request)
             except RequestValidationError:
@@ -223,12 +231,40 @@ class OneHopRoute(APIRoute):
                 token = await oauth2_scheme(request)
                 await run_in_threadpool(_check_before_validation, request, self, token)
                 raise
+            finally:
+                _HOP_LIMITER.reset(hop)
 
         return app
 
 
+# The pool the current request's hop runs in (None: the framework's), set by `OneHopRoute`.
+_HOP_LIMITER: ContextVar[CapacityLimiter | None] = ContextVar("jieduan_hop_limiter", default=None)
+_READ_LIMITERS = "jieduan_read_limiters"
+
+
+def read_limiter(request: Request) -> CapacityLimiter:
+    """The app's read-thread limiter on the running event loop (`read_threads` tokens)."""
+    # Per loop: a limiter belongs to the loop it was made on, and test clients may start several.
+    state = request.app.state
+    limiters: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, CapacityLimiter] | None = getattr(
+        state, _READ_LIMITERS, None
+    )
+    if limiters is None:
+        limiters = weakref.WeakKeyDictionary()
+        setattr(state, _READ_LIMITERS, limiters)
+    loop = asyncio.get_running_loop()
+    limiter = limiters.get(loop)
+    if limiter is None:
+        limiter = limiters[loop] = CapacityLimiter(state.settings.read_threads)
+    return limiter
+
+
 def _in_one_hop(endpoint: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(endpoint)
+    async def hop(**kwargs: Any) -> Any:
+        # async, so the framework awaits it here instead of sending it to its own pool.
+        return await to_thread.run_sync(functools.partial(run, **kwargs), limiter=_HOP_LIMITER.get())
+
     def run(**kwargs: Any) -> Any:
         session = next((v for v in kwargs.values() if isinstance(v, Session)), None)
         if session is None:
@@ -244,7 +280,7 @@ def _in_one_hop(endpoint: Callable[..., Any]) -> Callable[..., Any]:
         _end(session, True)
         return result
 
-    return run
+    return hop
 
 
 def _check_before_validation(request: Request, route: APIRoute, token: str | None) -> None:

@@ -6,10 +6,16 @@ The framework checks their parameters before that hop: these tests hold the orde
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 
 from app.models import Account
-from tests.conftest import JIANGSU
+from app.profiles import service
+from tests.conftest import JIANGSU, mentor_payload
 
 # Each path fails the framework's own parameter check (a bound, a pattern or an enum).
 BAD_PARAMETERS = (
@@ -71,3 +77,42 @@ def test_deactivation_and_demotion_bite_on_the_next_request(client, make_user, d
     for path in ("/api/v1/mentors", "/api/v1/proposals"):
         r = client.get(path, headers=coordinator.headers)
         assert r.status_code == 401 and r.json()["code"] == "account_inactive"
+
+
+def test_gets_share_the_read_threads_and_writes_do_not_wait_for_them(app, client, make_user, monkeypatch):
+    app.state.settings = app.state.settings.model_copy(update={"read_threads": 1})
+    coordinator = make_user("coordinator", JIANGSU)
+    mentor = make_user("mentor")
+    release, entered = threading.Event(), threading.Semaphore(0)
+    real = service.list_rows
+
+    def held(*args, **kwargs):  # type: ignore[no-untyped-def]
+        entered.release()
+        assert release.wait(30)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(service, "list_rows", held)
+    with ThreadPoolExecutor(2) as pool:
+        pages = [pool.submit(client.get, "/api/v1/mentors", headers=coordinator.headers) for _ in range(2)]
+        try:
+            assert entered.acquire(timeout=30)
+            # The second GET waits for the one read thread; it has not reached the service.
+            limiter = next(iter(app.state.jieduan_read_limiters.values()))
+            assert _eventually(lambda: limiter.statistics().tasks_waiting == 1)
+            assert not entered.acquire(blocking=False)
+            # A write is served from the framework's pool meanwhile.
+            r = client.post("/api/v1/mentors", json=mentor_payload(), headers=mentor.headers)
+            assert r.status_code == 201, r.text
+        finally:
+            release.set()
+        assert [p.result(timeout=30).status_code for p in pages] == [200, 200]
+    assert limiter.borrowed_tokens == 0 and limiter.total_tokens == 1
+
+
+def _eventually(check: Callable[[], bool], seconds: float = 30.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while not check():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
