@@ -59,16 +59,8 @@ def list_proposals(
 ) -> Response:
     """Proposals for newcomers in your jurisdiction, best score first, with both profiles summarised."""
     wanted = MatchStatus.PROPOSED if status == PENDING_ALIAS else MatchStatus(status)
-    page = service.review_queue_rows(
-        session,
-        caller,
-        status=wanted,
-        region=region,
-        newcomer_id=newcomer,
-        sort=sort,
-        cursor=cursor,
-        limit=limit,
-    )
+    f = service.ProposalFilter(status=wanted, region=region, newcomer_id=newcomer)
+    page = service.review_queue_rows(session, caller, f, sort=sort, cursor=cursor, limit=limit)
     records = service.track_record_rows(session, [v.mentor for v in page.items])
     # Built from the rows, not validated again (a test holds the body to ProposalRead).
     items = [proposal_body(v, records[v.mentor.id]) for v in page.items]

@@ -45,73 +45,58 @@ class TrackRecord:
     past_matches: list[Any] = field(default_factory=list)
 
 
-def _queue_where(
-    stmt: Select[Any],
-    caller: Caller,
-    *,
-    status: MatchStatus,
-    region: str | None,
-    category: str | None,
-    min_score: float | None,
-    max_distance_km: float | None,
-    run_id: int | None,
-    newcomer_id: int | None,
-    overdue_only: bool,
-) -> Select[Any]:
-    """The queue's rule: proposals in `status` whose newcomer lies in the caller's jurisdiction, filtered."""
-    stmt = stmt.where(Match.status == status, review_scope(caller))
-    if category:
+@dataclass(frozen=True, slots=True)
+class ProposalFilter:
+    """Which matches a queue or a list shows: those in `status`; every other field narrows them."""
+
+    status: MatchStatus = MatchStatus.PROPOSED
+    region: str | None = None
+    category: str | None = None
+    min_score: float | None = None
+    max_distance_km: float | None = None
+    run_id: int | None = None
+    newcomer_id: int | None = None
+    overdue_only: bool = False
+
+
+def _queue_where(stmt: Select[Any], caller: Caller, f: ProposalFilter) -> Select[Any]:
+    """The queue's rule: matches in `f.status` whose newcomer lies in the caller's jurisdiction, filtered."""
+    stmt = stmt.where(Match.status == f.status, review_scope(caller))
+    if f.category:
         # A leaf code, or a group code covering its leaves.
         stmt = stmt.where(
             Match.newcomer_id.in_(
                 select(NewcomerProduct.newcomer_id).where(
                     or_(
-                        NewcomerProduct.category_code == category,
-                        NewcomerProduct.category_code.startswith(f"{category}.", autoescape=True),
+                        NewcomerProduct.category_code == f.category,
+                        NewcomerProduct.category_code.startswith(f"{f.category}.", autoescape=True),
                     )
                 )
             )
         )
-    if min_score is not None:
-        stmt = stmt.where(Match.score >= min_score)
-    if max_distance_km is not None:
-        stmt = stmt.where(Match.distance_km <= max_distance_km)
-    if run_id is not None:
-        stmt = stmt.where(Match.run_id == run_id)
-    if newcomer_id is not None:
-        stmt = stmt.where(Match.newcomer_id == newcomer_id)
-    if overdue_only:
+    if f.min_score is not None:
+        stmt = stmt.where(Match.score >= f.min_score)
+    if f.max_distance_km is not None:
+        stmt = stmt.where(Match.distance_km <= f.max_distance_km)
+    if f.run_id is not None:
+        stmt = stmt.where(Match.run_id == f.run_id)
+    if f.newcomer_id is not None:
+        stmt = stmt.where(Match.newcomer_id == f.newcomer_id)
+    if f.overdue_only:
         stmt = stmt.where(
             Match.id.in_(select(Commitment.match_id).where(Commitment.next_due < china_today()))
         )
-    if region:
-        in_region = select(Newcomer.id).where(under_indexed(Newcomer.region_code, region))
+    if f.region:
+        in_region = select(Newcomer.id).where(under_indexed(Newcomer.region_code, f.region))
         stmt = stmt.where(Match.newcomer_id.in_(in_region))
     return stmt
 
 
 def review_queue(
-    session: Session,
-    caller: Caller,
-    *,
-    status: MatchStatus,
-    region: str | None,
-    sort: str,
-    cursor: str | None,
-    limit: int,
-    category: str | None = None,
-    min_score: float | None = None,
-    max_distance_km: float | None = None,
-    run_id: int | None = None,
-    newcomer_id: int | None = None,
-    overdue_only: bool = False,
+    session: Session, caller: Caller, f: ProposalFilter, *, sort: str, cursor: str | None, limit: int
 ) -> Paged[MatchView]:
-    """Proposals whose newcomer lies in the caller's jurisdiction, best first (keyset paginated)."""
-    stmt = _queue_where(
-        select(Match), caller, status=status, region=region, category=category, min_score=min_score,
-        max_distance_km=max_distance_km, run_id=run_id, newcomer_id=newcomer_id, overdue_only=overdue_only,
-    )  # fmt: skip
-    page = paginate(session, stmt, QUEUE_ORDER[sort], cursor, limit)
+    """Matches whose newcomer lies in the caller's jurisdiction, in `sort` order (keyset paginated)."""
+    page = paginate(session, _queue_where(select(Match), caller, f), QUEUE_ORDER[sort], cursor, limit)
     return Paged(views_of(session, caller, page.items), page.next_cursor)
 
 
@@ -126,15 +111,7 @@ PAST_MATCH_COLUMNS = tuple(getattr(Match, name) for name in ("mentor_id", *PastM
 
 
 def review_queue_rows(
-    session: Session,
-    caller: Caller,
-    *,
-    status: MatchStatus,
-    region: str | None,
-    sort: str,
-    cursor: str | None,
-    limit: int,
-    newcomer_id: int | None = None,
+    session: Session, caller: Caller, f: ProposalFilter, *, sort: str, cursor: str | None, limit: int
 ) -> Paged[MatchView]:
     """`review_queue` as plain rows (the page's keys, then its matches and both sides: four queries).
 
@@ -143,11 +120,7 @@ def review_queue_rows(
     holds them); the wide rows come from one fixed statement by id (app/plain_reads.py).
     """
     keys = QUEUE_ORDER[sort]
-    stmt = _queue_where(
-        select_columns(tuple(k.column for k in keys)), caller, status=status, region=region,
-        category=None, min_score=None, max_distance_km=None, run_id=None, newcomer_id=newcomer_id,
-        overdue_only=False,
-    )  # fmt: skip
+    stmt = _queue_where(select_columns(tuple(k.column for k in keys)), caller, f)
     ids = paginate(session, stmt, keys, cursor, limit)
     if not ids.items:
         return Paged([], ids.next_cursor)

@@ -15,7 +15,8 @@ from tests.conftest import CAOXIAN, JIANGSU, SHANDONG, walk_pages
 def _reference_page(db, user, *, sort, cursor, limit, status=MatchStatus.PROPOSED):
     """The page as the ORM path builds it: entities, their track records, ProposalRead's own JSON."""
     caller = Caller.of(db.get(Account, user.id))
-    page = service.review_queue(db, caller, status=status, region=None, sort=sort, cursor=cursor, limit=limit)
+    f = service.ProposalFilter(status=status)
+    page = service.review_queue(db, caller, f, sort=sort, cursor=cursor, limit=limit)
     records = service.track_records(db, [v.mentor for v in page.items]) if page.items else {}
     items = [ProposalRead.of(v, records[v.mentor.id]).model_dump(mode="json") for v in page.items]
     return {"items": items, "next_cursor": page.next_cursor}

@@ -29,16 +29,8 @@ def list_matches(
     request: Request, caller: CoordinatorPage, db: Db, f: Annotated[MatchFilter, Query()]
 ) -> Response:
     """Matches in your jurisdiction by status, newest first."""
-    paged = review.review_queue(
-        db,
-        caller,
-        status=MatchStatus(f.status),
-        region=None,
-        sort="-created",
-        cursor=f.cursor,
-        limit=50,
-        overdue_only=f.overdue,
-    )
+    shown = review.ProposalFilter(status=MatchStatus(f.status), overdue_only=f.overdue)
+    paged = review.review_queue(db, caller, shown, sort="-created", cursor=f.cursor, limit=50)
     views, next_cursor = paged.items, paged.next_cursor
     return page(
         request,

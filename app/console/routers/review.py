@@ -31,19 +31,15 @@ REJECT_REASONS = RejectReason.__args__  # type: ignore[attr-defined]
 
 
 def _queue(db: Db, caller: Caller, f: QueueFilter, cursor: str | None, limit: int) -> Paged[Any]:
-    return review.review_queue(
-        db,
-        caller,
+    shown = review.ProposalFilter(
         status=MatchStatus.PROPOSED,
         region=f.county,
-        sort="-score",
-        cursor=cursor,
-        limit=limit,
         category=f.category,
         min_score=f.min_score,
         max_distance_km=f.max_distance,
         run_id=f.run,
     )
+    return review.review_queue(db, caller, shown, sort="-score", cursor=cursor, limit=limit)
 
 
 def _filter_params(f: QueueFilter) -> dict[str, Any]:
