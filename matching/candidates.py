@@ -21,7 +21,7 @@ from matching.features import FeatureSpace
 from matching.pruning import CategoryTiles
 from matching.regions import LEVEL_DIVISOR, cos_of_distance, unit_vectors
 from matching.score import Scorer
-from matching.threads import WORKERS, executor
+from matching.threads import WORKERS, map_parallel
 from matching.types import MentorTable, NewcomerTable, Policy
 
 # The distance cap's mask on float32 cosines is this much wider than the cap: float32 rounding (about
@@ -357,14 +357,8 @@ class MentorIndex:
             lo, hi = np.searchsorted(ex_local, [start, start + len(blk)])
             args = (s, newcomers, blk, q, n_cat, ex_local[lo:hi] - start, ex_cols[lo:hi], pool, width)
             outs = (out_pos[start : start + len(blk)], out_val[start : start + len(blk)])
-            flags = complete[start : start + len(blk)]
-            if parts == 1:
-                self._dense_slice(*args, *outs, flags, 0, len(blk))
-            else:
-                pool_ = executor(WORKERS)
-                jobs = [pool_.submit(self._dense_slice, *args, *outs, flags, a, b) for a, b in pairwise(cuts)]
-                for job in jobs:
-                    job.result()
+            sliced = partial(self._dense_slice, *args, *outs, complete[start : start + len(blk)])
+            map_parallel(lambda cut, run=sliced: run(*cut), list(pairwise(cuts)))
         return out_pos, out_val, complete
 
     def _dense_slice(
