@@ -22,6 +22,7 @@ import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO, Final
+from xml.parsers import expat
 
 import python_calamine
 from defusedxml import ElementTree
@@ -159,12 +160,28 @@ _PLAIN_ROW_RE: Final = re.compile(rb"<row[\s>/]")
 _VALUE_RE: Final = re.compile(rb"<(?:\w+:)?v(?:\s[^>]*)?>[^<]|<(?:\w+:)?is[\s>]")
 
 
+# Where a cell or row says it is: r="C12" on a cell, r="12" on a row (either quote). calamine places
+# cells by these, so they, not the number of tags, decide the size of the grid it allocates. A space
+# before r= is what every writer puts there, and a literal start is searched several times faster.
+_REF_ROW_RE: Final = re.compile(rb""" r=["'][A-Z]{0,3}([0-9]+)["']""")
+_REF_COLUMN_RE: Final = re.compile(rb""" r=["']([A-Z]+)[0-9]""")
+_ANY_SPACE_REF_ROW_RE: Final = re.compile(rb"""\sr=["'][A-Z]{0,3}([0-9]+)["']""")
+_ANY_SPACE_REF_COLUMN_RE: Final = re.compile(rb"""\sr=["']([A-Z]+)[0-9]""")
+
+
 @dataclass(slots=True)
 class SheetScan:
-    """What the sheet XML says beyond cell values: its row count, formulas without a value."""
+    """What the sheet XML says beyond cell values: its extent, formulas without a value."""
 
-    rows: int
+    rows: int  # row tags seen
     formulas: dict[int, set[int]]  # {row: {1-based columns whose formula has no cached value}}
+    last_row: int = 0  # the largest row number any r="..." names
+    last_column: int = 0  # the largest column any cell reference names
+
+    @property
+    def height(self) -> int:
+        """Rows calamine's grid will have: the furthest reference, or the tags when they name none."""
+        return max(self.rows, self.last_row)
 
 
 def _column_number(letters: bytes) -> int:
@@ -181,6 +198,38 @@ def _row_tags(chunk: bytes) -> int:
     # Unprefixed only: a pattern that starts with "<row" is searched for as a literal, several times
     # faster than one that is tried at every "<" of the sheet.
     return len(_PLAIN_ROW_RE.findall(chunk))
+
+
+def too_large(rows: int, columns: int, limit: int) -> RosterFileError:
+    """The whole-file error for a sheet whose used area (rows x columns) is over the cell budget."""
+    return RosterFileError(
+        "sheet_too_large",
+        f"工作表的使用区域过大（{rows} 行 × {columns} 列，超过 {limit} 个单元格）。"
+        "请删除名单右侧或下方的多余内容，或拆分后分批导入。",
+        f"The sheet's used area is too large ({rows} rows x {columns} columns, more than {limit} cells). "
+        "Delete stray cells to the right of or below the roster, or split the file.",
+    )
+
+
+def check_extent(rows: int, columns: int, limits: ReadLimits) -> None:
+    """Refuse a sheet whose grid would exceed the row limit or the cell budget, before it is loaded."""
+    if rows > limits.max_rows + limits.header_search_rows + 1:  # room for banners and the header
+        raise too_many_rows(limits.max_rows)
+    if rows * max(columns, 1) > limits.max_sheet_cells:
+        raise too_large(rows, columns, limits.max_sheet_cells)
+
+
+def _note_references(chunk: bytes, scan: SheetScan) -> None:
+    """Raise scan.last_row / last_column to the furthest cell or row reference in chunk."""
+    row_re, column_re = _REF_ROW_RE, _REF_COLUMN_RE
+    if b"\tr=" in chunk or b"\nr=" in chunk or b"\rr=" in chunk:  # a tab or line break before r=
+        row_re, column_re = _ANY_SPACE_REF_ROW_RE, _ANY_SPACE_REF_COLUMN_RE
+    rows = set(row_re.findall(chunk))
+    if rows:
+        scan.last_row = max(scan.last_row, max(map(int, rows)))
+    columns = set(column_re.findall(chunk))
+    if columns:
+        scan.last_column = max(scan.last_column, _column_number(max(columns, key=lambda c: (len(c), c))))
 
 
 def _valueless_formulas(data: bytes, end: int, found: dict[int, set[int]]) -> None:
@@ -200,18 +249,22 @@ def _valueless_formulas(data: bytes, end: int, found: dict[int, set[int]]) -> No
             found.setdefault(int(ref.group(2)), set()).add(_column_number(ref.group(1)))
 
 
-def scan_sheet_xml(source: IO[bytes], max_rows: int) -> SheetScan:
-    """Stream a worksheet part once: count its rows (refusing too many) and find valueless formulas.
+def scan_sheet_xml(source: IO[bytes], limits: ReadLimits) -> SheetScan:
+    """Stream a worksheet part once: bound its extent (rows, and rows x columns) and find valueless formulas.
 
-    Formulas are rare, so only the bytes around a <f> tag are parsed; a row count over max_rows stops
-    the scan at once, before anything holds the sheet.
+    The extent is what calamine will allocate: a cell at XFD1048576 in a 2 KB file makes it a grid
+    of 17 billion cells, so the furthest r="..." reference counts, not the number of cells. Formulas
+    are rare, so only the bytes around a <f> tag are parsed; a sheet over a limit stops the scan at
+    once, before anything holds the sheet.
     """
     scan = SheetScan(0, {})
     tail = b""
+    edge = b""  # the end of the previous chunk: a reference cut in two is found whole
     while chunk := source.read(_INFLATE_CHUNK):
         scan.rows += _row_tags(chunk)  # a tag cut by the chunk edge is missed: fine for a bound
-        if scan.rows > max_rows:
-            raise too_many_rows(max_rows)
+        _note_references(edge + chunk, scan)
+        edge = chunk[-64:]
+        check_extent(scan.height, scan.last_column, limits)
         cells = tail + chunk
         # Only complete cells now; the rest waits for the next chunk ("</x:c>" when prefixed).
         end = max(cells.rfind(b"</c>") + 4, cells.rfind(b":c>") + 3, 0)
@@ -219,6 +272,132 @@ def scan_sheet_xml(source: IO[bytes], max_rows: int) -> SheetScan:
         _valueless_formulas(cells, end, scan.formulas)
         tail = cells[end:] if len(cells) - end < _INFLATE_CHUNK else b""
     return scan
+
+
+# ---------------------------------------------------------------- the ODS content scan
+
+_ODS_TABLE: Final = "urn:oasis:names:tc:opendocument:xmlns:table:1.0 "
+_ODS_OFFICE: Final = "urn:oasis:names:tc:opendocument:xmlns:office:1.0 "
+_ODS_CELLS: Final = (f"{_ODS_TABLE}table-cell", f"{_ODS_TABLE}covered-table-cell")
+# Formula positions kept per table; a real sheet has none without a value (LibreOffice writes them all).
+_MAX_FORMULA_CELLS: Final = 10_000
+
+
+class _OdsScan:
+    """Walk content.xml with expat (no tree) as calamine will lay it out, bounding every table.
+
+    calamine parses every table of an ODS when the file is opened, and expands number-rows-repeated
+    and number-columns-repeated into real cells: one 1 KB row repeated a million times is a million
+    rows in memory. Repeats of empty cells (LibreOffice pads every sheet with them) do not count; a
+    table's extent ends at its last cell that holds something.
+    """
+
+    def __init__(self, limits: ReadLimits) -> None:
+        self.limits = limits
+        self.formulas: dict[str, dict[int, set[int]]] = {}  # {table: {row: {columns}}}
+        self._formula_cells = 0
+        self._cells_before = 0  # the grids of the tables already closed
+        self._table: str | None = None
+        self._depth = 0  # tables nested in a cell are part of that cell, not of the sheet
+        self._rows = self._columns = 0  # the current table's extent
+        self._row = 0  # rows of the current table before the current row
+        self._row_repeat = 1
+        self._row_end = 0  # the column after the last cell of the current row that holds something
+        self._row_formulas: list[int] = []
+        self._column = 0
+        self._cell_repeat = 1
+        self._cell_filled = False
+        self._cell_formula = False
+        self._in_cell = False
+
+    @staticmethod
+    def _repeat(attrs: dict[str, str], name: str) -> int:
+        try:
+            return max(1, int(attrs.get(f"{_ODS_TABLE}{name}", "1")))
+        except ValueError:
+            return 1
+
+    def start(self, tag: str, attrs: dict[str, str]) -> None:
+        if self._in_cell:
+            self._cell_filled = True  # <text:p> and the like: the cell shows something
+            if tag == f"{_ODS_TABLE}table":
+                self._depth += 1
+            return
+        if tag == f"{_ODS_TABLE}table":
+            self._table = attrs.get(f"{_ODS_TABLE}name", "")
+            self._rows = self._columns = self._row = 0
+        elif tag == f"{_ODS_TABLE}table-row":
+            self._row_repeat = self._repeat(attrs, "number-rows-repeated")
+            self._row_end = self._column = 0
+            self._row_formulas = []
+        elif tag in _ODS_CELLS:
+            self._in_cell = True
+            self._cell_repeat = self._repeat(attrs, "number-columns-repeated")
+            has_type = f"{_ODS_OFFICE}value-type" in attrs
+            self._cell_formula = f"{_ODS_TABLE}formula" in attrs and not has_type
+            self._cell_filled = has_type or self._cell_formula
+
+    def end(self, tag: str) -> None:
+        if self._in_cell:
+            if tag == f"{_ODS_TABLE}table" and self._depth:
+                self._depth -= 1
+            elif tag in _ODS_CELLS and not self._depth:
+                self._end_cell()
+            return
+        if tag == f"{_ODS_TABLE}table-row":
+            self._end_row()
+        elif tag == f"{_ODS_TABLE}table":
+            self._cells_before += self._rows * self._columns
+            self._table = None
+
+    def _end_cell(self) -> None:
+        self._in_cell = False
+        if self._cell_filled:
+            self._row_end = self._column + self._cell_repeat
+        if self._cell_formula:
+            first = self._column + 1
+            self._row_formulas.extend(range(first, first + min(self._cell_repeat, _MAX_FORMULA_CELLS)))
+        self._column += self._cell_repeat
+
+    def _end_row(self) -> None:
+        if self._row_end:
+            self._rows = self._row + self._row_repeat
+            self._columns = max(self._columns, self._row_end)
+            check_extent(self._rows, self._columns, self.limits)
+            budget = self.limits.max_sheet_cells - self._cells_before
+            if self._rows * self._columns > budget:  # all tables are in memory at once
+                raise too_large(self._rows, self._columns, budget)
+        if self._row_formulas and self._table is not None:
+            found = self.formulas.setdefault(self._table, {})
+            for row in range(self._row + 1, self._row + 1 + self._row_repeat):
+                if self._formula_cells >= _MAX_FORMULA_CELLS:
+                    break
+                found.setdefault(row, set()).update(self._row_formulas)
+                self._formula_cells += len(self._row_formulas)
+        self._row += self._row_repeat
+
+
+def _refuse_dtd(*_args: object) -> None:
+    raise _unsafe()
+
+
+def scan_ods_content(source: IO[bytes], limits: ReadLimits) -> dict[str, dict[int, set[int]]]:
+    """Bound every table of an ODS before calamine expands it; {table: {row: {columns}}} of formulas
+    without a computed value (calamine reads them as blank)."""
+    scan = _OdsScan(limits)
+    parser = expat.ParserCreate(namespace_separator=" ")
+    parser.StartElementHandler = scan.start
+    parser.EndElementHandler = scan.end
+    # Entities are refused in the head already; a DTD anywhere else is refused here too.
+    parser.StartDoctypeDeclHandler = _refuse_dtd
+    parser.EntityDeclHandler = _refuse_dtd
+    try:
+        while chunk := source.read(_INFLATE_CHUNK):
+            parser.Parse(chunk, False)
+        parser.Parse(b"", True)
+    except expat.ExpatError as exc:
+        raise corrupt("ods") from exc
+    return scan.formulas
 
 
 # ---------------------------------------------------------------- merged cells
@@ -285,8 +464,13 @@ def open_sheet(stream: IO[bytes], fmt: FileFormat, sheet_name: str | None, limit
     so calamine's copy of the sheet is gone before the import's own working set grows.
     """
     formulas: dict[int, set[int]] = {}
+    ods_formulas: dict[str, dict[int, set[int]]] = {}
     archive = check_archive(stream, fmt, limits) if fmt in ("xlsx", "ods") else None
     try:
+        if archive is not None and fmt == "ods":
+            # calamine expands every table when it opens an ODS: bound them all before that.
+            with archive.open("content.xml") as source:
+                ods_formulas = scan_ods_content(source, limits)
         stream.seek(0)
         try:
             workbook = python_calamine.CalamineWorkbook.from_filelike(stream)  # type: ignore[arg-type]
@@ -298,13 +482,14 @@ def open_sheet(stream: IO[bytes], fmt: FileFormat, sheet_name: str | None, limit
         raise
     try:
         title = _choose_sheet(workbook, sheet_name)
-        max_rows = limits.max_rows + limits.header_search_rows + 1
         if archive is not None and fmt == "xlsx":
             part = _xlsx_sheet_part(archive, title)
             if part is None or part not in archive.namelist():
                 raise corrupt(fmt)
             with archive.open(part) as source:
-                formulas = scan_sheet_xml(source, max_rows).formulas
+                formulas = scan_sheet_xml(source, limits).formulas
+        elif fmt == "ods":
+            formulas = ods_formulas.get(title, {})
         if archive is not None:
             archive.close()
             archive = None
@@ -312,8 +497,8 @@ def open_sheet(stream: IO[bytes], fmt: FileFormat, sheet_name: str | None, limit
             sheet = workbook.get_sheet_by_name(title)
         except Exception as exc:
             raise corrupt(fmt) from exc
-        if sheet.total_height > max_rows:
-            raise too_many_rows(limits.max_rows)
+        # An .xls is only checked here (calamine read it whole at open; its grid is at most 65536 x 256).
+        check_extent(sheet.total_height, sheet.total_width, limits)
         spool = _spool_rows(sheet, limits, fmt)
         del sheet  # calamine's copy of the sheet goes now, not when this frame ends
     finally:
