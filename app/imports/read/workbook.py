@@ -15,6 +15,7 @@ sheet is in memory only while it is converted, and later passes do not parse it 
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import posixpath
 import re
@@ -70,7 +71,9 @@ def cell_text(value: object) -> str:
     if value is None or value == "":
         return ""
     if isinstance(value, str):
-        return value
+        # calamine decodes Excel's "_x0000_" escape to NUL: no cell shows it, and PostgreSQL refuses it
+        # in text and JSON, so a single one failed the whole import. (A CSV with NUL is not text at all.)
+        return value.replace("\x00", "") if "\x00" in value else value
     if isinstance(value, bool):
         return "TRUE" if value else "FALSE"
     if isinstance(value, float):
@@ -153,7 +156,7 @@ def _xlsx_sheet_part(archive: zipfile.ZipFile, title: str) -> str | None:
 
 _FORMULA_RE: Final = re.compile(rb"<(?:\w+:)?f[\s>/]")
 _ROW_RE: Final = re.compile(rb"<(?:\w+:)?row[\s>/]")
-_CELL_REF_RE: Final = re.compile(rb"\sr=\"([A-Z]+)(\d+)\"")
+_CELL_REF_RE: Final = re.compile(rb"""\sr=["']([A-Z]+)(\d+)["']""")
 _CELL_END_RE: Final = re.compile(rb"</(?:\w+:)?c>")
 _PLAIN_ROW_RE: Final = re.compile(rb"<row[\s>/]")
 # A cached value is a non-empty <v> (programs write an empty <v/> next to a formula) or an inline string.
@@ -175,6 +178,8 @@ class SheetScan:
 
     rows: int  # row tags seen
     formulas: dict[int, set[int]]  # {row: {1-based columns whose formula has no cached value}}
+    # {row: {1-based column: "#N/A"}}: error cells, which calamine reads as blank.
+    errors: dict[int, dict[int, str]] = dataclasses.field(default_factory=dict)
     last_row: int = 0  # the largest row number any r="..." names
     last_column: int = 0  # the largest column any cell reference names
 
@@ -249,6 +254,26 @@ def _valueless_formulas(data: bytes, end: int, found: dict[int, set[int]]) -> No
             found.setdefault(int(ref.group(2)), set()).add(_column_number(ref.group(1)))
 
 
+_ERROR_CELL_RE: Final = re.compile(rb"""<(?:\w+:)?c\s[^>]*?\bt=["']e["'][^>]*>""")
+_CACHED_RE: Final = re.compile(rb"<(?:\w+:)?v(?:\s[^>]*)?>([^<]*)<")
+# An error value is one of Excel's few codes ("#N/A", "#DIV/0!", "#GETTING_DATA"); more is not one.
+_MAX_ERROR_CHARS: Final = 32
+
+
+def _error_cells(data: bytes, end: int, found: dict[int, dict[int, str]]) -> None:
+    """Record error cells (t="e": #N/A, #DIV/0! ...) among the complete cells of data[:end]."""
+    if b't="e"' not in data and b"t='e'" not in data:
+        return  # no error cell here (the common case): skip the pattern
+    for match in _ERROR_CELL_RE.finditer(data, 0, end):
+        ref = _CELL_REF_RE.search(match.group())
+        close = _CELL_END_RE.search(data, match.end(), end)
+        if ref is None or close is None:
+            continue
+        cached = _CACHED_RE.search(data, match.end(), close.start())
+        text = cached.group(1).decode("utf-8", "replace").strip()[:_MAX_ERROR_CHARS] if cached else ""
+        found.setdefault(int(ref.group(2)), {})[_column_number(ref.group(1))] = text or "#ERROR"
+
+
 def scan_sheet_xml(source: IO[bytes], limits: ReadLimits) -> SheetScan:
     """Stream a worksheet part once: bound its extent (rows, and rows x columns) and find valueless formulas.
 
@@ -270,6 +295,7 @@ def scan_sheet_xml(source: IO[bytes], limits: ReadLimits) -> SheetScan:
         end = max(cells.rfind(b"</c>") + 4, cells.rfind(b":c>") + 3, 0)
         end = end if end > 3 else 0
         _valueless_formulas(cells, end, scan.formulas)
+        _error_cells(cells, end, scan.errors)
         tail = cells[end:] if len(cells) - end < _INFLATE_CHUNK else b""
     return scan
 
@@ -447,6 +473,7 @@ class OpenSheet:
     format: FileFormat
     spool: RowSpool
     formulas: dict[int, set[int]]
+    errors: dict[int, dict[int, str]] = dataclasses.field(default_factory=dict)  # XLSX error cells
 
     def rows(self) -> Iterator[RowCells]:
         """The sheet's rows from the start, merged cells already filled down."""
@@ -464,6 +491,7 @@ def open_sheet(stream: IO[bytes], fmt: FileFormat, sheet_name: str | None, limit
     so calamine's copy of the sheet is gone before the import's own working set grows.
     """
     formulas: dict[int, set[int]] = {}
+    errors: dict[int, dict[int, str]] = {}
     ods_formulas: dict[str, dict[int, set[int]]] = {}
     archive = check_archive(stream, fmt, limits) if fmt in ("xlsx", "ods") else None
     try:
@@ -487,7 +515,8 @@ def open_sheet(stream: IO[bytes], fmt: FileFormat, sheet_name: str | None, limit
             if part is None or part not in archive.namelist():
                 raise corrupt(fmt)
             with archive.open(part) as source:
-                formulas = scan_sheet_xml(source, limits).formulas
+                scan = scan_sheet_xml(source, limits)
+            formulas, errors = scan.formulas, scan.errors
         elif fmt == "ods":
             formulas = ods_formulas.get(title, {})
         if archive is not None:
@@ -499,13 +528,13 @@ def open_sheet(stream: IO[bytes], fmt: FileFormat, sheet_name: str | None, limit
             raise corrupt(fmt) from exc
         # An .xls is only checked here (calamine read it whole at open; its grid is at most 65536 x 256).
         check_extent(sheet.total_height, sheet.total_width, limits)
-        spool = _spool_rows(sheet, limits, fmt)
+        spool = _spool_rows(sheet, limits, fmt, errors)
         del sheet  # calamine's copy of the sheet goes now, not when this frame ends
     finally:
         if archive is not None:
             archive.close()
         workbook.close()
-    return OpenSheet(title, fmt, spool, formulas)
+    return OpenSheet(title, fmt, spool, formulas, errors)
 
 
 def _choose_sheet(workbook: python_calamine.CalamineWorkbook, sheet_name: str | None) -> str:
@@ -527,8 +556,13 @@ def _choose_sheet(workbook: python_calamine.CalamineWorkbook, sheet_name: str | 
     return title
 
 
-def _spool_rows(sheet: python_calamine.CalamineSheet, limits: ReadLimits, fmt: str) -> RowSpool:
-    """The sheet's rows as text cells with spreadsheet row numbers, merged cells filled down, spooled."""
+def _spool_rows(
+    sheet: python_calamine.CalamineSheet, limits: ReadLimits, fmt: str, errors: dict[int, dict[int, str]]
+) -> RowSpool:
+    """The sheet's rows as text cells with spreadsheet row numbers, merged cells filled down, spooled.
+
+    An error cell, blank to calamine, gets its error text back ("#N/A"), as the sheet shows it.
+    """
     filler = MergeFiller(_vertical_merges(sheet, limits.max_merged_ranges))
     first_row, first_col = sheet.start or (0, 0)
     pad = [""] * first_col  # calamine's rows start at the first used column
@@ -538,6 +572,9 @@ def _spool_rows(sheet: python_calamine.CalamineSheet, limits: ReadLimits, fmt: s
             for offset, values in enumerate(sheet.iter_rows()):
                 row_number = first_row + offset + 1
                 cells = [*pad, *map(cell_text, values)] if pad else [cell_text(v) for v in values]
+                for column, text in errors.get(row_number, {}).items():
+                    cells.extend([""] * (column - len(cells)))
+                    cells[column - 1] = text
                 spool.append(row_number, filler.fill(row_number, cells))
             spool.finish()
         except RosterFileError:
