@@ -1,4 +1,4 @@
-"""Workbook cells that are not plain data: error values (#N/A) and NUL written as _x0000_."""
+"""Workbook cells that are not plain data (error values, NUL as _x0000_), and files that are not workbooks."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 
 from app.jobs.handlers import HANDLERS
 from app.jobs.worker import Worker
-from tests.imports.conftest import API_HEADER, ZHAXIA, api_row
+from tests.imports.conftest import API_HEADER, ZHAXIA, api_row, csv_bytes
 from tests.imports.test_api import imported, mentors_in
 
 
@@ -64,3 +64,32 @@ def test_nul_escaped_in_a_cell_is_dropped_and_the_rows_import(client, make_user,
     assert status["counts"]["created"] == 2
     by_id = {m.external_id: m for m in mentors_in(db)}
     assert by_id["E00002"].name == "示范户2"
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"\xef\xbb\xbf<html><head><meta charset=utf-8></head><body><table><tr>"
+        b"<td>\xe5\x90\x8d\xe7\xa7\xb0</td></tr></table></body></html>",
+        b'  <!DOCTYPE html>\r\n<html><body><table border="1"><tr><td>a</td></tr></table></body></html>',
+        b'<?xml version="1.0"?>\r\n<?mso-application progid="Excel.Sheet"?>\r\n'
+        b'<Workbook xmlns="urn:schemas-microsoft-com:office:spreadsheet"><Worksheet ss:Name="S"/></Workbook>',
+    ],
+    ids=["html-bom", "html-doctype", "xml-spreadsheet-2003"],
+)
+def test_a_web_page_or_xml_named_xls_gets_its_own_message(
+    client, make_user, run_jobs, content: bytes
+) -> None:
+    # Web systems export "Excel" as an HTML table or Excel 2003 XML named .xls; read as CSV, the first
+    # tag looked like a title banner and the file was reported as having no header.
+    office = make_user("township_office", ZHAXIA)
+    status = imported(client, office, run_jobs, content, filename="roster.xls")
+    assert status["status"] == "failed"
+    assert status["error"]["code"] == "not_a_roster"
+    assert "HTML" in status["error"]["message_zh"] and "web page" in status["error"]["message_en"]
+
+
+def test_a_csv_named_xls_is_read_as_the_csv_it_is(client, make_user, run_jobs, db) -> None:
+    office = make_user("township_office", ZHAXIA)
+    status = imported(client, office, run_jobs, csv_bytes([api_row(2)], header=API_HEADER), filename="r.xls")
+    assert status["status"] == "done" and status["counts"]["created"] == 1
