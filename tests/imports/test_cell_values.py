@@ -93,3 +93,27 @@ def test_a_csv_named_xls_is_read_as_the_csv_it_is(client, make_user, run_jobs, d
     office = make_user("township_office", ZHAXIA)
     status = imported(client, office, run_jobs, csv_bytes([api_row(2)], header=API_HEADER), filename="r.xls")
     assert status["status"] == "done" and status["counts"]["created"] == 1
+
+
+def _ole2(*stream_names: str) -> bytes:
+    """The head of an OLE2 compound file whose directory names these streams (as Office writes them)."""
+    directory = b"".join(name.encode("utf-16-le").ljust(64, b"\x00") + b"\x00" * 64 for name in stream_names)
+    return b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 504 + directory + b"\x00" * 2048
+
+
+@pytest.mark.parametrize("filename", ["roster.xlsx", "roster.xls"])
+def test_a_password_protected_workbook_says_so(client, make_user, run_jobs, filename: str) -> None:
+    # Office saves an encrypted .xlsx as an OLE2 file (EncryptionInfo + EncryptedPackage); it was
+    # reported as a damaged Excel 97-2003 file.
+    office = make_user("township_office", ZHAXIA)
+    content = _ole2("Root Entry", "EncryptionInfo", "EncryptedPackage")
+    status = imported(client, office, run_jobs, content, filename=filename)
+    assert status["status"] == "failed"
+    assert status["error"]["code"] == "file_encrypted"
+    assert "密码" in status["error"]["message_zh"] and "password" in status["error"]["message_en"]
+
+
+def test_a_damaged_xls_is_still_reported_as_damaged(client, make_user, run_jobs) -> None:
+    office = make_user("township_office", ZHAXIA)
+    status = imported(client, office, run_jobs, _ole2("Root Entry", "Workbook"), filename="roster.xls")
+    assert status["status"] == "failed" and status["error"]["code"] == "xls_corrupt"

@@ -49,6 +49,31 @@ def corrupt(fmt: str) -> RosterFileError:
     )
 
 
+def encrypted() -> RosterFileError:
+    """The error for a password-protected workbook (we cannot, and should not, open it)."""
+    return RosterFileError(
+        "file_encrypted",
+        "文件设置了打开密码，无法读取。请在 Excel 中取消密码（“文件”→“信息”→“保护工作簿”→“用密码进行加密”，"
+        "清空密码）后保存并重新上传。",
+        "The file is password-protected and cannot be read. Remove the password in Excel "
+        "(File → Info → Protect Workbook → Encrypt with Password, clear it), save, and upload again.",
+    )
+
+
+# A password-protected .xlsx is not a zip: Office wraps it in an OLE2 file (like an .xls) holding
+# these streams, named in UTF-16 in the file's directory.
+_ENCRYPTED_STREAMS: Final = ("EncryptedPackage".encode("utf-16-le"), "EncryptionInfo".encode("utf-16-le"))
+
+
+def _is_encrypted(stream: IO[bytes], fmt: FileFormat) -> bool:
+    """Whether an OLE2 file that calamine cannot open is an encrypted Office document."""
+    if fmt != "xls":
+        return False
+    stream.seek(0)
+    data = stream.read()
+    return any(name in data for name in _ENCRYPTED_STREAMS)
+
+
 def _unsafe() -> RosterFileError:
     return RosterFileError(
         "xlsx_unsafe",
@@ -503,6 +528,8 @@ def open_sheet(stream: IO[bytes], fmt: FileFormat, sheet_name: str | None, limit
         try:
             workbook = python_calamine.CalamineWorkbook.from_filelike(stream)  # type: ignore[arg-type]
         except Exception as exc:  # calamine raises its own errors (zip, XML, password) on bad input
+            if isinstance(exc, python_calamine.PasswordError) or _is_encrypted(stream, fmt):
+                raise encrypted() from exc
             raise corrupt(fmt) from exc
     except BaseException:
         if archive is not None:
@@ -525,7 +552,7 @@ def open_sheet(stream: IO[bytes], fmt: FileFormat, sheet_name: str | None, limit
         try:
             sheet = workbook.get_sheet_by_name(title)
         except Exception as exc:
-            raise corrupt(fmt) from exc
+            raise (encrypted() if isinstance(exc, python_calamine.PasswordError) else corrupt(fmt)) from exc
         # An .xls is only checked here (calamine read it whole at open; its grid is at most 65536 x 256).
         check_extent(sheet.total_height, sheet.total_width, limits)
         spool = _spool_rows(sheet, limits, fmt, errors)
