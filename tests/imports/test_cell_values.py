@@ -117,3 +117,38 @@ def test_a_damaged_xls_is_still_reported_as_damaged(client, make_user, run_jobs)
     office = make_user("township_office", ZHAXIA)
     status = imported(client, office, run_jobs, _ole2("Root Entry", "Workbook"), filename="roster.xls")
     assert status["status"] == "failed" and status["error"]["code"] == "xls_corrupt"
+
+
+def _workbook(*sheets: tuple[str, list[list[str]], str]) -> bytes:
+    """An .xlsx of (title, rows, state) sheets in order."""
+    workbook = openpyxl.Workbook()
+    workbook.remove(workbook.active)
+    for title, rows, state in sheets:
+        sheet = workbook.create_sheet(title)
+        sheet.sheet_state = state
+        for row in rows:
+            sheet.append(row)
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+def test_an_empty_first_sheet_is_passed_over_for_the_roster(client, make_user, run_jobs, db) -> None:
+    # A blank "Sheet1" in front of the roster made the import fail with "no header row and no data".
+    office = make_user("township_office", ZHAXIA)
+    content = _workbook(
+        ("Sheet1", [], "visible"),
+        ("隐藏", [API_HEADER, api_row(9)], "hidden"),
+        ("名单", [API_HEADER, api_row(2)], "visible"),
+    )
+    status = imported(client, office, run_jobs, content, filename="roster.xlsx")
+    assert status["status"] == "done" and status["sheet"] == "名单"
+    assert status["counts"]["created"] == 1
+    assert [m.external_id for m in mentors_in(db)] == ["E00002"]
+
+
+def test_a_workbook_of_empty_sheets_is_still_empty(client, make_user, run_jobs) -> None:
+    office = make_user("township_office", ZHAXIA)
+    content = _workbook(("Sheet1", [], "visible"), ("Sheet2", [], "visible"))
+    status = imported(client, office, run_jobs, content, filename="roster.xlsx")
+    assert status["status"] == "failed" and status["error"]["code"] == "file_empty"

@@ -510,7 +510,7 @@ class OpenSheet:
 
 
 def open_sheet(stream: IO[bytes], fmt: FileFormat, sheet_name: str | None, limits: ReadLimits) -> OpenSheet:
-    """Check the file, choose the sheet (by name, else the first visible one) and convert it.
+    """Check the file, choose the sheet (by name, else the first visible one with data) and convert it.
 
     The sheet's rows are spooled to a temporary file and the workbook is closed before this returns,
     so calamine's copy of the sheet is gone before the import's own working set grows.
@@ -536,23 +536,29 @@ def open_sheet(stream: IO[bytes], fmt: FileFormat, sheet_name: str | None, limit
             archive.close()
         raise
     try:
-        title = _choose_sheet(workbook, sheet_name)
-        if archive is not None and fmt == "xlsx":
-            part = _xlsx_sheet_part(archive, title)
-            if part is None or part not in archive.namelist():
-                raise corrupt(fmt)
-            with archive.open(part) as source:
-                scan = scan_sheet_xml(source, limits)
-            formulas, errors = scan.formulas, scan.errors
-        elif fmt == "ods":
-            formulas = ods_formulas.get(title, {})
+        titles = _candidate_sheets(workbook, sheet_name)
+        for index, title in enumerate(titles):
+            if archive is not None and fmt == "xlsx":
+                part = _xlsx_sheet_part(archive, title)
+                if part is None or part not in archive.namelist():
+                    raise corrupt(fmt)
+                with archive.open(part) as source:
+                    scan = scan_sheet_xml(source, limits)
+                formulas, errors = scan.formulas, scan.errors
+            elif fmt == "ods":
+                formulas = ods_formulas.get(title, {})
+            try:
+                sheet = workbook.get_sheet_by_name(title)
+            except Exception as exc:
+                raise (
+                    encrypted() if isinstance(exc, python_calamine.PasswordError) else corrupt(fmt)
+                ) from exc
+            if sheet.start is None and index + 1 < len(titles):
+                continue  # an empty sheet (a blank "Sheet1" left in front of the roster): try the next
+            break
         if archive is not None:
             archive.close()
             archive = None
-        try:
-            sheet = workbook.get_sheet_by_name(title)
-        except Exception as exc:
-            raise (encrypted() if isinstance(exc, python_calamine.PasswordError) else corrupt(fmt)) from exc
         # An .xls is only checked here (calamine read it whole at open; its grid is at most 65536 x 256).
         check_extent(sheet.total_height, sheet.total_width, limits)
         spool = _spool_rows(sheet, limits, fmt, errors)
@@ -564,23 +570,26 @@ def open_sheet(stream: IO[bytes], fmt: FileFormat, sheet_name: str | None, limit
     return OpenSheet(title, fmt, spool, formulas, errors)
 
 
-def _choose_sheet(workbook: python_calamine.CalamineWorkbook, sheet_name: str | None) -> str:
-    """The named sheet's title, else the first visible worksheet's; a missing one is an error."""
+def _candidate_sheets(workbook: python_calamine.CalamineWorkbook, sheet_name: str | None) -> list[str]:
+    """The named sheet's title, else the visible worksheets in order (the first with data is read).
+
+    A missing named sheet, or a workbook without a visible worksheet, is an error naming the sheets.
+    """
     metadata = workbook.sheets_metadata
     if sheet_name is not None:
-        title = next((m.name for m in metadata if m.name.strip() == sheet_name.strip()), None)
+        titles = [m.name for m in metadata if m.name.strip() == sheet_name.strip()][:1]
     else:
         visible = python_calamine.SheetVisibleEnum.Visible
         worksheet = python_calamine.SheetTypeEnum.WorkSheet
-        title = next((m.name for m in metadata if m.visible == visible and m.typ == worksheet), None)
-    if title is None:
-        titles = "、".join(m.name for m in metadata)
+        titles = [m.name for m in metadata if m.visible == visible and m.typ == worksheet]
+    if not titles:
+        listed = "、".join(m.name for m in metadata)
         raise RosterFileError(
             "sheet_not_found",
-            f"找不到工作表“{sheet_name or ''}”。现有工作表：{titles}。",
-            f'Worksheet "{sheet_name or ""}" not found. Sheets: {titles}.',
+            f"找不到工作表“{sheet_name or ''}”。现有工作表：{listed}。",
+            f'Worksheet "{sheet_name or ""}" not found. Sheets: {listed}.',
         )
-    return title
+    return titles
 
 
 def _spool_rows(
