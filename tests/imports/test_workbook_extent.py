@@ -226,3 +226,19 @@ def test_the_configured_row_limit_applies_before_the_sheet_is_loaded(
     assert status["status"] == "failed"
     assert status["error"]["code"] == "too_many_rows" and "10" in status["error"]["message_en"]
     assert mentors_in(db) == []
+
+
+def test_ods_cells_spanning_rows_fill_down_as_in_xlsx() -> None:
+    # calamine reports merged ranges for XLSX and .xls only; in an ODS the rows under a merged 类型
+    # cell read as blank and were rejected as missing their kind.
+    kind = HEADER_ZH.index("类型")
+    second, third = good_row(2), good_row(3)
+    cells = [_cell(c, 'table:number-rows-spanned="2"' if i == kind else "") for i, c in enumerate(second)]
+    row2 = f"<table:table-row>{''.join(cells)}</table:table-row>"
+    covered = ["<table:covered-table-cell/>" if i == kind else _cell(c) for i, c in enumerate(third)]
+    row3 = f"<table:table-row>{''.join(covered)}</table:table-row>"
+    data = _ods(_row(HEADER_ZH) + row2 + row3 + _row(good_row(4)))
+    with open_roster(io.BytesIO(data), filename="roster.ods") as reader:
+        rows = {r.row_number: r.cells for r in reader}
+    assert rows[3]["kind"] == second[kind] and rows[3]["phone"] == third[3]
+    assert rows[4]["kind"] == good_row(4)[kind]

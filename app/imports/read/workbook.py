@@ -347,6 +347,10 @@ class _OdsScan:
         self.limits = limits
         self.formulas: dict[str, dict[int, set[int]]] = {}  # {table: {row: {columns}}}
         self._formula_cells = 0
+        # {table: {first row: [(column, last row)]}}: cells spanning rows, which calamine does not
+        # report for an ODS (it does for XLSX and .xls), so they are filled down the same way.
+        self.merges: dict[str, dict[int, list[tuple[int, int]]]] = {}
+        self._merge_count = 0
         self._cells_before = 0  # the grids of the tables already closed
         self._table: str | None = None
         self._depth = 0  # tables nested in a cell are part of that cell, not of the sheet
@@ -387,6 +391,12 @@ class _OdsScan:
             has_type = f"{_ODS_OFFICE}value-type" in attrs
             self._cell_formula = f"{_ODS_TABLE}formula" in attrs and not has_type
             self._cell_filled = has_type or self._cell_formula
+            spanned = self._repeat(attrs, "number-rows-spanned")
+            if spanned > 1 and self._table is not None and self._merge_count < self.limits.max_merged_ranges:
+                self._merge_count += 1
+                first = self._row + 1
+                found = self.merges.setdefault(self._table, {}).setdefault(first, [])
+                found.append((self._column + 1, first + spanned - 1))
 
     def end(self, tag: str) -> None:
         if self._in_cell:
@@ -432,9 +442,9 @@ def _refuse_dtd(*_args: object) -> None:
     raise _unsafe()
 
 
-def scan_ods_content(source: IO[bytes], limits: ReadLimits) -> dict[str, dict[int, set[int]]]:
-    """Bound every table of an ODS before calamine expands it; {table: {row: {columns}}} of formulas
-    without a computed value (calamine reads them as blank)."""
+def scan_ods_content(source: IO[bytes], limits: ReadLimits) -> _OdsScan:
+    """Bound every table of an ODS before calamine expands it; the scan holds each table's formulas
+    without a computed value (calamine reads them as blank) and its cells that span rows."""
     scan = _OdsScan(limits)
     parser = expat.ParserCreate(namespace_separator=" ")
     parser.StartElementHandler = scan.start
@@ -448,7 +458,7 @@ def scan_ods_content(source: IO[bytes], limits: ReadLimits) -> dict[str, dict[in
         parser.Parse(b"", True)
     except expat.ExpatError as exc:
         raise corrupt("ods") from exc
-    return scan.formulas
+    return scan
 
 
 # ---------------------------------------------------------------- merged cells
@@ -517,13 +527,14 @@ def open_sheet(stream: IO[bytes], fmt: FileFormat, sheet_name: str | None, limit
     """
     formulas: dict[int, set[int]] = {}
     errors: dict[int, dict[int, str]] = {}
-    ods_formulas: dict[str, dict[int, set[int]]] = {}
+    ods_scan: _OdsScan | None = None
+    merges: dict[int, list[tuple[int, int]]] | None = None  # None: calamine's own merged ranges
     archive = check_archive(stream, fmt, limits) if fmt in ("xlsx", "ods") else None
     try:
         if archive is not None and fmt == "ods":
             # calamine expands every table when it opens an ODS: bound them all before that.
             with archive.open("content.xml") as source:
-                ods_formulas = scan_ods_content(source, limits)
+                ods_scan = scan_ods_content(source, limits)
         stream.seek(0)
         try:
             workbook = python_calamine.CalamineWorkbook.from_filelike(stream)  # type: ignore[arg-type]
@@ -545,8 +556,8 @@ def open_sheet(stream: IO[bytes], fmt: FileFormat, sheet_name: str | None, limit
                 with archive.open(part) as source:
                     scan = scan_sheet_xml(source, limits)
                 formulas, errors = scan.formulas, scan.errors
-            elif fmt == "ods":
-                formulas = ods_formulas.get(title, {})
+            elif ods_scan is not None:
+                formulas, merges = ods_scan.formulas.get(title, {}), ods_scan.merges.get(title, {})
             try:
                 sheet = workbook.get_sheet_by_name(title)
             except Exception as exc:
@@ -561,7 +572,9 @@ def open_sheet(stream: IO[bytes], fmt: FileFormat, sheet_name: str | None, limit
             archive = None
         # An .xls is only checked here (calamine read it whole at open; its grid is at most 65536 x 256).
         check_extent(sheet.total_height, sheet.total_width, limits)
-        spool = _spool_rows(sheet, limits, fmt, errors)
+        if merges is None:
+            merges = _vertical_merges(sheet, limits.max_merged_ranges)
+        spool = _spool_rows(sheet, fmt, errors, merges)
         del sheet  # calamine's copy of the sheet goes now, not when this frame ends
     finally:
         if archive is not None:
@@ -593,13 +606,16 @@ def _candidate_sheets(workbook: python_calamine.CalamineWorkbook, sheet_name: st
 
 
 def _spool_rows(
-    sheet: python_calamine.CalamineSheet, limits: ReadLimits, fmt: str, errors: dict[int, dict[int, str]]
+    sheet: python_calamine.CalamineSheet,
+    fmt: str,
+    errors: dict[int, dict[int, str]],
+    merges: dict[int, list[tuple[int, int]]],
 ) -> RowSpool:
     """The sheet's rows as text cells with spreadsheet row numbers, merged cells filled down, spooled.
 
     An error cell, blank to calamine, gets its error text back ("#N/A"), as the sheet shows it.
     """
-    filler = MergeFiller(_vertical_merges(sheet, limits.max_merged_ranges))
+    filler = MergeFiller(merges)
     first_row, first_col = sheet.start or (0, 0)
     pad = [""] * first_col  # calamine's rows start at the first used column
     spool = RowSpool()
