@@ -39,6 +39,7 @@ Mode = Literal["apply", "dry_run", "report"]
 ROWS_REJECTED: Final = "rows_rejected"
 _BEAT_EVERY_ROWS: Final = 5_000
 _GC_GEN0_THRESHOLD: Final = 50_000
+_ROSTER_COLUMNS: Final = 30  # a wide real roster: the template's 20 fields and a few of the office's own
 IMPORTS: Final = RosterImport.__table__
 
 
@@ -154,7 +155,11 @@ def run_import(
         filename=snapshot.filename,
         content_type=snapshot.content_type,
         sheet_name=snapshot.sheet,
-        limits=ReadLimits(max_rows=limits.max_rows),
+        limits=ReadLimits(
+            max_rows=limits.max_rows,
+            # The cell budget keeps room for 30 columns at a raised row limit too.
+            max_sheet_cells=max(ReadLimits().max_sheet_cells, _ROSTER_COLUMNS * limits.max_rows),
+        ),
     )
     run = _Run(sessions, import_id, limits, beat, progress, source, snapshot)
     try:

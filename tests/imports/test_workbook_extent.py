@@ -14,6 +14,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 import python_calamine
+from openpyxl.styles import PatternFill
 
 from app.imports.read.decoding import RosterFileError
 from app.imports.read.reading import ReadLimits, open_roster
@@ -242,3 +243,32 @@ def test_ods_cells_spanning_rows_fill_down_as_in_xlsx() -> None:
         rows = {r.row_number: r.cells for r in reader}
     assert rows[3]["kind"] == second[kind] and rows[3]["phone"] == third[3]
     assert rows[4]["kind"] == good_row(4)[kind]
+
+
+def test_formatted_empty_cells_and_rows_far_away_do_not_count(tmp_path: Path) -> None:
+    # A changed row height far below and a coloured cell far right: calamine allocates nothing for them.
+    path = xlsx_path(tmp_path, [good_row(2), good_row(3)])
+    workbook = openpyxl.load_workbook(path)
+    sheet = workbook.active
+    assert sheet is not None
+    sheet.row_dimensions[900_000].height = 30
+    sheet.cell(row=5, column=16_000).fill = PatternFill("solid", fgColor="FFFF00")
+    sheet.cell(row=800_000, column=2).fill = PatternFill("solid", fgColor="FFFF00")
+    workbook.save(path)
+    with open_roster(path, filename="roster.xlsx") as reader:
+        assert [r.row_number for r in reader] == [2, 3]
+
+
+@pytest.mark.usefixtures("no_sheet_loads")
+def test_a_far_row_whose_cells_name_no_column_is_refused(tmp_path: Path) -> None:
+    # Cells without r= go in their row, wherever the row says it is.
+    source = io.BytesIO(xlsx_path(tmp_path, [good_row(2)]).read_bytes())
+    far = b'<row r="1000000"><c t="inlineStr"><is><t>x</t></is></c></row></sheetData>'
+    patched = io.BytesIO()
+    with zipfile.ZipFile(source) as old, zipfile.ZipFile(patched, "w", zipfile.ZIP_DEFLATED) as new:
+        for info in old.infolist():
+            part = old.read(info)
+            if info.filename.startswith("xl/worksheets/"):
+                part = part.replace(b"</sheetData>", far)
+            new.writestr(info, part)
+    assert _refused(patched.getvalue(), "roster.xlsx").code == "too_many_rows"

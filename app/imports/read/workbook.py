@@ -188,13 +188,26 @@ _PLAIN_ROW_RE: Final = re.compile(rb"<row[\s>/]")
 _VALUE_RE: Final = re.compile(rb"<(?:\w+:)?v(?:\s[^>]*)?>[^<]|<(?:\w+:)?is[\s>]")
 
 
-# Where a cell or row says it is: r="C12" on a cell, r="12" on a row (either quote). calamine places
-# cells by these, so they, not the number of tags, decide the size of the grid it allocates. A space
-# before r= is what every writer puts there, and a literal start is searched several times faster.
-_REF_ROW_RE: Final = re.compile(rb""" r=["'][A-Z]{0,3}([0-9]+)["']""")
-_REF_COLUMN_RE: Final = re.compile(rb""" r=["']([A-Z]+)[0-9]""")
-_ANY_SPACE_REF_ROW_RE: Final = re.compile(rb"""\sr=["'][A-Z]{0,3}([0-9]+)["']""")
-_ANY_SPACE_REF_COLUMN_RE: Final = re.compile(rb"""\sr=["']([A-Z]+)[0-9]""")
+# Where a cell says it is: r="C12" (either quote), unless the tag closes itself (<c r="XFD9" s="1"/>,
+# a formatted empty cell, which calamine skips). calamine places cells by these references, so they,
+# not the number of tags, decide the size of the grid it allocates. A space before r= is what every
+# writer puts there, and a literal start is searched several times faster than any white space.
+_CELL_ROW_RE: Final = re.compile(rb""" r="[A-Z]{1,3}([0-9]+)"(?![^>]*/>)""")  # what writers write
+_ANY_QUOTE_CELL_ROW_RE: Final = re.compile(rb""" r=["'][A-Z]{1,3}([0-9]+)["'](?![^>]*/>)""")
+_ANY_SPACE_CELL_ROW_RE: Final = re.compile(rb"""\sr=["'][A-Z]{1,3}([0-9]+)["'](?![^>]*/>)""")
+# Columns past Z only: a sheet within A:Z is counted 26 wide, which the default budget allows for
+# every row the row limit allows (26 x 200,006 < 6M), so the common sheet skips a second pattern.
+_WIDE_COLUMN_RE: Final = re.compile(rb""" r=["']([A-Z]{2,3})[0-9]+["'](?![^>]*/>)""")
+_ANY_SPACE_WIDE_COLUMN_RE: Final = re.compile(rb"""\sr=["']([A-Z]{2,3})[0-9]+["'](?![^>]*/>)""")
+_NARROW_WIDTH: Final = 26
+
+
+# Cells without r= (some generators write none) go in their row, wherever its r= says; once a sheet
+# has one, every row's reference counts. Excel and the usual libraries always write r= on cells.
+_REFLESS_CELL_RE: Final = re.compile(rb"<c(?:>|\s(?![^>]*\br=)[^>]*(?<!/)>)")
+_PREFIXED_REFLESS_CELL_RE: Final = re.compile(rb"<(?:\w+:)?c(?:>|\s(?![^>]*\br=)[^>]*(?<!/)>)")
+_ROW_REF_RE: Final = re.compile(rb"""<row\s[^>]*?\br=["']([0-9]+)["']""")
+_PREFIXED_ROW_REF_RE: Final = re.compile(rb"""<(?:\w+:)?row\s[^>]*?\br=["']([0-9]+)["']""")
 
 
 @dataclass(slots=True)
@@ -205,8 +218,10 @@ class SheetScan:
     formulas: dict[int, set[int]]  # {row: {1-based columns whose formula has no cached value}}
     # {row: {1-based column: "#N/A"}}: error cells, which calamine reads as blank.
     errors: dict[int, dict[int, str]] = dataclasses.field(default_factory=dict)
-    last_row: int = 0  # the largest row number any r="..." names
-    last_column: int = 0  # the largest column any cell reference names
+    last_row: int = 0  # the furthest row a cell with content names (or a row, see refless_cells)
+    last_column: int = 0  # the furthest column a cell with content names
+    refless_cells: bool = False  # a cell without r= seen: rows' own r= count from then on
+    last_row_tag: int = 0  # the furthest row a <row r=...> names, empty or not
 
     @property
     def height(self) -> int:
@@ -250,16 +265,31 @@ def check_extent(rows: int, columns: int, limits: ReadLimits) -> None:
 
 
 def _note_references(chunk: bytes, scan: SheetScan) -> None:
-    """Raise scan.last_row / last_column to the furthest cell or row reference in chunk."""
-    row_re, column_re = _REF_ROW_RE, _REF_COLUMN_RE
+    """Raise scan.last_row / last_column to the furthest cell with content in chunk."""
+    row_re, column_re = _CELL_ROW_RE, _WIDE_COLUMN_RE
+    if b"r='" in chunk:
+        row_re = _ANY_QUOTE_CELL_ROW_RE
     if b"\tr=" in chunk or b"\nr=" in chunk or b"\rr=" in chunk:  # a tab or line break before r=
-        row_re, column_re = _ANY_SPACE_REF_ROW_RE, _ANY_SPACE_REF_COLUMN_RE
+        row_re, column_re = _ANY_SPACE_CELL_ROW_RE, _ANY_SPACE_WIDE_COLUMN_RE
+    # Sets of the matched bytes are built in C; only their few distinct values are converted.
     rows = set(row_re.findall(chunk))
     if rows:
         scan.last_row = max(scan.last_row, max(map(int, rows)))
+        scan.last_column = max(scan.last_column, _NARROW_WIDTH)
     columns = set(column_re.findall(chunk))
     if columns:
         scan.last_column = max(scan.last_column, _column_number(max(columns, key=lambda c: (len(c), c))))
+    prefixed = b":c" in chunk or b":row" in chunk
+    # Every writer puts r= first: only a chunk with more cell tags than "<c r=" needs the pattern.
+    refless = prefixed or chunk.count(b"<c ") + chunk.count(b"<c>") > chunk.count(b"<c r=")
+    if refless and not scan.refless_cells:
+        pattern = _PREFIXED_REFLESS_CELL_RE if prefixed else _REFLESS_CELL_RE
+        scan.refless_cells = pattern.search(chunk) is not None
+    tags = set((_PREFIXED_ROW_REF_RE if prefixed else _ROW_REF_RE).findall(chunk))
+    if tags:
+        scan.last_row_tag = max(scan.last_row_tag, max(map(int, tags)))
+    if scan.refless_cells:  # the row of a refless cell may have opened in an earlier chunk
+        scan.last_row = max(scan.last_row, scan.last_row_tag)
 
 
 def _valueless_formulas(data: bytes, end: int, found: dict[int, set[int]]) -> None:
