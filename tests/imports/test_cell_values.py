@@ -152,3 +152,14 @@ def test_a_workbook_of_empty_sheets_is_still_empty(client, make_user, run_jobs) 
     content = _workbook(("Sheet1", [], "visible"), ("Sheet2", [], "visible"))
     status = imported(client, office, run_jobs, content, filename="roster.xlsx")
     assert status["status"] == "failed" and status["error"]["code"] == "file_empty"
+
+
+def test_an_error_cell_without_a_value_does_not_borrow_the_next_cells() -> None:
+    from app.imports.read.limits import ReadLimits
+    from app.imports.read.workbook import scan_sheet_xml
+
+    sheet = (
+        b'<sheetData><row r="1"><c r="A1" t="e"/><c r="B1" t="n"><v>5</v></c>'
+        b'<c r="C1" t="e"><f>1/0</f><v>#DIV/0!</v></c></row></sheetData>'
+    )
+    assert scan_sheet_xml(io.BytesIO(sheet), ReadLimits()).errors == {1: {1: "#ERROR", 3: "#DIV/0!"}}

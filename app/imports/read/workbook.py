@@ -321,11 +321,15 @@ def _error_cells(data: bytes, end: int, found: dict[int, dict[int, str]]) -> Non
         return  # no error cell here (the common case): skip the pattern
     for match in _ERROR_CELL_RE.finditer(data, 0, end):
         ref = _CELL_REF_RE.search(match.group())
-        close = _CELL_END_RE.search(data, match.end(), end)
-        if ref is None or close is None:
+        if ref is None:
             continue
-        cached = _CACHED_RE.search(data, match.end(), close.start())
-        text = cached.group(1).decode("utf-8", "replace").strip()[:_MAX_ERROR_CHARS] if cached else ""
+        text = ""
+        if not match.group().endswith(b"/>"):  # <c r="A1" t="e"/> holds no value to quote
+            close = _CELL_END_RE.search(data, match.end(), end)
+            if close is None:
+                continue
+            cached = _CACHED_RE.search(data, match.end(), close.start())
+            text = cached.group(1).decode("utf-8", "replace").strip()[:_MAX_ERROR_CHARS] if cached else ""
         found.setdefault(int(ref.group(2)), {})[_column_number(ref.group(1))] = text or "#ERROR"
 
 
