@@ -112,7 +112,8 @@ def test_a_roster_with_a_nearby_stray_cell_still_reads(tmp_path: Path) -> None:
 _NS = (
     'xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" '
     'xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" '
-    'xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0"'
+    'xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" '
+    'xmlns:calcext="urn:org:documentfoundation:names:experimental:calc:xmlns:calcext:1.0"'
 )
 
 _MANIFEST = (
@@ -272,3 +273,24 @@ def test_a_far_row_whose_cells_name_no_column_is_refused(tmp_path: Path) -> None
                 part = part.replace(b"</sheetData>", far)
             new.writestr(info, part)
     assert _refused(patched.getvalue(), "roster.xlsx").code == "too_many_rows"
+
+
+def test_ods_error_cells_are_marked_not_read_as_zero() -> None:
+    # LibreOffice stores a failed formula with office:value="0" and calcext:value-type="error"; calamine
+    # read #DIV/0! as the number 0 and #N/A as blank.
+    capacity = HEADER_ZH.index("可带徒人数")
+    phone = HEADER_ZH.index("手机号")
+    error = (
+        '<table:table-cell table:formula="of:=1/0" office:value-type="float" office:value="0" '
+        'calcext:value-type="error"><text:p>{}</text:p></table:table-cell>'
+    )
+    row3 = [_cell(c) for c in good_row(3)]
+    row3[capacity] = error.format("#DIV/0!")
+    row3[phone] = error.format("#N/A")
+    body = _ROSTER + f"<table:table-row>{''.join(row3)}</table:table-row>"
+    data = _ods(body)
+    with open_roster(io.BytesIO(data), filename="roster.ods") as reader:
+        rows = {r.row_number: r for r in reader}
+    assert rows[2].error_fields == frozenset()
+    assert rows[3].error_fields == frozenset({"capacity", "phone"})
+    assert rows[3].cells["capacity"] == "#DIV/0!" and rows[3].cells["phone"] == "#N/A"

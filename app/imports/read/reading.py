@@ -145,7 +145,7 @@ class RosterReader:
 
     @property
     def error_cells(self) -> dict[int, dict[int, str]]:
-        """{row: {1-based column: text}} of cells holding an error value (XLSX only)."""
+        """{row: {1-based column: text}} of cells holding an error value (XLSX and ODS)."""
         return self.sheet.errors if self.sheet is not None else {}
 
     def _seekable(self, stream: IO[bytes], head: bytes) -> IO[bytes]:

@@ -22,7 +22,7 @@ import re
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import IO, Final
+from typing import IO, Any, Final
 from xml.parsers import expat
 
 import python_calamine
@@ -363,6 +363,8 @@ def scan_sheet_xml(source: IO[bytes], limits: ReadLimits) -> SheetScan:
 
 _ODS_TABLE: Final = "urn:oasis:names:tc:opendocument:xmlns:table:1.0 "
 _ODS_OFFICE: Final = "urn:oasis:names:tc:opendocument:xmlns:office:1.0 "
+# LibreOffice marks a formula that failed (#DIV/0!, #N/A) here; calamine reads its office:value (0).
+_ODS_ERROR_TYPE: Final = "urn:org:documentfoundation:names:experimental:calc:xmlns:calcext:1.0 value-type"
 _ODS_CELLS: Final = (f"{_ODS_TABLE}table-cell", f"{_ODS_TABLE}covered-table-cell")
 # Formula positions kept per table; a real sheet has none without a value (LibreOffice writes them all).
 _MAX_FORMULA_CELLS: Final = 10_000
@@ -385,6 +387,10 @@ class _OdsScan:
         # report for an ODS (it does for XLSX and .xls), so they are filled down the same way.
         self.merges: dict[str, dict[int, list[tuple[int, int]]]] = {}
         self._merge_count = 0
+        self.errors: dict[str, dict[int, dict[int, str]]] = {}  # {table: {row: {column: "#N/A"}}}
+        self._row_errors: list[tuple[int, str]] = []
+        self._error_text: list[str] | None = None  # the text of the error cell being read
+        self.parser: Any = None  # set by scan_ods_content: error cells switch its text handler on
         self._cells_before = 0  # the grids of the tables already closed
         self._table: str | None = None
         self._depth = 0  # tables nested in a cell are part of that cell, not of the sheet
@@ -419,12 +425,16 @@ class _OdsScan:
             self._row_repeat = self._repeat(attrs, "number-rows-repeated")
             self._row_end = self._column = 0
             self._row_formulas = []
+            self._row_errors = []
         elif tag in _ODS_CELLS:
             self._in_cell = True
             self._cell_repeat = self._repeat(attrs, "number-columns-repeated")
             has_type = f"{_ODS_OFFICE}value-type" in attrs
             self._cell_formula = f"{_ODS_TABLE}formula" in attrs and not has_type
             self._cell_filled = has_type or self._cell_formula
+            if attrs.get(_ODS_ERROR_TYPE) == "error" and self.parser is not None:
+                self._error_text = []
+                self.parser.CharacterDataHandler = self._error_text.append
             spanned = self._repeat(attrs, "number-rows-spanned")
             if spanned > 1 and self._table is not None and self._merge_count < self.limits.max_merged_ranges:
                 self._merge_count += 1
@@ -447,6 +457,12 @@ class _OdsScan:
 
     def _end_cell(self) -> None:
         self._in_cell = False
+        if self._error_text is not None:
+            text = "".join(self._error_text).strip()[:_MAX_ERROR_CHARS] or "#ERROR"
+            self._error_text = None
+            self.parser.CharacterDataHandler = None
+            first = self._column + 1
+            self._row_errors.extend((c, text) for c in range(first, first + min(self._cell_repeat, 1_000)))
         if self._cell_filled:
             self._row_end = self._column + self._cell_repeat
         if self._cell_formula:
@@ -469,6 +485,13 @@ class _OdsScan:
                     break
                 found.setdefault(row, set()).update(self._row_formulas)
                 self._formula_cells += len(self._row_formulas)
+        if self._row_errors and self._table is not None:
+            table = self.errors.setdefault(self._table, {})
+            for row in range(self._row + 1, self._row + 1 + min(self._row_repeat, _MAX_FORMULA_CELLS)):
+                if self._formula_cells >= _MAX_FORMULA_CELLS:
+                    break
+                table.setdefault(row, {}).update(self._row_errors)
+                self._formula_cells += len(self._row_errors)
         self._row += self._row_repeat
 
 
@@ -483,6 +506,7 @@ def scan_ods_content(source: IO[bytes], limits: ReadLimits) -> _OdsScan:
     parser = expat.ParserCreate(namespace_separator=" ")
     parser.StartElementHandler = scan.start
     parser.EndElementHandler = scan.end
+    scan.parser = parser
     # Entities are refused in the head already; a DTD anywhere else is refused here too.
     parser.StartDoctypeDeclHandler = _refuse_dtd
     parser.EntityDeclHandler = _refuse_dtd
@@ -592,6 +616,7 @@ def open_sheet(stream: IO[bytes], fmt: FileFormat, sheet_name: str | None, limit
                 formulas, errors = scan.formulas, scan.errors
             elif ods_scan is not None:
                 formulas, merges = ods_scan.formulas.get(title, {}), ods_scan.merges.get(title, {})
+                errors = ods_scan.errors.get(title, {})
             try:
                 sheet = workbook.get_sheet_by_name(title)
             except Exception as exc:
