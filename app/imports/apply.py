@@ -24,6 +24,7 @@ from app.bulk import lock_for_transaction
 from app.config import Settings
 from app.db import utcnow
 from app.imports.read.decoding import RosterFileError
+from app.imports.read.limits import ReadLimits
 from app.imports.read.reading import RosterReader, RosterSource
 from app.imports.validate.keys import DuplicateFinder, Duplicates
 from app.imports.validate.resolve import RegionResolver
@@ -38,6 +39,7 @@ Mode = Literal["apply", "dry_run", "report"]
 ROWS_REJECTED: Final = "rows_rejected"
 _BEAT_EVERY_ROWS: Final = 5_000
 _GC_GEN0_THRESHOLD: Final = 50_000
+_ROSTER_COLUMNS: Final = 30  # a wide real roster: the template's 20 fields and a few of the office's own
 IMPORTS: Final = RosterImport.__table__
 
 
@@ -145,11 +147,21 @@ def run_import(
         data = file.data
     if snapshot.status in FINAL_IMPORT_STATUSES:
         return snapshot.status
-    # One source for every pass of this run: a workbook is converted once (read/spool.py).
+    limits = limits or ImportLimits()
+    # One source for every pass of this run: a workbook is converted once (read/spool.py). The reader
+    # gets the configured row limit, so a workbook over it is refused before its sheet is loaded.
     source = RosterSource(
-        data, filename=snapshot.filename, content_type=snapshot.content_type, sheet_name=snapshot.sheet
+        data,
+        filename=snapshot.filename,
+        content_type=snapshot.content_type,
+        sheet_name=snapshot.sheet,
+        limits=ReadLimits(
+            max_rows=limits.max_rows,
+            # The cell budget keeps room for 30 columns at a raised row limit too.
+            max_sheet_cells=max(ReadLimits().max_sheet_cells, _ROSTER_COLUMNS * limits.max_rows),
+        ),
     )
-    run = _Run(sessions, import_id, limits or ImportLimits(), beat, progress, source, snapshot)
+    run = _Run(sessions, import_id, limits, beat, progress, source, snapshot)
     try:
         with _fewer_collections():
             return _run(run)

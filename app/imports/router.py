@@ -70,7 +70,7 @@ def create_import(
     ] = "skip_row",
     township: TownshipForm = None,
     sheet: Annotated[
-        NoNulStr | None, Form(max_length=64, description="XLSX worksheet (default: first visible)")
+        NoNulStr | None, Form(max_length=64, description="Worksheet (default: first visible with data)")
     ] = None,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:

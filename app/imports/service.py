@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import unicodedata
 from typing import Any, Final
 
 from sqlalchemy import select
@@ -54,6 +55,23 @@ def target_township(session: Session, caller: Caller, township: str | None) -> s
     return township
 
 
+def upload_name(filename: str | None) -> str:
+    """The name an upload is shown and stored under: its last path part, without control characters.
+
+    The multipart filename is the client's text: NUL (which PostgreSQL refuses in text), line breaks,
+    bidi overrides that make "名单\u202excsv.exe" look like a CSV, or a whole "C:\\fakepath\\..." path.
+    """
+    visible = "".join(ch for ch in filename or "" if unicodedata.category(ch)[0] != "C")
+    base = visible.replace("\\", "/").rsplit("/", 1)[-1].strip()
+    return base[:255] or "roster"
+
+
+def upload_type(content_type: str | None) -> str | None:
+    """The declared media type, if it is plain header text (anything else is dropped, not stored)."""
+    text = (content_type or "").strip()
+    return text[:128] if text and text.isascii() and text.isprintable() else None
+
+
 def create_import(
     session: Session,
     *,
@@ -70,8 +88,8 @@ def create_import(
     imp = RosterImport(
         township_code=township,
         created_by=created_by,
-        filename=(filename or "roster")[:255],
-        content_type=(content_type or None) and content_type[:128],
+        filename=upload_name(filename),
+        content_type=upload_type(content_type),
         sheet=sheet[:64] if sheet else None,
         size_bytes=len(data),
         sha256=hashlib.sha256(data).hexdigest(),

@@ -352,3 +352,13 @@ def test_memoised_normalisers_answer_as_the_plain_ones() -> None:
             kind("不知道")  # errors are raised on every call, not remembered
     first, second = years("2.5年"), years("2.5年")
     assert first[1] and first[1] is not second[1]  # each caller gets its own warnings list
+
+
+@pytest.mark.parametrize(
+    "mark", list("\u200e\u200f\u061c\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+)
+def test_bidi_marks_are_invisible_like_zero_width_ones(mark: str) -> None:
+    # Text copied from a web page carries them; "138<LRM>00138006" looked valid and was rejected.
+    assert normalise_phone(f"{mark}138{mark}0013{mark}8006")[0] == "13800138006"
+    assert clean_text(f"{mark}示范{mark}户 ") == "示范户"
+    assert is_blank(f" {mark} ")

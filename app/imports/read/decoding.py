@@ -43,6 +43,8 @@ _SAVE_AS_EN: Final = (
 )
 
 _EOL_RE: Final = re.compile(r"\r\n?|\n")
+# An HTML page or an XML document (Excel 2003 "XML Spreadsheet"), after any leading white space.
+_MARKUP_RE: Final = re.compile(rb"\s*<(?:\?xml|!doctype\s+html|html|table|meta|head|body|!--)", re.IGNORECASE)
 
 
 class RosterFileError(Exception):
@@ -72,6 +74,16 @@ def detect_format(head: bytes, *, filename: str | None = None, content_type: str
                 f"上传的文件不是表格（识别为 {kind}）。" + _SAVE_AS_ZH,
                 f"The upload is not a spreadsheet (looks like {kind}). " + _SAVE_AS_EN,
             )
+    if _MARKUP_RE.match(head.removeprefix(codecs.BOM_UTF8)):
+        # Many "Excel" exports from web systems are an HTML table or Excel 2003 XML named .xls; read as
+        # CSV, the first tag looked like a title banner and the file was reported as empty.
+        raise RosterFileError(
+            "not_a_roster",
+            "上传的文件是网页（HTML）或 XML 表格，只是扩展名像 Excel 文件。请用 Excel 打开它，"
+            "“另存为”→“Excel 工作簿 (*.xlsx)”或“CSV UTF-8（逗号分隔）(*.csv)”后重新上传。",
+            "The upload is a web page (HTML) or an XML spreadsheet named like an Excel file. Open it in "
+            'Excel and use "Save As" → "Excel Workbook (*.xlsx)" or "CSV UTF-8 (Comma delimited) (*.csv)".',
+        )
     if name.endswith((".xlsx", ".xlsm")) or "spreadsheetml" in (content_type or ""):
         # Named like a workbook but not a zip: typically a truncated or renamed file.
         raise RosterFileError(

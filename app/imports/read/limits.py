@@ -18,3 +18,7 @@ class ReadLimits:
     header_search_rows: int = 5  # title banners allowed above the header
     # Checked before a workbook's sheet is loaded (calamine holds a whole sheet in memory).
     max_rows: int = 200_000
+    # calamine holds a sheet as a dense rows x columns grid (about 32 bytes a cell before any text), so
+    # one stray cell far below or to the right of a roster costs as much as filling the whole area.
+    # 6M cells is a full 200k-row roster with 30 columns.
+    max_sheet_cells: int = 6_000_000

@@ -39,6 +39,8 @@ class RawRow(NamedTuple):
     cells: dict[str, str]
     # Fields whose cell holds a formula without a computed value (XLSX written by a program, not Excel).
     formula_fields: frozenset[str] = frozenset()
+    # Fields whose cell shows an error value (#N/A, #DIV/0!): the cell holds that text.
+    error_fields: frozenset[str] = frozenset()
 
 
 def _too_many_columns(row_number: int, count: int, limit: int) -> RosterFileError:
@@ -141,6 +143,11 @@ class RosterReader:
         """{row: {1-based columns}} of formula cells without a cached value (XLSX only)."""
         return self.sheet.formulas if self.sheet is not None else {}
 
+    @property
+    def error_cells(self) -> dict[int, dict[int, str]]:
+        """{row: {1-based column: text}} of cells holding an error value (XLSX and ODS)."""
+        return self.sheet.errors if self.sheet is not None else {}
+
     def _seekable(self, stream: IO[bytes], head: bytes) -> IO[bytes]:
         """Zip needs random access: rewind, or spool a one-way stream to a temporary file."""
         if stream.seekable():
@@ -187,6 +194,7 @@ class RosterReader:
         pending_blank = 0
         columns = self.header.columns
         formula_cells = self.formula_cells
+        error_cells = self.error_cells
         for row_number, cells in self._physical:
             mapped = self.header.apply(cells)
             formulas = formula_cells.get(row_number)
@@ -200,7 +208,11 @@ class RosterReader:
             self.blank_rows_skipped += pending_blank
             pending_blank = 0
             self.rows_read += 1
-            yield RawRow(row_number, mapped, fields)
+            errors = error_cells.get(row_number)
+            error_fields = (
+                frozenset(columns[c - 1] for c in errors if c - 1 in columns) if errors else frozenset()
+            )
+            yield RawRow(row_number, mapped, fields, error_fields)
 
     @property
     def unknown_columns(self) -> tuple[str, ...]:

@@ -15,13 +15,15 @@ sheet is in memory only while it is converted, and later passes do not parse it 
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import posixpath
 import re
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import IO, Final
+from typing import IO, Any, Final
+from xml.parsers import expat
 
 import python_calamine
 from defusedxml import ElementTree
@@ -47,6 +49,31 @@ def corrupt(fmt: str) -> RosterFileError:
     )
 
 
+def encrypted() -> RosterFileError:
+    """The error for a password-protected workbook (we cannot, and should not, open it)."""
+    return RosterFileError(
+        "file_encrypted",
+        "文件设置了打开密码，无法读取。请在 Excel 中取消密码（“文件”→“信息”→“保护工作簿”→“用密码进行加密”，"
+        "清空密码）后保存并重新上传。",
+        "The file is password-protected and cannot be read. Remove the password in Excel "
+        "(File → Info → Protect Workbook → Encrypt with Password, clear it), save, and upload again.",
+    )
+
+
+# A password-protected .xlsx is not a zip: Office wraps it in an OLE2 file (like an .xls) holding
+# these streams, named in UTF-16 in the file's directory.
+_ENCRYPTED_STREAMS: Final = ("EncryptedPackage".encode("utf-16-le"), "EncryptionInfo".encode("utf-16-le"))
+
+
+def _is_encrypted(stream: IO[bytes], fmt: FileFormat) -> bool:
+    """Whether an OLE2 file that calamine cannot open is an encrypted Office document."""
+    if fmt != "xls":
+        return False
+    stream.seek(0)
+    data = stream.read()
+    return any(name in data for name in _ENCRYPTED_STREAMS)
+
+
 def _unsafe() -> RosterFileError:
     return RosterFileError(
         "xlsx_unsafe",
@@ -69,7 +96,9 @@ def cell_text(value: object) -> str:
     if value is None or value == "":
         return ""
     if isinstance(value, str):
-        return value
+        # calamine decodes Excel's "_x0000_" escape to NUL: no cell shows it, and PostgreSQL refuses it
+        # in text and JSON, so a single one failed the whole import. (A CSV with NUL is not text at all.)
+        return value.replace("\x00", "") if "\x00" in value else value
     if isinstance(value, bool):
         return "TRUE" if value else "FALSE"
     if isinstance(value, float):
@@ -152,19 +181,52 @@ def _xlsx_sheet_part(archive: zipfile.ZipFile, title: str) -> str | None:
 
 _FORMULA_RE: Final = re.compile(rb"<(?:\w+:)?f[\s>/]")
 _ROW_RE: Final = re.compile(rb"<(?:\w+:)?row[\s>/]")
-_CELL_REF_RE: Final = re.compile(rb"\sr=\"([A-Z]+)(\d+)\"")
+_CELL_REF_RE: Final = re.compile(rb"""\sr=["']([A-Z]+)(\d+)["']""")
 _CELL_END_RE: Final = re.compile(rb"</(?:\w+:)?c>")
 _PLAIN_ROW_RE: Final = re.compile(rb"<row[\s>/]")
 # A cached value is a non-empty <v> (programs write an empty <v/> next to a formula) or an inline string.
 _VALUE_RE: Final = re.compile(rb"<(?:\w+:)?v(?:\s[^>]*)?>[^<]|<(?:\w+:)?is[\s>]")
 
 
+# Where a cell says it is: r="C12" (either quote), unless the tag closes itself (<c r="XFD9" s="1"/>,
+# a formatted empty cell, which calamine skips). calamine places cells by these references, so they,
+# not the number of tags, decide the size of the grid it allocates. A space before r= is what every
+# writer puts there, and a literal start is searched several times faster than any white space.
+_CELL_ROW_RE: Final = re.compile(rb""" r="[A-Z]{1,3}([0-9]+)"(?![^>]*/>)""")  # what writers write
+_ANY_QUOTE_CELL_ROW_RE: Final = re.compile(rb""" r=["'][A-Z]{1,3}([0-9]+)["'](?![^>]*/>)""")
+_ANY_SPACE_CELL_ROW_RE: Final = re.compile(rb"""\sr=["'][A-Z]{1,3}([0-9]+)["'](?![^>]*/>)""")
+# Columns past Z only: a sheet within A:Z is counted 26 wide, which the default budget allows for
+# every row the row limit allows (26 x 200,006 < 6M), so the common sheet skips a second pattern.
+_WIDE_COLUMN_RE: Final = re.compile(rb""" r=["']([A-Z]{2,3})[0-9]+["'](?![^>]*/>)""")
+_ANY_SPACE_WIDE_COLUMN_RE: Final = re.compile(rb"""\sr=["']([A-Z]{2,3})[0-9]+["'](?![^>]*/>)""")
+_NARROW_WIDTH: Final = 26
+
+
+# Cells without r= (some generators write none) go in their row, wherever its r= says; once a sheet
+# has one, every row's reference counts. Excel and the usual libraries always write r= on cells.
+_REFLESS_CELL_RE: Final = re.compile(rb"<c(?:>|\s(?![^>]*\br=)[^>]*(?<!/)>)")
+_PREFIXED_REFLESS_CELL_RE: Final = re.compile(rb"<(?:\w+:)?c(?:>|\s(?![^>]*\br=)[^>]*(?<!/)>)")
+_ROW_REF_RE: Final = re.compile(rb"""<row\s[^>]*?\br=["']([0-9]+)["']""")
+_PREFIXED_ROW_REF_RE: Final = re.compile(rb"""<(?:\w+:)?row\s[^>]*?\br=["']([0-9]+)["']""")
+
+
 @dataclass(slots=True)
 class SheetScan:
-    """What the sheet XML says beyond cell values: its row count, formulas without a value."""
+    """What the sheet XML says beyond cell values: its extent, formulas without a value."""
 
-    rows: int
+    rows: int  # row tags seen
     formulas: dict[int, set[int]]  # {row: {1-based columns whose formula has no cached value}}
+    # {row: {1-based column: "#N/A"}}: error cells, which calamine reads as blank.
+    errors: dict[int, dict[int, str]] = dataclasses.field(default_factory=dict)
+    last_row: int = 0  # the furthest row a cell with content names (or a row, see refless_cells)
+    last_column: int = 0  # the furthest column a cell with content names
+    refless_cells: bool = False  # a cell without r= seen: rows' own r= count from then on
+    last_row_tag: int = 0  # the furthest row a <row r=...> names, empty or not
+
+    @property
+    def height(self) -> int:
+        """Rows calamine's grid will have: the furthest reference, or the tags when they name none."""
+        return max(self.rows, self.last_row)
 
 
 def _column_number(letters: bytes) -> int:
@@ -181,6 +243,53 @@ def _row_tags(chunk: bytes) -> int:
     # Unprefixed only: a pattern that starts with "<row" is searched for as a literal, several times
     # faster than one that is tried at every "<" of the sheet.
     return len(_PLAIN_ROW_RE.findall(chunk))
+
+
+def too_large(rows: int, columns: int, limit: int) -> RosterFileError:
+    """The whole-file error for a sheet whose used area (rows x columns) is over the cell budget."""
+    return RosterFileError(
+        "sheet_too_large",
+        f"工作表的使用区域过大（{rows} 行 × {columns} 列，超过 {limit} 个单元格）。"
+        "请删除名单右侧或下方的多余内容，或拆分后分批导入。",
+        f"The sheet's used area is too large ({rows} rows x {columns} columns, more than {limit} cells). "
+        "Delete stray cells to the right of or below the roster, or split the file.",
+    )
+
+
+def check_extent(rows: int, columns: int, limits: ReadLimits) -> None:
+    """Refuse a sheet whose grid would exceed the row limit or the cell budget, before it is loaded."""
+    if rows > limits.max_rows + limits.header_search_rows + 1:  # room for banners and the header
+        raise too_many_rows(limits.max_rows)
+    if rows * max(columns, 1) > limits.max_sheet_cells:
+        raise too_large(rows, columns, limits.max_sheet_cells)
+
+
+def _note_references(chunk: bytes, scan: SheetScan) -> None:
+    """Raise scan.last_row / last_column to the furthest cell with content in chunk."""
+    row_re, column_re = _CELL_ROW_RE, _WIDE_COLUMN_RE
+    if b"r='" in chunk:
+        row_re = _ANY_QUOTE_CELL_ROW_RE
+    if b"\tr=" in chunk or b"\nr=" in chunk or b"\rr=" in chunk:  # a tab or line break before r=
+        row_re, column_re = _ANY_SPACE_CELL_ROW_RE, _ANY_SPACE_WIDE_COLUMN_RE
+    # Sets of the matched bytes are built in C; only their few distinct values are converted.
+    rows = set(row_re.findall(chunk))
+    if rows:
+        scan.last_row = max(scan.last_row, max(map(int, rows)))
+        scan.last_column = max(scan.last_column, _NARROW_WIDTH)
+    columns = set(column_re.findall(chunk))
+    if columns:
+        scan.last_column = max(scan.last_column, _column_number(max(columns, key=lambda c: (len(c), c))))
+    prefixed = b":c" in chunk or b":row" in chunk
+    # Every writer puts r= first: only a chunk with more cell tags than "<c r=" needs the pattern.
+    refless = prefixed or chunk.count(b"<c ") + chunk.count(b"<c>") > chunk.count(b"<c r=")
+    if refless and not scan.refless_cells:
+        pattern = _PREFIXED_REFLESS_CELL_RE if prefixed else _REFLESS_CELL_RE
+        scan.refless_cells = pattern.search(chunk) is not None
+    tags = set((_PREFIXED_ROW_REF_RE if prefixed else _ROW_REF_RE).findall(chunk))
+    if tags:
+        scan.last_row_tag = max(scan.last_row_tag, max(map(int, tags)))
+    if scan.refless_cells:  # the row of a refless cell may have opened in an earlier chunk
+        scan.last_row = max(scan.last_row, scan.last_row_tag)
 
 
 def _valueless_formulas(data: bytes, end: int, found: dict[int, set[int]]) -> None:
@@ -200,24 +309,213 @@ def _valueless_formulas(data: bytes, end: int, found: dict[int, set[int]]) -> No
             found.setdefault(int(ref.group(2)), set()).add(_column_number(ref.group(1)))
 
 
-def scan_sheet_xml(source: IO[bytes], max_rows: int) -> SheetScan:
-    """Stream a worksheet part once: count its rows (refusing too many) and find valueless formulas.
+_ERROR_CELL_RE: Final = re.compile(rb"""<(?:\w+:)?c\s[^>]*?\bt=["']e["'][^>]*>""")
+_CACHED_RE: Final = re.compile(rb"<(?:\w+:)?v(?:\s[^>]*)?>([^<]*)<")
+# An error value is one of Excel's few codes ("#N/A", "#DIV/0!", "#GETTING_DATA"); more is not one.
+_MAX_ERROR_CHARS: Final = 32
 
-    Formulas are rare, so only the bytes around a <f> tag are parsed; a row count over max_rows stops
-    the scan at once, before anything holds the sheet.
+
+def _error_cells(data: bytes, end: int, found: dict[int, dict[int, str]]) -> None:
+    """Record error cells (t="e": #N/A, #DIV/0! ...) among the complete cells of data[:end]."""
+    if b't="e"' not in data and b"t='e'" not in data:
+        return  # no error cell here (the common case): skip the pattern
+    for match in _ERROR_CELL_RE.finditer(data, 0, end):
+        ref = _CELL_REF_RE.search(match.group())
+        if ref is None:
+            continue
+        text = ""
+        if not match.group().endswith(b"/>"):  # <c r="A1" t="e"/> holds no value to quote
+            close = _CELL_END_RE.search(data, match.end(), end)
+            if close is None:
+                continue
+            cached = _CACHED_RE.search(data, match.end(), close.start())
+            text = cached.group(1).decode("utf-8", "replace").strip()[:_MAX_ERROR_CHARS] if cached else ""
+        found.setdefault(int(ref.group(2)), {})[_column_number(ref.group(1))] = text or "#ERROR"
+
+
+def scan_sheet_xml(source: IO[bytes], limits: ReadLimits) -> SheetScan:
+    """Stream a worksheet part once: bound its extent (rows, and rows x columns) and find valueless formulas.
+
+    The extent is what calamine will allocate: a cell at XFD1048576 in a 2 KB file makes it a grid
+    of 17 billion cells, so the furthest r="..." reference counts, not the number of cells. Formulas
+    are rare, so only the bytes around a <f> tag are parsed; a sheet over a limit stops the scan at
+    once, before anything holds the sheet.
     """
     scan = SheetScan(0, {})
     tail = b""
+    edge = b""  # the end of the previous chunk: a reference cut in two is found whole
     while chunk := source.read(_INFLATE_CHUNK):
         scan.rows += _row_tags(chunk)  # a tag cut by the chunk edge is missed: fine for a bound
-        if scan.rows > max_rows:
-            raise too_many_rows(max_rows)
+        _note_references(edge + chunk, scan)
+        edge = chunk[-64:]
+        check_extent(scan.height, scan.last_column, limits)
         cells = tail + chunk
         # Only complete cells now; the rest waits for the next chunk ("</x:c>" when prefixed).
         end = max(cells.rfind(b"</c>") + 4, cells.rfind(b":c>") + 3, 0)
         end = end if end > 3 else 0
         _valueless_formulas(cells, end, scan.formulas)
+        _error_cells(cells, end, scan.errors)
         tail = cells[end:] if len(cells) - end < _INFLATE_CHUNK else b""
+    return scan
+
+
+# ---------------------------------------------------------------- the ODS content scan
+
+_ODS_TABLE: Final = "urn:oasis:names:tc:opendocument:xmlns:table:1.0 "
+_ODS_OFFICE: Final = "urn:oasis:names:tc:opendocument:xmlns:office:1.0 "
+# LibreOffice marks a formula that failed (#DIV/0!, #N/A) here; calamine reads its office:value (0).
+_ODS_ERROR_TYPE: Final = "urn:org:documentfoundation:names:experimental:calc:xmlns:calcext:1.0 value-type"
+_ODS_CELLS: Final = (f"{_ODS_TABLE}table-cell", f"{_ODS_TABLE}covered-table-cell")
+# Formula positions kept per table; a real sheet has none without a value (LibreOffice writes them all).
+_MAX_FORMULA_CELLS: Final = 10_000
+
+
+class _OdsScan:
+    """Walk content.xml with expat (no tree) as calamine will lay it out, bounding every table.
+
+    calamine parses every table of an ODS when the file is opened, and expands number-rows-repeated
+    and number-columns-repeated into real cells: one 1 KB row repeated a million times is a million
+    rows in memory. Repeats of empty cells (LibreOffice pads every sheet with them) do not count; a
+    table's extent ends at its last cell that holds something.
+    """
+
+    def __init__(self, limits: ReadLimits) -> None:
+        self.limits = limits
+        self.formulas: dict[str, dict[int, set[int]]] = {}  # {table: {row: {columns}}}
+        self._formula_cells = 0
+        # {table: {first row: [(column, last row)]}}: cells spanning rows, which calamine does not
+        # report for an ODS (it does for XLSX and .xls), so they are filled down the same way.
+        self.merges: dict[str, dict[int, list[tuple[int, int]]]] = {}
+        self._merge_count = 0
+        self.errors: dict[str, dict[int, dict[int, str]]] = {}  # {table: {row: {column: "#N/A"}}}
+        self._row_errors: list[tuple[int, str]] = []
+        self._error_text: list[str] | None = None  # the text of the error cell being read
+        self.parser: Any = None  # set by scan_ods_content: error cells switch its text handler on
+        self._cells_before = 0  # the grids of the tables already closed
+        self._table: str | None = None
+        self._depth = 0  # tables nested in a cell are part of that cell, not of the sheet
+        self._rows = self._columns = 0  # the current table's extent
+        self._row = 0  # rows of the current table before the current row
+        self._row_repeat = 1
+        self._row_end = 0  # the column after the last cell of the current row that holds something
+        self._row_formulas: list[int] = []
+        self._column = 0
+        self._cell_repeat = 1
+        self._cell_filled = False
+        self._cell_formula = False
+        self._in_cell = False
+
+    @staticmethod
+    def _repeat(attrs: dict[str, str], name: str) -> int:
+        try:
+            return max(1, int(attrs.get(f"{_ODS_TABLE}{name}", "1")))
+        except ValueError:
+            return 1
+
+    def start(self, tag: str, attrs: dict[str, str]) -> None:
+        if self._in_cell:
+            self._cell_filled = True  # <text:p> and the like: the cell shows something
+            if tag == f"{_ODS_TABLE}table":
+                self._depth += 1
+            return
+        if tag == f"{_ODS_TABLE}table":
+            self._table = attrs.get(f"{_ODS_TABLE}name", "")
+            self._rows = self._columns = self._row = 0
+        elif tag == f"{_ODS_TABLE}table-row":
+            self._row_repeat = self._repeat(attrs, "number-rows-repeated")
+            self._row_end = self._column = 0
+            self._row_formulas = []
+            self._row_errors = []
+        elif tag in _ODS_CELLS:
+            self._in_cell = True
+            self._cell_repeat = self._repeat(attrs, "number-columns-repeated")
+            has_type = f"{_ODS_OFFICE}value-type" in attrs
+            self._cell_formula = f"{_ODS_TABLE}formula" in attrs and not has_type
+            self._cell_filled = has_type or self._cell_formula
+            if attrs.get(_ODS_ERROR_TYPE) == "error" and self.parser is not None:
+                self._error_text = []
+                self.parser.CharacterDataHandler = self._error_text.append
+            spanned = self._repeat(attrs, "number-rows-spanned")
+            if spanned > 1 and self._table is not None and self._merge_count < self.limits.max_merged_ranges:
+                self._merge_count += 1
+                first = self._row + 1
+                found = self.merges.setdefault(self._table, {}).setdefault(first, [])
+                found.append((self._column + 1, first + spanned - 1))
+
+    def end(self, tag: str) -> None:
+        if self._in_cell:
+            if tag == f"{_ODS_TABLE}table" and self._depth:
+                self._depth -= 1
+            elif tag in _ODS_CELLS and not self._depth:
+                self._end_cell()
+            return
+        if tag == f"{_ODS_TABLE}table-row":
+            self._end_row()
+        elif tag == f"{_ODS_TABLE}table":
+            self._cells_before += self._rows * self._columns
+            self._table = None
+
+    def _end_cell(self) -> None:
+        self._in_cell = False
+        if self._error_text is not None:
+            text = "".join(self._error_text).strip()[:_MAX_ERROR_CHARS] or "#ERROR"
+            self._error_text = None
+            self.parser.CharacterDataHandler = None
+            first = self._column + 1
+            self._row_errors.extend((c, text) for c in range(first, first + min(self._cell_repeat, 1_000)))
+        if self._cell_filled:
+            self._row_end = self._column + self._cell_repeat
+        if self._cell_formula:
+            first = self._column + 1
+            self._row_formulas.extend(range(first, first + min(self._cell_repeat, _MAX_FORMULA_CELLS)))
+        self._column += self._cell_repeat
+
+    def _end_row(self) -> None:
+        if self._row_end:
+            self._rows = self._row + self._row_repeat
+            self._columns = max(self._columns, self._row_end)
+            check_extent(self._rows, self._columns, self.limits)
+            budget = self.limits.max_sheet_cells - self._cells_before
+            if self._rows * self._columns > budget:  # all tables are in memory at once
+                raise too_large(self._rows, self._columns, budget)
+        if self._row_formulas and self._table is not None:
+            found = self.formulas.setdefault(self._table, {})
+            for row in range(self._row + 1, self._row + 1 + self._row_repeat):
+                if self._formula_cells >= _MAX_FORMULA_CELLS:
+                    break
+                found.setdefault(row, set()).update(self._row_formulas)
+                self._formula_cells += len(self._row_formulas)
+        if self._row_errors and self._table is not None:
+            table = self.errors.setdefault(self._table, {})
+            for row in range(self._row + 1, self._row + 1 + min(self._row_repeat, _MAX_FORMULA_CELLS)):
+                if self._formula_cells >= _MAX_FORMULA_CELLS:
+                    break
+                table.setdefault(row, {}).update(self._row_errors)
+                self._formula_cells += len(self._row_errors)
+        self._row += self._row_repeat
+
+
+def _refuse_dtd(*_args: object) -> None:
+    raise _unsafe()
+
+
+def scan_ods_content(source: IO[bytes], limits: ReadLimits) -> _OdsScan:
+    """Bound every table of an ODS before calamine expands it; the scan holds each table's formulas
+    without a computed value (calamine reads them as blank) and its cells that span rows."""
+    scan = _OdsScan(limits)
+    parser = expat.ParserCreate(namespace_separator=" ")
+    parser.StartElementHandler = scan.start
+    parser.EndElementHandler = scan.end
+    scan.parser = parser
+    # Entities are refused in the head already; a DTD anywhere else is refused here too.
+    parser.StartDoctypeDeclHandler = _refuse_dtd
+    parser.EntityDeclHandler = _refuse_dtd
+    try:
+        while chunk := source.read(_INFLATE_CHUNK):
+            parser.Parse(chunk, False)
+        parser.Parse(b"", True)
+    except expat.ExpatError as exc:
+        raise corrupt("ods") from exc
     return scan
 
 
@@ -268,6 +566,7 @@ class OpenSheet:
     format: FileFormat
     spool: RowSpool
     formulas: dict[int, set[int]]
+    errors: dict[int, dict[int, str]] = dataclasses.field(default_factory=dict)  # XLSX error cells
 
     def rows(self) -> Iterator[RowCells]:
         """The sheet's rows from the start, merged cells already filled down."""
@@ -279,72 +578,103 @@ class OpenSheet:
 
 
 def open_sheet(stream: IO[bytes], fmt: FileFormat, sheet_name: str | None, limits: ReadLimits) -> OpenSheet:
-    """Check the file, choose the sheet (by name, else the first visible one) and convert it.
+    """Check the file, choose the sheet (by name, else the first visible one with data) and convert it.
 
     The sheet's rows are spooled to a temporary file and the workbook is closed before this returns,
     so calamine's copy of the sheet is gone before the import's own working set grows.
     """
     formulas: dict[int, set[int]] = {}
+    errors: dict[int, dict[int, str]] = {}
+    ods_scan: _OdsScan | None = None
+    merges: dict[int, list[tuple[int, int]]] | None = None  # None: calamine's own merged ranges
     archive = check_archive(stream, fmt, limits) if fmt in ("xlsx", "ods") else None
     try:
+        if archive is not None and fmt == "ods":
+            # calamine expands every table when it opens an ODS: bound them all before that.
+            with archive.open("content.xml") as source:
+                ods_scan = scan_ods_content(source, limits)
         stream.seek(0)
         try:
             workbook = python_calamine.CalamineWorkbook.from_filelike(stream)  # type: ignore[arg-type]
         except Exception as exc:  # calamine raises its own errors (zip, XML, password) on bad input
+            if isinstance(exc, python_calamine.PasswordError) or _is_encrypted(stream, fmt):
+                raise encrypted() from exc
             raise corrupt(fmt) from exc
     except BaseException:
         if archive is not None:
             archive.close()
         raise
     try:
-        title = _choose_sheet(workbook, sheet_name)
-        max_rows = limits.max_rows + limits.header_search_rows + 1
-        if archive is not None and fmt == "xlsx":
-            part = _xlsx_sheet_part(archive, title)
-            if part is None or part not in archive.namelist():
-                raise corrupt(fmt)
-            with archive.open(part) as source:
-                formulas = scan_sheet_xml(source, max_rows).formulas
+        titles = _candidate_sheets(workbook, sheet_name)
+        for index, title in enumerate(titles):
+            if archive is not None and fmt == "xlsx":
+                part = _xlsx_sheet_part(archive, title)
+                if part is None or part not in archive.namelist():
+                    raise corrupt(fmt)
+                with archive.open(part) as source:
+                    scan = scan_sheet_xml(source, limits)
+                formulas, errors = scan.formulas, scan.errors
+            elif ods_scan is not None:
+                formulas, merges = ods_scan.formulas.get(title, {}), ods_scan.merges.get(title, {})
+                errors = ods_scan.errors.get(title, {})
+            try:
+                sheet = workbook.get_sheet_by_name(title)
+            except Exception as exc:
+                raise (
+                    encrypted() if isinstance(exc, python_calamine.PasswordError) else corrupt(fmt)
+                ) from exc
+            if sheet.start is None and index + 1 < len(titles):
+                continue  # an empty sheet (a blank "Sheet1" left in front of the roster): try the next
+            break
         if archive is not None:
             archive.close()
             archive = None
-        try:
-            sheet = workbook.get_sheet_by_name(title)
-        except Exception as exc:
-            raise corrupt(fmt) from exc
-        if sheet.total_height > max_rows:
-            raise too_many_rows(limits.max_rows)
-        spool = _spool_rows(sheet, limits, fmt)
+        # An .xls is only checked here (calamine read it whole at open; its grid is at most 65536 x 256).
+        check_extent(sheet.total_height, sheet.total_width, limits)
+        if merges is None:
+            merges = _vertical_merges(sheet, limits.max_merged_ranges)
+        spool = _spool_rows(sheet, fmt, errors, merges)
         del sheet  # calamine's copy of the sheet goes now, not when this frame ends
     finally:
         if archive is not None:
             archive.close()
         workbook.close()
-    return OpenSheet(title, fmt, spool, formulas)
+    return OpenSheet(title, fmt, spool, formulas, errors)
 
 
-def _choose_sheet(workbook: python_calamine.CalamineWorkbook, sheet_name: str | None) -> str:
-    """The named sheet's title, else the first visible worksheet's; a missing one is an error."""
+def _candidate_sheets(workbook: python_calamine.CalamineWorkbook, sheet_name: str | None) -> list[str]:
+    """The named sheet's title, else the visible worksheets in order (the first with data is read).
+
+    A missing named sheet, or a workbook without a visible worksheet, is an error naming the sheets.
+    """
     metadata = workbook.sheets_metadata
     if sheet_name is not None:
-        title = next((m.name for m in metadata if m.name.strip() == sheet_name.strip()), None)
+        titles = [m.name for m in metadata if m.name.strip() == sheet_name.strip()][:1]
     else:
         visible = python_calamine.SheetVisibleEnum.Visible
         worksheet = python_calamine.SheetTypeEnum.WorkSheet
-        title = next((m.name for m in metadata if m.visible == visible and m.typ == worksheet), None)
-    if title is None:
-        titles = "、".join(m.name for m in metadata)
+        titles = [m.name for m in metadata if m.visible == visible and m.typ == worksheet]
+    if not titles:
+        listed = "、".join(m.name for m in metadata)
         raise RosterFileError(
             "sheet_not_found",
-            f"找不到工作表“{sheet_name or ''}”。现有工作表：{titles}。",
-            f'Worksheet "{sheet_name or ""}" not found. Sheets: {titles}.',
+            f"找不到工作表“{sheet_name or ''}”。现有工作表：{listed}。",
+            f'Worksheet "{sheet_name or ""}" not found. Sheets: {listed}.',
         )
-    return title
+    return titles
 
 
-def _spool_rows(sheet: python_calamine.CalamineSheet, limits: ReadLimits, fmt: str) -> RowSpool:
-    """The sheet's rows as text cells with spreadsheet row numbers, merged cells filled down, spooled."""
-    filler = MergeFiller(_vertical_merges(sheet, limits.max_merged_ranges))
+def _spool_rows(
+    sheet: python_calamine.CalamineSheet,
+    fmt: str,
+    errors: dict[int, dict[int, str]],
+    merges: dict[int, list[tuple[int, int]]],
+) -> RowSpool:
+    """The sheet's rows as text cells with spreadsheet row numbers, merged cells filled down, spooled.
+
+    An error cell, blank to calamine, gets its error text back ("#N/A"), as the sheet shows it.
+    """
+    filler = MergeFiller(merges)
     first_row, first_col = sheet.start or (0, 0)
     pad = [""] * first_col  # calamine's rows start at the first used column
     spool = RowSpool()
@@ -353,6 +683,9 @@ def _spool_rows(sheet: python_calamine.CalamineSheet, limits: ReadLimits, fmt: s
             for offset, values in enumerate(sheet.iter_rows()):
                 row_number = first_row + offset + 1
                 cells = [*pad, *map(cell_text, values)] if pad else [cell_text(v) for v in values]
+                for column, text in errors.get(row_number, {}).items():
+                    cells.extend([""] * (column - len(cells)))
+                    cells[column - 1] = text
                 spool.append(row_number, filler.fill(row_number, cells))
             spool.finish()
         except RosterFileError:

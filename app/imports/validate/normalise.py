@@ -40,7 +40,11 @@ class CellError(ValueError):
         self.problem = CellProblem(code, message_zh, message_en)
 
 
-_INVISIBLE_RE: Final = re.compile("[\u200b\u200c\u200d\u2060\ufeff]")
+# Zero-width characters, and the bidi marks, embeddings, overrides and isolates that text copied from
+# web pages carries: none is visible, so "138\u200e0013\u200f8006" looks like a valid phone (and a
+# name with U+202E shows reversed). Both kinds go.
+_INVISIBLE_CHARS: Final = "\u200b\u200c\u200d\u2060\ufeff\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
+_INVISIBLE_RE: Final = re.compile(f"[{_INVISIBLE_CHARS}]")
 _SPACES_RE: Final = re.compile(r"\s+")
 # Separators for list cells; NFKC has already turned ，；／｜ into , ; / |.
 _LIST_SPLIT_RE: Final = re.compile(r"[、,;/|\s]+")
@@ -80,7 +84,11 @@ def is_blank(raw: str) -> bool:
     return not text or (text[0] in _INVISIBLE and not fold(raw))
 
 
-_INVISIBLE: Final = frozenset("\u200b\u200c\u200d\u2060\ufeff")
+_INVISIBLE: Final = frozenset(
+    "\u200b\u200c\u200d\u2060\ufeff\u061c\u200e\u200f"
+    + "".join(map(chr, range(0x202A, 0x202F)))
+    + "".join(map(chr, range(0x2066, 0x206A)))
+)
 _MEMO_CHARS: Final = 64
 _MEMO_SIZE: Final = 4_096
 _T = TypeVar("_T")

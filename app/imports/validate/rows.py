@@ -44,6 +44,18 @@ FORMULA_WITHOUT_VALUE: Final = CellProblem(
     "The cell holds a formula without a computed value (the file was not saved by Excel). "
     "Open the file in Excel, save it, and upload it again.",
 )
+
+
+def error_value(value: str) -> CellProblem:
+    """The problem of a cell that shows an error value instead of data."""
+    return CellProblem(
+        "cell_error",
+        f"该单元格显示错误值“{value}”（公式出错），不是有效数据。请在 Excel 中修正后重新上传。",
+        f'The cell shows the error value "{value}" (a failed formula), not data. '
+        "Fix it in Excel and upload again.",
+    )
+
+
 RowKey = tuple[str, ...]
 _T = TypeVar("_T")
 DEFAULT_MAX_CELL_CHARS: Final = 10_000
@@ -218,12 +230,14 @@ def validate_row(
     max_cell_chars: int = DEFAULT_MAX_CELL_CHARS,
     formula_fields: Collection[str] = (),
     map_group: MapGroup = no_group,
+    error_fields: Collection[str] = (),
 ) -> RosterRow | list[RowIssue]:
     """Normalise one raw row; return the RosterRow, or every issue found when it has an error.
 
     office_township None means an admin import: the township is whatever the row says.
     formula_fields are cells that hold a formula with no computed value (the reader tells them apart
     from blank cells): their value is unknown, so they get their own error, not "required".
+    error_fields are cells showing an error value (#N/A): an error too, never data or a blank.
     """
     out = _Collector(row_number, raw)
     cells: dict[str, str] = {}
@@ -234,6 +248,10 @@ def validate_row(
             unusable.add(name)
             value = ""
             out.add(name, FORMULA_WITHOUT_VALUE, value="")
+        elif name in error_fields:
+            unusable.add(name)
+            out.add(name, error_value(value))
+            value = ""
         elif len(value) > max_cell_chars:
             unusable.add(name)
             value = ""  # reported once here, not again as missing or malformed

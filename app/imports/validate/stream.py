@@ -50,6 +50,7 @@ def iter_validated(
             office_township=office_township,
             max_cell_chars=max_cell_chars,
             formula_fields=raw.formula_fields,
+            error_fields=raw.error_fields,
             map_group=map_group,
         )
         if isinstance(result, list):
