@@ -9,8 +9,12 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 
 T = TypeVar("T")
 
-PhoneStr = Annotated[str, StringConstraints(pattern=r"^1[3-9]\d{9}$")]
-RegionCodeStr = Annotated[str, StringConstraints(pattern=r"^(\d{2}|\d{4}|\d{6}|\d{9}|\d{12})$")]
+# Digits are spelled [0-9]: the validator's `\d` is Unicode-aware, so it would also take full-width (１３９…)
+# or Arabic-Indic digits, and the same number could then be stored (or signed up) twice in two spellings.
+PhoneStr = Annotated[str, StringConstraints(pattern=r"^1[3-9][0-9]{9}$")]
+RegionCodeStr = Annotated[
+    str, StringConstraints(pattern=r"^([0-9]{2}|[0-9]{4}|[0-9]{6}|[0-9]{9}|[0-9]{12})$")
+]
 # Never stripped: a password is used exactly as typed (the policy lives in app.auth.passwords).
 Password = Annotated[str, StringConstraints(min_length=8, max_length=128, strip_whitespace=False)]
 
