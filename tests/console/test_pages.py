@@ -136,3 +136,52 @@ def test_next_past_the_last_proposal_returns_to_the_queue_with_a_notice(client, 
     assert r.headers["location"] == "/console/proposals?min_score=0.5&done=end_of_queue"
     queue = client.get(r.headers["location"])
     assert queue.status_code == 200 and 'id="end-of-queue"' in queue.text
+
+
+class TestAdminFormsKeepTheApiRules:
+    """The console's account forms refuse what the API's bodies refuse (NUL, blank names): a 422 page."""
+
+    def _form(self, client, make_user):  # type: ignore[no-untyped-def]
+        sign_in(client, make_user("admin").username)
+        return csrf_token(client, "/console/admin/accounts")
+
+    def _count(self, db, username: str) -> int:  # type: ignore[no-untyped-def]
+        from sqlalchemy import func, select
+
+        from app.models import Account
+
+        return db.scalar(select(func.count()).select_from(Account).where(Account.username == username))
+
+    def test_nul_or_a_blank_name_in_a_new_account_is_a_422_page(self, client, make_user, db):
+        token = self._form(client, make_user)
+        base = {"csrftoken": token, "password": "flowers-and-trees-2026", "role": "coordinator"}
+        for n, fields in enumerate(
+            (
+                {"display_name": "宿迁\x00中心", "jurisdiction_code": JIANGSU},
+                {"display_name": "宿迁中心", "jurisdiction_code": "3\x002"},
+                {"display_name": "   ", "jurisdiction_code": JIANGSU},
+            )
+        ):
+            r = client.post("/console/admin/accounts", data={**base, "username": f"coord-{n}", **fields})
+            assert r.status_code == 422 and r.headers["content-type"].startswith("text/html"), r.text[:300]
+            assert self._count(db, f"coord-{n}") == 0
+        r = client.post(
+            "/console/admin/accounts",
+            data={**base, "username": "coord-ok", "display_name": " 宿迁中心 ", "jurisdiction_code": JIANGSU},
+            follow_redirects=False,
+        )
+        assert r.status_code == 303 and self._count(db, "coord-ok") == 1
+
+    def test_nul_in_a_reset_password_is_a_422_page(self, client, make_user):
+        target = make_user("coordinator", JIANGSU)
+        token = self._form(client, make_user)
+        r = client.post(
+            f"/console/admin/accounts/{target.id}/password",
+            data={"csrftoken": token, "password": "new-pass\x00word-2026"},
+            follow_redirects=False,
+        )
+        assert r.status_code == 422
+        # The old password still signs in: nothing was changed.
+        other = client.__class__(client.app)
+        sign_in(other, target.username)
+        assert other.cookies.get("jd_session")
