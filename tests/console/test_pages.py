@@ -185,3 +185,52 @@ class TestAdminFormsKeepTheApiRules:
         other = client.__class__(client.app)
         sign_in(other, target.username)
         assert other.cookies.get("jd_session")
+
+
+class TestSessionLifetimeHeldOnTheServer:
+    """The session cookie's 12 hours, and a login token nobody else used, are checked by the server."""
+
+    def test_a_session_older_than_its_hours_is_over_even_if_the_cookie_is_kept(self, client, make_user, db):
+        from datetime import timedelta
+
+        from sqlalchemy import update
+
+        from app.console.session import SESSION_HOURS
+        from app.db import utcnow
+        from app.models import RefreshToken
+
+        user = make_user("coordinator", JIANGSU)
+        sign_in(client, user.username)
+        assert client.get("/console", follow_redirects=False).status_code == 200
+        # The browser forgets the cookie after max-age; a copy of it must not outlive that on the server.
+        db.execute(
+            update(RefreshToken)
+            .where(RefreshToken.account_id == user.id)
+            .values(created_at=utcnow() - timedelta(hours=SESSION_HOURS, minutes=1))
+        )
+        db.commit()
+        r = client.get("/console", follow_redirects=False)
+        assert r.status_code == 303 and r.headers["location"].startswith("/console/login")
+
+    def test_a_session_token_spent_at_the_api_is_no_session(self, client, make_user):
+        user = make_user("coordinator", JIANGSU)
+        sign_in(client, user.username)
+        cookie = client.cookies.get("jd_session")
+        # Someone with a copy of the (HttpOnly) cookie trades it for API tokens.
+        r = client.post("/api/v1/auth/refresh", json={"refresh_token": cookie})
+        assert r.status_code == 200
+        r = client.get("/console", follow_redirects=False)
+        assert r.status_code == 303 and r.headers["location"].startswith("/console/login")
+
+    def test_signing_out_ends_the_api_tokens_traded_for_the_session(self, client, make_user):
+        user = make_user("coordinator", JIANGSU)
+        sign_in(client, user.username)
+        traded = client.post("/api/v1/auth/refresh", json={"refresh_token": client.cookies.get("jd_session")})
+        assert traded.status_code == 200
+        token = csrf_token(client, "/console/login")
+        assert (
+            client.post("/console/logout", data={"csrftoken": token}, follow_redirects=False).status_code
+            == 303
+        )
+        r = client.post("/api/v1/auth/refresh", json={"refresh_token": traded.json()["refresh_token"]})
+        assert r.status_code == 401
