@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Path
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+)
 
 T = TypeVar("T")
 
@@ -71,7 +80,18 @@ class Page(Output, Generic[T]):
 
 # Database ids are 32-bit on both databases; larger path values are a 422, not an overflow.
 MAX_ID = 2**31 - 1
-IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
+_PLAIN_ID = re.compile(r"[1-9][0-9]*")
+
+
+def _plain_id(value: Any) -> Any:
+    # A path id is spelled one way. The lax int parser also takes "+1", " 1", "01", "1.0" and "1_000",
+    # which would give one resource many URLs (and many cache, log and rate-limit keys).
+    if isinstance(value, str) and not _PLAIN_ID.fullmatch(value):
+        raise ValueError("must be a whole number written in plain digits (1, 2, …)")
+    return value
+
+
+IdPath = Annotated[int, BeforeValidator(_plain_id), Path(ge=1, le=MAX_ID)]
 
 
 class Accepted(Output):

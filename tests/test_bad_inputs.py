@@ -68,6 +68,25 @@ class TestNonAsciiDigits:
         assert r.status_code == 422
 
 
+class TestIdsInPaths:
+    """An id in a path is plain digits: the lax int parser would give one resource many URLs."""
+
+    @pytest.mark.parametrize("spelling", ["{}.0", "+{}", "0{}", "{}_0", "%20{}", "{}%20"])
+    def test_other_spellings_of_an_id_are_422(self, client, make_user, spelling):
+        office = make_user("township_office", "321322115")
+        mentor_id = client.post("/api/v1/mentors", json=mentor_payload(), headers=office.headers).json()["id"]
+        assert client.get(f"/api/v1/mentors/{mentor_id}", headers=office.headers).status_code == 200
+        r = client.get(f"/api/v1/mentors/{spelling.format(mentor_id)}", headers=office.headers)
+        assert r.status_code == 422 and r.json()["code"] == "validation_failed"
+        assert r.json()["errors"][0]["loc"] == ["path", "profile_id"]
+
+    def test_the_console_refuses_them_too(self, client, make_user):
+        from tests.console.helpers import sign_in
+
+        sign_in(client, make_user("coordinator", "37").username)
+        assert client.get("/console/runs/01").status_code == 422
+
+
 class TestNulCharacters:
     @pytest.mark.parametrize(
         "path",
