@@ -234,3 +234,24 @@ class TestSessionLifetimeHeldOnTheServer:
         )
         r = client.post("/api/v1/auth/refresh", json={"refresh_token": traded.json()["refresh_token"]})
         assert r.status_code == 401
+
+
+def test_console_answers_are_not_framed_sniffed_or_stored(client, make_user):
+    user = make_user("township_office", ZHAXIA)
+    sign_in(client, user.username)
+    answers = [
+        client.get("/console"),
+        client.get("/console/office/roster"),
+        client.get("/console/login", follow_redirects=False),
+        client.post("/console/runs", data={"csrftoken": "forged"}),  # the CSRF refusal page
+        client.get("/console/no-such-page"),
+    ]
+    for r in answers:
+        assert r.headers["x-frame-options"] == "DENY", r.request.url
+        assert r.headers["content-security-policy"] == "frame-ancestors 'none'"
+        assert r.headers["x-content-type-options"] == "nosniff"
+        assert r.headers["cache-control"] == "no-store"
+    # Static assets may be cached (they hold no one's data) but are never sniffed.
+    asset = client.get("/console/static/console.css")
+    assert asset.status_code == 200 and "no-store" not in asset.headers.get("cache-control", "")
+    assert asset.headers["x-content-type-options"] == "nosniff"
