@@ -2,15 +2,28 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Path
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+)
 
 T = TypeVar("T")
 
-PhoneStr = Annotated[str, StringConstraints(pattern=r"^1[3-9]\d{9}$")]
-RegionCodeStr = Annotated[str, StringConstraints(pattern=r"^(\d{2}|\d{4}|\d{6}|\d{9}|\d{12})$")]
+# Digits are spelled [0-9]: the validator's `\d` is Unicode-aware, so it would also take full-width (１３９…)
+# or Arabic-Indic digits, and the same number could then be stored (or signed up) twice in two spellings.
+PhoneStr = Annotated[str, StringConstraints(pattern=r"^1[3-9][0-9]{9}$")]
+RegionCodeStr = Annotated[
+    str, StringConstraints(pattern=r"^([0-9]{2}|[0-9]{4}|[0-9]{6}|[0-9]{9}|[0-9]{12})$")
+]
 # Never stripped: a password is used exactly as typed (the policy lives in app.auth.passwords).
 Password = Annotated[str, StringConstraints(min_length=8, max_length=128, strip_whitespace=False)]
 
@@ -67,7 +80,18 @@ class Page(Output, Generic[T]):
 
 # Database ids are 32-bit on both databases; larger path values are a 422, not an overflow.
 MAX_ID = 2**31 - 1
-IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
+_PLAIN_ID = re.compile(r"[1-9][0-9]*")
+
+
+def _plain_id(value: Any) -> Any:
+    # A path id is spelled one way. The lax int parser also takes "+1", " 1", "01", "1.0" and "1_000",
+    # which would give one resource many URLs (and many cache, log and rate-limit keys).
+    if isinstance(value, str) and not _PLAIN_ID.fullmatch(value):
+        raise ValueError("must be a whole number written in plain digits (1, 2, …)")
+    return value
+
+
+IdPath = Annotated[int, BeforeValidator(_plain_id), Path(ge=1, le=MAX_ID)]
 
 
 class Accepted(Output):

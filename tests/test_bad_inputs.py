@@ -24,6 +24,69 @@ from tests.conftest import DAJI, mentor_payload, newcomer_payload
 from tests.live import live_server, private_database
 
 
+class TestNonAsciiDigits:
+    """Patterns say digits and mean 0-9: `\\d` would also let in full-width or Arabic-Indic digits."""
+
+    def test_a_phone_with_full_width_digits_is_refused_at_sign_up(self, client, db):
+        body = {"password": "tea-from-caoxian-x", "role": "newcomer", "display_name": "李大姐"}
+        assert client.post("/api/v1/auth/register", json={**body, "phone": "13912345678"}).status_code == 201
+        # The same number as people read it: it must not become a second account.
+        r = client.post(
+            "/api/v1/auth/register",
+            json={**body, "phone": "13\uff19\uff11\uff12\uff13\uff14\uff15\uff16\uff17\uff18"},
+        )
+        assert r.status_code == 422 and r.json()["errors"][0]["loc"] == ["body", "phone"]
+        assert db.scalar(select(func.count()).select_from(Account)) == 1
+
+    def test_a_profile_phone_with_arabic_indic_digits_is_422(self, client, make_user):
+        office = make_user("township_office", "321322115")
+        r = client.post(
+            "/api/v1/mentors",
+            json=mentor_payload(phone="139\u0661\u0662\u0663\u0664\u0665\u0666\u0667\u0668"),
+            headers=office.headers,
+        )
+        assert r.status_code == 422 and r.json()["errors"][0]["loc"] == ["body", "phone"]
+
+    @pytest.mark.parametrize(
+        "path",
+        [
+            "/api/v1/regions/%EF%BC%93%EF%BC%92",
+            "/api/v1/regions?parent=%EF%BC%93%EF%BC%92",
+            "/api/v1/mentors?region=%EF%BC%93%EF%BC%92",
+            "/api/v1/proposals?region=%EF%BC%93%EF%BC%92",
+            "/api/v1/models?jurisdiction=%EF%BC%93%EF%BC%92",
+        ],
+    )
+    def test_a_region_code_in_full_width_digits_is_422(self, client, make_user, path):
+        r = client.get(path, headers=make_user("admin").headers)
+        assert r.status_code == 422 and r.json()["code"] == "validation_failed"
+
+    def test_quiet_hours_in_full_width_digits_are_422(self, client, make_user):
+        user = make_user("newcomer")
+        body = {"quiet_start": "2\uff12:00", "quiet_end": "07:00"}
+        r = client.put("/api/v1/me/notification-preferences", json=body, headers=user.headers)
+        assert r.status_code == 422
+
+
+class TestIdsInPaths:
+    """An id in a path is plain digits: the lax int parser would give one resource many URLs."""
+
+    @pytest.mark.parametrize("spelling", ["{}.0", "+{}", "0{}", "{}_0", "%20{}", "{}%20"])
+    def test_other_spellings_of_an_id_are_422(self, client, make_user, spelling):
+        office = make_user("township_office", "321322115")
+        mentor_id = client.post("/api/v1/mentors", json=mentor_payload(), headers=office.headers).json()["id"]
+        assert client.get(f"/api/v1/mentors/{mentor_id}", headers=office.headers).status_code == 200
+        r = client.get(f"/api/v1/mentors/{spelling.format(mentor_id)}", headers=office.headers)
+        assert r.status_code == 422 and r.json()["code"] == "validation_failed"
+        assert r.json()["errors"][0]["loc"] == ["path", "profile_id"]
+
+    def test_the_console_refuses_them_too(self, client, make_user):
+        from tests.console.helpers import sign_in
+
+        sign_in(client, make_user("coordinator", "37").username)
+        assert client.get("/console/runs/01").status_code == 422
+
+
 class TestNulCharacters:
     @pytest.mark.parametrize(
         "path",

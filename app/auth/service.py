@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
@@ -163,10 +164,31 @@ def logout(session: Session, *, refresh_token: str, account_id: int) -> None:
     _revoke_family(session, token.family_id)
 
 
-def session_account(session: Session, *, refresh_token: str) -> Account:
-    """The account behind a console session (a login's refresh token): 401 once revoked or deactivated."""
+def end_session(session: Session, *, refresh_token: str) -> None:
+    """Sign a console session out: revoke its login's family even if the session is already over.
+
+    An expired or spent session token still names its family, and a copy of it traded at the API's
+    refresh must die with the sign-out too.
+    """
+    _revoke_family(session, _find_token(session, refresh_token).family_id)
+
+
+def session_account(session: Session, *, refresh_token: str, max_age: timedelta) -> Account:
+    """The account behind a console session (a login's refresh token): 401 once revoked or deactivated.
+
+    The session also ends `max_age` after its login, whatever the refresh token's own 30 days: the
+    cookie's max-age is only the browser's promise, and a copy of the cookie must not outlive it. A token
+    spent at the API's refresh is no session either: the console never refreshes, so a spent one means
+    the cookie was taken out of the browser (HttpOnly) and traded for API tokens.
+    """
     token = _find_token(session, refresh_token)
-    if token.revoked_at is not None or token.expires_at <= utcnow():
+    now = utcnow()
+    if (
+        token.revoked_at is not None
+        or token.used_at is not None
+        or token.expires_at <= now
+        or token.created_at + max_age <= now
+    ):
         raise Unauthorized(code="invalid_token")
     account = session.get(Account, token.account_id)
     if account is None or not account.is_active:

@@ -7,6 +7,7 @@ out (revoking the family) or deactivating the account ends the session on the ve
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import Depends, Request, Response
@@ -19,6 +20,7 @@ from app.errors import Forbidden, Unauthorized
 
 SESSION_COOKIE = "jd_session"
 SESSION_HOURS = 12
+SESSION_MAX_AGE = timedelta(hours=SESSION_HOURS)  # held by the server too, not only by the cookie
 
 
 def console_caller(request: Request, session: SessionDep) -> Caller:
@@ -26,7 +28,7 @@ def console_caller(request: Request, session: SessionDep) -> Caller:
     raw = request.cookies.get(SESSION_COOKIE)
     if not raw:
         raise Unauthorized(code="unauthorized")
-    account = auth_service.session_account(session, refresh_token=raw)
+    account = auth_service.session_account(session, refresh_token=raw, max_age=SESSION_MAX_AGE)
     return Caller.of(account)
 
 
@@ -57,7 +59,7 @@ def start_session(response: Response, settings: SettingsDep, refresh_token: str)
     response.set_cookie(
         SESSION_COOKIE,
         refresh_token,
-        max_age=SESSION_HOURS * 3600,
+        max_age=int(SESSION_MAX_AGE.total_seconds()),
         path="/console",
         httponly=True,
         samesite="lax",

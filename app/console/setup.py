@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Final
 from urllib.parse import quote
 
 from asgi_csrf import Errors, asgi_csrf
@@ -103,6 +103,44 @@ class ConsoleCsrf:
             await self.app(scope, receive, send)
 
 
+# Every console answer: never inside another site's frame (a framed proposal page plus the A/R keys
+# would be a click-jacked approval), no type sniffing of uploaded text (errors.csv), no URLs with
+# filters or `next` in a Referer to other sites.
+PAGE_HEADERS: Final = (
+    (b"x-frame-options", b"DENY"),
+    (b"content-security-policy", b"frame-ancestors 'none'"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"same-origin"),
+)
+# Pages and downloads show names and phones: kept by no cache, so after signing out on a shared
+# computer (a township office's) Back or the disk cache shows nothing. The static assets stay cacheable.
+NO_STORE: Final = (b"cache-control", b"no-store")
+
+
+class ConsoleHeaders:
+    """Adds PAGE_HEADERS (and no-store, except for static assets) to every console response."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not _is_console(scope["path"]):
+            await self.app(scope, receive, send)
+            return
+        extra = list(PAGE_HEADERS)
+        if not scope["path"].startswith(f"{PREFIX}/static/"):
+            extra.append(NO_STORE)
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                present = {name.lower() for name, _ in message.get("headers", [])}
+                added = [(name, value) for name, value in extra if name not in present]
+                message = {**message, "headers": [*message.get("headers", []), *added]}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
 def install_console(app: FastAPI, settings: Settings) -> None:
     """Add the console's pages, assets and CSRF protection; `/` leads to the console."""
     app.mount(f"{PREFIX}/static", StaticFiles(directory=HERE / "static"), name="console-static")
@@ -121,3 +159,5 @@ def install_console(app: FastAPI, settings: Settings) -> None:
         cookie_samesite="Lax",
         send_csrf_failed=_csrf_failed,
     )
+    # Outside the CSRF layer, so its refusal pages carry the headers too.
+    app.add_middleware(ConsoleHeaders)

@@ -34,7 +34,7 @@ _SCOPE = "POST /api/v1/imports"
 
 TownshipForm = Annotated[
     str | None,
-    Form(pattern=r"^\d{9}$", description="Admin only: the township the file is for (offices: their own)"),
+    Form(pattern=r"^[0-9]{9}$", description="Admin only: the township the file is for (offices: their own)"),
 ]
 
 

@@ -73,9 +73,16 @@ def check_in(
     note: str,
     evidence_url: str | None,
     on_behalf_of: str | None = None,
+    match_id: int | None = None,
 ) -> Reported:
-    """A party reports (or staff for a party without an account); a later report in a period replaces it."""
+    """A party reports (or staff for a party without an account); a later report in a period replaces it.
+
+    `match_id`, when the request names the match too (the console's form on a match page), must be the
+    commitment's own: a commitment of another match is not found there (404), never reported on.
+    """
     commitment, view = _commitment_view(session, caller, commitment_id)
+    if match_id is not None and commitment.match_id != match_id:
+        raise NotFound()
     party = speaks_for(view, on_behalf_of)
     if view.match.status != MatchStatus.ACTIVE:
         raise Conflict(code="match_not_active")

@@ -52,7 +52,7 @@ def retrain(caller: CoordinatorUser, session: SessionDep) -> Accepted:
 def list_models(
     caller: CoordinatorUser,
     session: SessionDep,
-    jurisdiction: str | None = Query(default=None, pattern=r"^(\d{2})?$", description='"" for national'),
+    jurisdiction: str | None = Query(default=None, pattern=r"^([0-9]{2})?$", description='"" for national'),
 ) -> list[ModelRead]:
     """Versions of your province and the national ones, newest first."""
     return [_read(m) for m in models_service.list_versions(session, caller, jurisdiction)]

@@ -136,3 +136,122 @@ def test_next_past_the_last_proposal_returns_to_the_queue_with_a_notice(client, 
     assert r.headers["location"] == "/console/proposals?min_score=0.5&done=end_of_queue"
     queue = client.get(r.headers["location"])
     assert queue.status_code == 200 and 'id="end-of-queue"' in queue.text
+
+
+class TestAdminFormsKeepTheApiRules:
+    """The console's account forms refuse what the API's bodies refuse (NUL, blank names): a 422 page."""
+
+    def _form(self, client, make_user):  # type: ignore[no-untyped-def]
+        sign_in(client, make_user("admin").username)
+        return csrf_token(client, "/console/admin/accounts")
+
+    def _count(self, db, username: str) -> int:  # type: ignore[no-untyped-def]
+        from sqlalchemy import func, select
+
+        from app.models import Account
+
+        return db.scalar(select(func.count()).select_from(Account).where(Account.username == username))
+
+    def test_nul_or_a_blank_name_in_a_new_account_is_a_422_page(self, client, make_user, db):
+        token = self._form(client, make_user)
+        base = {"csrftoken": token, "password": "flowers-and-trees-2026", "role": "coordinator"}
+        for n, fields in enumerate(
+            (
+                {"display_name": "宿迁\x00中心", "jurisdiction_code": JIANGSU},
+                {"display_name": "宿迁中心", "jurisdiction_code": "3\x002"},
+                {"display_name": "   ", "jurisdiction_code": JIANGSU},
+            )
+        ):
+            r = client.post("/console/admin/accounts", data={**base, "username": f"coord-{n}", **fields})
+            assert r.status_code == 422 and r.headers["content-type"].startswith("text/html"), r.text[:300]
+            assert self._count(db, f"coord-{n}") == 0
+        r = client.post(
+            "/console/admin/accounts",
+            data={**base, "username": "coord-ok", "display_name": " 宿迁中心 ", "jurisdiction_code": JIANGSU},
+            follow_redirects=False,
+        )
+        assert r.status_code == 303 and self._count(db, "coord-ok") == 1
+
+    def test_nul_in_a_reset_password_is_a_422_page(self, client, make_user):
+        target = make_user("coordinator", JIANGSU)
+        token = self._form(client, make_user)
+        r = client.post(
+            f"/console/admin/accounts/{target.id}/password",
+            data={"csrftoken": token, "password": "new-pass\x00word-2026"},
+            follow_redirects=False,
+        )
+        assert r.status_code == 422
+        # The old password still signs in: nothing was changed.
+        other = client.__class__(client.app)
+        sign_in(other, target.username)
+        assert other.cookies.get("jd_session")
+
+
+class TestSessionLifetimeHeldOnTheServer:
+    """The session cookie's 12 hours, and a login token nobody else used, are checked by the server."""
+
+    def test_a_session_older_than_its_hours_is_over_even_if_the_cookie_is_kept(self, client, make_user, db):
+        from datetime import timedelta
+
+        from sqlalchemy import update
+
+        from app.console.session import SESSION_HOURS
+        from app.db import utcnow
+        from app.models import RefreshToken
+
+        user = make_user("coordinator", JIANGSU)
+        sign_in(client, user.username)
+        assert client.get("/console", follow_redirects=False).status_code == 200
+        # The browser forgets the cookie after max-age; a copy of it must not outlive that on the server.
+        db.execute(
+            update(RefreshToken)
+            .where(RefreshToken.account_id == user.id)
+            .values(created_at=utcnow() - timedelta(hours=SESSION_HOURS, minutes=1))
+        )
+        db.commit()
+        r = client.get("/console", follow_redirects=False)
+        assert r.status_code == 303 and r.headers["location"].startswith("/console/login")
+
+    def test_a_session_token_spent_at_the_api_is_no_session(self, client, make_user):
+        user = make_user("coordinator", JIANGSU)
+        sign_in(client, user.username)
+        cookie = client.cookies.get("jd_session")
+        # Someone with a copy of the (HttpOnly) cookie trades it for API tokens.
+        r = client.post("/api/v1/auth/refresh", json={"refresh_token": cookie})
+        assert r.status_code == 200
+        r = client.get("/console", follow_redirects=False)
+        assert r.status_code == 303 and r.headers["location"].startswith("/console/login")
+
+    def test_signing_out_ends_the_api_tokens_traded_for_the_session(self, client, make_user):
+        user = make_user("coordinator", JIANGSU)
+        sign_in(client, user.username)
+        traded = client.post("/api/v1/auth/refresh", json={"refresh_token": client.cookies.get("jd_session")})
+        assert traded.status_code == 200
+        token = csrf_token(client, "/console/login")
+        assert (
+            client.post("/console/logout", data={"csrftoken": token}, follow_redirects=False).status_code
+            == 303
+        )
+        r = client.post("/api/v1/auth/refresh", json={"refresh_token": traded.json()["refresh_token"]})
+        assert r.status_code == 401
+
+
+def test_console_answers_are_not_framed_sniffed_or_stored(client, make_user):
+    user = make_user("township_office", ZHAXIA)
+    sign_in(client, user.username)
+    answers = [
+        client.get("/console"),
+        client.get("/console/office/roster"),
+        client.get("/console/login", follow_redirects=False),
+        client.post("/console/runs", data={"csrftoken": "forged"}),  # the CSRF refusal page
+        client.get("/console/no-such-page"),
+    ]
+    for r in answers:
+        assert r.headers["x-frame-options"] == "DENY", r.request.url
+        assert r.headers["content-security-policy"] == "frame-ancestors 'none'"
+        assert r.headers["x-content-type-options"] == "nosniff"
+        assert r.headers["cache-control"] == "no-store"
+    # Static assets may be cached (they hold no one's data) but are never sniffed.
+    asset = client.get("/console/static/console.css")
+    assert asset.status_code == 200 and "no-store" not in asset.headers.get("cache-control", "")
+    assert asset.headers["x-content-type-options"] == "nosniff"

@@ -218,3 +218,27 @@ def test_count_of_rows_matches_counters(db, client, active):
     stored = db.scalar(select(func.count()).select_from(CheckIn).where(CheckIn.commitment_id == cid))
     row = db.get(Commitment, cid)
     assert stored == 1 and (row.done_count, row.partial_count, row.missed_count) == (1, 0, 0)
+
+
+def test_the_console_reports_only_on_a_commitment_of_the_match_in_its_url(
+    client, db, make_profiles, propose_pair, coordinator, no_mentor_account
+):
+    from tests.console.helpers import csrf_token, sign_in
+
+    first_id, _, _ = no_mentor_account
+    make_mentor, make_newcomer = make_profiles
+    mentor, _ = make_mentor(with_account=False)
+    newcomer, newcomer_user = make_newcomer()
+    second = propose_pair(mentor, newcomer)
+    _activate(client, second.id, coordinator, ["mentor", newcomer_user])
+    other = _commitment(db, second.id)
+    sign_in(client, coordinator.username)
+    token = csrf_token(client, f"/console/matches/{first_id}")
+    # A tampered form on the first match's page names the second match's commitment.
+    r = client.post(
+        f"/console/matches/{first_id}/check-ins",
+        data={"csrftoken": token, "commitment_id": other.id, "on_behalf_of": "mentor", "outcome": "done"},
+        follow_redirects=False,
+    )
+    assert r.status_code == 404
+    assert db.scalar(select(func.count()).select_from(CheckIn)) == 0

@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
+from pydantic import ValidationError
 from starlette.responses import RedirectResponse, Response
 
 from app.accounts import service as accounts
+from app.accounts.schemas import StaffAccountCreate
 from app.console.i18n import console_language
 from app.console.render import page
 from app.console.session import AdminPage
@@ -15,7 +17,7 @@ from app.deps import SessionDep as Db
 from app.errors import AppError
 from app.i18n import title_for
 from app.jobs.queue import recent_jobs
-from app.schemas import IdPath
+from app.schemas import IdPath, NoNulStr
 
 router = APIRouter(prefix="/console/admin", include_in_schema=False)
 
@@ -57,14 +59,29 @@ def create_account(
     jurisdiction_code: Annotated[str, Form(max_length=12)] = "",
 ) -> Response:
     """Create a staff account with its jurisdiction (the same rules as the API)."""
+    # The API's own body model: its rules (no NUL, trimmed names, region-code form) hold here too, so a
+    # form field PostgreSQL cannot store is a 422 on the page, not a 500.
+    try:
+        body = StaffAccountCreate.model_validate(
+            {
+                "username": username,
+                "password": password,
+                "role": role,
+                "display_name": display_name,
+                "jurisdiction_code": jurisdiction_code or None,
+            }
+        )
+    except ValidationError as exc:
+        msg = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        return _accounts_page(request, db, caller, error=msg, status_code=422)
     try:
         accounts.create_staff_account(
             db,
-            username=username,
-            password=password,
-            role=role,
-            display_name=display_name,
-            jurisdiction_code=jurisdiction_code or None,
+            username=body.username,
+            password=body.password,
+            role=body.role,
+            display_name=body.display_name,
+            jurisdiction_code=body.jurisdiction_code,
         )
     except AppError as exc:
         db.rollback()
@@ -88,7 +105,7 @@ def reset_password(
     account_id: IdPath,
     caller: AdminPage,
     db: Db,
-    password: Annotated[str, Form(max_length=128)],
+    password: Annotated[NoNulStr, Form(max_length=128)],
 ) -> Response:
     """Set a new password; the account's logins end."""
     account = accounts.get_account(db, account_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import suppress
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Query, Request
@@ -12,7 +13,7 @@ from app.auth import service as auth_service
 from app.auth.router import SessionsDep
 from app.console.i18n import LANG_COOKIE
 from app.console.render import page
-from app.console.session import SESSION_COOKIE, end_session, start_session
+from app.console.session import SESSION_COOKIE, SESSION_MAX_AGE, end_session, start_session
 from app.deps import SessionDep, SettingsDep
 from app.errors import AppError
 
@@ -56,7 +57,7 @@ def login(
         return page(
             request, "auth/login.html", {"next": _safe_next(next), "error": exc.code}, status_code=exc.status
         )
-    account = auth_service.session_account(session, refresh_token=pair.refresh_token)
+    account = auth_service.session_account(session, refresh_token=pair.refresh_token, max_age=SESSION_MAX_AGE)
     if not Caller.of(account).is_staff:
         auth_service.logout(session, refresh_token=pair.refresh_token, account_id=account.id)
         return page(request, "auth/login.html", {"next": "/console", "error": "staff_only"}, status_code=403)
@@ -70,11 +71,9 @@ def logout(request: Request, session: SessionDep) -> Response:
     """Revoke this login on the server and forget the cookie; the session is dead at once."""
     raw = request.cookies.get(SESSION_COOKIE)
     if raw:
-        try:
-            account = auth_service.session_account(session, refresh_token=raw)
-            auth_service.logout(session, refresh_token=raw, account_id=account.id)
-        except AppError:
-            pass  # already ended: signing out again is not an error
+        # An unknown token is a session already gone: signing out again is not an error.
+        with suppress(AppError):
+            auth_service.end_session(session, refresh_token=raw)
     response = RedirectResponse("/console/login?signed_out=1", status_code=303)
     end_session(response)
     return response

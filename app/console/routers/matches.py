@@ -106,6 +106,7 @@ def report_check_in(
         note=body.note,
         evidence_url=None,
         on_behalf_of=on_behalf_of,
+        match_id=match_id,
     )
     return RedirectResponse(f"/console/matches/{match_id}", status_code=303)
 
