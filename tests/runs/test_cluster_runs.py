@@ -3,24 +3,29 @@ the cluster works, a killed Dask worker that costs neither the run nor a duplica
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
+import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
 import pytest
-from distributed import Client
-from sqlalchemy import select
+from distributed import Client, LocalCluster
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 import matching.distributed as dist
 from app.access import Caller
 from app.config import Settings
 from app.db import make_engine, make_sessionmaker
+from app.errors import Conflict
 from app.jobs import queue
 from app.jobs.handlers import HANDLERS
 from app.jobs.worker import Worker
@@ -154,3 +159,144 @@ def test_without_a_scheduler_runs_stay_in_process(
     with sessions() as s:
         run = s.get(MatchingRun, run_id)
         assert run.status == "done" and "cluster_workers" not in run.counts and run.counts["proposals"] > 0
+
+
+def _job(s: Session, run_id: int) -> Job:
+    job = s.scalar(select(Job).where(Job.kind == "matching_run", Job.ref_id == run_id))
+    assert job is not None
+    return job
+
+
+def _retry_now(sessions: sessionmaker[Session], run_id: int) -> None:
+    # The queue backs a failed attempt off by seconds; the test does not wait for it.
+    with sessions.begin() as s:
+        _job(s, run_id).run_after = datetime.now(UTC) - timedelta(seconds=1)
+
+
+def _run_with(sessions: sessionmaker[Session], settings: Settings, name: str) -> None:
+    """One claim and run of the queued job, in a thread the test can give up on (a hang fails it)."""
+    worker = Worker(sessions, HANDLERS, settings=settings, lease_seconds=30, heartbeat_seconds=0.5, name=name)
+    runner = threading.Thread(target=worker.run_once, daemon=True)
+    runner.start()
+    runner.join(180)
+    assert not runner.is_alive(), "the job worker never came back from the cluster"
+
+
+def _unreachable(sessions: sessionmaker[Session], address: str) -> Settings:
+    url = str(sessions.kw["bind"].url.render_as_string(hide_password=False))
+    return Settings(
+        env="test",
+        database_url=url,
+        secret_key="cluster-secret-key-0123456789abcdef",
+        run_worker=False,
+        dask_scheduler=address,
+        dask_connect_seconds=1,
+        dask_shard_rows=SHARD_ROWS,
+    )
+
+
+@contextmanager
+def _listener(reply: bytes | None) -> Iterator[str]:
+    """A TCP listener that is no Dask scheduler: silent (reply None) or answering garbage."""
+    server = socket.create_server(("127.0.0.1", 0))
+    held: list[socket.socket] = []
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return  # closed by the test
+            if reply is None:
+                held.append(conn)  # accept and never answer
+            else:
+                with contextlib.suppress(OSError):
+                    conn.sendall(reply)
+                conn.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    try:
+        yield f"tcp://127.0.0.1:{server.getsockname()[1]}"
+    finally:
+        server.close()
+        for conn in held:
+            conn.close()
+
+
+def _start(sessions: sessionmaker[Session], scope: str) -> int:
+    with sessions.begin() as s:
+        admin = s.scalar(select(Account).where(Account.username == "admin"))
+        return create_run(s, Caller.of(admin), RunCreate(scope_code=scope, k=3)).id
+
+
+def _proposals_per_newcomer(sessions: sessionmaker[Session], run_id: int) -> dict[int, int]:
+    with sessions() as s:
+        rows = s.execute(
+            select(Match.newcomer_id, func.count()).where(Match.run_id == run_id).group_by(Match.newcomer_id)
+        )
+        return {int(n): int(c) for n, c in rows}
+
+
+@pytest.mark.parametrize(
+    "reply", [None, b"HTTP/1.1 400 Bad Request\r\n\r\n" * 64], ids=["silent", "not-dask"]
+)
+def test_a_scheduler_address_that_is_no_scheduler_fails_the_attempt(
+    sessions: sessionmaker[Session], reply: bytes | None
+) -> None:
+    # A listener that accepts and never answers kept the driver waiting for ever (the heartbeat kept
+    # the lease), and one answering garbage failed the run with a 3 EiB MemoryError.
+    run_id = _start(sessions, "37")
+    with _listener(reply) as address:
+        for attempt in (1, 2, 3):
+            if attempt > 1:
+                _retry_now(sessions, run_id)
+            _run_with(sessions, _unreachable(sessions, address), f"driver-{attempt}")
+    with sessions() as s:
+        run, job = s.get(MatchingRun, run_id), _job(s, run_id)
+        assert run is not None and job.status == "failed" and job.attempts == 3
+        assert run.status == "failed" and run.finished_at is not None
+        assert run.error_detail is not None and "Dask scheduler" in run.error_detail
+        assert "MemoryError" not in run.error_detail
+    assert _proposals_per_newcomer(sessions, run_id) == {}
+
+
+def test_a_failed_attempt_leaves_the_run_queued_and_the_retry_proposes_once(
+    sessions: sessionmaker[Session], dask_client: Client
+) -> None:
+    run_id = _start(sessions, "37")
+    _run_with(sessions, _unreachable(sessions, "tcp://127.0.0.1:1"), "driver-down")
+    with sessions() as s:
+        run, job = s.get(MatchingRun, run_id), _job(s, run_id)
+        assert job.status == "queued" and job.attempts == 1
+        # Not failed: the queue runs it again. A run that read "failed" here let a coordinator start an
+        # overlapping run, and then both ran.
+        assert run is not None and run.status == "queued" and run.finished_at is None
+        assert run.error_detail is not None and "Dask scheduler" in run.error_detail
+    with sessions.begin() as s, pytest.raises(Conflict):
+        admin = s.scalar(select(Account).where(Account.username == "admin"))
+        create_run(s, Caller.of(admin), RunCreate(scope_code="3717", k=3))
+
+    _retry_now(sessions, run_id)
+    _run_with(sessions, _settings(sessions, dask_client), "driver-up")
+    with sessions() as s:
+        run, job = s.get(MatchingRun, run_id), _job(s, run_id)
+        assert run is not None and run.status == "done" and run.error_detail is None
+        assert job.status == "done" and job.attempts == 2
+        proposals = run.counts["proposals"]
+    per_newcomer = _proposals_per_newcomer(sessions, run_id)
+    assert sum(per_newcomer.values()) == proposals > 0
+    assert set(per_newcomer.values()) == {1}
+
+
+def test_a_scheduler_without_workers_fails_the_attempt(sessions: sessionmaker[Session]) -> None:
+    # Shards queued on a cluster with no workers waited for ever, the lease kept alive all along.
+    run_id = _start(sessions, "37")
+    with LocalCluster(n_workers=0, processes=False, dashboard_address=":0") as empty:
+        _run_with(sessions, _unreachable(sessions, empty.scheduler_address), "driver-empty")
+    with sessions() as s:
+        run, job = s.get(MatchingRun, run_id), _job(s, run_id)
+        assert job.status == "queued" and run is not None and run.status == "queued"
+        assert run.error_detail is not None and "no workers" in run.error_detail
+        # End the run for the tests after this one (their scopes overlap).
+        job.status, run.status = "failed", "failed"
+        s.commit()
