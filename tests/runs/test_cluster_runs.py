@@ -7,6 +7,8 @@ import contextlib
 import os
 import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -300,3 +302,87 @@ def test_a_scheduler_without_workers_fails_the_attempt(sessions: sessionmaker[Se
         # End the run for the tests after this one (their scopes overlap).
         job.status, run.status = "failed", "failed"
         s.commit()
+
+
+def test_a_driver_killed_mid_run_is_taken_over_and_the_run_proposes_once(
+    sessions: sessionmaker[Session], dask_client: Client, tmp_path: Path
+) -> None:
+    run_id = _start(sessions, "37")
+    url = str(sessions.kw["bind"].url.render_as_string(hide_password=False))
+    driver = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tests.runs.doomed_driver",
+            url,
+            dask_client.scheduler.address,
+            str(tmp_path),
+            str(SHARD_ROWS),
+        ],
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    try:
+        wait_for(tmp_path / "pid")  # the driver's first shard is on a Dask worker: the run is mid-way
+        assert _progress(sessions, run_id)[0] == "running"
+        driver.kill()  # SIGKILL: no shutdown, no lease handed back
+        driver.wait(60)
+    finally:
+        if driver.poll() is None:
+            driver.kill()
+            driver.wait(60)
+        (tmp_path / "go").touch()
+    # Another worker takes the job over once the dead driver's lease has lapsed.
+    heir = Worker(
+        sessions, HANDLERS, settings=_settings(sessions, dask_client), lease_seconds=30, name="heir"
+    )
+    deadline = time.monotonic() + 300
+    while not heir.run_once():
+        assert time.monotonic() < deadline, "nobody took the dead driver's job over"
+        time.sleep(0.2)
+    with sessions() as s:
+        run, job = s.get(MatchingRun, run_id), _job(s, run_id)
+        assert run is not None and run.status == "done", run.error_detail if run else None
+        assert job.status == "done" and job.attempts == 2 and job.locked_by == "heir"
+        proposals = run.counts["proposals"]
+    per_newcomer = _proposals_per_newcomer(sessions, run_id)
+    assert sum(per_newcomer.values()) == proposals > 0 and set(per_newcomer.values()) == {1}
+
+
+def _stored(sessions: sessionmaker[Session], run_id: int) -> list[tuple[int, int]]:
+    with sessions() as s:
+        rows = s.execute(select(Match.newcomer_id, Match.mentor_id).where(Match.run_id == run_id))
+        return sorted((int(n), int(m)) for n, m in rows)
+
+
+def _in_process(sessions: sessionmaker[Session], run_id: int) -> list[tuple[int, int]]:
+    with sessions() as s:
+        run = s.get(MatchingRun, run_id)
+        assert run is not None
+        mentors, newcomers = adapter.load_mentors(s), adapter.load_newcomers(s, run.scope_code)
+        excluded = adapter.excluded_pairs(s, newcomers.ids.tolist())
+        policy = replace(adapter.policy_of(RunCreate.from_policy(run.policy)), block_rows=SHARD_ROWS)
+    got = propose(mentors, newcomers, policy, exclude_pairs=excluded, seed=run_id)
+    return sorted(zip(got.newcomer_id.tolist(), got.mentor_id.tolist(), strict=True))
+
+
+def test_two_runs_at_once_on_one_cluster_each_equal_in_process(
+    sessions: sessionmaker[Session], dask_client: Client
+) -> None:
+    run_ids = [_start(sessions, scope) for scope in ("37", "32")]
+    settings = _settings(sessions, dask_client)
+    workers = [
+        Worker(sessions, HANDLERS, settings=settings, lease_seconds=30, name=f"driver-{i}") for i in range(2)
+    ]
+    threads = [threading.Thread(target=w.run_once, daemon=True) for w in workers]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(300)
+        assert not t.is_alive()
+    for run_id in run_ids:
+        with sessions() as s:
+            run = s.get(MatchingRun, run_id)
+            assert run is not None and run.status == "done", run.error_detail if run else None
+        stored = _stored(sessions, run_id)
+        assert stored and stored == _in_process(sessions, run_id)
+        assert len({n for n, _ in stored}) == len(stored)
