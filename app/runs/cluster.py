@@ -72,17 +72,23 @@ def propose_on_cluster(
         except TimeoutError as exc:
             raise ClusterUnavailable(f"the Dask scheduler has no workers (waited {seconds:g} s)") from exc
         cluster = describe(client)
-        proposals = propose_distributed(
-            client,
-            mentors,
-            newcomers,
-            policy,
-            ranker=ranker,
-            exclude_pairs=exclude_pairs,
-            seed=seed,
-            arc_limit=settings.assign_arc_limit,
-            shard_rows=settings.dask_shard_rows,
-            block_rows=settings.dask_block_rows,
-            on_progress=on_progress,
-        )
+        try:
+            proposals = propose_distributed(
+                client,
+                mentors,
+                newcomers,
+                policy,
+                ranker=ranker,
+                exclude_pairs=exclude_pairs,
+                seed=seed,
+                arc_limit=settings.assign_arc_limit,
+                shard_rows=settings.dask_shard_rows,
+                block_rows=settings.dask_block_rows,
+                on_progress=on_progress,
+            )
+        except OSError as exc:
+            # A lost scheduler connection, or a re-scatter that found no worker left (Dask's TimeoutError
+            # is an OSError). Dask's own text names the cluster's addresses, which the run's readers (county
+            # coordinators) need not see; the job's log keeps it as the cause.
+            raise ClusterUnavailable("the Dask cluster went away during the run") from exc
     return proposals, cluster

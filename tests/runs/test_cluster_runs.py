@@ -386,3 +386,39 @@ def test_two_runs_at_once_on_one_cluster_each_equal_in_process(
         stored = _stored(sessions, run_id)
         assert stored and stored == _in_process(sessions, run_id)
         assert len({n for n, _ in stored}) == len(stored)
+
+
+def test_a_scheduler_gone_mid_run_queues_the_run_again_and_the_retry_proposes_once(
+    sessions: sessionmaker[Session], dask_client: Client, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run_id = _start(sessions, "37")
+    monkeypatch.setattr(dist, "run_shard", HookedShard(BlockFirstAttempt(tmp_path, shard=0)))
+    cluster = LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=":0")
+    address = cluster.scheduler_address
+    worker = Worker(
+        sessions, HANDLERS, settings=_unreachable(sessions, address), lease_seconds=30, name="driver-cut"
+    )
+    runner = threading.Thread(target=worker.run_once, daemon=True)
+    runner.start()
+    try:
+        wait_for(tmp_path / "pid")
+        assert _progress(sessions, run_id)[0] == "running"
+    finally:
+        (tmp_path / "go").touch()
+        cluster.close()  # the scheduler (and its worker) go away while the run waits for its shard
+    runner.join(180)
+    assert not runner.is_alive(), "the driver kept waiting for a scheduler that was gone"
+    with sessions() as s:
+        run, job = s.get(MatchingRun, run_id), _job(s, run_id)
+        assert job.status == "queued" and run is not None and run.status == "queued"
+        # What the run's readers see names the cause, not the cluster's internal address.
+        assert run.error_detail is not None and "Dask" in run.error_detail
+        assert address.split("://")[-1] not in run.error_detail
+    monkeypatch.undo()
+    _retry_now(sessions, run_id)
+    _run_with(sessions, _settings(sessions, dask_client), "driver-again")
+    with sessions() as s:
+        run = s.get(MatchingRun, run_id)
+        assert run is not None and run.status == "done" and run.error_detail is None
+    stored = _stored(sessions, run_id)
+    assert stored == _in_process(sessions, run_id) and len({n for n, _ in stored}) == len(stored)
