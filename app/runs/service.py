@@ -204,7 +204,10 @@ def _propose(
 ) -> tuple[ProposalSet, dict[str, Any]]:
     """The run's proposals: in this process, or on the Dask cluster when JIEDUAN_DASK_SCHEDULER is set."""
     settings = ctx.settings
-    if not settings.dask_scheduler:
+    # A run with nothing to search (no mentors, or no newcomer still looking) needs no cluster: an
+    # unreachable one must not fail it.
+    idle = len(mentors) == 0 or not bool((~newcomers.has_active_mentor).any())
+    if not settings.dask_scheduler or idle:
         proposals = propose(
             mentors,
             newcomers,

@@ -32,7 +32,7 @@ from app.jobs import queue
 from app.jobs.handlers import HANDLERS
 from app.jobs.worker import Worker
 from app.matches import adapter
-from app.models import Account, Job, Match, MatchingRun
+from app.models import Account, Job, Match, MatchingRun, Newcomer, Region
 from app.runs.schemas import RunCreate
 from app.runs.service import create_run
 from app.seed.demo import seed_demo
@@ -422,3 +422,18 @@ def test_a_scheduler_gone_mid_run_queues_the_run_again_and_the_retry_proposes_on
         assert run is not None and run.status == "done" and run.error_detail is None
     stored = _stored(sessions, run_id)
     assert stored == _in_process(sessions, run_id) and len({n for n, _ in stored}) == len(stored)
+
+
+def test_a_run_with_no_newcomers_to_match_needs_no_cluster(sessions: sessionmaker[Session]) -> None:
+    # Nothing to compute: a township without newcomers was failed (three times) by an unreachable
+    # cluster it never needed.
+    with sessions() as s:
+        homes = {code[:6] for code in s.scalars(select(Newcomer.region_code))}
+        counties = s.scalars(select(Region.code).where(Region.level == "county").order_by(Region.code))
+        empty = next(code for code in counties if code not in homes)
+    run_id = _start(sessions, empty)
+    _run_with(sessions, _unreachable(sessions, "tcp://127.0.0.1:1"), "driver-idle")
+    with sessions() as s:
+        run = s.get(MatchingRun, run_id)
+        assert run is not None and run.status == "done", run.error_detail if run else None
+        assert run.progress == 1.0 and run.counts["newcomers"] == 0 and run.counts["proposals"] == 0
