@@ -74,7 +74,8 @@ class RunRead(Output):
     counts: dict[str, object]
     """mentors and newcomers considered, proposals made, earlier proposals superseded, pairs excluded"""
     evaluation: dict[str, object]
-    """Coverage, mean score, cross-region shares, diversity, capacity use and the equity ratio"""
+    """Coverage, mean score, cross-region shares, diversity, capacity use and the equity ratio (null
+    where a figure has no denominator, such as coverage over a scope without newcomers)"""
     error_detail: str | None
     """Why it failed, or, while queued again, why its last attempt failed"""
     created_at: datetime

@@ -6,6 +6,7 @@ The run job owns its transactions (short ones for progress, one for the results)
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
 import numpy as np
@@ -118,7 +119,13 @@ def mark_run_failed(session: Session, *, run_id: int, reason: str) -> None:
 
 
 def _jsonable(values: dict[str, Any]) -> dict[str, Any]:
-    return {k: (v.item() if isinstance(v, np.generic) else v) for k, v in values.items()}
+    """Plain JSON numbers; a rate without a denominator (no newcomer in scope: NaN) becomes null.
+
+    PostgreSQL's JSONB refuses NaN (the run failed at its last write), and on SQLite the stored NaN made
+    the run's JSON response fail.
+    """
+    plain = {k: (v.item() if isinstance(v, np.generic) else v) for k, v in values.items()}
+    return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in plain.items()}
 
 
 def execute_run(ctx: JobContext) -> None:

@@ -4,6 +4,7 @@ the cluster works, a killed Dask worker that costs neither the run nor a duplica
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import socket
@@ -33,7 +34,7 @@ from app.jobs.handlers import HANDLERS
 from app.jobs.worker import Worker
 from app.matches import adapter
 from app.models import Account, Job, Match, MatchingRun, Newcomer, Region
-from app.runs.schemas import RunCreate
+from app.runs.schemas import RunCreate, RunRead
 from app.runs.service import create_run
 from app.seed.demo import seed_demo
 from matching import propose
@@ -437,3 +438,6 @@ def test_a_run_with_no_newcomers_to_match_needs_no_cluster(sessions: sessionmake
         run = s.get(MatchingRun, run_id)
         assert run is not None and run.status == "done", run.error_detail if run else None
         assert run.progress == 1.0 and run.counts["newcomers"] == 0 and run.counts["proposals"] == 0
+        # Coverage over no newcomers has no value: null, not NaN (which JSON, and JSONB, do not have).
+        assert run.evaluation["coverage"] is None
+        json.dumps(RunRead.model_validate(run).model_dump(mode="json"), allow_nan=False)
