@@ -66,17 +66,18 @@ class RunRead(Output):
     policy: dict[str, object]
     """The run's parameters as given (RunCreate)"""
     status: str
-    """queued, running, done or failed"""
+    """queued, running, done or failed; an attempt that failed and will be retried leaves it queued"""
     progress: float
-    """0 to 1"""
+    """0 to 1 within an attempt (a retried run starts again from 0)"""
     model_version_id: int | None
     """The learned ranker version used; null: the default scorer"""
     counts: dict[str, object]
     """mentors and newcomers considered, proposals made, earlier proposals superseded, pairs excluded"""
     evaluation: dict[str, object]
-    """Coverage, mean score, cross-region shares, diversity, capacity use and the equity ratio"""
+    """Coverage, mean score, cross-region shares, diversity, capacity use and the equity ratio (null
+    where a figure has no denominator, such as coverage over a scope without newcomers)"""
     error_detail: str | None
-    """Why it failed, when it did"""
+    """Why it failed, or, while queued again, why its last attempt failed"""
     created_at: datetime
     """When requested (UTC)"""
     started_at: datetime | None

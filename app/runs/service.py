@@ -6,6 +6,7 @@ The run job owns its transactions (short ones for progress, one for the results)
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
 import numpy as np
@@ -21,7 +22,7 @@ from app.jobs.queue import enqueue
 from app.jobs.worker import JobContext, LeaseLost
 from app.matches import adapter
 from app.matches.states import transition_many
-from app.models import Match, MatchingRun, Newcomer, Region
+from app.models import Job, Match, MatchingRun, Newcomer, Region
 from app.models.matches import ACTIVE_RUN, MatchStatus, RunStatus
 from app.pagination import Paged, desc, paginate
 from app.ranker.service import active_model, load_ranker, usable_version
@@ -118,7 +119,13 @@ def mark_run_failed(session: Session, *, run_id: int, reason: str) -> None:
 
 
 def _jsonable(values: dict[str, Any]) -> dict[str, Any]:
-    return {k: (v.item() if isinstance(v, np.generic) else v) for k, v in values.items()}
+    """Plain JSON numbers; a rate without a denominator (no newcomer in scope: NaN) becomes null.
+
+    PostgreSQL's JSONB refuses NaN (the run failed at its last write), and on SQLite the stored NaN made
+    the run's JSON response fail.
+    """
+    plain = {k: (v.item() if isinstance(v, np.generic) else v) for k, v in values.items()}
+    return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in plain.items()}
 
 
 def execute_run(ctx: JobContext) -> None:
@@ -168,14 +175,29 @@ def execute_run(ctx: JobContext) -> None:
     except LeaseLost:
         raise  # another worker owns the run now: write nothing
     except Exception as exc:
-        _set(
-            ctx,
-            run_id,
-            status=RunStatus.FAILED,
-            error_detail=f"{type(exc).__name__}: {exc}"[:2000],
-            finished_at=utcnow(),
-        )
+        _end_attempt(ctx, run_id, f"{type(exc).__name__}: {exc}")
         raise
+
+
+def _end_attempt(ctx: JobContext, run_id: int, reason: str) -> None:
+    """A failed attempt: the run fails only if its job will not be retried, else it is queued again.
+
+    A run marked failed while its job waited for the retry let a coordinator start an overlapping run
+    (a failed run is not active), and then the retry ran beside it over the same newcomers.
+    """
+    with ctx.sessions.begin() as s:
+        ctx.hold_lease(s)
+        job = s.get(Job, ctx.job_id)
+        # The queue's own rule (queue.finish): another attempt while attempts < max_attempts.
+        retried = job is not None and job.attempts < job.max_attempts
+        values: dict[str, Any] = (
+            {"status": RunStatus.QUEUED, "progress": 0.0}
+            if retried
+            else {"status": RunStatus.FAILED, "finished_at": utcnow()}
+        )
+        s.execute(
+            update(MatchingRun).where(MatchingRun.id == run_id).values(error_detail=reason[:2000], **values)
+        )
 
 
 def _propose(
@@ -189,7 +211,10 @@ def _propose(
 ) -> tuple[ProposalSet, dict[str, Any]]:
     """The run's proposals: in this process, or on the Dask cluster when JIEDUAN_DASK_SCHEDULER is set."""
     settings = ctx.settings
-    if not settings.dask_scheduler:
+    # A run with nothing to search (no mentors, or no newcomer still looking) needs no cluster: an
+    # unreachable one must not fail it.
+    idle = len(mentors) == 0 or not bool((~newcomers.has_active_mentor).any())
+    if not settings.dask_scheduler or idle:
         proposals = propose(
             mentors,
             newcomers,

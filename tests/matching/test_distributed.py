@@ -128,3 +128,45 @@ def test_a_killed_worker_reruns_its_shard_without_duplicates(
     assert len(np.unique(remote.newcomer_id)) == len(remote)
     # Each shard is counted once, the rerun shard included.
     assert [d for d, _ in progress] == list(range(1, progress[0][1] + 1))
+
+
+def test_every_worker_killed_during_the_last_shard_costs_nothing_but_time(
+    client: Client, pop: SyntheticPopulation, tmp_path: Path
+) -> None:
+    # Every copy of the scattered index dies with them: the driver scatters it again to the nannies'
+    # fresh workers and resubmits what waited for it.
+    local = propose(pop.mentors, pop.newcomers, POLICY, seed=6)
+    shards = len(dist.shard_bounds(int((~pop.newcomers.has_active_mentor).sum()), 128, SHARD_ROWS))
+    out: dict[str, Any] = {}
+    progress: list[tuple[int, int]] = []
+
+    def run() -> None:
+        try:
+            out["proposals"] = dist.propose_distributed(
+                client,
+                pop.mentors,
+                pop.newcomers,
+                POLICY,
+                seed=6,
+                shard_rows=SHARD_ROWS,
+                on_progress=lambda done, total: progress.append((done, total)),
+                shard_hook=BlockFirstAttempt(tmp_path, shard=shards - 1),
+            )
+        except BaseException as exc:  # reported by the assertion below
+            out["error"] = exc
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    try:
+        wait_for(tmp_path / "pid")
+        for pid in client.run(os.getpid).values():
+            os.kill(pid, signal.SIGKILL)
+    finally:
+        (tmp_path / "go").touch()
+        thread.join(600)
+    client.wait_for_workers(2, timeout=300)  # the nannies' new workers, for the tests after this one
+    assert not thread.is_alive() and "error" not in out, out.get("error")
+    remote: ProposalSet = out["proposals"]
+    assert_same(local, remote)
+    assert len(np.unique(remote.newcomer_id)) == len(remote)
+    assert progress == [(i, shards) for i in range(1, shards + 1)]
