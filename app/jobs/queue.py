@@ -6,6 +6,7 @@ the same job; on SQLite the write lock taken at BEGIN serialises claims the same
 
 from __future__ import annotations
 
+import traceback
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -131,8 +132,28 @@ def _mark_failed(session: Session, job: Job, error: str, on_failed: FailureHook 
         on_failed(session, job)
 
 
+class ShownError(Exception):
+    """A job failure whose message is written for the job's readers: shown to them as it is.
+
+    Any other exception's text is for the log only: a driver's or a cluster's message can hold SQL,
+    values from the rows, or the addresses of internal machines.
+    """
+
+
+def shown_reason(exc: BaseException) -> str:
+    """The line a job's readers see for a failure (the job's own API, a run's or an import's error)."""
+    if isinstance(exc, ShownError):
+        return " ".join(f"{type(exc).__name__}: {exc}".split())[:500]
+    return f"{type(exc).__name__}: the job stopped on an internal error (the server's log has the details)"
+
+
+def stored_error(exc: BaseException) -> str:
+    """What a failed attempt stores: the traceback for operators, then the line shown to readers."""
+    return f"{traceback.format_exc(limit=20).rstrip()}\n{shown_reason(exc)}"
+
+
 def reason_of(error: str | None) -> str:
-    """The last line of a stored traceback: what a user can read (the whole trace stays on the job)."""
+    """The last line of a stored error (`stored_error`): what a user can read (the trace stays on the job)."""
     lines = [line for line in (error or "").strip().splitlines() if line.strip()]
     return lines[-1].strip()[:500] if lines else "unknown error"
 

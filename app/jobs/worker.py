@@ -15,7 +15,6 @@ import os
 import socket
 import threading
 import time
-import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
@@ -193,8 +192,8 @@ class Worker:
             except LeaseLost:
                 log.warning("job %s (%s #%s) stopped: lease lost", job_id, kind, ref_id)
                 return True
-            except Exception:  # a failing job must not take the worker down
-                error = traceback.format_exc(limit=20)
+            except Exception as exc:  # a failing job must not take the worker down
+                error = queue.stored_error(exc)
                 log.exception("job %s (%s #%s) failed", job_id, kind, ref_id)
             if lost.is_set():
                 log.warning("job %s (%s #%s) ended after losing its lease", job_id, kind, ref_id)

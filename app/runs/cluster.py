@@ -16,12 +16,13 @@ from distributed import Client
 from distributed.comm import connect
 
 from app.config import Settings
+from app.jobs.queue import ShownError
 from matching import MentorTable, NewcomerTable, Policy, ProposalSet
 from matching.distributed import Progress, describe, propose_distributed
 from matching.stages import Reranker
 
 
-class ClusterUnavailable(RuntimeError):
+class ClusterUnavailable(ShownError, RuntimeError):
     """The configured scheduler did not answer as a Dask scheduler, or has no workers to run shards on."""
 
 

@@ -18,7 +18,7 @@ from app.access.regions import ancestors, under
 from app.bulk import lock_for_transaction
 from app.db import utcnow
 from app.errors import Conflict, NotFound, Unprocessable
-from app.jobs.queue import enqueue
+from app.jobs.queue import enqueue, shown_reason
 from app.jobs.worker import JobContext, LeaseLost
 from app.matches import adapter
 from app.matches.states import transition_many
@@ -175,7 +175,7 @@ def execute_run(ctx: JobContext) -> None:
     except LeaseLost:
         raise  # another worker owns the run now: write nothing
     except Exception as exc:
-        _end_attempt(ctx, run_id, f"{type(exc).__name__}: {exc}")
+        _end_attempt(ctx, run_id, shown_reason(exc))
         raise
 
 

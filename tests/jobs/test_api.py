@@ -148,3 +148,40 @@ class TestRetrain:
         r = client.post("/api/v1/models/retrain", headers=coordinator.headers)
         assert r.status_code == 422 and r.json()["code"] == "not_enough_decisions"
         assert db.scalar(select(Job).where(Job.kind == "retrain")) is None
+
+
+class TestFailureTextShownToReaders:
+    """A failure's own text (SQL, row values, internal addresses) stays in the log; readers see its kind."""
+
+    SECRET = "password=hunter2 host=10.1.2.3 phone 13912345678"
+
+    def test_an_internal_error_shows_its_kind_not_its_text(
+        self, client, db, coordinator, worker, monkeypatch
+    ):
+        from app.runs import service as runs
+
+        def broken(*args, **kwargs):  # type: ignore[no-untyped-def]
+            raise RuntimeError(self.SECRET)
+
+        monkeypatch.setattr(runs, "_propose", broken)
+        r = client.post("/api/v1/matching-runs", json={"scope_code": SHANDONG}, headers=coordinator.headers)
+        job = _job_of(db, "matching_run", r.json()["id"])
+        job.max_attempts = 1
+        db.commit()
+        worker.run_until_idle()
+        run = client.get(r.json()["url"], headers=coordinator.headers).json()
+        shown = client.get(f"/api/v1/jobs/{job.id}", headers=coordinator.headers).json()
+        for text in (run["error_detail"], shown["error"]):
+            assert text.startswith("RuntimeError: ") and "hunter2" not in text and "10.1.2.3" not in text
+        # Operators keep the whole trace on the job.
+        assert self.SECRET in _job_of(db, "matching_run", r.json()["id"]).last_error
+
+    def test_a_failure_written_for_readers_is_shown_as_it_is(self):
+        from app.runs.cluster import ClusterUnavailable
+
+        try:
+            raise ClusterUnavailable("the Dask cluster went away\nduring the run")
+        except ClusterUnavailable as exc:
+            stored = queue.stored_error(exc)
+        assert queue.reason_of(stored) == "ClusterUnavailable: the Dask cluster went away during the run"
+        assert "Traceback" in stored
