@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from distributed import Client
@@ -42,12 +43,20 @@ def _probe(address: str, seconds: float) -> None:
     Client(timeout=...) bounds the TCP connect but not Dask's handshake: a listener that accepts and
     never answers held the driver for ever (its heartbeat keeping the lease), and one that answers
     something else made Dask read a length of exabytes. Both are the same mistake to the operator.
+
+    The handshake runs on a thread of its own: the driver's thread may already be inside an event loop
+    (an embedding application's, or a library's that runs one on the main thread), where asyncio.run
+    refuses to start and the refusal read as an unreachable cluster.
     """
-    try:
-        identity = asyncio.run(asyncio.wait_for(_identify(address, seconds), seconds))
-    except Exception as exc:  # refused, timed out, garbage: the cause stays chained for the job's log
-        reason = f"the Dask scheduler could not be reached (no answer within {seconds:g} s)"
-        raise ClusterUnavailable(reason) from exc
+    with ThreadPoolExecutor(1, thread_name_prefix="dask-probe") as pool:
+        asked = pool.submit(lambda: asyncio.run(asyncio.wait_for(_identify(address, seconds), seconds)))
+        try:
+            identity = asked.result()
+        except TimeoutError as exc:
+            reason = f"the Dask scheduler did not answer within {seconds:g} s"
+            raise ClusterUnavailable(reason) from exc
+        except Exception as exc:  # refused, reset, garbage: the cause stays chained for the job's log
+            raise ClusterUnavailable("the Dask scheduler could not be reached") from exc
     if identity.get("type") != "Scheduler":
         raise ClusterUnavailable("the configured Dask scheduler address is not a Dask scheduler")
 

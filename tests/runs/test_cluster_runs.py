@@ -3,6 +3,7 @@ the cluster works, a killed Dask worker that costs neither the run nor a duplica
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
@@ -21,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from distributed import Client, LocalCluster
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 import matching.distributed as dist
@@ -34,6 +35,8 @@ from app.jobs.handlers import HANDLERS
 from app.jobs.worker import Worker
 from app.matches import adapter
 from app.models import Account, Job, Match, MatchingRun, Newcomer, Region
+from app.models.jobs import JobStatus
+from app.models.matches import ACTIVE_RUN, RunStatus
 from app.runs.schemas import RunCreate, RunRead
 from app.runs.service import create_run
 from app.seed.demo import seed_demo
@@ -55,6 +58,21 @@ def sessions(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
             seed_demo(session, mentors=150, newcomers=1000, seed=3)
         yield factory
         engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+def _no_run_left_active(sessions: sessionmaker[Session]) -> Iterator[None]:
+    """A test that fails mid-run leaves its run active; end it, or every later test's scope overlaps it."""
+    yield
+    with sessions.begin() as s:
+        s.execute(
+            update(MatchingRun).where(MatchingRun.status.in_(ACTIVE_RUN)).values(status=RunStatus.FAILED)
+        )
+        s.execute(
+            update(Job)
+            .where(Job.kind == "matching_run", Job.status.in_((JobStatus.QUEUED, JobStatus.RUNNING)))
+            .values(status=JobStatus.FAILED)
+        )
 
 
 def _settings(sessions: sessionmaker[Session], client: Client) -> Settings:
@@ -300,9 +318,6 @@ def test_a_scheduler_without_workers_fails_the_attempt(sessions: sessionmaker[Se
         run, job = s.get(MatchingRun, run_id), _job(s, run_id)
         assert job.status == "queued" and run is not None and run.status == "queued"
         assert run.error_detail is not None and "no workers" in run.error_detail
-        # End the run for the tests after this one (their scopes overlap).
-        job.status, run.status = "failed", "failed"
-        s.commit()
 
 
 def test_a_driver_killed_mid_run_is_taken_over_and_the_run_proposes_once(
@@ -387,6 +402,32 @@ def test_two_runs_at_once_on_one_cluster_each_equal_in_process(
         stored = _stored(sessions, run_id)
         assert stored and stored == _in_process(sessions, run_id)
         assert len({n for n, _ in stored}) == len(stored)
+
+
+def test_a_driver_whose_thread_is_inside_an_event_loop_reaches_the_cluster(
+    sessions: sessionmaker[Session], dask_client: Client
+) -> None:
+    # A driver thread with a running event loop (an embedding application's, or a library that runs one
+    # on the main thread, as Playwright's sync API does) made the scheduler probe's asyncio.run refuse,
+    # and the refusal failed the run as "the Dask scheduler could not be reached".
+    run_id = _start(sessions, "37")
+    worker = Worker(
+        sessions, HANDLERS, settings=_settings(sessions, dask_client), lease_seconds=30, name="in-loop"
+    )
+
+    async def drive() -> bool:
+        assert asyncio.get_running_loop().is_running()
+        return worker.run_once()  # blocking on purpose: the loop stays "running" in this thread
+
+    runner = threading.Thread(target=lambda: asyncio.run(drive()), daemon=True)
+    runner.start()
+    runner.join(300)
+    assert not runner.is_alive(), "the job worker never came back from the cluster"
+    with sessions() as s:
+        run = s.get(MatchingRun, run_id)
+        assert run is not None and run.status == "done", run.error_detail if run else None
+    stored = _stored(sessions, run_id)
+    assert stored and stored == _in_process(sessions, run_id)
 
 
 def test_a_scheduler_gone_mid_run_queues_the_run_again_and_the_retry_proposes_once(
