@@ -168,6 +168,17 @@ FILE_CASES: list[tuple[str, Callable[[Path], bytes], str]] = [
     ("missing-column", lambda _p: csv_bytes([api_row(2)[:4]], header=API_HEADER[:4]), "missing_columns"),
     ("empty", lambda _p: b"", "file_empty"),
     ("late-bad-byte", lambda _p: _late_bad_byte(), "encoding_invalid_byte"),
+    (
+        "unclosed-quote",  # every row after the stray quote was one cell of its row, and vanished
+        lambda _p: (
+            csv_bytes([api_row(n) for n in range(2, 6)], header=API_HEADER)
+            + 'E0099,"张三,农户\r\n'.encode()
+            + csv_bytes(
+                [api_row(n, resources_offered="技术、物流") for n in range(7, 9)], header=API_HEADER
+            ).split(b"\r\n", 1)[1]
+        ),
+        "csv_unclosed_quote",
+    ),
 ]
 
 

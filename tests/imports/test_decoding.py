@@ -55,6 +55,9 @@ TEXT = "名称,类型\r\n张三家庭农场,农户\r\n"
         (TEXT.encode("gbk"), "gb18030"),
         (TEXT.encode("gb18030"), "gb18030"),
         (codecs.BOM_UTF16_LE + TEXT.encode("utf-16-le"), "utf-16-le"),
+        # Without a BOM (some exporters leave it off): told by which byte of each pair holds the NULs.
+        (TEXT.encode("utf-16-le"), "utf-16-le"),
+        (TEXT.encode("utf-16-be"), "utf-16-be"),
         (b"name,kind\r\nZhang,household\r\n", "ascii"),
     ],
 )
@@ -96,6 +99,26 @@ def test_invalid_byte_late_in_utf8_file_reports_offset_and_line() -> None:
 
 def test_nul_byte_refused() -> None:
     assert refused(b"name,kind\r\nab\x00c,household\r\n") == "binary_content"
+
+
+@pytest.mark.parametrize(
+    "data",
+    [bytes(64), b"name,kind\r\n" + b"\x00a\x00\x00" * 20],
+    ids=["all-nul", "nul-in-both-bytes-of-pairs"],
+)
+def test_nuls_that_are_not_utf16_stay_binary_content(data: bytes) -> None:
+    assert refused(data) == "binary_content"
+
+
+@pytest.mark.parametrize(
+    "data",
+    [TEXT.encode("utf-16-le")[1:], b"name,kind\r\n" + b"a\x00b\x00" * 20],
+    ids=["utf16-cut-by-a-byte", "nul-high-bytes-after-utf8"],
+)
+def test_nuls_on_one_side_that_do_not_decode_as_utf16_are_refused(data: bytes) -> None:
+    # Read as UTF-16 because of where the NULs fall; what follows does not decode, and the file is
+    # refused as a whole instead of being imported as garbage.
+    assert refused(data) == "encoding_invalid_byte"
 
 
 @pytest.mark.parametrize(

@@ -41,6 +41,36 @@ def test_csv_encodings_read_identically(encoding: str) -> None:
     assert rows[0].cells["name"] == "示范户1" and rows[0].cells["kind"] == "农户"
 
 
+def _with_unclosed_quote(row: int, *, final_newline: bool = True) -> bytes:
+    """Five good rows whose `row`-th (1-based data row) opens a quote in its name and never closes it."""
+    # Cells without commas, so no later quoted cell closes the stray quote.
+    data = csv_bytes([[*good_row(n)[:6], "技术、物流", "2"] for n in range(1, 6)]).decode()
+    lines = data.split("\r\n")
+    lines[row] = lines[row].replace(f"示范户{row}", f'"示范户{row}', 1)
+    text = "\r\n".join(lines)
+    return (text if final_newline else text.removesuffix("\r\n")).encode()
+
+
+@pytest.mark.parametrize(
+    ("row", "final_newline"), [(2, True), (5, True), (5, False)], ids=["mid-file", "last-row", "no-final-eol"]
+)
+def test_an_unclosed_quote_refuses_the_file_instead_of_swallowing_rows(row: int, final_newline: bool) -> None:
+    # The quote made every later line one cell of that row: rows 4-6 vanished without a word.
+    error = file_error(_with_unclosed_quote(row, final_newline=final_newline))
+    assert error.code == "csv_unclosed_quote"
+    assert f"CSV row {row + 1} " in error.message_en and f"第 {row + 1} 行" in error.message_zh
+
+
+def test_a_quoted_cell_over_several_lines_is_still_one_cell() -> None:
+    first = good_row(1)
+    first[1] = "示范户\r\n第二行"  # Alt+Enter in Excel: a line break inside a quoted cell
+    rows, _ = read_all(csv_bytes([first, good_row(2)]))
+    assert [(r.row_number, r.cells["name"]) for r in rows] == [(2, "示范户\r\n第二行"), (3, "示范户2")]
+    unclosed_after = csv_bytes([first]) + b'E9,"open,mentor\r\n'
+    error = file_error(unclosed_after)
+    assert error.code == "csv_unclosed_quote" and "(from line 4 of the file)" in error.message_en
+
+
 def test_blank_rows_middle_counted_trailing_ignored() -> None:
     empty = [""] * len(HEADER_ZH)
     data = csv_bytes([good_row(1), empty, empty, good_row(2), empty, empty, empty])
@@ -157,6 +187,75 @@ def test_declared_uncompressed_size_is_bounded(tmp_path: Path) -> None:
     path = xlsx_path(tmp_path, [good_row(1)])
     error = file_error(path, limits=ReadLimits(max_xlsx_uncompressed_bytes=1_000))
     assert error.code == "file_too_large"
+
+
+_SPREADSHEET_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+_REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+
+
+def _shared_string_workbook(
+    rows: list[list[str]], *, filler: int = 0, part: str = "sharedStrings.xml"
+) -> bytes:
+    """An XLSX the way Excel saves one: every text cell an index into the shared-string table (`part`,
+    under xl/), which carries `filler` strings no cell uses."""
+    strings: list[str] = []
+    cells = []
+    for r, row in enumerate(rows, start=1):
+        refs = "".join(
+            f'<c r="{chr(65 + c)}{r}" t="s"><v>{len(strings) + c}</v></c>' for c in range(len(row))
+        )
+        strings.extend(row)
+        cells.append(f'<row r="{r}">{refs}</row>')
+    entries = "".join(f"<si><t>{t}</t></si>" for t in [*strings, *(f"unused {i}" for i in range(filler))])
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr(
+            "[Content_Types].xml",
+            '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+            '<Default Extension="xml" ContentType="application/xml"/><Override PartName="/xl/workbook.xml" '
+            'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/></Types>',
+        )
+        z.writestr(
+            "_rels/.rels",
+            '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+            f'<Relationship Id="rId1" Type="{_REL_NS}/officeDocument" Target="xl/workbook.xml"/>'
+            "</Relationships>",
+        )
+        z.writestr(
+            "xl/workbook.xml",
+            f'<workbook xmlns="{_SPREADSHEET_NS}" xmlns:r="{_REL_NS}">'
+            '<sheets><sheet name="名单" sheetId="1" r:id="rId1"/></sheets></workbook>',
+        )
+        z.writestr(
+            "xl/_rels/workbook.xml.rels",
+            '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+            f'<Relationship Id="rId1" Type="{_REL_NS}/worksheet" Target="worksheets/sheet1.xml"/>'
+            f'<Relationship Id="rId2" Type="{_REL_NS}/sharedStrings" Target="{part}"/></Relationships>',
+        )
+        z.writestr(
+            "xl/worksheets/sheet1.xml",
+            f'<worksheet xmlns="{_SPREADSHEET_NS}"><sheetData>{"".join(cells)}</sheetData></worksheet>',
+        )
+        z.writestr(f"xl/{part}", f'<sst xmlns="{_SPREADSHEET_NS}">{entries}</sst>')
+    return buffer.getvalue()
+
+
+def test_a_shared_string_table_is_bounded_before_calamine_loads_it() -> None:
+    # calamine loads the whole table at open: a 20 MB upload of repeated text unfolded into 700 MB.
+    roster = [HEADER_ZH, good_row(1), good_row(2)]
+    rows, _ = read_all(_shared_string_workbook(roster, filler=40))
+    assert [(r.row_number, r.cells["name"]) for r in rows] == [(2, "示范户1"), (3, "示范户2")]
+    for workbook, limits in [
+        (_shared_string_workbook(roster, filler=40), ReadLimits(max_shared_strings=50)),
+        (
+            _shared_string_workbook(roster, filler=40, part="strings/table.xml"),
+            ReadLimits(max_shared_strings=50),
+        ),
+        (_shared_string_workbook(roster), ReadLimits(max_shared_strings_bytes=500)),
+    ]:
+        error = file_error(workbook, limits=limits)
+        assert error.code == "file_too_large" and "shared-string" in error.message_en
+    assert read_all(_shared_string_workbook(roster, filler=20), limits=ReadLimits(max_shared_strings=50))[0]
 
 
 def _replace_part(path: Path, part: str, content: bytes) -> bytes:

@@ -106,6 +106,25 @@ def _bom_encoding(head: bytes) -> tuple[str, int] | None:
     return None
 
 
+def _utf16_without_bom(head: bytes) -> str | None:
+    """UTF-16 told by where its NUL bytes fall, for exports that leave the BOM off.
+
+    ASCII characters (digits, commas, line breaks: a good part of any roster) have a zero high byte in
+    UTF-16, so one byte position of each pair holds many NULs and the other none. Text in UTF-8 or GBK
+    has no NUL at all; a file whose NULs fall anywhere else stays binary content.
+    """
+    sample = head[: 4096 - 4096 % 2]
+    pairs = len(sample) // 2
+    if pairs < 2:
+        return None
+    high, low = sample[0::2].count(0), sample[1::2].count(0)
+    if low == 0 and high * 10 >= pairs:
+        return "utf-16-be"
+    if high == 0 and low * 10 >= pairs:
+        return "utf-16-le"
+    return None
+
+
 def _decodes(codec: str, data: bytes, *, final: bool) -> bool:
     """Tell whether data is valid in codec; a sequence cut at the end is fine unless final."""
     try:
@@ -200,6 +219,9 @@ class DecodedLines:
             self._decoder = codecs.getincrementaldecoder(bom[0])("strict")
             self.bytes_read = bom[1]
             data = data[bom[1] :]
+        elif (wide := _utf16_without_bom(data)) is not None:
+            self.encoding = wide
+            self._decoder = codecs.getincrementaldecoder(wide)("strict")
         while True:
             # Full chunks even from a trickling stream: the codec is chosen on a whole chunk.
             more = read_head(self._stream, CHUNK_BYTES)

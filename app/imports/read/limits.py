@@ -14,6 +14,12 @@ class ReadLimits:
     max_columns: int = 1_000
     max_line_chars: int = MAX_LINE_CHARS
     max_xlsx_uncompressed_bytes: int = 512 * 1024 * 1024
+    # calamine loads an XLSX's whole shared-string table when the workbook opens, whichever sheet is
+    # read, at about twice its XML size (one heap string per entry). A 100k-row roster saved by Excel
+    # holds a few hundred thousand strings (~15 MB); the bounds leave room for the 200k-row limit while
+    # a 20 MB upload of repeated text can no longer unfold into gigabytes of strings.
+    max_shared_strings_bytes: int = 64 * 1024 * 1024
+    max_shared_strings: int = 2_000_000
     max_merged_ranges: int = 100_000
     header_search_rows: int = 5  # title banners allowed above the header
     # Checked before a workbook's sheet is loaded (calamine holds a whole sheet in memory).

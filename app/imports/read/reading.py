@@ -15,7 +15,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterator
-from typing import IO, BinaryIO, NamedTuple
+from typing import IO, BinaryIO, Final, NamedTuple
 
 from app.imports.read.decoding import (
     DecodedLines,
@@ -63,6 +63,12 @@ def _trim_trailing(cells: list[str]) -> list[str]:
 # ---------------------------------------------------------------- CSV
 
 
+# Read after the file's last line. It cannot be roster text (DecodedLines refuses NUL), so the parser
+# meets it either as a record of its own (every quote was closed) or inside the cell of a quote opened
+# and never closed, which had swallowed every line after it into that one cell.
+_END_OF_FILE: Final = "\x00"
+
+
 def _csv_rows(lines: DecodedLines, limits: ReadLimits) -> Iterator[RowCells]:
     """Parse decoded lines with the csv module; one record is one spreadsheet row."""
     # The limit is process-wide in the csv module; we only ever raise it, to our line cap, so that
@@ -73,11 +79,16 @@ def _csv_rows(lines: DecodedLines, limits: ReadLimits) -> Iterator[RowCells]:
     first = next(line_iter, None)
     if first is None:
         return
-    reader = csv.reader(_prepend(first, line_iter), delimiter=choose_delimiter(first))
-    row_number = 0
+    reader = csv.reader(_closed(first, line_iter), delimiter=choose_delimiter(first))
+    row_number, first_line = 0, 1
     try:
         for row_number, cells in enumerate(reader, start=1):
+            if cells == [_END_OF_FILE]:
+                return
+            if cells and _END_OF_FILE in cells[-1]:
+                raise _unclosed_quote(row_number, first_line)
             yield row_number, cells
+            first_line = reader.line_num + 1
     except csv.Error as exc:
         raise RosterFileError(
             "csv_malformed",
@@ -86,10 +97,27 @@ def _csv_rows(lines: DecodedLines, limits: ReadLimits) -> Iterator[RowCells]:
         ) from exc
 
 
-def _prepend(first: str, rest: Iterator[str]) -> Iterator[str]:
-    """Put back the line we peeked at to choose the delimiter."""
+def _unclosed_quote(row_number: int, line: int) -> RosterFileError:
+    """Whole-file error: a cell's opening quote is never closed, so the rest of the file was one cell."""
+    return RosterFileError(
+        "csv_unclosed_quote",
+        f'CSV 第 {row_number} 行（文件第 {line} 行起）有一个双引号（"）没有配对，之后的所有内容都会被读成'
+        "同一个单元格，文件无法导入。请检查该行的引号后重新上传。",
+        f'CSV row {row_number} (from line {line} of the file) opens a double quote (") that is never '
+        "closed, so everything after it would be read as one cell; the file cannot be imported. Check the "
+        "quotes on that row and upload it again.",
+    )
+
+
+def _closed(first: str, rest: Iterator[str]) -> Iterator[str]:
+    """The line peeked at to choose the delimiter, the others, then the end-of-file mark on its own line."""
+    last = first
     yield first
-    yield from rest
+    for last in rest:
+        yield last
+    if not last.endswith(("\n", "\r")):
+        yield "\n"  # ends the last record, exactly as the end of the file would
+    yield _END_OF_FILE + "\n"
 
 
 class RosterReader:

@@ -37,6 +37,7 @@ RowCells = tuple[int, list[str]]
 _FORMAT_NAMES: Final = {"xlsx": "Excel (.xlsx)", "xls": "Excel 97-2003 (.xls)", "ods": "OpenDocument (.ods)"}
 _INFLATE_CHUNK: Final = 1 << 20
 _DTD_RE: Final = re.compile(rb"<!DOCTYPE|<!ENTITY")
+_STRING_ENTRY_RE: Final = re.compile(rb"<(?:\w+:)?si[\s>/]")
 
 
 def corrupt(fmt: str) -> RosterFileError:
@@ -141,7 +142,7 @@ def check_archive(stream: IO[bytes], fmt: FileFormat, limits: ReadLimits) -> zip
                 "The Excel file is too large once uncompressed; split it and upload the parts.",
             )
         for info in infos:
-            _verify_part(archive, info)
+            _verify_part(archive, info, limits if fmt == "xlsx" and _holds_shared_strings(info) else None)
     except RosterFileError:
         archive.close()
         raise
@@ -151,14 +152,44 @@ def check_archive(stream: IO[bytes], fmt: FileFormat, limits: ReadLimits) -> zip
     return archive
 
 
-def _verify_part(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> None:
-    """Inflate one part: zipfile stops at its declared size and checks the CRC; refuse a DTD."""
+def _holds_shared_strings(info: zipfile.ZipInfo) -> bool:
+    """Any XML part outside the worksheets: calamine reads the shared strings wherever rels point."""
+    name = info.filename.lower()
+    return name.endswith(".xml") and not name.startswith(("xl/worksheets/", "xl/chartsheets/"))
+
+
+def _too_many_strings() -> RosterFileError:
+    return RosterFileError(
+        "file_too_large",
+        "Excel 文件中的文字内容过多（共享字符串表过大），请拆分后上传。",
+        "The Excel file holds too much text (its shared-string table is too large); split it and upload "
+        "the parts.",
+    )
+
+
+def _verify_part(archive: zipfile.ZipFile, info: zipfile.ZipInfo, strings: ReadLimits | None = None) -> None:
+    """Inflate one part: zipfile stops at its declared size and checks the CRC; refuse a DTD.
+
+    With `strings`, the part is one calamine loads whole at open: its size and its count of string
+    entries (<si>) are bounded too, counted while it inflates.
+    """
+    if strings is not None and info.file_size > strings.max_shared_strings_bytes:
+        raise _too_many_strings()
     with archive.open(info) as part:
-        head = part.read(4096)
-        if info.filename.endswith((".xml", ".rels")) and _DTD_RE.search(head):
+        chunk = part.read(4096)
+        if info.filename.endswith((".xml", ".rels")) and _DTD_RE.search(chunk):
             raise _unsafe()
-        while part.read(_INFLATE_CHUNK):
-            pass
+        carry, entries = b"", 0
+        while chunk:
+            if strings is not None:
+                # A tag cut by the chunk boundary is whole in carry + chunk; one wholly inside the carry
+                # was counted with the chunk before.
+                data = carry + chunk
+                entries += sum(1 for m in _STRING_ENTRY_RE.finditer(data) if m.end() > len(carry))
+                if entries > strings.max_shared_strings:
+                    raise _too_many_strings()
+                carry = data[-8:]
+            chunk = part.read(_INFLATE_CHUNK)
 
 
 def _xlsx_sheet_part(archive: zipfile.ZipFile, title: str) -> str | None:
