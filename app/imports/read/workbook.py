@@ -142,7 +142,7 @@ def check_archive(stream: IO[bytes], fmt: FileFormat, limits: ReadLimits) -> zip
                 "The Excel file is too large once uncompressed; split it and upload the parts.",
             )
         for info in infos:
-            _verify_part(archive, info, limits if fmt == "xlsx" and _holds_shared_strings(info) else None)
+            _verify_part(archive, info, limits if fmt == "xlsx" and _loaded_whole(info) else None)
     except RosterFileError:
         archive.close()
         raise
@@ -152,13 +152,15 @@ def check_archive(stream: IO[bytes], fmt: FileFormat, limits: ReadLimits) -> zip
     return archive
 
 
-def _holds_shared_strings(info: zipfile.ZipInfo) -> bool:
-    """Any XML part outside the worksheets: calamine reads the shared strings wherever rels point."""
+def _loaded_whole(info: zipfile.ZipInfo) -> bool:
+    """An XML part outside the worksheets: the shared strings (wherever the rels point) and the styles,
+    which calamine loads whole when the workbook opens, before any sheet is chosen."""
     name = info.filename.lower()
     return name.endswith(".xml") and not name.startswith(("xl/worksheets/", "xl/chartsheets/"))
 
 
 def _too_many_strings() -> RosterFileError:
+    """Whole-file error: more text in the parts loaded at open than the bounds allow."""
     return RosterFileError(
         "file_too_large",
         "Excel 文件中的文字内容过多（共享字符串表过大），请拆分后上传。",
