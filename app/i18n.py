@@ -29,6 +29,10 @@ TITLES: dict[str, tuple[str, str]] = {
     "precondition_required": ("缺少 If-Match 请求头", "If-Match header required"),
     "payload_too_large": ("请求体过大", "Payload too large"),
     "file_too_large": ("文件过大", "File too large"),
+    # Refused on upload from the file's first bytes (imports.service.refuse_unreadable).
+    "file_empty": ("文件为空", "The file is empty"),
+    "not_a_roster": ("文件不是名单表格", "The file is not a roster spreadsheet"),
+    "xlsx_corrupt": ("Excel 文件已损坏", "Damaged Excel file"),
     "unsupported_media_type": ("不支持的内容类型", "Unsupported media type"),
     "unprocessable": ("无法处理的请求", "Unprocessable request"),
     "validation_failed": ("请求参数校验失败", "Request validation failed"),

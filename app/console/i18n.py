@@ -142,7 +142,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "matched_n": ("已结对", "Matched"),
     "match_rate": ("匹配率", "Match rate"),
     "upload": ("上传名单", "Upload a roster"),
-    "file": ("文件（CSV 或 XLSX）", "File (CSV or XLSX)"),
+    "file": ("文件（CSV、XLSX、XLS 或 ODS）", "File (CSV, XLSX, XLS or ODS)"),
     "on_error": ("遇到错误行", "On a bad row"),
     "skip_row": ("跳过该行", "Skip the row"),
     "reject_file": ("整个文件不导入", "Reject the whole file"),

@@ -143,7 +143,7 @@ def cmd_import(args: argparse.Namespace) -> None:
 def add_import_command(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Register the `import` subcommand."""
     p = sub.add_parser("import", help=cmd_import.__doc__, description=__doc__)
-    p.add_argument("file", nargs="?", help="roster file: CSV (UTF-8/GBK) or XLSX")
+    p.add_argument("file", nargs="?", help="roster file: CSV (UTF-8/GBK), XLSX, XLS or ODS")
     p.add_argument("--township", help="9-digit township the roster is for (offices: their own)")
     p.add_argument("--dry-run", action="store_true", help="validate and report; write no mentors")
     p.add_argument("--on-error", choices=["skip_row", "reject_file"], default="skip_row")

@@ -61,7 +61,9 @@ def create_import(
     caller: OfficeUser,
     session: SessionDep,
     settings: SettingsDep,
-    file: Annotated[UploadFile, File(description="Roster: CSV (UTF-8, UTF-8 BOM, GBK/GB18030) or XLSX")],
+    file: Annotated[
+        UploadFile, File(description="Roster: CSV (UTF-8, UTF-8 BOM, GBK/GB18030, UTF-16), XLSX, XLS or ODS")
+    ],
     dry_run: Annotated[
         bool, Form(description="Validate and report would-be outcomes; write no mentors")
     ] = False,

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from app.access import Caller
 from app.access.imports import import_scope, office_township, sees_import
 from app.errors import Conflict, NotFound, Unprocessable
+from app.imports.read.decoding import SNIFF_BYTES, RosterFileError, detect_format
 from app.jobs.queue import enqueue
 from app.models import ImportRowIssue, ImportRowResult, Region, RosterFile, RosterImport
 from app.models.imports import ImportStatus
@@ -111,10 +112,36 @@ def create_import(
     return imp
 
 
-def submit_import(session: Session, caller: Caller, *, township: str | None, **upload: Any) -> RosterImport:
+def refuse_unreadable(data: bytes, *, filename: str | None, content_type: str | None) -> None:
+    """422 now for what the first bytes already tell: an empty file, a PDF or an image, a web page
+    named .xls, a ".xlsx" that is no zip. Nothing in such a file could ever be imported, so the office
+    hears it on upload instead of from a job that fails a moment later."""
+    try:
+        detect_format(data[:SNIFF_BYTES], filename=filename, content_type=content_type)
+    except RosterFileError as exc:
+        raise Unprocessable(code=exc.code, detail=(exc.message_zh, exc.message_en)) from exc
+
+
+def submit_import(
+    session: Session,
+    caller: Caller,
+    *,
+    township: str | None,
+    data: bytes,
+    filename: str,
+    content_type: str | None,
+    **options: Any,
+) -> RosterImport:
     """Accept an upload from the API and queue its job in the same transaction."""
+    refuse_unreadable(data, filename=filename, content_type=content_type)
     imp = create_import(
-        session, created_by=caller.id, township=target_township(session, caller, township), **upload
+        session,
+        created_by=caller.id,
+        township=target_township(session, caller, township),
+        data=data,
+        filename=filename,
+        content_type=content_type,
+        **options,
     )
     enqueue(session, kind=JOB_KIND, ref_id=imp.id)
     return imp

@@ -262,7 +262,7 @@ class TestTownshipOffice:
     def test_messy_roster_from_upload_to_applied_with_errors_downloaded(self, open_page, live):
         page = open_page("office-zhaxia")
         page.goto("/console/office/imports")
-        page.get_by_label("文件（CSV 或 XLSX）").set_input_files(str(SAMPLE_ROSTER))
+        page.get_by_label("文件（CSV、XLSX、XLS 或 ODS）").set_input_files(str(SAMPLE_ROSTER))
         page.get_by_role("button", name="上传名单").click()
         expect(page.locator("#import-counts")).to_be_visible(timeout=WAIT_MS * 2)
         expect(page.locator("h1")).to_contain_text("预览报告")

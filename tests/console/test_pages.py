@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from tests.conftest import JIANGSU, ZHAXIA
 from tests.console.helpers import csrf_token, sign_in
 
@@ -126,6 +128,25 @@ def test_an_upload_without_the_token_is_refused(client, make_user):
     assert r.status_code == 403
     r = client.post("/console/office/imports", files=files, data={"csrftoken": token}, follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"].startswith("/console/office/imports/")
+
+
+def test_an_empty_or_pdf_upload_is_answered_on_the_form_page(client, make_user, db):
+    from sqlalchemy import func, select
+
+    from app.models import RosterImport
+
+    user = make_user("township_office", ZHAXIA)
+    token = sign_in(client, user.username)
+    for name, content, said in [("名单.csv", b"", "文件为空"), ("名单.csv", b"%PDF-1.7\n", "不是表格")]:
+        files = {"file": (name, content, "application/octet-stream")}
+        r = client.post(
+            "/console/office/imports", files=files, data={"csrftoken": token}, follow_redirects=False
+        )
+        assert r.status_code == 422 and said in r.text and 'type="file"' in r.text
+    assert db.scalar(select(func.count()).select_from(RosterImport)) == 0
+    # The file picker offers every format the import reads (it hid .xls and .ods files).
+    accept = re.search(r'type="file" accept="([^"]+)"', client.get("/console/office/imports").text)
+    assert accept is not None and {".csv", ".xlsx", ".xls", ".ods"} <= set(accept.group(1).split(","))
 
 
 def test_next_past_the_last_proposal_returns_to_the_queue_with_a_notice(client, make_user):

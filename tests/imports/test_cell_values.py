@@ -77,16 +77,22 @@ def test_nul_escaped_in_a_cell_is_dropped_and_the_rows_import(client, make_user,
     ],
     ids=["html-bom", "html-doctype", "xml-spreadsheet-2003"],
 )
-def test_a_web_page_or_xml_named_xls_gets_its_own_message(
-    client, make_user, run_jobs, content: bytes
-) -> None:
+def test_a_web_page_or_xml_named_xls_gets_its_own_message(client, make_user, content: bytes) -> None:
     # Web systems export "Excel" as an HTML table or Excel 2003 XML named .xls; read as CSV, the first
     # tag looked like a title banner and the file was reported as having no header.
+    # Refused on upload, from its first bytes.
     office = make_user("township_office", ZHAXIA)
-    status = imported(client, office, run_jobs, content, filename="roster.xls")
-    assert status["status"] == "failed"
-    assert status["error"]["code"] == "not_a_roster"
-    assert "HTML" in status["error"]["message_zh"] and "web page" in status["error"]["message_en"]
+    answers = {
+        lang: client.post(
+            "/api/v1/imports",
+            files={"file": ("roster.xls", content, "application/vnd.ms-excel")},
+            headers={**office.headers, "Accept-Language": lang},
+        )
+        for lang in ("zh-CN", "en")
+    }
+    assert {r.status_code for r in answers.values()} == {422}
+    assert {r.json()["code"] for r in answers.values()} == {"not_a_roster"}
+    assert "HTML" in answers["zh-CN"].json()["detail"] and "web page" in answers["en"].json()["detail"]
 
 
 def test_a_csv_named_xls_is_read_as_the_csv_it_is(client, make_user, run_jobs, db) -> None:
