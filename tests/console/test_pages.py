@@ -276,3 +276,15 @@ def test_console_answers_are_not_framed_sniffed_or_stored(client, make_user):
     asset = client.get("/console/static/console.css")
     assert asset.status_code == 200 and "no-store" not in asset.headers.get("cache-control", "")
     assert asset.headers["x-content-type-options"] == "nosniff"
+
+
+def test_a_refusal_reads_as_one_sentence_in_each_language():
+    from app.console.i18n import error_text
+    from app.errors import Unprocessable
+
+    empty = Unprocessable(code="file_empty", detail=("文件为空。", "The file is empty."))
+    assert (error_text(empty, "zh-CN"), error_text(empty, "en")) == ("文件为空。", "The file is empty.")
+    other = Unprocessable(code="region_not_found", detail=("没有 99", "no region 99"))
+    assert error_text(other, "zh-CN") == "行政区划代码不存在：没有 99"
+    assert error_text(other, "en") == "Unknown region code: no region 99"
+    assert error_text(Unprocessable(code="region_not_found"), "en") == "Unknown region code"

@@ -10,12 +10,11 @@ from starlette.responses import RedirectResponse, Response
 
 from app.accounts import service as accounts
 from app.accounts.schemas import StaffAccountCreate
-from app.console.i18n import console_language
+from app.console.i18n import console_language, error_text
 from app.console.render import page
 from app.console.session import AdminPage
 from app.deps import SessionDep as Db
 from app.errors import AppError
-from app.i18n import title_for
 from app.jobs.queue import recent_jobs
 from app.schemas import IdPath, NoNulStr
 
@@ -36,9 +35,7 @@ def _accounts_page(
 
 
 def _message(request: Request, exc: AppError) -> str:
-    lang = console_language(request)
-    detail = exc.detail[0 if lang == "zh-CN" else 1] if isinstance(exc.detail, tuple) else exc.detail
-    return f"{title_for(exc.code, exc.status, lang)}{'：' + detail if detail else ''}"
+    return error_text(exc, console_language(request))
 
 
 @router.get("/accounts")

@@ -11,13 +11,12 @@ from starlette.responses import JSONResponse, RedirectResponse, Response, Stream
 from app.access.profiles import MENTORS, shown_phone
 from app.console.csrf import UploadToken
 from app.console.forms import RosterFilter
-from app.console.i18n import console_language
+from app.console.i18n import console_language, error_text
 from app.console.render import page
 from app.console.session import OfficePage
 from app.deps import SessionDep as Db
 from app.deps import SettingsDep
 from app.errors import AppError, PayloadTooLarge
-from app.i18n import title_for
 from app.imports import service
 from app.imports.report import error_csv
 from app.profiles import service as profiles
@@ -77,9 +76,7 @@ def upload(
         )
     except AppError as exc:
         db.rollback()
-        lang = console_language(request)
-        detail = exc.detail[0 if lang == "zh-CN" else 1] if isinstance(exc.detail, tuple) else exc.detail
-        msg = f"{title_for(exc.code, exc.status, lang)}{'：' + detail if detail else ''}"
+        msg = error_text(exc, console_language(request))
         return _imports_page(request, db, caller, error=msg, status_code=exc.status)
     return RedirectResponse(f"/console/office/imports/{imp.id}", status_code=303)
 

@@ -9,12 +9,11 @@ from pydantic import ValidationError
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from app.access import Caller
-from app.console.i18n import console_language
+from app.console.i18n import console_language, error_text
 from app.console.render import LABELS, page
 from app.console.session import CoordinatorPage
 from app.deps import SessionDep as Db
 from app.errors import AppError
-from app.i18n import title_for
 from app.ranker.service import active_model_for
 from app.runs import service as runs
 from app.runs.schemas import RunCreate
@@ -95,9 +94,7 @@ def start_run(
         run = runs.create_run(db, caller, body)
     except AppError as exc:
         db.rollback()
-        lang = console_language(request)
-        detail = exc.detail[0 if lang == "zh-CN" else 1] if isinstance(exc.detail, tuple) else exc.detail
-        msg = f"{title_for(exc.code, exc.status, lang)}{'：' + detail if detail else ''}"
+        msg = error_text(exc, console_language(request))
         return _list_page(request, db, caller, form=form, error=msg, status_code=exc.status)
     return RedirectResponse(f"/console/runs/{run.id}", status_code=303)
 
