@@ -113,7 +113,7 @@ def _utf16_without_bom(head: bytes) -> str | None:
     UTF-16, so one byte position of each pair holds many NULs and the other none. Text in UTF-8 or GBK
     has no NUL at all; a file whose NULs fall anywhere else stays binary content.
     """
-    sample = head[: 4096 - 4096 % 2]
+    sample = head[:4096]
     pairs = len(sample) // 2
     if pairs < 2:
         return None
