@@ -15,6 +15,8 @@ from app.imports.read.reading import RawRow, open_roster
 from app.imports.validate.keys import find_duplicates
 from app.imports.validate.rows import RegionResolution, ValidatedRow
 from app.imports.validate.stream import iter_validated
+from app.jobs.handlers import HANDLERS
+from app.jobs.worker import Worker
 
 OFFICE_TOWNSHIP = "371721101"
 OTHER_TOWNSHIP = "371721102"
@@ -173,6 +175,12 @@ def api_row(n: int, township: str = ZHAXIA, **changes: str) -> list[str]:
     }
     cells.update(changes)
     return list(cells.values())
+
+
+@pytest.fixture
+def run_jobs(session_factory):
+    """Run every queued job (the imports) to the end, as the worker process would."""
+    return lambda: Worker(session_factory, HANDLERS).run_until_idle()
 
 
 @pytest.fixture

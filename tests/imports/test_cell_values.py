@@ -7,15 +7,8 @@ import io
 import openpyxl
 import pytest
 
-from app.jobs.handlers import HANDLERS
-from app.jobs.worker import Worker
 from tests.imports.conftest import API_HEADER, ZHAXIA, api_row, csv_bytes
 from tests.imports.test_api import imported, mentors_in
-
-
-@pytest.fixture
-def run_jobs(session_factory):
-    return lambda: Worker(session_factory, HANDLERS).run_until_idle()
 
 
 def _xlsx(rows: list[list[object]]) -> bytes:

@@ -8,15 +8,8 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from app.jobs.handlers import HANDLERS
-from app.jobs.worker import Worker
 from tests.imports.conftest import API_HEADER, HEADER_ZH, ZHAXIA, api_row, csv_bytes, good_row, run_import
 from tests.imports.test_api import imported, mentors_in
-
-
-@pytest.fixture
-def run_jobs(session_factory):
-    return lambda: Worker(session_factory, HANDLERS).run_until_idle()
 
 
 def _formula_workbook(tmp_path: Path) -> Path:

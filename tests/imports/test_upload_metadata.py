@@ -5,15 +5,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from app.jobs.handlers import HANDLERS
-from app.jobs.worker import Worker
 from app.models import RosterImport
 from tests.imports.conftest import API_HEADER, ZHAXIA, api_row, csv_bytes
-
-
-@pytest.fixture
-def run_jobs(session_factory):
-    return lambda: Worker(session_factory, HANDLERS).run_until_idle()
 
 
 def _raw_upload(client, user, disposition: bytes, content_type: bytes = b"text/csv"):

@@ -7,7 +7,9 @@ but it holds the whole sheet in memory. So before it sees the file:
   DTD (the entity tricks of "billion laughs") is refused in any XML part;
 - the chosen XLSX sheet's XML is streamed once to count its rows against the row limit and to find
   formula cells that have no cached value (calamine reads them as blank; they must be reported);
-- an .xls is a plain OLE2 file: its size is the upload's, so nothing can inflate.
+- an .xls is a plain OLE2 file: its size is the upload's, so nothing can inflate; but one far value
+  cell makes calamine allocate a huge grid, so each sheet's extent is read from its BIFF records
+  first (xls.py).
 Merged cells come from calamine and are filled downwards, as a person reading the sheet would. The
 sheet's rows are then spooled to a temporary file (spool.py) and the workbook is freed, so the whole
 sheet is in memory only while it is converted, and later passes do not parse it again.
@@ -28,6 +30,7 @@ from xml.parsers import expat
 import python_calamine
 from defusedxml import ElementTree
 
+from app.imports.read import xls
 from app.imports.read.decoding import FileFormat, RosterFileError
 from app.imports.read.limits import ReadLimits
 from app.imports.read.spool import RowSpool
@@ -621,6 +624,8 @@ def open_sheet(stream: IO[bytes], fmt: FileFormat, sheet_name: str | None, limit
     ods_scan: _OdsScan | None = None
     merges: dict[int, list[tuple[int, int]]] | None = None  # None: calamine's own merged ranges
     archive = check_archive(stream, fmt, limits) if fmt in ("xlsx", "ods") else None
+    if fmt == "xls":
+        _check_xls(stream, limits)
     try:
         if archive is not None and fmt == "ods":
             # calamine expands every table when it opens an ODS: bound them all before that.
@@ -662,7 +667,7 @@ def open_sheet(stream: IO[bytes], fmt: FileFormat, sheet_name: str | None, limit
         if archive is not None:
             archive.close()
             archive = None
-        # An .xls is only checked here (calamine read it whole at open; its grid is at most 65536 x 256).
+        # What calamine now holds, against the same bounds (the scans above bound it before loading).
         check_extent(sheet.total_height, sheet.total_width, limits)
         if merges is None:
             merges = _vertical_merges(sheet, limits.max_merged_ranges)
@@ -673,6 +678,26 @@ def open_sheet(stream: IO[bytes], fmt: FileFormat, sheet_name: str | None, limit
             archive.close()
         workbook.close()
     return OpenSheet(title, fmt, spool, formulas, errors)
+
+
+def _check_xls(stream: IO[bytes], limits: ReadLimits) -> None:
+    """Refuse an .xls whose sheets calamine could not hold within the cell budget, before it opens it.
+
+    calamine allocates every worksheet's grid at open and copies the chosen one when it is read, so
+    the sheets together get half the budget a single XLSX sheet has (which is loaded once).
+    """
+    try:
+        grids = xls.worksheet_grids(stream)
+    except xls.XlsEncrypted as exc:
+        raise encrypted() from exc
+    except xls.XlsUnreadable as exc:
+        # Not a BIFF workbook (an encrypted .xlsx is OLE2 too): nothing of it can be loaded as a sheet.
+        raise (encrypted() if _is_encrypted(stream, "xls") else corrupt("xls")) from exc
+    budget = limits.max_sheet_cells // 2
+    for grid in grids:  # as for an ODS: what the sheets before it took is not left for this one
+        if grid.cells > budget:
+            raise too_large(grid.rows, grid.columns, budget)
+        budget -= grid.cells
 
 
 def _candidate_sheets(workbook: python_calamine.CalamineWorkbook, sheet_name: str | None) -> list[str]:
