@@ -14,10 +14,13 @@ from pathlib import Path
 import openpyxl
 import pytest
 import python_calamine
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from openpyxl.styles import PatternFill
 
 from app.imports.read.decoding import RosterFileError
 from app.imports.read.reading import ReadLimits, open_roster
+from app.imports.read.workbook import CellText
 from app.jobs.handlers import HANDLERS
 from app.jobs.worker import Worker
 from tests.imports.conftest import API_HEADER, HEADER_ZH, ZHAXIA, api_row, good_row, xlsx_path
@@ -294,3 +297,72 @@ def test_ods_error_cells_are_marked_not_read_as_zero() -> None:
     assert rows[2].error_fields == frozenset()
     assert rows[3].error_fields == frozenset({"capacity", "phone"})
     assert rows[3].cells["capacity"] == "#DIV/0!" and rows[3].cells["phone"] == "#N/A"
+
+
+# ---------------------------------------------------------------- text inside the sheet
+
+_TEXT_LIMITS = ReadLimits(max_cell_text_bytes=3 * 1024 * 1024)  # 3 MiB: the chunks are 1 MiB
+
+
+def _inline_xlsx(tmp_path: Path, texts: list[str], indent: str = "") -> bytes:
+    """The roster plus one row of inline-string cells (the text lives in the sheet, not shared strings)."""
+    source = io.BytesIO(xlsx_path(tmp_path, [good_row(2)]).read_bytes())
+    cells = "".join(
+        f'{indent}<c r="{chr(65 + i)}3" t="inlineStr">{indent}<is><t>{text}</t></is></c>'
+        for i, text in enumerate(texts)
+    )
+    patched = io.BytesIO()
+    with zipfile.ZipFile(source) as old, zipfile.ZipFile(patched, "w", zipfile.ZIP_DEFLATED) as new:
+        for info in old.infolist():
+            part = old.read(info)
+            if info.filename.startswith("xl/worksheets/"):
+                part = part.replace(b"</sheetData>", f'<row r="3">{cells}</row></sheetData>'.encode())
+            new.writestr(info, part)
+    return patched.getvalue()
+
+
+@pytest.mark.usefixtures("no_sheet_loads")
+@pytest.mark.parametrize(
+    "texts",
+    [["长" * 1_100_000], ["a" * 700_000] * 5],  # one run over several chunks; many cells
+    ids=["one-long-cell", "many-cells"],
+)
+def test_xlsx_inline_text_over_the_budget_is_refused_before_the_sheet_loads(tmp_path: Path, texts) -> None:
+    error = _refused(_inline_xlsx(tmp_path, texts), "roster.xlsx", _TEXT_LIMITS)
+    assert error.code == "file_too_large" and "3 MB" in error.message_en
+
+
+def test_inline_text_within_the_budget_and_indentation_are_read(tmp_path: Path) -> None:
+    # Pretty-printed XML puts white space between every tag: that is not text calamine keeps.
+    data = _inline_xlsx(tmp_path, ["a" * 700_000] * 4, indent="\n" + " " * 200)
+    with open_roster(io.BytesIO(data), filename="roster.xlsx", limits=_TEXT_LIMITS) as reader:
+        rows = list(reader)
+    assert [r.row_number for r in rows] == [2, 3] and rows[1].cells["external_id"] == "a" * 700_000
+
+
+@pytest.mark.usefixtures("no_sheet_loads")
+def test_ods_text_over_the_budget_is_refused_before_calamine_opens_it() -> None:
+    data = _ods(_ROSTER + _row(["b" * 800_000] * 4))
+    assert _refused(data, "roster.ods", _TEXT_LIMITS).code == "file_too_large"
+
+
+@settings(max_examples=120, deadline=None)
+@given(
+    texts=st.lists(st.text(alphabet="ab长>", min_size=0, max_size=300), min_size=1, max_size=30),
+    cuts=st.lists(st.integers(1, 400), min_size=1, max_size=40),
+    max_carry=st.integers(1, 600),
+)
+def test_the_text_count_is_exact_wherever_the_chunks_are_cut(
+    texts: list[str], cuts: list[int], max_carry: int
+) -> None:
+    # White space between tags is not text; a ">" inside text is legal XML and counts too.
+    xml = "<sheetData>" + "".join(f'<c r="A1" t="inlineStr">\n <is><t>{t}</t></is></c>\n  ' for t in texts)
+    data = (xml + "</sheetData>").encode()
+    counter = CellText(1, ReadLimits(max_cell_text_bytes=0), max_carry=max_carry)
+    counter.limit = len(data)  # count everything, refuse nothing
+    position, index = 0, 0
+    while position < len(data):
+        size = cuts[index % len(cuts)]
+        counter.add(data[position : position + size])
+        position, index = position + size, index + 1
+    assert counter.total == sum(len(t.encode()) for t in texts)

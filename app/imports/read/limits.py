@@ -20,6 +20,9 @@ class ReadLimits:
     # a 20 MB upload of repeated text can no longer unfold into gigabytes of strings.
     max_shared_strings_bytes: int = 64 * 1024 * 1024
     max_shared_strings: int = 2_000_000
+    # Text inside a sheet's XML (inline strings, ODS cells) is held by calamine too: a 2 MB upload of
+    # one long repeated text per row had taken the process to 500 MB. A 100k-row roster has ~10 MB.
+    max_cell_text_bytes: int = 64 * 1024 * 1024
     max_merged_ranges: int = 100_000
     header_search_rows: int = 5  # title banners allowed above the header
     # Checked before a workbook's sheet is loaded (calamine holds a whole sheet in memory).

@@ -172,6 +172,56 @@ def _too_many_strings() -> RosterFileError:
     )
 
 
+def _too_much_text(limit: int) -> RosterFileError:
+    """Whole-file error: more cell text in the sheet than calamine may hold."""
+    mb = limit // (1024 * 1024)
+    return RosterFileError(
+        "file_too_large",
+        f"工作表中的文字内容过多（超过 {mb} MB），请拆分后上传。",
+        f"The sheet holds too much text (more than {mb} MB in its cells); split it and upload the parts.",
+    )
+
+
+# Character data after a tag that is not only white space (indentation between tags is not text).
+_CHAR_DATA_RE: Final = re.compile(rb">\s*([^<\s][^<]*)")
+
+
+class CellText:
+    """Bound the text in a sheet's XML (inline strings, ODS cells), which calamine holds whole.
+
+    Shared strings are bounded where they are stored; this counts the character data of the sheet
+    part itself, chunk by chunk as it inflates. Text is never more than the part's bytes, so a part
+    within the budget is not counted at all (a 100k-row roster's sheet is about 50 MB).
+    """
+
+    def __init__(self, part_size: int, limits: ReadLimits, max_carry: int = _INFLATE_CHUNK) -> None:
+        self.limit = limits.max_cell_text_bytes
+        self.counting = part_size > self.limit
+        self.total = 0
+        # The data from its last "<" on, whose run of text may go on in the next chunk. It starts as if
+        # after a tag; a run or a tag longer than max_carry is counted as it goes and leaves one byte
+        # saying which it was in.
+        self._carry = b">"
+        self._max_carry = max_carry
+
+    def add(self, chunk: bytes) -> None:
+        """Count one chunk; raise file_too_large once the sheet's text is over the budget."""
+        if not self.counting:
+            return
+        data = self._carry + chunk
+        cut = data.rfind(b"<")
+        if cut > 0:
+            self.total += sum(map(len, _CHAR_DATA_RE.findall(data, 0, cut)))
+            self._carry = data[cut:]
+        elif len(data) <= self._max_carry:
+            self._carry = data
+        else:  # inside one long run of text (or one long tag) since the carry began
+            self.total += sum(map(len, _CHAR_DATA_RE.findall(data)))
+            self._carry = b">" if data.rfind(b">") > cut else b"<"
+        if self.total > self.limit:
+            raise _too_much_text(self.limit)
+
+
 def _verify_part(archive: zipfile.ZipFile, info: zipfile.ZipInfo, strings: ReadLimits | None = None) -> None:
     """Inflate one part: zipfile stops at its declared size and checks the CRC; refuse a DTD.
 
@@ -369,7 +419,7 @@ def _error_cells(data: bytes, end: int, found: dict[int, dict[int, str]]) -> Non
         found.setdefault(int(ref.group(2)), {})[_column_number(ref.group(1))] = text or "#ERROR"
 
 
-def scan_sheet_xml(source: IO[bytes], limits: ReadLimits) -> SheetScan:
+def scan_sheet_xml(source: IO[bytes], limits: ReadLimits, part_size: int = 0) -> SheetScan:
     """Stream a worksheet part once: bound its extent (rows, and rows x columns) and find valueless formulas.
 
     The extent is what calamine will allocate: a cell at XFD1048576 in a 2 KB file makes it a grid
@@ -378,6 +428,7 @@ def scan_sheet_xml(source: IO[bytes], limits: ReadLimits) -> SheetScan:
     once, before anything holds the sheet.
     """
     scan = SheetScan(0, {})
+    text = CellText(part_size, limits)
     tail = b""
     edge = b""  # the end of the previous chunk: a reference cut in two is found whole
     while chunk := source.read(_INFLATE_CHUNK):
@@ -385,6 +436,7 @@ def scan_sheet_xml(source: IO[bytes], limits: ReadLimits) -> SheetScan:
         _note_references(edge + chunk, scan)
         edge = chunk[-64:]
         check_extent(scan.height, scan.last_column, limits)
+        text.add(chunk)
         cells = tail + chunk
         # Only complete cells now; the rest waits for the next chunk ("</x:c>" when prefixed).
         end = max(cells.rfind(b"</c>") + 4, cells.rfind(b":c>") + 3, 0)
@@ -535,7 +587,7 @@ def _refuse_dtd(*_args: object) -> None:
     raise _unsafe()
 
 
-def scan_ods_content(source: IO[bytes], limits: ReadLimits) -> _OdsScan:
+def scan_ods_content(source: IO[bytes], limits: ReadLimits, part_size: int = 0) -> _OdsScan:
     """Bound every table of an ODS before calamine expands it; the scan holds each table's formulas
     without a computed value (calamine reads them as blank) and its cells that span rows."""
     scan = _OdsScan(limits)
@@ -546,8 +598,10 @@ def scan_ods_content(source: IO[bytes], limits: ReadLimits) -> _OdsScan:
     # Entities are refused in the head already; a DTD anywhere else is refused here too.
     parser.StartDoctypeDeclHandler = _refuse_dtd
     parser.EntityDeclHandler = _refuse_dtd
+    text = CellText(part_size, limits)  # every table's text is in memory once calamine opens the file
     try:
         while chunk := source.read(_INFLATE_CHUNK):
+            text.add(chunk)
             parser.Parse(chunk, False)
         parser.Parse(b"", True)
     except expat.ExpatError as exc:
@@ -630,7 +684,7 @@ def open_sheet(stream: IO[bytes], fmt: FileFormat, sheet_name: str | None, limit
         if archive is not None and fmt == "ods":
             # calamine expands every table when it opens an ODS: bound them all before that.
             with archive.open("content.xml") as source:
-                ods_scan = scan_ods_content(source, limits)
+                ods_scan = scan_ods_content(source, limits, archive.getinfo("content.xml").file_size)
         stream.seek(0)
         try:
             workbook = python_calamine.CalamineWorkbook.from_filelike(stream)  # type: ignore[arg-type]
@@ -650,7 +704,7 @@ def open_sheet(stream: IO[bytes], fmt: FileFormat, sheet_name: str | None, limit
                 if part is None or part not in archive.namelist():
                     raise corrupt(fmt)
                 with archive.open(part) as source:
-                    scan = scan_sheet_xml(source, limits)
+                    scan = scan_sheet_xml(source, limits, archive.getinfo(part).file_size)
                 formulas, errors = scan.formulas, scan.errors
             elif ods_scan is not None:
                 formulas, merges = ods_scan.formulas.get(title, {}), ods_scan.merges.get(title, {})
