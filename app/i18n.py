@@ -69,6 +69,7 @@ TITLES: dict[str, tuple[str, str]] = {
     "not_match_staff": ("只有负责该结对的工作人员可以代办", "Only staff of this match act for a party"),
     "party_has_account": ("该方有自己的账户，请由本人确认", "This party answers through their own account"),
     "profile_has_account": ("该资料由本人账户维护", "This profile is kept by its seller's own account"),
+    "run_finished": ("匹配任务已结束，无法取消", "The matching run has already ended"),
     "run_in_progress": ("范围重叠的匹配任务尚未结束", "An overlapping matching run is still active"),
     "township_not_found": ("乡镇代码不存在", "Unknown township code"),
     # Outcomes, ratings, reports and honours.

@@ -24,7 +24,10 @@ Policy(separation="county"|"prefecture"|"province", max_distance_km=None, k=10, 
        track_prior=0.5, index="exact"|"faiss"|"auto", faiss_nprobe=48, block_rows=2048)
 Weights(product, resources, channels, language, text, track, distance, homogenization, equity)
 
-propose(mentors, newcomers, policy=None, *, ranker=None, exclude_pairs=(), seed=0) -> ProposalSet
+propose(mentors, newcomers, policy=None, *, ranker=None, exclude_pairs=(), seed=0, arc_limit=None,
+        on_stage=None) -> ProposalSet
+    on_stage("index"), then on_stage("candidates"): after each stage before the assignment (progress;
+    raising there stops the run).
     Hard constraints: separation (+ max distance), capacity_left, one mentor per newcomer (newcomers with
     has_active_mentor get nothing), excluded (newcomer_id, mentor_id) pairs, diversity (a mentor gets
     at most one newcomer per (newcomer county, primary category)). Min-cost flow maximises the total

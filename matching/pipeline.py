@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 
 import numpy as np
@@ -146,17 +146,24 @@ def propose(
     exclude_pairs: Iterable[tuple[int, int]] = (),
     seed: int = 0,
     arc_limit: int | None = None,
+    on_stage: Callable[[str], None] | None = None,
 ) -> ProposalSet:
     """Globally assign at most one mentor per newcomer, maximising total score under all constraints.
 
     ranker: a fitted LearnedRanker that re-orders each newcomer's retrieved pool (never retrieval).
     arc_limit: most candidate arcs solved as one min-cost flow (None: all, exact; see matching.assign).
+    on_stage: called after each stage that precedes the assignment ("index", then "candidates"), for
+    progress; it may raise to stop the run there.
     """
     policy = policy or Policy()
     if len(mentors) == 0 or len(newcomers) == 0:
         return empty_like(mentors, newcomers)
     index = build_index(mentors, policy, ranker=ranker, seed=seed)
+    if on_stage is not None:
+        on_stage("index")
     cand = find_candidates(index, newcomers, exclude_pairs=exclude_pairs, seed=seed)
+    if on_stage is not None:
+        on_stage("candidates")
     return assign_candidates(index, newcomers, cand, seed=seed, arc_limit=arc_limit)
 
 

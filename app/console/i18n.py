@@ -113,6 +113,8 @@ WORDS: dict[str, tuple[str, str]] = {
     "pairing_chain": ("产业链上下游", "Along the chain"),
     "pairing_mixed": ("混合", "Mixed"),
     "progress": ("进度", "Progress"),
+    "cancel_run": ("取消此任务", "Cancel this run"),
+    "run_cancelled": ("此任务已取消，未写入任何推荐。", "This run was cancelled; it wrote no proposals."),
     "evaluation": ("评估", "Evaluation"),
     "coverage": ("覆盖率", "Coverage"),
     "equity_ratio": ("公平比", "Equity ratio"),

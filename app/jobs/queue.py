@@ -97,6 +97,21 @@ def release(session: Session, *, job_id: int, worker_id: str) -> bool:
     return result.rowcount == 1
 
 
+def cancel(session: Session, *, kind: str, ref_id: int, reason: str) -> int:
+    """Cancel the unfinished jobs of one object; returns how many there were.
+
+    A running job's worker finds out at its next lease check (`heartbeat` wants the job running) and
+    stops without writing. On PostgreSQL this UPDATE waits for a worker's write transaction that holds
+    the job's row, so the job either committed its result before or commits nothing after.
+    """
+    result = session.execute(
+        update(Job)
+        .where(Job.kind == kind, Job.ref_id == ref_id, Job.status.in_((JobStatus.QUEUED, JobStatus.RUNNING)))
+        .values(status=JobStatus.CANCELLED, last_error=reason, finished_at=utcnow(), lease_until=None)
+    )
+    return result.rowcount
+
+
 def finish(
     session: Session,
     *,

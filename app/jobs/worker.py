@@ -102,7 +102,7 @@ class _Heartbeat:
                 log.exception("heartbeat failed")
                 continue
             if not held:
-                log.warning("lease lost: another worker took this job over")
+                log.warning("lease lost: another worker took this job over, or it was cancelled")
                 return
 
 
@@ -190,7 +190,7 @@ class Worker:
                 with _Heartbeat(beat, lost, self.heartbeat_seconds):
                     self.kinds[kind].run(ctx)
             except LeaseLost:
-                log.warning("job %s (%s #%s) stopped: lease lost", job_id, kind, ref_id)
+                log.warning("job %s (%s #%s) stopped: lease lost or job cancelled", job_id, kind, ref_id)
                 return True
             except Exception as exc:  # a failing job must not take the worker down
                 error = queue.stored_error(exc)

@@ -21,6 +21,8 @@ class JobStatus(StrEnum):
     RUNNING = "running"
     DONE = "done"
     FAILED = "failed"
+    # Stopped by a user (a matching run's cancel): never claimed again, and its lease fails at once.
+    CANCELLED = "cancelled"
 
 
 class Job(Base):

@@ -44,6 +44,7 @@ class RunStatus(StrEnum):
     RUNNING = "running"
     DONE = "done"
     FAILED = "failed"
+    CANCELLED = "cancelled"  # by a coordinator; its job is cancelled with it
 
 
 MATCH_STATUSES: tuple[MatchStatus, ...] = tuple(MatchStatus)
@@ -58,6 +59,7 @@ VISIBLE_TO_PARTIES: tuple[MatchStatus, ...] = (
     MatchStatus.CANCELLED,
 )
 ACTIVE_RUN: tuple[RunStatus, ...] = (RunStatus.QUEUED, RunStatus.RUNNING)
+FINISHED_RUN: tuple[RunStatus, ...] = (RunStatus.DONE, RunStatus.FAILED, RunStatus.CANCELLED)
 _SEAT_HOLDING_SQL = "status IN (" + ",".join(f"'{s}'" for s in SEAT_HOLDING) + ")"
 
 

@@ -63,6 +63,16 @@ def list_runs(
     return Page[RunRead](items=[RunRead.model_validate(r) for r in page.items], next_cursor=page.next_cursor)
 
 
+@router.post("/matching-runs/{run_id}/cancel", response_model=RunRead, responses=problems(401, 403, 404, 409))
+def cancel_run(run_id: IdPath, caller: CoordinatorUser, session: SessionDep) -> RunRead:
+    """Stop a queued or running run: it writes no proposal, and an overlapping run may start at once.
+
+    A running run stops at its next checkpoint (between stages in one process, after a shard on a
+    cluster, whose other shards are cancelled). Cancelling a cancelled run returns it; a finished one is 409.
+    """
+    return RunRead.model_validate(service.cancel_run(session, caller, run_id))
+
+
 @router.get("/matching-runs/{run_id}", response_model=RunRead, responses=problems(401, 403, 404))
 def get_run(run_id: IdPath, caller: CoordinatorUser, session: SessionDep) -> RunRead:
     """Status, progress, parameters, model version, counts and evaluation figures of a run."""

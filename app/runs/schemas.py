@@ -66,7 +66,8 @@ class RunRead(Output):
     policy: dict[str, object]
     """The run's parameters as given (RunCreate)"""
     status: str
-    """queued, running, done or failed; an attempt that failed and will be retried leaves it queued"""
+    """queued, running, done, failed or cancelled; an attempt that failed and will be retried leaves it
+    queued"""
     progress: float
     """0 to 1 within an attempt (a retried run starts again from 0)"""
     model_version_id: int | None
@@ -77,7 +78,7 @@ class RunRead(Output):
     """Coverage, mean score, cross-region shares, diversity, capacity use and the equity ratio (null
     where a figure has no denominator, such as coverage over a scope without newcomers)"""
     error_detail: str | None
-    """Why it failed, or, while queued again, why its last attempt failed"""
+    """Why it failed, or, while queued again, why its last attempt failed; who cancelled it"""
     created_at: datetime
     """When requested (UTC)"""
     started_at: datetime | None

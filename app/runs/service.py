@@ -18,12 +18,13 @@ from app.access.regions import ancestors, under
 from app.bulk import lock_for_transaction
 from app.db import utcnow
 from app.errors import Conflict, NotFound, Unprocessable
+from app.jobs.queue import cancel as cancel_jobs
 from app.jobs.queue import enqueue, shown_reason
 from app.jobs.worker import JobContext, LeaseLost
 from app.matches import adapter
 from app.matches.states import transition_many
 from app.models import Job, Match, MatchingRun, Newcomer, Region
-from app.models.matches import ACTIVE_RUN, MatchStatus, RunStatus
+from app.models.matches import ACTIVE_RUN, FINISHED_RUN, MatchStatus, RunStatus
 from app.pagination import Paged, desc, paginate
 from app.ranker.service import active_model, load_ranker, usable_version
 from app.runs.schemas import RunCreate
@@ -102,6 +103,36 @@ def list_runs(session: Session, caller: Caller, *, cursor: str | None, limit: in
     return paginate(session, stmt, [desc(MatchingRun.id)], cursor, limit)
 
 
+def cancel_run(session: Session, caller: Caller, run_id: int) -> MatchingRun:
+    """Cancel a queued or running run of the caller's jurisdiction: it writes no proposal after this.
+
+    Its job is cancelled first (that waits for a result the job may be committing), then the run. A run
+    cancelled already is returned as it is; a finished one is a 409.
+    """
+    run = get_run(session, caller, run_id)
+    if run.status == RunStatus.CANCELLED:
+        return run
+    reason = f"cancelled by {caller.username}"
+    cancel_jobs(session, kind="matching_run", ref_id=run.id, reason=reason)
+    cancelled = session.execute(
+        update(MatchingRun)
+        .where(MatchingRun.id == run.id, MatchingRun.status.in_(ACTIVE_RUN))
+        .values(status=RunStatus.CANCELLED, error_detail=reason, finished_at=utcnow())
+    ).rowcount
+    session.refresh(run)
+    if not cancelled:
+        raise Conflict(
+            code="run_finished",
+            run_status=run.status,
+            detail=(
+                f"匹配任务 {run.id} 已结束（{run.status}）",
+                f"run {run.id} has already ended ({run.status})",
+            ),
+        )
+    log.info("matching run %s cancelled by account %s", run.id, caller.id)
+    return run
+
+
 def _set(ctx: JobContext, run_id: int, **values: Any) -> None:
     # Every write of the job first proves it still holds the lease (LeaseLost rolls it back).
     with ctx.sessions.begin() as s:
@@ -113,7 +144,7 @@ def mark_run_failed(session: Session, *, run_id: int, reason: str) -> None:
     """End an unfinished run `failed` with the job's reason (its job failed for good)."""
     session.execute(
         update(MatchingRun)
-        .where(MatchingRun.id == run_id, MatchingRun.status.not_in((RunStatus.DONE, RunStatus.FAILED)))
+        .where(MatchingRun.id == run_id, MatchingRun.status.not_in(FINISHED_RUN))
         .values(status=RunStatus.FAILED, error_detail=reason[:2000], finished_at=utcnow())
     )
 
@@ -133,7 +164,7 @@ def execute_run(ctx: JobContext) -> None:
     run_id = ctx.ref_id
     with ctx.sessions.begin() as s:
         run = s.get(MatchingRun, run_id)
-        if run is None or run.status == RunStatus.DONE:
+        if run is None or run.status in (RunStatus.DONE, RunStatus.CANCELLED):
             return
         params, scope, model_id = RunCreate.from_policy(run.policy), run.scope_code, run.model_version_id
     _set(ctx, run_id, status=RunStatus.RUNNING, started_at=utcnow(), progress=0.05, error_detail=None)
@@ -215,6 +246,12 @@ def _propose(
     # unreachable one must not fail it.
     idle = len(mentors) == 0 or not bool((~newcomers.has_active_mentor).any())
     if not settings.dask_scheduler or idle:
+        stages = {"index": 0.35, "candidates": 0.55}
+
+        def stage_done(stage: str) -> None:
+            # Also the in-process run's checkpoint: a cancelled run (or a lost lease) stops here.
+            _set(ctx, run_id, progress=stages[stage])
+
         proposals = propose(
             mentors,
             newcomers,
@@ -223,6 +260,7 @@ def _propose(
             exclude_pairs=excluded,
             seed=run_id,
             arc_limit=settings.assign_arc_limit,
+            on_stage=stage_done,
         )
         return proposals, {}
     # Dask loads only where a cluster is configured: web processes and the CLI never pay for its import.

@@ -24,6 +24,7 @@ CONSOLE_ROUTES: RouteTable = {
     ("POST", "/console/runs"): REVIEWERS,
     ("GET", "/console/runs/{run_id}"): REVIEWERS,
     ("GET", "/console/runs/{run_id}/status.json"): REVIEWERS,
+    ("POST", "/console/runs/{run_id}/cancel"): REVIEWERS,
     ("GET", "/console/matches"): REVIEWERS,
     ("GET", "/console/matches/{match_id}"): REVIEWERS,
     ("POST", "/console/matches/{match_id}/check-ins"): REVIEWERS,

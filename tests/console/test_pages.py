@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from app.models import MatchingRun
 from tests.conftest import JIANGSU, ZHAXIA
 from tests.console.helpers import csrf_token, sign_in
 
@@ -288,3 +289,44 @@ def test_a_refusal_reads_as_one_sentence_in_each_language():
     assert error_text(other, "zh-CN") == "行政区划代码不存在：没有 99"
     assert error_text(other, "en") == "Unknown region code: no region 99"
     assert error_text(Unprocessable(code="region_not_found"), "en") == "Unknown region code"
+
+
+def test_a_run_is_cancelled_from_its_page(client, make_user, db, drain):
+    user = make_user("coordinator", JIANGSU)
+    token = sign_in(client, user.username)
+    started = client.post(
+        "/console/runs", data={"csrftoken": token, "scope_code": JIANGSU}, follow_redirects=False
+    )
+    assert started.status_code == 303
+    url = started.headers["location"]
+    run_id = int(url.rsplit("/", 1)[1])
+    shown = client.get(url).text
+    assert f'action="/console/runs/{run_id}/cancel"' in shown
+    # Without the token nothing happens.
+    assert client.post(f"{url}/cancel", data={}, follow_redirects=False).status_code == 403
+    assert db.get(MatchingRun, run_id).status == "queued"
+    # The cancel form carries the token itself, and a browser posts that one.
+    cancel_form = rf'action="{url}/cancel">\s*<input type="hidden" name="csrftoken" value="([^"]*)"'
+    form = re.search(cancel_form, shown)
+    assert form and form.group(1), "the cancel form has no CSRF token"
+    r = client.post(f"{url}/cancel", data={"csrftoken": form.group(1)}, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == url
+    shown = client.get(url).text
+    assert "已取消" in shown and "此任务已取消" in shown and f"{url}/cancel" not in shown
+    db.expire_all()
+    assert db.get(MatchingRun, run_id).status == "cancelled"
+
+
+def test_cancelling_a_finished_run_is_answered_on_its_page(client, make_user, drain):
+    user = make_user("coordinator", JIANGSU)
+    token = sign_in(client, user.username)
+    url = client.post(
+        "/console/runs", data={"csrftoken": token, "scope_code": JIANGSU}, follow_redirects=False
+    ).headers["location"]
+    drain()
+    r = client.post(f"{url}/cancel", data={"csrftoken": token})
+    assert r.status_code == 409 and "匹配任务已结束" in r.text and 'role="alert"' in r.text
+    # A coordinator of another province gets the console's not-found page, and the run stays done.
+    elsewhere = make_user("coordinator", "37")
+    other_token = sign_in(client, elsewhere.username)
+    assert client.post(f"{url}/cancel", data={"csrftoken": other_token}).status_code == 404

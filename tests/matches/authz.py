@@ -11,6 +11,7 @@ WORKFLOW_ROUTES: RouteTable = {
     ("POST", "/api/v1/matching-runs"): REVIEWERS,
     ("GET", "/api/v1/matching-runs"): REVIEWERS,
     ("GET", "/api/v1/matching-runs/{run_id}"): REVIEWERS,
+    ("POST", "/api/v1/matching-runs/{run_id}/cancel"): REVIEWERS,
     ("POST", "/api/v1/models/retrain"): REVIEWERS,
     ("GET", "/api/v1/models"): REVIEWERS,
     ("GET", "/api/v1/models/{model_id}"): REVIEWERS,

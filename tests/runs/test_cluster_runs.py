@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from distributed import Client, LocalCluster
+from distributed import Client, LocalCluster, Scheduler
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -38,7 +38,7 @@ from app.models import Account, Job, Match, MatchingRun, Newcomer, Region
 from app.models.jobs import JobStatus
 from app.models.matches import ACTIVE_RUN, RunStatus
 from app.runs.schemas import RunCreate, RunRead
-from app.runs.service import create_run
+from app.runs.service import cancel_run, create_run
 from app.seed.demo import seed_demo
 from matching import propose
 from tests.dask_cluster import BlockFirstAttempt, HookedShard, wait_for
@@ -482,3 +482,41 @@ def test_a_run_with_no_newcomers_to_match_needs_no_cluster(sessions: sessionmake
         # Coverage over no newcomers has no value: null, not NaN (which JSON, and JSONB, do not have).
         assert run.evaluation["coverage"] is None
         json.dumps(RunRead.model_validate(run).model_dump(mode="json"), allow_nan=False)
+
+
+def test_a_run_cancelled_on_the_cluster_stops_its_shards_and_writes_nothing(
+    sessions: sessionmaker[Session], dask_client: Client, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run_id = _start(sessions, "37")
+    monkeypatch.setattr(dist, "run_shard", HookedShard(BlockFirstAttempt(tmp_path, shard=0)))
+    worker = Worker(
+        sessions,
+        HANDLERS,
+        settings=_settings(sessions, dask_client),
+        lease_seconds=30,
+        heartbeat_seconds=0.5,
+        name="driver-cancelled",
+    )
+    runner = threading.Thread(target=worker.run_once, daemon=True)
+    runner.start()
+    try:
+        wait_for(tmp_path / "pid")  # shard 0 is running on a Dask worker
+        with sessions.begin() as s:
+            admin = s.scalar(select(Account).where(Account.username == "admin"))
+            assert cancel_run(s, Caller.of(admin), run_id).status == "cancelled"
+    finally:
+        (tmp_path / "go").touch()
+    runner.join(180)
+    assert not runner.is_alive(), "the driver kept working on a cancelled run"
+    with sessions() as s:
+        run, job = s.get(MatchingRun, run_id), _job(s, run_id)
+        assert run is not None and run.status == "cancelled" and job.status == "cancelled"
+    assert _proposals_per_newcomer(sessions, run_id) == {}
+
+    def shards_left(dask_scheduler: Scheduler) -> list[str]:
+        return [str(key) for key in dask_scheduler.tasks if "jieduan-shard" in str(key)]
+
+    deadline = time.monotonic() + 60
+    while dask_client.run_on_scheduler(shards_left):
+        assert time.monotonic() < deadline, "the cancelled run's shards stayed on the cluster"
+        time.sleep(0.1)

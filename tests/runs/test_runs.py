@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from app.models import Job, MatchingRun
+from app.models import Job, Match, MatchingRun
+from app.runs import service as runs_service
 from tests.conftest import CAOXIAN, JIANGSU, SHANDONG, newcomer_payload
 
 
@@ -109,3 +110,98 @@ def test_nationwide_run_is_for_admins(client, make_user, seeded, coordinator, dr
     run = client.get(r.json()["url"], headers=admin.headers).json()
     assert run["scope_code"] == "" and run["counts"]["newcomers"] == 1000
     assert client.get(r.json()["url"], headers=coordinator.headers).status_code == 404
+
+
+# ---------------------------------------------------------------- cancelling a run
+
+
+def _cancel(client, user, run_id: int):
+    return client.post(f"/api/v1/matching-runs/{run_id}/cancel", headers=user.headers)
+
+
+def test_a_queued_run_is_cancelled_and_never_runs(client, db, seeded, coordinator, drain):
+    r = client.post("/api/v1/matching-runs", json={"scope_code": SHANDONG}, headers=coordinator.headers)
+    run_id = r.json()["id"]
+    cancelled = _cancel(client, coordinator, run_id)
+    assert cancelled.status_code == 200, cancelled.text
+    body = cancelled.json()
+    assert (
+        body["status"] == "cancelled" and body["finished_at"] and coordinator.username in body["error_detail"]
+    )
+    # Cancelling again is the same answer; the job is cancelled too and never claimed.
+    assert _cancel(client, coordinator, run_id).json()["status"] == "cancelled"
+    assert drain() == 0
+    db.expire_all()
+    job = db.scalar(select(Job).where(Job.kind == "matching_run", Job.ref_id == run_id))
+    assert job.status == "cancelled" and job.attempts == 0
+    assert db.scalar(select(func.count()).select_from(Match).where(Match.run_id == run_id)) == 0
+    # The scope is free at once: an overlapping run may start.
+    again = client.post("/api/v1/matching-runs", json={"scope_code": CAOXIAN}, headers=coordinator.headers)
+    assert again.status_code == 202
+
+
+def test_a_finished_run_cannot_be_cancelled(client, seeded, coordinator, drain):
+    r = client.post("/api/v1/matching-runs", json={"scope_code": CAOXIAN}, headers=coordinator.headers)
+    drain()
+    refused = _cancel(client, coordinator, r.json()["id"])
+    assert refused.status_code == 409
+    assert refused.json()["code"] == "run_finished" and refused.json()["run_status"] == "done"
+    assert client.get(r.json()["url"], headers=coordinator.headers).json()["status"] == "done"
+
+
+def test_only_a_coordinator_of_the_scope_cancels(client, make_user, coordinator):
+    r = client.post("/api/v1/matching-runs", json={"scope_code": SHANDONG}, headers=coordinator.headers)
+    run_id = r.json()["id"]
+    assert _cancel(client, make_user("coordinator", JIANGSU), run_id).status_code == 404
+    assert _cancel(client, make_user("mentor"), run_id).status_code == 403
+    assert _cancel(client, coordinator, 999_999).status_code == 404
+    assert client.get(r.json()["url"], headers=coordinator.headers).json()["status"] == "queued"
+
+
+def test_a_run_cancelled_while_it_computes_stops_and_writes_nothing(
+    client, db, seeded, coordinator, drain, monkeypatch
+):
+    # Proposals of an earlier run stay as they were: the cancelled run supersedes nothing.
+    first = client.post("/api/v1/matching-runs", json={"scope_code": SHANDONG}, headers=coordinator.headers)
+    drain()
+    earlier = db.scalar(select(func.count()).select_from(Match).where(Match.run_id == first.json()["id"]))
+    assert earlier > 0
+    r = client.post("/api/v1/matching-runs", json={"scope_code": SHANDONG}, headers=coordinator.headers)
+    run_id = r.json()["id"]
+    real_propose = runs_service.propose
+    stages: list[str] = []
+
+    def propose_then_cancel(*args, on_stage, **kwargs):
+        def cancel_after_the_index(stage: str) -> None:
+            stages.append(stage)
+            if stage == "index":
+                assert _cancel(client, coordinator, run_id).status_code == 200
+            on_stage(stage)
+
+        return real_propose(*args, on_stage=cancel_after_the_index, **kwargs)
+
+    monkeypatch.setattr(runs_service, "propose", propose_then_cancel)
+    drain()
+    assert stages == ["index"]  # the run stopped at its checkpoint, before the candidates
+    db.expire_all()
+    run = db.get(MatchingRun, run_id)
+    job = db.scalar(select(Job).where(Job.kind == "matching_run", Job.ref_id == run_id))
+    assert run.status == "cancelled" and job.status == "cancelled"
+    assert db.scalar(select(func.count()).select_from(Match).where(Match.run_id == run_id)) == 0
+    proposed = select(func.count()).select_from(Match).where(Match.run_id == first.json()["id"])
+    assert db.scalar(proposed.where(Match.status == "proposed")) == earlier
+
+
+def test_an_in_process_run_reports_its_stages(client, db, seeded, coordinator, drain, monkeypatch):
+    seen: list[float] = []
+    real_set = runs_service._set
+
+    def record(ctx, run_id, **values):
+        if "progress" in values:
+            seen.append(values["progress"])
+        real_set(ctx, run_id, **values)
+
+    monkeypatch.setattr(runs_service, "_set", record)
+    client.post("/api/v1/matching-runs", json={"scope_code": SHANDONG}, headers=coordinator.headers)
+    drain()
+    assert seen == sorted(seen) and {0.35, 0.55} <= set(seen)

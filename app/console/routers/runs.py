@@ -14,13 +14,13 @@ from app.console.render import LABELS, page
 from app.console.session import CoordinatorPage
 from app.deps import SessionDep as Db
 from app.errors import AppError
+from app.models.matches import FINISHED_RUN
 from app.ranker.service import active_model_for
 from app.runs import service as runs
 from app.runs.schemas import RunCreate
 from app.schemas import IdPath
 
 router = APIRouter(prefix="/console/runs", include_in_schema=False)
-FINISHED = ("done", "failed")
 
 
 def _list_page(
@@ -102,8 +102,34 @@ def start_run(
 @router.get("/{run_id}")
 def run_page(request: Request, run_id: IdPath, caller: CoordinatorPage, db: Db) -> Response:
     """A run: parameters, live progress while it works, then its evaluation."""
+    return _run_page(request, db, caller, run_id, error=None)
+
+
+def _run_page(
+    request: Request, db: Db, caller: Caller, run_id: int, *, error: str | None, status_code: int = 200
+) -> Response:
     run = runs.get_run(db, caller, run_id)
-    return page(request, "runs/run.html", {"run": run, "finished": run.status in FINISHED}, caller=caller)
+    return page(
+        request,
+        "runs/run.html",
+        {"run": run, "finished": run.status in FINISHED_RUN, "error": error},
+        caller=caller,
+        status_code=status_code,
+    )
+
+
+@router.post("/{run_id}/cancel")
+def cancel_run(request: Request, run_id: IdPath, caller: CoordinatorPage, db: Db) -> Response:
+    """Stop a queued or running run (the API's own rule), then show it."""
+    try:
+        runs.cancel_run(db, caller, run_id)
+    except AppError as exc:
+        if exc.status == 404:
+            raise
+        db.rollback()
+        msg = error_text(exc, console_language(request))
+        return _run_page(request, db, caller, run_id, error=msg, status_code=exc.status)
+    return RedirectResponse(f"/console/runs/{run_id}", status_code=303)
 
 
 @router.get("/{run_id}/status.json")
@@ -116,6 +142,6 @@ def run_status(request: Request, run_id: IdPath, caller: CoordinatorPage, db: Db
             "status": run.status,
             "status_label": zh if console_language(request) == "zh-CN" else en,
             "progress": run.progress,
-            "finished": run.status in FINISHED,
+            "finished": run.status in FINISHED_RUN,
         }
     )
