@@ -27,7 +27,7 @@ class JobRead(Output):
     id: int
     """Job id"""
     kind: str = Field(description="roster_import, matching_run or retrain")
-    status: str = Field(description="queued, running, done or failed")
+    status: str = Field(description="queued, running, done, failed or cancelled (a run stopped by a user)")
     attempts: int = Field(description="How many times a worker has started it")
     max_attempts: int
     """Attempts before it is marked failed"""
