@@ -12,41 +12,30 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.access import Caller
 from app.config import Settings
-from app.db import make_engine, make_sessionmaker
 from app.errors import Conflict
 from app.jobs.handlers import HANDLERS
 from app.jobs.worker import Worker
 from app.models import Account, Job, Match, MatchingRun
-from app.models.matches import ACTIVE_RUN, RunStatus
 from app.runs.schemas import RunCreate
 from app.runs.service import cancel_run, create_run
-from app.seed.demo import seed_demo
-from tests.live import private_database
+from tests.runs.demo_db import demo_sessions, end_active_runs
 
 
 @pytest.fixture(scope="module")
 def sessions(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[sessionmaker[Session]]:
-    with private_database(database_url, tmp_path_factory.mktemp("cancel")) as url:
-        engine = make_engine(url)
-        factory = make_sessionmaker(engine)
-        with factory.begin() as session:
-            seed_demo(session, mentors=150, newcomers=1000, seed=5)
+    with demo_sessions(database_url, tmp_path_factory.mktemp("cancel"), seed=5) as factory:
         yield factory
-        engine.dispose()
 
 
 @pytest.fixture(autouse=True)
 def _no_run_left_active(sessions: sessionmaker[Session]) -> Iterator[None]:
     yield
-    with sessions.begin() as s:
-        s.execute(
-            update(MatchingRun).where(MatchingRun.status.in_(ACTIVE_RUN)).values(status=RunStatus.FAILED)
-        )
+    end_active_runs(sessions)
 
 
 def _admin(s: Session) -> Caller:

@@ -22,27 +22,23 @@ from pathlib import Path
 import numpy as np
 import pytest
 from distributed import Client, LocalCluster, Scheduler
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 import matching.distributed as dist
 from app.access import Caller
 from app.config import Settings
-from app.db import make_engine, make_sessionmaker
 from app.errors import Conflict
 from app.jobs import queue
 from app.jobs.handlers import HANDLERS
 from app.jobs.worker import Worker
 from app.matches import adapter
 from app.models import Account, Job, Match, MatchingRun, Newcomer, Region
-from app.models.jobs import JobStatus
-from app.models.matches import ACTIVE_RUN, RunStatus
 from app.runs.schemas import RunCreate, RunRead
 from app.runs.service import cancel_run, create_run
-from app.seed.demo import seed_demo
 from matching import propose
 from tests.dask_cluster import BlockFirstAttempt, HookedShard, wait_for
-from tests.live import private_database
+from tests.runs.demo_db import demo_sessions, end_active_runs
 
 SHARD_ROWS = 256
 LEASE_SECONDS = 2
@@ -50,29 +46,14 @@ LEASE_SECONDS = 2
 
 @pytest.fixture(scope="module")
 def sessions(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[sessionmaker[Session]]:
-    """A committed private database with the demo population (the job and the test read it at once)."""
-    with private_database(database_url, tmp_path_factory.mktemp("cluster")) as url:
-        engine = make_engine(url)
-        factory = make_sessionmaker(engine)
-        with factory.begin() as session:
-            seed_demo(session, mentors=150, newcomers=1000, seed=3)
+    with demo_sessions(database_url, tmp_path_factory.mktemp("cluster"), seed=3) as factory:
         yield factory
-        engine.dispose()
 
 
 @pytest.fixture(autouse=True)
 def _no_run_left_active(sessions: sessionmaker[Session]) -> Iterator[None]:
-    """A test that fails mid-run leaves its run active; end it, or every later test's scope overlaps it."""
     yield
-    with sessions.begin() as s:
-        s.execute(
-            update(MatchingRun).where(MatchingRun.status.in_(ACTIVE_RUN)).values(status=RunStatus.FAILED)
-        )
-        s.execute(
-            update(Job)
-            .where(Job.kind == "matching_run", Job.status.in_((JobStatus.QUEUED, JobStatus.RUNNING)))
-            .values(status=JobStatus.FAILED)
-        )
+    end_active_runs(sessions)
 
 
 def _settings(sessions: sessionmaker[Session], client: Client) -> Settings:
