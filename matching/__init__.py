@@ -26,8 +26,8 @@ Weights(product, resources, channels, language, text, track, distance, homogeniz
 
 propose(mentors, newcomers, policy=None, *, ranker=None, exclude_pairs=(), seed=0, arc_limit=None,
         on_stage=None) -> ProposalSet
-    on_stage("index"), then on_stage("candidates"): after each stage before the assignment (progress;
-    raising there stops the run).
+    on_stage(stage, done, total): progress before the assignment ("index", then "candidates" part by
+    part, SEARCH_CHUNK_ROWS newcomers a part); raising there stops the run.
     Hard constraints: separation (+ max distance), capacity_left, one mentor per newcomer (newcomers with
     has_active_mentor get nothing), excluded (newcomer_id, mentor_id) pairs, diversity (a mentor gets
     at most one newcomer per (newcomer county, primary category)). Min-cost flow maximises the total

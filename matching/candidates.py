@@ -275,6 +275,11 @@ class MentorIndex:
             out[start : start + step] = band_of_cosine(cos)
         return out
 
+    def prunes(self, n_rows: int) -> bool:
+        """Whether a search of n_rows skips tiles by default: tiles pay off on large searches, and
+        small ones (recommend()) multiply everything. The pools are the same either way."""
+        return self.policy.prune and self.size >= PRUNE_MIN_MENTORS and n_rows >= PRUNE_MIN_ROWS
+
     def retrieve_exact(
         self,
         newcomers: NewcomerTable,
@@ -301,8 +306,8 @@ class MentorIndex:
         if self.size == 0 or len(rows) == 0:
             return out_pos, out_val
         todo, width = np.arange(len(rows)), pool + SLACK
-        if prune is None:  # tiles pay off on large searches; small ones (recommend()) multiply everything
-            prune = self.policy.prune and self.size >= PRUNE_MIN_MENTORS and len(rows) >= PRUNE_MIN_ROWS
+        if prune is None:
+            prune = self.prunes(len(rows))
         search = partial(self.tiles.search, self) if prune else self.search_dense
         while len(todo):
             local = np.full(len(rows), -1, np.int64)

@@ -14,6 +14,7 @@ from matching.candidates import Candidates, MentorIndex, exclusion_arrays
 from matching.decompose import Mapper, serial_map
 from matching.features import FeatureSpace, pair_features
 from matching.proposals import ProposalSet, empty_like
+from matching.pruning import TileCounts
 from matching.score import WeightedScorer, equity_part, equity_tiers
 from matching.stages import Reranker, explore, second_stage
 from matching.types import MentorTable, NewcomerTable, Policy
@@ -23,6 +24,12 @@ from matching.types import MentorTable, NewcomerTable, Policy
 # pruned search now needs 128 CPU-seconds there (348 s of wall time at load 11; see bench/RESULTS.md). So
 # up to this bound an exact run stays within minutes, with recall 1 where faiss IVF reached 0.95.
 EXACT_MAX_PAIRS = 1.2e11
+# The exact search runs over at most this many newcomers at a time, and a caller's progress hook runs
+# between two parts (it may stop the run there). A row's pool depends on that row alone, so the parts
+# give the pools one search would (matching.distributed shards rows the same way).
+SEARCH_CHUNK_ROWS = 100_000
+# A progress hook: (stage, done, total), stage "index" or "candidates", done/total its share done.
+StageHook = Callable[[str, int, int], None]
 # Added to an explored row's value so the assignment keeps the drawn pair: otherwise capacity competition
 # would drop most of them and the exploration share would fall far below policy.exploration.
 EXPLORE_BONUS = 1.0
@@ -59,6 +66,7 @@ def find_candidates(
     exclude_pairs: Iterable[tuple[int, int]] = (),
     seed: int = 0,
     method: str | None = None,
+    on_stage: StageHook | None = None,
 ) -> Candidates:
     """Top-k ranked candidates of every newcomer without an active mentor, under the hard constraints.
 
@@ -68,10 +76,48 @@ def find_candidates(
     (the same pools, by either search), "faiss" (approximate) or "auto".
     """
     pairs = np.asarray(list(exclude_pairs), np.int64).reshape(-1, 2)
-    pool = retrieve_pool(index, newcomers, exclude_pairs=pairs, seed=seed, method=method)
+    pool = retrieve_pool(index, newcomers, exclude_pairs=pairs, seed=seed, method=method, on_stage=on_stage)
     return second_stage(
         index, newcomers, pool, reranker=index.reranker, k=index.policy.k, seed=seed, exclude_pairs=pairs
     )
+
+
+def _exact_in_parts(
+    index: MentorIndex,
+    newcomers: NewcomerTable,
+    rows: np.ndarray,
+    text_rows: np.ndarray | None,
+    ex_local: np.ndarray,
+    ex_cols: np.ndarray,
+    prune: bool,
+    on_stage: StageHook | None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The exact pools of rows, SEARCH_CHUNK_ROWS at a time, with on_stage after each part.
+
+    ex_local is sorted (positions in rows), so each part's excluded pairs are one slice of it. The
+    pruned search's counts (index.tiles.counts, which the bench reports) are those of all the parts.
+    """
+    parts: list[tuple[np.ndarray, np.ndarray]] = []
+    searched = TileCounts()
+    for start in range(0, max(len(rows), 1), SEARCH_CHUNK_ROWS):
+        stop = min(start + SEARCH_CHUNK_ROWS, len(rows))
+        lo, hi = np.searchsorted(ex_local, (start, stop))
+        text = None if text_rows is None else text_rows[start:stop]
+        parts.append(
+            index.retrieve_exact(
+                newcomers, rows[start:stop], text, ex_local[lo:hi] - start, ex_cols[lo:hi], prune=prune
+            )
+        )
+        if prune:
+            searched.merge(index.tiles.counts)
+        if on_stage is not None and stop < len(rows):
+            on_stage("candidates", stop, len(rows))
+    if len(parts) == 1:
+        return parts[0]
+    if prune:
+        index.tiles.counts.reset()
+        index.tiles.counts.merge(searched)
+    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
 
 def retrieve_pool(
@@ -81,6 +127,7 @@ def retrieve_pool(
     exclude_pairs: Iterable[tuple[int, int]] = (),
     seed: int = 0,
     method: str | None = None,
+    on_stage: StageHook | None = None,
 ) -> Candidates:
     """The first stage: each eligible newcomer's retrieved pool, ordered by the full default score.
 
@@ -98,8 +145,8 @@ def retrieve_pool(
     if method == "faiss":
         pos, val = retrieve_ann(index, newcomers, rows, text_rows, ex_local, ex_cols, seed)
     else:  # "dense" multiplies every pair, "pruned" skips tiles whatever the size: both equal "exact"
-        prune = {"dense": False, "pruned": True}.get(method)
-        pos, val = index.retrieve_exact(newcomers, rows, text_rows, ex_local, ex_cols, prune=prune)
+        prune = {"dense": False, "pruned": True}.get(method, index.prunes(len(rows)))
+        pos, val = _exact_in_parts(index, newcomers, rows, text_rows, ex_local, ex_cols, prune, on_stage)
     return replace(index.rerank(newcomers, rows, pos, val, pos.shape[1]), newcomer_text=text_all)
 
 
@@ -146,24 +193,26 @@ def propose(
     exclude_pairs: Iterable[tuple[int, int]] = (),
     seed: int = 0,
     arc_limit: int | None = None,
-    on_stage: Callable[[str], None] | None = None,
+    on_stage: StageHook | None = None,
 ) -> ProposalSet:
     """Globally assign at most one mentor per newcomer, maximising total score under all constraints.
 
     ranker: a fitted LearnedRanker that re-orders each newcomer's retrieved pool (never retrieval).
     arc_limit: most candidate arcs solved as one min-cost flow (None: all, exact; see matching.assign).
-    on_stage: called after each stage that precedes the assignment ("index", then "candidates"), for
-    progress; it may raise to stop the run there.
+    on_stage: progress before the assignment, (stage, done, total), done/total being the share of the
+    stage done: ("index", 1, 1) once the mentors are embedded, ("candidates", done, total) as the
+    newcomers' pools are searched part by part, ("candidates", 1, 1) once they are ranked. It may raise
+    to stop the run there.
     """
     policy = policy or Policy()
     if len(mentors) == 0 or len(newcomers) == 0:
         return empty_like(mentors, newcomers)
     index = build_index(mentors, policy, ranker=ranker, seed=seed)
     if on_stage is not None:
-        on_stage("index")
-    cand = find_candidates(index, newcomers, exclude_pairs=exclude_pairs, seed=seed)
+        on_stage("index", 1, 1)
+    cand = find_candidates(index, newcomers, exclude_pairs=exclude_pairs, seed=seed, on_stage=on_stage)
     if on_stage is not None:
-        on_stage("candidates")
+        on_stage("candidates", 1, 1)
     return assign_candidates(index, newcomers, cand, seed=seed, arc_limit=arc_limit)
 
 

@@ -246,11 +246,12 @@ def _propose(
     # unreachable one must not fail it.
     idle = len(mentors) == 0 or not bool((~newcomers.has_active_mentor).any())
     if not settings.dask_scheduler or idle:
-        stages = {"index": 0.35, "candidates": 0.55}
 
-        def stage_done(stage: str) -> None:
-            # Also the in-process run's checkpoint: a cancelled run (or a lost lease) stops here.
-            _set(ctx, run_id, progress=stages[stage])
+        def stage_done(stage: str, done: int, total: int) -> None:
+            # Progress between loading (0.3) and writing (0.7), and the in-process run's checkpoints: a
+            # cancelled run (or a lost lease) stops at the next one.
+            progress = 0.35 if stage == "index" else 0.35 + 0.2 * done / total
+            _set(ctx, run_id, progress=round(progress, 4))
 
         proposals = propose(
             mentors,

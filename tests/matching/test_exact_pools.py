@@ -150,3 +150,48 @@ def test_query_rows_do_not_depend_on_the_batch(small_pop: Any) -> None:
     for part in (slice(0, 1), slice(7, 9), slice(100, 103), slice(5, 300)):
         alone = index.space.newcomer_queries(small_pop.newcomers, rows[part], index.weights, text[part])
         assert np.array_equal(alone, whole[part])
+
+
+@SETTINGS
+@given(cases(), st.integers(1, 60), st.sampled_from(["pruned", "dense"]))
+def test_the_search_in_parts_gives_the_pools_of_one_search(
+    case: tuple[Any, Policy, np.ndarray], chunk: int, method: str
+) -> None:
+    # A run's progress (and its cancel) is checked between parts of the newcomers: each row's pool
+    # depends on that row alone, so the parts must give the very candidates one search gives.
+    from matching import pipeline
+
+    pop, policy, excluded = case
+    index = build_index(pop.mentors, policy)
+    whole = find_candidates(index, pop.newcomers, exclude_pairs=excluded.tolist(), method=method)
+    seen: list[tuple[str, int, int]] = []
+    original = pipeline.SEARCH_CHUNK_ROWS
+    pipeline.SEARCH_CHUNK_ROWS = chunk
+    try:
+        parts = find_candidates(
+            index,
+            pop.newcomers,
+            exclude_pairs=excluded.tolist(),
+            method=method,
+            on_stage=lambda *report: seen.append(report),
+        )
+    finally:
+        pipeline.SEARCH_CHUNK_ROWS = original
+    for name in ("newcomer_rows", "mentor_rows", "scores", "pool_rows", "pool_scores"):
+        assert np.array_equal(getattr(parts, name), getattr(whole, name)), name
+    total = len(whole.newcomer_rows)
+    assert seen == [("candidates", done, total) for done in range(chunk, total, chunk)]
+
+
+def test_the_pruned_counts_are_those_of_every_part(monkeypatch: pytest.MonkeyPatch) -> None:
+    from matching import pipeline
+
+    pop = generate_population(3000, 2500, seed=11, with_display=False)
+    index = build_index(pop.mentors, Policy(k=10))
+    find_candidates(index, pop.newcomers, method="pruned")
+    whole = replace(index.tiles.counts)
+    monkeypatch.setattr(pipeline, "SEARCH_CHUNK_ROWS", 700)
+    find_candidates(index, pop.newcomers, method="pruned")
+    parts = index.tiles.counts
+    assert parts.rows == whole.rows and parts.row_tiles == whole.row_tiles
+    assert parts.warm_pairs + parts.later_pairs > 0

@@ -7,6 +7,7 @@ from sqlalchemy import func, select
 
 from app.models import Job, Match, MatchingRun
 from app.runs import service as runs_service
+from matching import pipeline
 from tests.conftest import CAOXIAN, JIANGSU, SHANDONG, newcomer_payload
 
 
@@ -158,8 +159,9 @@ def test_only_a_coordinator_of_the_scope_cancels(client, make_user, coordinator)
     assert client.get(r.json()["url"], headers=coordinator.headers).json()["status"] == "queued"
 
 
+@pytest.mark.parametrize("at", ["index", "candidates"], ids=["after-the-index", "between-search-parts"])
 def test_a_run_cancelled_while_it_computes_stops_and_writes_nothing(
-    client, db, seeded, coordinator, drain, monkeypatch
+    client, db, seeded, coordinator, drain, monkeypatch, at: str
 ):
     # Proposals of an earlier run stay as they were: the cancelled run supersedes nothing.
     first = client.post("/api/v1/matching-runs", json={"scope_code": SHANDONG}, headers=coordinator.headers)
@@ -168,21 +170,26 @@ def test_a_run_cancelled_while_it_computes_stops_and_writes_nothing(
     assert earlier > 0
     r = client.post("/api/v1/matching-runs", json={"scope_code": SHANDONG}, headers=coordinator.headers)
     run_id = r.json()["id"]
+    monkeypatch.setattr(pipeline, "SEARCH_CHUNK_ROWS", 5)  # the search reports (and may stop) every 5 rows
     real_propose = runs_service.propose
-    stages: list[str] = []
+    reports: list[tuple[str, int, int]] = []
 
     def propose_then_cancel(*args, on_stage, **kwargs):
-        def cancel_after_the_index(stage: str) -> None:
-            stages.append(stage)
-            if stage == "index":
+        def cancel_at_the_first(stage: str, done: int, total: int) -> None:
+            reports.append((stage, done, total))
+            if stage == at and len(reports) == (1 if at == "index" else 2):
                 assert _cancel(client, coordinator, run_id).status_code == 200
-            on_stage(stage)
+            on_stage(stage, done, total)
 
-        return real_propose(*args, on_stage=cancel_after_the_index, **kwargs)
+        return real_propose(*args, on_stage=cancel_at_the_first, **kwargs)
 
     monkeypatch.setattr(runs_service, "propose", propose_then_cancel)
     drain()
-    assert stages == ["index"]  # the run stopped at its checkpoint, before the candidates
+    # The run stopped at that checkpoint: no later part was searched.
+    if at == "index":
+        assert reports == [("index", 1, 1)]
+    else:
+        assert [r[:2] for r in reports] == [("index", 1), ("candidates", 5)] and reports[1][2] > 5
     db.expire_all()
     run = db.get(MatchingRun, run_id)
     job = db.scalar(select(Job).where(Job.kind == "matching_run", Job.ref_id == run_id))
@@ -202,6 +209,9 @@ def test_an_in_process_run_reports_its_stages(client, db, seeded, coordinator, d
         real_set(ctx, run_id, **values)
 
     monkeypatch.setattr(runs_service, "_set", record)
+    monkeypatch.setattr(pipeline, "SEARCH_CHUNK_ROWS", 5)
     client.post("/api/v1/matching-runs", json={"scope_code": SHANDONG}, headers=coordinator.headers)
     drain()
-    assert seen == sorted(seen) and {0.35, 0.55} <= set(seen)
+    # Started, loaded, the mentor index, each part of the search, the candidates, writing.
+    assert seen == sorted(seen) and {0.05, 0.3, 0.35, 0.55, 0.7} <= set(seen)
+    assert any(0.35 < p < 0.55 for p in seen)
