@@ -67,8 +67,9 @@ def list_runs(
 def cancel_run(run_id: IdPath, caller: CoordinatorUser, session: SessionDep) -> RunRead:
     """Stop a queued or running run: it writes no proposal, and an overlapping run may start at once.
 
-    A running run stops at its next checkpoint (between stages in one process, after a shard on a
-    cluster, whose other shards are cancelled). Cancelling a cancelled run returns it; a finished one is 409.
+    A running run stops at its next checkpoint (in one process after the mentor index and after each
+    part of the search; on a cluster after a shard, the other shards cancelled). Cancelling a cancelled
+    run returns it; a finished one is 409.
     """
     return RunRead.model_validate(service.cancel_run(session, caller, run_id))
 
