@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 from scipy.spatial import cKDTree
 
-from matching.exact import NEG, SLACK, RowSearch, band_of_cosine, full_linear
+from matching.exact import NEG, SLACK, RowSearch, band_of_cosine, exclusions_of, full_linear
 from matching.features import FeatureSpace
 from matching.pruning import CategoryTiles
 from matching.regions import LEVEL_DIVISOR, cos_of_distance, unit_vectors
@@ -359,8 +359,8 @@ class MentorIndex:
                 np.einsum("md,bd->bm", self.keys, q, out=s)
             parts = WORKERS if len(blk) >= SPLIT_MIN_ROWS else 1
             cuts = [len(blk) * i // parts for i in range(parts + 1)]
-            lo, hi = np.searchsorted(ex_local, [start, start + len(blk)])
-            args = (s, newcomers, blk, q, n_cat, ex_local[lo:hi] - start, ex_cols[lo:hi], pool, width)
+            excluded = exclusions_of(ex_local, ex_cols, start, start + len(blk))
+            args = (s, newcomers, blk, q, n_cat, *excluded, pool, width)
             outs = (out_pos[start : start + len(blk)], out_val[start : start + len(blk)])
             sliced = partial(self._dense_slice, *args, *outs, complete[start : start + len(blk)])
             map_parallel(lambda cut, run=sliced: run(*cut), list(pairwise(cuts)))
@@ -384,9 +384,8 @@ class MentorIndex:
         r1: int,
     ) -> None:
         """Mask rows r0:r1 of a score block and search them exactly (ex_local relative to the block)."""
-        lo, hi = np.searchsorted(ex_local, [r0, r1])
         sub = s[r0:r1]
-        self.mask_block(sub, newcomers, blk[r0:r1], ex_local[lo:hi] - r0, ex_cols[lo:hi], n_cat[r0:r1])
+        self.mask_block(sub, newcomers, blk[r0:r1], *exclusions_of(ex_local, ex_cols, r0, r1), n_cat[r0:r1])
         search = RowSearch(self, newcomers, blk[r0:r1], q[r0:r1], pool, width)
         # The exact top `pool` by retrieval value gives each row a first P-th best full score ...
         pos, val = topk_rows(sub, pool, self.groups)

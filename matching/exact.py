@@ -334,3 +334,12 @@ class RowSearch:
         ids = np.where(kept, index.mentors.ids[index.order[slots]], np.iinfo(np.int64).max)
         pos, val = select_pool(slots, value, score, ids, state.pool)
         return pos, val, complete
+
+
+def exclusions_of(
+    ex_local: np.ndarray, ex_cols: np.ndarray, start: int, stop: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The excluded pairs of rows start:stop, positions relative to start (ex_local sorted, as
+    matching.candidates.exclusion_arrays returns it): what a search over a block of rows takes."""
+    lo, hi = np.searchsorted(ex_local, (start, stop))
+    return ex_local[lo:hi] - start, ex_cols[lo:hi]

@@ -12,6 +12,7 @@ from matching.ann import retrieve_ann
 from matching.assign import assign
 from matching.candidates import Candidates, MentorIndex, exclusion_arrays
 from matching.decompose import Mapper, serial_map
+from matching.exact import exclusions_of
 from matching.features import FeatureSpace, pair_features
 from matching.proposals import ProposalSet, empty_like
 from matching.pruning import TileCounts
@@ -94,20 +95,16 @@ def _exact_in_parts(
 ) -> tuple[np.ndarray, np.ndarray]:
     """The exact pools of rows, SEARCH_CHUNK_ROWS at a time, with on_stage after each part.
 
-    ex_local is sorted (positions in rows), so each part's excluded pairs are one slice of it. The
-    pruned search's counts (index.tiles.counts, which the bench reports) are those of all the parts.
+    Each part's excluded pairs are one slice of the sorted ex_local (exclusions_of). The pruned search's
+    counts (index.tiles.counts, which the bench reports) are those of all the parts.
     """
     parts: list[tuple[np.ndarray, np.ndarray]] = []
     searched = TileCounts()
     for start in range(0, max(len(rows), 1), SEARCH_CHUNK_ROWS):
         stop = min(start + SEARCH_CHUNK_ROWS, len(rows))
-        lo, hi = np.searchsorted(ex_local, (start, stop))
         text = None if text_rows is None else text_rows[start:stop]
-        parts.append(
-            index.retrieve_exact(
-                newcomers, rows[start:stop], text, ex_local[lo:hi] - start, ex_cols[lo:hi], prune=prune
-            )
-        )
+        excluded = exclusions_of(ex_local, ex_cols, start, stop)
+        parts.append(index.retrieve_exact(newcomers, rows[start:stop], text, *excluded, prune=prune))
         if prune:
             searched.merge(index.tiles.counts)
         if on_stage is not None and stop < len(rows):

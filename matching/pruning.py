@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from matching.exact import NEG, BandCaps, RowSearch
+from matching.exact import NEG, BandCaps, RowSearch, exclusions_of
 from matching.threads import WORKERS, map_parallel
 from matching.types import NewcomerTable
 
@@ -160,12 +160,10 @@ class CategoryTiles:
 
         def run(start: int) -> TileCounts:
             blk = rows[start : start + step]
-            lo, hi = np.searchsorted(ex_local, [start, start + len(blk)])
             text = None if n_text is None else n_text[start : start + step]
             counts = TileCounts()
-            found = self._search_block(
-                index, newcomers, blk, text, ex_local[lo:hi] - start, ex_cols[lo:hi], pool, width, counts
-            )
+            excluded = exclusions_of(ex_local, ex_cols, start, start + len(blk))
+            found = self._search_block(index, newcomers, blk, text, *excluded, pool, width, counts)
             end = start + len(blk)
             out_pos[start:end], out_val[start:end], complete[start:end] = found
             return counts

@@ -15,6 +15,7 @@ from typing import Protocol
 import numpy as np
 
 from matching.candidates import NEG, Candidates, MentorIndex, category_bits, exclusion_arrays, in_pool_order
+from matching.exact import exclusions_of
 from matching.regions import LEVEL_DIVISOR, cos_of_distance, unit_vectors
 from matching.rerank import column, rerank_features
 from matching.types import NewcomerTable
@@ -79,15 +80,13 @@ def add_nearest(
     step = index.policy.block_rows
     for start in range(0, len(rows), step):
         stop = min(start + step, len(rows))
-        lo, hi = np.searchsorted(ex_local, [start, stop])
         added[start:stop] = _nearest_allowed(
             index,
             newcomers,
             rows[start:stop],
             held[start:stop],
             n_near,
-            ex_local[lo:hi] - start,
-            ex_cols[lo:hi],
+            *exclusions_of(ex_local, ex_cols, start, stop),
         )
     mentor_rows = np.hstack([pool.mentor_rows, np.where(added >= 0, index.order[np.maximum(added, 0)], -1)])
     # The default score of an added pair is not known here; the re-ranker scores every pooled pair.
