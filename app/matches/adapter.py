@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from app.access.regions import under
@@ -21,6 +21,13 @@ if TYPE_CHECKING:
 # Pairs a coordinator or a party has already turned down are never proposed again.
 EXCLUDING_STATUSES = (MatchStatus.REJECTED, MatchStatus.DECLINED)
 APPROVED_STATUSES = (MatchStatus.APPROVED, MatchStatus.ACTIVE, MatchStatus.COMPLETED)
+# Who a run may propose: a mentor still taking newcomers, a newcomer still in the run's scope.
+OPEN_MENTOR = Mentor.is_active.is_(True) & (Mentor.capacity_used < Mentor.capacity)
+
+
+def newcomers_in(scope_code: str) -> ColumnElement[bool]:
+    """Active newcomers located under a region code."""
+    return Newcomer.is_active.is_(True) & under(Newcomer.region_code, scope_code)
 
 
 def policy_of(params: RunCreate) -> Policy:
@@ -102,13 +109,7 @@ def mentor_records(session: Session, mentors: list[Mentor]) -> list[dict[str, An
 
 def load_mentors(session: Session) -> MentorTable:
     """Every active mentor with a seat left, anywhere: the point is to look beyond the county."""
-    rows = list(
-        session.scalars(
-            select(Mentor)
-            .where(Mentor.is_active.is_(True), Mentor.capacity_used < Mentor.capacity)
-            .order_by(Mentor.id)
-        )
-    )
+    rows = list(session.scalars(select(Mentor).where(OPEN_MENTOR).order_by(Mentor.id)))
     return MentorTable.from_records(mentor_records(session, rows))
 
 
@@ -158,13 +159,7 @@ def newcomer_records(session: Session, newcomers: list[Newcomer]) -> list[dict[s
 
 def load_newcomers(session: Session, scope_code: str) -> NewcomerTable:
     """Active newcomers located under a region code."""
-    rows = list(
-        session.scalars(
-            select(Newcomer)
-            .where(Newcomer.is_active.is_(True), under(Newcomer.region_code, scope_code))
-            .order_by(Newcomer.id)
-        )
-    )
+    rows = list(session.scalars(select(Newcomer).where(newcomers_in(scope_code)).order_by(Newcomer.id)))
     return NewcomerTable.from_records(newcomer_records(session, rows))
 
 
@@ -174,6 +169,61 @@ def excluded_pairs(session: Session, newcomer_ids: list[int]) -> list[tuple[int,
     if len(newcomer_ids) < 30_000:
         stmt = stmt.where(Match.newcomer_id.in_(newcomer_ids))
     return [(int(a), int(b)) for a, b in session.execute(stmt)]
+
+
+def still_open(session: Session, scope_code: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The proposal rows a run may still write, judged on the tables as they are now.
+
+    A run reads its tables when it starts and writes minutes later; meanwhile coordinators decide and
+    profiles change. A row is dropped if its pair was rejected or declined since, if its newcomer took
+    a mentor, left the scope or was deactivated, if its mentor was deactivated, or if either party
+    moved to another county (the separation held for the counties the model saw). A mentor keeps at
+    most the seats it has left now, its best-scored rows first. Run it in the writing transaction after
+    the scope's pending proposals are superseded: that UPDATE waits for decisions in flight on them.
+    """
+    in_scope = select(Newcomer.id).where(newcomers_in(scope_code))
+    newcomer_county = {
+        nid: county
+        for nid, county in session.execute(
+            select(Newcomer.id, Newcomer.county_code).where(newcomers_in(scope_code))
+        )
+    }
+    seated = set(
+        session.scalars(
+            select(Match.newcomer_id).where(Match.status.in_(SEAT_HOLDING), Match.newcomer_id.in_(in_scope))
+        )
+    )
+    turned_down = {
+        (nid, mid)
+        for nid, mid in session.execute(
+            select(Match.newcomer_id, Match.mentor_id).where(
+                Match.status.in_(EXCLUDING_STATUSES), Match.newcomer_id.in_(in_scope)
+            )
+        )
+    }
+    mentors = {
+        mid: (county, seats)
+        for mid, county, seats in session.execute(
+            select(Mentor.id, Mentor.county_code, Mentor.capacity - Mentor.capacity_used).where(OPEN_MENTOR)
+        )
+    }
+    kept, seats_used = [], dict.fromkeys(mentors, 0)
+    for i in sorted(range(len(rows)), key=lambda i: -rows[i]["score"]):
+        row = rows[i]
+        nid, mid = row["newcomer_id"], row["mentor_id"]
+        mentor = mentors.get(mid)
+        if (
+            mentor is None
+            or mentor[0] != row["mentor_county_code"]
+            or newcomer_county.get(nid) != row["newcomer_county_code"]
+            or nid in seated
+            or (nid, mid) in turned_down
+            or seats_used[mid] >= mentor[1]
+        ):
+            continue
+        seats_used[mid] += 1
+        kept.append(i)
+    return [rows[i] for i in sorted(kept)]
 
 
 def proposal_rows(

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import insert, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
@@ -22,7 +22,7 @@ from sqlalchemy.orm.util import identity_key
 
 from app.db import utcnow
 from app.errors import Conflict, PreconditionFailed
-from app.models import Match, MatchTransition, Mentor
+from app.models import Match, MatchTransition, Mentor, Newcomer
 from app.models.matches import SEAT_HOLDING, MatchStatus
 from app.outcomes.service import record_baseline, record_end
 
@@ -51,18 +51,57 @@ def check_allowed(from_status: str, to_status: str) -> None:
         )
 
 
-def _take_seat(session: Session, mentor_id: int) -> None:
+def _take_seat(session: Session, match: Match) -> None:
+    """Take the mentor's seat for an approval, if both parties are still as the proposal saw them.
+
+    A proposal was made for two active profiles in two counties the run kept apart; a deactivation or a
+    move since then makes it one the model would not have made (409, and the coordinator runs again).
+    """
+    newcomer = session.execute(
+        select(Newcomer.is_active, Newcomer.county_code).where(Newcomer.id == match.newcomer_id)
+    ).one()
+    if not newcomer.is_active:
+        raise Conflict(
+            code="newcomer_inactive", detail=("该新农人已停用，不能再结对", "this newcomer was deactivated")
+        )
+    if newcomer.county_code != match.newcomer_county_code:
+        raise _moved("新农人", "newcomer")
     # One statement: the row lock makes concurrent approvals queue, and each re-checks the bound.
     taken = session.execute(
         update(Mentor)
-        .where(Mentor.id == mentor_id, Mentor.capacity_used < Mentor.capacity, Mentor.is_active.is_(True))
+        .where(
+            Mentor.id == match.mentor_id,
+            Mentor.capacity_used < Mentor.capacity,
+            Mentor.is_active.is_(True),
+            Mentor.county_code == match.mentor_county_code,
+        )
         .values(capacity_used=Mentor.capacity_used + 1, version=Mentor.version + 1)
         .execution_options(synchronize_session=False)
     ).rowcount
-    if taken != 1:
+    if taken == 1:
+        return
+    mentor = session.execute(
+        select(Mentor.is_active, Mentor.county_code).where(Mentor.id == match.mentor_id)
+    ).one()
+    if not mentor.is_active:
         raise Conflict(
-            code="mentor_capacity_full", detail=("该导师的带徒名额已满", "this mentor has no seat left")
+            code="mentor_inactive", detail=("该导师已停用，不能再结对", "this mentor was deactivated")
         )
+    if mentor.county_code != match.mentor_county_code:
+        raise _moved("导师", "mentor")
+    raise Conflict(
+        code="mentor_capacity_full", detail=("该导师的带徒名额已满", "this mentor has no seat left")
+    )
+
+
+def _moved(zh: str, en: str) -> Conflict:
+    return Conflict(
+        code="party_moved",
+        detail=(
+            f"提议生成后{zh}迁到了别的县，请重新运行匹配",
+            f"the {en} moved to another county after this proposal was made; run matching again",
+        ),
+    )
 
 
 def _release_seat(session: Session, mentor_id: int) -> None:
@@ -106,7 +145,7 @@ def transition(
         # A savepoint, so a refused seat leaves the caller's transaction usable (PostgreSQL aborts otherwise).
         with session.begin_nested():
             if holds_after and not holds_before:
-                _take_seat(session, match.mentor_id)
+                _take_seat(session, match)
             elif holds_before and not holds_after:
                 _release_seat(session, match.mentor_id)
             match.status = to_status

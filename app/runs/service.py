@@ -183,6 +183,8 @@ def execute_run(ctx: JobContext) -> None:
         with ctx.sessions.begin() as s:
             ctx.hold_lease(s)
             superseded = supersede_proposed(s, scope)
+            proposed = len(rows)
+            rows = adapter.still_open(s, scope, rows)
             for i in range(0, len(rows), _CHUNK):
                 s.execute(insert(Match), rows[i : i + _CHUNK])
             s.execute(
@@ -198,6 +200,8 @@ def execute_run(ctx: JobContext) -> None:
                         "newcomers": len(newcomers),
                         "proposals": len(rows),
                         "superseded": superseded,
+                        # Decided or changed while the run computed (adapter.still_open).
+                        "dropped_stale": proposed - len(rows),
                         "excluded_pairs": len(excluded),
                         **({"cluster_workers": cluster["workers"]} if cluster else {}),
                     },

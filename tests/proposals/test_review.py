@@ -153,6 +153,38 @@ class TestApprove:
         r = _approve(client, coordinator.headers, b.id)
         assert r.status_code == 409 and r.json()["code"] == "mentor_capacity_full"
 
+    @pytest.mark.parametrize(
+        ("change", "code"),
+        [
+            ("newcomer_deactivated", "newcomer_inactive"),
+            ("mentor_deactivated", "mentor_inactive"),
+            ("newcomer_moved", "party_moved"),
+            ("mentor_moved", "party_moved"),
+        ],
+    )
+    def test_a_party_changed_since_the_proposal_is_409(
+        self, client, db, make_profiles, propose_pair, coordinator, change: str, code: str
+    ):
+        make_mentor, make_newcomer = make_profiles
+        mentor, _ = make_mentor(capacity=2)
+        newcomer, _ = make_newcomer()
+        match = propose_pair(mentor, newcomer)
+        mentor_row, newcomer_row = db.get(Mentor, mentor.id), db.get(Newcomer, newcomer.id)
+        side, other = (
+            (newcomer_row, mentor_row) if change.startswith("newcomer") else (mentor_row, newcomer_row)
+        )
+        if change.endswith("deactivated"):
+            side.is_active = False
+        else:  # into the other party's county: the separation the run kept no longer holds
+            side.county_code = side.region_code = other.county_code
+        db.commit()
+        r = _approve(client, coordinator.headers, match.id)
+        assert r.status_code == 409 and r.json()["code"] == code, r.text
+        assert r.json()["detail"]
+        db.expire_all()
+        assert db.get(Match, match.id).status == "proposed"
+        assert db.get(Mentor, mentor.id).capacity_used == 0
+
     def test_newcomer_with_a_mentor_is_409(self, client, db, make_profiles, propose_pair, coordinator):
         make_mentor, make_newcomer = make_profiles
         newcomer, _ = make_newcomer()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from app.models import Job, Match, MatchingRun
+from app.models import Job, Match, MatchingRun, Mentor, Newcomer
 from app.runs import service as runs_service
 from matching import pipeline
 from tests.conftest import CAOXIAN, JIANGSU, SHANDONG, newcomer_payload
@@ -215,3 +215,66 @@ def test_an_in_process_run_reports_its_stages(client, db, seeded, coordinator, d
     # Started, loaded, the mentor index, each part of the search, the candidates, writing.
     assert seen == sorted(seen) and {0.05, 0.3, 0.35, 0.55, 0.7} <= set(seen)
     assert any(0.35 < p < 0.55 for p in seen)
+
+
+# ---------------------------------------------------------------- decisions made while a run computes
+
+
+def _decide(client, user, match_id: int, verb: str, body: dict) -> None:
+    etag = client.get(f"/api/v1/proposals/{match_id}", headers=user.headers).headers["etag"]
+    r = client.post(
+        f"/api/v1/proposals/{match_id}/{verb}", json=body, headers={**user.headers, "If-Match": etag}
+    )
+    assert r.status_code == 200, r.text
+
+
+def test_a_run_does_not_undo_what_changed_while_it_computed(
+    client, db, seeded, coordinator, drain, monkeypatch
+):
+    """A pair rejected, a newcomer approved or deactivated, a mentor moved mid-run: the write honours them."""
+    first = client.post("/api/v1/matching-runs", json={"scope_code": SHANDONG}, headers=coordinator.headers)
+    drain()
+    pending = list(
+        db.scalars(select(Match).where(Match.run_id == first.json()["id"]).order_by(Match.score.desc()))
+    )
+    assert len(pending) >= 4
+    rejected, approved, deactivated, moved = pending[:4]
+    rejected_pair = (rejected.newcomer_id, rejected.mentor_id)
+    approved_newcomer, gone_newcomer, moved_mentor = (
+        approved.newcomer_id,
+        deactivated.newcomer_id,
+        moved.mentor_id,
+    )
+    r = client.post("/api/v1/matching-runs", json={"scope_code": SHANDONG}, headers=coordinator.headers)
+    run_id = r.json()["id"]
+    real_propose = runs_service.propose
+
+    def propose_while_deciding(*args, on_stage, **kwargs):
+        # The run has loaded its tables; the coordinator and an admin act before it writes.
+        _decide(client, coordinator, rejected.id, "reject", {"reason_code": "same_market"})
+        _decide(client, coordinator, approved.id, "approve", {})
+        gone = db.get(Newcomer, gone_newcomer)
+        gone.is_active = False
+        # Into its newcomer's county: the separation the model saw no longer holds.
+        mentor = db.get(Mentor, moved_mentor)
+        mentor.county_code = mentor.region_code = db.get(Newcomer, moved.newcomer_id).county_code
+        db.commit()
+        return real_propose(*args, on_stage=on_stage, **kwargs)
+
+    monkeypatch.setattr(runs_service, "propose", propose_while_deciding)
+    drain()
+    db.expire_all()
+    run = db.get(MatchingRun, run_id)
+    assert run.status == "done"
+    new = list(db.scalars(select(Match).where(Match.run_id == run_id)))
+    pairs = {(m.newcomer_id, m.mentor_id) for m in new}
+    newcomers = {m.newcomer_id for m in new}
+    assert rejected_pair not in pairs
+    assert approved_newcomer not in newcomers and gone_newcomer not in newcomers
+    assert moved_mentor not in {m.mentor_id for m in new}
+    # The model proposed them again (same tables, same model); the write dropped them.
+    assert run.counts["dropped_stale"] >= 3 and run.counts["proposals"] == len(new)
+    # No mentor is proposed beyond the seats it has left now.
+    for mentor_id in {m.mentor_id for m in new}:
+        mentor = db.get(Mentor, mentor_id)
+        assert sum(m.mentor_id == mentor_id for m in new) <= mentor.capacity - mentor.capacity_used
