@@ -133,6 +133,8 @@ def test_a_killed_worker_reruns_its_shard_without_duplicates(
 def test_every_worker_killed_during_the_last_shard_costs_nothing_but_time(
     client: Client, pop: SyntheticPopulation, tmp_path: Path
 ) -> None:
+    # Last in the module on purpose: it leaves the cluster with whatever workers the nannies bring back
+    # (waiting for both once timed out on a loaded machine, after the run itself had passed).
     # Every copy of the scattered index dies with them: the driver scatters it again to the nannies'
     # fresh workers and resubmits what waited for it.
     local = propose(pop.mentors, pop.newcomers, POLICY, seed=6)
@@ -164,7 +166,6 @@ def test_every_worker_killed_during_the_last_shard_costs_nothing_but_time(
     finally:
         (tmp_path / "go").touch()
         thread.join(600)
-    client.wait_for_workers(2, timeout=300)  # the nannies' new workers, for the tests after this one
     assert not thread.is_alive() and "error" not in out, out.get("error")
     remote: ProposalSet = out["proposals"]
     assert_same(local, remote)
