@@ -11,3 +11,11 @@ FORMULA_START: Final = ("=", "+", "-", "@", "\t", "\r")
 def neutralise(value: Any) -> Any:
     """A text cell that starts like a formula gets a leading apostrophe (CSV injection); others pass."""
     return "'" + value if isinstance(value, str) and value.startswith(FORMULA_START) else value
+
+
+def restore(value: str) -> str:
+    """`neutralise` undone: a roster fixed in errors.csv and uploaded again reads as it was written.
+
+    Only an apostrophe before a formula start is ours; any other leading apostrophe is data.
+    """
+    return value[1:] if value.startswith("'") and value[1:].startswith(FORMULA_START) else value

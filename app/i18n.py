@@ -89,6 +89,8 @@ TITLES: dict[str, tuple[str, str]] = {
     "invalid_date_range": ("起止日期不正确", "Invalid date range"),
     "period_not_over": ("评选期尚未结束", "Period not over"),
     "repeated_query_parameter": ("查询参数重复", "Repeated query parameter"),
+    "unknown_form_field": ("未知的表单字段", "Unknown form field"),
+    "repeated_form_field": ("表单字段重复", "Repeated form field"),
     "region_required": ("请指定地区", "Name the region"),
     "honour_not_proposed": ("该荣誉已处理", "This honour was already decided"),
     "honour_revoked": ("该荣誉已撤销", "This honour is already revoked"),

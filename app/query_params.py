@@ -205,3 +205,32 @@ def _closed_values(annotation: Any) -> set[str]:
     if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
         return {str(m.value) for m in annotation}
     return set()
+
+
+async def check_form(request: Request) -> None:
+    """422 for a form field the route does not declare, or one given twice (the framework keeps the last).
+
+    A misspelt `dryrun=true` was ignored, and the upload it was meant to preview was applied.
+    """
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute):
+        return
+    declared = {p.alias for p in route.dependant.body_params}
+    form = await request.form()  # parsed once: the framework reads the same cached form
+    unknown = sorted({name for name in form if name not in declared})
+    if unknown:
+        names = ", ".join(unknown[:MAX_LISTED])
+        raise Unprocessable(
+            code="unknown_form_field",
+            detail=(f"未知的表单字段：{names}", f"unknown form field: {names}"),
+            unknown=unknown[:MAX_LISTED],
+            accepted=sorted(declared),
+        )
+    repeated = sorted({name for name in form if len(form.getlist(name)) > 1})
+    if repeated:
+        names = ", ".join(repeated)
+        raise Unprocessable(
+            code="repeated_form_field",
+            detail=(f"表单字段只能出现一次：{names}", f"form field given more than once: {names}"),
+            repeated=repeated,
+        )

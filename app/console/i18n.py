@@ -74,6 +74,10 @@ WORDS: dict[str, tuple[str, str]] = {
     "reason_code": ("拒绝原因", "Reason"),
     "next": ("下一条", "Next"),
     "shortcuts": ("快捷键：A 批准 · R 拒绝 · N 下一条", "Shortcuts: A approve · R reject · N next"),
+    "commitment_required": (
+        "至少保留一项资源分享承诺（填写说明）；不想改动建议时请保留原文。",
+        "Keep at least one commitment (with a description); leave the suggestions as they are to keep them.",
+    ),
     "decided_elsewhere": (
         "这条推荐已被他人处理（或已变更），未做任何修改。当前状态：",
         "Someone else decided this proposal first (or it changed); nothing was changed. Its status now: ",

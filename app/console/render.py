@@ -12,6 +12,7 @@ from starlette.responses import HTMLResponse
 from app.access import STAFF_ROLES, Caller, Role
 from app.access.roles import IMPORTER_ROLES, REVIEWER_ROLES
 from app.console.i18n import console_language, word
+from app.i18n import title_for
 from matching import vocab
 
 HERE = Path(__file__).parent
@@ -117,6 +118,8 @@ def page(
             "lang": lang,
             "t": t,
             "label": label,
+            # A problem code (invalid_credentials, login_throttled...) in the page's language.
+            "error_title": lambda code: title_for(code, 400, lang),
             "caller": caller,
             "nav": nav,
             "csrf_token": _csrf_token(request),

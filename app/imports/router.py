@@ -6,7 +6,7 @@ import hashlib
 import json
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, Query, Request, UploadFile, status
+from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile, status
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from app.deps import OfficeUser, SessionDep, SettingsDep
@@ -27,6 +27,7 @@ from app.imports.schemas import (
 from app.models.imports import ImportStatus
 from app.openapi import problems
 from app.pagination import CursorQuery, LimitQuery
+from app.query_params import check_form
 from app.schemas import IdPath, NoNulStr, Page
 
 router = APIRouter(prefix="/api/v1", tags=["imports"])
@@ -59,6 +60,7 @@ TownshipForm = Annotated[
 )
 def create_import(
     caller: OfficeUser,
+    _form: Annotated[None, Depends(check_form)],
     session: SessionDep,
     settings: SettingsDep,
     file: Annotated[

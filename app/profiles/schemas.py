@@ -15,6 +15,9 @@ from app.models import Mentor, Newcomer
 from app.schemas import Input, Output, PhoneStr, RegionCodeStr
 from matching import vocab
 
+# One bound for the API and the roster import (app/imports/validate/rows.py).
+MAX_EMPLOYEES = 1_000_000
+
 # The closed vocabularies live in matching.vocab; these aliases make them request-validating types.
 ResourceType = Literal[vocab.RESOURCE_TYPES]  # type: ignore[valid-type]
 Channel = Literal[vocab.CHANNELS]  # type: ignore[valid-type]
@@ -124,7 +127,7 @@ class MentorFields(Input):
     """Annual sales band in 10,000 CNY: lt10, 10-50, 50-100, 100-500, 500-1000, ge1000"""
     orders_per_month: int | None = Field(default=None, ge=0, le=10_000_000)
     """Typical online orders a month"""
-    employees: int | None = Field(default=None, ge=0, le=1_000_000)
+    employees: int | None = Field(default=None, ge=0, le=MAX_EMPLOYEES)
     """People employed"""
     resources_offered: list[ResourceOffer] = Field(min_length=1, max_length=4)
     """What the mentor shares: one entry per resource type"""
@@ -181,7 +184,7 @@ class MentorUpdate(Input):
     """Annual sales band in 10,000 CNY: lt10, 10-50, 50-100, 100-500, 500-1000, ge1000"""
     orders_per_month: int | None = Field(default=None, ge=0, le=10_000_000)
     """Typical online orders a month"""
-    employees: int | None = Field(default=None, ge=0, le=1_000_000)
+    employees: int | None = Field(default=None, ge=0, le=MAX_EMPLOYEES)
     """People employed"""
     resources_offered: list[ResourceOffer] | None = Field(default=None, min_length=1, max_length=4)
     """What the mentor shares: one entry per resource type"""

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
-from app.models import MatchingRun
-from tests.conftest import JIANGSU, ZHAXIA
+from app.models import Match, MatchingRun
+from tests.conftest import JIANGSU, SHANDONG, ZHAXIA
 from tests.console.helpers import csrf_token, sign_in
 
 
@@ -330,3 +330,44 @@ def test_cancelling_a_finished_run_is_answered_on_its_page(client, make_user, dr
     elsewhere = make_user("coordinator", "37")
     other_token = sign_in(client, elsewhere.username)
     assert client.post(f"{url}/cancel", data={"csrftoken": other_token}).status_code == 404
+
+
+def test_a_failed_sign_in_says_why_in_words(client, make_user):
+    # The page showed the bare code (invalid_credentials) in either language.
+    user = make_user("coordinator", JIANGSU)
+    r = client.post(
+        "/console/login",
+        data={"csrftoken": csrf_token(client), "username": user.username, "password": "wrong password!"},
+    )
+    assert "用户名或密码错误" in r.text and "invalid_credentials" not in r.text
+    client.get("/console/lang/en?next=/console/login")
+    r = client.post(
+        "/console/login",
+        data={"csrftoken": csrf_token(client), "username": user.username, "password": "wrong password!"},
+    )
+    assert "Invalid username or password" in r.text and "invalid_credentials" not in r.text
+
+
+def test_approving_with_every_commitment_cleared_asks_for_one(client, db, make_user, pair):
+    # Clearing them all used to approve with all the suggestions kept, the opposite of what was asked.
+    user = make_user("coordinator", SHANDONG)
+    sign_in(client, user.username)
+    url = f"/console/proposals/{pair.match_id}"
+    token = csrf_token(client, url)
+    form = {
+        "csrftoken": token,
+        "version": "1",
+        "resource_type": "logistics",
+        "area": "after_sales_follow_up",
+        "description": "  ",
+        "cadence_days": "14",
+    }
+    r = client.post(f"{url}/approve", data=form)
+    assert r.status_code == 422 and "至少保留一项资源分享承诺" in r.text
+    db.expire_all()
+    assert db.get(Match, pair.match_id).status == "proposed"
+    form["description"] = "每月一次物流对接"
+    assert client.post(f"{url}/approve", data=form).status_code == 200
+    db.expire_all()
+    match = db.get(Match, pair.match_id)
+    assert match.status == "approved" and match.suggested_commitments[0]["description"] == "每月一次物流对接"

@@ -124,6 +124,24 @@ class TestCreate:
         r = client.post("/api/v1/imports", data={"dry_run": "true"}, headers=office.headers)
         assert r.status_code == 422
 
+    @pytest.mark.parametrize("field", ["dryrun", "on_eror", "role"])
+    def test_an_unknown_form_field_is_422_and_nothing_is_imported(self, client, office, db, field):
+        # A misspelt dry_run was ignored, and the upload meant as a preview was applied.
+        r = upload(client, office, roster([api_row(1)]), **{field: "true"})
+        assert r.status_code == 422 and r.json()["code"] == "unknown_form_field", r.text
+        assert r.json()["unknown"] == [field] and "dry_run" in r.json()["accepted"]
+        assert db.scalar(select(func.count()).select_from(RosterImport)) == 0
+
+    def test_a_repeated_form_field_is_422(self, client, office, db):
+        r = client.post(
+            "/api/v1/imports",
+            files={"file": ("roster.csv", roster([api_row(1)]), "text/csv")},
+            data={"dry_run": ["true", "false"]},
+            headers=office.headers,
+        )
+        assert r.status_code == 422 and r.json()["code"] == "repeated_form_field", r.text
+        assert db.scalar(select(func.count()).select_from(RosterImport)) == 0
+
 
 class TestVisibility:
     def test_other_township_import_is_404_everywhere(self, client, office, make_user, run_jobs):
@@ -284,6 +302,23 @@ class TestReports:
         assert table[2][table[0].index("类型")] == "'@SUM(A1)"
         english = client.get(status["errors_csv_url"], headers={**office.headers, "Accept-Language": "en"})
         assert english.content[3:].decode().splitlines()[0].endswith(",reason")
+
+    def test_errors_csv_fixed_and_uploaded_again_imports_as_written(self, client, office, run_jobs, db):
+        # The export's apostrophe before "+86 ..." and "-R1" came back as data: phone_invalid, a new key.
+        bad = api_row(1, external_id="-R1", phone="+86 139-1234-5678", products="不存在的产品")
+        status = imported(client, office, run_jobs, roster([bad]))
+        assert status["counts"]["rejected"] == 1
+        exported = client.get(status["errors_csv_url"], headers=office.headers).content
+        table = list(csv.reader(io.StringIO(exported[3:].decode("utf-8"))))
+        header, row = table[0], table[1]
+        assert row[header.index("手机号")] == "'+86 139-1234-5678" and row[header.index("外部编号")] == "'-R1"
+        row[header.index("主营产品")] = "花木"
+        fixed = io.StringIO()
+        csv.writer(fixed).writerows([header, row])
+        again = imported(client, office, run_jobs, fixed.getvalue().encode("utf-8-sig"))
+        assert again["counts"]["created"] == 1, again
+        mentor = db.scalar(select(Mentor).where(Mentor.external_id == "-R1"))
+        assert mentor is not None and mentor.phone == "13912345678"
 
     def test_errors_csv_keeps_the_offices_own_header_text(self, client, office, run_jobs):
         header = [

@@ -282,3 +282,21 @@ def test_validation_is_pure_and_repeatable(office: str | None) -> None:
         "office_township": office,
     }
     assert validate_row(2, BASE, **kwargs) == validate_row(2, dict(BASE), **kwargs)
+
+
+@pytest.mark.parametrize(("column", "limit"), [("external_id", 64), ("name", 128), ("contact_name", 64)])
+def test_a_value_longer_than_its_column_is_refused_not_cut(
+    validate_kwargs: dict[str, Any], column: str, limit: int
+) -> None:
+    # Cut when stored, two ids alike up to the cut were one seller (one overwrote the other).
+    assert ok({**BASE, column: "甲" * limit}, **validate_kwargs)
+    found = issues({**BASE, column: "甲" * (limit + 1)}, **validate_kwargs)
+    assert [(i.column, i.code, i.severity) for i in found] == [(column, "value_too_long", "error")]
+
+
+@pytest.mark.parametrize("employees", ["1000001", "30000000000", "99999999999999999999"])
+def test_employees_beyond_the_bound_are_refused(validate_kwargs: dict[str, Any], employees: str) -> None:
+    # A 20-digit number passed the dry run and then overflowed the integer column when applied.
+    assert ok({**BASE, "employees": "1000000"}, **validate_kwargs).employees == 1_000_000
+    found = issues({**BASE, "employees": employees}, **validate_kwargs)
+    assert [(i.column, i.code) for i in found] == [("employees", "employees_invalid")]

@@ -11,6 +11,7 @@ from starlette.responses import RedirectResponse, Response
 
 from app.access import Caller
 from app.console.forms import QueueFilter
+from app.console.i18n import console_language, word
 from app.console.render import page
 from app.console.session import CoordinatorPage
 from app.deps import SessionDep as Db
@@ -168,16 +169,17 @@ def approve(
 ) -> Response:
     """Approve with the commitments as edited; a stale version says who was first instead of failing."""
     fields = zip(resource_type or [], area or [], description or [], cadence_days or [], strict=False)
+    kept = [
+        {"resource_type": r, "area": a, "description": d, "cadence_days": c}
+        for r, a, d, c in fields
+        if d.strip()
+    ]
+    if resource_type and not kept:
+        # Every description cleared: approving would have kept all the suggestions instead.
+        message = word("commitment_required", console_language(request))
+        return _proposal_page(request, db, caller, proposal_id, f, error=message, status_code=422)
     try:
-        body = ApproveRequest(
-            commitments=[
-                {"resource_type": r, "area": a, "description": d, "cadence_days": c}
-                for r, a, d, c in fields
-                if d.strip()
-            ]
-            or None,
-            note=note or None,
-        )
+        body = ApproveRequest(commitments=kept or None, note=note or None)
     except ValidationError as exc:
         msg = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         return _proposal_page(request, db, caller, proposal_id, f, error=msg, status_code=422)

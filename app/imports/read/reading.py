@@ -17,6 +17,7 @@ import tempfile
 from collections.abc import Iterator
 from typing import IO, BinaryIO, Final, NamedTuple
 
+from app.cells import restore
 from app.imports.read.decoding import (
     DecodedLines,
     FileFormat,
@@ -225,6 +226,8 @@ class RosterReader:
         error_cells = self.error_cells
         for row_number, cells in self._physical:
             mapped = self.header.apply(cells)
+            if any(value.startswith("'") for value in mapped.values()):
+                mapped = {name: restore(value) for name, value in mapped.items()}
             formulas = formula_cells.get(row_number)
             fields = (
                 frozenset(columns[c - 1] for c in formulas if c - 1 in columns) if formulas else frozenset()

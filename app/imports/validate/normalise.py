@@ -400,18 +400,20 @@ def _number_text(raw: str) -> str:
     return _THOUSANDS_RE.sub("", _APPROX_RE.sub("", fold(raw)))
 
 
-def parse_whole_number(raw: str, *, field_zh: str, field_en: str, code: str, units: str = "") -> int:
-    """A non-negative whole number such as "12", "12人", "约12", "12.0" (Excel); else CellError."""
+def parse_whole_number(
+    raw: str, *, field_zh: str, field_en: str, code: str, units: str = "", maximum: int
+) -> int:
+    """A whole number 0..maximum such as "12", "12人", "约12", "12.0" (Excel); else CellError."""
     text = _number_text(raw)
     for unit in units:
         text = text.removesuffix(unit).strip()
     text = text.removesuffix("多").removesuffix("余").strip()
-    if _NUMBER_RE.fullmatch(text) and float(text).is_integer():
+    if _NUMBER_RE.fullmatch(text) and float(text).is_integer() and int(float(text)) <= maximum:
         return int(float(text))
     raise CellError(
         code,
-        f"{field_zh}“{raw.strip()}”应为非负整数。",
-        f'{field_en} "{raw.strip()}" must be a non-negative whole number.',
+        f"{field_zh}“{raw.strip()}”应为 0-{maximum} 的整数。",
+        f'{field_en} "{raw.strip()}" must be a whole number from 0 to {maximum}.',
     )
 
 
@@ -502,7 +504,12 @@ def normalise_capacity(raw: str) -> int:
         return DEFAULT_CAPACITY
     try:
         value = parse_whole_number(
-            raw, field_zh="可带徒人数", field_en="Capacity", code="capacity_invalid", units="人个名"
+            raw,
+            field_zh="可带徒人数",
+            field_en="Capacity",
+            code="capacity_invalid",
+            units="人个名",
+            maximum=MAX_CAPACITY,
         )
     except CellError:
         value = -1

@@ -35,8 +35,14 @@ from app.imports.validate.normalise import (
     split_honours,
 )
 from app.imports.validate.products import ProductGroup, no_group
+from app.models import Mentor
+from app.profiles.schemas import MAX_EMPLOYEES
 
 Severity = Literal["error", "warning"]
+# The text fields whose column has a length: the import refuses longer values instead of cutting them.
+STORED_CHARS: Final = {
+    field: Mentor.__table__.c[field].type.length for field in ("external_id", "name", "contact_name")
+}
 FORMULA_WITHOUT_VALUE: Final = CellProblem(
     "formula_without_value",
     "该单元格是公式，但文件中没有保存计算结果（文件不是由 Excel 保存的）。"
@@ -320,16 +326,34 @@ def validate_row(
             value=region[0],
         )
 
+    texts = {
+        "external_id": fold(cells["external_id"]) or None,
+        "name": clean_text(cells["name"]),
+        "contact_name": clean_text(cells["contact_name"]) or None,
+    }
+    for field, value in texts.items():
+        # Longer than its column: cut when stored, two ids alike up to the cut would be one seller.
+        limit = STORED_CHARS[field]
+        if value and len(value) > limit:
+            out.add(
+                field,
+                CellProblem(
+                    "value_too_long",
+                    f"最多 {limit} 个字符（实际 {len(value)}）。",
+                    f"At most {limit} characters ({len(value)} given).",
+                ),
+            )
+
     if out.has_errors() or None in (kind, phone, products, resources, region, capacity):
         return out.issues
     assert kind and phone and products and resources and region and capacity  # narrowed for the type checker
     return RosterRow(
         row_number=row_number,
-        external_id=fold(cells["external_id"]) or None,
+        external_id=texts["external_id"],
         credit_code=credit_code,
-        name=clean_text(cells["name"]),
+        name=texts["name"] or "",
         kind=kind,
-        contact_name=clean_text(cells["contact_name"]) or None,
+        contact_name=texts["contact_name"],
         phone=phone,
         region_code=region[0],
         township_code=region[1],
@@ -350,7 +374,12 @@ def validate_row(
 def _parse_employees(text: str) -> int:
     """Employees: a whole number, "12人" allowed."""
     return parse_whole_number(
-        text, field_zh="员工人数", field_en="Employees", code="employees_invalid", units="人名个"
+        text,
+        field_zh="员工人数",
+        field_en="Employees",
+        code="employees_invalid",
+        units="人名个",
+        maximum=MAX_EMPLOYEES,
     )
 
 

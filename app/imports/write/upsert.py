@@ -65,12 +65,12 @@ def _sales_band(low: float | None, high: float | None) -> str | None:
 def mentor_values(row: RosterRow, *, region_code: str, source_township: str) -> dict[str, Any]:
     """The mentor columns a valid row sets."""
     return {
-        "name": row.name[:128],
+        "name": row.name,
         "kind": row.kind,
-        "contact_name": row.contact_name[:64] if row.contact_name else None,
+        "contact_name": row.contact_name,
         "phone": row.phone,
         "region_code": region_code,
-        "external_id": row.external_id[:64] if row.external_id else None,
+        "external_id": row.external_id,
         "credit_code": row.credit_code,
         "source_township": source_township,
         "years_selling": row.years_selling,
@@ -168,7 +168,7 @@ class ChunkPlanner:
         credits, phones = set(), set()
         for row in rows:
             if row.external_id:
-                ext.setdefault(township or row.township_code, set()).add(row.external_id[:64])
+                ext.setdefault(township or row.township_code, set()).add(row.external_id)
             if row.credit_code:
                 credits.add(row.credit_code)
             if not row.external_id and not row.credit_code:
@@ -231,7 +231,7 @@ class ChunkPlanner:
             township = self.state.office_township or row.township_code
             match: dict[str, Any] | None
             if row.external_id:
-                match = by_ext.get((township, row.external_id[:64]))
+                match = by_ext.get((township, row.external_id))
                 candidate = by_credit.get(row.credit_code) if row.credit_code else None
                 if match is None and candidate is not None and candidate["external_id"] is None:
                     match = candidate  # a seller first imported by credit code now gets an external id
