@@ -60,9 +60,9 @@ def accept(match_id: IdPath, body: AcceptRequest, caller: MatchUser, session: Se
 @router.post(
     "/matches/{match_id}/decline", response_model=ProposalRead, responses=problems(401, 403, 404, 409, 422)
 )
-def decline(match_id: IdPath, body: DeclineRequest, caller: MobileUser, session: SessionDep) -> ProposalRead:
-    """Decline an approved match; the mentor's seat is released."""
-    return _body(service.decline(session, caller, match_id, note=body.note))
+def decline(match_id: IdPath, body: DeclineRequest, caller: MatchUser, session: SessionDep) -> ProposalRead:
+    """Decline an approved match; the mentor's seat is released (staff: for a party without an account)."""
+    return _body(service.decline(session, caller, match_id, note=body.note, on_behalf_of=body.on_behalf_of))
 
 
 @router.post(

@@ -32,12 +32,16 @@ class AcceptRequest(Input):
 
 
 class DeclineRequest(Input):
-    """A party declines an approved match."""
+    """A party declines an approved match; staff may answer for a party that has no account."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [{"note": "今年家里忙，明年再说"}]})
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"note": "今年家里忙，明年再说"}, {"on_behalf_of": "mentor"}]}
+    )
 
     note: str | None = Field(default=None, max_length=1000)
     """Why, for the coordinator"""
+    on_behalf_of: Party | None = None
+    """Staff only: decline for this party (mentor or newcomer), who has no account; omit for yourself"""
 
 
 class CancelRequest(Input):

@@ -24,7 +24,7 @@ WORKFLOW_ROUTES: RouteTable = {
     ("GET", "/api/v1/me/matches"): MOBILE,
     ("GET", "/api/v1/matches/{match_id}"): MATCH_VIEWERS,
     ("POST", "/api/v1/matches/{match_id}/accept"): MATCH_VIEWERS,
-    ("POST", "/api/v1/matches/{match_id}/decline"): MOBILE,
+    ("POST", "/api/v1/matches/{match_id}/decline"): MATCH_VIEWERS,
     ("POST", "/api/v1/matches/{match_id}/complete"): REVIEWERS,
     ("POST", "/api/v1/matches/{match_id}/cancel"): MATCH_VIEWERS,
     ("GET", "/api/v1/matches/{match_id}/transitions"): REVIEWERS,

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from app.db import china_today
 from app.matches.commitments import sweep_overdue
 from app.models import Commitment, Match, Mentor, Notification
-from tests.conftest import SHANDONG
+from tests.conftest import JIANGSU, SHANDONG
 
 
 @pytest.fixture
@@ -94,6 +94,31 @@ def test_decline_releases_seat_and_excludes_pair(client, db, approved):
     kinds = db.scalars(
         select(Notification.kind).where(Notification.account_id == approved.newcomer_user.id)
     ).all()
+    assert "match_declined" in kinds
+
+
+def test_staff_decline_for_a_party_without_an_account(
+    client, db, make_user, make_profiles, propose_pair, coordinator
+):
+    # Only the parties could decline, so a match of a roster mentor could never be undone by anyone.
+    make_mentor, make_newcomer = make_profiles
+    mentor, _ = make_mentor(with_account=False)
+    newcomer, newcomer_user = make_newcomer()
+    match = propose_pair(mentor, newcomer)
+    etag = client.get(f"/api/v1/proposals/{match.id}", headers=coordinator.headers).headers["etag"]
+    approve = f"/api/v1/proposals/{match.id}/approve"
+    assert client.post(approve, json={}, headers={**coordinator.headers, "If-Match": etag}).status_code == 200
+    url = f"/api/v1/matches/{match.id}/decline"
+    assert client.post(url, json={}, headers=coordinator.headers).status_code == 403  # for whom?
+    has_account = client.post(url, json={"on_behalf_of": "newcomer"}, headers=coordinator.headers)
+    assert has_account.status_code == 409 and has_account.json()["code"] == "party_has_account"
+    outsider = make_user("coordinator", JIANGSU)
+    assert client.post(url, json={"on_behalf_of": "mentor"}, headers=outsider.headers).status_code == 404
+    r = client.post(url, json={"on_behalf_of": "mentor", "note": "电话联系不上"}, headers=coordinator.headers)
+    assert r.status_code == 200 and r.json()["status"] == "declined"
+    db.expire_all()
+    assert db.get(Mentor, mentor.id).capacity_used == 0
+    kinds = db.scalars(select(Notification.kind).where(Notification.account_id == newcomer_user.id)).all()
     assert "match_declined" in kinds
 
 
