@@ -92,6 +92,12 @@ def _csrf_token(request: Request) -> str:
     return token() if callable(token) else ""
 
 
+def _here(request: Request) -> str:
+    query = request.url.query
+    here = f"{request.url.path}?{query}" if query else request.url.path
+    return here if len(here) <= 400 else request.url.path
+
+
 def page(
     request: Request,
     name: str,
@@ -124,6 +130,8 @@ def page(
             "nav": nav,
             "csrf_token": _csrf_token(request),
             "path": request.url.path,
+            # Where the language switch comes back to: the page with its filters (within `next`'s bound).
+            "here": _here(request),
             **(context or {}),
         },
         status_code=status_code,

@@ -371,3 +371,13 @@ def test_approving_with_every_commitment_cleared_asks_for_one(client, db, make_u
     db.expire_all()
     match = db.get(Match, pair.match_id)
     assert match.status == "approved" and match.suggested_commitments[0]["description"] == "每月一次物流对接"
+
+
+def test_the_language_switch_comes_back_with_the_filters(client, make_user):
+    # It came back to the bare path: report ranges and queue filters were lost.
+    sign_in(client, make_user("coordinator", JIANGSU).username)
+    page = client.get("/console/proposals?min_score=0.5").text
+    link = re.search(r'class="lang" href="([^"]+)"', page).group(1)
+    assert link == "/console/lang/en?next=/console/proposals%3Fmin_score%3D0.5"
+    r = client.get(link, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/console/proposals?min_score=0.5"
