@@ -13,7 +13,7 @@ from sqlalchemy.engine import Engine
 from app.accounts.router import router as accounts_router
 from app.auth.router import router as auth_router
 from app.config import Settings, get_settings
-from app.console.setup import install_console
+from app.console.setup import front_answer, install_console
 from app.db import make_engine, make_sessionmaker
 from app.deps import check_public_query
 from app.errors import install_error_handlers
@@ -114,5 +114,6 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         upload_limit=settings.import_max_bytes,
         upload_prefix=("/api/v1/imports", "/console/office/imports"),
         metrics=metrics,
+        answer=front_answer,
     )
     return app

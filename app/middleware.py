@@ -20,10 +20,12 @@ import asyncio
 import logging
 import time
 import uuid
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
 
 from asgi_correlation_id import correlation_id
 from starlette.requests import Request
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.db import read_only_transactions
@@ -42,6 +44,14 @@ REQUEST_ID_HEADER = b"x-request-id"
 MAX_REQUEST_ID = 64
 # Multipart framing adds a little; allowed on uploads so a file of exactly the limit still fits.
 MULTIPART_ALLOWANCE = 64 * 1024
+
+# Renders a refusal made here: (request, status, code, detail, extra fields) -> the response.
+Answer = Callable[..., Awaitable[Response]]
+
+
+async def problem_answer(request: Request, status: int, code: str, detail: Any, **extra: Any) -> Response:
+    """The default: problem+json (the console installs one that renders its pages on its paths)."""
+    return problem(request, status, code, detail, **extra)
 
 
 def request_id_of(scope: Scope) -> str:
@@ -83,6 +93,7 @@ class FrontMiddleware:
         upload_limit: int | None = None,
         upload_prefix: str | tuple[str, ...] = (),
         metrics: HttpMetrics | None = None,
+        answer: Answer = problem_answer,
     ) -> None:
         write_limit = limit - 1 if write_limit is None else write_limit
         if not 1 <= write_limit < limit:
@@ -94,6 +105,7 @@ class FrontMiddleware:
         self.upload_limit = body_limit if upload_limit is None else upload_limit
         self.upload_prefix = upload_prefix
         self.metrics = metrics
+        self.answer = answer
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -123,7 +135,10 @@ class FrontMiddleware:
             if answered:
                 raise
             error_log.exception("unhandled error on %s %s", scope["method"], scope["path"])
-            await _answer(scope, send_with_id, 500, "internal_error")
+            try:
+                await self._answer(scope, send_with_id, 500, "internal_error")
+            except Exception:  # the console's error page failed too: the plain problem still answers
+                await _send(problem(Request(scope), 500, "internal_error", None), scope, send_with_id)
         finally:
             seconds = time.perf_counter() - started
             if self.metrics is not None:
@@ -138,7 +153,8 @@ class FrontMiddleware:
             # route at once (request bodies are checked by the `Input` schema base).
             where = "path" if "\x00" in scope["path"] else "query"
             error = {"loc": [where], "msg": "must not contain NUL characters", "type": "value_error"}
-            await _answer(scope, send, 422, "validation_failed", errors=[error])
+            detail = ("地址或查询参数不能包含 NUL 字符", "the path or query must not contain NUL characters")
+            await self._answer(scope, send, 422, "validation_failed", detail, errors=[error])
             return
         if scope["path"] in PROBES:
             await self._limit_body(scope, receive, send)
@@ -167,7 +183,7 @@ class FrontMiddleware:
         limit = self.upload_limit if is_upload else self.body_limit
         allowed = limit + (MULTIPART_ALLOWANCE if is_upload else 0)
         if declared is not None and declared.isdigit() and int(declared) > allowed:
-            await _answer(scope, send, 413, "payload_too_large", limit_bytes=limit)
+            await self._too_large(scope, send, limit)
             return
         if not streamed and (declared is None or declared.isdigit()):
             # A body of known length (or none: HTTP/1.1 has no body without either header) cannot pass
@@ -188,7 +204,7 @@ class FrontMiddleware:
                 if seen > allowed:
                     refused = True
                     if not response_started:
-                        await _answer(scope, send, 413, "payload_too_large", limit_bytes=limit)
+                        await self._too_large(scope, send, limit)
                     return {"type": "http.disconnect"}
             return message
 
@@ -207,15 +223,27 @@ class FrontMiddleware:
                 raise
             # The app failed only because its body was cut off; the client has its 413.
 
+    async def _answer(
+        self, scope: Scope, send: Send, status: int, code: str, detail: Any = None, **extra: Any
+    ) -> None:
+        # Rendered here rather than through the app: nothing downstream has run (or it failed).
+        await _send(await self.answer(Request(scope), status, code, detail, **extra), scope, send)
+
+    async def _too_large(self, scope: Scope, send: Send, limit: int) -> None:
+        mb = f"{limit / 2**20:.0f} MB"
+        detail = (
+            f"请求内容超过 {limit:,} 字节（{mb}）的上限",
+            f"the body exceeds the limit of {limit:,} bytes ({mb})",
+        )
+        await self._answer(scope, send, 413, "payload_too_large", detail, limit_bytes=limit)
+
 
 def _has_nul(query_string: bytes) -> bool:
     # The same as looking for NUL after percent-decoding: only "%00" decodes to it.
     return b"\x00" in query_string or b"%00" in query_string
 
 
-async def _answer(scope: Scope, send: Send, status: int, code: str, **extra: object) -> None:
-    # Rendered here rather than through the app: nothing downstream has run (or it failed).
-    response = problem(Request(scope), status, code, None, **extra)
+async def _send(response: Response, scope: Scope, send: Send) -> None:
     await response(scope, _empty_receive, send)
 
 

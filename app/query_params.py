@@ -85,24 +85,10 @@ def check_closed(request: Request) -> list[tuple[str, str]]:
     if not isinstance(route, APIRoute) or not request.query_params:
         return []
     declared = declared_query(route)
-    unknown = sorted(set(request.query_params) - declared.keys())
-    if unknown:
-        names = ", ".join(unknown[:MAX_LISTED])
-        raise Unprocessable(
-            code="unknown_query_parameter",
-            detail=(f"未知的查询参数：{names}", f"unknown query parameter: {names}"),
-            unknown=unknown[:MAX_LISTED],
-            accepted=sorted(declared),
-        )
-    # Starlette and FastAPI keep the last of repeated values: `?limit=500&limit=5` must not pass as 5.
-    repeated = sorted(n for n in set(request.query_params) if not declared[n].many and _count(request, n) > 1)
-    if repeated:
-        names = ", ".join(repeated)
-        raise Unprocessable(
-            code="repeated_query_parameter",
-            detail=(f"查询参数只能出现一次：{names}", f"query parameter given more than once: {names}"),
-            repeated=repeated,
-        )
+    repeated = [
+        n for n in request.query_params if n in declared and not declared[n].many and _count(request, n) > 1
+    ]
+    _refuse_names(_QUERY, set(request.query_params) - declared.keys(), repeated, declared)
     pending = []
     for name, param in declared.items():
         if param.vocabulary is None or name not in request.query_params:
@@ -217,20 +203,47 @@ async def check_form(request: Request) -> None:
         return
     declared = {p.alias for p in route.dependant.body_params}
     form = await request.form()  # parsed once: the framework reads the same cached form
-    unknown = sorted({name for name in form if name not in declared})
+    repeated = [name for name in form if len(form.getlist(name)) > 1]
+    _refuse_names(_FORM, {name for name in form if name not in declared}, repeated, declared)
+
+
+@dataclass(frozen=True, slots=True)
+class _Kind:
+    """How one kind of named input is spoken of in its refusals."""
+
+    code: str  # the codes are unknown_<code> and repeated_<code>
+    zh: str
+    en: str
+
+
+_QUERY = _Kind("query_parameter", "查询参数", "query parameter")
+_FORM = _Kind("form_field", "表单字段", "form field")
+
+
+def _refuse_names(
+    kind: _Kind,
+    unknown: Collection[str],
+    repeated: Collection[str],
+    accepted: Collection[str],
+) -> None:
+    """422 for names the route does not declare (listing the accepted), else for a single name repeated.
+
+    Starlette and FastAPI keep the last of repeated values: `?limit=500&limit=5` must not pass as 5.
+    """
     if unknown:
-        names = ", ".join(unknown[:MAX_LISTED])
+        listed = sorted(unknown)[:MAX_LISTED]
+        names = ", ".join(listed)
         raise Unprocessable(
-            code="unknown_form_field",
-            detail=(f"未知的表单字段：{names}", f"unknown form field: {names}"),
-            unknown=unknown[:MAX_LISTED],
-            accepted=sorted(declared),
+            code=f"unknown_{kind.code}",
+            detail=(f"未知的{kind.zh}：{names}", f"unknown {kind.en}: {names}"),
+            unknown=listed,
+            accepted=sorted(accepted),
         )
-    repeated = sorted({name for name in form if len(form.getlist(name)) > 1})
     if repeated:
-        names = ", ".join(repeated)
+        listed = sorted(set(repeated))
+        names = ", ".join(listed)
         raise Unprocessable(
-            code="repeated_form_field",
-            detail=(f"表单字段只能出现一次：{names}", f"form field given more than once: {names}"),
-            repeated=repeated,
+            code=f"repeated_{kind.code}",
+            detail=(f"{kind.zh}只能出现一次：{names}", f"{kind.en} given more than once: {names}"),
+            repeated=listed,
         )

@@ -29,7 +29,26 @@ def console_caller(request: Request, session: SessionDep) -> Caller:
     if not raw:
         raise Unauthorized(code="unauthorized")
     account = auth_service.session_account(session, refresh_token=raw, max_age=SESSION_MAX_AGE)
-    return Caller.of(account)
+    caller = Caller.of(account)
+    # Kept for an error page later in the request, which shows the same navigation as every page.
+    request.state.console_caller = caller
+    return caller
+
+
+def signed_in_caller(request: Request) -> Caller | None:
+    """The caller for an error page: the one this request resolved, else the cookie's, else None.
+
+    An error before routing (404, a refused body) resolved nobody; its page still shows the navigation.
+    Any failure to resolve (no cookie, ended session, database trouble) is only a page without it.
+    """
+    known = getattr(request.state, "console_caller", None)
+    if isinstance(known, Caller) or not request.cookies.get(SESSION_COOKIE):
+        return known
+    try:
+        with request.app.state.sessionmaker() as session:
+            return console_caller(request, session)
+    except Exception:
+        return None
 
 
 ConsoleCaller = Annotated[Caller, Depends(console_caller)]

@@ -8,6 +8,7 @@ from urllib.parse import quote
 
 from asgi_csrf import Errors, asgi_csrf
 from fastapi import FastAPI
+from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -20,7 +21,8 @@ from app.console.csrf import exempt_multipart
 from app.console.i18n import console_language, word
 from app.console.render import HERE, page
 from app.console.routers import ROUTERS
-from app.errors import AppError
+from app.console.session import signed_in_caller
+from app.errors import AppError, problem
 from app.i18n import title_for
 
 PREFIX = "/console"
@@ -47,8 +49,20 @@ def _error_page(request: Request, status: int, code: str, detail: Any) -> Respon
         request,
         "error.html",
         {"status": status, "code": code, "title": title_for(code, status, lang), "detail": detail},
+        caller=signed_in_caller(request),
         status_code=status,
     )
+
+
+async def front_answer(request: Request, status: int, code: str, detail: Any, **extra: Any) -> Response:
+    """A refusal made in front of the routes (413, NUL, 500): a console page on console paths.
+
+    A township office whose file is too large reads why on a page, not a problem+json document.
+    """
+    if _is_console(request.url.path):
+        # In the thread pool: the page's navigation may look up the signed-in account.
+        return await run_in_threadpool(_error_page, request, status, code, detail)
+    return problem(request, status, code, detail, **extra)
 
 
 def _install_error_pages(app: FastAPI) -> None:
@@ -60,7 +74,7 @@ def _install_error_pages(app: FastAPI) -> None:
 
         async def handler(request: Request, exc: Any) -> Response:
             if _is_console(request.url.path):
-                return to_page(request, exc)
+                return await run_in_threadpool(to_page, request, exc)
             return await api(request, exc)
 
         app.add_exception_handler(kind, handler)
@@ -77,7 +91,7 @@ def _install_error_pages(app: FastAPI) -> None:
 
 async def _csrf_failed(scope: Scope, send: Send, message_id: Errors) -> None:
     request = Request(scope)
-    response = _error_page(request, 403, "csrf_failed", None)
+    response = await run_in_threadpool(_error_page, request, 403, "csrf_failed", None)
 
     async def receive() -> Message:
         return {"type": "http.request", "body": b"", "more_body": False}
@@ -90,6 +104,12 @@ class ConsoleCsrf:
 
     asgi-csrf signs a fresh token for each request it sees, before it asks `skip_if_scope`, so routing
     the API around it saves that work on every API call (the API never used the token).
+
+    What asgi-csrf cannot read is refused here first, with a page: it decodes the cookie header and a
+    form body as UTF-8 and would fail (a 500) on other bytes, and its multipart parser does not run with
+    current python-multipart, so multipart is taken only where `check_upload_token` checks it. An
+    `Authorization: Bearer` header would make asgi-csrf skip its check; the console authenticates by
+    cookie only, so the header is removed before it looks.
     """
 
     def __init__(self, app: ASGIApp, **options: Any) -> None:
@@ -97,10 +117,79 @@ class ConsoleCsrf:
         self.protected = asgi_csrf(app, **options)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and _is_console(scope["path"]):
-            await self.protected(scope, receive, send)
-        else:
+        if scope["type"] != "http" or not _is_console(scope["path"]):
             await self.app(scope, receive, send)
+            return
+        headers = [(name, value) for name, value in scope.get("headers") or () if name != b"authorization"]
+        scope = {**scope, "headers": headers}
+        found = dict(headers)
+        content_type = found.get(b"content-type", b"").split(b";", 1)[0].strip().lower()
+        refusal: Refusal | None = None
+        if not _is_utf8(found.get(b"cookie", b"")):
+            refusal = BAD_COOKIE
+        elif scope["method"] not in SAFE_METHODS and content_type == b"multipart/form-data":
+            if not exempt_multipart(scope):
+                refusal = NO_UPLOAD_HERE
+        elif scope["method"] not in SAFE_METHODS and content_type == b"application/x-www-form-urlencoded":
+            body, receive = await _buffered(receive)
+            if not _is_utf8(body):
+                refusal = FORM_NOT_UTF8
+        if refusal is not None:
+            status, code, detail = refusal
+            response = await run_in_threadpool(_error_page, Request(scope), status, code, detail)
+            await response(scope, receive, send)
+            return
+        await self.protected(scope, receive, send)
+
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})  # the ones asgi-csrf does not check
+Refusal = tuple[int, str, tuple[str, str]]  # status, code, detail (Chinese, English)
+BAD_COOKIE: Final[Refusal] = (
+    400,
+    "bad_request",
+    ("Cookie 不是有效的 UTF-8 文本", "the cookie header is not valid UTF-8"),
+)
+NO_UPLOAD_HERE: Final[Refusal] = (
+    415,
+    "unsupported_media_type",
+    ("此处不接受文件上传", "no file upload is taken here"),
+)
+FORM_NOT_UTF8: Final[Refusal] = (
+    400,
+    "bad_request",
+    ("表单内容不是 UTF-8 编码", "the form is not encoded as UTF-8"),
+)
+
+
+def _is_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+async def _buffered(receive: Receive) -> tuple[bytes, Receive]:
+    """The whole body (its size is already bounded in front), and a receive that plays it again."""
+    chunks = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            break
+    body = b"".join(chunks)
+    replayed = False
+
+    async def replay() -> Message:
+        nonlocal replayed
+        if replayed:
+            return await receive()  # after the body: only the disconnect is left to hear
+        replayed = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return body, replay
 
 
 # Every console answer: never inside another site's frame (a framed proposal page plus the A/R keys
