@@ -262,6 +262,50 @@ class TestOutcomes:
         db.refresh(mentor)
         assert mentor.name == "自己维护"
 
+    def test_another_townships_sellers_are_not_told_by_phone_or_credit_code(
+        self, client, office, run_jobs, db, make_user
+    ):
+        """A dry run must not be an oracle for whose phone or credit code is on which roster."""
+        owner = make_user("mentor")
+        there = {"kind": "household", "region_code": DAJI, "county_code": DAJI[:6]}
+        elsewhere = [
+            Mentor(name="邻乡户", phone="13900000001", **there),
+            Mentor(
+                account_id=owner.id,
+                name="邻乡自营",
+                phone="13900000002",
+                credit_code="91350100M000100Y43",
+                **there,
+            ),
+            Mentor(name="邻乡企业", phone="13900000003", credit_code="91350100M000200Y4T", **there),
+        ]
+        db.add_all(elsewhere)
+        db.commit()
+        header = [*API_HEADER, "统一社会信用代码"]
+        rows = [
+            [*api_row(1, external_id="", phone="13900000001"), ""],
+            [*api_row(2, external_id="", phone="13800000002"), "91350100M000100Y43"],
+            [*api_row(3, external_id="", phone="13800000003"), "91350100M000200Y4T"],
+        ]
+        status = imported(client, office, run_jobs, roster(rows, header=header), dry_run="true")
+        issues = client.get(status["errors_url"], headers=office.headers).json()["items"]
+        # The phone is another family's entry here: a new seller. A code held elsewhere reads as taken,
+        # whether its seller keeps an account or not.
+        assert [(i["row_number"], i["code"]) for i in issues] == [
+            (3, "credit_code_taken"),
+            (4, "credit_code_taken"),
+        ]
+        assert status["counts"] == {"created": 1, "updated": 0, "unchanged": 0, "rejected": 2}
+        for mentor in elsewhere:
+            db.refresh(mentor)
+            assert mentor.region_code == DAJI and mentor.name.startswith("邻乡")
+
+    def test_a_phone_keys_a_roster_entry_of_the_own_township(self, client, office, run_jobs, db):
+        first = imported(client, office, run_jobs, roster([api_row(1, external_id="", name="甲")]))
+        again = imported(client, office, run_jobs, roster([api_row(1, external_id="", name="乙")]))
+        assert first["counts"]["created"] == 1 and again["counts"]["updated"] == 1
+        assert [m.name for m in mentors_in(db)] == ["乙"]
+
 
 class TestReports:
     def test_errors_json_paginated(self, client, office, run_jobs):

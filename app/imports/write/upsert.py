@@ -19,7 +19,7 @@ import orjson
 from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.orm import Session
 
-from app.access.regions import within
+from app.access.regions import under, within
 from app.bulk import allocate_ids, bulk_insert, join_pairs, one_of
 from app.imports.validate.rows import RosterRow, RowIssue
 from app.imports.validate.stream import Checked
@@ -155,6 +155,14 @@ def _issue(row_number: int, column: str, value: str, code: str, zh: str, en: str
     return RowIssue(row_number, column, value, code, zh, en)
 
 
+def _credit_code_taken(row: RosterRow) -> RowIssue:
+    return _issue(
+        row.row_number, "credit_code", row.credit_code or "", "credit_code_taken",
+        "该统一社会信用代码已属于另一商户（或本文件的另一行）。",
+        "This credit code already belongs to another seller (or another row of this file).",
+    )  # fmt: skip
+
+
 class ChunkPlanner:
     """Decide each row's outcome against the current table (read-only)."""
 
@@ -182,13 +190,17 @@ class ChunkPlanner:
         if credits:
             queries.append(select(*columns).where(one_of(self.session, MENTORS.c.credit_code, credits)))
         if phones:
-            # A phone is a key only for roster entries keyed by nothing better (families share phones).
+            # A phone is a key only for roster entries keyed by nothing better (families share phones),
+            # and an office's only within its township: a phone elsewhere is another family's entry, and
+            # answering "another township's" for it would tell an office whose phone is on whose roster.
+            in_scope = [under(MENTORS.c.region_code, township)] if township else []
             queries.append(
                 select(*columns).where(
                     one_of(self.session, MENTORS.c.phone, phones),
                     MENTORS.c.account_id.is_(None),
                     MENTORS.c.external_id.is_(None),
                     MENTORS.c.credit_code.is_(None),
+                    *in_scope,
                 )
             )
         found: dict[int, dict[str, Any]] = {}
@@ -278,6 +290,11 @@ class ChunkPlanner:
                 "本文件中已有一行对应同一商户，本行未导入。",
                 "An earlier row of this file already matched the same seller; this row was not imported.",
             )  # fmt: skip
+        if match is not None and office and not within(str(match["region_code"]), office):
+            # Found by a credit code (phones are looked up in the township only), which is unique in the
+            # country: the row is refused as for any taken code, naming neither the seller nor where,
+            # nor whether they keep an account.
+            return _credit_code_taken(row)
         if match is not None and match["account_id"] is not None:
             return _issue(
                 n, "credit_code" if row.credit_code else "phone", row.credit_code or row.phone,
@@ -285,24 +302,13 @@ class ChunkPlanner:
                 "该商户已自行注册并维护资料，导入不能修改。",
                 "This seller keeps their own profile; an import cannot change it.",
             )  # fmt: skip
-        if match is not None and office and not within(str(match["region_code"]), office):
-            return _issue(
-                n, "credit_code" if row.credit_code else "phone", row.credit_code or row.phone,
-                "belongs_to_other_township",
-                "该商户属于其他乡镇，本乡镇不能修改。",
-                "This seller belongs to another township; this office cannot change it.",
-            )  # fmt: skip
         if row.credit_code:
             owner = by_credit.get(row.credit_code)
             taken = (owner is not None and (match is None or owner["id"] != match["id"])) or (
                 row.credit_code in chunk_credit or self.state.new_credit.get(row.credit_code, n) != n
             )
             if taken:
-                return _issue(
-                    n, "credit_code", row.credit_code, "credit_code_taken",
-                    "该统一社会信用代码已属于另一商户（或本文件的另一行）。",
-                    "This credit code already belongs to another seller (or another row of this file).",
-                )  # fmt: skip
+                return _credit_code_taken(row)
         if match is not None and row.capacity < match["capacity_used"]:
             return _issue(
                 n, "capacity", str(row.capacity), "capacity_below_used",
