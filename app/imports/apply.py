@@ -24,6 +24,7 @@ from app.bulk import lock_for_transaction
 from app.config import Settings
 from app.db import utcnow
 from app.imports.read.decoding import RosterFileError
+from app.imports.read.headers import file_labels
 from app.imports.read.limits import ReadLimits
 from app.imports.read.reading import RosterReader, RosterSource
 from app.imports.validate.keys import DuplicateFinder, Duplicates
@@ -81,6 +82,7 @@ class ImportSnapshot:
     unchanged_count: int
     rejected_count: int
     unknown_columns: list[str]
+    column_labels: list[list[str]] | None
     started_at: datetime | None
     finished_at: datetime | None
 
@@ -270,7 +272,11 @@ def _validate(run: _Run) -> tuple[int, Duplicates]:
     office = run.imp.township_code
     finder = DuplicateFinder(office_township=office, resolve_region=_resolver(run))
     with run.open() as reader:
-        run.set(unknown_columns=list(reader.unknown_columns), sheet=reader.sheet_title or run.imp.sheet)
+        run.set(
+            unknown_columns=list(reader.unknown_columns),
+            column_labels=file_labels(reader.header),
+            sheet=reader.sheet_title or run.imp.sheet,
+        )
         rows = _count_rows(run, reader, finder)
     duplicates = finder.duplicates()
     rejected = 0

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.cells import neutralise
 from app.i18n import Lang
 from app.imports.read.decoding import RosterFileError
-from app.imports.read.headers import FIELDS, HEADER_LABEL_ZH
+from app.imports.read.headers import FIELDS, HEADER_LABEL_ZH, file_labels
 from app.imports.read.reading import open_roster
 from app.models import ImportRowIssue, ImportRowResult, RosterFile, RosterImport
 
@@ -65,21 +65,25 @@ def _rejected_page(
 def _file_labels(session: Session, import_id: int) -> dict[str, str]:
     """{field: header text} as the uploaded file writes it, in the file's column order.
 
-    The header is read again from the stored upload (only the header row), so the report's columns
-    carry the office's own text, "年销售额（万元）" included, not the template's spelling.
+    The report's columns carry the office's own text, "年销售额（万元）" included, not the template's
+    spelling. The labels were kept when the import read its header; only an import stored before they
+    were kept has its header read again from the stored upload.
     """
     imp = session.get(RosterImport, import_id)
+    if imp is None:
+        return {}
+    if imp.column_labels is not None:
+        return {name: label for name, label in imp.column_labels}
     file = session.get(RosterFile, import_id)
-    if imp is None or file is None:
+    if file is None:
         return {}
     try:
         with open_roster(
             io.BytesIO(file.data), filename=imp.filename, content_type=imp.content_type, sheet_name=imp.sheet
         ) as reader:
-            header = reader.header
+            return dict(file_labels(reader.header))
     except RosterFileError:
         return {}  # a file that failed before its header has no rejected rows to report
-    return {name: header.labels.get(name, HEADER_LABEL_ZH[name]) for name in header.columns.values()}
 
 
 def _zh_label(labels: dict[str, str], column: str | None) -> str:

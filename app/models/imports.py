@@ -50,6 +50,9 @@ class RosterImport(Base):
     # Last spreadsheet row whose chunk committed; a resumed run starts after it.
     checkpoint_row: Mapped[int] = mapped_column(Integer, default=0)
     unknown_columns: Mapped[list[str]] = mapped_column(JSONDoc, default=list)
+    # [[field, the file's own header text], ...] in the file's column order, kept when the header is read
+    # so the error report never parses the upload again. Pairs, not an object: JSONB drops key order.
+    column_labels: Mapped[list[list[str]] | None] = mapped_column(JSONDoc)
     error_code: Mapped[str | None] = mapped_column(String(64))
     error_detail: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

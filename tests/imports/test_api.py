@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from app.jobs.handlers import HANDLERS
 from app.jobs.worker import Worker
 from app.main import create_app
-from app.models import Mentor, MentorProduct, RosterImport
+from app.models import Mentor, MentorProduct, RosterFile, RosterImport
 from tests.imports.conftest import API_HEADER, DAJI, SHUYANG_OTHER, ZHAXIA, ZHAXIA_VILLAGE, api_row, csv_bytes
 
 
@@ -388,6 +388,19 @@ class TestReports:
             assert table[1][table[0].index("年销售额（万元）")] == "很多"
         zh = client.get(status["errors_csv_url"], headers=office.headers).content[3:].decode()
         assert "手机号码:" in zh and "年销售额（万元）:" in zh
+
+    def test_errors_csv_does_not_read_the_upload_again(self, client, office, run_jobs, db):
+        rows = [["E1", "甲", "农户", "bad", ZHAXIA, "盆景", "技术", "很多"]]
+        header = [*API_HEADER[:3], "手机号码", *API_HEADER[4:7], "年销售额（万元）"]
+        status = imported(client, office, run_jobs, roster(rows, header=header))
+        imp = db.get(RosterImport, status["id"])
+        assert imp.column_labels[3] == ["phone", "手机号码"]
+        # The stored upload made unreadable: the report's header comes from what the import kept.
+        db.get(RosterFile, status["id"]).data = b"\x00not a roster"
+        db.commit()
+        r = client.get(status["errors_csv_url"], headers=office.headers)
+        table = list(csv.reader(io.StringIO(r.content[3:].decode("utf-8"))))
+        assert table[0][1:-1] == header and table[1][table[0].index("手机号码")] == "bad"
 
 
 class TestIdempotencyAndLimits:

@@ -135,3 +135,8 @@ def looks_like_title(cells: Sequence[str]) -> bool:
     """A banner row above the header ("XX镇电商示范户名单"): one filled cell naming no field."""
     filled = [cell for cell in cells if cell.strip()]
     return len(filled) <= 1 and not any(field_for_header(cell) for cell in filled)
+
+
+def file_labels(header: HeaderMap) -> list[list[str]]:
+    """[[field, header text], ...] as the file writes its columns, in its order (kept on the import)."""
+    return [[name, header.labels.get(name, HEADER_LABEL_ZH[name])] for name in header.columns.values()]
