@@ -48,3 +48,16 @@ RULES: tuple[HonourRule, ...] = (
 BY_CODE = {r.code: r for r in RULES}
 # Titles this module awards; any other entry of a profile's honours came from an import and is kept.
 AWARDED_TITLES = frozenset(r.title_zh for r in RULES)
+
+
+def awarded_among(titles: list[str] | tuple[str, ...]) -> list[str]:
+    """The titles only this module awards (spaces aside): no profile edit or import may claim them."""
+    return [t for t in titles if t.strip() in AWARDED_TITLES]
+
+
+def keeping_awarded(given: list[str], held: list[str]) -> list[str]:
+    """A profile's honours after an edit sends `given`: those, then the awarded titles it already holds.
+
+    An edit replaces what the seller or office wrote; a confirmed honour is revoked only by a coordinator.
+    """
+    return given + [t for t in held if t in AWARDED_TITLES and t not in given]

@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 from pydantic import ConfigDict, Field, field_validator
 from sqlalchemy import Row
 
+from app.honours import rules
 from app.models import Mentor, Newcomer
 from app.schemas import Input, Output, PhoneStr, RegionCodeStr
 from matching import vocab
@@ -38,6 +39,16 @@ def _unique(values: list[str]) -> list[str]:
 
 def _unique_optional(values: list[str] | None) -> list[str] | None:
     return None if values is None else _unique(values)
+
+
+def _not_awarded(values: list[str] | None) -> list[str] | None:
+    # A title the service awards on the evidence (带徒标兵…) cannot be written onto a profile by hand.
+    claimed = rules.awarded_among(values or [])
+    if claimed:
+        raise ValueError(
+            f"awarded by the service after a coordinator confirms it, not set by hand: {', '.join(claimed)}"
+        )
+    return values
 
 
 def _not_null(value: Any) -> Any:
@@ -147,6 +158,7 @@ class MentorFields(Input):
     """Free text: how they started, what they sell, what they can teach"""
 
     _u_products = field_validator("products", "channels", "languages")(_unique)
+    _titles = field_validator("honours")(_not_awarded)
 
     @field_validator("resources_offered")
     @classmethod
@@ -204,6 +216,7 @@ class MentorUpdate(Input):
     """Free text: how they started, what they sell, what they can teach"""
 
     _u = field_validator("products", "channels", "languages")(_unique_optional)
+    _titles = field_validator("honours")(_not_awarded)
     _nn = field_validator(*required_fields(MentorFields))(_not_null)
 
 

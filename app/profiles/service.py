@@ -27,6 +27,7 @@ from app.access.regions import under_indexed
 from app.db import utcnow
 from app.errors import Conflict, NotFound, PreconditionFailed, Unprocessable
 from app.etags import check_if_match
+from app.honours.rules import keeping_awarded
 from app.models import Category, Mentor, Region
 from app.pagination import Paged, asc, paginate
 from app.plain_reads import PlainSelect, id_in
@@ -74,6 +75,8 @@ def _apply(
     )
     for column, value in derived.items():
         setattr(profile, column, value)
+    if "honours" in data and isinstance(profile, Mentor):
+        data["honours"] = keeping_awarded(data["honours"], list(profile.honours or []))
     for field, value in data.items():
         setattr(profile, field, value)
 

@@ -12,7 +12,7 @@ from app.db import china_today
 from app.honours import rules
 from app.honours.service import new_verification_code, normalise_code
 from app.models import Honour, Mentor
-from tests.conftest import SHANDONG, YUNNAN
+from tests.conftest import SHANDONG, YUNNAN, mentor_payload
 
 PERIOD = {"period_start": "2026-01-01", "period_end": "2026-06-30"}
 
@@ -105,6 +105,27 @@ class TestConfirmAndVerify:
         assert again.status_code == 409
         mine = client.get("/api/v1/me/honours", headers=user.headers).json()
         assert [h["id"] for h in mine] == [confirmed["id"]]
+
+    def test_an_awarded_title_is_not_written_by_hand_and_an_edit_keeps_it(
+        self, client, db, make_user, star, confirmed
+    ):
+        mentor, user = star
+        url = f"/api/v1/mentors/{mentor.id}"
+        etag = client.get(url, headers=user.headers).headers["etag"]
+        for titles in (["带徒标兵"], ["电商示范户", " 守信导师 "]):
+            r = client.patch(url, json={"honours": titles}, headers={**user.headers, "If-Match": etag})
+            assert r.status_code == 422 and r.json()["code"] == "validation_failed", r.text
+        r = client.post(
+            "/api/v1/mentors",
+            json={**mentor_payload(), "honours": ["好评导师"]},
+            headers=make_user("mentor").headers,
+        )
+        assert r.status_code == 422
+        # The seller rewrites their own titles; the confirmed one stays until a coordinator revokes it.
+        r = client.patch(url, json={"honours": ["县级示范户"]}, headers={**user.headers, "If-Match": etag})
+        assert r.status_code == 200 and r.json()["honours"] == ["县级示范户", "致富领头雁"], r.text
+        db.expire_all()
+        assert db.get(Mentor, mentor.id).honours == ["县级示范户", "致富领头雁"]
 
     def test_only_the_jurisdiction_confirms(self, client, make_user, star, shandong):
         honour = evaluate(client, shandong).json()[0]

@@ -155,3 +155,15 @@ def test_group_words_through_the_api(client, make_user, run_jobs, db) -> None:
     by_row = {i["row_number"]: i for i in issues}
     assert by_row[2]["code"] == "products_only_group" and "花卉苗木" in by_row[2]["message_zh"]
     assert by_row[3]["code"] == "product_is_group" and by_row[3]["severity"] == "warning"
+
+
+def test_an_honour_the_service_awards_is_not_imported(client, make_user, run_jobs, db) -> None:
+    office = make_user("township_office", ZHAXIA)
+    header = [*API_HEADER, "荣誉"]
+    rows = [[*api_row(2), "电商示范户、带徒标兵"]]
+    status = imported(client, office, run_jobs, csv_bytes(rows, header=header))
+    assert status["counts"]["created"] == 1
+    issues = client.get(status["errors_url"], headers=office.headers).json()["items"]
+    assert [(i["code"], i["severity"]) for i in issues] == [("honour_title_reserved", "warning")]
+    assert "带徒标兵" in issues[0]["message_zh"]
+    assert [m.honours for m in mentors_in(db)] == [["电商示范户"]]

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final, TypeVar
 
+from app.honours.rules import awarded_among
 from app.imports.validate.products import ProductGroup, no_group
 from matching.vocab import SALES_BANDS
 
@@ -383,9 +384,20 @@ def normalise_products(
     return tuple(codes), warnings
 
 
-def split_honours(raw: str) -> tuple[str, ...]:
-    """Honours split like products, kept as text."""
-    return tuple(split_list(raw))
+def split_honours(raw: str) -> tuple[tuple[str, ...], list[CellProblem]]:
+    """Honours split like products, kept as text; a title the service awards is dropped, with a warning."""
+    titles = split_list(raw)
+    claimed = awarded_among(titles)
+    if not claimed:
+        return tuple(titles), []
+    listed = "、".join(claimed)
+    warning = CellProblem(
+        "honour_title_reserved",
+        f"荣誉“{listed}”由平台根据带徒成效评定、协调员确认后授予，不能通过导入填写，已忽略。",
+        f"The honour {listed} is awarded by the service on its evidence, after a coordinator confirms it; "
+        "an import cannot set it, so it was ignored.",
+    )
+    return tuple(t for t in titles if t not in claimed), [warning]
 
 
 # ---------------------------------------------------------------- numbers

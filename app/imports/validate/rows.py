@@ -344,6 +344,7 @@ def validate_row(
                 ),
             )
 
+    honours = check_warned("honours", split_honours)
     if out.has_errors() or None in (kind, phone, products, resources, region, capacity):
         return out.issues
     assert kind and phone and products and resources and region and capacity  # narrowed for the type checker
@@ -365,7 +366,7 @@ def validate_row(
         employees=employees,
         resources_offered=resources,
         capacity=capacity,
-        honours=split_honours(cells["honours"]),
+        honours=honours or (),
         notes=clean_text(cells["notes"]) or None,
         warnings=tuple(out.issues),
     )

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from app.access.regions import under, within
 from app.bulk import allocate_ids, bulk_insert, join_pairs, one_of
+from app.honours.rules import keeping_awarded
 from app.imports.validate.rows import RosterRow, RowIssue
 from app.imports.validate.stream import Checked
 from app.models import Mentor, MentorProduct
@@ -266,6 +267,7 @@ class ChunkPlanner:
             if match is not None:
                 self.state.claimed.add(match["id"])
                 values["resources_offered"] = _keep_descriptions(match["resources_offered"], row)
+                values["honours"] = keeping_awarded(values["honours"], list(match["honours"] or []))
                 plan.mentor_id = match["id"]
                 plan.changed = (
                     [] if match["import_hash"] == digest else self._diff(match, values, products, row)
