@@ -87,6 +87,9 @@ def _decide(
 ) -> ProposalRead | JSONResponse:
     """Approve or reject once: a retried request with the same Idempotency-Key gets the first answer."""
     scope, fingerprint = f"{action}:{proposal_id}", request_fingerprint(body.model_dump())
+    # A stored answer is given only to a caller who may still review the proposal (404 otherwise):
+    # a coordinator moved to another jurisdiction does not read it back with an old key.
+    service.reviewable(session, caller, proposal_id)
     replayed = replay(
         session, account_id=caller.id, scope=scope, key=idempotency_key, fingerprint=fingerprint
     )

@@ -31,6 +31,7 @@ def create_run(
 ) -> Accepted | JSONResponse:
     """Start a run over a region of your jurisdiction; it executes in the background (poll its URL)."""
     fingerprint = request_fingerprint(body.model_dump())
+    service.check_scope(session, caller, body)  # a stored answer only for a scope the caller still covers
     if (
         replayed := replay(
             session, account_id=caller.id, scope="matching-run", key=idempotency_key, fingerprint=fingerprint

@@ -40,15 +40,21 @@ def _serialise_creation(session: Session) -> None:
     lock_for_transaction(session, 7201)
 
 
-def create_run(session: Session, caller: Caller, params: RunCreate) -> MatchingRun:
-    """Queue a run over a scope inside the caller's jurisdiction; 409 while an overlapping one is active."""
-    # No scope means the whole country, which only an admin covers; it is stored as the empty prefix.
+def check_scope(session: Session, caller: Caller, params: RunCreate) -> str:
+    """The run's scope as stored (the empty prefix for the country): an existing region the caller covers."""
     scope = params.scope_code or ""
-    params = params.model_copy(update={"scope_code": scope})
     if scope and session.get(Region, scope) is None:
         raise Unprocessable(code="region_not_found")
     if not caller.covers(scope):
         raise Unprocessable(code="region_outside_jurisdiction")
+    return scope
+
+
+def create_run(session: Session, caller: Caller, params: RunCreate) -> MatchingRun:
+    """Queue a run over a scope inside the caller's jurisdiction; 409 while an overlapping one is active."""
+    # No scope means the whole country, which only an admin covers; it is stored as the empty prefix.
+    scope = check_scope(session, caller, params)
+    params = params.model_copy(update={"scope_code": scope})
     _serialise_creation(session)
     overlapping = session.scalar(
         select(MatchingRun.id)

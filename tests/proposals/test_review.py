@@ -216,6 +216,22 @@ class TestApprove:
         db.expire_all()
         assert db.get(Mentor, pair.mentor_id).capacity_used == 1
 
+    def test_a_replay_is_answered_only_to_a_reviewer_of_the_proposal(self, client, db, pair, coordinator):
+        from app.models import Account
+
+        key = {"Idempotency-Key": "approve-0002-abc"}
+        first = _approve(client, coordinator.headers, pair.match_id, {"note": "ok"}, **key)
+        assert first.status_code == 200
+        db.get(Account, coordinator.id).jurisdiction_code = "53"  # moved to Yunnan
+        db.commit()
+        again = client.post(
+            f"/api/v1/proposals/{pair.match_id}/approve",
+            json={"note": "ok"},
+            headers={**coordinator.headers, **key, "If-Match": '"1"'},
+        )
+        assert again.status_code == 404 and "idempotent-replayed" not in again.headers
+        assert "newcomer" not in again.text
+
 
 class TestReject:
     def test_reason_required_from_fixed_list(self, client, db, pair, coordinator):

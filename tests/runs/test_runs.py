@@ -67,6 +67,18 @@ def test_idempotent_creation(client, db, coordinator):
     assert c.status_code == 422
 
 
+def test_a_replayed_creation_is_answered_only_inside_the_jurisdiction(client, db, coordinator):
+    from app.models import Account
+
+    h = {**coordinator.headers, "Idempotency-Key": "run-shandong-0002"}
+    assert client.post("/api/v1/matching-runs", json={"scope_code": SHANDONG}, headers=h).status_code == 202
+    db.get(Account, coordinator.id).jurisdiction_code = "53"
+    db.commit()
+    r = client.post("/api/v1/matching-runs", json={"scope_code": SHANDONG}, headers=h)
+    assert r.status_code == 422 and r.json()["code"] == "region_outside_jurisdiction"
+    assert "idempotent-replayed" not in r.headers
+
+
 def test_run_results_and_visibility(client, make_user, seeded, coordinator, drain):
     r = client.post(
         "/api/v1/matching-runs",
