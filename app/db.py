@@ -40,6 +40,8 @@ def utcnow() -> datetime:
 
 # China Standard Time, UTC+8 all year (no daylight saving since 1991): a fixed offset needs no tz database.
 CHINA_TZ = timezone(timedelta(hours=8), "CST")
+# No day the service records or reports lies before this: an earlier one is a typo (0001-01-01).
+EARLIEST_DAY = date(2000, 1, 1)
 
 
 def china_today(now: datetime | None = None) -> date:

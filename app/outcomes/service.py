@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from app.access import Caller
 from app.access.matches import MatchView, load_view
-from app.db import china_today
+from app.db import EARLIEST_DAY, china_today
 from app.errors import Conflict, Forbidden, NotFound, Unprocessable
 from app.models import CategoryLink, Match, MatchOutcome, MentorProduct, NewcomerProduct, OutcomeReport
 
@@ -160,6 +160,16 @@ def report_milestone(
     if on_date > china_today():
         raise Unprocessable(
             code="milestone_in_future", detail=("日期不能晚于今天", "the date is in the future")
+        )
+    if on_date < EARLIEST_DAY:
+        # A store opened before the match is a fact (the baseline); one opened in year 1 is a typo.
+        raise Unprocessable(
+            code="milestone_too_early",
+            detail=(
+                f"日期不能早于 {EARLIEST_DAY.isoformat()}",
+                f"the date is before {EARLIEST_DAY.isoformat()}",
+            ),
+            earliest=EARLIEST_DAY.isoformat(),
         )
     if kind != "store_opened" and on_date < outcome.activated_on:
         raise Unprocessable(

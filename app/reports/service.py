@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from app.access import Caller
 from app.access.reports import report_region
-from app.db import china_today
+from app.db import EARLIEST_DAY, china_today
 from app.errors import NotFound, Unprocessable
 from app.reports import activity, territory
 from app.reports.common import Report, ReportParams
@@ -18,7 +18,6 @@ from app.reports.common import Report, ReportParams
 DEFAULT_RANGE_DAYS = 365
 MAX_RANGE_DAYS = 5 * 366
 # The window a range must lie in: no pairing predates it, and a range may reach a year ahead (a plan's end).
-EARLIEST_DAY = date(2000, 1, 1)
 LATEST_DAYS_AHEAD = 366
 
 

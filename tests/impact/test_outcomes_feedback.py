@@ -174,6 +174,8 @@ class TestMilestones:
             ({"kind": "first_sale", "on_date": "2999-01-01"}, "milestone_in_future"),
             ({"kind": "first_sale", "on_date": "2020-01-01"}, "milestone_before_activation"),
             ({"kind": "store_opened", "on_date": "2020-01-01"}, "channel_required"),
+            ({"kind": "store_opened", "on_date": "0001-01-01", "channel": "douyin"}, "milestone_too_early"),
+            ({"kind": "store_opened", "on_date": "1999-12-31", "channel": "douyin"}, "milestone_too_early"),
             ({"kind": "monthly", "on_date": "TODAY"}, "orders_required"),
             ({"kind": "first_sale", "on_date": "TODAY", "orders_per_month": 3}, "validation_failed"),
             ({"kind": "monthly", "on_date": "TODAY", "orders_per_month": -1}, "validation_failed"),
