@@ -67,6 +67,13 @@ def test_supported_encodings(data: bytes, codec: str) -> None:
     assert text == (TEXT if codec != "ascii" else data.decode())
 
 
+@pytest.mark.parametrize("codec", ["utf-16-le", "utf-16-be"])
+def test_utf16_without_bom_with_characters_ending_in_a_zero_byte(codec: str) -> None:
+    # 一 is U+4E00 and 销 U+9500: each puts a NUL on the side where ASCII has none.
+    text = "名称,主营产品,备注\r\n" + "一村一品销售户,花木,销售一部\r\n" * 40
+    assert decode(text.encode(codec)) == (text, codec)
+
+
 def test_gb18030_only_characters() -> None:
     text = "名称\r\n𠮷野家,㐀\r\n"  # outside GBK, inside GB18030
     assert decode(text.encode("gb18030")) == (text, "gb18030")

@@ -110,19 +110,36 @@ def _utf16_without_bom(head: bytes) -> str | None:
     """UTF-16 told by where its NUL bytes fall, for exports that leave the BOM off.
 
     ASCII characters (digits, commas, line breaks: a good part of any roster) have a zero high byte in
-    UTF-16, so one byte position of each pair holds many NULs and the other none. Text in UTF-8 or GBK
-    has no NUL at all; a file whose NULs fall anywhere else stays binary content.
+    UTF-16, so one byte position of each pair holds many NULs. The other position holds NULs too where a
+    character ends in a zero byte, and 一 (U+4E00) and 销 (U+9500) are common in rosters: so the byte order
+    is the one in which the sample reads as a table (a line break, comma or tab among its characters; in
+    the other order those are U+0A00, U+2C00, U+0900), without NUL characters. Text in UTF-8 or GBK has
+    no NUL at all; a file whose NULs fit neither order stays binary content.
     """
     sample = head[:4096]
     pairs = len(sample) // 2
     if pairs < 2:
         return None
-    high, low = sample[0::2].count(0), sample[1::2].count(0)
-    if low == 0 and high * 10 >= pairs:
+    even, odd = sample[0::2].count(0), sample[1::2].count(0)
+    for codec, ascii_side in (("utf-16-be", even), ("utf-16-le", odd)):
+        if ascii_side * 10 < pairs:
+            continue
+        try:
+            # Not final: a character or surrogate pair cut by the sample's end is still UTF-16.
+            text = codecs.getincrementaldecoder(codec)("strict").decode(sample, final=False)
+        except UnicodeDecodeError:
+            text = ""
+        if "\x00" not in text and any(mark in text for mark in _TABLE_MARKS):
+            return codec
+    # NULs on one side only: UTF-16 that goes wrong later, refused by the decoder at the bad byte.
+    if odd == 0 and even * 10 >= pairs:
         return "utf-16-be"
-    if high == 0 and low * 10 >= pairs:
+    if even == 0 and odd * 10 >= pairs:
         return "utf-16-le"
     return None
+
+
+_TABLE_MARKS: Final = ("\n", ",", "\t", "，")
 
 
 def _decodes(codec: str, data: bytes, *, final: bool) -> bool:
