@@ -107,6 +107,20 @@ def test_tab_separated_utf16_unicode_text() -> None:
     assert rows[0].cells["phone"] == "13800000001"
 
 
+@pytest.mark.parametrize("delimiter", ["\t", ";"])
+def test_a_title_with_a_comma_does_not_choose_the_delimiter(delimiter: str) -> None:
+    lines = ["扎下镇示范户名单（2026, 第一批）", delimiter.join(HEADER_ZH), delimiter.join(good_row(1))]
+    rows, _ = read_all(("\r\n".join(lines) + "\r\n").encode("utf-8"))
+    assert [r.cells["phone"] for r in rows] == ["13800000001"]
+
+
+def test_semicolons_in_one_note_do_not_split_a_comma_file() -> None:
+    row = good_row(1)
+    row[-1] = "一;二;三;四;五;六;七;八;九;十;十一"
+    rows, _ = read_all(csv_bytes([row, good_row(2)]))
+    assert [r.cells["phone"] for r in rows] == ["13800000001", "13800000002"]
+
+
 def test_ten_thousand_columns_is_a_file_error() -> None:
     header = HEADER_ZH + [f"x{i}" for i in range(10_000)]
     error = file_error(csv_bytes([good_row(1)], header=header))

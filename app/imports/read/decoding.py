@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import codecs
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import BinaryIO, Final, Literal
 
 FileFormat = Literal["csv", "xlsx", "xls", "ods"]
@@ -292,12 +292,21 @@ def read_head(stream: BinaryIO, size: int = SNIFF_BYTES) -> bytes:
     return b"".join(parts)
 
 
-def choose_delimiter(header_line: str) -> str:
-    """Comma unless the header line only has tabs (Excel "Unicode Text") or semicolons."""
-    if "," in header_line:
-        return ","
-    if "\t" in header_line:
-        return "\t"
-    if ";" in header_line:
-        return ";"
-    return ","
+DELIMITERS: Final = (",", "\t", ";")  # preferred in this order when lines split equally
+# Lines read to choose the delimiter: a title or note above the header must not decide it.
+DELIMITER_SAMPLE_LINES: Final = 10
+
+
+def choose_delimiter(lines: Sequence[str]) -> str:
+    """The delimiter that splits the first lines most: comma, tab (Excel "Unicode Text") or semicolon.
+
+    Counted over the first lines, not the first alone: a title above the header ("名单（2026, 一批）" over
+    a tab-separated table) does not choose a comma the table never uses, and one note full of semicolons
+    in a comma file is outweighed by the commas of every line.
+    """
+
+    def spread(delimiter: str) -> tuple[int, int]:
+        return sum(line.count(delimiter) for line in lines), -DELIMITERS.index(delimiter)
+
+    best = max(DELIMITERS, key=spread)
+    return best if spread(best)[0] > 0 else ","

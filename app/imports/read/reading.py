@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import os
 import shutil
 import tempfile
@@ -19,6 +20,7 @@ from typing import IO, BinaryIO, Final, NamedTuple
 
 from app.cells import restore
 from app.imports.read.decoding import (
+    DELIMITER_SAMPLE_LINES,
     DecodedLines,
     FileFormat,
     RosterFileError,
@@ -77,10 +79,10 @@ def _csv_rows(lines: DecodedLines, limits: ReadLimits) -> Iterator[RowCells]:
     if csv.field_size_limit() < limits.max_line_chars:
         csv.field_size_limit(limits.max_line_chars)
     line_iter = iter(lines)
-    first = next(line_iter, None)
-    if first is None:
+    peeked = list(itertools.islice(line_iter, DELIMITER_SAMPLE_LINES))
+    if not peeked:
         return
-    reader = csv.reader(_closed(first, line_iter), delimiter=choose_delimiter(first))
+    reader = csv.reader(_closed(peeked, line_iter), delimiter=choose_delimiter(peeked))
     row_number, first_line = 0, 1
     try:
         for row_number, cells in enumerate(reader, start=1):
@@ -110,10 +112,10 @@ def _unclosed_quote(row_number: int, line: int) -> RosterFileError:
     )
 
 
-def _closed(first: str, rest: Iterator[str]) -> Iterator[str]:
-    """The line peeked at to choose the delimiter, the others, then the end-of-file mark on its own line."""
-    last = first
-    yield first
+def _closed(peeked: list[str], rest: Iterator[str]) -> Iterator[str]:
+    """The lines peeked at to choose the delimiter, the others, then the end-of-file mark on its own line."""
+    last = peeked[-1]
+    yield from peeked
     for last in rest:
         yield last
     if not last.endswith(("\n", "\r")):
