@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -12,11 +13,21 @@ from starlette.responses import HTMLResponse
 from app.access import STAFF_ROLES, Caller, Role
 from app.access.roles import IMPORTER_ROLES, REVIEWER_ROLES
 from app.console.i18n import console_language, word
+from app.db import CHINA_TZ
 from app.i18n import title_for
 from matching import vocab
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
+
+
+def beijing(moment: datetime, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """An instant as a clock in China reads it: stored in UTC, shown in Beijing time (UTC+8)."""
+    aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    return aware.astimezone(CHINA_TZ).strftime(fmt)
+
+
+templates.env.filters["beijing"] = beijing
 
 # (word key, URL, roles that see the link) for the navigation bar.
 NAV: tuple[tuple[str, str, tuple[Role, ...]], ...] = (

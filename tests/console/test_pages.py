@@ -381,3 +381,17 @@ def test_the_language_switch_comes_back_with_the_filters(client, make_user):
     assert link == "/console/lang/en?next=/console/proposals%3Fmin_score%3D0.5"
     r = client.get(link, follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"] == "/console/proposals?min_score=0.5"
+
+
+def test_times_are_shown_in_beijing_time(client, make_user, db):
+    from datetime import UTC, datetime
+
+    user = make_user("coordinator", JIANGSU)
+    token = sign_in(client, user.username)
+    client.post("/console/runs", data={"csrftoken": token, "scope_code": JIANGSU}, follow_redirects=False)
+    run = db.query(MatchingRun).one()
+    run.created_at = datetime(2026, 1, 1, 20, 30, tzinfo=UTC)  # 04:30 the next morning in Beijing
+    db.commit()
+    page = client.get("/console/runs").text
+    assert "2026-01-02 04:30" in page and "2026-01-01 20:30" not in page
+    assert "北京时间" in page
