@@ -22,6 +22,12 @@ class _Blankable(BaseModel):
         return None if value == "" else value
 
 
+class PageFilter(_Blankable):
+    """A plain list's page: the cursor of the page after the first."""
+
+    cursor: str | None = Field(default=None, max_length=512)
+
+
 class QueueFilter(_Blankable):
     """The review queue's filters, as query parameters."""
 

@@ -395,3 +395,40 @@ def test_times_are_shown_in_beijing_time(client, make_user, db):
     page = client.get("/console/runs").text
     assert "2026-01-02 04:30" in page and "2026-01-01 20:30" not in page
     assert "北京时间" in page
+
+
+def test_the_accounts_page_pages_through_every_account(client, make_user, monkeypatch):
+    from app.console.routers import admin
+
+    monkeypatch.setattr(admin, "PAGE_SIZE", 3)
+    made = {make_user("coordinator", JIANGSU).username for _ in range(7)}
+    sign_in(client, make_user("admin").username)
+    seen: set[str] = set()
+    url = "/console/admin/accounts"
+    for _ in range(10):
+        text = client.get(url).text
+        seen |= set(re.findall(r'data-account="([^"]+)"', text))
+        found = re.search(r'<a rel="next" href="([^"]+)"', text)
+        if not found:
+            break
+        url = found.group(1).replace("&amp;", "&")
+    assert made <= seen
+    assert "第一页" in text
+
+
+def test_the_runs_page_pages(client, make_user, db, monkeypatch):
+    from app.console.routers import runs
+
+    monkeypatch.setattr(runs, "PAGE_SIZE", 1)
+    user = make_user("coordinator", JIANGSU)
+    token = sign_in(client, user.username)
+    for _ in range(2):
+        client.post("/console/runs", data={"csrftoken": token, "scope_code": JIANGSU}, follow_redirects=False)
+        db.query(MatchingRun).update({"status": "done"})
+        db.commit()
+    first = client.get("/console/runs").text
+    found = re.search(r'<a rel="next" href="([^"]+)"', first)
+    assert found, first[-800:]
+    second = client.get(found.group(1)).text
+    ids = lambda text: re.findall(r'href="/console/runs/(\d+)"', text)  # noqa: E731
+    assert len(ids(first)) == len(ids(second)) == 1 and ids(first) != ids(second)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Query, Request
 from pydantic import ValidationError
 from starlette.responses import RedirectResponse, Response
 
 from app.accounts import service as accounts
 from app.accounts.schemas import StaffAccountCreate
+from app.console.forms import PageFilter
 from app.console.i18n import console_language, error_text
 from app.console.render import page
 from app.console.session import AdminPage
@@ -21,14 +22,24 @@ from app.schemas import IdPath, NoNulStr
 router = APIRouter(prefix="/console/admin", include_in_schema=False)
 
 
+PAGE_SIZE = 50
+
+
 def _accounts_page(
-    request: Request, db: Db, caller: AdminPage, *, error: str | None = None, status_code: int = 200
+    request: Request,
+    db: Db,
+    caller: AdminPage,
+    *,
+    f: PageFilter | None = None,
+    error: str | None = None,
+    status_code: int = 200,
 ) -> Response:
-    rows = accounts.list_accounts(db, role=None, cursor=None, limit=100).items
+    cursor = f.cursor if f else None
+    paged = accounts.list_accounts(db, role=None, cursor=cursor, limit=PAGE_SIZE)
     return page(
         request,
         "admin/accounts.html",
-        {"accounts": rows, "error": error},
+        {"accounts": paged.items, "cursor": cursor, "next_cursor": paged.next_cursor, "error": error},
         caller=caller,
         status_code=status_code,
     )
@@ -39,9 +50,9 @@ def _message(request: Request, exc: AppError) -> str:
 
 
 @router.get("/accounts")
-def list_accounts(request: Request, caller: AdminPage, db: Db) -> Response:
-    """Accounts, and the form to create a staff account."""
-    return _accounts_page(request, db, caller)
+def list_accounts(request: Request, caller: AdminPage, db: Db, f: Annotated[PageFilter, Query()]) -> Response:
+    """Accounts, a page at a time, and the form to create a staff account."""
+    return _accounts_page(request, db, caller, f=f)
 
 
 @router.post("/accounts")

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Query, Request
 from pydantic import ValidationError
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from app.access import Caller
+from app.console.forms import PageFilter
 from app.console.i18n import console_language, error_text
 from app.console.render import LABELS, page
 from app.console.session import CoordinatorPage
@@ -21,6 +22,7 @@ from app.runs.schemas import RunCreate
 from app.schemas import IdPath
 
 router = APIRouter(prefix="/console/runs", include_in_schema=False)
+PAGE_SIZE = 50
 
 
 def _list_page(
@@ -30,13 +32,18 @@ def _list_page(
     *,
     form: dict[str, str],
     error: str | None,
+    f: PageFilter | None = None,
     status_code: int = 200,
 ) -> Response:
+    cursor = f.cursor if f else None
+    paged = runs.list_runs(db, caller, cursor=cursor, limit=PAGE_SIZE)
     return page(
         request,
         "runs/list.html",
         {
-            "runs": runs.list_runs(db, caller, cursor=None, limit=50).items,
+            "runs": paged.items,
+            "cursor": cursor,
+            "next_cursor": paged.next_cursor,
             "model": active_model_for(db, caller),
             "form": form,
             "error": error,
@@ -47,9 +54,11 @@ def _list_page(
 
 
 @router.get("")
-def list_runs(request: Request, caller: CoordinatorPage, db: Db) -> Response:
+def list_runs(
+    request: Request, caller: CoordinatorPage, db: Db, f: Annotated[PageFilter, Query()]
+) -> Response:
     """Recent runs in your jurisdiction, and the form to start one."""
-    return _list_page(request, db, caller, form={}, error=None)
+    return _list_page(request, db, caller, form={}, error=None, f=f)
 
 
 @router.post("")
