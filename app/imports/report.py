@@ -62,7 +62,7 @@ def _rejected_page(
     return rows, issues
 
 
-def _file_labels(session: Session, import_id: int) -> dict[str, str]:
+def file_labels_of(session: Session, import_id: int) -> dict[str, str]:
     """{field: header text} as the uploaded file writes it, in the file's column order.
 
     The report's columns carry the office's own text, "年销售额（万元）" included, not the template's
@@ -86,6 +86,14 @@ def _file_labels(session: Session, import_id: int) -> dict[str, str]:
         return {}  # a file that failed before its header has no rejected rows to report
 
 
+def column_label(labels: dict[str, str], column: str | None, lang: Lang) -> str:
+    """A column as the office's file names it; else the template's Chinese name, or the field in English."""
+    name = column or ""
+    if name in labels:
+        return labels[name]
+    return HEADER_LABEL_ZH.get(name, name) if lang == "zh-CN" else name.replace("_", " ")
+
+
 def _zh_label(labels: dict[str, str], column: str | None) -> str:
     """A reason's column as the file names it, else the template's Chinese name."""
     name = column or ""
@@ -102,7 +110,7 @@ def error_csv(sessions: sessionmaker[Session], import_id: int, lang: Lang) -> It
             .order_by(ImportRowResult.row_number)
             .limit(1)
         )
-        labels = _file_labels(session, import_id) if first else {}
+        labels = file_labels_of(session, import_id) if first else {}
     present = set(first or {})
     columns = [f for f in labels if f in present] or [f for f in FIELDS if f in present]
     zh = lang == "zh-CN"

@@ -201,6 +201,21 @@ def list_issues(
     return paginate(session, stmt, [asc(ImportRowIssue.id)], cursor, limit)
 
 
+def issues_of_rows(
+    session: Session, import_id: int, first: int, last: int
+) -> dict[int, list[ImportRowIssue]]:
+    """The issues of rows `first` to `last` of an import (one page of its report), by row number."""
+    stmt = (
+        select(ImportRowIssue)
+        .where(ImportRowIssue.import_id == import_id, ImportRowIssue.row_number.between(first, last))
+        .order_by(ImportRowIssue.row_number, ImportRowIssue.id)
+    )
+    found: dict[int, list[ImportRowIssue]] = {}
+    for issue in session.scalars(stmt):
+        found.setdefault(issue.row_number, []).append(issue)
+    return found
+
+
 def list_rows(
     session: Session, import_id: int, *, outcome: str | None, cursor: str | None, limit: int
 ) -> Paged[ImportRowResult]:

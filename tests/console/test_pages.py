@@ -432,3 +432,26 @@ def test_the_runs_page_pages(client, make_user, db, monkeypatch):
     second = client.get(found.group(1)).text
     ids = lambda text: re.findall(r'href="/console/runs/(\d+)"', text)  # noqa: E731
     assert len(ids(first)) == len(ids(second)) == 1 and ids(first) != ids(second)
+
+
+def test_the_import_report_names_the_files_columns_and_pages_its_rows(client, make_user, drain, monkeypatch):
+    from app.console.routers import imports as console_imports
+
+    monkeypatch.setattr(console_imports, "REPORT_ROWS", 2)
+    office = make_user("township_office", ZHAXIA)
+    token = sign_in(client, office.username)
+    header = "外部编号,名称,类型,手机号码,行政区划代码,主营产品,可分享资源"
+    rows = [f"E{n},示范户{n},农户,{'bad' if n == 3 else f'1380000000{n}'},{ZHAXIA},盆景,技术" for n in (1, 2, 3)]
+    files = {"file": ("roster.csv", "\n".join([header, *rows]).encode(), "text/csv")}
+    r = client.post(
+        "/console/office/imports", files=files, data={"csrftoken": token, "dry_run": "true"}, follow_redirects=False
+    )
+    assert r.status_code == 303, r.text[:300]
+    drain()
+    first = client.get(r.headers["location"]).text
+    assert re.findall(r'data-row="(\d+)"', first) == ["2", "3"]
+    found = re.search(r'<a rel="next" href="([^"]+)"', first)
+    assert found
+    second = client.get(found.group(1)).text
+    assert re.findall(r'data-row="(\d+)"', second) == ["4"]
+    assert "<strong>手机号码</strong>" in second and "<strong>phone</strong>" not in second

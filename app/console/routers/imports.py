@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
@@ -10,7 +9,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response, Stream
 
 from app.access.profiles import MENTORS, shown_phone
 from app.console.csrf import UploadToken
-from app.console.forms import RosterFilter
+from app.console.forms import PageFilter, RosterFilter
 from app.console.i18n import console_language, error_text
 from app.console.render import page
 from app.console.session import OfficePage
@@ -18,7 +17,7 @@ from app.deps import SessionDep as Db
 from app.deps import SettingsDep
 from app.errors import AppError, PayloadTooLarge
 from app.imports import service
-from app.imports.report import error_csv
+from app.imports.report import column_label, error_csv, file_labels_of
 from app.profiles import service as profiles
 from app.profiles.schemas import MentorRead
 from app.schemas import IdPath
@@ -26,25 +25,38 @@ from app.schemas import IdPath
 router = APIRouter(prefix="/console/office", include_in_schema=False)
 FINISHED = ("done", "failed")
 REPORT_ROWS = 200
+LIST_SIZE = 50
 
 
 def _imports_page(
-    request: Request, db: Db, caller: OfficePage, *, error: str | None, status_code: int = 200
+    request: Request,
+    db: Db,
+    caller: OfficePage,
+    *,
+    error: str | None,
+    f: PageFilter | None = None,
+    status_code: int = 200,
 ) -> Response:
-    rows = service.list_imports(db, caller, cursor=None, limit=50).items
+    cursor = f.cursor if f else None
+    paged = service.list_imports(db, caller, cursor=cursor, limit=LIST_SIZE)
     return page(
         request,
         "imports/list.html",
-        {"imports": [service.to_read(i) for i in rows], "error": error},
+        {
+            "imports": [service.to_read(i) for i in paged.items],
+            "error": error,
+            "cursor": cursor,
+            "next_cursor": paged.next_cursor,
+        },
         caller=caller,
         status_code=status_code,
     )
 
 
 @router.get("/imports")
-def imports(request: Request, caller: OfficePage, db: Db) -> Response:
-    """Past imports with their status, and the upload form (step 1 of the wizard)."""
-    return _imports_page(request, db, caller, error=None)
+def imports(request: Request, caller: OfficePage, db: Db, f: Annotated[PageFilter, Query()]) -> Response:
+    """Past imports with their status, a page at a time, and the upload form (step 1 of the wizard)."""
+    return _imports_page(request, db, caller, error=None, f=f)
 
 
 @router.post("/imports")
@@ -82,20 +94,29 @@ def upload(
 
 
 @router.get("/imports/{import_id}")
-def report(request: Request, import_id: IdPath, caller: OfficePage, db: Db) -> Response:
-    """Step 3: the row-by-row report with each error in the office's language; apply or download."""
+def report(
+    request: Request, import_id: IdPath, caller: OfficePage, db: Db, f: Annotated[PageFilter, Query()]
+) -> Response:
+    """Step 3: the row-by-row report, a page at a time, each error in the office's language and under the
+    file's own column names; apply or download."""
     imp = service.get_visible(db, caller, import_id)
-    rows = service.list_rows(db, imp.id, outcome=None, cursor=None, limit=REPORT_ROWS).items
-    issues: dict[int, list[object]] = defaultdict(list)
-    last = rows[-1].row_number if rows else 0
-    for issue in service.list_issues(db, imp.id, severity=None, cursor=None, limit=5 * REPORT_ROWS).items:
-        if issue.row_number > last:
-            break
-        issues[issue.row_number].append(issue)
+    paged = service.list_rows(db, imp.id, outcome=None, cursor=f.cursor, limit=REPORT_ROWS)
+    rows = paged.items
+    issues = service.issues_of_rows(db, imp.id, rows[0].row_number, rows[-1].row_number) if rows else {}
+    labels = file_labels_of(db, imp.id)
+    lang = console_language(request)
     return page(
         request,
         "imports/report.html",
-        {"imp": service.to_read(imp), "rows": rows, "issues": issues, "finished": imp.status in FINISHED},
+        {
+            "imp": service.to_read(imp),
+            "rows": rows,
+            "issues": issues,
+            "finished": imp.status in FINISHED,
+            "column": lambda name: column_label(labels, name, lang),
+            "cursor": f.cursor,
+            "next_cursor": paged.next_cursor,
+        },
         caller=caller,
     )
 
