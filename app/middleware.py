@@ -230,10 +230,11 @@ class FrontMiddleware:
         await _send(await self.answer(Request(scope), status, code, detail, **extra), scope, send)
 
     async def _too_large(self, scope: Scope, send: Send, limit: int) -> None:
-        mb = f"{limit / 2**20:.0f} MB"
+        size = f"{limit:,}"
+        mb = f"（{limit / 2**20:.0f} MB）" if limit >= 2**20 else ""
         detail = (
-            f"请求内容超过 {limit:,} 字节（{mb}）的上限",
-            f"the body exceeds the limit of {limit:,} bytes ({mb})",
+            f"请求内容超过 {size} 字节{mb}的上限",
+            f"the body exceeds the limit of {size} bytes{mb.replace('（', ' (').replace('）', ')')}",
         )
         await self._answer(scope, send, 413, "payload_too_large", detail, limit_bytes=limit)
 
