@@ -11,7 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from app.i18n import Lang, preferred_language, title_for, validation_message
+from app.i18n import Lang, default_detail, preferred_language, title_for, validation_message
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +97,7 @@ def problem(
     # Quotable by the user: the same id is in the X-Request-ID header and on every log line.
     if (request_id := correlation_id.get()) is not None:
         body["request_id"] = request_id
+    detail = detail or default_detail(code)
     if isinstance(detail, tuple):
         body["detail"] = detail[0] if lang == "zh-CN" else detail[1]
     elif detail:

@@ -78,6 +78,7 @@ TITLES: dict[str, tuple[str, str]] = {
     # Outcomes, ratings, reports and honours.
     "match_not_started": ("结对尚未开始", "This match has not started"),
     "baseline_locked": ("已有进展记录，基线不能再改", "Milestones exist: the baseline is fixed"),
+    "milestone_too_early": ("日期过早", "The date is too early"),
     "milestone_in_future": ("日期不能晚于今天", "The date is in the future"),
     "milestone_before_activation": ("日期早于结对开始", "The date is before the match began"),
     "channel_required": ("请填写开店平台", "Say on which channel the store opened"),
@@ -174,6 +175,55 @@ def preferred_language(accept_language: str | None) -> Lang:
         if lang and (best is None or q > best[0]):
             best = (q, lang)
     return best[1] if best else "zh-CN"
+
+
+# What to do about a refusal raised without a sentence of its own: RFC 9457's `detail`, for the person
+# reading it (a mobile app shows it as is). Codes raised with their own detail are not listed.
+DETAILS: dict[str, tuple[str, str]] = {
+    "unauthorized": (
+        "请先登录，并在请求头 Authorization 中携带访问令牌。",
+        "Log in and send the access token as a Bearer token.",
+    ),
+    "invalid_token": (
+        "令牌无效或已过期，请重新登录或刷新令牌。",
+        "The token is invalid or expired: log in again or refresh it.",
+    ),
+    "forbidden": ("您的角色不能执行此操作。", "Your role may not do this."),
+    "not_found": (
+        "该资源不存在，或不在您可查看的范围内。",
+        "It does not exist, or is outside what you may see.",
+    ),
+    "method_not_allowed": ("该地址不支持此请求方法。", "This address does not take this method."),
+    "validation_failed": (
+        "请求中有字段不符合要求，见 errors。",
+        "Some fields of the request are not valid; see errors.",
+    ),
+    "invalid_cursor": (
+        "分页游标无效或已过期，请从第一页重新开始（不带 cursor）。",
+        "The cursor is invalid or stale: start again from the first page (no cursor).",
+    ),
+    "precondition_failed": (
+        "资料已被修改：重新读取以取得新的 ETag 后再提交。",
+        "It changed since you read it: read it again for the new ETag, then retry.",
+    ),
+    "precondition_required": (
+        "请在 If-Match 请求头中带上读取时得到的 ETag。",
+        "Send the ETag you read in an If-Match header.",
+    ),
+    "too_many_requests": (
+        "请求过于频繁，请按 Retry-After 稍后再试。",
+        "Too many requests: retry after the Retry-After seconds.",
+    ),
+    "internal_error": (
+        "服务器出错，已记录；请稍后再试，如仍失败请提供 request_id。",
+        "The server failed and logged it; retry later, quoting the request_id if it persists.",
+    ),
+}
+
+
+def default_detail(code: str) -> tuple[str, str] | None:
+    """The listed sentence for a code raised without its own detail."""
+    return DETAILS.get(code)
 
 
 def title_for(code: str, status: int, lang: Lang) -> str:

@@ -78,3 +78,20 @@ def test_validation_messages_follow_accept_language(client, make_user):
     assert "at least 1 character" in en_msgs["name"]
     assert zh.json()["title"] == TITLES["validation_failed"][0]
     assert en.json()["title"] == TITLES["validation_failed"][1]
+
+
+def test_common_refusals_say_what_to_do_in_the_callers_language(client, make_user):
+    mentor = make_user("mentor")
+    cases = [
+        (client.get("/api/v1/mentors/999999", headers=mentor.headers), "not_found"),
+        (client.get("/api/v1/proposals", headers=mentor.headers), "forbidden"),
+        (client.get("/api/v1/mentors?cursor=garbage", headers=make_user("admin").headers), "invalid_cursor"),
+        (client.post("/api/v1/mentors", json={"capacity": 99}, headers=mentor.headers), "validation_failed"),
+        (client.get("/api/v1/me/notifications"), "unauthorized"),
+    ]
+    for response, code in cases:
+        body = response.json()
+        assert body["code"] == code, body
+        assert body["detail"] and body["detail"] != body["title"], body
+    english = client.get("/api/v1/mentors/999999", headers={**mentor.headers, "Accept-Language": "en"})
+    assert english.json()["detail"].startswith("It does not exist")

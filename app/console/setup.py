@@ -65,6 +65,14 @@ async def front_answer(request: Request, status: int, code: str, detail: Any, **
     return problem(request, status, code, detail, **extra)
 
 
+def _invalid_page(request: Request, exc: RequestValidationError) -> Response:
+    # An address whose id cannot exist (/console/proposals/0, /abc) is a page that is not there: a 404
+    # like any other, not a form error. Only a bad form or query is the visitor's to correct (422).
+    if exc.errors() and all(tuple(e.get("loc", ()))[:1] == ("path",) for e in exc.errors()):
+        return _error_page(request, 404, "not_found", None)
+    return _error_page(request, 422, "validation_failed", None)
+
+
 def _install_error_pages(app: FastAPI) -> None:
     """Console paths get error pages (401 redirects to sign-in); elsewhere problem+json as before."""
     api_handlers: dict[Any, Handler] = dict(app.exception_handlers)  # type: ignore[arg-type]
@@ -80,7 +88,7 @@ def _install_error_pages(app: FastAPI) -> None:
         app.add_exception_handler(kind, handler)
 
     wrap(AppError, lambda r, e: _error_page(r, e.status, e.code, e.detail))
-    wrap(RequestValidationError, lambda r, e: _error_page(r, 422, "validation_failed", None))
+    wrap(RequestValidationError, _invalid_page)
     wrap(
         StarletteHTTPException,
         lambda r, e: _error_page(

@@ -149,3 +149,11 @@ def test_an_error_page_keeps_the_navigation(client, make_user):
     assert r.status_code == 404 and _is_page(r) and 'href="/console/runs"' in r.text
     r = client.get("/console/proposals/999999")
     assert r.status_code == 404 and 'href="/console/runs"' in r.text
+
+
+def test_an_id_that_cannot_exist_is_a_404_page(client, make_user):
+    sign_in(client, make_user("coordinator", JIANGSU).username)
+    for path in ("/console/proposals/0", "/console/proposals/abc", "/console/runs/99999999999999"):
+        r = client.get(path)
+        assert r.status_code == 404 and _is_page(r), path
+    assert client.get("/console/proposals?min_score=7").status_code == 422  # a bad filter is the visitor's

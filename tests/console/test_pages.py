@@ -441,10 +441,15 @@ def test_the_import_report_names_the_files_columns_and_pages_its_rows(client, ma
     office = make_user("township_office", ZHAXIA)
     token = sign_in(client, office.username)
     header = "外部编号,名称,类型,手机号码,行政区划代码,主营产品,可分享资源"
-    rows = [f"E{n},示范户{n},农户,{'bad' if n == 3 else f'1380000000{n}'},{ZHAXIA},盆景,技术" for n in (1, 2, 3)]
+    rows = [
+        f"E{n},示范户{n},农户,{'bad' if n == 3 else f'1380000000{n}'},{ZHAXIA},盆景,技术" for n in (1, 2, 3)
+    ]
     files = {"file": ("roster.csv", "\n".join([header, *rows]).encode(), "text/csv")}
     r = client.post(
-        "/console/office/imports", files=files, data={"csrftoken": token, "dry_run": "true"}, follow_redirects=False
+        "/console/office/imports",
+        files=files,
+        data={"csrftoken": token, "dry_run": "true"},
+        follow_redirects=False,
     )
     assert r.status_code == 303, r.text[:300]
     drain()
