@@ -230,11 +230,10 @@ class FrontMiddleware:
         await _send(await self.answer(Request(scope), status, code, detail, **extra), scope, send)
 
     async def _too_large(self, scope: Scope, send: Send, limit: int) -> None:
-        size = f"{limit:,}"
-        mb = f"（{limit / 2**20:.0f} MB）" if limit >= 2**20 else ""
+        mb = f"{limit / 2**20:.0f} MB" if limit >= 2**20 else ""  # "0 MB" would read as nonsense
         detail = (
-            f"请求内容超过 {size} 字节{mb}的上限",
-            f"the body exceeds the limit of {size} bytes{mb.replace('（', ' (').replace('）', ')')}",
+            f"请求内容超过 {limit:,} 字节{f'（{mb}）' if mb else ''}的上限",
+            f"the body exceeds the limit of {limit:,} bytes{f' ({mb})' if mb else ''}",
         )
         await self._answer(scope, send, 413, "payload_too_large", detail, limit_bytes=limit)
 

@@ -17,7 +17,7 @@ from app.deps import SessionDep as Db
 from app.deps import SettingsDep
 from app.errors import AppError, PayloadTooLarge
 from app.imports import service
-from app.imports.report import column_label, error_csv, file_labels_of
+from app.imports.report import column_label, error_csv
 from app.profiles import service as profiles
 from app.profiles.schemas import MentorRead
 from app.schemas import IdPath
@@ -103,7 +103,9 @@ def report(
     paged = service.list_rows(db, imp.id, outcome=None, cursor=f.cursor, limit=REPORT_ROWS)
     rows = paged.items
     issues = service.issues_of_rows(db, imp.id, rows[0].row_number, rows[-1].row_number) if rows else {}
-    labels = file_labels_of(db, imp.id)
+    # Only the labels the import kept: a page view never parses the stored workbook (errors.csv may,
+    # once, for an import stored before they were kept).
+    labels = dict(imp.column_labels or [])
     lang = console_language(request)
     return page(
         request,
