@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from app.access import Caller
 from app.access.reports import report_region
+from app.bulk import lock_for_transaction
 from app.db import china_today, utcnow
 from app.errors import Conflict, NotFound, Unprocessable
 from app.honours import rules
@@ -99,13 +100,11 @@ def evaluate(
             code="period_not_over",
             detail=("评选期尚未结束", "the period has not ended yet (China date)"),
         )
+    # Two evaluations of one jurisdiction at once would both read "not held yet" (PostgreSQL; SQLite's
+    # write transaction already serialises them).
+    lock_for_transaction(session, f"honours:{scope}")
     figures = mentor_figures(session, ReportParams(scope, period_start, period_end))
-    existing = {
-        (m, r)
-        for m, r in session.execute(
-            select(Honour.mentor_id, Honour.rule_code).where(Honour.period_end == period_end)
-        )
-    }
+    existing = held_for_period(session, jurisdiction=scope, period_start=period_start, period_end=period_end)
     proposed = []
     for mentor_id, values in sorted(figures.items()):
         for rule in rules.RULES:
@@ -125,6 +124,24 @@ def evaluate(
             proposed.append(honour)
     session.flush()
     return proposed
+
+
+def held_for_period(
+    session: Session, *, jurisdiction: str, period_start: date, period_end: date
+) -> set[tuple[int, str]]:
+    """(mentor, rule) pairs this jurisdiction already awarded for a period overlapping the given one.
+
+    One honour per rule, jurisdiction and stretch of time: a period shifted by a day, or one inside an
+    awarded quarter, is the same work judged again. A revoked honour counts too, or evaluating once more
+    would undo the revocation. Another jurisdiction's honour does not: a county's recognition and its
+    province's are two honours.
+    """
+    stmt = select(Honour.mentor_id, Honour.rule_code).where(
+        Honour.jurisdiction_code == jurisdiction,
+        Honour.period_start <= period_end,
+        Honour.period_end >= period_start,
+    )
+    return {(m, r) for m, r in session.execute(stmt)}
 
 
 def _visible(session: Session, caller: Caller, honour_id: int) -> Honour:

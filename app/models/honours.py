@@ -19,8 +19,15 @@ class Honour(Base):
     __tablename__ = "honours"
     __table_args__ = (
         CheckConstraint("status IN ('proposed','confirmed','revoked')", name="status"),
-        # The same rule never proposes the same honour twice for one mentor and period.
-        Index("uq_honours_mentor_rule_period", "mentor_id", "rule_code", "period_end", unique=True),
+        # The backstop of evaluate's overlap rule: one honour per mentor, rule, jurisdiction and period.
+        Index(
+            "uq_honours_mentor_rule_jurisdiction_period",
+            "mentor_id",
+            "rule_code",
+            "jurisdiction_code",
+            "period_end",
+            unique=True,
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -12,7 +12,7 @@ from app.db import china_today
 from app.honours import rules
 from app.honours.service import new_verification_code, normalise_code
 from app.models import Honour, Mentor
-from tests.conftest import SHANDONG, YUNNAN, mentor_payload
+from tests.conftest import CAOXIAN, SHANDONG, YUNNAN, mentor_payload
 
 PERIOD = {"period_start": "2026-01-01", "period_end": "2026-06-30"}
 
@@ -56,6 +56,36 @@ class TestEvaluate:
         assert all(h["status"] == "proposed" and h["verification_code"] is None for h in got.values())
         assert got["reach"]["jurisdiction_code"] == SHANDONG
         assert evaluate(client, shandong).json() == []  # never proposed twice
+
+    def test_an_overlapping_period_is_not_judged_again(self, client, star, shandong):
+        assert len(evaluate(client, shandong).json()) == 4
+        for period in (
+            {"period_start": "2026-01-02", "period_end": "2026-06-30"},  # shifted start
+            {"period_start": "2026-01-01", "period_end": "2026-06-29"},  # shifted end (was re-awarded)
+            {"period_start": "2026-02-01", "period_end": "2026-02-28"},  # inside the awarded half-year
+            {"period_start": "2025-12-01", "period_end": "2026-07-31"},  # around it
+        ):
+            r = evaluate(client, shandong, **period)
+            assert r.status_code == 201 and r.json() == [], period
+        # Periods that only touch it are new work: the next half-year is judged (nothing earned there).
+        assert evaluate(client, shandong, period_start="2026-07-01", period_end="2026-09-30").json() == []
+
+    def test_a_revoked_honour_is_not_proposed_again(self, client, db, star, shandong):
+        reach = next(h for h in evaluate(client, shandong).json() if h["rule_code"] == "reach")
+        revoked = client.post(f"/api/v1/honours/{reach['id']}/revoke", headers=shandong.headers)
+        assert revoked.status_code == 200
+        assert evaluate(client, shandong, period_start="2026-01-01", period_end="2026-06-29").json() == []
+
+    def test_each_jurisdiction_judges_its_own(self, client, db, star, shandong, make_user):
+        """Caoxian (371721, in Heze 3717, Shandong 37): the county's honour does not block the province's."""
+        county = make_user("coordinator", CAOXIAN)
+        by_county = evaluate(client, county).json()
+        assert {h["jurisdiction_code"] for h in by_county} == {CAOXIAN} and len(by_county) == 4
+        by_province = evaluate(client, shandong).json()
+        assert {h["jurisdiction_code"] for h in by_province} == {SHANDONG} and len(by_province) == 4
+        assert evaluate(client, county).json() == [] and evaluate(client, shandong).json() == []
+        held = db.query(Honour).filter(Honour.mentor_id == star[0].id).count()
+        assert held == 8
 
     def test_scoped_to_the_jurisdiction(self, client, star, make_user):
         yunnan = make_user("coordinator", YUNNAN)
