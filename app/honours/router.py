@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import html
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Path, Query, Request, status
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from limits import RateLimitItemPerMinute
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
@@ -31,14 +32,19 @@ CodePath = Annotated[
 ]
 
 
-def verification_limit(request: Request) -> None:
+def within_verification_limit(request: Request) -> bool:
     """At most VERIFICATIONS_PER_MINUTE look-ups per client address (a moving window): guessing is slow."""
     limiter = getattr(request.app.state, "verification_limiter", None)
     if limiter is None:
         limiter = MovingWindowRateLimiter(MemoryStorage())
         request.app.state.verification_limiter = limiter
     client = request.client.host if request.client else "unknown"
-    if not limiter.hit(RateLimitItemPerMinute(VERIFICATIONS_PER_MINUTE), "verify", client):
+    return bool(limiter.hit(RateLimitItemPerMinute(VERIFICATIONS_PER_MINUTE), "verify", client))
+
+
+def verification_limit(request: Request) -> None:
+    """The JSON look-up's limit: a 429 problem document with Retry-After."""
+    if not within_verification_limit(request):
         raise TooManyRequests(code="verification_throttled", headers={"Retry-After": "60"})
 
 
@@ -155,24 +161,62 @@ def verify_json(code: CodePath, _: VerificationLimit, session: SessionDep) -> Ve
 _PAGE = """<!doctype html>
 <html lang="zh-CN"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
 <meta name="robots" content="noindex"><title>荣誉证书核验 Certificate verification</title>
-<style>body{{font-family:sans-serif;max-width:36rem;margin:3rem auto;padding:0 1rem}}</style></head>
-<body><h1>荣誉证书核验 <small>Certificate verification</small></h1>{body}</body></html>"""
-
-
-@router.get(
-    "/verify/{code}",
-    response_class=HTMLResponse,
-    responses=problems(404, 429),
+<style>body{{font-family:sans-serif;max-width:36rem;margin:3rem auto;padding:0 1rem;line-height:1.5}}
+input{{font:inherit;padding:.3rem;width:14rem;max-width:100%}}
+button{{font:inherit;padding:.3rem .8rem}}</style>
+</head><body><h1>荣誉证书核验 <small>Certificate verification</small></h1>{body}</body></html>"""
+# A person holds the certificate, so every answer is a page: the form to type the code again included.
+_FORM = (
+    '<form method="get" action="/verify"><label>证书上的验证码 Code on the certificate<br>'
+    '<input name="code" value="{code}" autocomplete="off" autocapitalize="characters" maxlength="64"'
+    ' placeholder="7KQM-2ZTA-X9PD-H4WE"></label> <button>核验 Verify</button></form>'
 )
-def verify_page(code: CodePath, _: VerificationLimit, session: SessionDep) -> HTMLResponse:
+
+
+def _page(
+    body: str, *, code: str = "", status_code: int = 200, headers: dict[str, str] | None = None
+) -> HTMLResponse:
+    form = _FORM.format(code=html.escape(code, quote=True))
+    return HTMLResponse(_PAGE.format(body=body + form), status_code=status_code, headers=headers)
+
+
+_THROTTLED = "<p>查询过于频繁，请一分钟后再试。 Too many look-ups; try again in a minute.</p>"
+_NOT_FOUND = (
+    "<p>✘ 该验证码无效：没有已确认的荣誉使用它（可能输错，或荣誉已撤销）。"
+    " This code does not verify: no confirmed honour has it (mistyped, or revoked).</p>"
+)
+
+
+# Pages for people holding a certificate: every answer, refusals included, is HTML.
+_PAGE_ANSWERS: dict[int | str, dict[str, Any]] = {
+    404: {"description": "Not a valid code: a page saying so, and the form", "content": {"text/html": {}}},
+    429: {"description": "Too many look-ups from this address (Retry-After)", "content": {"text/html": {}}},
+}
+
+
+@router.get("/verify", response_class=HTMLResponse, responses={303: {"description": "To the code's page"}})
+def verify_form(
+    code: Annotated[str | None, Query(max_length=64, description="A code typed into the form")] = None,
+) -> Response:
+    """Public page: the form to type a certificate's code; a typed code goes to its verification page."""
+    if code and (typed := service.normalise_code(code)):
+        page = service.VERIFY_PATH + quote(typed, safe="")
+        return RedirectResponse(page, status_code=status.HTTP_303_SEE_OTHER)
+    return _page("<p>输入证书上的验证码。 Type the code printed on the certificate.</p>")
+
+
+@router.get("/verify/{code}", response_class=HTMLResponse, responses=_PAGE_ANSWERS)
+def verify_page(code: CodePath, request: Request, session: SessionDep) -> HTMLResponse:
     """Public page: a valid code shows the name, honour and date; any other code shows nothing of anyone."""
-    found = service.verify(session, code=code[:64])
+    typed = code[:64]
+    if not within_verification_limit(request):
+        return _page(_THROTTLED, code=typed, status_code=429, headers={"Retry-After": "60"})
+    found = service.verify(session, code=typed)
     if found is None:
-        # Like every error, a plain problem document: it names no one.
-        raise NotFound(detail=("该验证码无效", "this code does not verify"))
+        return _page(_NOT_FOUND, code=typed, status_code=404)
     body = (
         f"<p>✔ 有效 Valid</p><dl><dt>姓名 Name</dt><dd>{html.escape(found.name)}</dd>"
         f"<dt>荣誉 Honour</dt><dd>{html.escape(found.honour_zh)} ({html.escape(found.honour_en)})</dd>"
         f"<dt>日期 Date</dt><dd>{found.confirmed_on.isoformat()}</dd></dl>"
     )
-    return HTMLResponse(_PAGE.format(body=body))
+    return _page(body)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import unicodedata
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -22,8 +23,9 @@ from app.pagination import Paged, desc, paginate
 from app.reports.common import ReportParams, activated_in_range, first_sale_in_window, fulfilment_rate
 from app.reports.service import report_range
 
-# No 0/O, 1/I/L: a code read aloud or typed from paper should not be ambiguous. 16 of 32 = 80 bits.
+# No 0/O, 1/I/L: a code read aloud or typed from paper should not be ambiguous. 16 of 31 is 79 bits.
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+CODE_LENGTH = 16
 VERIFY_PATH = "/verify/"
 
 
@@ -194,8 +196,12 @@ def get_honour(session: Session, *, caller: Caller, honour_id: int) -> Honour:
 
 def new_verification_code() -> str:
     """16 random characters in four groups, e.g. 7KQM-2ZTA-X9PD-H4WE."""
-    raw = "".join(secrets.choice(CODE_ALPHABET) for _ in range(16))
-    return "-".join(raw[i : i + 4] for i in range(0, 16, 4))
+    return _grouped("".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH)))
+
+
+def _grouped(raw: str) -> str:
+    """Four groups of four, as printed."""
+    return "-".join(raw[i : i + 4] for i in range(0, CODE_LENGTH, 4))
 
 
 def confirm(session: Session, *, caller: Caller, honour_id: int) -> Honour:
@@ -287,9 +293,19 @@ class Verified:
     confirmed_on: date
 
 
+# What a phone keyboard or a copy from a chat puts between groups instead of "-".
+_SEPARATORS = str.maketrans("", "", " -\u2010\u2011\u2012\u2013\u2014\u2212\u3000_.")
+
+
 def normalise_code(code: str) -> str:
-    """Upper case, spaces dropped: codes are typed from paper."""
-    return code.strip().upper().replace(" ", "")
+    """The code as issued, from what a person typed off paper.
+
+    Full-width letters and digits (a Chinese keyboard's) become ASCII, case is ignored, and separators of
+    any kind (spaces, hyphens, dashes, dots) are dropped; 16 characters left are grouped by four again,
+    so 7kqm2ztax9pdh4we and 7KQM–2ZTA–X9PD–H4WE both find 7KQM-2ZTA-X9PD-H4WE.
+    """
+    bare = unicodedata.normalize("NFKC", code).upper().translate(_SEPARATORS)
+    return _grouped(bare) if len(bare) == CODE_LENGTH else bare
 
 
 def verify(session: Session, *, code: str) -> Verified | None:

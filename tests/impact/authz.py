@@ -22,5 +22,6 @@ IMPACT_ROUTES: RouteTable = {
     ("GET", "/api/v1/honours/{honour_id}/certificate"): REVIEWERS | {"mentor"},
     ("GET", "/api/v1/me/honours"): frozenset({"mentor"}),
     ("GET", "/api/v1/verify/{code}"): PUBLIC,
+    ("GET", "/verify"): PUBLIC,
     ("GET", "/verify/{code}"): PUBLIC,
 }

@@ -184,7 +184,29 @@ class TestConfirmAndVerify:
         assert client.get(f"/api/v1/verify/{guess}").status_code == 404
         page = client.get(f"/verify/{guess}")
         assert page.status_code == 404 and "沭阳" not in page.text
-        assert page.headers["content-type"].startswith("application/problem+json")
+        # A person scanned the certificate: a page saying so, with the form to type the code again.
+        assert page.headers["content-type"].startswith("text/html")
+        assert "该验证码无效" in page.text and f'value="{guess}"' in page.text
+
+    def test_a_code_typed_as_people_type_it(self, client, star, confirmed):
+        code = confirmed["verification_code"]
+        bare = code.replace("-", "")
+        fullwidth = "".join(chr(ord(c) + 0xFEE0) for c in bare.lower())  # a Chinese keyboard's letters
+        for typed in (bare.lower(), code.replace("-", "–"), " ".join(code.split("-")), fullwidth):
+            page = client.get(f"/verify/{typed}")
+            assert page.status_code == 200 and "沭阳花木合作社" in page.text, typed
+        assert client.get(f"/api/v1/verify/{bare.lower()}").json()["name"] == "沭阳花木合作社"
+
+    def test_the_form_sends_the_code_to_its_page(self, client, star, confirmed):
+        blank = client.get("/verify")
+        assert blank.status_code == 200 and '<form method="get" action="/verify">' in blank.text
+        typed = confirmed["verification_code"].replace("-", " ").lower()
+        sent = client.get("/verify", params={"code": typed}, follow_redirects=False)
+        assert sent.status_code == 303
+        assert sent.headers["location"] == f"/verify/{confirmed['verification_code']}"
+        assert client.get("/verify", params={"code": "<b>"}, follow_redirects=True).status_code == 404
+        marked = client.get("/verify/%3Cscript%3Ealert(1)")
+        assert marked.status_code == 404 and "<script>" not in marked.text
 
     def test_a_revoked_honour_no_longer_verifies(self, client, db, star, shandong, confirmed):
         mentor, _ = star
@@ -199,10 +221,17 @@ class TestConfirmAndVerify:
     def test_verification_is_rate_limited(self, client, star):
         codes = [client.get(f"/api/v1/verify/{new_verification_code()}").status_code for _ in range(21)]
         assert codes[:20] == [404] * 20 and codes[20] == 429
-        assert client.get("/verify/ABCD").status_code == 429
+        page = client.get("/verify/ABCD")
+        assert page.status_code == 429 and page.headers["retry-after"] == "60"
+        assert page.headers["content-type"].startswith("text/html") and "一分钟后再试" in page.text
 
     def test_code_normalisation(self):
-        assert normalise_code(" abcd-efgh ") == "ABCD-EFGH"
+        assert normalise_code(" abcd-efgh ") == "ABCDEFGH"  # not a full code: left ungrouped
+        assert normalise_code("7kqm2ztax9pdh4we") == "7KQM-2ZTA-X9PD-H4WE"
+        assert normalise_code("７ＫＱＭ－２ＺＴＡ－Ｘ９ＰＤ－Ｈ４ＷＥ") == "7KQM-2ZTA-X9PD-H4WE"
+        assert normalise_code("7KQM—2ZTA 　X9PD.H4WE") == "7KQM-2ZTA-X9PD-H4WE"
+        code = new_verification_code()
+        assert normalise_code(code) == code
 
 
 class TestCertificate:
