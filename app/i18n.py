@@ -151,8 +151,13 @@ def validation_message(error: Mapping[str, Any], lang: Lang) -> str:
     template = VALIDATION_MESSAGES_ZH.get(str(error.get("type", "")))
     if template is None:
         return f"取值无效（{english}）"
+    # "应大于 0", not "应大于 0.0": a bound written as a float in the model reads as people write it.
+    ctx = {
+        k: int(v) if isinstance(v, float) and v.is_integer() else v
+        for k, v in (error.get("ctx") or {}).items()
+    }
     try:
-        return template.format(**(error.get("ctx") or {}))
+        return template.format(**ctx)
     except (KeyError, IndexError, ValueError):
         return template.split("{", 1)[0].rstrip("：: ") or english
 

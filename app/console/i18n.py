@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from pydantic import ValidationError
 from starlette.requests import Request
 
 from app.errors import AppError
-from app.i18n import Lang, title_for
+from app.i18n import Lang, title_for, validation_message
 
 LANG_COOKIE = "jd_lang"
 
@@ -72,8 +73,20 @@ WORDS: dict[str, tuple[str, str]] = {
     "approve": ("批准", "Approve"),
     "reject": ("拒绝", "Reject"),
     "reason_code": ("拒绝原因", "Reason"),
+    "choose_reason": ("— 请选择原因 —", "— choose a reason —"),
+    "confirm_deactivate": (
+        "停用后该账户立即无法登录和调用接口。确定停用",
+        "Deactivated, the account can no longer sign in or call the API. Deactivate",
+    ),
+    "confirm_revoke": (
+        "撤销后证书验证码立即失效，荣誉从导师资料中移除。确定撤销荣誉",
+        "Revoked, the certificate's code stops verifying and the title leaves the profile. Revoke honour",
+    ),
     "next": ("下一条", "Next"),
-    "shortcuts": ("快捷键：A 批准 · R 拒绝 · N 下一条", "Shortcuts: A approve · R reject · N next"),
+    "shortcuts": (
+        "快捷键：A 批准 · R 拒绝（先选原因）· N 下一条",
+        "Shortcuts: A approve · R reject (once a reason is chosen) · N next",
+    ),
     "commitment_required": (
         "至少保留一项资源分享承诺（填写说明）；不想改动建议时请保留原文。",
         "Keep at least one commitment (with a description); leave the suggestions as they are to keep them.",
@@ -157,6 +170,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "dry_run_report": ("预览报告（尚未写入）", "Dry-run report (nothing written yet)"),
     "applied_report": ("导入结果", "Import result"),
     "apply": ("确认导入", "Apply"),
+    "applied_as": ("已确认导入，查看结果", "Applied: see the import"),
     "download_errors": ("下载错误报告 errors.csv", "Download errors.csv"),
     "row": ("行", "Row"),
     "errors": ("错误", "Errors"),
@@ -285,3 +299,27 @@ def error_text(exc: AppError, lang: Lang) -> str:
     if detail.rstrip("。.").casefold() == title.rstrip("。.").casefold():
         return detail  # a detail that only restates the title ("The file is empty") is said once
     return f"{title}：{detail}" if lang == "zh-CN" else f"{title}: {detail}"
+
+
+# A request field whose label on the form has another key (the form says 最远距离, the body max_distance_km).
+_FIELD_WORDS = {"max_distance_km": "max_distance", "jurisdiction_code": "jurisdiction"}
+
+
+def form_error_text(exc: ValidationError, lang: Lang) -> str:
+    """A form the API's body model refused, in the page's language: each field as the form labels it.
+
+    The API's 422 names fields by their JSON path (commitments.0.description, and pydantic's English);
+    a coordinator reads 「承诺 1 · 说明：最多 500 个字符」.
+    """
+    parts = []
+    for error in exc.errors():
+        names = []
+        for step in error.get("loc", ()):
+            if isinstance(step, int):
+                names.append(str(step + 1))
+            else:
+                names.append(word(_FIELD_WORDS.get(step, step), lang))
+        where = " · ".join(names)
+        why = validation_message(error, lang)
+        parts.append(f"{where}：{why}" if lang == "zh-CN" and where else f"{where}: {why}" if where else why)
+    return ("；" if lang == "zh-CN" else "; ").join(parts)

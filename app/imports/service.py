@@ -154,8 +154,16 @@ def replay_answer(session: Session, caller: Caller, first: dict[str, Any]) -> di
 
 
 def apply_previewed(session: Session, caller: Caller, import_id: int) -> RosterImport:
-    """Apply a finished dry run for real: the same stored file, township and options, as a new import."""
+    """Apply a finished dry run for real: the same stored file, township and options, as a new import.
+
+    A preview is applied once: applying it again (a double click, a resent form) answers the import it
+    already became, unless that one failed, when the file is queued anew.
+    """
     preview = get_visible(session, caller, import_id)
+    # Two clicks in flight: the second waits here for the first's commit (SQLite: its write lock already).
+    session.refresh(preview, with_for_update=True)
+    if (applied := applied_import(session, preview)) is not None:
+        return applied
     if not preview.dry_run or preview.status != "done":
         raise Conflict(
             code="not_a_finished_preview",
@@ -164,7 +172,7 @@ def apply_previewed(session: Session, caller: Caller, import_id: int) -> RosterI
     stored = session.get(RosterFile, preview.id)
     if stored is None:
         raise NotFound()
-    return submit_import(
+    applied = submit_import(
         session,
         caller,
         township=preview.township_code,
@@ -175,6 +183,17 @@ def apply_previewed(session: Session, caller: Caller, import_id: int) -> RosterI
         dry_run=False,
         on_error=preview.on_error,
     )
+    preview.applied_as_id = applied.id
+    session.flush()
+    return applied
+
+
+def applied_import(session: Session, preview: RosterImport) -> RosterImport | None:
+    """The import a preview became, while it stands: one that failed leaves the preview to apply again."""
+    if preview.applied_as_id is None:
+        return None
+    applied = session.get(RosterImport, preview.applied_as_id)
+    return applied if applied is not None and applied.status != ImportStatus.FAILED else None
 
 
 def get_visible(session: Session, caller: Caller, import_id: int) -> RosterImport:

@@ -53,6 +53,9 @@ class RosterImport(Base):
     # [[field, the file's own header text], ...] in the file's column order, kept when the header is read
     # so the error report never parses the upload again. Pairs, not an object: JSONB drops key order.
     column_labels: Mapped[list[list[str]] | None] = mapped_column(JSONDoc)
+    # A dry run's real import once it is applied: a second click on "apply" finds it instead of queueing
+    # the same file again.
+    applied_as_id: Mapped[int | None] = mapped_column(ForeignKey("roster_imports.id", ondelete="SET NULL"))
     error_code: Mapped[str | None] = mapped_column(String(64))
     error_detail: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

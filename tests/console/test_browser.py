@@ -82,7 +82,17 @@ class TestSignIn:
         page = open_page("coord-leaving")
         admin = open_page("admin")
         admin.goto("/console/admin/accounts")
-        admin.locator("tr[data-account='coord-leaving']").get_by_role("button", name="停用").click()
+        button = admin.locator("tr[data-account='coord-leaving']").get_by_role("button", name="停用")
+        # The browser asks first: dismissed, nothing changes; accepted, the account is stopped.
+        asked: list[str] = []
+        admin.once("dialog", lambda d: (asked.append(d.message), d.dismiss()))
+        button.click()
+        expect(admin.locator("tr[data-account='coord-leaving']")).to_be_visible()
+        assert asked and "coord-leaving" in asked[0] and "确定停用" in asked[0]
+        with live.sessions() as s:
+            assert s.scalar(select(Account.is_active).where(Account.username == "coord-leaving"))
+        admin.once("dialog", lambda d: d.accept())
+        button.click()
         expect(admin.get_by_role("status")).to_contain_text("已保存")
         page.goto("/console/proposals")
         expect(page).to_have_url(re.compile(r"/console/login"))
@@ -137,14 +147,21 @@ class TestCoordinator:
             assert approved.status == "approved"
             if description.count() or approved.suggested_commitments:
                 assert approved.suggested_commitments[0]["description"] == "每两周一次直播带货指导"
-        # Keyboard alone: R rejects (first reason), N skips, A approves.
+        # Keyboard: R first goes to the reason (none is chosen for the coordinator), R again rejects with
+        # the chosen one, N skips.
         page.locator("body").click(position={"x": 5, "y": 5})
         second_id = int(page.url.rsplit("/", 1)[1].split("?")[0])
+        page.keyboard.press("r")
+        expect(page.locator("#reason_code")).to_be_focused()
+        with live.sessions() as s:
+            assert s.get(Match, second_id).status == "proposed"
+        page.locator("#reason_code").select_option("too_far")
+        page.locator("body").click(position={"x": 5, "y": 5})
         page.keyboard.press("r")
         expect(page.get_by_role("status")).to_contain_text(f"已拒绝推荐 #{second_id}")
         with live.sessions() as s:
             rejected = s.get(Match, second_id)
-            assert rejected.status == "rejected" and rejected.reason_code == "not_complementary"
+            assert rejected.status == "rejected" and rejected.reason_code == "too_far"
         third_id = int(page.url.rsplit("/", 1)[1].split("?")[0])
         page.keyboard.press("n")
         expect(page).not_to_have_url(re.compile(rf"/proposals/{third_id}\b"))
@@ -161,6 +178,7 @@ class TestCoordinator:
         proposal_id = int(url.rsplit("/", 1)[1].split("?")[0])
         second = first.context.new_page()
         second.goto(url)
+        second.locator("#reason_code").select_option("same_market")
         second.get_by_role("button", name=re.compile("拒绝")).click()
         expect(second.get_by_role("status")).to_contain_text("已拒绝推荐")
         first.get_by_role("button", name=re.compile("批准")).click()

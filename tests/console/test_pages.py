@@ -460,3 +460,52 @@ def test_the_import_report_names_the_files_columns_and_pages_its_rows(client, ma
     second = client.get(found.group(1)).text
     assert re.findall(r'data-row="(\d+)"', second) == ["4"]
     assert "<strong>手机号码</strong>" in second and "<strong>phone</strong>" not in second
+
+
+def test_a_preview_is_applied_once(client, db, make_user, drain):
+    """A double click on 确认导入 (or the form sent again) finds the import the preview became."""
+    from app.models import RosterImport
+
+    office = make_user("township_office", ZHAXIA)
+    token = sign_in(client, office.username)
+    header = "外部编号,名称,类型,手机号码,行政区划代码,主营产品,可分享资源"
+    body = f"{header}\nE1,示范户1,农户,13800000001,{ZHAXIA},盆景,技术".encode()
+    r = client.post(
+        "/console/office/imports",
+        files={"file": ("roster.csv", body, "text/csv")},
+        data={"csrftoken": token, "dry_run": "true"},
+        follow_redirects=False,
+    )
+    preview_url = r.headers["location"]
+    drain()
+    apply_url = f"{preview_url}/apply"
+    first = client.post(apply_url, data={"csrftoken": token}, follow_redirects=False)
+    again = client.post(apply_url, data={"csrftoken": token}, follow_redirects=False)
+    assert first.status_code == again.status_code == 303
+    assert again.headers["location"] == first.headers["location"] != preview_url
+    assert db.query(RosterImport).filter(RosterImport.dry_run.is_(False)).count() == 1
+    # The preview now links to its import instead of offering the button again.
+    page = client.get(preview_url).text
+    assert 'id="apply-form"' not in page and f'href="{first.headers["location"]}"' in page
+    # An applied import that failed can be applied anew: the file is queued once more.
+    applied_id = int(first.headers["location"].rsplit("/", 1)[1])
+    db.get(RosterImport, applied_id).status = "failed"
+    db.commit()
+    retry = client.post(apply_url, data={"csrftoken": token}, follow_redirects=False)
+    assert retry.headers["location"] != first.headers["location"]
+    assert db.query(RosterImport).filter(RosterImport.dry_run.is_(False)).count() == 2
+
+
+def test_a_refused_form_names_its_fields_as_the_form_does(client, make_user):
+    """Not pydantic's JSON paths and English: the form's own labels and the page's language."""
+    coordinator = make_user("coordinator", JIANGSU)
+    token = sign_in(client, coordinator.username)
+    form = {"csrftoken": token, "k": "99", "max_distance_km": "-5", "separation": "county"}
+    zh = client.post("/console/runs", data=form)
+    assert zh.status_code == 422
+    notice = re.search(r'role="alert">([^<]*)<', zh.text).group(1)
+    assert notice == "最远距离（公里）：应大于 0；每位新农人候选数 k：应小于或等于 50", notice
+    client.get("/console/lang/en")
+    en = client.post("/console/runs", data=form)
+    notice = re.search(r'role="alert">([^<]*)<', en.text).group(1)
+    assert "Candidates per newcomer k: Input should be less than or equal to 50" in notice, notice

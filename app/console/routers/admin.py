@@ -11,7 +11,7 @@ from starlette.responses import RedirectResponse, Response
 from app.accounts import service as accounts
 from app.accounts.schemas import StaffAccountCreate
 from app.console.forms import PageFilter
-from app.console.i18n import console_language, error_text
+from app.console.i18n import console_language, error_text, form_error_text
 from app.console.render import page
 from app.console.session import AdminPage
 from app.deps import SessionDep as Db
@@ -80,7 +80,7 @@ def create_account(
             }
         )
     except ValidationError as exc:
-        msg = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        msg = form_error_text(exc, console_language(request))
         return _accounts_page(request, db, caller, error=msg, status_code=422)
     try:
         accounts.create_staff_account(

@@ -11,7 +11,7 @@ from starlette.responses import RedirectResponse, Response
 from app.access import Caller
 from app.console import report_views
 from app.console.forms import HonourFilter
-from app.console.i18n import console_language, error_text
+from app.console.i18n import console_language, error_text, form_error_text
 from app.console.render import page
 from app.console.session import CoordinatorPage
 from app.deps import SessionDep as Db
@@ -91,7 +91,7 @@ def evaluate(
             db, caller=caller, region=body.region, period_start=body.period_start, period_end=body.period_end
         )
     except ValidationError as exc:
-        msg = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        msg = form_error_text(exc, console_language(request))
         return _list_page(request, db, caller, HonourFilter(), form=form, error=msg, status_code=422)
     except AppError as exc:
         db.rollback()

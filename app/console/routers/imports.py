@@ -112,6 +112,7 @@ def report(
         "imports/report.html",
         {
             "imp": service.to_read(imp),
+            "applied_as": service.applied_import(db, imp),
             "rows": rows,
             "issues": issues,
             "finished": imp.status in FINISHED,

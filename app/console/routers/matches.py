@@ -10,6 +10,7 @@ from starlette.responses import RedirectResponse, Response
 
 from app.access.matches import load_view
 from app.console.forms import MatchFilter
+from app.console.i18n import console_language, form_error_text
 from app.console.render import page
 from app.console.session import CoordinatorPage
 from app.deps import SessionDep as Db
@@ -97,7 +98,8 @@ def report_check_in(
     try:
         body = CheckInCreate.model_validate({"outcome": outcome, "note": note})
     except ValidationError as exc:
-        return _match_page(request, db, caller, match_id, error=str(exc.errors()[0]["msg"]), status_code=422)
+        msg = form_error_text(exc, console_language(request))
+        return _match_page(request, db, caller, match_id, error=msg, status_code=422)
     commitments.check_in(
         db,
         caller,

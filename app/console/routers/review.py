@@ -11,7 +11,7 @@ from starlette.responses import RedirectResponse, Response
 
 from app.access import Caller
 from app.console.forms import QueueFilter
-from app.console.i18n import console_language, word
+from app.console.i18n import console_language, form_error_text, word
 from app.console.render import page
 from app.console.session import CoordinatorPage
 from app.deps import SessionDep as Db
@@ -181,7 +181,7 @@ def approve(
     try:
         body = ApproveRequest(commitments=kept or None, note=note or None)
     except ValidationError as exc:
-        msg = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        msg = form_error_text(exc, console_language(request))
         return _proposal_page(request, db, caller, proposal_id, f, error=msg, status_code=422)
     commitments = [c.model_dump() for c in body.commitments] if body.commitments is not None else None
     try:
@@ -209,9 +209,8 @@ def reject(
     try:
         body = RejectRequest(reason_code=reason_code, note=note or None)  # type: ignore[arg-type]
     except ValidationError as exc:
-        return _proposal_page(
-            request, db, caller, proposal_id, f, error=str(exc.errors()[0]["msg"]), status_code=422
-        )
+        msg = form_error_text(exc, console_language(request))
+        return _proposal_page(request, db, caller, proposal_id, f, error=msg, status_code=422)
     try:
         review.reject(
             db, caller, proposal_id, if_match=etag(version), reason_code=body.reason_code, note=body.note

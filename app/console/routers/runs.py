@@ -10,7 +10,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from app.access import Caller
 from app.console.forms import PageFilter
-from app.console.i18n import console_language, error_text
+from app.console.i18n import console_language, error_text, form_error_text
 from app.console.render import LABELS, page
 from app.console.session import CoordinatorPage
 from app.deps import SessionDep as Db
@@ -97,7 +97,7 @@ def start_run(
             }
         )
     except ValidationError as exc:
-        msg = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        msg = form_error_text(exc, console_language(request))
         return _list_page(request, db, caller, form=form, error=msg, status_code=422)
     try:
         run = runs.create_run(db, caller, body)

@@ -1,7 +1,8 @@
 // Jieduan console: progressive enhancement only. Every page works without this file.
 "use strict";
 
-// Keyboard shortcuts on a proposal: A approve, R reject (with the chosen reason), N next.
+// Keyboard shortcuts on a proposal: A approve, R reject (once a reason is chosen; before that R goes to
+// the reason list, since a rejection's reason teaches the ranker), N next.
 document.addEventListener("keydown", (event) => {
   if (event.ctrlKey || event.metaKey || event.altKey || event.repeat) return;
   const target = event.target;
@@ -12,7 +13,13 @@ document.addEventListener("keydown", (event) => {
     document.getElementById("approve-form").requestSubmit();
   } else if (key === "r" && document.getElementById("reject-form")) {
     event.preventDefault();
-    document.getElementById("reject-form").requestSubmit();
+    const reason = document.getElementById("reason_code");
+    if (reason && !reason.value) {
+      reason.focus();
+      reason.reportValidity();
+    } else {
+      document.getElementById("reject-form").requestSubmit();
+    }
   } else if (key === "n" && document.getElementById("next-link")) {
     event.preventDefault();
     window.location.href = document.getElementById("next-link").href;
@@ -46,4 +53,29 @@ function poll(el) {
 
 document.addEventListener("DOMContentLoaded", () => {
   document.querySelectorAll("[data-poll]").forEach(poll);
+});
+
+// A form that changes something is sent once: a second click while the first is on its way would ask
+// for the same change again. A form with data-confirm asks first (deactivating, revoking).
+document.addEventListener("submit", (event) => {
+  const form = event.target;
+  if (!(form instanceof HTMLFormElement) || form.method.toLowerCase() !== "post") return;
+  if (form.dataset.sending) {
+    event.preventDefault();
+    return;
+  }
+  if (form.dataset.confirm && !window.confirm(form.dataset.confirm)) {
+    event.preventDefault();
+    return;
+  }
+  form.dataset.sending = "1";
+  form.setAttribute("aria-busy", "true");
+});
+
+// Coming back to a page from the history: its forms may be sent again.
+window.addEventListener("pageshow", () => {
+  document.querySelectorAll("form[data-sending]").forEach((form) => {
+    delete form.dataset.sending;
+    form.removeAttribute("aria-busy");
+  });
 });
