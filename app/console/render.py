@@ -60,6 +60,8 @@ LABELS: dict[str, dict[str, tuple[str, str]]] = {
         "completed": ("已完成", "completed"),
         "cancelled": ("已取消", "cancelled"),
         "queued": ("排队中", "queued"),
+        "validating": ("校验中", "checking rows"),
+        "applying": ("写入中", "applying"),
         "running": ("运行中", "running"),
         "done": ("已完成", "done"),
         "failed": ("失败", "failed"),
@@ -109,6 +111,12 @@ def _here(request: Request) -> str:
     return here if len(here) <= 400 else request.url.path
 
 
+def label_in(kind: str, code: str | None, lang: str) -> str:
+    """A stored code (a status, a reason) in words; the code itself where no label exists."""
+    zh, en = LABELS.get(kind, {}).get(code or "", (code or "", code or ""))
+    return zh if lang == "zh-CN" else en
+
+
 def page(
     request: Request,
     name: str,
@@ -124,8 +132,7 @@ def page(
         return word(key, lang)
 
     def label(kind: str, code: str | None) -> str:
-        zh, en = LABELS.get(kind, {}).get(code or "", (code or "", code or ""))
-        return zh if lang == "zh-CN" else en
+        return label_in(kind, code, lang)
 
     nav = [(t(key), url) for key, url, roles in NAV if caller and caller.has_role(*roles)]
     return templates.TemplateResponse(

@@ -509,3 +509,49 @@ def test_a_refused_form_names_its_fields_as_the_form_does(client, make_user):
     en = client.post("/console/runs", data=form)
     notice = re.search(r'role="alert">([^<]*)<', en.text).group(1)
     assert "Candidates per newcomer k: Input should be less than or equal to 50" in notice, notice
+
+
+def test_a_run_shows_its_settings_and_counts_in_words(client, db, make_user):
+    from app.runs.schemas import RunCreate
+
+    coordinator = make_user("coordinator", JIANGSU)
+    sign_in(client, coordinator.username)
+    policy = RunCreate(scope_code=JIANGSU, pairing="mixed", chain_share=0.4, max_distance_km=300).model_dump()
+    counts = {"mentors": 12, "newcomers": 30, "proposals": 28, "superseded": 0, "dropped_stale": 1}
+    run = MatchingRun(
+        scope_code=JIANGSU, policy=policy, status="done", counts=counts, created_by=coordinator.id
+    )
+    db.add(run)
+    db.commit()
+    text = client.get(f"/console/runs/{run.id}").text
+    shown = re.search(r'<dl class="kv" id="run-settings">(.*?)</dl>', text, re.S).group(1)
+    pairs = dict(re.findall(r"<dt>(.*?)</dt><dd>(.*?)</dd>", shown))
+    assert pairs["跨区要求"] == "不同县" and pairs["最远距离（公里）"] == "300"
+    assert pairs["产品关系"] == "混合" and pairs["产业链结对占比"] == "40%"
+    assert pairs["评分模型"] == "规则权重" and pairs["同品同市"] == "降权"
+    # No stored key shows through (each has its words), and the pinned version only when there is one.
+    assert not set(pairs) & set(policy) and "指定模型版本" not in pairs
+    line = re.search(r'<p id="run-counts">(.*?)</p>', text).group(1)
+    assert line == "导师 12 · 新农人 30 · 推荐 28 · 被替换的旧推荐 0 · 计算期间已变更而放弃 1"
+
+
+def test_every_status_has_words_and_the_polls_send_them(client, db, make_user):
+    from app.console.render import LABELS
+    from app.models import RosterImport
+    from app.models.imports import ImportStatus
+    from app.models.jobs import JobStatus
+    from app.models.matches import MatchStatus, RunStatus
+
+    for enum in (ImportStatus, JobStatus, MatchStatus, RunStatus):
+        assert {s.value for s in enum} <= set(LABELS["status"]), enum
+    office = make_user("township_office", ZHAXIA)
+    sign_in(client, office.username)
+    imp = RosterImport(
+        township_code=ZHAXIA, created_by=office.id, filename="r.csv", size_bytes=1, sha256="0" * 64,
+        status="validating", rows_total=10, rows_processed=4,
+    )  # fmt: skip
+    db.add(imp)
+    db.commit()
+    polled = client.get(f"/console/office/imports/{imp.id}/status.json").json()
+    assert polled["status_label"] == "校验中" and polled["progress"] == 0.4
+    assert "校验中" in client.get(f"/console/office/imports/{imp.id}").text

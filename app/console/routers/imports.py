@@ -11,7 +11,7 @@ from app.access.profiles import MENTORS, shown_phone
 from app.console.csrf import UploadToken
 from app.console.forms import PageFilter, RosterFilter
 from app.console.i18n import console_language, error_text
-from app.console.render import page
+from app.console.render import label_in, page
 from app.console.session import OfficePage
 from app.deps import SessionDep as Db
 from app.deps import SettingsDep
@@ -125,13 +125,14 @@ def report(
 
 
 @router.get("/imports/{import_id}/status.json")
-def report_status(import_id: IdPath, caller: OfficePage, db: Db) -> JSONResponse:
+def report_status(request: Request, import_id: IdPath, caller: OfficePage, db: Db) -> JSONResponse:
     """What the report page polls while the import works."""
     imp = service.get_visible(db, caller, import_id)
     total = imp.rows_total or 0
     return JSONResponse(
         {
             "status": imp.status,
+            "status_label": label_in("status", imp.status, console_language(request)),
             "progress": (imp.rows_processed / total) if total else 0.0,
             "finished": imp.status in FINISHED,
         }

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Query, Request
 from pydantic import ValidationError
@@ -10,11 +10,12 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from app.access import Caller
 from app.console.forms import PageFilter
-from app.console.i18n import console_language, error_text, form_error_text
-from app.console.render import LABELS, page
+from app.console.i18n import console_language, error_text, form_error_text, word
+from app.console.render import label_in, page
 from app.console.session import CoordinatorPage
 from app.deps import SessionDep as Db
 from app.errors import AppError
+from app.i18n import Lang
 from app.models.matches import FINISHED_RUN
 from app.ranker.service import active_model_for
 from app.runs import service as runs
@@ -114,14 +115,60 @@ def run_page(request: Request, run_id: IdPath, caller: CoordinatorPage, db: Db) 
     return _run_page(request, db, caller, run_id, error=None)
 
 
+def _setting(key: str, value: Any, lang: Lang) -> tuple[str, str] | None:
+    """One stored run parameter as the form words it (None: nothing to show); an unknown key as itself."""
+    match key:
+        case "scope_code":
+            shown = ("scope_code", str(value) if value else word("nationwide", lang))
+        case "separation":
+            shown = ("separation", word(f"sep_{value}", lang))
+        case "max_distance_km":
+            shown = ("max_distance", f"{float(value):g}" if value else word("no_limit", lang))
+        case "use_learned_ranker":
+            shown = ("model_version", word("model_learned" if value else "model_rules", lang))
+        case "model_version_id":
+            if not value:
+                return None
+            shown = ("pinned_model", f"#{value}")
+        case "same_product_same_prefecture":
+            shown = ("pairing_mode", word(f"mode_{value}", lang))
+        case "pairing":
+            shown = ("pairing", word(f"pairing_{value}", lang))
+        case "chain_share" | "exploration":
+            shown = (key, f"{float(value):.0%}")
+        case "k":
+            shown = ("k", str(value))
+        case _:
+            return key, str(value)
+    return word(shown[0], lang), shown[1]
+
+
+def run_settings(policy: dict[str, Any], lang: Lang) -> list[tuple[str, str]]:
+    """A run's parameters in the page's words; the chain share only where it applies (mixed pairing)."""
+    pairs = (
+        _setting(k, v, lang)
+        for k, v in policy.items()
+        if k != "chain_share" or policy.get("pairing") == "mixed"
+    )
+    return [p for p in pairs if p is not None]
+
+
 def _run_page(
     request: Request, db: Db, caller: Caller, run_id: int, *, error: str | None, status_code: int = 200
 ) -> Response:
     run = runs.get_run(db, caller, run_id)
+    lang = console_language(request)
+    counts = [(word(f"count_{k}", lang), v) for k, v in (run.counts or {}).items()]
     return page(
         request,
         "runs/run.html",
-        {"run": run, "finished": run.status in FINISHED_RUN, "error": error},
+        {
+            "run": run,
+            "settings": run_settings(run.policy, lang),
+            "counts": counts,
+            "finished": run.status in FINISHED_RUN,
+            "error": error,
+        },
         caller=caller,
         status_code=status_code,
     )
@@ -145,11 +192,10 @@ def cancel_run(request: Request, run_id: IdPath, caller: CoordinatorPage, db: Db
 def run_status(request: Request, run_id: IdPath, caller: CoordinatorPage, db: Db) -> JSONResponse:
     """What the run page polls: status and progress."""
     run = runs.get_run(db, caller, run_id)
-    zh, en = LABELS["status"].get(run.status, (run.status, run.status))
     return JSONResponse(
         {
             "status": run.status,
-            "status_label": zh if console_language(request) == "zh-CN" else en,
+            "status_label": label_in("status", run.status, console_language(request)),
             "progress": run.progress,
             "finished": run.status in FINISHED_RUN,
         }
