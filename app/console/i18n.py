@@ -130,6 +130,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "pairing_chain": ("产业链上下游", "Along the chain"),
     "pairing_mixed": ("混合", "Mixed"),
     "no_limit": ("不限", "No limit"),
+    "run_settings": ("匹配设置", "Settings"),
     "pinned_model": ("指定模型版本", "Pinned model version"),
     "chain_share": ("产业链结对占比", "Share of chain pairs"),
     "exploration": ("探索比例（标记为探索的推荐）", "Exploration (flagged proposals)"),

@@ -66,6 +66,13 @@ LABELS: dict[str, dict[str, tuple[str, str]]] = {
         "done": ("已完成", "done"),
         "failed": ("失败", "failed"),
     },
+    "role": {
+        "admin": ("管理员", "administrator"),
+        "coordinator": ("协调员", "coordinator"),
+        "township_office": ("乡镇办公室", "township office"),
+        "mentor": ("导师", "mentor"),
+        "newcomer": ("新农人", "newcomer"),
+    },
     "reject": {
         "not_complementary": ("不互补", "not complementary"),
         "too_far": ("距离太远", "too far"),

@@ -394,6 +394,29 @@ class TestLanguageAndPhone:
         assert no_horizontal_scroll(page)
         shoot(page, "phone-proposal")
 
+    def test_english_pages_fit_a_phone(self, open_page, live, jiangsu_run):
+        """English words are longer: reasons, run settings and the quintile table wrap or scroll in place."""
+        page = open_page("coord-jiangsu", viewport=PHONE)
+        page.goto("/console/lang/en?next=/console")
+        page.goto("/console/proposals")
+        proposal = page.locator("table.queue tbody tr a").first.get_attribute("href")
+        with live.sessions() as s:
+            run_id = s.scalar(select(func.max(MatchingRun.id)))
+        for path in (proposal, "/console/flows", f"/console/runs/{run_id}"):
+            page.goto(path)
+            assert no_horizontal_scroll(page), path
+        shoot(page, "phone-run-en")
+
+    def test_admin_pages_fit_a_phone(self, open_page, live):
+        """Hidden labels inside a scrolling table stay inside it (they widened the accounts page)."""
+        page = open_page("admin", viewport=PHONE)
+        for lang in ("zh-CN", "en"):
+            page.goto(f"/console/lang/{lang}?next=/console")
+            for path in ("/console/admin/accounts", "/console/admin/jobs"):
+                page.goto(path)
+                assert no_horizontal_scroll(page), (lang, path)
+        shoot(page, "phone-jobs-en")
+
     def test_office_pages_fit_a_phone(self, open_page, live):
         page = open_page("office-zhaxia", viewport=PHONE)
         for path in ("/console/office/imports", "/console/office/roster"):

@@ -536,6 +536,7 @@ def test_a_run_shows_its_settings_and_counts_in_words(client, db, make_user):
 
 
 def test_every_status_has_words_and_the_polls_send_them(client, db, make_user):
+    from app.access.roles import ALL_ROLES
     from app.console.render import LABELS
     from app.models import RosterImport
     from app.models.imports import ImportStatus
@@ -544,6 +545,7 @@ def test_every_status_has_words_and_the_polls_send_them(client, db, make_user):
 
     for enum in (ImportStatus, JobStatus, MatchStatus, RunStatus):
         assert {s.value for s in enum} <= set(LABELS["status"]), enum
+    assert set(ALL_ROLES) <= set(LABELS["role"])
     office = make_user("township_office", ZHAXIA)
     sign_in(client, office.username)
     imp = RosterImport(
