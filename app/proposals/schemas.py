@@ -206,7 +206,7 @@ class ProposalRead(Output):
     reason_code: str | None
     """The reviewer's or party's reason code, when decided against"""
     reason_note: str | None
-    """Free text with the decision"""
+    """Free text with the decision: an approval's note (the parties read it too) or a rejection's"""
     decided_at: datetime | None
     """When approved or rejected"""
     version: int

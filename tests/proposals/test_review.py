@@ -143,6 +143,10 @@ class TestApprove:
         ]
         again = _approve(client, coordinator.headers, pair.match_id)
         assert again.status_code == 409 and again.json()["code"] == "invalid_transition"
+        # The note is addressed to the parties too (README): both read it on their match.
+        for party in (pair.newcomer_user, pair.mentor_user):
+            mine = client.get("/api/v1/me/matches", headers=party.headers).json()["items"]
+            assert [(m["id"], m["reason_note"]) for m in mine] == [(pair.match_id, "同意")]
 
     def test_full_mentor_is_409(self, client, make_profiles, propose_pair, coordinator):
         make_mentor, make_newcomer = make_profiles
