@@ -210,8 +210,8 @@ def _run(run: _Run) -> str:
         run.fail(
             ROWS_REJECTED,
             f"有 {n} 行无法导入，按“整文件拒绝”设置，本次未写入任何数据。请查看错误报告并修改后重新上传。",
-            f"{n} rows cannot be imported; with on_error=reject_file nothing was written. "
-            "See the error report, fix the rows and upload again.",
+            f"{n} {'row' if n == 1 else 'rows'} cannot be imported; with on_error=reject_file nothing was "
+            "written. See the error report, fix the rows and upload again.",
         )
         return "failed"
     run.set(status="done", finished_at=utcnow())

@@ -238,6 +238,7 @@ class TestOutcomes:
         status = imported(client, office, run_jobs, content, on_error="reject_file")
         assert status["status"] == "failed" and status["error"]["code"] == "rows_rejected"
         assert status["counts"] == {"created": 0, "updated": 0, "unchanged": 0, "rejected": 1}
+        assert status["error"]["message_en"].startswith("1 row cannot be imported")
         assert mentors_in(db) == []
         issues = client.get(status["errors_url"], headers=office.headers).json()["items"]
         assert [(i["row_number"], i["code"]) for i in issues] == [(3, "phone_invalid")]
