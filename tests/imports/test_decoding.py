@@ -94,6 +94,40 @@ def test_latin1_refused_with_save_as_advice() -> None:
     assert "CSV UTF-8" in caught.value.message_zh and "CSV UTF-8" in caught.value.message_en
 
 
+TRADITIONAL = (
+    "外部編號,名稱,類型,手機號碼,主營產品,可分享資源\r\n"
+    "E1,王小梅花木合作社,農戶,13800000001,盆景,技術\r\n"
+    "E2,沭陽縣張偉電商,企業,13800000002,蘋果;獼猴桃,物流\r\n"
+)
+
+
+def test_big5_is_refused_not_read_as_garbled_gbk() -> None:
+    # GB18030 decodes these bytes without an error ("场絪腹,嘿,摸..."): the import would store nonsense.
+    data = TRADITIONAL.encode("big5")
+    assert data.decode("gb18030")  # the trap: no decode error
+    with pytest.raises(RosterFileError) as caught:
+        decode(data)
+    assert caught.value.code == "encoding_big5"
+    assert "Big5" in caught.value.message_zh and "CSV UTF-8" in caught.value.message_en
+    # Behind a long ASCII prefix the judgement is made on the chunk where the Chinese starts.
+    assert refused(("a,b\r\n" * (3 * CHUNK_BYTES // 5)).encode() + data) == "encoding_big5"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        TEXT * 20,
+        # Rare characters of GBK's extension in names (玥, 堃, 喆, 犇, 淼, 昇) stay GBK.
+        "名称,类型\r\n"
+        + "".join(f"{n}家庭农场,农户\r\n" for n in ("刘玥", "王堃", "张喆", "李犇", "陈淼", "周昇")),
+        # Traditional characters GBK also holds (繁體 written in GBK): still GBK, as written.
+        "名稱,類型\r\n" + "張三家庭農場,農戶\r\n" * 5,
+    ],
+)
+def test_gbk_rosters_are_not_taken_for_big5(text: str) -> None:
+    assert decode(text.encode("gbk")) == (text, "gb18030")
+
+
 def test_invalid_byte_late_in_utf8_file_reports_offset_and_line() -> None:
     head = ("名称,类型\n" + "张三,农户\n" * 20_000).encode("utf-8")
     data = head + b"bad\xff,x\n"

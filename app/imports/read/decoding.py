@@ -160,6 +160,51 @@ def _encoding_refused(detail_zh: str = "", detail_en: str = "") -> RosterFileErr
     )
 
 
+def _hanzi_share(text: str, codec: str, leads: tuple[int, int]) -> float:
+    """The share of the non-ASCII characters whose first byte in codec falls in leads (its hanzi rows)."""
+    chars = [c for c in text if not c.isascii()]
+    inside = 0
+    for char in chars:
+        try:
+            lead = char.encode(codec)[0]
+        except UnicodeEncodeError:
+            continue
+        inside += leads[0] <= lead <= leads[1]
+    return inside / len(chars) if chars else 1.0
+
+
+# GB2312's hanzi (rows 0xB0-0xF7) make up nearly every character of a GBK roster; Big5 read as GBK
+# lands on kana, Greek, box drawing and GBK's extension (a third were hanzi in a sample roster).
+_GB2312_HANZI = (0xB0, 0xF7)
+# Big5's frequent characters (常用字, rows 0xA4-0xC6).
+_BIG5_FREQUENT = (0xA4, 0xC6)
+_MIN_CHARS_TO_JUDGE = 8
+
+
+def _big5_verdict(data: bytes) -> bool | None:
+    """Whether GB18030 text is really Big5 (Traditional Chinese); None while too few characters tell.
+
+    GB18030 takes nearly any byte pair, so a Big5 file decodes without an error into nonsense names,
+    which an import would store. A chunk may start or end inside a character: both readings replace
+    what they cannot decode, which only lowers both shares.
+    """
+    as_gb = data.decode("gb18030", errors="replace")
+    if sum(not c.isascii() for c in as_gb) < _MIN_CHARS_TO_JUDGE:
+        return None
+    if _hanzi_share(as_gb, "gb2312", _GB2312_HANZI) >= 0.6:
+        return False
+    return _hanzi_share(data.decode("big5", errors="replace"), "big5", _BIG5_FREQUENT) >= 0.8
+
+
+def _big5_refused() -> RosterFileError:
+    return RosterFileError(
+        "encoding_big5",
+        "文件似乎是繁体中文 Big5 编码，按 GBK 读取会把名称变成乱码，因此未导入。" + _SAVE_AS_ZH,
+        "The file looks like Big5 (Traditional Chinese); read as GBK its names would be garbled, so "
+        "nothing was imported. " + _SAVE_AS_EN,
+    )
+
+
 def _binary_content() -> RosterFileError:
     """The error for NUL characters: the file is binary, not a text CSV."""
     return RosterFileError(
@@ -185,6 +230,7 @@ class DecodedLines:
         self.lines_read = 0
         self._newlines = 0
         self._decoder: codecs.IncrementalDecoder | None = None
+        self._big5_open = True
 
     def _choose(self, data: bytes, *, final: bool) -> None:
         """Pick the codec from the first chunk holding non-ASCII bytes."""
@@ -207,6 +253,12 @@ class DecodedLines:
                 return data.decode("ascii")
             self._choose(data, final=final)
         assert self._decoder is not None
+        if self._big5_open and self.encoding == "gb18030":
+            # Judged on the first chunk with enough Chinese to tell (the first may hold a byte or two).
+            verdict = _big5_verdict(data)
+            self._big5_open = verdict is None
+            if verdict:
+                raise _big5_refused()
         pending = self._decoder.getstate()[0]
         try:
             text = self._decoder.decode(data, final=final)
