@@ -212,3 +212,23 @@ def transition_many(
             )
         moved += len(changed)
     return moved
+
+
+def withdraw_pending(
+    session: Session, profile: Mentor | Newcomer, *, actor_id: int | None, reason: str
+) -> int:
+    """A party's proposals still awaiting review become superseded (audited): after a move to another
+    county or a deactivation, approval could only refuse them (party_moved, *_inactive), and they would
+    sit in the old county's queue until the next run. Returns how many were withdrawn."""
+    side = Match.mentor_id if isinstance(profile, Mentor) else Match.newcomer_id
+    ids = list(
+        session.scalars(select(Match.id).where(side == profile.id, Match.status == MatchStatus.PROPOSED))
+    )
+    return transition_many(
+        session,
+        ids,
+        from_status=MatchStatus.PROPOSED,
+        to_status=MatchStatus.SUPERSEDED,
+        actor_id=actor_id,
+        reason=reason,
+    )

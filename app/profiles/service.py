@@ -28,6 +28,7 @@ from app.db import utcnow
 from app.errors import Conflict, NotFound, PreconditionFailed, Unprocessable
 from app.etags import check_if_match
 from app.honours.rules import keeping_awarded
+from app.matches.states import withdraw_pending
 from app.models import Category, Mentor, Region
 from app.pagination import Paged, asc, paginate
 from app.plain_reads import PlainSelect, id_in
@@ -136,6 +137,7 @@ def update_profile(
             code="capacity_below_used",
             detail=(f"已有 {profile.capacity_used} 个结对占用名额", f"{profile.capacity_used} seats in use"),
         )
+    county = profile.county_code
     _apply(session, kind, caller, profile, data)
     # Touch the row so the version (and ETag) moves even when only the product rows changed.
     profile.updated_at = utcnow()
@@ -143,6 +145,8 @@ def update_profile(
         session.flush()
     except StaleDataError as exc:
         raise PreconditionFailed() from exc
+    if profile.county_code != county:
+        withdraw_pending(session, profile, actor_id=caller.id, reason="the party moved to another county")
     return profile
 
 
@@ -152,6 +156,7 @@ def deactivate_profile(session: Session, kind: ProfileKind, caller: Caller, prof
     profile.is_active = False
     profile.updated_at = utcnow()
     session.flush()
+    withdraw_pending(session, profile, actor_id=caller.id, reason="the party was deactivated")
 
 
 @dataclass(frozen=True, slots=True)

@@ -292,3 +292,42 @@ class TestExploration:
         page = client.get(f"/console/proposals/{pair.match_id}?lang=en")
         assert page.status_code == 200
         assert 'id="explored"' in page.text and "0.013" in page.text
+
+
+class TestPartyChanges:
+    """A party who moves county or is deactivated takes their pending proposals out of the queue."""
+
+    def _queue_ids(self, client, coordinator):
+        return [p["id"] for p in client.get("/api/v1/proposals", headers=coordinator.headers).json()["items"]]
+
+    def test_a_newcomer_moving_county_withdraws_the_proposal(self, client, db, pair, coordinator):
+        assert self._queue_ids(client, coordinator) == [pair.match_id]
+        url = f"/api/v1/newcomers/{pair.newcomer_id}"
+        etag = client.get(url, headers=pair.newcomer_user.headers).headers["etag"]
+        moved = client.patch(
+            url, json={"region_code": "371702"}, headers={**pair.newcomer_user.headers, "If-Match": etag}
+        )
+        assert moved.status_code == 200, moved.text
+        assert self._queue_ids(client, coordinator) == []
+        db.expire_all()
+        assert db.get(Match, pair.match_id).status == "superseded"
+        log = db.scalars(select(MatchTransition).where(MatchTransition.match_id == pair.match_id)).all()
+        assert [(t.from_status, t.to_status, t.actor_id, t.reason) for t in log] == [
+            ("proposed", "superseded", pair.newcomer_user.id, "the party moved to another county")
+        ]
+
+    def test_an_edit_within_the_county_keeps_it(self, client, db, pair, coordinator):
+        url = f"/api/v1/newcomers/{pair.newcomer_id}"
+        etag = client.get(url, headers=pair.newcomer_user.headers).headers["etag"]
+        same_county = client.patch(
+            url, json={"region_code": CAOXIAN}, headers={**pair.newcomer_user.headers, "If-Match": etag}
+        )
+        assert same_county.status_code == 200, same_county.text
+        assert self._queue_ids(client, coordinator) == [pair.match_id]
+
+    def test_a_deactivated_mentor_withdraws_it(self, client, db, pair, coordinator, make_user):
+        r = client.delete(f"/api/v1/mentors/{pair.mentor_id}", headers=pair.mentor_user.headers)
+        assert r.status_code == 204, r.text
+        assert self._queue_ids(client, coordinator) == []
+        db.expire_all()
+        assert db.get(Match, pair.match_id).status == "superseded"
