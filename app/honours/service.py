@@ -293,18 +293,16 @@ class Verified:
     confirmed_on: date
 
 
-# What a phone keyboard or a copy from a chat puts between groups instead of "-".
-_SEPARATORS = str.maketrans("", "", " -\u2010\u2011\u2012\u2013\u2014\u2212\u3000_.")
-
-
 def normalise_code(code: str) -> str:
     """The code as issued, from what a person typed off paper.
 
-    Full-width letters and digits (a Chinese keyboard's) become ASCII, case is ignored, and separators of
-    any kind (spaces, hyphens, dashes, dots) are dropped; 16 characters left are grouped by four again,
-    so 7kqm2ztax9pdh4we and 7KQM–2ZTA–X9PD–H4WE both find 7KQM-2ZTA-X9PD-H4WE.
+    Full-width letters and digits (a Chinese keyboard's) become ASCII, case is ignored, and everything
+    that is not a letter or digit (spaces, hyphens, dashes, dots, slashes) is dropped, since the code
+    holds only those; 16 characters left are grouped by four again, so 7kqm2ztax9pdh4we and
+    7KQM–2ZTA–X9PD–H4WE both find 7KQM-2ZTA-X9PD-H4WE.
     """
-    bare = unicodedata.normalize("NFKC", code).upper().translate(_SEPARATORS)
+    folded = unicodedata.normalize("NFKC", code).upper()
+    bare = "".join(c for c in folded if c.isascii() and c.isalnum())
     return _grouped(bare) if len(bare) == CODE_LENGTH else bare
 
 

@@ -205,6 +205,9 @@ class TestConfirmAndVerify:
         assert sent.status_code == 303
         assert sent.headers["location"] == f"/verify/{confirmed['verification_code']}"
         assert client.get("/verify", params={"code": "<b>"}, follow_redirects=True).status_code == 404
+        slashed = confirmed["verification_code"].replace("-", "/")
+        found = client.get("/verify", params={"code": slashed}, follow_redirects=True)
+        assert found.status_code == 200 and "沭阳花木合作社" in found.text
         marked = client.get("/verify/%3Cscript%3Ealert(1)")
         assert marked.status_code == 404 and "<script>" not in marked.text
 
@@ -230,6 +233,7 @@ class TestConfirmAndVerify:
         assert normalise_code("7kqm2ztax9pdh4we") == "7KQM-2ZTA-X9PD-H4WE"
         assert normalise_code("７ＫＱＭ－２ＺＴＡ－Ｘ９ＰＤ－Ｈ４ＷＥ") == "7KQM-2ZTA-X9PD-H4WE"
         assert normalise_code("7KQM—2ZTA 　X9PD.H4WE") == "7KQM-2ZTA-X9PD-H4WE"
+        assert normalise_code("7KQM/2ZTA/X9PD/H4WE") == "7KQM-2ZTA-X9PD-H4WE"
         code = new_verification_code()
         assert normalise_code(code) == code
 
