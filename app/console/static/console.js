@@ -79,3 +79,22 @@ window.addEventListener("pageshow", () => {
     form.removeAttribute("aria-busy");
   });
 });
+
+// A required field left empty says so in the page's language (the browser's own words follow its locale).
+document.addEventListener(
+  "invalid",
+  (event) => {
+    const field = event.target;
+    if (field.dataset && field.dataset.missing && field.validity.valueMissing) {
+      field.setCustomValidity(field.dataset.missing);
+    }
+  },
+  true,
+);
+document.addEventListener(
+  "change",
+  (event) => {
+    if (event.target.dataset && event.target.dataset.missing) event.target.setCustomValidity("");
+  },
+  true,
+);

@@ -1,0 +1,29 @@
+"""Every word a console page asks for exists in both languages (a missing key shows as itself)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import app.console
+from app.console.i18n import WORDS
+
+CONSOLE = Path(app.console.__file__).parent
+# t("key") in a template, word("key", ...) in a console module: whole literal keys only (a built key,
+# t("by_" ~ g) or word(f"sep_{v}"), is checked by the pages that show it).
+ASKED = re.compile(r"""(?<![\w.])(?:t|word)\(\s*["']([a-z0-9_]+)["']\s*[,)]""")
+
+
+def _asked() -> dict[str, set[str]]:
+    found: dict[str, set[str]] = {}
+    for path in [*CONSOLE.rglob("*.html"), *CONSOLE.rglob("*.py")]:
+        for key in ASKED.findall(path.read_text(encoding="utf-8")):
+            found.setdefault(key, set()).add(path.name)
+    return found
+
+
+def test_every_asked_word_exists_in_both_languages():
+    asked = _asked()
+    assert len(asked) > 150  # the scan finds the pages' words at all
+    assert {k: sorted(v) for k, v in asked.items() if k not in WORDS} == {}
+    assert [k for k, (zh, en) in WORDS.items() if not zh.strip() or not en.strip()] == []
