@@ -74,7 +74,10 @@ WORDS: dict[str, tuple[str, str]] = {
     "reject": ("拒绝", "Reject"),
     "reason_code": ("拒绝原因", "Reason"),
     "choose_reason": ("— 请选择原因 —", "— choose a reason —"),
-    "choose_reason_first": ("请先选择拒绝原因，再按 R 或“拒绝”", "Choose the reason first, then press R or Reject"),
+    "choose_reason_first": (
+        "请先选择拒绝原因，再按 R 或“拒绝”",
+        "Choose the reason first, then press R or Reject",
+    ),
     "confirm_deactivate": (
         "停用后该账户立即无法登录和调用接口。确定停用",
         "Deactivated, the account can no longer sign in or call the API. Deactivate",
