@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -214,16 +215,9 @@ def transition_many(
     return moved
 
 
-def withdraw_pending(
-    session: Session, profile: Mentor | Newcomer, *, actor_id: int | None, reason: str
-) -> int:
-    """A party's proposals still awaiting review become superseded (audited): after a move to another
-    county or a deactivation, approval could only refuse them (party_moved, *_inactive), and they would
-    sit in the old county's queue until the next run. Returns how many were withdrawn."""
-    side = Match.mentor_id if isinstance(profile, Mentor) else Match.newcomer_id
-    ids = list(
-        session.scalars(select(Match.id).where(side == profile.id, Match.status == MatchStatus.PROPOSED))
-    )
+def supersede_pending(session: Session, *where: Any, actor_id: int | None, reason: str) -> int:
+    """Proposals still awaiting review that match `where` become superseded (audited); how many did."""
+    ids = list(session.scalars(select(Match.id).where(Match.status == MatchStatus.PROPOSED, *where)))
     return transition_many(
         session,
         ids,
@@ -232,3 +226,13 @@ def withdraw_pending(
         actor_id=actor_id,
         reason=reason,
     )
+
+
+def withdraw_pending(
+    session: Session, profile: Mentor | Newcomer, *, actor_id: int | None, reason: str
+) -> int:
+    """A party's proposals still awaiting review are withdrawn (superseded): after a move to another
+    county or a deactivation, approval could only refuse them (party_moved, *_inactive), and they would
+    sit in the old county's queue until the next run."""
+    side = Match.mentor_id if isinstance(profile, Mentor) else Match.newcomer_id
+    return supersede_pending(session, side == profile.id, actor_id=actor_id, reason=reason)

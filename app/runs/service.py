@@ -22,9 +22,9 @@ from app.jobs.queue import cancel as cancel_jobs
 from app.jobs.queue import enqueue, shown_reason
 from app.jobs.worker import JobContext, LeaseLost
 from app.matches import adapter
-from app.matches.states import transition_many
+from app.matches.states import supersede_pending
 from app.models import Job, Match, MatchingRun, Newcomer, Region
-from app.models.matches import ACTIVE_RUN, FINISHED_RUN, MatchStatus, RunStatus
+from app.models.matches import ACTIVE_RUN, FINISHED_RUN, RunStatus
 from app.pagination import Paged, desc, paginate
 from app.ranker.service import active_model, load_ranker, usable_version
 from app.runs.schemas import RunCreate
@@ -296,16 +296,6 @@ def _propose(
 def supersede_proposed(session: Session, scope: str) -> int:
     """Proposals still awaiting review for the scope's newcomers become superseded (audited)."""
     in_scope = select(Newcomer.id).where(under(Newcomer.region_code, scope))
-    ids = list(
-        session.scalars(
-            select(Match.id).where(Match.status == MatchStatus.PROPOSED, Match.newcomer_id.in_(in_scope))
-        )
-    )
-    return transition_many(
-        session,
-        ids,
-        from_status=MatchStatus.PROPOSED,
-        to_status=MatchStatus.SUPERSEDED,
-        actor_id=None,
-        reason="replaced by a newer matching run",
+    return supersede_pending(
+        session, Match.newcomer_id.in_(in_scope), actor_id=None, reason="replaced by a newer matching run"
     )
