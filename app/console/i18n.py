@@ -327,15 +327,14 @@ def form_error_text(exc: ValidationError, lang: Lang) -> str:
     The API's 422 names fields by their JSON path (commitments.0.description, and pydantic's English);
     a coordinator reads 「承诺 1 · 说明：最多 500 个字符」.
     """
+    colon, semicolon = ("：", "；") if lang == "zh-CN" else (": ", "; ")
     parts = []
     for error in exc.errors():
-        names = []
-        for step in error.get("loc", ()):
-            if isinstance(step, int):
-                names.append(str(step + 1))
-            else:
-                names.append(word(_FIELD_WORDS.get(step, step), lang))
-        where = " · ".join(names)
+        # A list position counts from 1 on the page (the second commitment is 2, not 1).
+        where = " · ".join(
+            str(step + 1) if isinstance(step, int) else word(_FIELD_WORDS.get(step, step), lang)
+            for step in error.get("loc", ())
+        )
         why = validation_message(error, lang)
-        parts.append(f"{where}：{why}" if lang == "zh-CN" and where else f"{where}: {why}" if where else why)
-    return ("；" if lang == "zh-CN" else "; ").join(parts)
+        parts.append(f"{where}{colon}{why}" if where else why)
+    return semicolon.join(parts)

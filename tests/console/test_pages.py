@@ -557,3 +557,24 @@ def test_every_status_has_words_and_the_polls_send_them(client, db, make_user):
     polled = client.get(f"/console/office/imports/{imp.id}/status.json").json()
     assert polled["status_label"] == "校验中" and polled["progress"] == 0.4
     assert "校验中" in client.get(f"/console/office/imports/{imp.id}").text
+
+
+def test_a_refused_commitment_is_named_by_its_place_on_the_form(client, db, make_user, pair):
+    user = make_user("coordinator", SHANDONG)
+    sign_in(client, user.username)
+    url = f"/console/proposals/{pair.match_id}"
+    form = {
+        "csrftoken": csrf_token(client, url),
+        "version": "1",
+        "resource_type": "logistics",
+        "area": "after_sales_follow_up",
+        "description": "每月一次物流对接",
+        "cadence_days": "0",
+    }
+    r = client.post(f"{url}/approve", data=form)
+    assert r.status_code == 422
+    notice = re.search(r'role="alert">([^<]*)<', r.text).group(1)
+    # The first commitment is 1 on the page (pydantic's path says commitments.0.cadence_days).
+    assert notice.startswith("资源共享承诺 · 1 · 频率（天）：应大于或等于"), notice
+    db.expire_all()
+    assert db.get(Match, pair.match_id).status == "proposed"
