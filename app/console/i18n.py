@@ -290,6 +290,11 @@ WORDS: dict[str, tuple[str, str]] = {
     "confirmed_msg": ("已确认荣誉", "Confirmed honour"),
     "revoked_msg": ("已撤销荣誉", "Revoked honour"),
     "evaluated_msg": ("本次新提出的荣誉数：", "Honours proposed now: "),
+    "evaluated_none": (
+        "（没有导师达到标准，或本管辖区已就重叠的期间评定过同一荣誉，含已撤销的）",
+        "(no mentor met a rule, or this jurisdiction already judged the same honour for an overlapping "
+        "period, revoked ones included)",
+    ),
     "no_honours": ("没有符合条件的荣誉。", "No honours here."),
     "actions": ("操作", "Actions"),
 }
