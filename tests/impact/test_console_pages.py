@@ -296,7 +296,7 @@ class TestHonourPages:
         assert r.status_code == 303 and "proposed=4" in r.headers["location"]
         page = client.get(r.headers["location"])
         assert "本次新提出的荣誉数：4" in page.text and "重叠的期间" not in page.text
-        # The same quarter again proposes nothing, and the page says why that can be.
+        # The same half-year again (its end a day earlier) proposes nothing, and the page says why.
         shifted = client.get(self._evaluate(client, token, period_end="2026-06-29").headers["location"])
         assert "本次新提出的荣誉数：0" in shifted.text and "已就重叠的期间评定过同一荣誉" in shifted.text
         honours = {h.rule_code: h for h in db.query(Honour).filter(Honour.mentor_id == mentor.id)}
