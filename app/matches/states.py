@@ -217,6 +217,8 @@ def transition_many(
 
 def supersede_pending(session: Session, *where: Any, actor_id: int | None, reason: str) -> int:
     """Proposals still awaiting review that match `where` become superseded (audited); how many did."""
+    if not where:
+        raise ValueError("supersede_pending needs a condition: without one it ends every pending proposal")
     ids = list(session.scalars(select(Match.id).where(Match.status == MatchStatus.PROPOSED, *where)))
     return transition_many(
         session,
@@ -236,3 +238,17 @@ def withdraw_pending(
     sit in the old county's queue until the next run."""
     side = Match.mentor_id if isinstance(profile, Mentor) else Match.newcomer_id
     return supersede_pending(session, side == profile.id, actor_id=actor_id, reason=reason)
+
+
+def withdraw_moved(session: Session, mentor_ids: Sequence[int]) -> int:
+    """After a bulk write (an admin's roster import matched sellers by credit code anywhere), the pending
+    proposals of these mentors made for a county they have left are withdrawn, as a profile edit's are;
+    a move within the county keeps them."""
+    now_in = select(Mentor.county_code).where(Mentor.id == Match.mentor_id).scalar_subquery()
+    return supersede_pending(
+        session,
+        Match.mentor_id.in_(mentor_ids),
+        Match.mentor_county_code != now_in,
+        actor_id=None,
+        reason="the party moved to another county (roster import)",
+    )

@@ -450,3 +450,40 @@ class TestIdempotencyAndLimits:
         status = imported(client, office, worker.run_until_idle, roster([api_row(n) for n in range(1, 6)]))
         assert status["status"] == "failed" and status["error"]["code"] == "too_many_rows"
         assert "4" in status["error"]["message_en"] and mentors_in(db) == []
+
+
+def test_a_seller_an_admin_import_moves_to_another_county_leaves_the_queue(client, make_user, run_jobs, db):
+    """An admin's import matches a seller by credit code anywhere; moved to another county, the seller's
+    pending proposal made for the old one is withdrawn (audited), as a profile edit's is."""
+    from app.models import Match, MatchTransition, Newcomer
+    from tests.conftest import CAOXIAN
+
+    admin = make_user("admin")
+    header = [*API_HEADER, "统一社会信用代码"]
+    code = "91350100M000100Y43"
+    imported(client, admin, run_jobs, roster([[*api_row(1, external_id=""), code]], header=header))
+    (seller,) = mentors_in(db, ZHAXIA)
+    newcomer = Newcomer(name="新农人", region_code=CAOXIAN, county_code=CAOXIAN)
+    db.add(newcomer)
+    db.flush()
+    match = Match(
+        newcomer_id=newcomer.id, mentor_id=seller.id, newcomer_county_code=CAOXIAN,
+        mentor_county_code=seller.county_code, score=0.5,
+    )  # fmt: skip
+    db.add(match)
+    db.commit()
+    # A move inside the county (another village of Zhaxia) keeps the proposal.
+    imported(
+        client, admin, run_jobs, roster([[*api_row(1, ZHAXIA_VILLAGE, external_id=""), code]], header=header)
+    )
+    db.expire_all()
+    assert db.get(Match, match.id).status == "proposed"
+    moved = imported(
+        client, admin, run_jobs, roster([[*api_row(1, DAJI, external_id=""), code]], header=header)
+    )
+    assert moved["counts"]["updated"] == 1, moved
+    db.expire_all()
+    assert db.get(Mentor, seller.id).county_code == CAOXIAN
+    assert db.get(Match, match.id).status == "superseded"
+    reason = db.scalar(select(MatchTransition.reason).where(MatchTransition.match_id == match.id))
+    assert reason == "the party moved to another county (roster import)"

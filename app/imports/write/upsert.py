@@ -24,6 +24,7 @@ from app.bulk import allocate_ids, bulk_insert, join_pairs, one_of
 from app.honours.rules import keeping_awarded
 from app.imports.validate.rows import RosterRow, RowIssue
 from app.imports.validate.stream import Checked
+from app.matches.states import withdraw_moved
 from app.models import Mentor, MentorProduct
 from app.profiles.derived import derived_columns
 from matching.vocab import SALES_BANDS
@@ -382,6 +383,9 @@ def write_mentors(session: Session, plans: list[RowPlan], state: ImportState, no
             for p in updated
         ]
         session.connection().execute(stmt, params)
+        relocated = [p.mentor_id for p in updated if p.mentor_id is not None and "region_code" in p.changed]
+        if relocated:
+            withdraw_moved(session, relocated)
         replaced = [p for p in updated if "products" in p.changed]
         if replaced:
             session.execute(
