@@ -23,6 +23,7 @@ from app.console.render import HERE, page
 from app.console.routers import ROUTERS
 from app.console.session import signed_in_caller
 from app.errors import AppError, problem
+from app.honours.service import VERIFY_PATH
 from app.i18n import title_for
 
 PREFIX = "/console"
@@ -31,6 +32,12 @@ Handler = Callable[[Request, Any], Awaitable[Response]]
 
 def _is_console(path: str) -> bool:
     return path == PREFIX or path.startswith(f"{PREFIX}/")
+
+
+def _is_page(path: str) -> bool:
+    # The public certificate check is a page for people too: a valid code shows a person's name, so it
+    # is framed by no site and kept by no shared cache, as the console's pages are.
+    return _is_console(path) or path == VERIFY_PATH.rstrip("/") or path.startswith(VERIFY_PATH)
 
 
 def _error_page(request: Request, status: int, code: str, detail: Any) -> Response:
@@ -215,13 +222,13 @@ NO_STORE: Final = (b"cache-control", b"no-store")
 
 
 class ConsoleHeaders:
-    """Adds PAGE_HEADERS (and no-store, except for static assets) to every console response."""
+    """Adds PAGE_HEADERS (and no-store, except for static assets) to every console and public page."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not _is_console(scope["path"]):
+        if scope["type"] != "http" or not _is_page(scope["path"]):
             await self.app(scope, receive, send)
             return
         extra = list(PAGE_HEADERS)

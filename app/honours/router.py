@@ -27,6 +27,8 @@ router = APIRouter(tags=["honours"])
 CertificateUser = Annotated[Caller, Depends(require_role(*REVIEWER_ROLES, Role.MENTOR))]
 MentorUser = Annotated[Caller, Depends(require_role(Role.MENTOR))]
 VERIFICATIONS_PER_MINUTE = 20
+# What is read of a typed code: the 19 characters printed, with room for any spaces between them.
+CODE_TYPED = 64
 CodePath = Annotated[
     str, Path(description="The verification code printed on the certificate, e.g. 7KQM-2ZTA-X9PD-H4WE")
 ]
@@ -150,7 +152,7 @@ def certificate(honour_id: IdPath, caller: CertificateUser, session: SessionDep)
 @router.get("/api/v1/verify/{code}", response_model=VerificationRead, responses=problems(404, 422, 429))
 def verify_json(code: CodePath, _: VerificationLimit, session: SessionDep) -> VerificationRead:
     """Public: the name, honour and date a certificate's code stands for (404 for any other code)."""
-    found = service.verify(session, code=code[:64])
+    found = service.verify(session, code=code[:CODE_TYPED])
     if found is None:
         raise NotFound()
     return VerificationRead(
@@ -168,8 +170,9 @@ button{{font:inherit;padding:.3rem .8rem}}</style>
 # A person holds the certificate, so every answer is a page: the form to type the code again included.
 _FORM = (
     '<form method="get" action="/verify"><label>证书上的验证码 Code on the certificate<br>'
-    '<input name="code" value="{code}" autocomplete="off" autocapitalize="characters" maxlength="64"'
-    ' placeholder="7KQM-2ZTA-X9PD-H4WE"></label> <button>核验 Verify</button></form>'
+    '<input name="code" value="{code}" autocomplete="off" autocapitalize="characters"'
+    f' maxlength="{CODE_TYPED}" placeholder="7KQM-2ZTA-X9PD-H4WE"></label>'
+    " <button>核验 Verify</button></form>"
 )
 
 
@@ -196,19 +199,28 @@ _PAGE_ANSWERS: dict[int | str, dict[str, Any]] = {
 
 @router.get("/verify", response_class=HTMLResponse, responses={303: {"description": "To the code's page"}})
 def verify_form(
-    code: Annotated[str | None, Query(max_length=64, description="A code typed into the form")] = None,
+    request: Request,
+    session: SessionDep,
+    code: Annotated[str | None, Query(max_length=512, description="A code typed into the form")] = None,
 ) -> Response:
     """Public page: the form to type a certificate's code; a typed code goes to its verification page."""
-    if code and (typed := service.normalise_code(code)):
+    if code is None or not code.strip():
+        return _page("<p>输入证书上的验证码。 Type the code printed on the certificate.</p>")
+    if typed := service.normalise_code(code[:CODE_TYPED]):
         page = service.VERIFY_PATH + quote(typed, safe="")
         return RedirectResponse(page, status_code=status.HTTP_303_SEE_OTHER)
-    return _page("<p>输入证书上的验证码。 Type the code printed on the certificate.</p>")
+    return _answer(request, session, code)  # only separators or symbols: answered here, as not valid
 
 
 @router.get("/verify/{code}", response_class=HTMLResponse, responses=_PAGE_ANSWERS)
 def verify_page(code: CodePath, request: Request, session: SessionDep) -> HTMLResponse:
     """Public page: a valid code shows the name, honour and date; any other code shows nothing of anyone."""
-    typed = code[:64]
+    return _answer(request, session, code)
+
+
+def _answer(request: Request, session: SessionDep, code: str) -> HTMLResponse:
+    """The page for a typed code, within the look-up limit."""
+    typed = code[:CODE_TYPED]
     if not within_verification_limit(request):
         return _page(_THROTTLED, code=typed, status_code=429, headers={"Retry-After": "60"})
     found = service.verify(session, code=typed)

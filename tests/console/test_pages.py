@@ -516,7 +516,9 @@ def test_a_run_shows_its_settings_and_counts_in_words(client, db, make_user):
 
     coordinator = make_user("coordinator", JIANGSU)
     sign_in(client, coordinator.username)
-    policy = RunCreate(scope_code=JIANGSU, pairing="mixed", chain_share=0.4, max_distance_km=300).model_dump()
+    policy = RunCreate(
+        scope_code=JIANGSU, pairing="mixed", chain_share=0.4, max_distance_km=300, exploration=0.004
+    ).model_dump()
     counts = {"mentors": 12, "newcomers": 30, "proposals": 28, "superseded": 0, "dropped_stale": 1}
     run = MatchingRun(
         scope_code=JIANGSU, policy=policy, status="done", counts=counts, created_by=coordinator.id
@@ -528,6 +530,7 @@ def test_a_run_shows_its_settings_and_counts_in_words(client, db, make_user):
     pairs = dict(re.findall(r"<dt>(.*?)</dt><dd>(.*?)</dd>", shown))
     assert pairs["跨区要求"] == "不同县" and pairs["最远距离（公里）"] == "300"
     assert pairs["产品关系"] == "混合" and pairs["产业链结对占比"] == "40%"
+    assert pairs["探索比例（标记为探索的推荐）"] == "0.4%"  # not rounded away to 0%
     assert pairs["评分模型"] == "规则权重" and pairs["同品同市"] == "降权"
     # No stored key shows through (each has its words), and the pinned version only when there is one.
     assert not set(pairs) & set(policy) and "指定模型版本" not in pairs

@@ -208,6 +208,15 @@ class TestConfirmAndVerify:
         slashed = confirmed["verification_code"].replace("-", "/")
         found = client.get("/verify", params={"code": slashed}, follow_redirects=True)
         assert found.status_code == 200 and "沭阳花木合作社" in found.text
+        # Only separators is not a code: the not-valid page with what was typed, not a blank form.
+        dashes = client.get("/verify", params={"code": "- - -"})
+        assert dashes.status_code == 404 and "该验证码无效" in dashes.text and 'value="- - -"' in dashes.text
+        spaced = "  ".join(confirmed["verification_code"]) + " " * 30  # 85 typed, the first 64 read
+        found = client.get("/verify", params={"code": spaced}, follow_redirects=True)
+        assert found.status_code == 200 and "沭阳花木合作社" in found.text
+        # A person's name on the page: framed by no site, kept by no shared cache.
+        for page in (sent, blank, dashes):
+            assert page.headers["x-frame-options"] == "DENY" and page.headers["cache-control"] == "no-store"
         marked = client.get("/verify/%3Cscript%3Ealert(1)")
         assert marked.status_code == 404 and "<script>" not in marked.text
 

@@ -109,6 +109,9 @@ def test_big5_is_refused_not_read_as_garbled_gbk() -> None:
         decode(data)
     assert caught.value.code == "encoding_big5"
     assert "Big5" in caught.value.message_zh and "CSV UTF-8" in caught.value.message_en
+    # Punctuation (、（）「」) counts on neither side: a roster full of it is still told apart.
+    marked = "名稱,備註\r\n" + "".join(f"王{n}合作社,「直銷」（冷鏈、物流）、「技術」\r\n" for n in range(5))
+    assert refused(marked.encode("big5")) == "encoding_big5"
     # Behind a long ASCII prefix the judgement is made on the chunk where the Chinese starts.
     assert refused(("a,b\r\n" * (3 * CHUNK_BYTES // 5)).encode() + data) == "encoding_big5"
 
@@ -120,6 +123,8 @@ def test_big5_is_refused_not_read_as_garbled_gbk() -> None:
         # Rare characters of GBK's extension in names (玥, 堃, 喆, 犇, 淼, 昇) stay GBK.
         "名称,类型\r\n"
         + "".join(f"{n}家庭农场,农户\r\n" for n in ("刘玥", "王堃", "张喆", "李犇", "陈淼", "周昇")),
+        # Punctuation-heavy simplified text stays GBK.
+        "名称,备注\r\n" + "「直销」（冷链、物流）、「技术」；《说明》\r\n" * 5,
         # Traditional characters GBK also holds (繁體 written in GBK): still GBK, as written.
         "名稱,類型\r\n" + "張三家庭農場,農戶\r\n" * 5,
     ],

@@ -135,7 +135,7 @@ def _setting(key: str, value: Any, lang: Lang) -> tuple[str, str] | None:
         case "pairing":
             shown = ("pairing", word(f"pairing_{value}", lang))
         case "chain_share" | "exploration":
-            shown = (key, f"{float(value):.0%}")
+            shown = (key, f"{float(value) * 100:.4g}%")  # 5%, 0.4%: a small share is not shown as 0%
         case "k":
             shown = ("k", str(value))
         case _:

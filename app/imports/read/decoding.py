@@ -160,24 +160,33 @@ def _encoding_refused(detail_zh: str = "", detail_en: str = "") -> RosterFileErr
     )
 
 
-def _hanzi_share(text: str, codec: str, leads: tuple[int, int]) -> float:
-    """The share of the non-ASCII characters whose first byte in codec falls in leads (its hanzi rows)."""
-    chars = [c for c in text if not c.isascii()]
-    inside = 0
-    for char in chars:
+def _hanzi_share(text: str, codec: str, leads: tuple[int, int], symbols: tuple[int, int]) -> float:
+    """The share of the non-ASCII characters whose first byte in codec falls in leads (its hanzi rows).
+
+    Characters in the codec's symbol rows (、（）「」) count on neither side: a roster full of punctuation
+    is no evidence either way.
+    """
+    counted = inside = 0
+    for char in text:
+        if char.isascii():
+            continue
         try:
             lead = char.encode(codec)[0]
         except UnicodeEncodeError:
+            counted += 1
             continue
+        if symbols[0] <= lead <= symbols[1]:
+            continue
+        counted += 1
         inside += leads[0] <= lead <= leads[1]
-    return inside / len(chars) if chars else 1.0
+    return inside / counted if counted else 1.0
 
 
 # GB2312's hanzi (rows 0xB0-0xF7) make up nearly every character of a GBK roster; Big5 read as GBK
 # lands on kana, Greek, box drawing and GBK's extension (a third were hanzi in a sample roster).
-_GB2312_HANZI = (0xB0, 0xF7)
-# Big5's frequent characters (常用字, rows 0xA4-0xC6).
-_BIG5_FREQUENT = (0xA4, 0xC6)
+_GB2312_HANZI, _GB2312_SYMBOLS = (0xB0, 0xF7), (0xA1, 0xA9)
+# Big5's frequent characters (常用字, rows 0xA4-0xC6) and its symbol rows.
+_BIG5_FREQUENT, _BIG5_SYMBOLS = (0xA4, 0xC6), (0xA1, 0xA3)
 _MIN_CHARS_TO_JUDGE = 8
 
 
@@ -191,9 +200,10 @@ def _big5_verdict(data: bytes) -> bool | None:
     as_gb = data.decode("gb18030", errors="replace")
     if sum(not c.isascii() for c in as_gb) < _MIN_CHARS_TO_JUDGE:
         return None
-    if _hanzi_share(as_gb, "gb2312", _GB2312_HANZI) >= 0.6:
+    if _hanzi_share(as_gb, "gb2312", _GB2312_HANZI, _GB2312_SYMBOLS) >= 0.6:
         return False
-    return _hanzi_share(data.decode("big5", errors="replace"), "big5", _BIG5_FREQUENT) >= 0.8
+    as_big5 = data.decode("big5", errors="replace")
+    return _hanzi_share(as_big5, "big5", _BIG5_FREQUENT, _BIG5_SYMBOLS) >= 0.8
 
 
 def _big5_refused() -> RosterFileError:
