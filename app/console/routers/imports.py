@@ -18,12 +18,12 @@ from app.deps import SettingsDep
 from app.errors import AppError, PayloadTooLarge
 from app.imports import service
 from app.imports.report import column_label, error_csv
+from app.models.imports import FINAL_IMPORT_STATUSES
 from app.profiles import service as profiles
 from app.profiles.schemas import MentorRead
 from app.schemas import IdPath
 
 router = APIRouter(prefix="/console/office", include_in_schema=False)
-FINISHED = ("done", "failed")
 REPORT_ROWS = 200
 LIST_SIZE = 50
 
@@ -115,7 +115,7 @@ def report(
             "applied_as": service.applied_import(db, imp),
             "rows": rows,
             "issues": issues,
-            "finished": imp.status in FINISHED,
+            "finished": imp.status in FINAL_IMPORT_STATUSES,
             "column": lambda name: column_label(labels, name, lang),
             "cursor": f.cursor,
             "next_cursor": paged.next_cursor,
@@ -134,7 +134,7 @@ def report_status(request: Request, import_id: IdPath, caller: OfficePage, db: D
             "status": imp.status,
             "status_label": label_in("status", imp.status, console_language(request)),
             "progress": (imp.rows_processed / total) if total else 0.0,
-            "finished": imp.status in FINISHED,
+            "finished": imp.status in FINAL_IMPORT_STATUSES,
         }
     )
 
