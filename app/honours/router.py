@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
@@ -11,9 +10,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from limits import RateLimitItemPerMinute
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
+from sqlalchemy.orm import Session
 
 from app.access import Caller, Role
 from app.access.roles import REVIEWER_ROLES
+from app.console.render import templates
 from app.deps import CoordinatorUser, SessionDep, require_role
 from app.errors import NotFound, TooManyRequests
 from app.honours import rules, service
@@ -160,34 +161,20 @@ def verify_json(code: CodePath, _: VerificationLimit, session: SessionDep) -> Ve
     )
 
 
-_PAGE = """<!doctype html>
-<html lang="zh-CN"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
-<meta name="robots" content="noindex"><title>荣誉证书核验 Certificate verification</title>
-<style>body{{font-family:sans-serif;max-width:36rem;margin:3rem auto;padding:0 1rem;line-height:1.5}}
-input{{font:inherit;padding:.3rem;width:14rem;max-width:100%}}
-button{{font:inherit;padding:.3rem .8rem}}</style>
-</head><body><h1>荣誉证书核验 <small>Certificate verification</small></h1>{body}</body></html>"""
-# A person holds the certificate, so every answer is a page: the form to type the code again included.
-_FORM = (
-    '<form method="get" action="/verify"><label>证书上的验证码 Code on the certificate<br>'
-    '<input name="code" value="{code}" autocomplete="off" autocapitalize="characters"'
-    f' maxlength="{CODE_TYPED}" placeholder="7KQM-2ZTA-X9PD-H4WE"></label>'
-    " <button>核验 Verify</button></form>"
-)
-
-
 def _page(
-    body: str, *, code: str = "", status_code: int = 200, headers: dict[str, str] | None = None
+    request: Request,
+    answer: str | None = None,
+    *,
+    found: service.Verified | None = None,
+    code: str = "",
+    status_code: int = 200,
+    headers: dict[str, str] | None = None,
 ) -> HTMLResponse:
-    form = _FORM.format(code=html.escape(code, quote=True))
-    return HTMLResponse(_PAGE.format(body=body + form), status_code=status_code, headers=headers)
-
-
-_THROTTLED = "<p>查询过于频繁，请一分钟后再试。 Too many look-ups; try again in a minute.</p>"
-_NOT_FOUND = (
-    "<p>✘ 该验证码无效：没有已确认的荣誉使用它（可能输错，或荣誉已撤销）。"
-    " This code does not verify: no confirmed honour has it (mistyped, or revoked).</p>"
-)
+    """The verification page: the answer for a typed code (none for the blank form), then the form again."""
+    context = {"answer": answer, "found": found, "code": code, "typed_max": CODE_TYPED}
+    return templates.TemplateResponse(
+        request, "honours/verify.html", context, status_code=status_code, headers=headers
+    )
 
 
 # Pages for people holding a certificate: every answer, refusals included, is HTML.
@@ -205,7 +192,7 @@ def verify_form(
 ) -> Response:
     """Public page: the form to type a certificate's code; a typed code goes to its verification page."""
     if code is None or not code.strip():
-        return _page("<p>输入证书上的验证码。 Type the code printed on the certificate.</p>")
+        return _page(request)
     if typed := service.normalise_code(code[:CODE_TYPED]):
         page = service.VERIFY_PATH + quote(typed, safe="")
         return RedirectResponse(page, status_code=status.HTTP_303_SEE_OTHER)
@@ -218,17 +205,12 @@ def verify_page(code: CodePath, request: Request, session: SessionDep) -> HTMLRe
     return _answer(request, session, code)
 
 
-def _answer(request: Request, session: SessionDep, code: str) -> HTMLResponse:
+def _answer(request: Request, session: Session, code: str) -> HTMLResponse:
     """The page for a typed code, within the look-up limit."""
     typed = code[:CODE_TYPED]
     if not within_verification_limit(request):
-        return _page(_THROTTLED, code=typed, status_code=429, headers={"Retry-After": "60"})
+        return _page(request, "throttled", code=typed, status_code=429, headers={"Retry-After": "60"})
     found = service.verify(session, code=typed)
     if found is None:
-        return _page(_NOT_FOUND, code=typed, status_code=404)
-    body = (
-        f"<p>✔ 有效 Valid</p><dl><dt>姓名 Name</dt><dd>{html.escape(found.name)}</dd>"
-        f"<dt>荣誉 Honour</dt><dd>{html.escape(found.honour_zh)} ({html.escape(found.honour_en)})</dd>"
-        f"<dt>日期 Date</dt><dd>{found.confirmed_on.isoformat()}</dd></dl>"
-    )
-    return _page(body)
+        return _page(request, "not_valid", code=typed, status_code=404)
+    return _page(request, "valid", found=found)
