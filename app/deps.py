@@ -85,7 +85,9 @@ SettingsDep = Annotated[Settings, Depends(app_settings)]
 # Built and compiled once: the account lookup every authenticated request makes, read on the cursor.
 _ACTIVE_ACCOUNT = PlainSelect(
     select(Account.id, Account.role, Account.jurisdiction_code, Account.username).where(
-        Account.id == bindparam("account_id"), Account.is_active
+        Account.id == bindparam("account_id"),
+        Account.is_active,
+        Account.token_generation == bindparam("generation"),
     )
 )
 
@@ -113,10 +115,16 @@ def _claims(request: Request, token: str | None) -> AccessClaims:
 def _active_caller(session: Session, claims: AccessClaims) -> Caller:
     """The caller a valid token names, if the account is still active (401 otherwise)."""
     # One primary-key lookup of four columns on every request: role and jurisdiction come from the
-    # database, so a deactivation or a demotion takes effect at once (no cache to go stale).
-    account = _ACTIVE_ACCOUNT.first(session.connection(), {"account_id": claims.account_id})
+    # database, so a deactivation or a demotion takes effect at once (no cache to go stale). A token
+    # from before a deactivation or a password reset names an old generation: it stays dead even after
+    # the account is active again.
+    account = _ACTIVE_ACCOUNT.first(
+        session.connection(), {"account_id": claims.account_id, "generation": claims.generation}
+    )
     if account is None:
-        raise Unauthorized(code="account_inactive")
+        # Only on the refusal path: tell a login that was ended from an account that is off.
+        active = session.scalar(select(Account.is_active).where(Account.id == claims.account_id))
+        raise Unauthorized(code="login_ended" if active else "account_inactive")
     return Caller.of(account)
 
 

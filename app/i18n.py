@@ -18,6 +18,10 @@ TITLES: dict[str, tuple[str, str]] = {
     "invalid_token": ("令牌无效或已过期", "Invalid or expired token"),
     "refresh_token_reused": ("刷新令牌已被使用，请重新登录", "Refresh token already used; log in again"),
     "account_inactive": ("账户已停用", "Account is deactivated"),
+    "login_ended": (
+        "此次登录已失效（密码已重置或账户曾被停用），请重新登录",
+        "This sign-in has ended (password reset or account deactivated); sign in again",
+    ),
     "forbidden": ("无权执行此操作", "Not allowed"),
     "not_found": ("未找到", "Not found"),
     "method_not_allowed": ("不支持该请求方法", "Method not allowed"),

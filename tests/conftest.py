@@ -164,7 +164,9 @@ def make_user(db: Session, settings: Settings, password_hash: str) -> Callable[.
         )
         db.add(account)
         db.commit()
-        token = issue_access_token(settings, account_id=account.id, role=role, jurisdiction=jurisdiction)
+        token = issue_access_token(
+            settings, account_id=account.id, role=role, jurisdiction=jurisdiction, generation=0
+        )
         return User(account.id, name, role, jurisdiction, {"Authorization": f"Bearer {token}"})
 
     return _make

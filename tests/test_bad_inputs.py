@@ -289,7 +289,9 @@ def test_ten_concurrent_creates_by_one_newcomer_give_one_profile(live):
         s.add(account)
         s.commit()
         account_id = account.id
-    token = issue_access_token(settings, account_id=account_id, role="newcomer", jurisdiction=None)
+    token = issue_access_token(
+        settings, account_id=account_id, role="newcomer", jurisdiction=None, generation=0
+    )
     barrier = threading.Barrier(10)
     results: list[httpx.Response] = []
 

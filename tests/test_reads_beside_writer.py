@@ -69,9 +69,11 @@ def live(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterato
             s.add_all([coordinator, admin, mentor])
             s.commit()
             token = issue_access_token(
-                settings, account_id=coordinator.id, role="coordinator", jurisdiction=JIANGSU
+                settings, account_id=coordinator.id, role="coordinator", jurisdiction=JIANGSU, generation=0
             )
-            admin_token = issue_access_token(settings, account_id=admin.id, role="admin", jurisdiction=None)
+            admin_token = issue_access_token(
+                settings, account_id=admin.id, role="admin", jurisdiction=None, generation=0
+            )
             mentor_id = mentor.id
         checked_out = _Counter(engine)
         with live_server(settings, app) as base:

@@ -125,7 +125,7 @@ def update_account(
     display_name: str | None,
     fields: set[str],
 ) -> Account:
-    """Change what an admin may change; deactivation also revokes every refresh token."""
+    """Change what an admin may change; deactivation also ends every login of the account."""
     if "jurisdiction_code" in fields:
         _check_jurisdiction(session, account.role, jurisdiction_code)
         account.jurisdiction_code = jurisdiction_code
@@ -133,17 +133,23 @@ def update_account(
         account.display_name = display_name
     if is_active is False and account.is_active and account.role == Role.ADMIN:
         _keep_one_admin(session, account)
+    if is_active is False and account.is_active:
+        end_logins(session, account)
     if is_active is not None:
         account.is_active = is_active
-        if not is_active:
-            for token in session.scalars(
-                select(RefreshToken).where(
-                    RefreshToken.account_id == account.id, RefreshToken.revoked_at.is_(None)
-                )
-            ):
-                token.revoked_at = account.updated_at
     session.flush()
     return account
+
+
+def end_logins(session: Session, account: Account) -> None:
+    """Every login of the account ends: its refresh tokens are revoked, and its access tokens name a
+    generation that is no longer the account's (so reactivating it later does not revive them)."""
+    now = utcnow()
+    for token in session.scalars(
+        select(RefreshToken).where(RefreshToken.account_id == account.id, RefreshToken.revoked_at.is_(None))
+    ):
+        token.revoked_at = now
+    account.token_generation += 1
 
 
 def _keep_one_admin(session: Session, account: Account) -> None:
@@ -176,9 +182,6 @@ def ensure_admin(session: Session, *, username: str, password: str) -> Account:
 def reset_password(session: Session, account: Account, *, password: str) -> Account:
     """An admin sets a new password; every existing login of the account ends at once."""
     account.password_hash = _hash_checked(password, username=account.username, phone=account.phone)
-    for token in session.scalars(
-        select(RefreshToken).where(RefreshToken.account_id == account.id, RefreshToken.revoked_at.is_(None))
-    ):
-        token.revoked_at = utcnow()
+    end_logins(session, account)
     session.flush()
     return account

@@ -61,7 +61,11 @@ def _issue_pair(session: Session, settings: Settings, account: Account, family_i
     session.add(token)
     session.flush()
     access = issue_access_token(
-        settings, account_id=account.id, role=account.role, jurisdiction=account.jurisdiction_code
+        settings,
+        account_id=account.id,
+        role=account.role,
+        jurisdiction=account.jurisdiction_code,
+        generation=account.token_generation,
     )
     # The refresh token names its row so lookup is by primary key, then the secret is compared by hash.
     return TokenPair(access, f"{token.id}.{secret}", expires_in_seconds(settings))

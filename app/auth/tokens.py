@@ -26,15 +26,19 @@ class AccessClaims:
     account_id: int
     role: str
     jurisdiction: str | None
+    generation: int = 0
 
 
-def issue_access_token(settings: Settings, *, account_id: int, role: str, jurisdiction: str | None) -> str:
-    """Sign an access token valid for the configured minutes."""
+def issue_access_token(
+    settings: Settings, *, account_id: int, role: str, jurisdiction: str | None, generation: int
+) -> str:
+    """Sign an access token valid for the configured minutes, for the account's token generation."""
     now = utcnow()
     payload = {
         "sub": str(account_id),
         "role": role,
         "jur": jurisdiction,
+        "gen": generation,
         "aud": AUDIENCE,
         "iat": now,
         "exp": now + timedelta(minutes=settings.access_token_minutes),
@@ -80,7 +84,11 @@ def _verify(settings: Settings, token: str) -> tuple[AccessClaims, float]:
             options={"require": ["sub", "exp", "iat", "aud"]},
         )
         account_id = int(payload["sub"])
-        claims = AccessClaims(account_id, str(payload["role"]), payload.get("jur"))
+        # A token from before generations were named (none) is of generation 0, as every account was.
+        generation = payload.get("gen", 0)
+        if type(generation) is not int:
+            raise TypeError("gen")
+        claims = AccessClaims(account_id, str(payload["role"]), payload.get("jur"), generation)
         expires = float(payload["exp"])
     except (jwt.PyJWTError, KeyError, ValueError, TypeError) as exc:
         raise Unauthorized(code="invalid_token") from exc

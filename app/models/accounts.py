@@ -27,6 +27,8 @@ class Account(Base):
     phone: Mapped[str | None] = mapped_column(String(11))
     jurisdiction_code: Mapped[str | None] = mapped_column(ForeignKey("regions.code"))
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Named by every access token; moved on by a deactivation or a password reset, which ends them all.
+    token_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

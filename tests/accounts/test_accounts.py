@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from app.accounts.service import reset_password
+from app.models import Account
 from tests.conftest import JIANGSU, TEST_PASSWORD, ZHAXIA
 
 
@@ -66,3 +68,35 @@ def test_list_by_role_pages(client, make_user):
     ).json()
     assert len(first["items"]) == 2 and len(rest["items"]) == 1
     assert all(a["role"] == "mentor" for a in first["items"] + rest["items"])
+
+
+def test_a_reactivated_account_does_not_revive_the_tokens_of_before(client, make_user):
+    admin, coord = make_user("admin"), make_user("coordinator", JIANGSU)
+    off = client.patch(f"/api/v1/accounts/{coord.id}", json={"is_active": False}, headers=admin.headers)
+    on = client.patch(f"/api/v1/accounts/{coord.id}", json={"is_active": True}, headers=admin.headers)
+    assert off.status_code == on.status_code == 200 and on.json()["is_active"] is True
+    # The old token names the generation before the deactivation: it stays dead, and says why.
+    stale = client.get("/api/v1/me", headers=coord.headers)
+    assert stale.status_code == 401 and stale.json()["code"] == "login_ended"
+    # A fresh login works.
+    fresh = client.post("/api/v1/auth/token", data={"username": coord.username, "password": TEST_PASSWORD})
+    assert fresh.status_code == 200
+    again = {"Authorization": f"Bearer {fresh.json()['access_token']}"}
+    assert client.get("/api/v1/me", headers=again).status_code == 200
+
+
+def test_an_update_that_keeps_the_account_active_keeps_its_logins(client, make_user):
+    admin, coord = make_user("admin"), make_user("coordinator", JIANGSU)
+    for body in ({"is_active": True}, {"display_name": "江苏协调员"}):
+        r = client.patch(f"/api/v1/accounts/{coord.id}", json=body, headers=admin.headers)
+        assert r.status_code == 200
+        assert client.get("/api/v1/me", headers=coord.headers).status_code == 200
+
+
+def test_a_password_reset_ends_the_access_tokens_too(client, db, make_user):
+    coord = make_user("coordinator", JIANGSU)
+    account = db.get(Account, coord.id)
+    reset_password(db, account, password="a-new-long-passphrase-2026")
+    db.commit()
+    r = client.get("/api/v1/me", headers=coord.headers)
+    assert r.status_code == 401 and r.json()["code"] == "login_ended"

@@ -130,7 +130,9 @@ class TestLogin:
 
     def test_token_with_overflowing_subject_is_401(self, client, settings):
         for sub in (2**31, 2**63, -1, 0):
-            token = issue_access_token(settings, account_id=sub, role="admin", jurisdiction=None)
+            token = issue_access_token(
+                settings, account_id=sub, role="admin", jurisdiction=None, generation=0
+            )
             r = client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})
             assert r.status_code == 401, (sub, r.text)
             assert r.json()["code"] == "invalid_token"

@@ -48,7 +48,7 @@ def test_a_tampered_or_foreign_token_is_never_remembered(settings):
 
 
 def test_the_memory_is_keyed_by_the_secret(settings):
-    token = issue_access_token(settings, account_id=7, role="coordinator", jurisdiction="32")
+    token = issue_access_token(settings, account_id=7, role="coordinator", jurisdiction="32", generation=0)
     decode_access_token(settings, token)
     rotated = settings.model_copy(
         update={"secret_key": type(settings.secret_key)("rotated-key-0123456789abcdefghij")}

@@ -48,7 +48,9 @@ def _coordinator(session: Session, settings: Settings) -> dict[str, str]:
     )
     session.add(account)
     session.flush()
-    token = issue_access_token(settings, account_id=account.id, role="coordinator", jurisdiction="37")
+    token = issue_access_token(
+        settings, account_id=account.id, role="coordinator", jurisdiction="37", generation=0
+    )
     return {"Authorization": f"Bearer {token}", "If-Match": '"1"'}
 
 
@@ -177,7 +179,9 @@ def test_concurrent_duplicate_check_ins_store_one_report(live):
         s.add(commitment)
         s.commit()
         cid, mentor_id = commitment.id, mentor.id
-        token = issue_access_token(settings, account_id=account.id, role="mentor", jurisdiction=None)
+        token = issue_access_token(
+            settings, account_id=account.id, role="mentor", jurisdiction=None, generation=0
+        )
     headers = {"Authorization": f"Bearer {token}"}
     responses = _fire(
         base, [(f"/api/v1/commitments/{cid}/check-ins", headers) for _ in range(20)], body={"outcome": "done"}
