@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from app.models import Match, MatchingRun
+from app.models import Match, MatchingRun, Mentor
 from tests.conftest import JIANGSU, SHANDONG, ZHAXIA
 from tests.console.helpers import csrf_token, sign_in
 
@@ -581,3 +581,50 @@ def test_a_refused_commitment_is_named_by_its_place_on_the_form(client, db, make
     assert notice.startswith("资源共享承诺 · 1 · 频率（天）：应大于或等于"), notice
     db.expire_all()
     assert db.get(Match, pair.match_id).status == "proposed"
+
+
+class TestARefusedDecisionSaysWhyAndKeepsTheForm:
+    def _form(self, client, url, **fields):
+        return {
+            "csrftoken": csrf_token(client, url),
+            "version": "1",
+            "resource_type": "logistics",
+            "area": "after_sales_follow_up",
+            "description": "每周一次直播带练",
+            "cadence_days": "7",
+            **fields,
+        }
+
+    def test_a_mentor_without_seats_is_named_and_the_typed_form_kept(self, client, db, make_user, pair):
+        # It used to say "someone else decided this" (status still pending) and drop what was typed.
+        user = make_user("coordinator", SHANDONG)
+        sign_in(client, user.username)
+        mentor = db.get(Mentor, pair.mentor_id)
+        mentor.capacity_used = mentor.capacity
+        db.commit()
+        url = f"/console/proposals/{pair.match_id}"
+        r = client.post(f"{url}/approve", data=self._form(client, url, note="先试三个月"))
+        assert r.status_code == 409
+        assert "带徒名额已满" in r.text and "已被他人处理" not in r.text
+        assert 'value="先试三个月"' in r.text and 'value="每周一次直播带练"' in r.text
+        assert 'value="7"' in r.text
+        db.expire_all()
+        assert db.get(Match, pair.match_id).status == "proposed"
+
+    def test_a_rejection_refused_on_its_note_keeps_the_reason_chosen(self, client, make_user, pair):
+        user = make_user("coordinator", SHANDONG)
+        sign_in(client, user.username)
+        url = f"/console/proposals/{pair.match_id}"
+        form = {"csrftoken": csrf_token(client, url), "version": "1", "reason_code": "too_far"}
+        r = client.post(f"{url}/reject", data={**form, "note": "远\x00"})
+        assert r.status_code == 422
+        assert '<option value="too_far" selected>' in r.text
+
+    def test_a_decision_taken_first_elsewhere_still_says_so(self, client, db, make_user, pair):
+        user = make_user("coordinator", SHANDONG)
+        sign_in(client, user.username)
+        url = f"/console/proposals/{pair.match_id}"
+        form = {"csrftoken": csrf_token(client, url), "version": "1", "reason_code": "too_far"}
+        assert client.post(f"{url}/reject", data=form).status_code == 200
+        r = client.post(f"{url}/approve", data=self._form(client, url))
+        assert r.status_code == 409 and "已被他人处理" in r.text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -11,11 +12,11 @@ from starlette.responses import RedirectResponse, Response
 
 from app.access import Caller
 from app.console.forms import QueueFilter
-from app.console.i18n import console_language, form_error_text, word
+from app.console.i18n import console_language, error_text, form_error_text, word
 from app.console.render import page
 from app.console.session import CoordinatorPage
 from app.deps import SessionDep as Db
-from app.errors import Conflict, PreconditionFailed
+from app.errors import AppError, Conflict, PreconditionFailed
 from app.etags import etag
 from app.models.matches import MatchStatus
 from app.pagination import Paged, encode_cursor
@@ -29,6 +30,29 @@ from matching import vocab
 router = APIRouter(prefix="/console/proposals", include_in_schema=False)
 PAGE_SIZE = 50
 REJECT_REASONS = RejectReason.__args__  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True, slots=True)
+class Typed:
+    """What the coordinator typed into the decision forms, shown again when the decision is refused."""
+
+    note: str = ""
+    commitments: list[dict[str, Any]] | None = None
+    reason_code: str = ""
+    reject_note: str = ""
+
+
+def _suggested(suggestions: list[dict[str, Any]], lang: str) -> list[dict[str, Any]]:
+    """The model's suggested commitments as the form's fields, described in the page's language."""
+    return [
+        {
+            **c,
+            "description": c["description_en"]
+            if lang != "zh-CN" and c.get("description_en")
+            else c["description"],
+        }
+        for c in suggestions
+    ]
 
 
 def _queue(db: Db, caller: Caller, f: QueueFilter, cursor: str | None, limit: int) -> Paged[Any]:
@@ -83,9 +107,12 @@ def _proposal_page(
     *,
     notice: str | None = None,
     error: str | None = None,
+    typed: Typed | None = None,
     status_code: int = 200,
 ) -> Response:
+    """The proposal page; after a refused decision, with the refusal and the form as it was typed."""
     view = review.reviewable(db, caller, proposal_id)
+    lang = console_language(request)
     record = review.track_records(db, [view.mentor])[view.mentor.id]
     body = ProposalRead.of(view, record)
     names = names_of(db, {view.match.newcomer_county_code, view.match.mentor_county_code})
@@ -110,6 +137,12 @@ def _proposal_page(
             "next_query": next_query,
             "notice": notice,
             "error": error,
+            "commitments": (
+                typed.commitments
+                if typed is not None and typed.commitments is not None
+                else _suggested(view.match.suggested_commitments, lang)
+            ),
+            "typed": typed or Typed(),
         },
         caller=caller,
         status_code=status_code,
@@ -146,11 +179,20 @@ def _after_decision(db: Db, caller: Caller, proposal_id: int, f: QueueFilter, do
     return _redirect(target, f, done=done, done_id=proposal_id)
 
 
-def _stale(
-    request: Request, db: Db, caller: Caller, proposal_id: int, f: QueueFilter, exc: Exception
+def _refused(
+    request: Request, db: Db, caller: Caller, proposal_id: int, f: QueueFilter, exc: AppError, typed: Typed
 ) -> Response:
-    # Someone else decided first (or the proposal changed): show it as it is now, with the reason.
-    return _proposal_page(request, db, caller, proposal_id, f, notice="decided_elsewhere", status_code=409)
+    """A decision the service refused. Someone else decided first (or changed the proposal): show it as
+    it is now. Any other refusal (the mentor's seats are taken, a party left): say why, keep the form."""
+    db.rollback()
+    if isinstance(exc, PreconditionFailed) or exc.code == "invalid_transition":
+        return _proposal_page(
+            request, db, caller, proposal_id, f, notice="decided_elsewhere", status_code=409
+        )
+    message = error_text(exc, console_language(request))
+    return _proposal_page(
+        request, db, caller, proposal_id, f, error=message, typed=typed, status_code=exc.status
+    )
 
 
 @router.post("/{proposal_id}/approve")
@@ -169,28 +211,27 @@ def approve(
 ) -> Response:
     """Approve with the commitments as edited; a stale version says who was first instead of failing."""
     fields = zip(resource_type or [], area or [], description or [], cadence_days or [], strict=False)
-    kept = [
-        {"resource_type": r, "area": a, "description": d, "cadence_days": c}
-        for r, a, d, c in fields
-        if d.strip()
-    ]
+    rows = [{"resource_type": r, "area": a, "description": d, "cadence_days": c} for r, a, d, c in fields]
+    typed = Typed(note=note, commitments=rows if resource_type else None)
+    kept = [row for row in rows if row["description"].strip()]
     if resource_type and not kept:
         # Every description cleared: approving would have kept all the suggestions instead.
         message = word("commitment_required", console_language(request))
-        return _proposal_page(request, db, caller, proposal_id, f, error=message, status_code=422)
+        return _proposal_page(
+            request, db, caller, proposal_id, f, error=message, typed=typed, status_code=422
+        )
     try:
         body = ApproveRequest(commitments=kept or None, note=note or None)
     except ValidationError as exc:
         msg = form_error_text(exc, console_language(request))
-        return _proposal_page(request, db, caller, proposal_id, f, error=msg, status_code=422)
+        return _proposal_page(request, db, caller, proposal_id, f, error=msg, typed=typed, status_code=422)
     commitments = [c.model_dump() for c in body.commitments] if body.commitments is not None else None
     try:
         review.approve(
             db, caller, proposal_id, if_match=etag(version), commitments=commitments, note=body.note
         )
     except (PreconditionFailed, Conflict) as exc:
-        db.rollback()
-        return _stale(request, db, caller, proposal_id, f, exc)
+        return _refused(request, db, caller, proposal_id, f, exc, typed)
     return _after_decision(db, caller, proposal_id, f, "approved")
 
 
@@ -206,16 +247,16 @@ def reject(
     note: Annotated[str, Form(max_length=1000)] = "",
 ) -> Response:
     """Reject with a reason code; a stale version says who was first instead of failing."""
+    typed = Typed(reason_code=reason_code, reject_note=note)
     try:
         body = RejectRequest(reason_code=reason_code, note=note or None)  # type: ignore[arg-type]
     except ValidationError as exc:
         msg = form_error_text(exc, console_language(request))
-        return _proposal_page(request, db, caller, proposal_id, f, error=msg, status_code=422)
+        return _proposal_page(request, db, caller, proposal_id, f, error=msg, typed=typed, status_code=422)
     try:
         review.reject(
             db, caller, proposal_id, if_match=etag(version), reason_code=body.reason_code, note=body.note
         )
     except (PreconditionFailed, Conflict) as exc:
-        db.rollback()
-        return _stale(request, db, caller, proposal_id, f, exc)
+        return _refused(request, db, caller, proposal_id, f, exc, typed)
     return _after_decision(db, caller, proposal_id, f, "rejected")
