@@ -628,3 +628,37 @@ class TestARefusedDecisionSaysWhyAndKeepsTheForm:
         assert client.post(f"{url}/reject", data=form).status_code == 200
         r = client.post(f"{url}/approve", data=self._form(client, url))
         assert r.status_code == 409 and "已被他人处理" in r.text
+
+
+class TestARefusedFormComesBackAsTyped:
+    def test_a_refused_new_account_keeps_every_field_but_the_password(self, client, make_user):
+        sign_in(client, make_user("admin").username)
+        make_user("coordinator", JIANGSU, username="taken-name")
+        token = csrf_token(client, "/console/admin/accounts")
+        form = {
+            "csrftoken": token,
+            "username": "taken-name",
+            "password": "flowers-and-trees-2026",
+            "role": "township_office",
+            "display_name": "扎下镇办公室",
+            "jurisdiction_code": ZHAXIA,
+        }
+        r = client.post("/console/admin/accounts", data=form)
+        assert r.status_code == 409
+        for shown in ('value="taken-name"', 'value="扎下镇办公室"', f'value="{ZHAXIA}"'):
+            assert shown in r.text, shown
+        assert '<option value="township_office" selected>' in r.text
+        assert "flowers-and-trees-2026" not in r.text
+
+    def test_a_wrong_password_keeps_the_username(self, client, make_user):
+        user = make_user("coordinator", JIANGSU)
+        form = {"csrftoken": csrf_token(client), "username": user.username, "password": "nope-nope"}
+        r = client.post("/console/login", data=form)
+        assert r.status_code == 401 and f'value="{user.username}"' in r.text and "nope-nope" not in r.text
+
+    def test_a_refused_upload_keeps_the_choice_made(self, client, make_user):
+        token = sign_in(client, make_user("township_office", ZHAXIA).username)
+        files = {"file": ("名单.csv", b"", "text/csv")}
+        data = {"csrftoken": token, "on_error": "reject_file"}
+        r = client.post("/console/office/imports", files=files, data=data)
+        assert r.status_code == 422 and '<option value="reject_file" selected>' in r.text

@@ -32,14 +32,17 @@ def _accounts_page(
     *,
     f: PageFilter | None = None,
     error: str | None = None,
+    typed: dict[str, str] | None = None,
     status_code: int = 200,
 ) -> Response:
+    """The accounts page; after a refused new account, with the reason and the form as typed (no password)."""
     cursor = f.cursor if f else None
     paged = accounts.list_accounts(db, role=None, cursor=cursor, limit=PAGE_SIZE)
+    context = {"accounts": paged.items, "cursor": cursor, "next_cursor": paged.next_cursor, "error": error}
     return page(
         request,
         "admin/accounts.html",
-        {"accounts": paged.items, "cursor": cursor, "next_cursor": paged.next_cursor, "error": error},
+        {**context, "typed": typed or {}},
         caller=caller,
         status_code=status_code,
     )
@@ -69,6 +72,12 @@ def create_account(
     """Create a staff account with its jurisdiction (the same rules as the API)."""
     # The API's own body model: its rules (no NUL, trimmed names, region-code form) hold here too, so a
     # form field PostgreSQL cannot store is a 422 on the page, not a 500.
+    typed = {
+        "username": username,
+        "display_name": display_name,
+        "role": role,
+        "jurisdiction_code": jurisdiction_code,
+    }
     try:
         body = StaffAccountCreate.model_validate(
             {
@@ -81,7 +90,7 @@ def create_account(
         )
     except ValidationError as exc:
         msg = form_error_text(exc, console_language(request))
-        return _accounts_page(request, db, caller, error=msg, status_code=422)
+        return _accounts_page(request, db, caller, error=msg, typed=typed, status_code=422)
     try:
         accounts.create_staff_account(
             db,
@@ -93,7 +102,8 @@ def create_account(
         )
     except AppError as exc:
         db.rollback()
-        return _accounts_page(request, db, caller, error=_message(request, exc), status_code=exc.status)
+        message = _message(request, exc)
+        return _accounts_page(request, db, caller, error=message, typed=typed, status_code=exc.status)
     return RedirectResponse("/console/admin/accounts?saved=1", status_code=303)
 
 

@@ -54,9 +54,9 @@ def login(
     try:
         pair = auth_service.login(sessions, session, settings, username=username, password=password, ip=ip)
     except AppError as exc:
-        return page(
-            request, "auth/login.html", {"next": _safe_next(next), "error": exc.code}, status_code=exc.status
-        )
+        # The username comes back as typed, so a mistyped password costs only the password.
+        context = {"next": _safe_next(next), "error": exc.code, "username": username}
+        return page(request, "auth/login.html", context, status_code=exc.status)
     account = auth_service.session_account(session, refresh_token=pair.refresh_token, max_age=SESSION_MAX_AGE)
     if not Caller.of(account).is_staff:
         auth_service.logout(session, refresh_token=pair.refresh_token, account_id=account.id)

@@ -35,8 +35,11 @@ def _imports_page(
     *,
     error: str | None,
     f: PageFilter | None = None,
+    typed: dict[str, str] | None = None,
     status_code: int = 200,
 ) -> Response:
+    """The imports page; after a refused upload, with the reason and the choices made (a browser never
+    keeps the chosen file)."""
     cursor = f.cursor if f else None
     paged = service.list_imports(db, caller, cursor=cursor, limit=LIST_SIZE)
     return page(
@@ -47,6 +50,7 @@ def _imports_page(
             "error": error,
             "cursor": cursor,
             "next_cursor": paged.next_cursor,
+            "typed": typed or {},
         },
         caller=caller,
         status_code=status_code,
@@ -89,7 +93,8 @@ def upload(
     except AppError as exc:
         db.rollback()
         msg = error_text(exc, console_language(request))
-        return _imports_page(request, db, caller, error=msg, status_code=exc.status)
+        typed = {"on_error": on_error, "township": township}
+        return _imports_page(request, db, caller, error=msg, typed=typed, status_code=exc.status)
     return RedirectResponse(f"/console/office/imports/{imp.id}", status_code=303)
 
 
