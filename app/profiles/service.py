@@ -91,6 +91,7 @@ def create_profile(session: Session, kind: ProfileKind, caller: Caller, data: di
             raise Conflict(code="profile_exists")
     profile = kind.model(account_id=account_id)
     _apply(session, kind, caller, profile, data)
+    _refuse_duplicate(session, kind, caller, profile)
     try:
         # The unique account_id decides a race between two creates by one account, not the check above.
         with session.begin_nested():
@@ -103,6 +104,35 @@ def create_profile(session: Session, kind: ProfileKind, caller: Caller, data: di
             raise Conflict(code="profile_exists") from exc
         raise
     return profile
+
+
+def _refuse_duplicate(session: Session, kind: ProfileKind, caller: Caller, profile: Profile) -> None:
+    """409 duplicate_profile if an active profile of the same kind that the caller keeps or reviews has
+    this name and this phone: it is the same person, and a second profile would let them hold a second
+    seat (or a newcomer a second mentor). A shared phone under another name is a family's, and allowed;
+    a profile outside the caller's jurisdiction is not looked at, so nothing is told about it."""
+    if profile.phone is None:
+        return
+    model = kind.model
+    stmt = select(model.id).where(
+        model.is_active.is_(True),
+        model.phone == profile.phone,
+        model.name == profile.name,
+        visible(kind, caller),
+    )
+    if profile.id is not None:
+        stmt = stmt.where(model.id != profile.id)
+    with session.no_autoflush:  # an edit's own row is flushed under its version check, not here
+        twin = session.scalar(stmt.limit(1))
+    if twin is not None:
+        raise Conflict(
+            code="duplicate_profile",
+            detail=(
+                f"本辖区已有同名同电话的资料 #{twin}，请编辑那份资料",
+                f"profile #{twin} in your jurisdiction has this name and phone; edit that one instead",
+            ),
+            profile_id=twin,
+        )
 
 
 def get_visible(session: Session, kind: ProfileKind, caller: Caller, profile_id: int) -> Profile:
@@ -139,6 +169,8 @@ def update_profile(
         )
     county = profile.county_code
     _apply(session, kind, caller, profile, data)
+    if data.keys() & {"name", "phone"}:
+        _refuse_duplicate(session, kind, caller, profile)
     # Touch the row so the version (and ETag) moves even when only the product rows changed.
     profile.updated_at = utcnow()
     try:

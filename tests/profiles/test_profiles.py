@@ -283,3 +283,45 @@ class TestList:
         admin = make_user("admin")
         assert client.get("/api/v1/mentors", params={"limit": 101}, headers=admin.headers).status_code == 422
         assert client.get("/api/v1/mentors", params={"limit": 0}, headers=admin.headers).status_code == 422
+
+
+class TestOnePersonOneProfile:
+    """A second active profile with the same name and phone is the same person again: a 409 that names
+    the first, inside the caller's jurisdiction; a family's shared phone under another name is allowed."""
+
+    def test_a_kept_newcomer_twice_is_refused_with_the_first_named(self, client, sd_coordinator, make_user):
+        body = newcomer_payload(phone="13712345678")
+        first = client.post("/api/v1/newcomers", json=body, headers=sd_coordinator.headers)
+        assert first.status_code == 201
+        again = client.post("/api/v1/newcomers", json=body, headers=sd_coordinator.headers)
+        assert again.status_code == 409 and again.json()["code"] == "duplicate_profile"
+        assert again.json()["profile_id"] == first.json()["id"]
+        sibling = newcomer_payload(phone="13712345678", name="王小梅的弟弟")
+        assert client.post("/api/v1/newcomers", json=sibling, headers=sd_coordinator.headers).status_code == 201
+
+    def test_an_office_cannot_enter_one_mentor_twice(self, client, office):
+        first = _create_mentor(client, office, phone="13912340001")
+        again = client.post(
+            "/api/v1/mentors", json=mentor_payload(phone="13912340001"), headers=office.headers
+        )
+        assert again.status_code == 409 and again.json()["profile_id"] == first.json()["id"]
+
+    def test_an_edit_into_a_twin_is_refused_and_a_deactivated_one_frees_it(self, client, office, db):
+        first = _create_mentor(client, office, phone="13912340002")
+        other = _create_mentor(client, office, phone="13912340003", name="另一家合作社")
+        url = f"/api/v1/mentors/{other.json()['id']}"
+        clash = {"phone": "13912340002", "name": first.json()["name"]}
+        r = client.patch(url, json=clash, headers={**office.headers, "If-Match": other.headers["etag"]})
+        assert r.status_code == 409 and r.json()["code"] == "duplicate_profile"
+        db.expire_all()
+        assert db.get(Mentor, other.json()["id"]).phone == "13912340003"
+        gone = client.delete(f"/api/v1/mentors/{first.json()['id']}", headers=office.headers)
+        assert gone.status_code == 204
+        r = client.patch(url, json=clash, headers={**office.headers, "If-Match": other.headers["etag"]})
+        assert r.status_code == 200, r.text
+
+    def test_a_twin_outside_the_jurisdiction_is_not_looked_at(self, client, office, make_user):
+        _create_mentor(client, office, phone="13912340004")
+        elsewhere = make_user("township_office", DAJI)
+        body = mentor_payload(phone="13912340004", region_code=DAJI)
+        assert client.post("/api/v1/mentors", json=body, headers=elsewhere.headers).status_code == 201
