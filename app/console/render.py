@@ -15,6 +15,7 @@ from app.access.roles import IMPORTER_ROLES, REVIEWER_ROLES
 from app.console.i18n import console_language, word
 from app.db import CHINA_TZ
 from app.i18n import title_for
+from app.matches.reasons import reason_words
 from matching import vocab
 
 HERE = Path(__file__).parent
@@ -82,6 +83,17 @@ LABELS: dict[str, dict[str, tuple[str, str]]] = {
         "duplicate": ("重复", "duplicate"),
         "other": ("其他", "other"),
     },
+    # Why an active match was cancelled (matches.schemas.CancelReason), and who declined a match.
+    "cancel": {
+        "party_withdrew": ("一方退出", "a party withdrew"),
+        "commitments_unmet": ("承诺未履行", "commitments unmet"),
+        "mutual_agreement": ("双方协商一致", "mutual agreement"),
+        "other": ("其他", "other"),
+    },
+    "party": {
+        "mentor": ("导师谢绝", "the mentor declined"),
+        "newcomer": ("新农人谢绝", "the newcomer declined"),
+    },
     "honour_status": {
         "proposed": ("待确认", "proposed"),
         "confirmed": ("已确认", "confirmed"),
@@ -105,6 +117,10 @@ LABELS: dict[str, dict[str, tuple[str, str]]] = {
         "equity": ("公平", "equity"),
     },
 }
+
+
+# The codes a person's decision is stored under in the audit trail ("too_far: 太远了").
+REASON_CODES = {**LABELS["reject"], **LABELS["cancel"], **LABELS["party"]}
 
 
 def _csrf_token(request: Request) -> str:
@@ -149,6 +165,7 @@ def page(
             "lang": lang,
             "t": t,
             "label": label,
+            "reason": lambda stored: reason_words(stored, lang, REASON_CODES),
             # A problem code (invalid_credentials, login_throttled...) in the page's language.
             "error_title": lambda code: title_for(code, 400, lang),
             "caller": caller,

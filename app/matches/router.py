@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Response, status
 from app.access import ALL_ROLES, Caller, Role
 from app.access.matches import MatchView, load_view
 from app.deps import CoordinatorUser, MobileUser, SessionDep, require_role
-from app.matches import commitments, service
+from app.matches import commitments, reasons, service
 from app.matches.schemas import (
     AcceptRequest,
     CancelRequest,
@@ -70,7 +70,9 @@ def decline(match_id: IdPath, body: DeclineRequest, caller: MatchUser, session: 
 )
 def complete(match_id: IdPath, caller: CoordinatorUser, session: SessionDep) -> ProposalRead:
     """Close an active match as completed (coordinator)."""
-    return _body(service.end(session, caller, match_id, to_status=MatchStatus.COMPLETED, reason="completed"))
+    return _body(
+        service.end(session, caller, match_id, to_status=MatchStatus.COMPLETED, reason=reasons.COMPLETED)
+    )
 
 
 @router.post(

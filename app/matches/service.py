@@ -11,6 +11,7 @@ from app.access import Caller
 from app.access.matches import MatchView, load_reviewable, load_view, party_scope, speaks_for, view_of
 from app.db import china_today
 from app.errors import Conflict, Forbidden
+from app.matches import reasons
 from app.matches.states import transition
 from app.models import Commitment, Match, MatchTransition, Mentor, Newcomer
 from app.models.matches import MatchStatus
@@ -62,7 +63,7 @@ def accept(session: Session, caller: Caller, match_id: int, *, on_behalf_of: str
         match.newcomer_accepted = True
     session.flush()
     if match.mentor_accepted and match.newcomer_accepted:
-        transition(session, match, MatchStatus.ACTIVE, actor_id=caller.id, reason="both parties accepted")
+        transition(session, match, MatchStatus.ACTIVE, actor_id=caller.id, reason=reasons.ACCEPTED)
         _start_commitments(session, view)
         for account in (view.mentor.account_id, view.newcomer.account_id):
             notify(session, account, "match_active", {"match_id": match.id})

@@ -23,6 +23,7 @@ from sqlalchemy.orm.util import identity_key
 
 from app.db import utcnow
 from app.errors import Conflict, PreconditionFailed
+from app.matches import reasons
 from app.models import Match, MatchTransition, Mentor, Newcomer
 from app.models.matches import SEAT_HOLDING, MatchStatus
 from app.outcomes.service import record_baseline, record_end
@@ -250,5 +251,5 @@ def withdraw_moved(session: Session, mentor_ids: Sequence[int]) -> int:
         Match.mentor_id.in_(mentor_ids),
         Match.mentor_county_code != now_in,
         actor_id=None,
-        reason="the party moved to another county (roster import)",
+        reason=reasons.PARTY_MOVED_BY_IMPORT,
     )

@@ -28,6 +28,7 @@ from app.db import utcnow
 from app.errors import Conflict, NotFound, PreconditionFailed, Unprocessable
 from app.etags import check_if_match
 from app.honours.rules import keeping_awarded
+from app.matches import reasons
 from app.matches.states import withdraw_pending
 from app.models import Category, Mentor, Region
 from app.pagination import Paged, asc, paginate
@@ -178,7 +179,7 @@ def update_profile(
     except StaleDataError as exc:
         raise PreconditionFailed() from exc
     if profile.county_code != county:
-        withdraw_pending(session, profile, actor_id=caller.id, reason="the party moved to another county")
+        withdraw_pending(session, profile, actor_id=caller.id, reason=reasons.PARTY_MOVED)
     return profile
 
 
@@ -188,7 +189,7 @@ def deactivate_profile(session: Session, kind: ProfileKind, caller: Caller, prof
     profile.is_active = False
     profile.updated_at = utcnow()
     session.flush()
-    withdraw_pending(session, profile, actor_id=caller.id, reason="the party was deactivated")
+    withdraw_pending(session, profile, actor_id=caller.id, reason=reasons.PARTY_DEACTIVATED)
 
 
 @dataclass(frozen=True, slots=True)

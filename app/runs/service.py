@@ -21,7 +21,7 @@ from app.errors import Conflict, NotFound, Unprocessable
 from app.jobs.queue import cancel as cancel_jobs
 from app.jobs.queue import enqueue, shown_reason
 from app.jobs.worker import JobContext, LeaseLost
-from app.matches import adapter
+from app.matches import adapter, reasons
 from app.matches.states import supersede_pending
 from app.models import Job, Match, MatchingRun, Newcomer, Region
 from app.models.matches import ACTIVE_RUN, FINISHED_RUN, RunStatus
@@ -297,5 +297,5 @@ def supersede_proposed(session: Session, scope: str) -> int:
     """Proposals still awaiting review for the scope's newcomers become superseded (audited)."""
     in_scope = select(Newcomer.id).where(under(Newcomer.region_code, scope))
     return supersede_pending(
-        session, Match.newcomer_id.in_(in_scope), actor_id=None, reason="replaced by a newer matching run"
+        session, Match.newcomer_id.in_(in_scope), actor_id=None, reason=reasons.REPLACED_BY_RUN
     )

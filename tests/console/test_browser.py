@@ -237,6 +237,8 @@ class TestCoordinator:
         page.locator("#accept-newcomer").click()
         expect(page.locator("#match-status")).to_have_text("进行中")
         expect(page.locator("#timeline li")).to_have_count(2)  # approved, then active
+        # The service's own reason in words, not the English it is stored as.
+        expect(page.locator("#timeline li").nth(1)).to_contain_text("双方均已接受")
         page.get_by_label("结果").select_option("partial")
         page.get_by_label("备注").fill("电话回访：已完成第一次直播")
         page.get_by_role("button", name="提交").click()
