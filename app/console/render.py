@@ -94,6 +94,12 @@ LABELS: dict[str, dict[str, tuple[str, str]]] = {
         "mentor": ("导师谢绝", "the mentor declined"),
         "newcomer": ("新农人谢绝", "the newcomer declined"),
     },
+    "job_kind": {
+        "roster_import": ("名单导入", "roster import"),
+        "matching_run": ("匹配运行", "matching run"),
+        "retrain": ("模型重训", "model retraining"),
+        "notification_delivery": ("通知发送", "notification delivery"),
+    },
     "honour_status": {
         "proposed": ("待确认", "proposed"),
         "confirmed": ("已确认", "confirmed"),
@@ -166,6 +172,11 @@ def page(
             "t": t,
             "label": label,
             "reason": lambda stored: reason_words(stored, lang, REASON_CODES),
+            # How a list and a label's detail are punctuated in the page's language.
+            "sep": "、" if lang == "zh-CN" else ", ",
+            "colon": "：" if lang == "zh-CN" else ": ",
+            # A free text that only repeats a code's label (in either language) is not shown again.
+            "says_label": lambda kind, code, text: text in LABELS.get(kind, {}).get(code, ()),
             # A problem code (invalid_credentials, login_throttled...) in the page's language.
             "error_title": lambda code: title_for(code, 400, lang),
             "caller": caller,

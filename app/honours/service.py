@@ -18,8 +18,9 @@ from app.db import china_today, utcnow
 from app.errors import Conflict, NotFound, Unprocessable
 from app.honours import rules
 from app.honours.certificate import CertificateText, render_certificate
-from app.models import Commitment, Honour, MatchOutcome, MatchRating, Mentor, Region
+from app.models import Commitment, Honour, MatchOutcome, MatchRating, Mentor
 from app.pagination import Paged, desc, paginate
+from app.regions.service import region_label
 from app.reports.common import ReportParams, activated_in_range, first_sale_in_window, fulfilment_rate
 from app.reports.service import report_range
 
@@ -246,15 +247,6 @@ def sync_profile_honours(session: Session, *, mentor_id: int) -> list[str]:
         mentor.honours = updated
         session.flush()
     return updated
-
-
-def region_label(session: Session, code: str) -> str:
-    """Full name of a region: province, prefecture and county names joined (e.g. 江苏省宿迁市沭阳县)."""
-    prefixes = [code[:n] for n in (2, 4, 6, 9, 12) if n <= len(code)]
-    names = {
-        c: n for c, n in session.execute(select(Region.code, Region.name).where(Region.code.in_(prefixes)))
-    }
-    return "".join(names[p] for p in prefixes if p in names) or code
 
 
 def certificate_pdf(session: Session, *, caller: Caller, honour_id: int) -> tuple[Honour, bytes]:

@@ -102,3 +102,12 @@ def names_of(session: Session, codes: set[str]) -> dict[str, str]:
     if not codes:
         return {}
     return dict(session.execute(select(Region.code, Region.name).where(Region.code.in_(codes))).all())
+
+
+def region_label(session: Session, code: str) -> str:
+    """Full name of a region: province, prefecture and county names joined (e.g. 江苏省宿迁市沭阳县)."""
+    prefixes = [code[:n] for n in (2, 4, 6, 9, 12) if n <= len(code)]
+    names = {
+        c: n for c, n in session.execute(select(Region.code, Region.name).where(Region.code.in_(prefixes)))
+    }
+    return "".join(names[p] for p in prefixes if p in names) or code

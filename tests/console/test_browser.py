@@ -312,8 +312,13 @@ class TestTownshipOffice:
         page.goto("/console/office/roster")
         page.get_by_label("搜索").fill("多肉")
         page.get_by_role("button", name="搜索").click()
+        expect(page.locator("table tbody tr").first).to_contain_text("扎下镇")  # a place's name, not its code
         page.get_by_role("link", name="小周多肉园").click()
         expect(page.locator("h1")).to_have_text("小周多肉园")
+        # The place and the products in words, not codes.
+        expect(page.locator("dl")).to_contain_text("江苏省宿迁市沭阳县扎下镇")
+        expect(page.locator("dl")).not_to_contain_text("321322115")
+        expect(page.locator("dl")).not_to_contain_text(".")
         shoot(page, "seller")
         page.goto("/console/office/imports")
         expect(page.locator("table.imports tbody tr")).to_have_count(2)
@@ -361,6 +366,7 @@ class TestAdmin:
             fresh.close()
         page.goto("/console/admin/jobs")
         expect(page.locator("#jobs tbody tr").first).to_be_visible()
+        expect(page.locator("#jobs tbody")).not_to_contain_text("_")  # kinds in words: 名单导入, not roster_import
         shoot(page, "jobs")
 
 

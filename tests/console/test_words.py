@@ -27,3 +27,15 @@ def test_every_asked_word_exists_in_both_languages():
     assert len(asked) > 150  # the scan finds the pages' words at all
     assert {k: sorted(v) for k, v in asked.items() if k not in WORDS} == {}
     assert [k for k, (zh, en) in WORDS.items() if not zh.strip() or not en.strip()] == []
+
+
+def test_every_stored_code_shown_by_a_page_has_words():
+    from app.console.render import LABELS, REASON_CODES
+    from app.matches.schemas import CancelReason
+    from app.models.jobs import JOB_KINDS
+    from app.proposals.schemas import RejectReason
+
+    assert set(JOB_KINDS) <= LABELS["job_kind"].keys()
+    assert set(CancelReason.__args__) <= LABELS["cancel"].keys()
+    assert set(RejectReason.__args__) <= REASON_CODES.keys()
+    assert {"mentor", "newcomer"} <= LABELS["party"].keys()

@@ -21,7 +21,9 @@ from app.imports.report import column_label, error_csv
 from app.models.imports import FINAL_IMPORT_STATUSES
 from app.profiles import service as profiles
 from app.profiles.schemas import MentorRead
+from app.regions.service import names_of, region_label
 from app.schemas import IdPath
+from app.taxonomy.service import category_names
 
 router = APIRouter(prefix="/console/office", include_in_schema=False)
 REPORT_ROWS = 200
@@ -173,6 +175,7 @@ def roster(request: Request, caller: OfficePage, db: Db, f: Annotated[RosterFilt
         "imports/roster.html",
         {
             "rows": [MentorRead.of(p, phone=shown_phone(MENTORS, caller, p)) for p in rows],
+            "names": names_of(db, {p.region_code for p in rows}),
             "f": f,
             "next_cursor": next_cursor,
         },
@@ -187,6 +190,10 @@ def seller(request: Request, profile_id: IdPath, caller: OfficePage, db: Db) -> 
     return page(
         request,
         "imports/seller.html",
-        {"p": MentorRead.of(profile, phone=shown_phone(MENTORS, caller, profile))},
+        {
+            "p": MentorRead.of(profile, phone=shown_phone(MENTORS, caller, profile)),
+            "region": region_label(db, profile.region_code),
+            "categories": category_names(db, {product.category_code for product in profile.products}),
+        },
         caller=caller,
     )

@@ -18,6 +18,7 @@ from app.errors import AppError
 from app.i18n import Lang
 from app.models.matches import FINISHED_RUN
 from app.ranker.service import active_model_for
+from app.regions.service import names_of
 from app.runs import service as runs
 from app.runs.schemas import RunCreate
 from app.schemas import IdPath
@@ -43,6 +44,7 @@ def _list_page(
         "runs/list.html",
         {
             "runs": paged.items,
+            "names": names_of(db, {r.scope_code for r in paged.items if r.scope_code}),
             "cursor": cursor,
             "next_cursor": paged.next_cursor,
             "model": active_model_for(db, caller),
