@@ -12,6 +12,7 @@ from starlette.responses import HTMLResponse
 
 from app.access import STAFF_ROLES, Caller, Role
 from app.access.roles import IMPORTER_ROLES, REVIEWER_ROLES
+from app.console.charts import heat_cell
 from app.console.i18n import console_language, word
 from app.db import CHINA_TZ
 from app.i18n import title_for
@@ -29,6 +30,7 @@ def beijing(moment: datetime, fmt: str = "%Y-%m-%d %H:%M") -> str:
 
 
 templates.env.filters["beijing"] = beijing
+templates.env.globals["heat_cell"] = heat_cell
 
 # (word key, URL, roles that see the link) for the navigation bar.
 NAV: tuple[tuple[str, str, tuple[Role, ...]], ...] = (
