@@ -205,6 +205,11 @@ WORDS: dict[str, tuple[str, str]] = {
     "reset_password": ("重置密码", "Reset password"),
     "new_password": ("新密码", "New password"),
     "saved": ("已保存。", "Saved."),
+    "check_in_saved": ("打卡已记录。", "Check-in recorded."),
+    "check_in_replaced": (
+        "打卡已记录，并替换了同一方本周期先前的打卡。",
+        "Check-in recorded; it replaces that party's earlier check-in for this period.",
+    ),
     "kind_job": ("任务类型", "Kind"),
     "attempts": ("尝试次数", "Attempts"),
     "last_error": ("最近错误", "Last error"),

@@ -243,6 +243,13 @@ class TestCoordinator:
         page.get_by_label("备注").fill("电话回访：已完成第一次直播")
         page.get_by_role("button", name="提交").click()
         expect(page.locator("#check-ins")).to_contain_text("电话回访")
+        expect(page.locator("#saved")).to_have_text("打卡已记录。")
+        # The same party again in the same period: the page says the first report was replaced.
+        page.get_by_label("结果").select_option("done")
+        page.get_by_label("备注").fill("电话回访：第二次直播也完成了")
+        page.get_by_role("button", name="提交").click()
+        expect(page.locator("#saved")).to_contain_text("替换")
+        expect(page.locator("#check-ins")).to_contain_text("第二次直播")
         shoot(page, "match")
         page.goto("/console/matches?status=active")
         expect(page.get_by_role("link", name=f"#{match_id}")).to_be_visible()

@@ -100,7 +100,7 @@ def report_check_in(
     except ValidationError as exc:
         msg = form_error_text(exc, console_language(request))
         return _match_page(request, db, caller, match_id, error=msg, status_code=422)
-    commitments.check_in(
+    reported = commitments.check_in(
         db,
         caller,
         commitment_id,
@@ -110,7 +110,9 @@ def report_check_in(
         on_behalf_of=on_behalf_of,
         match_id=match_id,
     )
-    return RedirectResponse(f"/console/matches/{match_id}", status_code=303)
+    # Say that it was recorded, and when it took the place of the party's earlier report for the period.
+    saved = "check_in_replaced" if reported.replaced else "check_in_saved"
+    return RedirectResponse(f"/console/matches/{match_id}?saved={saved}#check-ins", status_code=303)
 
 
 @router.post("/{match_id}/accept")
