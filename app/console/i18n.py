@@ -322,8 +322,8 @@ def error_text(exc: AppError, lang: Lang) -> str:
     detail = exc.detail[0 if lang == "zh-CN" else 1] if isinstance(exc.detail, tuple) else exc.detail
     if not detail:
         return title
-    if detail.rstrip("。.").casefold() == title.rstrip("。.").casefold():
-        return detail  # a detail that only restates the title ("The file is empty") is said once
+    if detail.casefold().startswith(title.rstrip("。.").casefold()):
+        return detail  # a detail that restates the title ("The file is empty") says it once
     return f"{title}：{detail}" if lang == "zh-CN" else f"{title}: {detail}"
 
 

@@ -57,10 +57,15 @@ def report_range(date_from: date | None, date_to: date | None) -> tuple[date, da
             latest=latest.isoformat(),
         )
     start = date_from or max(EARLIEST_DAY, end - timedelta(days=DEFAULT_RANGE_DAYS - 1))
-    if start > end or (end - start).days > MAX_RANGE_DAYS:
+    if start > end:
         raise Unprocessable(
             code="invalid_date_range",
-            detail=("起止日期不正确（最长五年）", "bad date range (at most five years)"),
+            detail=("开始日期晚于结束日期", "the start date is after the end date"),
+        )
+    if (end - start).days > MAX_RANGE_DAYS:
+        raise Unprocessable(
+            code="invalid_date_range",
+            detail=("时间段最长五年", "a date range spans at most five years"),
         )
     return start, end
 

@@ -373,7 +373,9 @@ class TestAdmin:
             fresh.close()
         page.goto("/console/admin/jobs")
         expect(page.locator("#jobs tbody tr").first).to_be_visible()
-        expect(page.locator("#jobs tbody")).not_to_contain_text("_")  # kinds in words: 名单导入, not roster_import
+        expect(page.locator("#jobs tbody")).not_to_contain_text(
+            "_"
+        )  # kinds in words: 名单导入, not roster_import
         shoot(page, "jobs")
 
 

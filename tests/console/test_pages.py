@@ -289,6 +289,18 @@ def test_a_refusal_reads_as_one_sentence_in_each_language():
     assert error_text(other, "zh-CN") == "行政区划代码不存在：没有 99"
     assert error_text(other, "en") == "Unknown region code: no region 99"
     assert error_text(Unprocessable(code="region_not_found"), "en") == "Unknown region code"
+    # A detail that begins with the title says it once, not "起止日期不正确：起止日期不正确……".
+    long = Unprocessable(
+        code="invalid_date_range", detail=("起止日期不正确（最长五年）", "Invalid date range: x")
+    )
+    assert (error_text(long, "zh-CN"), error_text(long, "en")) == (
+        "起止日期不正确（最长五年）",
+        "Invalid date range: x",
+    )
+    backwards = Unprocessable(
+        code="invalid_date_range", detail=("开始日期晚于结束日期", "the start date is after the end date")
+    )
+    assert error_text(backwards, "zh-CN") == "起止日期不正确：开始日期晚于结束日期"
 
 
 def test_a_run_is_cancelled_from_its_page(client, make_user, db, drain):
