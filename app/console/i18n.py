@@ -56,6 +56,15 @@ WORDS: dict[str, tuple[str, str]] = {
     "next_page": ("下一页", "Next page"),
     "first_page": ("第一页", "First page"),
     "empty_queue": ("队列已清空。", "The queue is empty."),
+    "empty_filtered_queue": (
+        "没有符合这些筛选条件的待审核推荐（筛选只在您的辖区内查找）。",
+        "No pending proposal matches these filters (they search only your jurisdiction).",
+    ),
+    "clear_filters": ("清除筛选", "Clear the filters"),
+    "no_runs_yet": (
+        "还没有匹配运行：用上面的表单开始第一次。",
+        "No matching run yet: start the first with the form above.",
+    ),
     "proposal": ("推荐", "Proposal"),
     "reasons": ("推荐理由", "Reasons"),
     "score_parts": ("得分构成", "Score parts"),

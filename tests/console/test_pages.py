@@ -674,3 +674,11 @@ class TestARefusedFormComesBackAsTyped:
         data = {"csrftoken": token, "on_error": "reject_file"}
         r = client.post("/console/office/imports", files=files, data=data)
         assert r.status_code == 422 and '<option value="reject_file" selected>' in r.text
+
+
+def test_empty_lists_say_why_they_are_empty(client, make_user):
+    sign_in(client, make_user("coordinator", JIANGSU).username)
+    assert "队列已清空" in client.get("/console/proposals").text
+    filtered = client.get("/console/proposals", params={"county": "371721"}).text
+    assert "没有符合这些筛选条件" in filtered and "队列已清空" not in filtered
+    assert "还没有匹配运行" in client.get("/console/runs").text
