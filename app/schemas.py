@@ -13,8 +13,11 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    ValidationInfo,
     field_validator,
 )
+
+from app.text import drop_invisible
 
 T = TypeVar("T")
 
@@ -51,6 +54,10 @@ NoNulStr = Annotated[str, AfterValidator(_refuse_nul)]
 SEARCH_TEXT_PATTERN = r"^[^\x00-\x1f\x7f]+$"
 
 
+# Fields used exactly as typed: a password's every character counts (the policy lives in app.auth).
+EXACT_FIELDS = frozenset({"password"})
+
+
 class Input(BaseModel):
     """Base of every request body: unknown fields are an error, so no mass assignment slips in."""
 
@@ -59,9 +66,18 @@ class Input(BaseModel):
 
     @field_validator("*", mode="before")
     @classmethod
-    def _no_nul(cls, value: Any) -> Any:
+    def _plain_text(cls, value: Any, info: ValidationInfo) -> Any:
         # PostgreSQL text cannot hold NUL and no field has a use for one: refused in every body (422).
-        return _refuse_nul(value)
+        _refuse_nul(value)
+        if info.field_name in EXACT_FIELDS:
+            return value
+        # Invisible marks and direction controls go, as the importer drops them: a name of only those
+        # is then blank (422), and none shows its letters in another order than they are stored in.
+        if isinstance(value, str):
+            return drop_invisible(value)
+        if isinstance(value, list) and any(isinstance(v, str) for v in value):
+            return [drop_invisible(v) if isinstance(v, str) else v for v in value]
+        return value
 
 
 class Output(BaseModel):

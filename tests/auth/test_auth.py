@@ -19,6 +19,15 @@ def _login(client, username="13800000001", password=TEST_PASSWORD):
 
 
 class TestRegister:
+    def test_a_password_keeps_its_invisible_marks_and_a_name_does_not(self, client, db):
+        # A password is used exactly as typed; a display name loses its zero-width marks.
+        password = "zero\u200bwidth-passphrase"
+        r = _register(client, password=password, display_name="张\u200b三")
+        assert r.status_code == 201, r.text
+        assert db.scalar(select(Account.display_name).where(Account.username == "13800000001")) == "张三"
+        assert _login(client, password=password).status_code == 200
+        assert _login(client, password="zerowidth-passphrase").status_code == 401
+
     def test_creates_account_with_argon2_hash(self, client, db):
         r = _register(client)
         assert r.status_code == 201, r.text

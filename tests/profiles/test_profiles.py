@@ -325,3 +325,20 @@ class TestOnePersonOneProfile:
         elsewhere = make_user("township_office", DAJI)
         body = mentor_payload(phone="13912340004", region_code=DAJI)
         assert client.post("/api/v1/mentors", json=body, headers=elsewhere.headers).status_code == 201
+
+
+class TestInvisibleCharacters:
+    """Zero-width marks and direction controls are dropped from every body's text, as the importer
+    drops them: a name of nothing else is blank, and a stored name reads as it is stored."""
+
+    @pytest.mark.parametrize("name", ["\u202e\u200f", "\u200b\u200b", "\ufeff \u2066"])
+    def test_a_name_of_only_invisible_marks_is_blank(self, client, office, name):
+        r = client.post("/api/v1/mentors", json=mentor_payload(name=name), headers=office.headers)
+        assert r.status_code == 422 and r.json()["code"] == "validation_failed"
+
+    def test_marks_inside_a_name_or_story_are_dropped(self, client, office, db):
+        body = mentor_payload(name="沭阳\u202e花木\u200b社", story="直播\u2067带货")
+        r = client.post("/api/v1/mentors", json=body, headers=office.headers)
+        assert r.status_code == 201 and r.json()["name"] == "沭阳花木社"
+        stored = db.get(Mentor, r.json()["id"])
+        assert (stored.name, stored.story) == ("沭阳花木社", "直播带货")

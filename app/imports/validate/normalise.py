@@ -17,6 +17,7 @@ from typing import Final, TypeVar
 
 from app.honours.rules import awarded_among
 from app.imports.validate.products import ProductGroup, no_group
+from app.text import INVISIBLE, drop_invisible
 from matching.vocab import SALES_BANDS
 
 DEFAULT_CAPACITY: Final = 3
@@ -44,8 +45,6 @@ class CellError(ValueError):
 # Zero-width characters, and the bidi marks, embeddings, overrides and isolates that text copied from
 # web pages carries: none is visible, so "138\u200e0013\u200f8006" looks like a valid phone (and a
 # name with U+202E shows reversed). Both kinds go.
-_INVISIBLE_CHARS: Final = "\u200b\u200c\u200d\u2060\ufeff\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
-_INVISIBLE_RE: Final = re.compile(f"[{_INVISIBLE_CHARS}]")
 _SPACES_RE: Final = re.compile(r"\s+")
 # Separators for list cells; NFKC has already turned ，；／｜ into , ; / |.
 _LIST_SPLIT_RE: Final = re.compile(r"[、,;/|\s]+")
@@ -55,7 +54,7 @@ def clean_text(raw: str) -> str:
     """Trim and collapse whitespace (full-width spaces and line breaks too), drop zero-width chars."""
     if not raw:
         return raw  # most optional cells are empty
-    return _SPACES_RE.sub(" ", _INVISIBLE_RE.sub("", raw)).strip()
+    return _SPACES_RE.sub(" ", drop_invisible(raw)).strip()
 
 
 def fold(raw: str) -> str:
@@ -82,14 +81,9 @@ def is_blank(raw: str) -> bool:
     character after the spaces needs a look; only a cell starting with a zero-width mark is folded.
     """
     text = raw.strip()
-    return not text or (text[0] in _INVISIBLE and not fold(raw))
+    return not text or (text[0] in INVISIBLE and not fold(raw))
 
 
-_INVISIBLE: Final = frozenset(
-    "\u200b\u200c\u200d\u2060\ufeff\u061c\u200e\u200f"
-    + "".join(map(chr, range(0x202A, 0x202F)))
-    + "".join(map(chr, range(0x2066, 0x206A)))
-)
 _MEMO_CHARS: Final = 64
 _MEMO_SIZE: Final = 4_096
 _T = TypeVar("_T")
