@@ -24,7 +24,7 @@ from app.access import Caller, Role
 from app.access.roles import IMPORTER_ROLES, MOBILE_ROLES, REVIEWER_ROLES
 from app.auth.tokens import AccessClaims, decode_access_token
 from app.config import Settings
-from app.errors import Forbidden, Unauthorized
+from app.errors import Forbidden, Unauthorized, Unprocessable
 from app.models import Account
 from app.plain_reads import PlainSelect
 from app.query_params import check_query, check_query_async, depends_on
@@ -138,8 +138,30 @@ async def check_public_query(request: Request) -> None:
     thread-pool hop for that would cost more than the check.
     """
     route = request.scope.get("route")
+    if isinstance(route, APIRoute) and route.body_field is None and request.method in _BODY_METHODS:
+        await refuse_unexpected_body(request)
     if isinstance(route, APIRoute) and not depends_on(route, _is_get_caller):
         await check_query_async(request)
+
+
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# What a client library sends when it has nothing to send.
+_NOTHING = frozenset({b"", b"{}", b"null"})
+
+
+async def refuse_unexpected_body(request: Request) -> None:
+    """422 body_not_expected for a body sent to a route that takes none.
+
+    The route would ignore it, so a client that thinks it asked for something (retrain province 32)
+    would get the route's default (its own jurisdiction) without a word. Malformed input, so it is
+    refused before authentication, as a NUL byte in the query is.
+    """
+    body = await request.body()
+    if body.strip().replace(b" ", b"") not in _NOTHING:
+        raise Unprocessable(
+            code="body_not_expected",
+            detail=("此操作不接受请求体", "this operation takes no request body; send none"),
+        )
 
 
 def _is_get_caller(call: Callable[..., Any]) -> bool:

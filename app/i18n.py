@@ -30,6 +30,7 @@ TITLES: dict[str, tuple[str, str]] = {
     "already_exists": ("已存在", "Already exists"),
     "profile_exists": ("该账户已有资料", "This account already has a profile"),
     "duplicate_profile": ("同一个人已有资料", "This person already has a profile"),
+    "body_not_expected": ("不接受请求体", "No request body expected"),
     "precondition_failed": ("资料已被他人修改，请刷新后重试", "The resource changed; reload and retry"),
     "precondition_required": ("缺少 If-Match 请求头", "If-Match header required"),
     "payload_too_large": ("请求体过大", "Payload too large"),

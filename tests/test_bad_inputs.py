@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import http.client
 import json
+import re
 import threading
 from collections import Counter
 from urllib.parse import urlsplit
@@ -339,3 +340,31 @@ def test_nul_in_an_import_form_field_is_422(client, make_user):
     )
     assert r.status_code == 422, r.text
     assert [e["loc"][-1] for e in r.json()["errors"]] == ["sheet"]
+
+
+class TestABodyWhereNoneIsTaken:
+    """A route that takes no body refuses one (it would ignore it, and its caller would not know)."""
+
+    def _bodiless_routes(self, app):  # type: ignore[no-untyped-def]
+        # Every operation is in the API document; one without a requestBody takes none.
+        for path, ops in app.openapi()["paths"].items():
+            for method, op in ops.items():
+                if method in ("post", "put", "patch", "delete") and "requestBody" not in op:
+                    yield method.upper(), re.sub(r"\{\w+\}", "1", path)
+
+    def test_every_bodiless_write_route_refuses_a_body(self, client):
+        routes = list(self._bodiless_routes(client.app))
+        assert len(routes) >= 5  # retrain, cancel, confirm, revoke, delete... are among them
+        for method, path in routes:
+            r = client.request(method, path, json={"jurisdiction": "32"})
+            assert r.status_code == 422 and r.json()["code"] == "body_not_expected", (method, path, r.text)
+            text = client.request(
+                method, path, content=b"not json at all", headers={"content-type": "text/plain"}
+            )
+            assert text.status_code == 422, (method, path)
+
+    def test_nothing_sent_is_still_nothing(self, client, make_user):
+        admin = make_user("admin")
+        for body in (None, b"{}", b"null", b"  "):
+            r = client.post("/api/v1/models/retrain", content=body, headers=admin.headers)
+            assert r.json().get("code") != "body_not_expected", (body, r.text)
