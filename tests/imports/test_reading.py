@@ -477,3 +477,33 @@ def test_a_csv_source_reads_the_same_rows_on_each_open() -> None:
         second = list(reader)
     source.close()
     assert first == second == read_all(data)[0] and len(first) == 11
+
+
+def _inflated(path: Path, padding: int) -> bytes:
+    """The workbook with `padding` spaces after its sheet's XML: valid XML that deflates about 1000:1."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(path) as source, zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as out:
+        for info in source.infolist():
+            data = source.read(info)
+            if info.filename == "xl/worksheets/sheet1.xml":
+                data += b" " * padding
+            out.writestr(info, data, compress_type=zipfile.ZIP_DEFLATED)
+    return buffer.getvalue()
+
+
+def test_a_part_that_inflates_like_a_bomb_is_refused(tmp_path: Path) -> None:
+    limits = ReadLimits(ratio_checked_from_bytes=1024 * 1024)
+    path = xlsx_path(tmp_path, [good_row(n) for n in range(1, 50)])
+    bomb = _inflated(path, 4 * 1024 * 1024)
+    error = file_error(bomb, limits=limits)
+    assert error.code == "file_too_large" and "hundreds of times" in error.message_en
+    # The same rows saved as they are: read, even with every part's ratio checked.
+    rows, _ = read_all(path, limits=ReadLimits(ratio_checked_from_bytes=0))
+    assert len(rows) == 49
+
+
+def test_a_real_roster_inflates_far_less_than_the_bound(tmp_path: Path) -> None:
+    path = xlsx_path(tmp_path, [good_row(n) for n in range(1, 2_000)])
+    with zipfile.ZipFile(path) as archive:
+        worst = max(i.file_size / max(i.compress_size, 1) for i in archive.infolist() if i.file_size > 10_000)
+    assert worst < ReadLimits().max_compression_ratio / 4

@@ -14,6 +14,11 @@ class ReadLimits:
     max_columns: int = 1_000
     max_line_chars: int = MAX_LINE_CHARS
     max_xlsx_uncompressed_bytes: int = 512 * 1024 * 1024
+    # A part that inflates to more than this many times its stored size, once it is large, is a
+    # decompression bomb: each byte uploaded would cost the worker hundreds of bytes of parsing. Excel's
+    # sheets inflate 5-30x; a sheet of millions of empty formatted rows about 100x.
+    max_compression_ratio: int = 200
+    ratio_checked_from_bytes: int = 32 * 1024 * 1024
     # calamine loads an XLSX's whole shared-string table when the workbook opens, whichever sheet is
     # read, at about twice its XML size (one heap string per entry). A 100k-row roster saved by Excel
     # holds a few hundred thousand strings (~15 MB); the bounds leave room for the 200k-row limit while

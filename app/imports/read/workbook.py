@@ -144,6 +144,13 @@ def check_archive(stream: IO[bytes], fmt: FileFormat, limits: ReadLimits) -> zip
                 "Excel 文件解压后过大，请拆分后上传。",
                 "The Excel file is too large once uncompressed; split it and upload the parts.",
             )
+        if any(_inflates_like_a_bomb(info, limits) for info in infos):
+            raise RosterFileError(
+                "file_too_large",
+                "文件解压后的大小是上传大小的数百倍，不像正常的名单；请另存为新的工作簿后再上传。",
+                "The file inflates to hundreds of times its size, unlike any roster; save it as a new"
+                " workbook and upload that.",
+            )
         for info in infos:
             _verify_part(archive, info, limits if fmt == "xlsx" and _loaded_whole(info) else None)
     except RosterFileError:
@@ -153,6 +160,14 @@ def check_archive(stream: IO[bytes], fmt: FileFormat, limits: ReadLimits) -> zip
         archive.close()
         raise corrupt(fmt) from exc
     return archive
+
+
+def _inflates_like_a_bomb(info: zipfile.ZipInfo, limits: ReadLimits) -> bool:
+    """A large part that inflates more than max_compression_ratio times its stored size."""
+    return (
+        info.file_size >= limits.ratio_checked_from_bytes
+        and info.file_size > limits.max_compression_ratio * max(info.compress_size, 1)
+    )
 
 
 def _loaded_whole(info: zipfile.ZipInfo) -> bool:
