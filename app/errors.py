@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from app.i18n import Lang, default_detail, preferred_language, title_for, validation_message
 
@@ -121,6 +122,20 @@ _STATUS_CODES = {
 }
 
 
+_UNPARSED_BODY = "There was an error parsing the body"
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route of the app serves at this request's path."""
+    allowed = []
+    for method in _METHODS:
+        scope = {**request.scope, "method": method}
+        if any(route.matches(scope)[0] is Match.FULL for route in request.app.router.routes):
+            allowed.append(method)
+    return allowed
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Every error leaves the service as problem+json with a stable `code`."""
 
@@ -141,11 +156,18 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400 and exc.detail == _UNPARSED_BODY:
+            # The framework's words for a body that is not JSON (bad UTF-8, nesting too deep, a number
+            # too long): said in the caller's language, under a code of its own.
+            return problem(request, 400, "body_unreadable", None)
         code = _STATUS_CODES.get(exc.status_code, "http_error")
         detail = exc.detail if isinstance(exc.detail, str) and exc.detail not in ("Not Found",) else None
         response = problem(request, exc.status_code, code, detail)
         if exc.headers:
             response.headers.update(exc.headers)
+        if exc.status_code == 405:
+            # The router names the methods of the first route whose path matched; the path may have others.
+            response.headers["Allow"] = ", ".join(allowed_methods(request))
         return response
 
     @app.exception_handler(Exception)

@@ -25,6 +25,7 @@ TITLES: dict[str, tuple[str, str]] = {
     "forbidden": ("无权执行此操作", "Not allowed"),
     "not_found": ("未找到", "Not found"),
     "method_not_allowed": ("不支持该请求方法", "Method not allowed"),
+    "body_unreadable": ("请求体不是有效的 JSON", "The body is not valid JSON"),
     "not_acceptable": ("无法提供所需格式", "Not acceptable"),
     "conflict": ("状态冲突", "Conflict"),
     "already_exists": ("已存在", "Already exists"),
@@ -204,7 +205,14 @@ DETAILS: dict[str, tuple[str, str]] = {
         "该资源不存在，或不在您可查看的范围内。",
         "It does not exist, or is outside what you may see.",
     ),
-    "method_not_allowed": ("该地址不支持此请求方法。", "This address does not take this method."),
+    "method_not_allowed": (
+        "该地址不支持此请求方法；可用的方法见 Allow 头。",
+        "This address does not take this method; the Allow header lists those it takes.",
+    ),
+    "body_unreadable": (
+        "请求体无法读取：须为 UTF-8 编码的 JSON，嵌套和数字不可过长。",
+        "The body could not be read: it must be UTF-8 JSON, without very deep nesting or very long numbers.",
+    ),
     "validation_failed": (
         "请求中有字段不符合要求，见 errors。",
         "Some fields of the request are not valid; see errors.",

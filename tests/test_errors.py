@@ -95,3 +95,25 @@ def test_common_refusals_say_what_to_do_in_the_callers_language(client, make_use
         assert body["detail"] and body["detail"] != body["title"], body
     english = client.get("/api/v1/mentors/999999", headers={**mentor.headers, "Accept-Language": "en"})
     assert english.json()["detail"].startswith("It does not exist")
+
+
+def test_a_method_not_allowed_names_every_method_the_path_takes(client):
+    for method, path, allowed in (
+        ("PUT", "/api/v1/mentors/1", "GET, PATCH, DELETE"),
+        ("DELETE", "/api/v1/mentors", "GET, POST"),
+        ("POST", "/api/v1/me/notification-preferences", "GET, PUT"),
+    ):
+        r = client.request(method, path)
+        assert r.status_code == 405 and r.json()["code"] == "method_not_allowed"
+        assert r.headers["allow"] == allowed, (method, path)
+
+
+def test_a_body_that_is_not_json_is_said_in_the_callers_language(client):
+    for body in (b'{"name": "\xff"}', b"[" * 5000):
+        r = client.post(
+            "/api/v1/auth/register",
+            content=body,
+            headers={"content-type": "application/json", "accept-language": "zh-CN"},
+        )
+        assert r.status_code == 400 and r.json()["code"] == "body_unreadable"
+        assert "JSON" in r.json()["detail"] and "parsing" not in r.json()["detail"]
