@@ -25,13 +25,22 @@ def etag(version: int) -> str:
 
 
 def check_if_match(version: int, if_match: str | None) -> None:
-    """428 without If-Match; 412 unless it names this version's strong ETag, or is `*`.
+    """428 without If-Match, or with `*`; 412 unless it names this version's strong ETag.
 
     RFC 9110 compares If-Match strongly: a weak tag (W/"3") never matches, since it does not promise the
-    same bytes, so a write based on it could overwrite a change the client never saw.
+    same bytes, so a write based on it could overwrite a change the client never saw. `*` only says the
+    row exists, which every row these writes reach does: it would approve a proposal (or save a profile)
+    without the client ever having read it, the very thing the required header is there to prevent.
     """
     if if_match is None:
         raise PreconditionRequired()
     tags = {t.strip() for t in if_match.split(",")}
-    if "*" not in tags and etag(version) not in tags:
+    if "*" in tags:
+        raise PreconditionRequired(
+            detail=(
+                'If-Match 须为您读到的 ETag（如 "3"），不接受 *',
+                'If-Match must name the ETag you read (e.g. "3"); * is not accepted',
+            )
+        )
+    if etag(version) not in tags:
         raise PreconditionFailed()

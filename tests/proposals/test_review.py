@@ -117,6 +117,10 @@ class TestApprove:
         ]
         weak = client.post(url, json={}, headers={**coordinator.headers, "If-Match": f"W/{current}"})
         assert weak.status_code == 412
+        # `*` says only that the proposal exists: an approval from someone who never read it.
+        for star in ("*", f"{current}, *"):
+            any_tag = client.post(url, json={}, headers={**coordinator.headers, "If-Match": star})
+            assert any_tag.status_code == 428 and "*" in any_tag.json()["detail"], star
         listed = client.post(url, json={}, headers={**coordinator.headers, "If-Match": f'"0", {current}'})
         assert listed.status_code == 200, listed.text
 
