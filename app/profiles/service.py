@@ -83,6 +83,20 @@ def _apply(
         setattr(profile, field, value)
 
 
+def _changes(profile: Profile, data: dict[str, Any]) -> bool:
+    """Whether applying `data` would change anything the profile shows."""
+    for field, value in data.items():
+        if field == "products":
+            now = [p.category_code for p in profile.products]
+        elif field == "honours" and isinstance(profile, Mentor):
+            now, value = list(profile.honours or []), keeping_awarded(value, list(profile.honours or []))
+        else:
+            now = getattr(profile, field)
+        if now != value:
+            return True
+    return False
+
+
 def create_profile(session: Session, kind: ProfileKind, caller: Caller, data: dict[str, Any]) -> Profile:
     """A mobile user's own profile, or one kept by staff for someone inside their jurisdiction."""
     account_id = check_create(kind, caller)
@@ -168,6 +182,9 @@ def update_profile(
             code="capacity_below_used",
             detail=(f"已有 {profile.capacity_used} 个结对占用名额", f"{profile.capacity_used} seats in use"),
         )
+    if not _changes(profile, data):
+        # The same values again (a retry, a form saved unchanged): the row, its version and ETag stay.
+        return profile
     county = profile.county_code
     _apply(session, kind, caller, profile, data)
     if data.keys() & {"name", "phone"}:

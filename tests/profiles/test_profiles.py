@@ -185,6 +185,19 @@ class TestUpdate:
         )
         assert r.headers["etag"] != created.headers["etag"]
 
+    def test_the_same_values_again_keep_the_version(self, client, make_user, db):
+        me = make_user("mentor")
+        created = _create_mentor(client, me)
+        url, etag = f"/api/v1/mentors/{created.json()['id']}", created.headers["etag"]
+        same = {k: created.json()[k] for k in ("name", "capacity", "products", "channels", "story")}
+        again = client.patch(url, json=same, headers={**me.headers, "If-Match": etag})
+        assert again.status_code == 200 and again.headers["etag"] == etag
+        assert db.get(Mentor, created.json()["id"]).version == created.json()["version"]
+        # A stale tag is still refused, changed or not; a real change still moves it.
+        assert client.patch(url, json=same, headers={**me.headers, "If-Match": '"99"'}).status_code == 412
+        moved = client.patch(url, json={**same, "story": "新故事"}, headers={**me.headers, "If-Match": etag})
+        assert moved.status_code == 200 and moved.headers["etag"] != etag
+
     def test_capacity_below_used_is_409(self, client, make_user, db):
         me = make_user("mentor")
         created = _create_mentor(client, me)
