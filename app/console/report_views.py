@@ -117,6 +117,31 @@ class Matrix:
     columns: list[str]
 
 
+# What a definition may start with besides a column (a grouping); a definition's head names columns.
+TERMS: dict[str, tuple[str, str]] = {**COLUMNS, "pairing": ("结对类型", "Pairing type")}
+PAIRING_WORDS: dict[str, tuple[str, str]] = {
+    "same_trade": ("同行业", "same trade"),
+    "chain": ("产业链上下游", "up/downstream"),
+    "other": ("其他", "other"),
+}
+
+
+def definition(text: str, lang: Lang) -> str:
+    """A definition as the page reads it: the columns its head names ("a / b：...") by their headings."""
+    sep = "：" if lang == "zh-CN" else ": "
+    head, found, rest = text.partition(sep)
+    terms = head.split(" / ")
+    if not found or not all(t in TERMS for t in terms):
+        return text
+    pick = 0 if lang == "zh-CN" else 1
+    return " / ".join(TERMS[t][pick] for t in terms) + sep + rest
+
+
+def shown_columns(report: Report) -> list[str]:
+    """The table's columns on the page: the group key is left out where a name says it in words."""
+    return [c for c in report.columns if not (c == "key" and "name" in report.columns)]
+
+
 def column_label(column: str, lang: Lang) -> str:
     """A column's name in the page's language (the code itself when it has none)."""
     zh, en = COLUMNS.get(column, (column, column))
@@ -154,7 +179,7 @@ def charts(report: Report, lang: Lang) -> list[Chart]:
     if report.name not in KEEP_ORDER:
         first = columns[0]
         rows = sorted(rows, key=lambda r: (r[first] is None, -(r[first] or 0)))
-    rows = rows[:TOP_BARS]
+    rows = [_worded(r, lang) for r in rows[:TOP_BARS]]
     out = []
     for column in columns:
         values = [float(r[column]) for r in rows if r[column] is not None]
@@ -172,11 +197,18 @@ def charts(report: Report, lang: Lang) -> list[Chart]:
 
 
 def table(report: Report, lang: Lang) -> list[list[tuple[str, str]]]:
-    """The first TABLE_ROWS rows as (column, text) cells."""
+    """The first TABLE_ROWS rows as (column, text) cells of the shown columns."""
+    shown = shown_columns(report)
     return [
-        [(c, cell(c, v, lang)) for c, v in zip(report.columns, row, strict=True)]
-        for row in list(report.rows)[:TABLE_ROWS]
+        [(c, cell(c, r[c], lang)) for c in shown]
+        for r in (_worded(r, lang) for r in report.records()[:TABLE_ROWS])
     ]
+
+
+def _worded(row: dict[str, Any], lang: Lang) -> dict[str, Any]:
+    """A pairing type's row named in the page's language (the service names it in Chinese)."""
+    words = PAIRING_WORDS.get(row.get("key")) if row.get("region_code") is None else None
+    return {**row, "name": words[0 if lang == "zh-CN" else 1]} if words and "name" in row else row
 
 
 def flow_matrix(report: Report) -> Matrix | None:

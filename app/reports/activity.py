@@ -239,10 +239,14 @@ def outcomes(session: Session, params: ReportParams) -> Report:
                 ),
             ),
             (
-                "pairing：same_trade 为主营品类同属一类，chain 为上下游一环（优先），other 为其他。",
                 (
-                    "pairing: same_trade when the two main products share a category group, chain when "
-                    "they are one link apart on the industrial chain (takes precedence), other otherwise."
+                    "pairing：同行业（same_trade）为双方主营品类同属一类，产业链上下游（chain）为相隔一环"
+                    "（优先），其他（other）为其余。"
+                ),
+                (
+                    "pairing: same trade (same_trade) when the two main products share a category group, "
+                    "up/downstream (chain) when they are one link apart on the industrial chain (takes "
+                    "precedence), other (other) otherwise."
                 ),
             ),
         ],
@@ -298,10 +302,13 @@ def flows(session: Session, params: ReportParams) -> Report:
                 ),
             ),
             (
-                "from：导师所在省；to：新农人所在省；matrix[i][j] 为 provinces[i] → provinces[j] 的结对数。",
                 (
-                    "from: the mentor's province; to: the newcomer's; matrix[i][j] counts matches from "
-                    "provinces[i] to provinces[j]."
+                    "行为导师所在省，列为新农人所在省，每格为两省之间的结对数"
+                    "（API 中为 matrix[i][j]：provinces[i] → provinces[j]）。"
+                ),
+                (
+                    "Rows are the mentors' provinces, columns the newcomers', and each cell counts the "
+                    "matches between the two (in the API, matrix[i][j]: provinces[i] to provinces[j])."
                 ),
             ),
         ],

@@ -69,26 +69,30 @@ class TestReportPages:
         page = client.get(f"/console/reports/reach?{QUERY}&by=county")
         assert page.status_code == 200
         assert [
-            (r["key"], r["name"], r["newcomers_reached"], r["mentors"], r["matches"], r["cancelled"])
+            (r["region_code"], r["name"], r["newcomers_reached"], r["mentors"], r["matches"], r["cancelled"])
             for r in table(page.text)
         ] == [(world.caoxian, "曹县", "3", "2", "3", "1")]
         assert 'data-chart="newcomers_reached"' in page.text
         # The range as the service read it, the jurisdiction by name, the definitions in Chinese.
         assert 'value="2026-01-01"' in page.text and "山东省 (37)" in page.text
         assert "时间范围按结对生效" in page.text
+        # The group key is said by the name; the definitions name the columns by their headings.
+        assert 'data-col="key"' not in page.text
+        assert "覆盖新农人：范围内" in page.text and "newcomers_reached：" not in page.text
         by_mentor = table(client.get(f"/console/reports/reach?{QUERY}&by=mentor").text)
         assert {r["name"]: r["newcomers_reached"] for r in by_mentor} == {"花木导师A": "2", "云南导师B": "1"}
 
     def test_outcomes_shares_medians_and_growth(self, client, world, coordinator):
         coordinator(SHANDONG)
-        rows = {r["key"]: r for r in table(client.get(f"/console/reports/outcomes?{QUERY}").text)}
-        assert rows["chain"]["name"] == "产业链上下游"
-        assert (rows["chain"]["share_first_sale_90d"], rows["chain"]["median_days_to_first_sale"]) == (
-            "100.0%",
-            "30.0",
-        )
-        assert rows["same_trade"]["mean_orders_growth"] == "10.0"
-        assert rows["other"]["median_days_to_first_sale"] == "—"
+        rows = {r["name"]: r for r in table(client.get(f"/console/reports/outcomes?{QUERY}").text)}
+        chain = rows["产业链上下游"]
+        assert (chain["share_first_sale_90d"], chain["median_days_to_first_sale"]) == ("100.0%", "30.0")
+        assert rows["同行业"]["mean_orders_growth"] == "10.0"
+        assert rows["其他"]["median_days_to_first_sale"] == "—"
+        client.get("/console/lang/en?next=/console")
+        english = table(client.get(f"/console/reports/outcomes?{QUERY}").text)
+        assert {r["name"] for r in english} == {"up/downstream", "same trade", "other"}
+        client.get("/console/lang/zh-CN?next=/console")
         mentor = table(client.get(f"/console/reports/outcomes?{QUERY}&by=mentor").text)
         a = next(r for r in mentor if r["name"] == "花木导师A")
         # Days 30 and 100: the mean of the middle two; one of two within 90 days.
@@ -135,7 +139,7 @@ class TestReportPages:
     def test_scoped_to_the_jurisdiction(self, client, world, coordinator):
         coordinator(YUNNAN)
         rows = table(client.get(f"/console/reports/reach?{QUERY}").text)
-        assert [r["key"] for r in rows] == [world.yunnan]
+        assert [r["region_code"] for r in rows] == [world.yunnan]
         page = client.get(f"/console/reports/reach?{QUERY}&region={SHANDONG}")
         assert page.status_code == 404 and "不在您的管辖范围内" in page.text
         assert client.get(f"/console/reports/reach/export?{QUERY}&region={SHANDONG}").status_code == 404
@@ -250,7 +254,7 @@ class TestFlowsPage:
         matrix = page.split('id="flow-matrix"', 1)[1].split("</table>", 1)[0]
         assert matrix.count('<th scope="col">') == 2 and matrix.count('<th scope="row">') == 2
         assert quintile_rows(page)[:2] == [(1, 5, 3), (2, 1, 0)]
-        assert "五分位按全国各县电商渗透率从低到高等分" in page and "from：导师所在省" in page
+        assert "五分位按全国各县电商渗透率从低到高等分" in page and "行为导师所在省" in page
         link = html.unescape(re.search(r'id="download-flows" href="([^"]+)"', page).group(1))
         sheet = [
             list(r)
