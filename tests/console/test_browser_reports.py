@@ -120,14 +120,14 @@ class TestReports:
         page.get_by_label("截止日期").fill("2020-06-30")
         page.get_by_role("button", name="查看").click()
         page.wait_for_url(re.compile(r"date_to=2020-06-30"))
-        chain = _cells(page, "chain")
+        chain = _cells(page, "产业链上下游")
         assert (chain["matches"], chain["share_first_sale_90d"], chain["median_days_to_first_sale"]) == (
             "3",
             "100.0%",
             "40.0",
         )
         assert chain["mean_orders_growth"] == "10.0"  # (12 + 8) / 2: the two with a monthly report
-        other = _cells(page, "other")
+        other = _cells(page, "其他")
         assert (other["share_first_sale_90d"], other["median_days_to_first_sale"]) == ("50.0%", "30.0")
         shoot(page, "reports-outcomes")
         page.get_by_label("分组").select_option("mentor")
@@ -228,7 +228,7 @@ class TestLanguageAndPhone:
         expect(page.locator("h1")).to_have_text("Outcomes")
         expect(page.locator("#report-table thead")).to_contain_text("Median days to first sale")
         expect(page.locator("#definitions")).to_contain_text("first online sale came within 90 days")
-        assert _cells(page, "chain")["share_first_sale_90d"] == "100.0%"
+        assert _cells(page, "up/downstream")["share_first_sale_90d"] == "100.0%"
         shoot(page, "reports-outcomes-en")
         page.goto("/console/honours")
         expect(page.locator("#evaluate-form")).to_contain_text("Evaluate honours")
