@@ -194,6 +194,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "township": ("乡镇代码", "Township code"),
     "dry_run_report": ("预览报告（尚未写入）", "Dry-run report (nothing written yet)"),
     "applied_report": ("导入结果", "Import result"),
+    "applied_preview_report": ("预览报告（已确认导入）", "Dry-run report (since applied)"),
     "apply": ("确认导入", "Apply"),
     "applied_as": ("已确认导入，查看结果", "Applied: see the import"),
     "download_errors": ("下载错误报告 errors.csv", "Download errors.csv"),

@@ -499,6 +499,7 @@ def test_a_preview_is_applied_once(client, db, make_user, drain):
     # The preview now links to its import instead of offering the button again.
     page = client.get(preview_url).text
     assert 'id="apply-form"' not in page and f'href="{first.headers["location"]}"' in page
+    assert "预览报告（已确认导入）" in page and "尚未写入" not in page
     # An applied import that failed can be applied anew: the file is queued once more.
     applied_id = int(first.headers["location"].rsplit("/", 1)[1])
     db.get(RosterImport, applied_id).status = "failed"
