@@ -500,6 +500,8 @@ def test_a_preview_is_applied_once(client, db, make_user, drain):
     page = client.get(preview_url).text
     assert 'id="apply-form"' not in page and f'href="{first.headers["location"]}"' in page
     assert "预览报告（已确认导入）" in page and "尚未写入" not in page
+    listed = client.get("/console/office/imports").text
+    assert re.search(r"新增 \d+ · 更新 \d+ · 未变 \d+ · 拒绝 \d+", listed) and "✗" not in listed
     # An applied import that failed can be applied anew: the file is queued once more.
     applied_id = int(first.headers["location"].rsplit("/", 1)[1])
     db.get(RosterImport, applied_id).status = "failed"
