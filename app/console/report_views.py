@@ -170,7 +170,10 @@ def _label(row: dict[str, Any]) -> str:
     return "—"
 
 
-def charts(report: Report, lang: Lang) -> list[Chart]:
+Names = dict[str, tuple[str, str]]
+
+
+def charts(report: Report, lang: Lang, categories: Names | None = None) -> list[Chart]:
     """The report's bar charts: the top rows by the first charted column (all quintiles for equity)."""
     columns = [c for c in CHARTS.get(report.name, ()) if c in report.columns]
     if not columns:
@@ -179,7 +182,7 @@ def charts(report: Report, lang: Lang) -> list[Chart]:
     if report.name not in KEEP_ORDER:
         first = columns[0]
         rows = sorted(rows, key=lambda r: (r[first] is None, -(r[first] or 0)))
-    rows = [_worded(r, lang) for r in rows[:TOP_BARS]]
+    rows = [_worded(r, lang, categories) for r in rows[:TOP_BARS]]
     out = []
     for column in columns:
         values = [float(r[column]) for r in rows if r[column] is not None]
@@ -196,19 +199,30 @@ def charts(report: Report, lang: Lang) -> list[Chart]:
     return out
 
 
-def table(report: Report, lang: Lang) -> list[list[tuple[str, str]]]:
+def table(report: Report, lang: Lang, categories: Names | None = None) -> list[list[tuple[str, str]]]:
     """The first TABLE_ROWS rows as (column, text) cells of the shown columns."""
     shown = shown_columns(report)
     return [
         [(c, cell(c, r[c], lang)) for c in shown]
-        for r in (_worded(r, lang) for r in report.records()[:TABLE_ROWS])
+        for r in (_worded(r, lang, categories) for r in report.records()[:TABLE_ROWS])
     ]
 
 
-def _worded(row: dict[str, Any], lang: Lang) -> dict[str, Any]:
-    """A pairing type's row named in the page's language (the service names it in Chinese)."""
+def categories_of(report: Report) -> set[str]:
+    """The product categories a report's rows name by code (their names in both languages are looked up)."""
+    return {r["top_category"] for r in report.records() if r.get("top_category")}
+
+
+def _worded(row: dict[str, Any], lang: Lang, categories: Names | None) -> dict[str, Any]:
+    """A row's names in the page's language: the service names pairing types and categories in Chinese."""
+    pick = 0 if lang == "zh-CN" else 1
     words = PAIRING_WORDS.get(row.get("key")) if row.get("region_code") is None else None
-    return {**row, "name": words[0 if lang == "zh-CN" else 1]} if words and "name" in row else row
+    if words and "name" in row:
+        row = {**row, "name": words[pick]}
+    named = (categories or {}).get(row.get("top_category") or "")
+    if named and "top_category_name" in row:
+        row = {**row, "top_category_name": named[pick]}
+    return row
 
 
 def flow_matrix(report: Report) -> Matrix | None:

@@ -135,6 +135,9 @@ class TestReportPages:
         assert '<html lang="en">' in page and "Newcomers reached" in page
         assert "The range applies to the day a match became active" in page
         assert "时间范围按结对生效" not in page
+        # The top product by its English name (the service names it in Chinese).
+        homog = table(client.get(f"/console/reports/homogenisation?{QUERY}").text)
+        assert [r["top_category_name"] for r in homog] == ["tea growing"]
 
     def test_scoped_to_the_jurisdiction(self, client, world, coordinator):
         coordinator(YUNNAN)

@@ -18,6 +18,7 @@ from app.errors import Unprocessable
 from app.regions.service import names_of
 from app.reports import exports, service
 from app.reports.common import TITLES, Report
+from app.taxonomy.service import category_names
 
 router = APIRouter(prefix="/console/reports", include_in_schema=False)
 # A plain string: an unknown name is a 404 (service.spec_of), not a validation error.
@@ -74,6 +75,7 @@ def report_page(
         )
     region_query = urlencode({"region": f.region}) if f.region else ""
     query = "&".join(q for q in (_query(result), region_query) if q)
+    categories = category_names(db, report_views.categories_of(result))
     return page(
         request,
         "reports/report.html",
@@ -83,10 +85,10 @@ def report_page(
             "error": None,
             "query": query,
             "scope_name": _scope_name(db, result.params.scope),
-            "charts": report_views.charts(result, lang),
+            "charts": report_views.charts(result, lang, categories),
             "columns": [(c, report_views.column_label(c, lang)) for c in report_views.shown_columns(result)],
             "text_columns": report_views.TEXT_COLUMNS,
-            "rows": report_views.table(result, lang),
+            "rows": report_views.table(result, lang, categories),
             "row_count": len(result.rows),
             "cut": report_views.TABLE_ROWS,
             "matrix": report_views.flow_matrix(result) if report == "flows" else None,
