@@ -6,6 +6,7 @@ picks which columns to draw, orders the bars and formats the numbers in the page
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -126,20 +127,37 @@ PAIRING_WORDS: dict[str, tuple[str, str]] = {
 }
 
 
+# A column's code inside a definition's sentence (share_first_sale_90d): an identifier, never a word.
+_CODE_IN_TEXT = re.compile(
+    r"(?<![A-Za-z0-9_])("
+    + "|".join(sorted((c for c in COLUMNS if "_" in c), key=len, reverse=True))
+    + r")(?![A-Za-z0-9_])"
+)
+
+
+_CODE_IN_ZH = re.compile(r" ?" + _CODE_IN_TEXT.pattern + r" ?")
+
+
 def definition(text: str, lang: Lang) -> str:
-    """A definition as the page reads it: the columns its head names ("a / b：...") by their headings."""
+    """A definition as the page reads it: the columns it names ("a / b：...", share_first_sale_90d) by
+    their headings."""
+    pick = 0 if lang == "zh-CN" else 1
     sep = "：" if lang == "zh-CN" else ": "
     head, found, rest = text.partition(sep)
     terms = head.split(" / ")
-    if not found or not all(t in TERMS for t in terms):
-        return text
-    pick = 0 if lang == "zh-CN" else 1
-    return " / ".join(TERMS[t][pick] for t in terms) + sep + rest
+    if found and all(t in TERMS for t in terms):
+        text = " / ".join(TERMS[t][pick] for t in terms) + sep + rest
+    if pick == 1:
+        return _CODE_IN_TEXT.sub(lambda m: COLUMNS[m.group(1)][1], text)
+    # In Chinese the code stood between spaces, as a foreign word does; the heading takes 「」 instead.
+    return _CODE_IN_ZH.sub(lambda m: f"「{COLUMNS[m.group(1)][0]}」", text)
 
 
 def shown_columns(report: Report) -> list[str]:
-    """The table's columns on the page: the group key is left out where a name says it in words."""
-    return [c for c in report.columns if not (c == "key" and "name" in report.columns)]
+    """The table's columns on the page: the group key is left out where a name says it in words, and a
+    column that is empty in every row (a pairing type has no region) says nothing."""
+    empty = {c for c in report.columns if report.rows and all(r.get(c) is None for r in report.records())}
+    return [c for c in report.columns if not (c == "key" and "name" in report.columns) and c not in empty]
 
 
 def column_label(column: str, lang: Lang) -> str:

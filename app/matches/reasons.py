@@ -15,6 +15,7 @@ PARTY_MOVED: Final = "the party moved to another county"
 PARTY_MOVED_BY_IMPORT: Final = "the party moved to another county (roster import)"
 PARTY_DEACTIVATED: Final = "the party was deactivated"
 COMPLETED: Final = "completed"
+DEMO: Final = "demo"  # the demo seed's year of history
 
 SERVICE_REASONS: Final[dict[str, tuple[str, str]]] = {
     ACCEPTED: ("双方均已接受", ACCEPTED),
@@ -23,6 +24,7 @@ SERVICE_REASONS: Final[dict[str, tuple[str, str]]] = {
     PARTY_MOVED_BY_IMPORT: ("一方已迁往别的县（名单导入）", PARTY_MOVED_BY_IMPORT),
     PARTY_DEACTIVATED: ("一方已停用", PARTY_DEACTIVATED),
     COMPLETED: ("已完成", COMPLETED),
+    DEMO: ("示例数据", DEMO),
 }
 
 

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from app.access import Caller, Role
 from app.db import CHINA_TZ, china_today, utcnow
 from app.honours import service as honours
+from app.matches import reasons
 from app.matches.commitments import refresh_fulfilment
 from app.models import (
     Account,
@@ -197,7 +198,7 @@ def seed_history(
                 "from_status": a,
                 "to_status": b,
                 "actor_id": admin_id,
-                "reason": "demo",
+                "reason": reasons.DEMO,
                 "at": _at(d),
             }
             for a, b, d in steps

@@ -79,6 +79,11 @@ class TestReportPages:
         # The group key is said by the name; the definitions name the columns by their headings.
         assert 'data-col="key"' not in page.text
         assert "覆盖新农人：范围内" in page.text and "newcomers_reached：" not in page.text
+        outcomes = client.get(f"/console/reports/outcomes?{QUERY}").text
+        definitions = outcomes.split('id="definitions"')[1]
+        assert "「90 天内首单占比」为其" in definitions and "share_first_sale_90d" not in definitions
+        # A pairing type has no region: the empty column is not shown.
+        assert 'data-col="region_code"' not in outcomes
         by_mentor = table(client.get(f"/console/reports/reach?{QUERY}&by=mentor").text)
         assert {r["name"]: r["newcomers_reached"] for r in by_mentor} == {"花木导师A": "2", "云南导师B": "1"}
 
