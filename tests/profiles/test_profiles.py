@@ -310,7 +310,9 @@ class TestOnePersonOneProfile:
         assert again.status_code == 409 and again.json()["code"] == "duplicate_profile"
         assert again.json()["profile_id"] == first.json()["id"]
         sibling = newcomer_payload(phone="13712345678", name="王小梅的弟弟")
-        assert client.post("/api/v1/newcomers", json=sibling, headers=sd_coordinator.headers).status_code == 201
+        assert (
+            client.post("/api/v1/newcomers", json=sibling, headers=sd_coordinator.headers).status_code == 201
+        )
 
     def test_an_office_cannot_enter_one_mentor_twice(self, client, office):
         first = _create_mentor(client, office, phone="13912340001")
