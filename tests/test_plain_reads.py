@@ -76,10 +76,15 @@ def test_single_row_and_account_lookup(db, rows_of_every_kind):
         got = one.first(conn, {"profile_id": mentor_id})
         assert (got is None and expected is None) or tuple(got) == tuple(expected)
     for account in db.scalars(select(Account)):
-        got = _ACTIVE_ACCOUNT.first(conn, {"account_id": account.id})
+        got = _ACTIVE_ACCOUNT.first(conn, {"account_id": account.id, "generation": 0})
         assert tuple(got) == (account.id, account.role, account.jurisdiction_code, account.username)
+        # A token of another generation (from before a deactivation or a password reset) names nobody.
+        assert _ACTIVE_ACCOUNT.first(conn, {"account_id": account.id, "generation": 1}) is None
     db.execute(Account.__table__.update().values(is_active=False))
-    assert all(_ACTIVE_ACCOUNT.first(conn, {"account_id": a}) is None for a in db.scalars(select(Account.id)))
+    assert all(
+        _ACTIVE_ACCOUNT.first(conn, {"account_id": a, "generation": 0}) is None
+        for a in db.scalars(select(Account.id))
+    )
 
 
 def test_a_plain_select_sees_the_sessions_own_uncommitted_writes(db, rows_of_every_kind):
@@ -108,7 +113,7 @@ def test_a_driver_error_is_raised_as_connection_execute_raises_it(db):
     assert type(plain.value.orig) is type(core.value.orig)
     assert "no_such_table" in str(plain.value) and not plain.value.connection_invalidated
     # The savepoint took the failure: the session's transaction goes on.
-    assert _ACTIVE_ACCOUNT.rows(conn, {"account_id": 10**9}) == []
+    assert _ACTIVE_ACCOUNT.rows(conn, {"account_id": 10**9, "generation": 0}) == []
 
 
 def test_a_connection_the_server_dropped_leaves_the_pool(settings):
@@ -122,7 +127,7 @@ def test_a_connection_the_server_dropped_leaves_the_pool(settings):
             with other.connect() as killer:
                 assert killer.scalar(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
             with pytest.raises(DBAPIError) as caught:
-                _ACTIVE_ACCOUNT.rows(victim, {"account_id": 1})
+                _ACTIVE_ACCOUNT.rows(victim, {"account_id": 1, "generation": 0})
             assert caught.value.connection_invalidated and victim.invalidated
         # Without a pre-ping, only the invalidation keeps the dead connection from the next checkout.
         with engine.connect() as fresh:
