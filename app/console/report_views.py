@@ -13,6 +13,7 @@ from typing import Any
 from app.console import charts as drawing
 from app.honours.rules import HonourRule
 from app.i18n import Lang
+from app.reports.activity import PAIRING_LABELS
 from app.reports.common import Report
 from app.reports.provinces import Province
 
@@ -120,11 +121,9 @@ class Matrix:
 
 # What a definition may start with besides a column (a grouping); a definition's head names columns.
 TERMS: dict[str, tuple[str, str]] = {**COLUMNS, "pairing": ("结对类型", "Pairing type")}
-PAIRING_WORDS: dict[str, tuple[str, str]] = {
-    "same_trade": ("同行业", "same trade"),
-    "chain": ("产业链上下游", "up/downstream"),
-    "other": ("其他", "other"),
-}
+# The service names pairing types in Chinese (PAIRING_LABELS); the page adds their English.
+_PAIRING_EN = {"same_trade": "same trade", "chain": "up/downstream", "other": "other"}
+PAIRING_WORDS: dict[str, tuple[str, str]] = {k: (zh, _PAIRING_EN[k]) for k, zh in PAIRING_LABELS.items()}
 
 
 # A column's code inside a definition's sentence (share_first_sale_90d): an identifier, never a word.
@@ -156,7 +155,9 @@ def definition(text: str, lang: Lang) -> str:
 def shown_columns(report: Report) -> list[str]:
     """The table's columns on the page: the group key is left out where a name says it in words, and a
     column that is empty in every row (a pairing type has no region) says nothing."""
-    empty = {c for c in report.columns if report.rows and all(r.get(c) is None for r in report.records())}
+    empty = {
+        c for i, c in enumerate(report.columns) if report.rows and all(row[i] is None for row in report.rows)
+    }
     return [c for c in report.columns if not (c == "key" and "name" in report.columns) and c not in empty]
 
 
@@ -228,7 +229,10 @@ def table(report: Report, lang: Lang, categories: Names | None = None) -> list[l
 
 def categories_of(report: Report) -> set[str]:
     """The product categories a report's rows name by code (their names in both languages are looked up)."""
-    return {r["top_category"] for r in report.records() if r.get("top_category")}
+    if "top_category" not in report.columns:
+        return set()
+    at = report.columns.index("top_category")
+    return {row[at] for row in report.rows if row[at]}
 
 
 def _worded(row: dict[str, Any], lang: Lang, categories: Names | None) -> dict[str, Any]:
