@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Generic, TypeVar
+import types
+from functools import cache
+from typing import Annotated, Any, Final, Generic, TypeVar, Union, get_args, get_origin
 
 from fastapi import Path
 from pydantic import (
@@ -16,6 +18,7 @@ from pydantic import (
     ValidationInfo,
     field_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from app.text import drop_invisible
 
@@ -58,6 +61,39 @@ SEARCH_TEXT_PATTERN = r"^[^\x00-\x1f\x7f]+$"
 EXACT_FIELDS = frozenset({"password"})
 
 
+# Validation context of a console form handler: a form posts every value as text, so there "3" is a
+# number and "true" a yes. A JSON body says what it means: "3" for a number, or 1 or "yes" for a
+# boolean, is a 422 (the lax parser would take them, and true as a count of 1).
+FORM_INPUT: Final = {"form": True}
+_JSON_SCALARS: Final = {
+    bool: ("bool_type", "Input should be a valid boolean"),
+    int: ("int_type", "Input should be a valid integer"),
+    float: ("float_type", "Input should be a valid number"),
+}
+
+
+@cache
+def _scalar_type(model: type[BaseModel], field: str) -> type | None:
+    """bool, int or float if the field holds that scalar (optionally None), else None."""
+    annotation = model.model_fields[field].annotation
+    if get_origin(annotation) in (Union, types.UnionType):
+        args = [a for a in get_args(annotation) if a is not type(None)]
+        annotation = args[0] if len(args) == 1 else None
+    return annotation if annotation in _JSON_SCALARS else None
+
+
+def _refuse_loose_scalar(model: type[BaseModel], info: ValidationInfo, value: Any) -> None:
+    if value is None or (info.context or {}).get("form") or info.field_name is None:
+        return
+    kind = _scalar_type(model, info.field_name)
+    if kind is None:
+        return
+    # bool is an int subclass in Python, and JSON has one number type: 2 is a valid float.
+    number = isinstance(value, int | float) and not isinstance(value, bool)
+    if not (isinstance(value, bool) if kind is bool else number):
+        raise PydanticCustomError(*_JSON_SCALARS[kind])
+
+
 class Input(BaseModel):
     """Base of every request body: unknown fields are an error, so no mass assignment slips in."""
 
@@ -69,6 +105,7 @@ class Input(BaseModel):
     def _plain_text(cls, value: Any, info: ValidationInfo) -> Any:
         # PostgreSQL text cannot hold NUL and no field has a use for one: refused in every body (422).
         _refuse_nul(value)
+        _refuse_loose_scalar(cls, info, value)
         if info.field_name in EXACT_FIELDS:
             return value
         # Invisible marks and direction controls go, as the importer drops them: a name of only those

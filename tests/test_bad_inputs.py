@@ -19,9 +19,9 @@ from app.auth.tokens import issue_access_token
 from app.config import Settings
 from app.db import make_engine
 from app.main import create_app
-from app.models import Account, Newcomer
+from app.models import Account, MatchingRun, Mentor, Newcomer
 from app.pagination import encode_cursor
-from tests.conftest import DAJI, mentor_payload, newcomer_payload
+from tests.conftest import DAJI, JIANGSU, ZHAXIA, mentor_payload, newcomer_payload
 from tests.live import live_server, private_database
 
 
@@ -67,6 +67,66 @@ class TestNonAsciiDigits:
         body = {"quiet_start": "2\uff12:00", "quiet_end": "07:00"}
         r = client.put("/api/v1/me/notification-preferences", json=body, headers=user.headers)
         assert r.status_code == 422
+
+
+class TestJsonScalars:
+    """A JSON body says what it means: a number as text, or a boolean as 1 or "yes", is a 422."""
+
+    @pytest.mark.parametrize("capacity", ["3", True, "", [3]])
+    def test_a_count_that_is_not_a_json_number_is_422(self, client, db, make_user, capacity):
+        office = make_user("township_office", ZHAXIA)
+        r = client.post("/api/v1/mentors", json=mentor_payload(capacity=capacity), headers=office.headers)
+        assert r.status_code == 422, r.text
+        errors = r.json()["errors"]
+        assert [e["loc"] for e in errors] == [["body", "capacity"]]
+        assert errors[0]["type"] in {"int_type", "list_type"}
+        assert db.scalar(select(func.count()).select_from(Mentor)) == 0
+
+    @pytest.mark.parametrize(("capacity", "stored"), [(3, 3), (3.0, 3)])
+    def test_a_json_number_is_taken(self, client, make_user, capacity, stored):
+        office = make_user("township_office", ZHAXIA)
+        r = client.post("/api/v1/mentors", json=mentor_payload(capacity=capacity), headers=office.headers)
+        assert r.status_code == 201, r.text
+        assert r.json()["capacity"] == stored
+
+    @pytest.mark.parametrize(
+        ("value", "accepted"), [("12.5", False), (False, False), (12, True), (12.5, True)]
+    )
+    def test_a_distance_is_a_json_number(self, client, make_user, value, accepted):
+        owner = make_user("newcomer")
+        created = client.post("/api/v1/newcomers", json=newcomer_payload(), headers=owner.headers)
+        r = client.patch(
+            f"/api/v1/newcomers/{created.json()['id']}",
+            json={"courier_km": value},
+            headers={**owner.headers, "If-Match": created.headers["etag"], "Accept-Language": "zh"},
+        )
+        if accepted:
+            assert r.status_code == 200 and r.json()["courier_km"] == value, r.text
+        else:
+            assert r.status_code == 422 and r.json()["errors"][0]["loc"] == ["body", "courier_km"], r.text
+            assert r.json()["errors"][0]["msg"] == "应为数字"
+            assert (
+                client.get(f"/api/v1/newcomers/{created.json()['id']}", headers=owner.headers).json()[
+                    "courier_km"
+                ]
+                == created.json()["courier_km"]
+            )
+
+    @pytest.mark.parametrize("flag", [1, 0, "true", "yes", "on"])
+    def test_a_yes_or_no_is_a_json_boolean(self, client, db, make_user, flag):
+        coordinator = make_user("coordinator", JIANGSU)
+        body = {"scope_code": JIANGSU, "use_learned_ranker": flag}
+        headers = {**coordinator.headers, "Accept-Language": "en"}
+        r = client.post("/api/v1/matching-runs", json=body, headers=headers)
+        assert r.status_code == 422, r.text
+        assert r.json()["errors"] == [
+            {
+                "loc": ["body", "use_learned_ranker"],
+                "msg": "Input should be a valid boolean",
+                "type": "bool_type",
+            }
+        ]
+        assert db.scalar(select(func.count()).select_from(MatchingRun)) == 0
 
 
 class TestIdsInPaths:

@@ -17,7 +17,7 @@ from app.console.session import AdminPage
 from app.deps import SessionDep as Db
 from app.errors import AppError
 from app.jobs.queue import recent_jobs
-from app.schemas import IdPath, NoNulStr
+from app.schemas import FORM_INPUT, IdPath, NoNulStr
 
 router = APIRouter(prefix="/console/admin", include_in_schema=False)
 
@@ -86,7 +86,8 @@ def create_account(
                 "role": role,
                 "display_name": display_name,
                 "jurisdiction_code": jurisdiction_code or None,
-            }
+            },
+            context=FORM_INPUT,
         )
     except ValidationError as exc:
         msg = form_error_text(exc, console_language(request))

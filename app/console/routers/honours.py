@@ -19,7 +19,7 @@ from app.errors import AppError, Conflict
 from app.honours import rules, service
 from app.honours.schemas import EvaluateRequest
 from app.regions.service import names_of
-from app.schemas import IdPath
+from app.schemas import FORM_INPUT, IdPath
 
 router = APIRouter(prefix="/console/honours", include_in_schema=False)
 PAGE_SIZE = 50
@@ -85,7 +85,8 @@ def evaluate(
     lang = console_language(request)
     try:
         body = EvaluateRequest.model_validate(
-            {"period_start": period_start, "period_end": period_end, "region": region or None}
+            {"period_start": period_start, "period_end": period_end, "region": region or None},
+            context=FORM_INPUT,
         )
         proposed = service.evaluate(
             db, caller=caller, region=body.region, period_start=body.period_start, period_end=body.period_end

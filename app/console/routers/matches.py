@@ -20,7 +20,7 @@ from app.matches.schemas import CheckInCreate, Party
 from app.models.matches import CHECK_IN_OUTCOMES, MatchStatus
 from app.proposals import service as review
 from app.regions.service import names_of
-from app.schemas import IdPath
+from app.schemas import FORM_INPUT, IdPath
 
 router = APIRouter(prefix="/console/matches", include_in_schema=False)
 
@@ -96,7 +96,7 @@ def report_check_in(
 ) -> Response:
     """Report a check-in for a party who has no account (the service refuses otherwise)."""
     try:
-        body = CheckInCreate.model_validate({"outcome": outcome, "note": note})
+        body = CheckInCreate.model_validate({"outcome": outcome, "note": note}, context=FORM_INPUT)
     except ValidationError as exc:
         msg = form_error_text(exc, console_language(request))
         return _match_page(request, db, caller, match_id, error=msg, status_code=422)

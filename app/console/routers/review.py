@@ -23,7 +23,7 @@ from app.pagination import Paged, encode_cursor
 from app.proposals import service as review
 from app.proposals.schemas import ApproveRequest, ProposalRead, RejectReason, RejectRequest
 from app.regions.service import names_of
-from app.schemas import IdPath
+from app.schemas import FORM_INPUT, IdPath
 from app.taxonomy.service import categories_at, category_names
 from matching import vocab
 
@@ -221,7 +221,9 @@ def approve(
             request, db, caller, proposal_id, f, error=message, typed=typed, status_code=422
         )
     try:
-        body = ApproveRequest(commitments=kept or None, note=note or None)
+        body = ApproveRequest.model_validate(
+            {"commitments": kept or None, "note": note or None}, context=FORM_INPUT
+        )
     except ValidationError as exc:
         msg = form_error_text(exc, console_language(request))
         return _proposal_page(request, db, caller, proposal_id, f, error=msg, typed=typed, status_code=422)

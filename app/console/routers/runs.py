@@ -21,7 +21,7 @@ from app.ranker.service import active_model_for
 from app.regions.service import names_of
 from app.runs import service as runs
 from app.runs.schemas import RunCreate
-from app.schemas import IdPath
+from app.schemas import FORM_INPUT, IdPath
 
 router = APIRouter(prefix="/console/runs", include_in_schema=False)
 PAGE_SIZE = 50
@@ -97,7 +97,8 @@ def start_run(
                 "same_product_same_prefecture": same_product_same_prefecture,
                 "use_learned_ranker": model == "learned",
                 "pairing": pairing,
-            }
+            },
+            context=FORM_INPUT,
         )
     except ValidationError as exc:
         msg = form_error_text(exc, console_language(request))
