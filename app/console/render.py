@@ -16,7 +16,7 @@ from app.console.charts import heat_cell
 from app.console.i18n import console_language, word
 from app.db import CHINA_TZ
 from app.i18n import title_for
-from app.matches.reasons import reason_words
+from app.matches.reasons import NOTE, reason_words
 from matching import vocab
 
 HERE = Path(__file__).parent
@@ -128,7 +128,7 @@ LABELS: dict[str, dict[str, tuple[str, str]]] = {
 
 
 # The codes a person's decision is stored under in the audit trail ("too_far: 太远了").
-REASON_CODES = {**LABELS["reject"], **LABELS["cancel"], **LABELS["party"]}
+REASON_CODES = {**LABELS["reject"], **LABELS["cancel"], **LABELS["party"], NOTE: ("备注", "note")}
 
 
 def _csrf_token(request: Request) -> str:

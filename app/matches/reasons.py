@@ -1,8 +1,9 @@
 """The reasons the service itself writes into a match's audit trail, with their words in both languages.
 
 A transition's `reason` is stored as written (the API's timeline returns it as is). The service's own
-reasons are fixed English sentences; a person's decision is stored as "<code>: <note>". The console
-reads both back in the page's language through `reason_words`.
+reasons are fixed English sentences; a person's decision is stored as "<code>: <note>" (`decided`), so
+no typed note reads back as one of the service's sentences or codes. The console reads both back in the
+page's language through `reason_words`.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ PARTY_MOVED_BY_IMPORT: Final = "the party moved to another county (roster import
 PARTY_DEACTIVATED: Final = "the party was deactivated"
 COMPLETED: Final = "completed"
 DEMO: Final = "demo"  # the demo seed's year of history
+# The code of an approval's note: an approval has no reason code of its own.
+NOTE: Final = "note"
 
 SERVICE_REASONS: Final[dict[str, tuple[str, str]]] = {
     ACCEPTED: ("双方均已接受", ACCEPTED),
@@ -26,6 +29,11 @@ SERVICE_REASONS: Final[dict[str, tuple[str, str]]] = {
     COMPLETED: ("已完成", COMPLETED),
     DEMO: ("示例数据", DEMO),
 }
+
+
+def decided(code: str, note: str | None) -> str:
+    """A person's decision as stored: its code, then the note they typed, if any."""
+    return f"{code}: {note or ''}".strip()
 
 
 def reason_words(reason: str | None, lang: str, codes: dict[str, tuple[str, str]]) -> str:

@@ -80,7 +80,7 @@ def complete(match_id: IdPath, caller: CoordinatorUser, session: SessionDep) -> 
 )
 def cancel(match_id: IdPath, body: CancelRequest, caller: MatchUser, session: SessionDep) -> ProposalRead:
     """End an active match early, with a reason."""
-    reason = f"{body.reason_code}: {body.note or ''}".strip()
+    reason = reasons.decided(body.reason_code, body.note)
     return _body(service.end(session, caller, match_id, to_status=MatchStatus.CANCELLED, reason=reason))
 
 

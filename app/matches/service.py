@@ -12,7 +12,7 @@ from app.access.matches import MatchView, load_reviewable, load_view, party_scop
 from app.db import china_today
 from app.errors import Conflict, Forbidden
 from app.matches import reasons
-from app.matches.states import transition
+from app.matches.states import cancel_approved, inactive, transition
 from app.models import Commitment, Match, MatchTransition, Mentor, Newcomer
 from app.models.matches import MatchStatus
 from app.notifications.service import notify
@@ -57,6 +57,9 @@ def accept(session: Session, caller: Caller, match_id: int, *, on_behalf_of: str
             code="invalid_transition",
             detail=(f"当前状态 {match.status} 不能接受", f"cannot accept a {match.status} match"),
         )
+    for side, profile in (("newcomer", view.newcomer), ("mentor", view.mentor)):
+        if not profile.is_active:
+            raise inactive(side)
     if party == "mentor":
         match.mentor_accepted = True
     else:
@@ -93,7 +96,7 @@ def decline(
     view = load_view(session, caller, match_id, lock=True)
     party = speaks_for(view, on_behalf_of)
     transition(
-        session, view.match, MatchStatus.DECLINED, actor_id=caller.id, reason=f"{party}: {note or ''}".strip()
+        session, view.match, MatchStatus.DECLINED, actor_id=caller.id, reason=reasons.decided(party, note)
     )
     other = view.newcomer.account_id if party == "mentor" else view.mentor.account_id
     notify(session, other, "match_declined", {"match_id": view.match.id})
@@ -105,7 +108,24 @@ def end(session: Session, caller: Caller, match_id: int, *, to_status: MatchStat
     view = load_view(session, caller, match_id, lock=True)
     if to_status == MatchStatus.COMPLETED and not view.is_reviewer:
         raise Forbidden(detail=("由协调员确认结对完成", "a coordinator confirms completion"))
+    if view.match.status != MatchStatus.ACTIVE:
+        # The lifecycle also cancels an approved match, but only for a deactivated party: one that has
+        # not begun is declined by a party, not cancelled.
+        raise Conflict(
+            code="invalid_transition",
+            detail=(f"当前状态 {view.match.status} 不能结束", f"cannot end a {view.match.status} match"),
+        )
     transition(session, view.match, to_status, actor_id=caller.id, reason=reason)
     for account in (view.mentor.account_id, view.newcomer.account_id):
         notify(session, account, "match_ended", {"match_id": view.match.id, "status": to_status})
     return view
+
+
+def cancel_for_deactivated(session: Session, profile: Mentor | Newcomer, *, actor_id: int | None) -> int:
+    """Cancel a deactivated party's approved matches and tell both sides; how many were cancelled."""
+    ended = cancel_approved(session, profile, actor_id=actor_id)
+    for match in ended:
+        mentor, newcomer = session.get(Mentor, match.mentor_id), session.get(Newcomer, match.newcomer_id)
+        for account in (mentor.account_id if mentor else None, newcomer.account_id if newcomer else None):
+            notify(session, account, "match_ended", {"match_id": match.id, "status": MatchStatus.CANCELLED})
+    return len(ended)

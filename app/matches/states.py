@@ -1,7 +1,7 @@
 """The match lifecycle as one table of allowed transitions and the functions that apply it.
 
 proposed → approved | rejected | superseded
-approved → active (both parties accepted) | declined
+approved → active (both parties accepted) | declined | cancelled (a party was deactivated first)
 active   → completed | cancelled
 A match holds a mentor seat (and the newcomer's only slot) while approved or active; the seat is taken
 and released here and nowhere else, with conditional UPDATEs the database serialises. Every change of
@@ -31,7 +31,7 @@ from app.outcomes.service import record_baseline, record_end
 S = MatchStatus
 TRANSITIONS: dict[MatchStatus, frozenset[MatchStatus]] = {
     S.PROPOSED: frozenset({S.APPROVED, S.REJECTED, S.SUPERSEDED}),
-    S.APPROVED: frozenset({S.ACTIVE, S.DECLINED}),
+    S.APPROVED: frozenset({S.ACTIVE, S.DECLINED, S.CANCELLED}),
     S.ACTIVE: frozenset({S.COMPLETED, S.CANCELLED}),
     S.REJECTED: frozenset(),
     S.SUPERSEDED: frozenset(),
@@ -63,9 +63,7 @@ def _take_seat(session: Session, match: Match) -> None:
         select(Newcomer.is_active, Newcomer.county_code).where(Newcomer.id == match.newcomer_id)
     ).one()
     if not newcomer.is_active:
-        raise Conflict(
-            code="newcomer_inactive", detail=("该新农人已停用，不能再结对", "this newcomer was deactivated")
-        )
+        raise inactive("newcomer")
     if newcomer.county_code != match.newcomer_county_code:
         raise _moved("新农人", "newcomer")
     # One statement: the row lock makes concurrent approvals queue, and each re-checks the bound.
@@ -86,14 +84,19 @@ def _take_seat(session: Session, match: Match) -> None:
         select(Mentor.is_active, Mentor.county_code).where(Mentor.id == match.mentor_id)
     ).one()
     if not mentor.is_active:
-        raise Conflict(
-            code="mentor_inactive", detail=("该导师已停用，不能再结对", "this mentor was deactivated")
-        )
+        raise inactive("mentor")
     if mentor.county_code != match.mentor_county_code:
         raise _moved("导师", "mentor")
     raise Conflict(
         code="mentor_capacity_full", detail=("该导师的带徒名额已满", "this mentor has no seat left")
     )
+
+
+def inactive(party: str) -> Conflict:
+    """409 for a pairing step with a party who was deactivated (no pairing begins with one)."""
+    zh = "新农人" if party == "newcomer" else "导师"
+    detail = (f"该{zh}已停用，不能再结对", f"this {party} was deactivated")
+    return Conflict(code=f"{party}_inactive", detail=detail)
 
 
 def _moved(zh: str, en: str) -> Conflict:
@@ -239,6 +242,25 @@ def withdraw_pending(
     sit in the old county's queue until the next run."""
     side = Match.mentor_id if isinstance(profile, Mentor) else Match.newcomer_id
     return supersede_pending(session, side == profile.id, actor_id=actor_id, reason=reason)
+
+
+def cancel_approved(session: Session, profile: Mentor | Newcomer, *, actor_id: int | None) -> list[Match]:
+    """A deactivated party's approved matches, which have not begun, are cancelled and their seats
+    released: the pair could never become active (acceptance refuses an inactive party), and the seat
+    would stay held. An active match goes on until a coordinator completes or cancels it."""
+    side = Match.mentor_id if isinstance(profile, Mentor) else Match.newcomer_id
+    # The row locks wait for an acceptance in flight; a match it made active no longer qualifies.
+    ended = list(
+        session.scalars(
+            select(Match)
+            .where(side == profile.id, Match.status == MatchStatus.APPROVED)
+            .order_by(Match.id)
+            .with_for_update()
+        )
+    )
+    for match in ended:
+        transition(session, match, MatchStatus.CANCELLED, actor_id=actor_id, reason=reasons.PARTY_DEACTIVATED)
+    return ended
 
 
 def withdraw_moved(session: Session, mentor_ids: Sequence[int]) -> int:

@@ -29,6 +29,7 @@ from app.errors import Conflict, NotFound, PreconditionFailed, Unprocessable
 from app.etags import check_if_match
 from app.honours.rules import keeping_awarded
 from app.matches import reasons
+from app.matches.service import cancel_for_deactivated
 from app.matches.states import withdraw_pending
 from app.models import Category, Mentor, Region
 from app.pagination import Paged, asc, paginate
@@ -207,6 +208,7 @@ def deactivate_profile(session: Session, kind: ProfileKind, caller: Caller, prof
     profile.updated_at = utcnow()
     session.flush()
     withdraw_pending(session, profile, actor_id=caller.id, reason=reasons.PARTY_DEACTIVATED)
+    cancel_for_deactivated(session, profile, actor_id=caller.id)
 
 
 @dataclass(frozen=True, slots=True)

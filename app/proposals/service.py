@@ -17,6 +17,7 @@ from app.access.profiles import MENTORS, NEWCOMERS
 from app.access.regions import under_indexed
 from app.db import china_today, utcnow
 from app.etags import check_if_match
+from app.matches import reasons
 from app.matches.states import transition
 from app.models import Commitment, Match, Mentor, Newcomer, NewcomerProduct
 from app.models.matches import VISIBLE_TO_PARTIES, MatchStatus
@@ -218,7 +219,8 @@ def approve(
     if commitments is not None:
         match.suggested_commitments = commitments
     match.decided_by, match.decided_at, match.reason_note = caller.id, utcnow(), note
-    transition(session, match, MatchStatus.APPROVED, actor_id=caller.id, reason=note)
+    reason = reasons.decided(reasons.NOTE, note) if note else None
+    transition(session, match, MatchStatus.APPROVED, actor_id=caller.id, reason=reason)
     payload = {"match_id": match.id}
     notify(
         session, view.mentor.account_id, "proposal_approved", {**payload, "counterpart": view.newcomer.name}
@@ -249,6 +251,6 @@ def reject(
         match,
         MatchStatus.REJECTED,
         actor_id=caller.id,
-        reason=f"{reason_code}: {note or ''}".strip(),
+        reason=reasons.decided(reason_code, note),
     )
     return view

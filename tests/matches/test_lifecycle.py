@@ -7,9 +7,12 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from app.console.render import REASON_CODES
 from app.db import china_today
+from app.matches import reasons
 from app.matches.commitments import sweep_overdue
-from app.models import Commitment, Match, Mentor, Notification
+from app.matches.reasons import reason_words
+from app.models import Commitment, Match, MatchTransition, Mentor, Newcomer, Notification
 from tests.conftest import JIANGSU, SHANDONG
 
 
@@ -196,3 +199,78 @@ def test_complete_by_coordinator_only_and_cancel_by_party(client, db, active, co
     ]
     assert log[-1]["reason"].startswith("mutual_agreement")
     assert db.get(Match, active.match_id).status == "cancelled"
+
+
+class TestADeactivatedParty:
+    """No pairing begins with a party who was deactivated: approval, acceptance and the seat agree."""
+
+    @pytest.mark.parametrize("side", ["newcomer", "mentor"])
+    def test_deactivation_cancels_the_approved_match_and_frees_the_seat(self, client, db, approved, side):
+        user = approved.newcomer_user if side == "newcomer" else approved.mentor_user
+        profile_id = approved.newcomer_id if side == "newcomer" else approved.mentor_id
+        assert db.get(Mentor, approved.mentor_id).capacity_used == 1
+        assert client.delete(f"/api/v1/{side}s/{profile_id}", headers=user.headers).status_code == 204
+        db.expire_all()
+        match = db.get(Match, approved.match_id)
+        assert match.status == "cancelled"
+        assert db.get(Mentor, approved.mentor_id).capacity_used == 0
+        log = db.scalars(select(MatchTransition).where(MatchTransition.match_id == match.id)).all()
+        assert [(t.from_status, t.to_status, t.reason) for t in log][-1] == (
+            "approved",
+            "cancelled",
+            reasons.PARTY_DEACTIVATED,
+        )
+        other = approved.mentor_user if side == "newcomer" else approved.newcomer_user
+        kinds = db.scalars(select(Notification.kind).where(Notification.account_id == other.id)).all()
+        assert "match_ended" in kinds
+        for party in (approved.mentor_user, approved.newcomer_user):
+            r = client.post(f"/api/v1/matches/{match.id}/accept", json={}, headers=party.headers)
+            assert r.status_code == 409 and r.json()["code"] == "invalid_transition"
+        assert not db.scalars(select(Commitment).where(Commitment.match_id == match.id)).all()
+
+    def test_an_active_match_goes_on(self, client, db, active):
+        user = active.newcomer_user
+        assert (
+            client.delete(f"/api/v1/newcomers/{active.newcomer_id}", headers=user.headers).status_code == 204
+        )
+        db.expire_all()
+        assert db.get(Match, active.match_id).status == "active"
+        assert db.get(Mentor, active.mentor_id).capacity_used == 1
+
+    @pytest.mark.parametrize("side", ["newcomer", "mentor"])
+    def test_acceptance_refuses_an_inactive_party(self, client, db, approved, side):
+        # A party deactivated some other way than the profile route (a script, data from before the rule).
+        model = Newcomer if side == "newcomer" else Mentor
+        db.get(model, approved.newcomer_id if side == "newcomer" else approved.mentor_id).is_active = False
+        db.commit()
+        url = f"/api/v1/matches/{approved.match_id}/accept"
+        assert client.post(url, json={}, headers=approved.mentor_user.headers).status_code == 409
+        r = client.post(url, json={}, headers=approved.newcomer_user.headers)
+        assert r.status_code == 409 and r.json()["code"] == f"{side}_inactive"
+        db.expire_all()
+        assert db.get(Match, approved.match_id).status == "approved"
+        assert not db.get(Match, approved.match_id).newcomer_accepted
+
+    def test_an_approved_match_is_not_cancelled_through_the_api(self, client, db, approved):
+        r = client.post(
+            f"/api/v1/matches/{approved.match_id}/cancel",
+            json={"reason_code": "mutual_agreement"},
+            headers=approved.newcomer_user.headers,
+        )
+        assert r.status_code == 409 and r.json()["code"] == "invalid_transition"
+        db.expire_all()
+        assert db.get(Match, approved.match_id).status == "approved"
+
+
+def test_an_approval_note_is_stored_as_a_note(client, db, pair, coordinator):
+    # A note that spells one of the service's own reasons must not read back as the service's.
+    etag = client.get(f"/api/v1/proposals/{pair.match_id}", headers=coordinator.headers).headers["etag"]
+    r = client.post(
+        f"/api/v1/proposals/{pair.match_id}/approve",
+        json={"note": reasons.PARTY_DEACTIVATED},
+        headers={**coordinator.headers, "If-Match": etag},
+    )
+    assert r.status_code == 200, r.text
+    log = client.get(f"/api/v1/matches/{pair.match_id}/transitions", headers=coordinator.headers).json()
+    assert log[-1]["reason"] == f"note: {reasons.PARTY_DEACTIVATED}"
+    assert reason_words(log[-1]["reason"], "zh-CN", REASON_CODES) == f"备注：{reasons.PARTY_DEACTIVATED}"

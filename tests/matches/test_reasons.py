@@ -18,8 +18,8 @@ from app.matches.reasons import SERVICE_REASONS, reason_words
         ("too_far:", "距离太远", "too far"),
         ("party_withdrew: 改种粮食", "一方退出：改种粮食", "a party withdrew: 改种粮食"),
         ("mentor:", "导师谢绝", "the mentor declined"),
-        ("先试三个月", "先试三个月", "先试三个月"),  # an approval's note, as typed
-        ("note: with a colon", "note: with a colon", "note: with a colon"),
+        ("先试三个月", "先试三个月", "先试三个月"),  # an approval's note from before notes had a code
+        ("note: 先试: 三个月", "备注：先试: 三个月", "note: 先试: 三个月"),
     ],
 )
 def test_a_stored_reason_in_words(stored, zh, en):
