@@ -61,7 +61,7 @@ class LoginFailure(Base):
 
 
 class RateLimitCounter(Base):
-    """Attempts counted for one key (a username, a client address) in one fixed time window.
+    """Attempts counted for one key (a username, a client address) in one slot of a limit's window.
 
     One row per (scope, key, window); a single upsert increments it, so every worker process shares
     the count and two concurrent attempts can never both take the last slot.
@@ -72,7 +72,7 @@ class RateLimitCounter(Base):
 
     scope: Mapped[str] = mapped_column(String(32))
     key: Mapped[str] = mapped_column(String(128))
-    # Window number: seconds since the epoch divided by the window length.
+    # Slot number: seconds since the epoch divided by the slot's length (app.auth.throttle).
     window: Mapped[int] = mapped_column(Integer)
     count: Mapped[int] = mapped_column(Integer, default=0)
     # After this the row weighs in no decision any more (retention deletes it).
