@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, Generic, TypeVar
@@ -110,8 +111,22 @@ def _no_constant(name: str) -> None:
 def _fits(value: Any, type_: type) -> bool:
     if isinstance(value, bool):
         return False
-    # JSON writes 1.0 as 1.0, but a hand-made cursor may hold an int where a float is expected.
-    return isinstance(value, int | float) if type_ is float else isinstance(value, type_)
+    if type_ is float:
+        # JSON writes 1.0 as 1.0, but a hand-made cursor may hold an int where a float is expected;
+        # 1e400 reads as infinity, which no score or distance is.
+        return isinstance(value, int | float) and math.isfinite(value)
+    if type_ is str:
+        # "\ud800" reads as a lone surrogate, which no database driver can send.
+        return isinstance(value, str) and _encodable(value)
+    return isinstance(value, type_)
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _after(keys: Sequence[Key], values: list[Any]) -> ColumnElement[bool]:

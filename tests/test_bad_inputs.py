@@ -175,6 +175,22 @@ class TestNulCharacters:
         )
         assert r.status_code == 422 and r.json()["code"] == "invalid_cursor"
 
+    @pytest.mark.parametrize(
+        ("path", "forged"),
+        [
+            ("/api/v1/regions", '["\\ud800"]'),
+            ("/api/v1/regions?parent=32", '["\\udfff"]'),
+            ("/api/v1/proposals", "[1e400,5]"),
+            ("/api/v1/proposals", "[-1e400,5]"),
+        ],
+    )
+    def test_a_cursor_no_database_can_hold_is_422(self, client, make_user, path, forged):
+        # A lone surrogate cannot be sent to the database (it was a 500); 1e400 reads as infinity.
+        cursor = base64.urlsafe_b64encode(forged.encode()).decode().rstrip("=")
+        coordinator = make_user("coordinator", "32")
+        r = client.get(path, params={"cursor": cursor}, headers=coordinator.headers)
+        assert r.status_code == 422 and r.json()["code"] == "invalid_cursor", r.text
+
     @pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
     def test_a_cursor_with_a_json_constant_is_422(self, client, make_user, constant):
         # The review queue sorts by score (a float): NaN or Infinity is no score a page ever ended on.
