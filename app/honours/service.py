@@ -97,8 +97,10 @@ def evaluate(
             code="region_required", detail=("请指定地区", "name the region the honours are for")
         )
     # The reports' window and length limits, and the period must be over: an honour is for what was done.
+    # Today has not ended, and a jurisdiction judges a stretch of time once: judged on part of its last
+    # day, the period could not be judged again with the whole of it.
     period_start, period_end = report_range(period_start, period_end)
-    if period_end > china_today():
+    if period_end >= china_today():
         raise Unprocessable(
             code="period_not_over",
             detail=("评选期尚未结束", "the period has not ended yet (China date)"),

@@ -109,13 +109,14 @@ class TestEvaluate:
         assert r.status_code == 422 and r.json()["code"] == code
 
     def test_a_period_that_has_not_ended_is_refused(self, client, star, shandong):
-        # An honour is for what was done: the period must end by today's Beijing date.
+        # An honour is for what was done: the period's last day must be over, by the Beijing date.
         today = china_today()
-        r = evaluate(client, shandong, period_start=str(today - timedelta(days=30)), period_end=str(today))
+        start = str(today - timedelta(days=30))
+        for end in (today, today + timedelta(days=1)):
+            r = evaluate(client, shandong, period_start=start, period_end=str(end))
+            assert r.status_code == 422 and r.json()["code"] == "period_not_over", (end, r.text)
+        r = evaluate(client, shandong, period_start=start, period_end=str(today - timedelta(days=1)))
         assert r.status_code == 201, r.text
-        tomorrow = today + timedelta(days=1)
-        r = evaluate(client, shandong, period_start=str(today - timedelta(days=30)), period_end=str(tomorrow))
-        assert r.status_code == 422 and r.json()["code"] == "period_not_over"
 
 
 class TestConfirmAndVerify:
