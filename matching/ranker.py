@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 import skops.io as sio
+from scipy.special import expit
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
@@ -70,7 +71,8 @@ def _legacy_pairs() -> list[tuple[int, int]]:
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-z))
+    # expit: 1 / (1 + exp(-z)) without the overflow of exp for a large negative z.
+    return expit(z)
 
 
 class _Logistic:
@@ -259,7 +261,9 @@ def _fit_stumps(x: np.ndarray, y: np.ndarray, w: np.ndarray, seed: int) -> _Stum
         l2_regularization=1.0,
         monotonic_cst=monotonic,
         # Stops when 20 more stumps do not improve the loss on an internal split (seeded, so deterministic).
-        early_stopping=True,
+        # That split is stratified and needs two decisions of each kind; with fewer, min_samples_leaf
+        # keeps the few rounds there are from fitting noise.
+        early_stopping=bool(min(y.sum(), len(y) - y.sum()) >= 2),
         validation_fraction=0.2,
         n_iter_no_change=20,
         random_state=seed,
@@ -280,6 +284,24 @@ def _split(n: int, groups: np.ndarray | None, share: float, seed: int) -> tuple[
             GroupShuffleSplit(n_splits=1, test_size=share, random_state=seed).split(idx, groups=groups)
         )
     return a, b
+
+
+def _keep_both_kinds(
+    y: np.ndarray, keep: np.ndarray, held: np.ndarray, groups: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Move one held-out decision (with its group) of a kind `keep` lacks into it.
+
+    A jurisdiction with one rejection among many approvals is enough to retrain on; a split that held
+    that one out left a training side of one kind, which no classifier can fit.
+    """
+    for kind in (True, False):
+        if (y[keep] == kind).any() or not (y[held] == kind).any():
+            continue
+        moved = held[y[held] == kind][:1]
+        if groups is not None:
+            moved = held[np.isin(groups[held], groups[moved])]
+        keep, held = np.sort(np.concatenate([keep, moved])), np.setdiff1d(held, moved)
+    return keep, held
 
 
 def _auc(y: np.ndarray, s: np.ndarray) -> float:
@@ -359,9 +381,10 @@ class LearnedRanker:
             rest = np.setdiff1d(np.arange(len(y)), test)
         else:
             rest, test = _split(len(y), groups, holdout, seed)
-        sub = None if groups is None else np.asarray(groups)[rest]
-        tr, sel = _split(len(rest), sub, 0.25, seed + 1)
-        tr, sel = rest[tr], rest[sel]
+        g = None if groups is None else np.asarray(groups)
+        rest, test = _keep_both_kinds(y, rest, test, g)
+        tr, sel = _split(len(rest), None if g is None else g[rest], 0.25, seed + 1)
+        tr, sel = _keep_both_kinds(y, rest[tr], rest[sel], g)
         fitted = {
             "stumps": _fit_stumps(x[tr], y[tr], w[tr], seed),
             "logistic": _Logistic.fit(x[tr], y[tr], w[tr], seed),

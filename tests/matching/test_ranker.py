@@ -283,3 +283,21 @@ def test_persona_decisions_are_deterministic_per_pair(decided) -> None:
     b, rb = who.decide(x[::-1], ids[::-1], ids[::-1] + 7, seed=3)
     assert (a == b[::-1]).all() and (ra == rb[::-1]).all()
     assert set(ra[~a]) <= {"mentor_unsuitable", "other"} and (ra[a] == "").all()
+
+
+@pytest.mark.parametrize("rejections", [1, 2])
+@pytest.mark.parametrize("grouping", ["none", "each", "pairs"])
+def test_one_rejection_among_many_approvals_is_enough_to_fit(rejections: int, grouping: str) -> None:
+    # The retrain's pre-check asks for 20 decisions of both kinds; a split that held out the only
+    # rejection (or the internal early-stopping split, which needs two of each) made the job fail.
+    rng = np.random.default_rng(rejections)
+    n = 20
+    groups = {"none": None, "each": np.arange(n), "pairs": np.arange(n) // 2}[grouping]
+    for seed in range(12):
+        x = rng.random((n, len(RERANK_FEATURE_NAMES)))
+        y = np.ones(n, dtype=bool)
+        y[rng.choice(n, rejections, replace=False)] = False
+        ranker = LearnedRanker.fit(x, y, groups=groups, seed=seed)
+        scores = ranker.score(x)
+        assert scores.shape == (n,) and np.isfinite(scores).all()
+        assert ranker.metrics["n_train"] + ranker.metrics["n_test"] == n
