@@ -373,12 +373,18 @@ def _rating(
 
 
 def _confirm_some_honours(session: Session, admin_id: int, today: date) -> int:
-    """Evaluate the rules over the past year in a few provinces and confirm the first honours proposed."""
+    """Evaluate the rules over the past year (ending yesterday: today has not ended) in a few provinces and
+    confirm the first honours proposed."""
     admin = Caller(admin_id, Role.ADMIN, None, "admin")
     confirmed = 0
+    yesterday = today - timedelta(days=1)
     for region in HONOUR_REGIONS:
         proposed = honours.evaluate(
-            session, caller=admin, region=region, period_start=today - timedelta(days=364), period_end=today
+            session,
+            caller=admin,
+            region=region,
+            period_start=yesterday - timedelta(days=364),
+            period_end=yesterday,
         )
         for honour in proposed[:3]:
             honours.confirm(session, caller=admin, honour_id=honour.id)

@@ -14,7 +14,7 @@ from sqlalchemy import func, or_, select
 
 from app.access import Caller
 from app.db import china_today
-from app.models import Account, Match, MatchingRun, MatchOutcome, RosterImport
+from app.models import Account, Match, MatchingRun, MatchOutcome, Mentor, Newcomer, RosterImport
 from app.reports.service import DEFAULT_RANGE_DAYS
 from app.runs import service as runs
 from app.runs.schemas import RunCreate
@@ -225,11 +225,24 @@ class TestCoordinator:
         expect(page.get_by_role("alert")).to_contain_text("地区不在您的管辖范围内")
 
     def test_match_timeline_accept_and_check_in_on_behalf(self, open_page, live, jiangsu_run):
+        # A pair of roster profiles (no accounts): only they are accepted for and checked in for by a
+        # coordinator. The queue's first pair may be the demo's own accounts, whose apps answer.
+        with live.sessions() as s:
+            match_id = s.scalar(
+                select(Match.id)
+                .join(Mentor, Mentor.id == Match.mentor_id)
+                .join(Newcomer, Newcomer.id == Match.newcomer_id)
+                .where(
+                    Match.run_id == jiangsu_run,
+                    Match.status == "proposed",
+                    Mentor.account_id.is_(None),
+                    Newcomer.account_id.is_(None),
+                )
+                .order_by(Match.id)
+                .limit(1)
+            )
         page = open_page("coord-jiangsu")
-        page.goto("/console/proposals")
-        page.locator("table.queue tbody tr a").first.click()
-        page.wait_for_url(PROPOSAL_PAGE)  # the click only starts the navigation
-        match_id = int(page.url.rsplit("/", 1)[1].split("?")[0])
+        page.goto(f"/console/proposals/{match_id}")
         page.get_by_role("button", name=re.compile("批准")).click()
         expect(page.get_by_role("status")).to_contain_text("已批准推荐")
         page.goto(f"/console/matches/{match_id}")
