@@ -8,7 +8,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import AnyHttpUrl, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -89,6 +89,10 @@ class Settings(BaseSettings):
     # Candidate arcs solved as one min-cost flow; above it, components and regions (see matching.assign).
     # The exact solve adds about 260 B per arc (bench/RESULTS.md, "National runs"): 20M arcs, about 5 GB.
     assign_arc_limit: int = Field(default=20_000_000, ge=1_000)
+    # The address people reach the service at (https://jieduan.example.gov.cn), printed on certificates
+    # so that paper can be checked; unset, the address the request came to (behind a proxy, run uvicorn
+    # with --proxy-headers).
+    public_url: AnyHttpUrl | None = None
     log_level: str = "INFO"
     # Operations (see README "Operations"): log lines, metrics access, worker shutdown.
     log_format: Literal["text", "json"] = "text"

@@ -77,6 +77,12 @@ async def app_settings(request: Request) -> Settings:
     return request.app.state.settings  # type: ignore[no-any-return]
 
 
+def public_site(request: Request) -> str:
+    """The service's address as people reach it: JIEDUAN_PUBLIC_URL, else the one this request came to."""
+    configured = request.app.state.settings.public_url
+    return str(configured).rstrip("/") if configured else str(request.base_url).rstrip("/")
+
+
 # scope="function": commit before the response is sent, so a failed commit is never reported as success.
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 SettingsDep = Annotated[Settings, Depends(app_settings)]

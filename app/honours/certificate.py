@@ -27,7 +27,7 @@ class CertificateText:
     jurisdiction: str
     confirmed_on: date
     verification_code: str
-    verify_path: str
+    verify_url: str
 
 
 @lru_cache(maxsize=1)
@@ -69,5 +69,5 @@ def render_certificate(text: CertificateText) -> bytes:
     line(14, text.jurisdiction, 4)
     line(14, f"{text.confirmed_on.year} 年 {text.confirmed_on.month} 月 {text.confirmed_on.day} 日", 14)
     line(11, f"验证码 Verification code：{text.verification_code}", 2, (80, 80, 80))
-    line(10, f"核验 Verify at {text.verify_path}", 0, (80, 80, 80))
+    line(10, f"核验 Verify at {text.verify_url}", 0, (80, 80, 80))
     return bytes(pdf.output())

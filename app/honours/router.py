@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from app.access import Caller, Role
 from app.access.roles import REVIEWER_ROLES
 from app.console.render import templates
-from app.deps import CoordinatorUser, SessionDep, require_role
+from app.deps import CoordinatorUser, SessionDep, public_site, require_role
 from app.errors import NotFound, TooManyRequests
 from app.honours import rules, service
 from app.honours.schemas import EvaluateRequest, HonourRead, RuleRead, VerificationRead
@@ -140,9 +140,12 @@ def my_honours(caller: MentorUser, session: SessionDep) -> list[HonourRead]:
     response_class=Response,
     responses={**problems(401, 403, 404, 409), 200: {"content": {"application/pdf": {}}}},
 )
-def certificate(honour_id: IdPath, caller: CertificateUser, session: SessionDep) -> Response:
+def certificate(
+    request: Request, honour_id: IdPath, caller: CertificateUser, session: SessionDep
+) -> Response:
     """The certificate of a confirmed honour as a PDF."""
-    honour, pdf = service.certificate_pdf(session, caller=caller, honour_id=honour_id)
+    site = public_site(request)
+    honour, pdf = service.certificate_pdf(session, caller=caller, honour_id=honour_id, site=site)
     return Response(
         pdf,
         media_type="application/pdf",

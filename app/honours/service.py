@@ -251,8 +251,11 @@ def sync_profile_honours(session: Session, *, mentor_id: int) -> list[str]:
     return updated
 
 
-def certificate_pdf(session: Session, *, caller: Caller, honour_id: int) -> tuple[Honour, bytes]:
-    """The certificate of a confirmed honour, for staff of its jurisdiction or the mentor themself."""
+def certificate_pdf(session: Session, *, caller: Caller, honour_id: int, site: str) -> tuple[Honour, bytes]:
+    """The certificate of a confirmed honour, for staff of its jurisdiction or the mentor themself.
+
+    `site` is the service's address (https://host); the certificate prints the page that checks it in
+    full, so that it can be checked from paper."""
     honour = session.get(Honour, honour_id)
     mentor = session.get(Mentor, honour.mentor_id) if honour else None
     if honour is None or mentor is None:
@@ -272,7 +275,7 @@ def certificate_pdf(session: Session, *, caller: Caller, honour_id: int) -> tupl
         jurisdiction=region_label(session, honour.jurisdiction_code),
         confirmed_on=honour.confirmed_on,
         verification_code=honour.verification_code,
-        verify_path=VERIFY_PATH + honour.verification_code,
+        verify_url=site.rstrip("/") + VERIFY_PATH + honour.verification_code,
     )
     return honour, render_certificate(text)
 

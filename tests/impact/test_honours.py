@@ -249,7 +249,7 @@ class TestConfirmAndVerify:
 
 
 class TestCertificate:
-    def test_pdf_for_staff_and_the_mentor_not_others(self, client, db, make_user, star, shandong):
+    def test_pdf_for_staff_and_the_mentor_not_others(self, app, client, db, make_user, star, shandong):
         _, user = star
         honour = next(h for h in evaluate(client, shandong).json() if h["rule_code"] == "reach")
         url = f"/api/v1/honours/{honour['id']}/certificate"
@@ -268,6 +268,22 @@ class TestCertificate:
         text = subprocess.run(
             ["pdftotext", "-", "-"], input=r.content, capture_output=True, check=True
         ).stdout.decode()
-        for expected in ("荣", "沭阳花木合作社", "带徒标兵", "山东省", code):
+        # The page that checks it is printed in full: paper has no address bar to complete a path.
+        for expected in (
+            "荣",
+            "沭阳花木合作社",
+            "带徒标兵",
+            "山东省",
+            code,
+            f"http://testserver/verify/{code}",
+        ):
             assert expected in text, expected
         assert db.get(Honour, honour["id"]).status == "confirmed"
+        app.state.settings = app.state.settings.model_copy(
+            update={"public_url": "https://jieduan.example.cn/"}
+        )
+        pdf = client.get(url, headers=shandong.headers).content
+        text = subprocess.run(
+            ["pdftotext", "-", "-"], input=pdf, capture_output=True, check=True
+        ).stdout.decode()
+        assert f"https://jieduan.example.cn/verify/{code}" in text and "testserver" not in text
