@@ -91,7 +91,7 @@ TITLES: dict[str, tuple[str, str]] = {
     "channel_required": ("请填写开店平台", "Say on which channel the store opened"),
     "orders_required": ("请填写月订单数", "Give the orders per month"),
     "match_not_ended": ("结对结束后才能评价", "Rate a match once it has ended"),
-    "already_rated": ("你已评价过该结对", "You have already rated this match"),
+    "already_rated": ("您已评价过该结对", "You have already rated this match"),
     "invalid_grouping": ("该报表不能这样分组", "This report cannot be grouped that way"),
     "unknown_report": ("没有这个报表", "No such report"),
     "invalid_date_range": ("起止日期不正确", "Invalid date range"),

@@ -14,7 +14,7 @@ def report_region(caller: Caller, region: str | None) -> str:
     """
     if region is not None:
         if not caller.covers(region):
-            raise NotFound(detail=("该地区不在你的辖区内", "that region is outside your jurisdiction"))
+            raise NotFound(detail=("该地区不在您的管辖范围内", "that region is outside your jurisdiction"))
         return region
     if caller.is_admin:
         return ""

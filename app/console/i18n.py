@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from starlette.requests import Request
 
@@ -16,6 +17,10 @@ WORDS: dict[str, tuple[str, str]] = {
     "sign_in": ("登录", "Sign in"),
     "sign_out": ("退出登录", "Sign out"),
     "username": ("用户名", "Username"),
+    "username_hint": (
+        "用户名为 3–64 位英文字母、数字或 _ . -（登录时使用）",
+        "A username is 3–64 letters, digits, _ . or - (used to sign in)",
+    ),
     "password": ("密码", "Password"),
     "switch_lang": ("English", "中文"),
     "staff_only": (
@@ -126,6 +131,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "status": ("状态", "Status"),
     "start_run": ("开始匹配", "Start a run"),
     "scope_code": ("范围（区划代码）", "Scope (region code)"),
+    "scope": ("范围", "Scope"),
     "separation": ("跨区要求", "Separation"),
     "sep_county": ("不同县", "Different county"),
     "sep_prefecture": ("不同地级市", "Different prefecture"),
@@ -227,6 +233,8 @@ WORDS: dict[str, tuple[str, str]] = {
     "no": ("否", "no"),
     "back": ("返回", "Back"),
     "error": ("出错了", "Something went wrong"),
+    "back_to_page": ("返回该页面", "Back to the page"),
+    "error_reference": ("供技术支持参考", "For support"),
     "not_found_page": ("页面不存在，或不在您的管辖范围内。", "Not found, or outside your jurisdiction."),
     "reports": ("报表", "Reports"),
     "reports_intro": (
@@ -341,7 +349,11 @@ def error_text(exc: AppError, lang: Lang) -> str:
 _FIELD_WORDS = {"max_distance_km": "max_distance", "jurisdiction_code": "jurisdiction"}
 
 
-def form_error_text(exc: ValidationError, lang: Lang) -> str:
+# Where a framework-checked value came from: not part of the field's name on the page.
+_SOURCES = frozenset({"body", "query", "path", "header", "cookie"})
+
+
+def form_error_text(exc: ValidationError | RequestValidationError, lang: Lang) -> str:
     """A form the API's body model refused, in the page's language: each field as the form labels it.
 
     The API's 422 names fields by their JSON path (commitments.0.description, and pydantic's English);
@@ -350,10 +362,13 @@ def form_error_text(exc: ValidationError, lang: Lang) -> str:
     colon, semicolon = ("：", "；") if lang == "zh-CN" else (": ", "; ")
     parts = []
     for error in exc.errors():
+        loc = tuple(error.get("loc", ()))
+        if isinstance(exc, RequestValidationError) and loc[:1] and loc[0] in _SOURCES:
+            loc = loc[1:]
         # A list position counts from 1 on the page (the second commitment is 2, not 1).
         where = " · ".join(
             str(step + 1) if isinstance(step, int) else word(_FIELD_WORDS.get(step, step), lang)
-            for step in error.get("loc", ())
+            for step in loc
         )
         why = validation_message(error, lang)
         parts.append(f"{where}{colon}{why}" if where else why)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from typing import Any, Final
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from asgi_csrf import Errors, asgi_csrf
 from fastapi import FastAPI
@@ -18,7 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.config import Settings
 from app.console.csrf import exempt_multipart
-from app.console.i18n import console_language, word
+from app.console.i18n import console_language, form_error_text, word
 from app.console.render import HERE, page
 from app.console.routers import ROUTERS
 from app.console.session import signed_in_caller
@@ -40,6 +40,17 @@ def _is_page(path: str) -> bool:
     return _is_console(path) or path == VERIFY_PATH.rstrip("/") or path.startswith(VERIFY_PATH)
 
 
+def _way_back(request: Request) -> str | None:
+    """The page to go back to from an error: the same page without its query (a filter it refused), or
+    for a form the console page it was sent from; None where there is nothing better than home."""
+    if request.method == "GET":
+        return request.url.path if request.url.query else None
+    referer = urlsplit(request.headers.get("referer", ""))
+    if referer.netloc == request.url.netloc and _is_console(referer.path):
+        return referer.path + (f"?{referer.query}" if referer.query else "")
+    return None
+
+
 def _error_page(request: Request, status: int, code: str, detail: Any) -> Response:
     lang = console_language(request)
     if status == 401:
@@ -55,7 +66,13 @@ def _error_page(request: Request, status: int, code: str, detail: Any) -> Respon
     return page(
         request,
         "error.html",
-        {"status": status, "code": code, "title": title_for(code, status, lang), "detail": detail},
+        {
+            "status": status,
+            "code": code,
+            "title": title_for(code, status, lang),
+            "detail": detail,
+            "back": _way_back(request) if status in (400, 404, 409, 412, 413, 422) else None,
+        },
         caller=signed_in_caller(request),
         status_code=status,
     )
@@ -77,7 +94,8 @@ def _invalid_page(request: Request, exc: RequestValidationError) -> Response:
     # like any other, not a form error. Only a bad form or query is the visitor's to correct (422).
     if exc.errors() and all(tuple(e.get("loc", ()))[:1] == ("path",) for e in exc.errors()):
         return _error_page(request, 404, "not_found", None)
-    return _error_page(request, 422, "validation_failed", None)
+    # What was wrong, field by field as the page labels them, and the way back to the page.
+    return _error_page(request, 422, "validation_failed", form_error_text(exc, console_language(request)))
 
 
 def _install_error_pages(app: FastAPI) -> None:

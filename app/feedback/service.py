@@ -44,7 +44,7 @@ def rate_match(
             session.flush()
     except IntegrityError as exc:
         raise Conflict(
-            code="already_rated", detail=("你已评价过该结对", "you have already rated this match")
+            code="already_rated", detail=("您已评价过该结对", "you have already rated this match")
         ) from exc
     return rating
 

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import re
 
-from app.models import Match, MatchingRun, Mentor
+import pytest
+from sqlalchemy import func, select
+
+from app.models import Account, Match, MatchingRun, Mentor
 from tests.conftest import JIANGSU, SHANDONG, ZHAXIA
 from tests.console.helpers import csrf_token, sign_in
 
@@ -547,6 +550,7 @@ def test_a_run_shows_its_settings_and_counts_in_words(client, db, make_user):
     assert pairs["产品关系"] == "混合" and pairs["产业链结对占比"] == "40%"
     assert pairs["探索比例（标记为探索的推荐）"] == "0.4%"  # not rounded away to 0%
     assert pairs["评分模型"] == "规则权重" and pairs["同品同市"] == "降权"
+    assert pairs["范围"] == f"江苏省 ({JIANGSU})"  # by its name, the code beside it
     # No stored key shows through (each has its words), and the pinned version only when there is one.
     assert not set(pairs) & set(policy) and "指定模型版本" not in pairs
     line = re.search(r'<p id="run-counts">(.*?)</p>', text).group(1)
@@ -665,6 +669,53 @@ class TestARefusedFormComesBackAsTyped:
         assert '<option value="township_office" selected>' in r.text
         assert "flowers-and-trees-2026" not in r.text
 
+    @pytest.mark.parametrize(
+        ("fields", "says"),
+        [
+            ({"username": "张三县协调员"}, "用户名："),
+            ({"username": "ab"}, "用户名："),
+            ({"role": "mentor"}, "角色："),
+            ({"display_name": ""}, "显示名："),
+        ],
+    )
+    def test_a_new_account_the_rules_refuse_comes_back_as_typed(self, client, make_user, db, fields, says):
+        # The form's own field rules ended on the bare 422 page, and everything typed was gone.
+        sign_in(client, make_user("admin").username)
+        form = {
+            "csrftoken": csrf_token(client, "/console/admin/accounts"),
+            "username": "coord-suqian",
+            "password": "flowers-and-trees-2026",
+            "role": "coordinator",
+            "display_name": "宿迁市电商服务中心",
+            "jurisdiction_code": "3213",
+            **fields,
+        }
+        r = client.post("/console/admin/accounts", data=form)
+        assert r.status_code == 422 and 'id="a-username"' in r.text, r.text[:500]
+        assert says in r.text
+        for name in ("username", "display_name"):
+            if form[name]:
+                assert f'value="{form[name]}"' in r.text, name
+        assert 'value="3213"' in r.text and "flowers-and-trees-2026" not in r.text
+        assert db.scalar(select(func.count()).select_from(Account).where(Account.role == "coordinator")) == 0
+
+    def test_a_rejection_without_a_reason_keeps_the_note(self, client, make_user, pair):
+        user = make_user("coordinator", SHANDONG)
+        sign_in(client, user.username)
+        url = f"/console/proposals/{pair.match_id}"
+        form = {"csrftoken": csrf_token(client, url), "version": "1", "note": "两地物流不通"}
+        r = client.post(f"{url}/reject", data=form)
+        assert r.status_code == 422 and "两地物流不通" in r.text and 'action="' in r.text
+        assert client.get(url).status_code == 200
+
+    def test_the_accounts_list_names_each_jurisdiction(self, client, make_user):
+        sign_in(client, make_user("admin").username)
+        make_user("coordinator", JIANGSU, username="coord-js")
+        row = re.search(
+            r'<tr data-account="coord-js">(.*?)</tr>', client.get("/console/admin/accounts").text, re.S
+        )
+        assert f"江苏省 <small>{JIANGSU}</small>" in row.group(1)
+
     def test_a_wrong_password_keeps_the_username(self, client, make_user):
         user = make_user("coordinator", JIANGSU)
         form = {"csrftoken": csrf_token(client), "username": user.username, "password": "nope-nope"}
@@ -685,3 +736,74 @@ def test_empty_lists_say_why_they_are_empty(client, make_user):
     filtered = client.get("/console/proposals", params={"county": "371721"}).text
     assert "没有符合这些筛选条件" in filtered and "队列已清空" not in filtered
     assert "还没有匹配运行" in client.get("/console/runs").text
+
+
+class TestAnErrorPageLeadsBack:
+    """A refused filter or form says what was wrong, field by field, and links back to the page."""
+
+    def test_a_region_outside_the_jurisdiction_keeps_the_report_form(self, client, make_user):
+        sign_in(client, make_user("coordinator", JIANGSU).username)
+        r = client.get("/console/reports/reach", params={"region": "53"})
+        assert r.status_code == 404
+        assert 'name="region"' in r.text and "不在您的管辖范围内" in r.text
+
+    @pytest.mark.parametrize(
+        ("query", "field"), [({"region": "abc"}, "地区"), ({"date_from": "2026-13-01"}, "")]
+    )
+    def test_a_refused_filter_names_the_field_and_links_to_the_page(self, client, make_user, query, field):
+        sign_in(client, make_user("coordinator", JIANGSU).username)
+        r = client.get("/console/reports/reach", params=query)
+        assert r.status_code == 422
+        notice = re.search(r'<p class="notice error" role="alert">(.*?)</p>', r.text, re.S).group(1)
+        assert field in notice and "：" in notice and "出错了" not in notice
+        assert '<a href="/console/reports/reach">' in r.text
+
+    def test_a_refused_form_links_back_to_the_page_it_came_from(self, client, make_user, pair):
+        user = make_user("coordinator", SHANDONG)
+        sign_in(client, user.username)
+        url = f"/console/proposals/{pair.match_id}"
+        token = csrf_token(client, url)
+        r = client.post(
+            f"{url}/approve",
+            data={"csrftoken": token, "version": "x"},
+            headers={"Referer": f"http://testserver{url}"},
+        )
+        assert r.status_code == 422 and f'<a href="{url}">' in r.text
+        elsewhere = client.post(
+            f"{url}/approve",
+            data={"csrftoken": token, "version": "x"},
+            headers={"Referer": "http://evil.example/x"},
+        )
+        assert elsewhere.status_code == 422 and "evil.example" not in elsewhere.text
+
+
+def test_a_refused_check_in_keeps_what_was_typed(client, db, make_user, make_profiles, propose_pair):
+    from app.models import Commitment
+
+    make_mentor, make_newcomer = make_profiles
+    mentor, _ = make_mentor(with_account=False)
+    newcomer, newcomer_user = make_newcomer()
+    match = propose_pair(mentor, newcomer)
+    coordinator = make_user("coordinator", SHANDONG)
+    etag = client.get(f"/api/v1/proposals/{match.id}", headers=coordinator.headers).headers["etag"]
+    approve = f"/api/v1/proposals/{match.id}/approve"
+    assert client.post(approve, json={}, headers={**coordinator.headers, "If-Match": etag}).status_code == 200
+    accept = f"/api/v1/matches/{match.id}/accept"
+    assert client.post(accept, json={}, headers=newcomer_user.headers).status_code == 200
+    assert (
+        client.post(accept, json={"on_behalf_of": "mentor"}, headers=coordinator.headers).status_code == 200
+    )
+    commitment = db.scalars(select(Commitment).where(Commitment.match_id == match.id)).first()
+    sign_in(client, coordinator.username)
+    url = f"/console/matches/{match.id}"
+    form = {
+        "csrftoken": csrf_token(client, url),
+        "commitment_id": str(commitment.id),
+        "on_behalf_of": "mentor",
+        "outcome": "partial",
+        "note": "电话回访\x00",
+    }
+    r = client.post(f"{url}/check-ins", data=form)
+    assert r.status_code == 422
+    assert 'value="电话回访' in r.text and '<option value="partial" selected>' in r.text
+    assert f'<option value="{commitment.id}" selected>' in r.text

@@ -366,7 +366,7 @@ class TestHonourPages:
             ("coordinator", {"period_start": "2026-07-01"}, 422, "起止日期"),
             ("coordinator", {"period_end": "not-a-day"}, 422, "period_end"),
             ("admin", {}, 422, "请指定地区"),
-            ("coordinator", {"region": YUNNAN}, 404, "不在你的辖区内"),
+            ("coordinator", {"region": YUNNAN}, 404, "不在您的管辖范围内"),
         ],
     )
     def test_bad_evaluations_are_refused_in_words(

@@ -17,6 +17,7 @@ from app.console.session import AdminPage
 from app.deps import SessionDep as Db
 from app.errors import AppError
 from app.jobs.queue import recent_jobs
+from app.regions.service import names_of
 from app.schemas import FORM_INPUT, IdPath, NoNulStr
 
 router = APIRouter(prefix="/console/admin", include_in_schema=False)
@@ -38,7 +39,13 @@ def _accounts_page(
     """The accounts page; after a refused new account, with the reason and the form as typed (no password)."""
     cursor = f.cursor if f else None
     paged = accounts.list_accounts(db, role=None, cursor=cursor, limit=PAGE_SIZE)
-    context = {"accounts": paged.items, "cursor": cursor, "next_cursor": paged.next_cursor, "error": error}
+    context = {
+        "accounts": paged.items,
+        "names": names_of(db, {a.jurisdiction_code for a in paged.items if a.jurisdiction_code}),
+        "cursor": cursor,
+        "next_cursor": paged.next_cursor,
+        "error": error,
+    }
     return page(
         request,
         "admin/accounts.html",
@@ -63,10 +70,12 @@ def create_account(
     request: Request,
     caller: AdminPage,
     db: Db,
-    username: Annotated[str, Form(min_length=3, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")],
-    password: Annotated[str, Form(max_length=128)],
-    role: Annotated[str, Form(pattern="^(coordinator|township_office|admin)$")],
-    display_name: Annotated[str, Form(min_length=1, max_length=64)],
+    # Only lengths here: a value the rules refuse comes back on the page with its message and the form
+    # as typed, from the body model below (a rule on the field itself would end on the bare 422 page).
+    username: Annotated[str, Form(max_length=64)] = "",
+    password: Annotated[str, Form(max_length=128)] = "",
+    role: Annotated[str, Form(max_length=32)] = "",
+    display_name: Annotated[str, Form(max_length=64)] = "",
     jurisdiction_code: Annotated[str, Form(max_length=12)] = "",
 ) -> Response:
     """Create a staff account with its jurisdiction (the same rules as the API)."""

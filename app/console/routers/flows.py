@@ -14,7 +14,7 @@ from app.console.i18n import console_language, error_text
 from app.console.render import page
 from app.console.session import CoordinatorPage
 from app.deps import SessionDep as Db
-from app.errors import Unprocessable
+from app.errors import NotFound, Unprocessable
 from app.reports import service
 from app.reports.provinces import province_centres
 
@@ -35,8 +35,9 @@ def flows(request: Request, caller: CoordinatorPage, db: Db, f: Annotated[Report
             )
             for n in ("flows", "equity")
         ]
-    except Unprocessable as exc:
-        # A bad range: the form again, with the reason, as on the report pages.
+    except (Unprocessable, NotFound) as exc:
+        # A bad range or a region outside the jurisdiction: the form again, with the reason, as on the
+        # report pages.
         return page(
             request,
             "flows/flows.html",

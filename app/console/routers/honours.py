@@ -15,6 +15,7 @@ from app.console.i18n import console_language, error_text, form_error_text
 from app.console.render import page
 from app.console.session import CoordinatorPage
 from app.deps import SessionDep as Db
+from app.deps import public_site
 from app.errors import AppError, Conflict
 from app.honours import rules, service
 from app.honours.schemas import EvaluateRequest
@@ -142,9 +143,10 @@ def revoke(request: Request, honour_id: IdPath, caller: CoordinatorPage, db: Db)
 
 
 @router.get("/{honour_id}/certificate")
-def certificate(honour_id: IdPath, caller: CoordinatorPage, db: Db) -> Response:
+def certificate(request: Request, honour_id: IdPath, caller: CoordinatorPage, db: Db) -> Response:
     """The certificate of a confirmed honour as a PDF (the same document the API serves)."""
-    honour, pdf = service.certificate_pdf(db, caller=caller, honour_id=honour_id)
+    site = public_site(request)
+    honour, pdf = service.certificate_pdf(db, caller=caller, honour_id=honour_id, site=site)
     return Response(
         pdf,
         media_type="application/pdf",

@@ -53,8 +53,10 @@ def _match_page(
     match_id: int,
     *,
     error: str | None = None,
+    typed: dict[str, str] | None = None,
     status_code: int = 200,
 ) -> Response:
+    """A match's page; after a refused check-in, with the reason and the form as typed."""
     view = load_view(db, caller, match_id)
     timeline = lifecycle.transitions_of(db, caller, match_id)
     items = commitments.list_for_match(db, caller, match_id)
@@ -71,6 +73,7 @@ def _match_page(
             "outcomes": CHECK_IN_OUTCOMES,
             "names": names_of(db, {view.match.newcomer_county_code, view.match.mentor_county_code}),
             "error": error,
+            "typed": typed or {},
         },
         caller=caller,
         status_code=status_code,
@@ -99,7 +102,13 @@ def report_check_in(
         body = CheckInCreate.model_validate({"outcome": outcome, "note": note}, context=FORM_INPUT)
     except ValidationError as exc:
         msg = form_error_text(exc, console_language(request))
-        return _match_page(request, db, caller, match_id, error=msg, status_code=422)
+        typed = {
+            "commitment_id": str(commitment_id),
+            "on_behalf_of": on_behalf_of,
+            "outcome": outcome,
+            "note": note,
+        }
+        return _match_page(request, db, caller, match_id, error=msg, typed=typed, status_code=422)
     reported = commitments.check_in(
         db,
         caller,

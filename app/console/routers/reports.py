@@ -14,7 +14,7 @@ from app.console.i18n import console_language, error_text
 from app.console.render import page
 from app.console.session import CoordinatorPage
 from app.deps import SessionDep as Db
-from app.errors import Unprocessable
+from app.errors import NotFound, Unprocessable
 from app.regions.service import names_of
 from app.reports import exports, service
 from app.reports.common import TITLES, Report
@@ -64,8 +64,9 @@ def report_page(
         result = service.run_report(
             db, caller=caller, name=report, region=f.region, date_from=f.date_from, date_to=f.date_to, by=f.by
         )
-    except Unprocessable as exc:
-        # A bad range or grouping: the form again, with the reason, instead of an error page.
+    except (Unprocessable, NotFound) as exc:
+        # A bad range or grouping, or a region outside the jurisdiction: the form again, with the
+        # reason, instead of an error page.
         return page(
             request,
             "reports/report.html",

@@ -245,13 +245,16 @@ def reject(
     db: Db,
     f: Annotated[QueueFilter, Query()],
     version: Annotated[int, Form(ge=1)],
-    reason_code: Annotated[str, Form(max_length=32)],
+    # Not required here: a missing reason comes back on the page with the note kept (RejectRequest).
+    reason_code: Annotated[str, Form(max_length=32)] = "",
     note: Annotated[str, Form(max_length=1000)] = "",
 ) -> Response:
     """Reject with a reason code; a stale version says who was first instead of failing."""
     typed = Typed(reason_code=reason_code, reject_note=note)
     try:
-        body = RejectRequest(reason_code=reason_code, note=note or None)  # type: ignore[arg-type]
+        body = RejectRequest.model_validate(
+            {"reason_code": reason_code or None, "note": note or None}, context=FORM_INPUT
+        )
     except ValidationError as exc:
         msg = form_error_text(exc, console_language(request))
         return _proposal_page(request, db, caller, proposal_id, f, error=msg, typed=typed, status_code=422)

@@ -118,11 +118,14 @@ def run_page(request: Request, run_id: IdPath, caller: CoordinatorPage, db: Db) 
     return _run_page(request, db, caller, run_id, error=None)
 
 
-def _setting(key: str, value: Any, lang: Lang) -> tuple[str, str] | None:
+def _setting(key: str, value: Any, lang: Lang, names: dict[str, str]) -> tuple[str, str] | None:
     """One stored run parameter as the form words it (None: nothing to show); an unknown key as itself."""
     match key:
         case "scope_code":
-            shown = ("scope_code", str(value) if value else word("nationwide", lang))
+            if not value:
+                shown = ("scope", word("nationwide", lang))
+            else:
+                shown = ("scope", f"{names[value]} ({value})" if value in names else str(value))
         case "separation":
             shown = ("separation", word(f"sep_{value}", lang))
         case "max_distance_km":
@@ -146,10 +149,11 @@ def _setting(key: str, value: Any, lang: Lang) -> tuple[str, str] | None:
     return word(shown[0], lang), shown[1]
 
 
-def run_settings(policy: dict[str, Any], lang: Lang) -> list[tuple[str, str]]:
-    """A run's parameters in the page's words; the chain share only where it applies (mixed pairing)."""
+def run_settings(policy: dict[str, Any], lang: Lang, names: dict[str, str]) -> list[tuple[str, str]]:
+    """A run's parameters in the page's words, the scope by its name (`names`: code → name); the chain
+    share only where it applies (mixed pairing)."""
     pairs = (
-        _setting(k, v, lang)
+        _setting(k, v, lang, names)
         for k, v in policy.items()
         if k != "chain_share" or policy.get("pairing") == "mixed"
     )
@@ -167,7 +171,7 @@ def _run_page(
         "runs/run.html",
         {
             "run": run,
-            "settings": run_settings(run.policy, lang),
+            "settings": run_settings(run.policy, lang, names_of(db, {run.scope_code} - {""})),
             "counts": counts,
             "finished": run.status in FINISHED_RUN,
             "error": error,
