@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
-from app.schemas import Output
+from app.schemas import Input, Output
 
 HourMinute = Annotated[str, Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$", examples=["22:00"])]
 EventKind = Literal[
@@ -14,11 +14,10 @@ EventKind = Literal[
 ]
 
 
-class PreferenceUpdate(BaseModel):
+class PreferenceUpdate(Input):
     """Which events reach you, on which channel, and your quiet hours (China Standard Time)."""
 
     model_config = ConfigDict(
-        extra="forbid",
         json_schema_extra={
             "examples": [
                 {
@@ -43,14 +42,29 @@ class PreferenceUpdate(BaseModel):
     email: str | None = Field(
         default=None,
         max_length=254,
-        pattern=r"^[^@\s\x00]+@[^@\s\x00]+$",
+        # A dot in the domain: a@b is no address mail reaches.
+        pattern=r"^[^@\s\x00]+@[^@\s\x00.]+(\.[^@\s\x00.]+)+$",
         description="Where e-mail goes (channel email; staff)",
     )
+
+    @field_validator("events")
+    @classmethod
+    def _each_event_once(cls, events: list[str]) -> list[str]:
+        # One event named twice is still one event: stored once, in the order first given.
+        return list(dict.fromkeys(events))
+
+    @field_validator("wechat_openid", "email")
+    @classmethod
+    def _blank_is_none(cls, value: str | None) -> str | None:
+        # After the invisible marks are dropped, an openid of only those is no openid.
+        return value or None
 
     @model_validator(mode="after")
     def _address_for_the_channel(self) -> PreferenceUpdate:
         if (self.quiet_start is None) != (self.quiet_end is None):
             raise ValueError("quiet_start and quiet_end go together")
+        if self.quiet_start is not None and self.quiet_start == self.quiet_end:
+            raise ValueError("quiet hours that start when they end are no quiet hours")
         if self.channel == "wechat" and not self.wechat_openid:
             raise ValueError("channel wechat needs wechat_openid")
         if self.channel == "email" and not self.email:

@@ -267,12 +267,24 @@ class TestPreferencesApi:
             {"quiet_start": "25:00", "quiet_end": "07:00"},
             {"channel": "fax"},
             {"unknown_field": 1},
+            # The rules every request body keeps (this one was a plain model without them).
+            {"wechat_openid": "o-\x009"},
+            {"channel": "wechat", "wechat_openid": "\u200b"},
+            {"channel": "email", "email": "a@b"},
+            {"quiet_start": "22:00", "quiet_end": "22:00"},
         ],
     )
     def test_bad_bodies_are_422(self, client, make_user, body):
         user = make_user("newcomer")
         r = client.put("/api/v1/me/notification-preferences", json=body, headers=user.headers)
         assert r.status_code == 422, r.text
+
+    def test_an_event_named_twice_is_kept_once(self, client, make_user):
+        user = make_user("newcomer")
+        body = {"events": ["check_in_due", "match_active", "check_in_due"], "email": " ana@example.cn "}
+        r = client.put("/api/v1/me/notification-preferences", json=body, headers=user.headers)
+        assert r.status_code == 200, r.text
+        assert r.json()["events"] == ["check_in_due", "match_active"] and r.json()["email"] == "ana@example.cn"
 
     def test_sms_needs_a_phone(self, client, make_user):
         staff = make_user("coordinator", "32")
