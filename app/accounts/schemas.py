@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, field_validator
 
 from app.access.roles import StaffRoleName
 from app.schemas import Input, Password, RegionCodeStr
@@ -26,7 +26,7 @@ class StaffAccountCreate(Input):
     )
 
     username: str = Field(min_length=3, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
-    """Sign-in name: letters, digits, _ . -"""
+    """Sign-in name: letters, digits, _ . -, with at least one letter"""
     password: Password
     """The first password (8 to 128 characters; the policy of registration applies)"""
     role: StaffRoleName
@@ -35,6 +35,15 @@ class StaffAccountCreate(Input):
     """The office or person, as shown to others"""
     jurisdiction_code: RegionCodeStr | None = None
     """Region the account covers (coordinator: any level; township office: a 9-digit township)"""
+
+    @field_validator("username")
+    @classmethod
+    def _has_a_letter(cls, username: str) -> str:
+        # Mentors and newcomers sign in with their phone number: a staff name of digits only could
+        # take a number its owner then cannot sign up with.
+        if not any(c.isascii() and c.isalpha() for c in username):
+            raise ValueError("must contain a letter (digits only are a phone number's sign-in name)")
+        return username
 
 
 class AccountUpdate(Input):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -95,6 +95,12 @@ def create_staff_account(
     """Create an admin, coordinator or township-office account with its jurisdiction."""
     if role not in STAFF_ROLES:
         raise Unprocessable(detail=("只能创建工作人员账户", "only staff accounts are created here"))
+    # "Admin" beside "admin" would read as the same account to everyone who sees either name.
+    if session.scalar(select(Account.id).where(func.lower(Account.username) == username.lower()).limit(1)):
+        raise Conflict(
+            code="already_exists",
+            detail=("用户名已被使用（不区分大小写）", "username already taken (ignoring case)"),
+        )
     _check_jurisdiction(session, role, jurisdiction_code)
     return _insert(
         session,

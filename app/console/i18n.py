@@ -18,8 +18,8 @@ WORDS: dict[str, tuple[str, str]] = {
     "sign_out": ("退出登录", "Sign out"),
     "username": ("用户名", "Username"),
     "username_hint": (
-        "用户名为 3–64 位英文字母、数字或 _ . -（登录时使用）",
-        "A username is 3–64 letters, digits, _ . or - (used to sign in)",
+        "用户名为 3–64 位英文字母、数字或 _ . -，至少含一个字母（登录时使用）",
+        "A username is 3–64 letters, digits, _ . or -, with at least one letter (used to sign in)",
     ),
     "password": ("密码", "Password"),
     "switch_lang": ("English", "中文"),

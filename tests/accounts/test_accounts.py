@@ -100,3 +100,24 @@ def test_a_password_reset_ends_the_access_tokens_too(client, db, make_user):
     db.commit()
     r = client.get("/api/v1/me", headers=coord.headers)
     assert r.status_code == 401 and r.json()["code"] == "login_ended"
+
+
+def test_a_name_differing_only_in_case_is_taken(client, db, make_user):
+    admin = make_user("admin")
+    assert (
+        client.post("/api/v1/accounts", json=_staff(username="js-coord"), headers=admin.headers).status_code
+        == 201
+    )
+    for twin in ("JS-COORD", "Js-Coord"):
+        r = client.post("/api/v1/accounts", json=_staff(username=twin), headers=admin.headers)
+        assert r.status_code == 409 and r.json()["code"] == "already_exists", r.text
+    assert db.query(Account).filter(Account.display_name == "江苏协调员").count() == 1
+
+
+def test_a_staff_name_of_digits_only_is_refused(client, make_user):
+    # It could be a phone number, which its owner would then find taken when signing up.
+    admin = make_user("admin")
+    r = client.post("/api/v1/accounts", json=_staff(username="13800000009"), headers=admin.headers)
+    assert r.status_code == 422 and r.json()["errors"][0]["loc"] == ["body", "username"], r.text
+    body = {"phone": "13800000009", "password": TEST_PASSWORD, "role": "mentor", "display_name": "x"}
+    assert client.post("/api/v1/auth/register", json=body).status_code == 201
