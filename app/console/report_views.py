@@ -15,6 +15,7 @@ from app.honours.rules import HonourRule
 from app.i18n import Lang
 from app.reports.activity import PAIRING_LABELS
 from app.reports.common import Report
+from app.reports.exports import Sheet
 from app.reports.provinces import Province
 
 # The columns each report draws as bar charts (the first also orders the bars, largest first).
@@ -152,13 +153,20 @@ def definition(text: str, lang: Lang) -> str:
     return _CODE_IN_ZH.sub(lambda m: f"「{COLUMNS[m.group(1)][0]}」", text)
 
 
+# A code column left out where a column beside it names the same thing in words.
+NAMED_BY = {"key": "name", "top_category": "top_category_name"}
+
+
 def shown_columns(report: Report) -> list[str]:
-    """The table's columns on the page: the group key is left out where a name says it in words, and a
-    column that is empty in every row (a pairing type has no region) says nothing."""
+    """The table's columns on the page: a code is left out where a name says it in words (the group key,
+    the main category), and a column that is empty in every row (a pairing type has no region) says
+    nothing."""
     empty = {
         c for i, c in enumerate(report.columns) if report.rows and all(row[i] is None for row in report.rows)
     }
-    return [c for c in report.columns if not (c == "key" and "name" in report.columns) and c not in empty]
+    return [
+        c for c in report.columns if not (c in NAMED_BY and NAMED_BY[c] in report.columns) and c not in empty
+    ]
 
 
 def column_label(column: str, lang: Lang) -> str:
@@ -311,3 +319,41 @@ def rule_text(rule: HonourRule, lang: Lang) -> str:
         support = f"{column_label(rule.support, lang)} ≥ {rule.min_support}"
         text += f"（{support}）" if lang == "zh-CN" else f" ({support})"
     return text
+
+
+def worded_sheet(report: Report, lang: Lang, categories: Names | None, scope_name: str | None) -> Sheet:
+    """The report as the page words it, for people who open it in Excel: the page's headings and names,
+    yes/no in words, shares as percentages (numbers in the XLSX, text in the CSV), every row."""
+    pick = 0 if lang == "zh-CN" else 1
+    shown = shown_columns(report)
+    records = [_worded(r, lang, categories) for r in report.records()]
+    yes_no = ("是", "否") if pick == 0 else ("yes", "no")
+
+    def value(column: str, v: Any) -> Any:
+        if v is None:
+            return None  # an empty cell
+        if isinstance(v, bool):
+            return yes_no[0] if v else yes_no[1]
+        if isinstance(v, float):
+            return round(v, 4 if column in SHARES else 2)
+        return v
+
+    p = report.params
+    words = {
+        "zh-CN": ("范围", "全国", "起始日期", "截止日期", "口径说明"),
+        "en": ("Scope", "Nationwide", "From", "To", "Definitions"),
+    }[lang]
+    scope = f"{scope_name} ({p.scope})" if scope_name else (p.scope or words[1])
+    return Sheet(
+        name=report.title[pick],
+        title_rows=[
+            [report.title[pick]],
+            [words[0], scope, words[2], p.date_from.isoformat(), words[3], p.date_to.isoformat()],
+        ],
+        header=[column_label(c, lang) for c in shown],
+        rows=[[value(c, r[c]) for c in shown] for r in records],
+        csv_rows=[["" if r[c] is None else cell(c, r[c], lang) for c in shown] for r in records],
+        definitions_name=words[4],
+        definitions=[[definition(text[pick], lang)] for text in report.definitions],
+        percent_columns=frozenset(i for i, c in enumerate(shown) if c in SHARES),
+    )

@@ -147,14 +147,17 @@ def fulfilment(session: Session, params: ReportParams) -> Report:
         [
             RANGE_DEFINITION,
             (
-                "done / partial / missed：这些结对全部承诺的打卡周期数（逾期未打卡记为 missed）。",
+                "done / partial / missed：这些结对全部承诺的打卡周期数（逾期未打卡的周期记为未完成）。",
                 (
                     "done / partial / missed: check-in periods of all commitments of those matches (a "
                     "lapsed period counts as missed)."
                 ),
             ),
             (
-                "fulfilment_rate = (done + ½ partial) / (done + partial + missed)；无周期时为空。",
+                (
+                    "fulfilment_rate =（完成周期 + ½ × 部分完成）/（完成周期 + 部分完成 + 未完成）；"
+                    "无周期时为空。"
+                ),
                 (
                     "fulfilment_rate = (done + ½ partial) / (done + partial + missed); empty when no "
                     "period has passed."
@@ -240,8 +243,8 @@ def outcomes(session: Session, params: ReportParams) -> Report:
             ),
             (
                 (
-                    "pairing：同行业（same_trade）为双方主营品类同属一类，产业链上下游（chain）为相隔一环"
-                    "（优先），其他（other）为其余。"
+                    "pairing：同行业为双方主营品类同属一类，产业链上下游为两者在产业链上相隔一环"
+                    "（优先），其他为其余。"
                 ),
                 (
                     "pairing: same trade (same_trade) when the two main products share a category group, "
@@ -302,10 +305,7 @@ def flows(session: Session, params: ReportParams) -> Report:
                 ),
             ),
             (
-                (
-                    "行为导师所在省，列为新农人所在省，每格为两省之间的结对数"
-                    "（API 中为 matrix[i][j]：provinces[i] → provinces[j]）。"
-                ),
+                ("行为导师所在省，列为新农人所在省，每格为两省之间的结对数。"),
                 (
                     "Rows are the mentors' provinces, columns the newcomers', and each cell counts the "
                     "matches between the two (in the API, matrix[i][j]: provinces[i] to provinces[j])."

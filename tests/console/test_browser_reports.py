@@ -29,6 +29,7 @@ from openpyxl import load_workbook
 from playwright.sync_api import expect
 from sqlalchemy import select, update
 
+from app.console.report_views import COLUMNS
 from app.models import Honour, Mentor, Newcomer, Region
 from app.seed.demo import DEMO_PASSWORD
 from tests.console.conftest import PHONE, no_horizontal_scroll, shoot
@@ -140,11 +141,13 @@ class TestReports:
             page.locator("#download-xlsx").click()
         assert info.value.suggested_filename == "outcomes_37_2020-01-01_2020-06-30.xlsx"
         book = load_workbook(io.BytesIO(Path(info.value.path()).read_bytes()), read_only=True)
-        sheet = [list(r) for r in book["outcomes"].values]
-        header = sheet[2]
-        rows = {r[1]: dict(zip(header, r, strict=False)) for r in sheet[3:]}
+        sheet = [list(r) for r in book["经营成效"].values]  # worded as the page is
+        code_of = {zh: code for code, (zh, _) in COLUMNS.items()}
+        header = [code_of.get(h, h) for h in sheet[2]]
+        rows = {r[header.index("name")]: dict(zip(header, r, strict=False)) for r in sheet[3:]}
         assert rows["示范导师甲"]["median_days_to_first_sale"] == 50
         assert rows["示范导师甲"]["first_sale_90d"] == 3 and rows["示范导师乙"]["matches"] == 1
+        assert rows["示范导师甲"]["share_first_sale_90d"] == 0.6  # a number, shown as 60.0% by its format
 
     @pytest.mark.parametrize("name", ["fulfilment", "flows", "gaps", "equity", "homogenisation"])
     def test_every_report_page(self, open_page, live, pairs, name):

@@ -39,3 +39,23 @@ def test_every_stored_code_shown_by_a_page_has_words():
     assert set(CancelReason.__args__) <= LABELS["cancel"].keys()
     assert set(RejectReason.__args__) <= REASON_CODES.keys()
     assert {"mentor", "newcomer"} <= LABELS["party"].keys()
+
+
+def test_a_code_beside_its_name_is_not_shown_and_definitions_read_in_words():
+    from datetime import date
+
+    from app.console.report_views import definition, shown_columns
+    from app.reports.common import Report, ReportParams
+
+    report = Report(
+        name="homogenisation",
+        title=("同质化风险", "Homogenisation"),
+        params=ReportParams("53", date(2026, 1, 1), date(2026, 6, 30)),
+        columns=["county_code", "name", "newcomers", "top_category", "top_category_name", "top_share"],
+        rows=[["532302", "禄丰市", 5, "tea.processing", "茶叶加工", 0.6]],
+        definitions=[],
+    )
+    assert shown_columns(report) == ["county_code", "name", "newcomers", "top_category_name", "top_share"]
+    text = "fulfilment_rate =（完成周期 + ½ × 部分完成）/（完成周期 + 部分完成 + 未完成）；无周期时为空。"
+    assert definition(text, "zh-CN").startswith("「履约率」=（完成周期")
+    assert not re.search(r"[a-z_]{4,}", definition(text, "zh-CN"))

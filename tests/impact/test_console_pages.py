@@ -14,6 +14,7 @@ import re
 import pytest
 from openpyxl import load_workbook
 
+from app.console.report_views import column_label
 from app.models import Honour, Mentor
 from app.reports.service import REPORT_NAMES
 from tests.conftest import JIANGSU, SHANDONG, YUNNAN
@@ -177,26 +178,37 @@ class TestReportPages:
         r = client.get(link)
         assert r.status_code == 200 and r.headers["content-type"].startswith("application/vnd.openxmlformats")
         assert "attachment" in r.headers["content-disposition"]
-        sheet = [list(row) for row in load_workbook(io.BytesIO(r.content), read_only=True)["outcomes"].values]
+        book = load_workbook(io.BytesIO(r.content), read_only=True)
+        # Worded for the people who open it: the page's title, headings and names, not the API's codes.
+        assert book.sheetnames == ["经营成效", "口径说明"]
+        sheet = [list(row) for row in book["经营成效"].values]
+        assert sheet[0][0] == "经营成效" and sheet[1][:2] == ["范围", f"山东省 ({SHANDONG})"]
         header, rows = sheet[2], sheet[3:]
         api = client.get(
             "/api/v1/reports/outcomes",
             params={**RANGE, "by": "mentor"},
             headers=make_user("coordinator", SHANDONG).headers,
         ).json()
-        assert header == api["columns"] and len(rows) == len(api["rows"]) == 2
+        code_of = {column_label(c, "zh-CN"): c for c in api["columns"]}
+        assert set(header) <= set(code_of) and "key" not in {code_of[h] for h in header}
+        assert len(rows) == len(api["rows"]) == 2
         for got, want in zip(rows, api["rows"], strict=True):
-            # Write-only sheets leave trailing empty cells out.
-            cells = dict(zip(header, got, strict=False))
-            assert cells == {k: want[k] for k in cells}
-            assert all(want[k] is None for k in header if k not in cells)
+            # Write-only sheets leave trailing empty cells out; the figures are the API's, rounded.
+            for heading, value in zip(header, got, strict=False):
+                expected = want[code_of[heading]]
+                if isinstance(expected, float):
+                    assert value == pytest.approx(expected, abs=1e-4), heading
+                else:
+                    assert value == expected, heading
+        assert next(line[0] for line in book["口径说明"].values)
 
     def test_csv_download(self, client, world, coordinator):
         coordinator(SHANDONG)
         r = client.get(f"/console/reports/reach/export?{QUERY}&format=csv")
         assert r.status_code == 200 and r.content.startswith(b"\xef\xbb\xbf")
         rows = list(csv.reader(io.StringIO(r.content.decode("utf-8-sig"))))
-        assert rows[1][:4] == [world.caoxian, "曹县", world.caoxian, "3"]
+        assert rows[0][:3] == ["名称", "地区代码", "覆盖新农人"]
+        assert rows[1][:3] == ["曹县", world.caoxian, "3"]
 
     @pytest.mark.parametrize("name", REPORT_NAMES)
     def test_every_report_renders_nationwide_for_an_admin(self, client, world, coordinator, name):
@@ -266,11 +278,13 @@ class TestFlowsPage:
         link = html.unescape(re.search(r'id="download-flows" href="([^"]+)"', page).group(1))
         sheet = [
             list(r)
-            for r in load_workbook(io.BytesIO(client.get(link).content), read_only=True)["flows"].values
+            for r in load_workbook(io.BytesIO(client.get(link).content), read_only=True)[
+                "跨省结对流向"
+            ].values
         ]
         header, rows = sheet[2], sheet[3:]
         named = {
-            (r[header.index("from_name")], r[header.index("to_name")]): r[header.index("matches")]
+            (r[header.index("导师所在省")], r[header.index("新农人所在省")]): r[header.index("结对数")]
             for r in rows
         }
         assert named == grid(page, "flow-matrix")

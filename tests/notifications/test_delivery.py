@@ -284,7 +284,9 @@ class TestPreferencesApi:
         body = {"events": ["check_in_due", "match_active", "check_in_due"], "email": " ana@example.cn "}
         r = client.put("/api/v1/me/notification-preferences", json=body, headers=user.headers)
         assert r.status_code == 200, r.text
-        assert r.json()["events"] == ["check_in_due", "match_active"] and r.json()["email"] == "ana@example.cn"
+        assert (
+            r.json()["events"] == ["check_in_due", "match_active"] and r.json()["email"] == "ana@example.cn"
+        )
 
     def test_sms_needs_a_phone(self, client, make_user):
         staff = make_user("coordinator", "32")

@@ -59,6 +59,7 @@ def flows(request: Request, caller: CoordinatorPage, db: Db, f: Annotated[Report
             "matrix": report_views.flow_matrix(flows_report),
             "quintiles": equity.records(),
             "definitions": [*flows_report.definitions, *equity.definitions],
+            "definition": lambda text: report_views.definition(text, console_language(request)),
             "width": charts.WIDTH,
             "height": charts.HEIGHT,
         },

@@ -101,10 +101,17 @@ def report_page(
 
 @router.get("/{report}/export")
 def export(
-    report: ReportName, caller: CoordinatorPage, db: Db, f: Annotated[ReportDownload, Query()]
+    request: Request,
+    report: ReportName,
+    caller: CoordinatorPage,
+    db: Db,
+    f: Annotated[ReportDownload, Query()],
 ) -> Response:
-    """The same report as an XLSX (streamed, write-only) or CSV download."""
+    """The same report as an XLSX (streamed, write-only) or CSV download, worded as the page is."""
     result = service.run_report(
         db, caller=caller, name=report, region=f.region, date_from=f.date_from, date_to=f.date_to, by=f.by
     )
-    return exports.download(result, f.format)
+    categories = category_names(db, report_views.categories_of(result))
+    scope_name = _scope_name(db, result.params.scope)
+    sheet = report_views.worded_sheet(result, console_language(request), categories, scope_name)
+    return exports.download(result, f.format, sheet)
