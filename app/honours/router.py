@@ -7,13 +7,11 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Path, Query, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from limits import RateLimitItemPerMinute
-from limits.storage import MemoryStorage
-from limits.strategies import MovingWindowRateLimiter
 from sqlalchemy.orm import Session
 
 from app.access import Caller, Role
 from app.access.roles import REVIEWER_ROLES
+from app.auth import throttle
 from app.console.render import templates
 from app.deps import CoordinatorUser, SessionDep, public_site, require_role
 from app.errors import NotFound, TooManyRequests
@@ -35,20 +33,21 @@ CodePath = Annotated[
 ]
 
 
-def within_verification_limit(request: Request) -> bool:
-    """At most VERIFICATIONS_PER_MINUTE look-ups per client address (a moving window): guessing is slow."""
-    limiter = getattr(request.app.state, "verification_limiter", None)
-    if limiter is None:
-        limiter = MovingWindowRateLimiter(MemoryStorage())
-        request.app.state.verification_limiter = limiter
+VERIFY_LIMIT = throttle.Limit("verify", VERIFICATIONS_PER_MINUTE, 60)
+
+
+def verification_wait(request: Request) -> int | None:
+    """At most VERIFICATIONS_PER_MINUTE look-ups per client address, counted in the database as the
+    sign-in limits are, so every worker process shares them (guessing stays slow behind four workers);
+    None if this one may go ahead, else the seconds to wait."""
     client = request.client.host if request.client else "unknown"
-    return bool(limiter.hit(RateLimitItemPerMinute(VERIFICATIONS_PER_MINUTE), "verify", client))
+    return throttle.hit(request.app.state.sessionmaker, VERIFY_LIMIT, client)
 
 
 def verification_limit(request: Request) -> None:
     """The JSON look-up's limit: a 429 problem document with Retry-After."""
-    if not within_verification_limit(request):
-        raise TooManyRequests(code="verification_throttled", headers={"Retry-After": "60"})
+    if (wait := verification_wait(request)) is not None:
+        raise TooManyRequests(code="verification_throttled", headers={"Retry-After": str(wait)})
 
 
 VerificationLimit = Annotated[None, Depends(verification_limit)]
@@ -211,8 +210,8 @@ def verify_page(code: CodePath, request: Request, session: SessionDep) -> HTMLRe
 def _answer(request: Request, session: Session, code: str) -> HTMLResponse:
     """The page for a typed code, within the look-up limit."""
     typed = code[:CODE_TYPED]
-    if not within_verification_limit(request):
-        return _page(request, "throttled", code=typed, status_code=429, headers={"Retry-After": "60"})
+    if (wait := verification_wait(request)) is not None:
+        return _page(request, "throttled", code=typed, status_code=429, headers={"Retry-After": str(wait)})
     found = service.verify(session, code=typed)
     if found is None:
         return _page(request, "not_valid", code=typed, status_code=404)
