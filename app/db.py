@@ -68,6 +68,17 @@ def read_only_transactions() -> Iterator[None]:
         _read_only.reset(token)
 
 
+@contextmanager
+def writes_allowed() -> Iterator[None]:
+    """Inside a read-only request, transactions begun in this block may write: for the rare GET that
+    must count something (the public verification's rate limit), in its own short transaction."""
+    token = _read_only.set(False)
+    try:
+        yield
+    finally:
+        _read_only.reset(token)
+
+
 def _configure_sqlite(engine: Engine) -> None:
     """Foreign keys on, WAL, a busy timeout, and transactions SQLAlchemy controls (for SAVEPOINT).
 

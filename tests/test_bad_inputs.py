@@ -478,3 +478,13 @@ def test_every_json_body_is_an_input(app):
         if not all(issubclass(m, Input) for m in getattr(model, "__args__", (model,)) if m is not type(None))
     }
     assert plain == {}
+
+
+def test_the_public_verification_counts_on_a_real_server(live):
+    # A GET's transactions are read-only on SQLite; the look-up limit writes its counter all the same
+    # (it was a 500 on a real server, where the test client's shared connection had hidden it).
+    _, _, base = live
+    with httpx.Client(base_url=base, timeout=30) as client:
+        codes = [client.get(f"/verify/ABCD-EFGH-JKLM-{n:04d}").status_code for n in range(20)]
+        codes += [client.get("/api/v1/verify/ABCD-EFGH-JKLM-NPQR").status_code]
+    assert codes == [404] * 20 + [429]

@@ -33,6 +33,9 @@ WORDS: dict[str, tuple[str, str]] = {
     "review": ("审核队列", "Review queue"),
     "runs": ("匹配任务", "Matching runs"),
     "matches": ("结对", "Matches"),
+    # Page titles: the tab already ends with the console's name, 结对 · 工作台.
+    "matches_title": ("结对列表", "Matches"),
+    "match_title": ("结对详情", "Match"),
     "flows": ("流向", "Flows"),
     "imports": ("名单导入", "Roster imports"),
     "roster": ("本镇名单", "Roster"),

@@ -13,6 +13,7 @@ from app.access import Caller, Role
 from app.access.roles import REVIEWER_ROLES
 from app.auth import throttle
 from app.console.render import templates
+from app.db import writes_allowed
 from app.deps import CoordinatorUser, SessionDep, public_site, require_role
 from app.errors import NotFound, TooManyRequests
 from app.honours import rules, service
@@ -41,7 +42,8 @@ def verification_wait(request: Request) -> int | None:
     sign-in limits are, so every worker process shares them (guessing stays slow behind four workers);
     None if this one may go ahead, else the seconds to wait."""
     client = request.client.host if request.client else "unknown"
-    return throttle.hit(request.app.state.sessionmaker, VERIFY_LIMIT, client)
+    with writes_allowed():  # a GET: its transactions are read-only unless told
+        return throttle.hit(request.app.state.sessionmaker, VERIFY_LIMIT, client)
 
 
 def verification_limit(request: Request) -> None:
