@@ -7,11 +7,15 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Path, Query, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from limits import RateLimitItemPerMinute
+from limits.storage import MemoryStorage
+from limits.strategies import MovingWindowRateLimiter
 from sqlalchemy.orm import Session
 
 from app.access import Caller, Role
 from app.access.roles import REVIEWER_ROLES
 from app.auth import throttle
+from app.bulk import is_postgres
 from app.console.render import templates
 from app.db import writes_allowed
 from app.deps import CoordinatorUser, SessionDep, public_site, require_role
@@ -38,12 +42,26 @@ VERIFY_LIMIT = throttle.Limit("verify", VERIFICATIONS_PER_MINUTE, 60)
 
 
 def verification_wait(request: Request) -> int | None:
-    """At most VERIFICATIONS_PER_MINUTE look-ups per client address, counted in the database as the
-    sign-in limits are, so every worker process shares them (guessing stays slow behind four workers);
-    None if this one may go ahead, else the seconds to wait."""
+    """At most VERIFICATIONS_PER_MINUTE look-ups per client address; None if this one may go ahead, else
+    the seconds to wait.
+
+    On PostgreSQL the count is kept in the database as the sign-in limits are, so every worker process
+    shares it (guessing stays slow behind four workers). On SQLite a GET must never wait for the file's
+    write lock (a long import holds it, and pages are read beside it), so each process counts in its
+    own memory there: SQLite serves one machine.
+    """
     client = request.client.host if request.client else "unknown"
-    with writes_allowed():  # a GET: its transactions are read-only unless told
-        return throttle.hit(request.app.state.sessionmaker, VERIFY_LIMIT, client)
+    sessions = request.app.state.sessionmaker
+    with sessions() as probe:
+        shared = is_postgres(probe)
+    if shared:
+        with writes_allowed():  # a GET: its transactions are read-only unless told
+            return throttle.hit(sessions, VERIFY_LIMIT, client)
+    limiter = getattr(request.app.state, "verification_limiter", None)
+    if limiter is None:
+        limiter = request.app.state.verification_limiter = MovingWindowRateLimiter(MemoryStorage())
+    allowed = limiter.hit(RateLimitItemPerMinute(VERIFICATIONS_PER_MINUTE), "verify", client)
+    return None if allowed else 60
 
 
 def verification_limit(request: Request) -> None:

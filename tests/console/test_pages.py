@@ -714,7 +714,7 @@ class TestARefusedFormComesBackAsTyped:
         row = re.search(
             r'<tr data-account="coord-js">(.*?)</tr>', client.get("/console/admin/accounts").text, re.S
         )
-        assert f"江苏省 <small>{JIANGSU}</small>" in row.group(1)
+        assert f"<span>江苏省 <small>{JIANGSU}</small></span>" in row.group(1)
 
     def test_a_wrong_password_keeps_the_username(self, client, make_user):
         user = make_user("coordinator", JIANGSU)
