@@ -75,6 +75,10 @@ class Unprocessable(AppError):
     status, code = 422, "unprocessable"
 
 
+class UnsupportedMediaType(AppError):
+    status, code = 415, "unsupported_media_type"
+
+
 class PreconditionRequired(AppError):
     status, code = 428, "precondition_required"
 

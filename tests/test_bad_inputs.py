@@ -488,3 +488,39 @@ def test_the_public_verification_counts_on_a_real_server(live):
         codes = [client.get(f"/verify/ABCD-EFGH-JKLM-{n:04d}").status_code for n in range(20)]
         codes += [client.get("/api/v1/verify/ABCD-EFGH-JKLM-NPQR").status_code]
     assert codes == [404] * 20 + [429]
+
+
+class TestBodyMediaType:
+    """A body of another kind than the route takes is a 415 naming the accepted types (after sign-in and
+    the role check, as the query's 422 is)."""
+
+    @pytest.mark.parametrize("media", ["application/x-www-form-urlencoded", "text/plain", "text/csv"])
+    def test_a_json_route_refuses_another_media_type(self, client, db, media):
+        body = b'{"phone":"13912345678","password":"tea-from-caoxian-x","role":"newcomer","display_name":"x"}'
+        r = client.post("/api/v1/auth/register", content=body, headers={"Content-Type": media})
+        assert r.status_code == 415 and r.json()["code"] == "unsupported_media_type", r.text
+        assert r.json()["accepted"] == ["application/json"]
+        assert db.scalar(select(func.count()).select_from(Account)) == 0
+
+    @pytest.mark.parametrize("media", ["application/json", "application/json; charset=utf-8"])
+    def test_json_with_or_without_a_charset_is_taken(self, client, media):
+        body = b'{"phone":"13912345678","password":"tea-from-caoxian-x","role":"newcomer","display_name":"x"}'
+        r = client.post("/api/v1/auth/register", content=body, headers={"Content-Type": media})
+        assert r.status_code == 201, r.text
+
+    def test_an_upload_route_refuses_a_file_sent_as_the_body(self, client, make_user):
+        csv_body = {"content": b"name,phone\n", "headers": {"Content-Type": "text/csv"}}
+        assert client.post("/api/v1/imports", **csv_body).status_code == 401
+        mentor = make_user("mentor")
+        r = client.post(
+            "/api/v1/imports", content=csv_body["content"], headers={**csv_body["headers"], **mentor.headers}
+        )
+        assert r.status_code == 403
+        office = make_user("township_office", ZHAXIA)
+        r = client.post(
+            "/api/v1/imports", content=csv_body["content"], headers={**csv_body["headers"], **office.headers}
+        )
+        assert r.status_code == 415 and r.json()["accepted"] == [
+            "application/x-www-form-urlencoded",
+            "multipart/form-data",
+        ]
