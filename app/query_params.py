@@ -68,7 +68,7 @@ def check_media(request: Request) -> None:
     if not isinstance(route, APIRoute) or route.body_field is None:
         return
     media = request.headers.get("content-type", "").partition(";")[0].strip().lower()
-    form = isinstance(route.body_field.field_info, params.Form) if route.body_field else False
+    form = isinstance(route.body_field.field_info, params.Form)
     accepted = _FORM_MEDIA if form else _JSON_MEDIA
     if media and media not in accepted and not (not form and media.endswith("+json")):
         raise UnsupportedMediaType(

@@ -15,7 +15,6 @@ from sqlalchemy.orm import Session
 from app.access import Caller, Role
 from app.access.roles import REVIEWER_ROLES
 from app.auth import throttle
-from app.bulk import is_postgres
 from app.console.render import templates
 from app.db import writes_allowed
 from app.deps import CoordinatorUser, SessionDep, public_site, require_role
@@ -52,9 +51,8 @@ def verification_wait(request: Request) -> int | None:
     """
     client = request.client.host if request.client else "unknown"
     sessions = request.app.state.sessionmaker
-    with sessions() as probe:
-        shared = is_postgres(probe)
-    if shared:
+    # The sessionmaker's bind names the database: no session is opened to ask on every look-up.
+    if sessions.kw["bind"].dialect.name == "postgresql":
         with writes_allowed():  # a GET: its transactions are read-only unless told
             return throttle.hit(sessions, VERIFY_LIMIT, client)
     limiter = getattr(request.app.state, "verification_limiter", None)
