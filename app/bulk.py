@@ -32,13 +32,18 @@ from sqlalchemy import (
     values,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.sql import sqltypes
 
 
 def is_postgres(session: Session) -> bool:
     """True when the session's bind is PostgreSQL (the only place that asks)."""
     return session.get_bind().dialect.name == "postgresql"
+
+
+def makes_postgres_sessions(sessions: sessionmaker[Session]) -> bool:
+    """`is_postgres` for a sessionmaker's sessions, read off its bind without opening one."""
+    return bool(sessions.kw["bind"].dialect.name == "postgresql")
 
 
 # json.dumps(value, ensure_ascii=False), built once instead of per call.

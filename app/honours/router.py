@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from app.access import Caller, Role
 from app.access.roles import REVIEWER_ROLES
 from app.auth import throttle
+from app.bulk import makes_postgres_sessions
 from app.console.render import templates
 from app.db import writes_allowed
 from app.deps import CoordinatorUser, SessionDep, public_site, require_role
@@ -51,8 +52,7 @@ def verification_wait(request: Request) -> int | None:
     """
     client = request.client.host if request.client else "unknown"
     sessions = request.app.state.sessionmaker
-    # The sessionmaker's bind names the database: no session is opened to ask on every look-up.
-    if sessions.kw["bind"].dialect.name == "postgresql":
+    if makes_postgres_sessions(sessions):  # read off the bind: no session is opened to ask
         with writes_allowed():  # a GET: its transactions are read-only unless told
             return throttle.hit(sessions, VERIFY_LIMIT, client)
     limiter = getattr(request.app.state, "verification_limiter", None)
