@@ -13,8 +13,12 @@ awarded it, so an old certificate still says which rules it was judged by.
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
+
+import opencc
 
 RULES_VERSION = "2026.12-1"
 
@@ -50,9 +54,37 @@ BY_CODE = {r.code: r for r in RULES}
 AWARDED_TITLES = frozenset(r.title_zh for r in RULES)
 
 
+@cache
+def _to_simplified() -> opencc.OpenCC:
+    return opencc.OpenCC("t2s")
+
+
+def title_key(title: str) -> str:
+    """A title as a reader takes it in: simplified script, letters and digits only, case folded.
+
+    帶徒標兵, ＂带 徒 标 兵＂ and 带\u200b徒标兵 all read as 带徒标兵 on a profile, so they compare equal.
+    """
+    folded = unicodedata.normalize("NFKC", title)
+    kept = "".join(c for c in folded if unicodedata.category(c)[0] in "LN")
+    return _to_simplified().convert(kept).casefold()
+
+
+# Each awarded title in both languages, as `title_key` spells it.
+_AWARDED_KEYS = tuple(title_key(t) for r in RULES for t in (r.title_zh, r.title_en))
+
+
 def awarded_among(titles: list[str] | tuple[str, ...]) -> list[str]:
-    """The titles only this module awards (spaces aside): no profile edit or import may claim them."""
-    return [t for t in titles if t.strip() in AWARDED_TITLES]
+    """The entries that claim a title only this module awards: no profile edit or import may set them.
+
+    An entry claims one when it holds the title in any spelling a reader would take for it, alone or
+    inside a longer text (县级带徒標兵 still shows 带徒标兵 to whoever reads the profile).
+    """
+    return [t for t in titles if any(key in title_key(t) for key in _AWARDED_KEYS)]
+
+
+def not_held(given: list[str], held: list[str]) -> list[str]:
+    """Awarded titles an edit sends that the profile does not hold: an edit may only send back its own."""
+    return [t for t in given if t in AWARDED_TITLES and t not in held]
 
 
 def keeping_awarded(given: list[str], held: list[str]) -> list[str]:

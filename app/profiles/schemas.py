@@ -43,7 +43,9 @@ def _unique_optional(values: list[str] | None) -> list[str] | None:
 
 def _not_awarded(values: list[str] | None) -> list[str] | None:
     # A title the service awards on the evidence (带徒标兵…) cannot be written onto a profile by hand.
-    claimed = rules.awarded_among(values or [])
+    # Its exact spelling passes here, so that a client may send back the list it read; the service
+    # refuses it unless the profile holds it (rules.not_held).
+    claimed = [t for t in rules.awarded_among(values or []) if t not in rules.AWARDED_TITLES]
     if claimed:
         raise ValueError(
             f"awarded by the service after a coordinator confirms it, not set by hand: {', '.join(claimed)}"

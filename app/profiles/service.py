@@ -27,7 +27,7 @@ from app.access.regions import under_indexed
 from app.db import utcnow
 from app.errors import Conflict, NotFound, PreconditionFailed, Unprocessable
 from app.etags import check_if_match
-from app.honours.rules import keeping_awarded
+from app.honours.rules import keeping_awarded, not_held
 from app.matches import reasons
 from app.matches.service import cancel_for_deactivated
 from app.matches.states import withdraw_pending
@@ -79,7 +79,20 @@ def _apply(
     for column, value in derived.items():
         setattr(profile, column, value)
     if "honours" in data and isinstance(profile, Mentor):
-        data["honours"] = keeping_awarded(data["honours"], list(profile.honours or []))
+        held = list(profile.honours or [])
+        claimed = not_held(data["honours"], held)
+        if claimed:
+            listed = "、".join(claimed)
+            raise Unprocessable(
+                (
+                    f"荣誉“{listed}”由平台根据带徒成效评定、协调员确认后授予，不能手工填写。",
+                    f"The honour {listed} is awarded by the service after a coordinator confirms it; "
+                    "it cannot be set by hand.",
+                ),
+                code="honour_not_held",
+                titles=claimed,
+            )
+        data["honours"] = keeping_awarded(data["honours"], held)
     for field, value in data.items():
         setattr(profile, field, value)
 

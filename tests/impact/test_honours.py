@@ -143,15 +143,42 @@ class TestConfirmAndVerify:
         mentor, user = star
         url = f"/api/v1/mentors/{mentor.id}"
         etag = client.get(url, headers=user.headers).headers["etag"]
-        for titles in (["带徒标兵"], ["电商示范户", " 守信导师 "]):
+        # Any spelling a reader takes for an awarded title: traditional script, spaced, full-width,
+        # inside a longer title, the English name.
+        for titles in (
+            ["帶徒標兵"],
+            ["带 徒 标 兵"],
+            ["县级带徒標兵"],
+            ["ＭＥＮＴＯＲ　ｏｆ　many"],
+        ):
             r = client.patch(url, json={"honours": titles}, headers={**user.headers, "If-Match": etag})
             assert r.status_code == 422 and r.json()["code"] == "validation_failed", r.text
+        # The exact title is the service's to give: one the profile does not hold is refused by name.
+        # (Bodies drop spaces at the ends and hidden marks, so these two are exact too.)
+        for titles, claimed in (
+            (["带徒标兵"], ["带徒标兵"]),
+            (["电商示范户", " 守信导师 "], ["守信导师"]),
+            (["好评\u200b导师"], ["好评导师"]),
+        ):
+            r = client.patch(url, json={"honours": titles}, headers={**user.headers, "If-Match": etag})
+            assert r.status_code == 422 and r.json()["code"] == "honour_not_held", r.text
+            assert r.json()["titles"] == claimed
         r = client.post(
             "/api/v1/mentors",
             json={**mentor_payload(), "honours": ["好评导师"]},
             headers=make_user("mentor").headers,
         )
-        assert r.status_code == 422
+        assert r.status_code == 422 and r.json()["code"] == "honour_not_held", r.text
+        db.expire_all()
+        assert db.get(Mentor, mentor.id).honours == ["电商示范户", "致富领头雁"]
+        # A client may send back the list it read, the confirmed title included.
+        r = client.patch(
+            url,
+            json={"honours": ["电商示范户", "致富领头雁", "县级示范户"]},
+            headers={**user.headers, "If-Match": etag},
+        )
+        assert r.status_code == 200 and r.json()["honours"] == ["电商示范户", "致富领头雁", "县级示范户"]
+        etag = r.headers["etag"]
         # The seller rewrites their own titles; the confirmed one stays until a coordinator revokes it.
         r = client.patch(url, json={"honours": ["县级示范户"]}, headers={**user.headers, "If-Match": etag})
         assert r.status_code == 200 and r.json()["honours"] == ["县级示范户", "致富领头雁"], r.text

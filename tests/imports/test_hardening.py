@@ -160,10 +160,11 @@ def test_group_words_through_the_api(client, make_user, run_jobs, db) -> None:
 def test_an_honour_the_service_awards_is_not_imported(client, make_user, run_jobs, db) -> None:
     office = make_user("township_office", ZHAXIA)
     header = [*API_HEADER, "荣誉"]
-    rows = [[*api_row(2), "电商示范户、带徒标兵"]]
+    # The traditional spelling is the same title to whoever reads the profile.
+    rows = [[*api_row(2), "电商示范户、带徒标兵、好評導師"]]
     status = imported(client, office, run_jobs, csv_bytes(rows, header=header))
     assert status["counts"]["created"] == 1
     issues = client.get(status["errors_url"], headers=office.headers).json()["items"]
     assert [(i["code"], i["severity"]) for i in issues] == [("honour_title_reserved", "warning")]
-    assert "带徒标兵" in issues[0]["message_zh"]
+    assert "带徒标兵、好評導師" in issues[0]["message_zh"]
     assert [m.honours for m in mentors_in(db)] == [["电商示范户"]]
