@@ -112,14 +112,26 @@ def create_import(
     return imp
 
 
-def refuse_unreadable(data: bytes, *, filename: str | None, content_type: str | None) -> None:
+def refuse_unreadable(
+    data: bytes, *, filename: str | None, content_type: str | None, sheet: str | None = None
+) -> None:
     """422 now for what the first bytes already tell: an empty file, a PDF or an image, a web page
-    named .xls, a ".xlsx" that is no zip. Nothing in such a file could ever be imported, so the office
-    hears it on upload instead of from a job that fails a moment later."""
+    named .xls, a ".xlsx" that is no zip, a worksheet named for a CSV file. Nothing in such a file could
+    be imported as asked, so the office hears it on upload instead of from a job a moment later."""
     try:
-        detect_format(data[:SNIFF_BYTES], filename=filename, content_type=content_type)
+        kind = detect_format(data[:SNIFF_BYTES], filename=filename, content_type=content_type)
     except RosterFileError as exc:
         raise Unprocessable(code=exc.code, detail=(exc.message_zh, exc.message_en)) from exc
+    if kind == "csv" and sheet:
+        # Reading the CSV anyway would import a file the office believes is one sheet of a workbook.
+        raise Unprocessable(
+            code="sheet_not_in_csv",
+            detail=(
+                f"CSV 文件没有工作表，不能按“{sheet}”读取；请上传该工作簿，或不填工作表。",
+                f"A CSV file has no worksheets to read {sheet!r} from: upload the workbook, or leave the "
+                "sheet out.",
+            ),
+        )
 
 
 def submit_import(
@@ -133,7 +145,7 @@ def submit_import(
     **options: Any,
 ) -> RosterImport:
     """Accept an upload from the API and queue its job in the same transaction."""
-    refuse_unreadable(data, filename=filename, content_type=content_type)
+    refuse_unreadable(data, filename=filename, content_type=content_type, sheet=options.get("sheet"))
     imp = create_import(
         session,
         created_by=caller.id,

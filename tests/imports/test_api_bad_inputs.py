@@ -205,6 +205,26 @@ def test_a_file_its_first_bytes_rule_out_is_refused_on_upload(client, office, db
     assert db.scalar(select(func.count()).select_from(RosterImport)) == 0
 
 
+def test_a_worksheet_named_for_a_csv_file_is_refused_on_upload(client, office, db):
+    # The sheet was ignored and the CSV imported, though the office meant one sheet of a workbook.
+    r = client.post(
+        "/api/v1/imports",
+        files={"file": ("roster.csv", csv_bytes([api_row(2)]), "text/csv")},
+        data={"sheet": "名单"},
+        headers=office.headers,
+    )
+    assert r.status_code == 422, r.text
+    assert r.json()["code"] == "sheet_not_in_csv" and "名单" in r.json()["detail"]
+    assert db.scalar(select(func.count()).select_from(RosterImport)) == 0
+    r = client.post(
+        "/api/v1/imports",
+        files={"file": ("roster.csv", csv_bytes([api_row(2)]), "text/csv")},
+        data={"sheet": ""},
+        headers=office.headers,
+    )
+    assert r.status_code == 202, r.text
+
+
 @pytest.mark.parametrize("on_error", ["skip_row", "reject_file"])
 @pytest.mark.parametrize(("case_id", "build", "code"), FILE_CASES, ids=[c[0] for c in FILE_CASES])
 def test_bad_file_fails_before_any_write(
