@@ -230,8 +230,17 @@ class TestOutcomes:
             )
             == 0
         )
-        codes = {i["code"] for i in client.get(status["errors_url"], headers=office.headers).json()["items"]}
-        assert codes == {"outside_township"}
+        issues = client.get(status["errors_url"], headers=office.headers).json()["items"]
+        assert {i["code"] for i in issues} == {"outside_township"}
+        # The office reads places, not codes: each township by its full name, its code beside it.
+        assert sorted(i["message_zh"] for i in issues) == [
+            "该行属于山东省菏泽市曹县大集镇（371721121），不在本乡镇（江苏省宿迁市沭阳县扎下镇）管辖范围内，已拒绝。",
+            "该行属于江苏省宿迁市沭阳县沭城街道（321322001），不在本乡镇（江苏省宿迁市沭阳县扎下镇）管辖范围内，已拒绝。",
+        ]
+        assert (
+            "in 山东省菏泽市曹县大集镇 (371721121), outside this office's township (江苏省宿迁市沭阳县扎下镇)"
+            in (" ".join(i["message_en"] for i in issues))
+        )
 
     def test_reject_file_writes_nothing_when_a_row_is_bad(self, client, office, run_jobs, db):
         content = roster([api_row(1), api_row(2, phone="12345"), api_row(3)])

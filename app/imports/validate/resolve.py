@@ -135,7 +135,15 @@ class RegionResolver:
         if missing:
             with self._sessions() as session:
                 rows = session.execute(select(Region.code, Region.name).where(Region.code.in_(missing)))
+                # An unknown code is remembered as "" so that each is asked for once per import.
+                self._names.update(dict.fromkeys(missing, ""))
                 self._names.update({code: name for code, name in rows})
+
+    def place(self, code: str) -> str:
+        """省市县 + township for a township code, as an office reads it; the code when it is unknown."""
+        self._load_names(code[:n] for n in (2, 4, 6, 9))
+        name = self._names.get(code[:9])
+        return self.full_name(code, name) if name else code
 
     def full_name(self, code: str, name: str) -> str:
         """省市县 + township, for listing ambiguous candidates to a person."""

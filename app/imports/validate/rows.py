@@ -119,6 +119,13 @@ class RegionResolution:
 MapProduct = Callable[[str], str | None]
 MapGroup = Callable[[str], ProductGroup | None]
 ResolveRegion = Callable[[str | None, str | None, str | None, str | None], RegionResolution]
+PlaceName = Callable[[str], str]
+
+
+def _place(place_name: PlaceName, code: str, beside: str) -> str:
+    """A township as an office reads it: its name with the code `beside` it, or the code alone."""
+    name = place_name(code)
+    return code if name == code else name + beside.format(code)
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,6 +244,7 @@ def validate_row(
     formula_fields: Collection[str] = (),
     map_group: MapGroup = no_group,
     error_fields: Collection[str] = (),
+    place_name: PlaceName = str,
 ) -> RosterRow | list[RowIssue]:
     """Normalise one raw row; return the RosterRow, or every issue found when it has an error.
 
@@ -244,6 +252,7 @@ def validate_row(
     formula_fields are cells that hold a formula with no computed value (the reader tells them apart
     from blank cells): their value is unknown, so they get their own error, not "required".
     error_fields are cells showing an error value (#N/A): an error too, never data or a blank.
+    place_name words a township code for a person (江苏省宿迁市沭阳县扎下镇); by default the code itself.
     """
     out = _Collector(row_number, raw)
     cells: dict[str, str] = {}
@@ -316,12 +325,14 @@ def validate_row(
     if not unusable & {"region_code", "province", "prefecture", "county", "township"}:
         region = _region(cells, out, resolve_region, office_township)
     if region is not None and office_township is not None and not within(region[1], office_township):
+        here, office = _place(place_name, region[1], "（{}）"), place_name(office_township)
         out.add(
             "region_code" if present("region_code") else "township",
             CellProblem(
                 "outside_township",
-                f"该行属于乡镇 {region[1]}，不在本乡镇（{office_township}）管辖范围内，已拒绝。",
-                f"The row is in township {region[1]}, outside this office's township ({office_township}).",
+                f"该行属于{here}，不在本乡镇（{office}）管辖范围内，已拒绝。",
+                f"The row is in {_place(place_name, region[1], ' ({})')}, outside this office's township "
+                f"({office}).",
             ),
             value=region[0],
         )

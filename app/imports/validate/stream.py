@@ -13,6 +13,7 @@ from app.imports.validate.rows import (
     DEFAULT_MAX_CELL_CHARS,
     MapGroup,
     MapProduct,
+    PlaceName,
     ResolveRegion,
     RowIssue,
     ValidatedRow,
@@ -38,6 +39,7 @@ def iter_validated(
     duplicates: Duplicates | None = None,
     max_cell_chars: int = DEFAULT_MAX_CELL_CHARS,
     map_group: MapGroup = no_group,
+    place_name: PlaceName = str,
 ) -> Iterator[tuple[RawRow, ValidatedRow]]:
     """(raw, validated) for each row; a row whose key other rows share (see keys.py) is rejected."""
     shared_keys = duplicates or {}
@@ -52,6 +54,7 @@ def iter_validated(
             formula_fields=raw.formula_fields,
             error_fields=raw.error_fields,
             map_group=map_group,
+            place_name=place_name,
         )
         if isinstance(result, list):
             yield raw, ValidatedRow(raw.row_number, None, tuple(result))
@@ -83,6 +86,7 @@ def validated_stream(
         resolve_region=resolver,
         office_township=office_township,
         duplicates=duplicates,
+        place_name=resolver.place,
     ):
         if validated.row is None:
             yield Checked(raw, validated, None)
