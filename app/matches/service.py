@@ -52,6 +52,10 @@ def accept(session: Session, caller: Caller, match_id: int, *, on_behalf_of: str
     view = load_view(session, caller, match_id, lock=True)
     party = speaks_for(view, on_behalf_of)
     match = view.match
+    accepted = match.mentor_accepted if party == "mentor" else match.newcomer_accepted
+    if accepted and match.status in (MatchStatus.APPROVED, MatchStatus.ACTIVE):
+        # A retry of an acceptance that counted (the app lost the answer) gets the match as it is now.
+        return view
     if match.status != MatchStatus.APPROVED:
         raise Conflict(
             code="invalid_transition",

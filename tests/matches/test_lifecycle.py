@@ -68,12 +68,19 @@ def test_stranger_and_office_cannot_see(client, make_user, approved):
     assert client.get(f"/api/v1/matches/{approved.match_id}", headers=office.headers).status_code == 403
 
 
-def test_accepting_twice_or_before_approval(client, pair, approved):
+def test_accepting_twice_or_before_approval(client, pair, approved, coordinator):
     url = f"/api/v1/matches/{approved.match_id}/accept"
     assert (
         client.post(url, json={}, headers=approved.newcomer_user.headers).json()["newcomer_accepted"] is True
     )
     assert client.post(url, json={}, headers=approved.newcomer_user.headers).json()["status"] == "approved"
+    assert client.post(url, json={}, headers=approved.mentor_user.headers).json()["status"] == "active"
+    # Retries of acceptances that counted (an app that lost the answer) get the active match, once.
+    for user in (approved.mentor_user, approved.newcomer_user):
+        r = client.post(url, json={}, headers=user.headers)
+        assert r.status_code == 200 and r.json()["status"] == "active", r.text
+    log = client.get(f"/api/v1/matches/{approved.match_id}/transitions", headers=coordinator.headers).json()
+    assert [t["to_status"] for t in log].count("active") == 1
 
 
 def test_staff_may_not_answer_for_a_party_with_an_account(client, approved, coordinator):
