@@ -150,10 +150,14 @@ def check_deactivate(kind: ProfileKind, caller: Caller, profile: Profile) -> Non
 
 
 def sees_full_phone(kind: ProfileKind, caller: Caller, profile: ProfileFacts) -> bool:
-    """A phone in full only for its owner, admins, and the township office that keeps the profile."""
+    """A phone in full only for its owner, admins, and the township office that keeps the profile.
+
+    An office keeps a roster profile only: once the seller has an account the profile is theirs
+    (check_edit refuses the office), and so is their number.
+    """
     if is_owner(caller, profile) or caller.is_admin:
         return True
-    return caller.is_office and _keeps(kind, caller, profile)
+    return caller.is_office and profile.account_id is None and _keeps(kind, caller, profile)
 
 
 def mask_phone(phone: str | None) -> str | None:

@@ -91,6 +91,17 @@ class TestPhones:
         listed = client.get("/api/v1/mentors", headers=coordinator.headers).json()["items"]
         assert [m["phone"] for m in listed] == [MASKED_MENTOR]
 
+    def test_a_seller_with_an_account_keeps_the_number_from_the_office(self, client, db, make_user, office):
+        # The office may no longer edit the profile (409 profile_has_account), so it does not keep it.
+        seller = make_user("mentor")
+        mentor = _mentor(db, account_id=seller.id)
+        one = client.get(f"/api/v1/mentors/{mentor.id}", headers=office.headers)
+        assert one.status_code == 200 and one.json()["phone"] == MASKED_MENTOR
+        listed = client.get("/api/v1/mentors", headers=office.headers).json()["items"]
+        assert [m["phone"] for m in listed] == [MASKED_MENTOR]
+        own = client.get(f"/api/v1/mentors/{mentor.id}", headers=seller.headers)
+        assert own.json()["phone"] == MENTOR_PHONE
+
     def test_proposal_phones_masked_for_the_reviewer(self, client, db, sd_coordinator):
         match = _match(db, _mentor(db), _newcomer(db))
         body = client.get(f"/api/v1/proposals/{match.id}", headers=sd_coordinator.headers).json()
