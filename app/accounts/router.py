@@ -60,5 +60,7 @@ def update_account(
 ) -> AccountRead:
     """Rename, move or deactivate an account (admin only)."""
     account = service.get_account(session, account_id)
-    updated = service.update_account(session, account, fields=body.model_fields_set, **body.model_dump())
+    updated = service.update_account(
+        session, account, fields=body.model_fields_set, actor_id=admin.id, **body.model_dump()
+    )
     return AccountRead.model_validate(updated)

@@ -10,6 +10,7 @@ from app.access.roles import JURISDICTION_LEVELS, MOBILE_ROLES, STAFF_ROLES, Rol
 from app.auth.passwords import check_password_policy, hash_password
 from app.db import utcnow
 from app.errors import Conflict, NotFound, Unprocessable
+from app.matches.service import end_pairings_of_account
 from app.models import Account, RefreshToken, Region
 from app.pagination import Paged, asc, paginate
 
@@ -130,8 +131,10 @@ def update_account(
     jurisdiction_code: str | None,
     display_name: str | None,
     fields: set[str],
+    actor_id: int | None = None,
 ) -> Account:
-    """Change what an admin may change; deactivation also ends every login of the account."""
+    """Change what an admin may change; deactivation also ends every login of the account and takes a
+    seller's profile out of pairing (its proposals withdrawn, its approved matches cancelled)."""
     if "jurisdiction_code" in fields:
         _check_jurisdiction(session, account.role, jurisdiction_code)
         account.jurisdiction_code = jurisdiction_code
@@ -139,11 +142,14 @@ def update_account(
         account.display_name = display_name
     if is_active is False and account.is_active and account.role == Role.ADMIN:
         _keep_one_admin(session, account)
-    if is_active is False and account.is_active:
+    deactivating = is_active is False and account.is_active
+    if deactivating:
         end_logins(session, account)
     if is_active is not None:
         account.is_active = is_active
     session.flush()
+    if deactivating and account.role in MOBILE_ROLES:
+        end_pairings_of_account(session, account.id, actor_id=actor_id)
     return account
 
 

@@ -9,6 +9,7 @@ from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from app.access.regions import under
+from app.matches.parties import pairable
 from app.models import Match, Mentor, Newcomer, Region
 from app.models.matches import SEAT_HOLDING, MatchStatus
 from app.outcomes.labels import outcome_labels
@@ -22,12 +23,12 @@ if TYPE_CHECKING:
 EXCLUDING_STATUSES = (MatchStatus.REJECTED, MatchStatus.DECLINED)
 APPROVED_STATUSES = (MatchStatus.APPROVED, MatchStatus.ACTIVE, MatchStatus.COMPLETED)
 # Who a run may propose: a mentor still taking newcomers, a newcomer still in the run's scope.
-OPEN_MENTOR = Mentor.is_active.is_(True) & (Mentor.capacity_used < Mentor.capacity)
+OPEN_MENTOR = pairable(Mentor) & (Mentor.capacity_used < Mentor.capacity)
 
 
 def newcomers_in(scope_code: str) -> ColumnElement[bool]:
-    """Active newcomers located under a region code."""
-    return Newcomer.is_active.is_(True) & under(Newcomer.region_code, scope_code)
+    """Pairable newcomers located under a region code."""
+    return pairable(Newcomer) & under(Newcomer.region_code, scope_code)
 
 
 def policy_of(params: RunCreate) -> Policy:

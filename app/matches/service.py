@@ -12,7 +12,8 @@ from app.access.matches import MatchView, load_reviewable, load_view, party_scop
 from app.db import china_today
 from app.errors import Conflict, Forbidden
 from app.matches import reasons
-from app.matches.states import cancel_approved, inactive, transition
+from app.matches.parties import is_pairable
+from app.matches.states import cancel_approved, inactive, transition, withdraw_pending
 from app.models import Commitment, Match, MatchTransition, Mentor, Newcomer
 from app.models.matches import MatchStatus
 from app.notifications.service import notify
@@ -61,8 +62,8 @@ def accept(session: Session, caller: Caller, match_id: int, *, on_behalf_of: str
             code="invalid_transition",
             detail=(f"当前状态 {match.status} 不能接受", f"cannot accept a {match.status} match"),
         )
-    for side, profile in (("newcomer", view.newcomer), ("mentor", view.mentor)):
-        if not profile.is_active:
+    for side, model, profile in (("newcomer", Newcomer, view.newcomer), ("mentor", Mentor, view.mentor)):
+        if not is_pairable(session, model, profile.id):
             raise inactive(side)
     if party == "mentor":
         match.mentor_accepted = True
@@ -123,6 +124,16 @@ def end(session: Session, caller: Caller, match_id: int, *, to_status: MatchStat
     for account in (view.mentor.account_id, view.newcomer.account_id):
         notify(session, account, "match_ended", {"match_id": view.match.id, "status": to_status})
     return view
+
+
+def end_pairings_of_account(session: Session, account_id: int, *, actor_id: int | None) -> None:
+    """A seller's account was deactivated: their profile is no longer pairable (app.matches.parties), so
+    its pending proposals are withdrawn and its approved matches that have not begun are cancelled, as
+    for a profile deactivation. Active matches go on: a coordinator ends those."""
+    for model in (Mentor, Newcomer):
+        for profile in session.scalars(select(model).where(model.account_id == account_id)):
+            withdraw_pending(session, profile, actor_id=actor_id, reason=reasons.PARTY_DEACTIVATED)
+            cancel_for_deactivated(session, profile, actor_id=actor_id)
 
 
 def cancel_for_deactivated(session: Session, profile: Mentor | Newcomer, *, actor_id: int | None) -> int:

@@ -24,6 +24,7 @@ from sqlalchemy.orm.util import identity_key
 from app.db import utcnow
 from app.errors import Conflict, PreconditionFailed
 from app.matches import reasons
+from app.matches.parties import pairable
 from app.models import Match, MatchTransition, Mentor, Newcomer
 from app.models.matches import SEAT_HOLDING, MatchStatus
 from app.outcomes.service import record_baseline, record_end
@@ -60,9 +61,11 @@ def _take_seat(session: Session, match: Match) -> None:
     move since then makes it one the model would not have made (409, and the coordinator runs again).
     """
     newcomer = session.execute(
-        select(Newcomer.is_active, Newcomer.county_code).where(Newcomer.id == match.newcomer_id)
+        select(pairable(Newcomer).label("pairable"), Newcomer.county_code).where(
+            Newcomer.id == match.newcomer_id
+        )
     ).one()
-    if not newcomer.is_active:
+    if not newcomer.pairable:
         raise inactive("newcomer")
     if newcomer.county_code != match.newcomer_county_code:
         raise _moved("新农人", "newcomer")
@@ -72,7 +75,7 @@ def _take_seat(session: Session, match: Match) -> None:
         .where(
             Mentor.id == match.mentor_id,
             Mentor.capacity_used < Mentor.capacity,
-            Mentor.is_active.is_(True),
+            pairable(Mentor),
             Mentor.county_code == match.mentor_county_code,
         )
         .values(capacity_used=Mentor.capacity_used + 1, version=Mentor.version + 1)
@@ -81,9 +84,9 @@ def _take_seat(session: Session, match: Match) -> None:
     if taken == 1:
         return
     mentor = session.execute(
-        select(Mentor.is_active, Mentor.county_code).where(Mentor.id == match.mentor_id)
+        select(pairable(Mentor).label("pairable"), Mentor.county_code).where(Mentor.id == match.mentor_id)
     ).one()
-    if not mentor.is_active:
+    if not mentor.pairable:
         raise inactive("mentor")
     if mentor.county_code != match.mentor_county_code:
         raise _moved("导师", "mentor")
@@ -93,7 +96,8 @@ def _take_seat(session: Session, match: Match) -> None:
 
 
 def inactive(party: str) -> Conflict:
-    """409 for a pairing step with a party who was deactivated (no pairing begins with one)."""
+    """409 for a pairing step with a party who was deactivated, profile or account (no pairing begins
+    with one)."""
     zh = "新农人" if party == "newcomer" else "导师"
     detail = (f"该{zh}已停用，不能再结对", f"this {party} was deactivated")
     return Conflict(code=f"{party}_inactive", detail=detail)

@@ -13,6 +13,7 @@ from app.access import Caller
 from app.access.profiles import MENTORS, NEWCOMERS, can_view, shown_phone
 from app.errors import NotFound
 from app.matches import adapter
+from app.matches.parties import pairable
 from app.models import Match, Mentor, Newcomer
 from app.models.matches import SEAT_HOLDING
 from app.recommendations.index import RecommenderCache
@@ -77,7 +78,8 @@ def _still_eligible(
 ) -> list[tuple[int, Mentor]]:
     """(position, mentor) of the proposals whose mentor the rows still allow, in the index's order."""
     ids = [int(x) for x in proposals.mentor_id]
-    mentors = {m.id: m for m in session.scalars(select(Mentor).where(Mentor.id.in_(ids)))}
+    # Only mentors who may still be paired (app.matches.parties): a deactivated account is left out.
+    mentors = {m.id: m for m in session.scalars(select(Mentor).where(Mentor.id.in_(ids), pairable(Mentor)))}
     return [
         (i, mentors[mid])
         for i, mid in enumerate(ids)

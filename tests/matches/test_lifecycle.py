@@ -12,7 +12,7 @@ from app.db import china_today
 from app.matches import reasons
 from app.matches.commitments import sweep_overdue
 from app.matches.reasons import reason_words
-from app.models import Commitment, Match, MatchTransition, Mentor, Newcomer, Notification
+from app.models import Account, Commitment, Match, MatchTransition, Mentor, Newcomer, Notification
 from tests.conftest import JIANGSU, SHANDONG
 
 
@@ -234,6 +234,44 @@ class TestADeactivatedParty:
             r = client.post(f"/api/v1/matches/{match.id}/accept", json={}, headers=party.headers)
             assert r.status_code == 409 and r.json()["code"] == "invalid_transition"
         assert not db.scalars(select(Commitment).where(Commitment.match_id == match.id)).all()
+
+    @pytest.mark.parametrize("side", ["newcomer", "mentor"])
+    def test_deactivating_the_account_cancels_the_approved_match(self, client, db, make_user, approved, side):
+        # The match was stuck: staff may not answer for a party with an account, and cancel takes
+        # active matches only, so the mentor's seat stayed taken.
+        user = approved.newcomer_user if side == "newcomer" else approved.mentor_user
+        admin = make_user("admin")
+        r = client.patch(f"/api/v1/accounts/{user.id}", json={"is_active": False}, headers=admin.headers)
+        assert r.status_code == 200, r.text
+        db.expire_all()
+        assert db.get(Match, approved.match_id).status == "cancelled"
+        assert db.get(Mentor, approved.mentor_id).capacity_used == 0
+        last = db.scalars(
+            select(MatchTransition)
+            .where(MatchTransition.match_id == approved.match_id)
+            .order_by(MatchTransition.id)
+        ).all()[-1]
+        assert (last.to_status, last.reason, last.actor_id) == (
+            "cancelled",
+            reasons.PARTY_DEACTIVATED,
+            admin.id,
+        )
+
+    @pytest.mark.parametrize("side", ["newcomer", "mentor"])
+    def test_approval_and_acceptance_refuse_a_party_whose_account_is_inactive(
+        self, client, db, pair, coordinator, side
+    ):
+        # Deactivated some other way than the accounts route: the rule is asked at each step.
+        user = pair.newcomer_user if side == "newcomer" else pair.mentor_user
+        db.get(Account, user.id).is_active = False
+        db.commit()
+        url = f"/api/v1/proposals/{pair.match_id}"
+        etag = client.get(url, headers=coordinator.headers).headers["etag"]
+        r = client.post(f"{url}/approve", json={}, headers={**coordinator.headers, "If-Match": etag})
+        assert r.status_code == 409 and r.json()["code"] == f"{side}_inactive", r.text
+        db.expire_all()
+        assert db.get(Mentor, pair.mentor_id).capacity_used == 0
+        assert db.get(Match, pair.match_id).status == "proposed"
 
     def test_an_active_match_goes_on(self, client, db, active):
         user = active.newcomer_user

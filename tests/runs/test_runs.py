@@ -290,3 +290,36 @@ def test_a_run_does_not_undo_what_changed_while_it_computed(
     for mentor_id in {m.mentor_id for m in new}:
         mentor = db.get(Mentor, mentor_id)
         assert sum(m.mentor_id == mentor_id for m in new) <= mentor.capacity - mentor.capacity_used
+
+
+def test_a_run_leaves_out_the_profiles_of_deactivated_accounts(
+    client, db, make_user, seeded, coordinator, drain
+):
+    # The profile stays active, but nobody can sign in to accept: a proposal could only get stuck.
+    first = client.post("/api/v1/matching-runs", json={"scope_code": SHANDONG}, headers=coordinator.headers)
+    drain()
+    best = db.scalars(
+        select(Match).where(Match.run_id == first.json()["id"]).order_by(Match.score.desc())
+    ).first()
+    newcomer_user, mentor_user = make_user("newcomer"), make_user("mentor")
+    db.get(Newcomer, best.newcomer_id).account_id = newcomer_user.id
+    db.get(Mentor, best.mentor_id).account_id = mentor_user.id
+    db.commit()
+    admin = make_user("admin")
+    for user in (newcomer_user, mentor_user):
+        r = client.patch(f"/api/v1/accounts/{user.id}", json={"is_active": False}, headers=admin.headers)
+        assert r.status_code == 200, r.text
+    db.expire_all()
+    assert db.get(Match, best.id).status == "superseded"
+    again = client.post("/api/v1/matching-runs", json={"scope_code": SHANDONG}, headers=coordinator.headers)
+    drain()
+    new = list(db.scalars(select(Match).where(Match.run_id == again.json()["id"])))
+    assert new and best.newcomer_id not in {m.newcomer_id for m in new}
+    assert best.mentor_id not in {m.mentor_id for m in new}
+    # Reactivated, the seller is back: the profile itself was never deactivated.
+    client.patch(f"/api/v1/accounts/{newcomer_user.id}", json={"is_active": True}, headers=admin.headers)
+    third = client.post("/api/v1/matching-runs", json={"scope_code": SHANDONG}, headers=coordinator.headers)
+    drain()
+    assert best.newcomer_id in set(
+        db.scalars(select(Match.newcomer_id).where(Match.run_id == third.json()["id"]))
+    )

@@ -122,7 +122,13 @@ def deactivate(account_id: IdPath, caller: AdminPage, db: Db) -> Response:
     """Deactivate: the account's sessions end on their next request."""
     account = accounts.get_account(db, account_id)
     accounts.update_account(
-        db, account, is_active=False, jurisdiction_code=None, display_name=None, fields={"is_active"}
+        db,
+        account,
+        is_active=False,
+        jurisdiction_code=None,
+        display_name=None,
+        fields={"is_active"},
+        actor_id=caller.id,
     )
     return RedirectResponse("/console/admin/accounts?saved=1", status_code=303)
 
