@@ -53,6 +53,38 @@ def period_of(commitment: Commitment, day: date) -> int:
     return max(0, (day - china_today(commitment.created_at)).days) // max(1, commitment.cadence_days)
 
 
+def period_start(commitment: Commitment, period: int) -> date:
+    """The first China day of a period. A period's report is due on the first day of the next one:
+    `next_due` is that day for the earliest period not yet reported or counted missed."""
+    return china_today(commitment.created_at) + timedelta(days=period * max(1, commitment.cadence_days))
+
+
+def _lapsed(commitment: Commitment, today: date) -> tuple[int, date | None]:
+    """(periods whose due day has passed unreported, next_due once they are counted missed)."""
+    due, missed = commitment.next_due, 0
+    while due is not None and due < today:
+        missed += 1
+        due += timedelta(days=max(1, commitment.cadence_days))
+    return missed, due
+
+
+def _reported_period(session: Session, commitment: Commitment, today: date, due: date | None) -> int:
+    """The period a report made today is for: today's, except on a due day.
+
+    The first day of a period is the due day of the one before (the parties are reminded to report
+    that day): while that period is unreported, or was reported today, a report is for it.
+    """
+    period = period_of(commitment, today)
+    if period == 0 or period_start(commitment, period) != today:
+        return period
+    if due == today:
+        return period - 1
+    reported_today = session.scalars(
+        select(CheckIn.created_at).where(CheckIn.commitment_id == commitment.id, CheckIn.period == period - 1)
+    )
+    return period - 1 if any(china_today(at) == today for at in reported_today) else period
+
+
 @dataclass(frozen=True, slots=True)
 class Reported:
     """A stored check-in and whether it replaced the party's earlier report for the period."""
@@ -96,7 +128,9 @@ def check_in(
     )
     assert locked is not None
     today = china_today()
-    period = period_of(locked, today)
+    # Periods that lapsed before this report are missed, as the daily sweep would have counted them.
+    missed, due = _lapsed(locked, today)
+    period = _reported_period(session, locked, today, due)
     entry = session.scalar(
         select(CheckIn).where(
             CheckIn.commitment_id == locked.id, CheckIn.party == party, CheckIn.period == period
@@ -116,10 +150,15 @@ def check_in(
     entry.note = note
     entry.evidence_url = evidence_url
     entry.created_at = utcnow()
+    if missed:
+        missed_now = counts.get(Commitment.missed_count, Commitment.missed_count)
+        counts[Commitment.missed_count] = missed_now + missed
+    # Due next: the report of the period after the one reported, unless a later one is due already.
+    next_due = max(d for d in (due, period_start(locked, period + 2)) if d is not None)
     session.execute(
         update(Commitment)
         .where(Commitment.id == locked.id)
-        .values({**counts, Commitment.next_due: today + timedelta(days=locked.cadence_days)})
+        .values({**counts, Commitment.next_due: next_due})
         .execution_options(synchronize_session=False)
     )
     session.flush()
@@ -181,9 +220,8 @@ def sweep_overdue(session: Session, today: date | None = None) -> dict[str, int]
                 )
             continue
         lapsed_from = commitment.next_due
-        while commitment.next_due < today:
-            commitment.missed_count += 1
-            commitment.next_due += timedelta(days=commitment.cadence_days)
+        missed, commitment.next_due = _lapsed(commitment, today)
+        commitment.missed_count += missed
         overdue += 1
         touched.add(mentor_id)
         for account in parties:

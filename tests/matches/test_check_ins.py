@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from app.db import china_today
+from app.db import china_midnight, china_today
 from app.matches.commitments import sweep_overdue
 from app.models import CheckIn, Commitment, Mentor
 from tests.conftest import SHANDONG
@@ -109,9 +109,10 @@ class TestOneReportPerPartyPerPeriod:
         for user in (active.mentor_user, active.newcomer_user):
             r = client.post(url, json={"outcome": "done"}, headers=user.headers)
             assert r.status_code == 201
-        # Move the start back one cadence: today now falls in the second period.
+        # Move the start back one cadence and a day: today now falls in the second period, past its first
+        # day (the due day of the first, when a report may still be for that one).
         commitment = db.get(Commitment, commitment.id)
-        commitment.created_at = commitment.created_at - timedelta(days=commitment.cadence_days)
+        commitment.created_at = commitment.created_at - timedelta(days=commitment.cadence_days + 1)
         db.commit()
         r = client.post(url, json={"outcome": "partial"}, headers=active.mentor_user.headers)
         assert r.status_code == 201 and r.json()["period"] == 1
@@ -122,6 +123,85 @@ class TestOneReportPerPartyPerPeriod:
         ]
         row = db.get(Commitment, commitment.id)
         assert (row.done_count, row.partial_count) == (2, 1)
+
+
+class TestPeriodsOnTheCalendar:
+    """Periods are fixed windows from the commitment's start; a report is due on the next period's first
+    day; a period counts missed only once that day has passed without a report, and only once."""
+
+    @pytest.fixture
+    def clock(self, monkeypatch, db, active):
+        """Move the service's China day; day(n) is the commitment's start plus n days."""
+        from app.matches import commitments as module
+
+        real = module.china_today
+        commitment = _commitment(db, active.match_id)
+        start, cadence = real(commitment.created_at), commitment.cadence_days
+
+        def move(days: int):
+            day = start + timedelta(days=days)
+            monkeypatch.setattr(module, "china_today", lambda now=None: day if now is None else real(now))
+            # Reports are stamped on that day too (noon in China).
+            monkeypatch.setattr(module, "utcnow", lambda: china_midnight(day) + timedelta(hours=12))
+            return day
+
+        return commitment.id, cadence, move
+
+    def _report(self, client, user, cid, outcome="done"):
+        r = client.post(
+            f"/api/v1/commitments/{cid}/check-ins", json={"outcome": outcome}, headers=user.headers
+        )
+        assert r.status_code in (200, 201), r.text
+        return r.json()
+
+    def _counts(self, db, cid):
+        db.expire_all()
+        row = db.get(Commitment, cid)
+        return row.done_count, row.partial_count, row.missed_count
+
+    def test_an_early_report_does_not_make_the_next_period_overdue(self, client, db, active, clock):
+        cid, c, move = clock
+        move(1)
+        assert self._report(client, active.mentor_user, cid)["period"] == 0
+        # The next period runs its full length: not overdue on its second day, nor on its last.
+        for day in (c + 1, 2 * c - 1, 2 * c):
+            assert sweep_overdue(db, today=move(day))["overdue"] == 0
+            listed = client.get(
+                f"/api/v1/matches/{active.match_id}/commitments", headers=active.mentor_user.headers
+            )
+            assert listed.json()[0]["overdue"] is False
+        move(c + 5)
+        assert self._report(client, active.mentor_user, cid)["period"] == 1
+        assert self._counts(db, cid) == (2, 0, 0)
+
+    def test_a_report_on_the_due_day_is_for_the_period_due(self, client, db, active, clock):
+        cid, c, move = clock
+        move(c)  # the first day of period 1, the due day of period 0, nobody has reported
+        assert self._report(client, active.mentor_user, cid)["period"] == 0
+        # A correction the same day replaces it; the other party's report that day is for it too.
+        assert self._report(client, active.mentor_user, cid, "partial")["period"] == 0
+        assert self._report(client, active.newcomer_user, cid)["period"] == 0
+        assert [(r.party, r.period, r.outcome) for r in _rows(db, cid)] == [
+            ("mentor", 0, "partial"),
+            ("newcomer", 0, "done"),
+        ]
+        assert sweep_overdue(db, today=move(c + 1))["overdue"] == 0
+        assert self._counts(db, cid) == (1, 1, 0)
+        move(c + 3)
+        assert self._report(client, active.mentor_user, cid)["period"] == 1
+
+    def test_periods_lapsed_before_a_report_are_missed_once(self, client, db, active, clock):
+        cid, c, move = clock
+        move(3 * c + 2)  # periods 0, 1 and 2 passed their due days; the sweep has not run
+        assert self._report(client, active.mentor_user, cid)["period"] == 3
+        assert self._counts(db, cid) == (1, 0, 3)
+        assert sweep_overdue(db, today=move(3 * c + 3))["overdue"] == 0
+        assert sweep_overdue(db, today=move(4 * c + 1))["overdue"] == 0
+        assert self._counts(db, cid) == (1, 0, 3)
+        # Period 4 unreported: missed the day after its due day, once.
+        assert sweep_overdue(db, today=move(5 * c + 1))["overdue"] == 1
+        assert sweep_overdue(db, today=move(5 * c + 2))["overdue"] == 0
+        assert self._counts(db, cid) == (1, 0, 4)
 
 
 class TestStaffReportOnBehalf:
