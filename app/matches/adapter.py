@@ -19,8 +19,11 @@ from matching.regions import LEVEL_DIVISOR, haversine_km
 if TYPE_CHECKING:
     from app.runs.schemas import RunCreate
 
-# Pairs a coordinator or a party has already turned down are never proposed again.
+# A coordinator's or a party's no: the mentor's record with coordinators counts these.
 EXCLUDING_STATUSES = (MatchStatus.REJECTED, MatchStatus.DECLINED)
+# Pairs never proposed again: turned down, or together once already (ended by a party, a coordinator or
+# a deactivation, or completed). A newcomer who walked away from a mentor is not sent straight back.
+NOT_AGAIN_STATUSES = (*EXCLUDING_STATUSES, MatchStatus.CANCELLED, MatchStatus.COMPLETED)
 APPROVED_STATUSES = (MatchStatus.APPROVED, MatchStatus.ACTIVE, MatchStatus.COMPLETED)
 # Who a run may propose: a mentor still taking newcomers, a newcomer still in the run's scope.
 OPEN_MENTOR = pairable(Mentor) & (Mentor.capacity_used < Mentor.capacity)
@@ -165,8 +168,8 @@ def load_newcomers(session: Session, scope_code: str) -> NewcomerTable:
 
 
 def excluded_pairs(session: Session, newcomer_ids: list[int]) -> list[tuple[int, int]]:
-    """(newcomer, mentor) pairs already rejected or declined."""
-    stmt = select(Match.newcomer_id, Match.mentor_id).where(Match.status.in_(EXCLUDING_STATUSES))
+    """(newcomer, mentor) pairs never proposed again (NOT_AGAIN_STATUSES)."""
+    stmt = select(Match.newcomer_id, Match.mentor_id).where(Match.status.in_(NOT_AGAIN_STATUSES))
     if len(newcomer_ids) < 30_000:
         stmt = stmt.where(Match.newcomer_id.in_(newcomer_ids))
     return [(int(a), int(b)) for a, b in session.execute(stmt)]
@@ -198,7 +201,7 @@ def still_open(session: Session, scope_code: str, rows: list[dict[str, Any]]) ->
         (nid, mid)
         for nid, mid in session.execute(
             select(Match.newcomer_id, Match.mentor_id).where(
-                Match.status.in_(EXCLUDING_STATUSES), Match.newcomer_id.in_(in_scope)
+                Match.status.in_(NOT_AGAIN_STATUSES), Match.newcomer_id.in_(in_scope)
             )
         )
     }

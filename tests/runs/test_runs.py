@@ -323,3 +323,33 @@ def test_a_run_leaves_out_the_profiles_of_deactivated_accounts(
     assert best.newcomer_id in set(
         db.scalars(select(Match.newcomer_id).where(Match.run_id == third.json()["id"]))
     )
+
+
+def test_a_pair_that_was_together_is_not_proposed_again(client, db, seeded, coordinator, drain):
+    first = client.post("/api/v1/matching-runs", json={"scope_code": SHANDONG}, headers=coordinator.headers)
+    drain()
+    best = db.scalars(
+        select(Match).where(Match.run_id == first.json()["id"]).order_by(Match.score.desc())
+    ).first()
+    _decide(client, coordinator, best.id, "approve", {})
+    for party in ("mentor", "newcomer"):
+        r = client.post(
+            f"/api/v1/matches/{best.id}/accept", json={"on_behalf_of": party}, headers=coordinator.headers
+        )
+        assert r.status_code == 200, r.text
+    r = client.post(
+        f"/api/v1/matches/{best.id}/cancel",
+        json={"reason_code": "party_withdrew"},
+        headers=coordinator.headers,
+    )
+    assert r.status_code == 200 and r.json()["status"] == "cancelled", r.text
+    again = client.post("/api/v1/matching-runs", json={"scope_code": SHANDONG}, headers=coordinator.headers)
+    drain()
+    new = list(db.scalars(select(Match).where(Match.run_id == again.json()["id"])))
+    assert best.newcomer_id in {m.newcomer_id for m in new}  # still proposed, to someone else
+    assert (best.newcomer_id, best.mentor_id) not in {(m.newcomer_id, m.mentor_id) for m in new}
+    recs = client.get(
+        f"/api/v1/newcomers/{best.newcomer_id}/recommendations", params={"k": 20}, headers=coordinator.headers
+    )
+    assert recs.status_code == 200 and recs.json()
+    assert best.mentor_id not in {m["mentor"]["id"] for m in recs.json()}
