@@ -23,7 +23,8 @@ from app.reports.common import (
     total,
 )
 
-# A newcomer with one of these has been helped (or is being helped), so is not waiting.
+# A newcomer with one of these has been helped (or is being helped), so is not waiting. One whose match
+# was cancelled, declined or rejected waits again: they need a mentor as much as one never paired.
 HELPED = ("approved", "active", "completed")
 HOMOGENISATION_MIN_NEWCOMERS = 5
 HOMOGENISATION_MIN_SHARE = 0.5
@@ -125,8 +126,9 @@ def gaps(session: Session, params: ReportParams) -> Report:
         [
             PROFILES_DEFINITION,
             (
-                "waiting：从未有过已批准、进行中或已完成结对的新农人。",
-                "waiting: newcomers who never had an approved, active or completed match.",
+                "waiting：眼下没有已批准、进行中或已完成结对的新农人（从未结对，或结对已被取消、谢绝）。",
+                "waiting: newcomers with no approved, active or completed match now (never paired, or their "
+                "match was cancelled or declined).",
             ),
             (
                 "no_active_match：有人在等、却没有一个进行中的结对；no_mentors：县内没有在用的导师档案。",
