@@ -151,6 +151,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        if any(e.get("type") == "json_invalid" for e in exc.errors()):
+            # Not JSON at all (a typo, a cut-off body, a trailing comma): nothing in it was validated.
+            return problem(request, 400, "body_unreadable", None)
         lang = preferred_language(request.headers.get("accept-language"))
         errors = [
             {"loc": list(e.get("loc", ())), "msg": validation_message(e, lang), "type": e.get("type", "")}
