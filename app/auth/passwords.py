@@ -12,6 +12,7 @@ from app.auth.common_passwords import COMMON_PASSWORDS
 from app.errors import Unprocessable
 
 MIN_PASSWORD_CHARS = 8
+MIN_DISTINCT_CHARS = 4
 
 # Each Argon2 call takes a core and 64 MiB: more at once than there are cores only queues in memory.
 # Callers are sync routes and the CLI, so this runs in worker threads, never on the event loop.
@@ -52,6 +53,15 @@ def check_password_policy(password: str, *, username: str, phone: str | None = N
             detail=(
                 f"密码至少 {MIN_PASSWORD_CHARS} 个字符",
                 f"password needs {MIN_PASSWORD_CHARS}+ characters",
+            ),
+        )
+    if len(set(password)) < MIN_DISTINCT_CHARS or not password.strip():
+        # Eight spaces, or "aaaaaaaa" and "abababab": long enough, and guessed at once.
+        raise Unprocessable(
+            code="weak_password",
+            detail=(
+                f"密码至少要有 {MIN_DISTINCT_CHARS} 个不同的字符，且不能全是空格",
+                f"password needs {MIN_DISTINCT_CHARS}+ different characters, not only spaces",
             ),
         )
     folded = password.strip().casefold()

@@ -53,7 +53,15 @@ class TestRegister:
         assert {e["loc"][-1] for e in r.json()["errors"]} == {"jurisdiction_code", "is_active"}
 
     def test_weak_passwords_refused(self, client):
-        for password in ("13800000001", "12345678", "Password1", "WOAINI1314"):
+        for password in (
+            "13800000001",
+            "12345678",
+            "Password1",
+            "WOAINI1314",
+            " " * 8,
+            "\t " * 6,
+            "abababab",
+        ):
             r = _register(client, password=password)
             assert r.status_code == 422, (password, r.text)
             assert r.json()["code"] == "weak_password"
