@@ -117,6 +117,13 @@ class Input(BaseModel):
         return value
 
 
+def not_null(value: Any) -> Any:
+    """A field a partial update may leave out but not null: null would erase a value the row needs."""
+    if value is None:
+        raise ValueError("may not be null: leave the field out to keep its value")
+    return value
+
+
 class Output(BaseModel):
     """Base of every response body, built from ORM objects or dicts."""
 

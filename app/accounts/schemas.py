@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import ConfigDict, Field, field_validator
 
 from app.access.roles import StaffRoleName
-from app.schemas import Input, Password, RegionCodeStr
+from app.schemas import Input, Password, RegionCodeStr, not_null
 
 
 class StaffAccountCreate(Input):
@@ -59,3 +59,5 @@ class AccountUpdate(Input):
     """A new jurisdiction (staff accounts)"""
     is_active: bool | None = None
     """false deactivates the account: its tokens stop working at once"""
+
+    _nn = field_validator("display_name", "is_active")(not_null)

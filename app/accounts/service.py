@@ -143,6 +143,12 @@ def update_account(
     if is_active is False and account.is_active and account.role == Role.ADMIN:
         _keep_one_admin(session, account)
     deactivating = is_active is False and account.is_active
+    if deactivating and actor_id == account.id:
+        # Another admin must do it: one click would end the session doing it, with nobody to undo it.
+        raise Conflict(
+            code="cannot_deactivate_self",
+            detail=("不能停用自己的账号，请由另一位管理员操作", "you cannot deactivate your own account"),
+        )
     if deactivating:
         end_logins(session, account)
     if is_active is not None:

@@ -221,6 +221,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "active": ("启用", "Active"),
     "create_account": ("创建工作人员账户", "Create a staff account"),
     "deactivate": ("停用", "Deactivate"),
+    "reactivate": ("重新启用", "Reactivate"),
     "reset_password": ("重置密码", "Reset password"),
     "new_password": ("新密码", "New password"),
     "saved": ("已保存。", "Saved."),

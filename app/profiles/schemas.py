@@ -13,7 +13,7 @@ from sqlalchemy import Row
 
 from app.honours import rules
 from app.models import Mentor, Newcomer
-from app.schemas import Input, Output, PhoneStr, RegionCodeStr
+from app.schemas import Input, Output, PhoneStr, RegionCodeStr, not_null
 from matching import vocab
 
 # One bound for the API and the roster import (app/imports/validate/rows.py).
@@ -51,13 +51,6 @@ def _not_awarded(values: list[str] | None) -> list[str] | None:
             f"awarded by the service after a coordinator confirms it, not set by hand: {', '.join(claimed)}"
         )
     return values
-
-
-def _not_null(value: Any) -> Any:
-    # Partial updates leave out what they do not change; null would erase a value the profile needs.
-    if value is None:
-        raise ValueError("may not be null: leave the field out to keep its value")
-    return value
 
 
 def required_fields(model: type[Input]) -> tuple[str, ...]:
@@ -219,7 +212,7 @@ class MentorUpdate(Input):
 
     _u = field_validator("products", "channels", "languages")(_unique_optional)
     _titles = field_validator("honours")(_not_awarded)
-    _nn = field_validator(*required_fields(MentorFields))(_not_null)
+    _nn = field_validator(*required_fields(MentorFields))(not_null)
 
 
 class ProfileReadBase(Output):
@@ -359,7 +352,7 @@ class NewcomerUpdate(Input):
     """Free text about their farm and plans"""
 
     _u = field_validator("products", "channels", "languages", "resources_needed")(_unique_optional)
-    _nn = field_validator(*required_fields(NewcomerFields))(_not_null)
+    _nn = field_validator(*required_fields(NewcomerFields))(not_null)
 
 
 class NewcomerRead(ProfileReadBase):

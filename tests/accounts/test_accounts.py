@@ -54,6 +54,18 @@ def test_deactivation_locks_out_at_once(client, make_user):
     assert client.get("/api/v1/me", headers=coord.headers).json()["code"] == "account_inactive"
 
 
+def test_an_admin_neither_nulls_fields_nor_deactivates_themself(client, make_user, db):
+    admin, other_admin, coord = make_user("admin"), make_user("admin"), make_user("coordinator", JIANGSU)
+    for body in ({"display_name": None}, {"is_active": None}):
+        r = client.patch(f"/api/v1/accounts/{coord.id}", json=body, headers=admin.headers)
+        assert r.status_code == 422 and r.json()["code"] == "validation_failed", r.text
+    r = client.patch(f"/api/v1/accounts/{admin.id}", json={"is_active": False}, headers=admin.headers)
+    assert r.status_code == 409 and r.json()["code"] == "cannot_deactivate_self"
+    assert client.get("/api/v1/me", headers=admin.headers).status_code == 200
+    r = client.patch(f"/api/v1/accounts/{admin.id}", json={"is_active": False}, headers=other_admin.headers)
+    assert r.status_code == 200 and r.json()["is_active"] is False
+
+
 def test_list_by_role_pages(client, make_user):
     admin = make_user("admin")
     for _ in range(3):

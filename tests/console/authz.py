@@ -49,6 +49,7 @@ CONSOLE_ROUTES: RouteTable = {
     ("GET", "/console/admin/accounts"): ADMIN,
     ("POST", "/console/admin/accounts"): ADMIN,
     ("POST", "/console/admin/accounts/{account_id}/deactivate"): ADMIN,
+    ("POST", "/console/admin/accounts/{account_id}/reactivate"): ADMIN,
     ("POST", "/console/admin/accounts/{account_id}/password"): ADMIN,
     ("GET", "/console/admin/jobs"): ADMIN,
 }

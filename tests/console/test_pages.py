@@ -59,6 +59,27 @@ def test_deactivation_ends_the_session_at_once(client, make_user, db):
     assert client.get("/console", follow_redirects=False).status_code == 303
 
 
+def test_an_admin_reactivates_an_account_and_may_not_deactivate_their_own(client, make_user, db):
+    admin, office = make_user("admin"), make_user("township_office", ZHAXIA)
+    make_user("admin")  # not the last admin: the self rule is its own
+    sign_in(client, admin.username)
+    token = csrf_token(client, "/console/admin/accounts")
+    r = client.post(f"/console/admin/accounts/{office.id}/deactivate", data={"csrftoken": token})
+    assert r.status_code == 200 and f'action="/console/admin/accounts/{office.id}/reactivate"' in r.text
+    db.expire_all()
+    assert db.get(Account, office.id).is_active is False
+    r = client.post(f"/console/admin/accounts/{office.id}/reactivate", data={"csrftoken": token})
+    assert r.status_code == 200 and f"/accounts/{office.id}/deactivate" in r.text
+    db.expire_all()
+    assert db.get(Account, office.id).is_active is True
+    # The page offers no button for one's own account, and the service refuses the POST too.
+    r = client.post(f"/console/admin/accounts/{admin.id}/deactivate", data={"csrftoken": token})
+    assert r.status_code == 409 and "不能停用自己的账号" in r.text
+    db.expire_all()
+    assert db.get(Account, admin.id).is_active is True
+    assert client.get("/console/admin/accounts").status_code == 200
+
+
 def test_mobile_roles_are_refused_politely(client, make_user):
     user = make_user("mentor")
     token = csrf_token(client)

@@ -6,8 +6,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Query, Request
 from pydantic import ValidationError
+from sqlalchemy.orm import Session
 from starlette.responses import RedirectResponse, Response
 
+from app.access import Caller
 from app.accounts import service as accounts
 from app.accounts.schemas import StaffAccountCreate
 from app.console.forms import PageFilter
@@ -117,20 +119,30 @@ def create_account(
     return RedirectResponse("/console/admin/accounts?saved=1", status_code=303)
 
 
-@router.post("/accounts/{account_id}/deactivate")
-def deactivate(account_id: IdPath, caller: AdminPage, db: Db) -> Response:
-    """Deactivate: the account's sessions end on their next request."""
+def _set_active(db: Session, caller: Caller, account_id: int, active: bool) -> Response:
     account = accounts.get_account(db, account_id)
     accounts.update_account(
         db,
         account,
-        is_active=False,
+        is_active=active,
         jurisdiction_code=None,
         display_name=None,
         fields={"is_active"},
         actor_id=caller.id,
     )
     return RedirectResponse("/console/admin/accounts?saved=1", status_code=303)
+
+
+@router.post("/accounts/{account_id}/deactivate")
+def deactivate(account_id: IdPath, caller: AdminPage, db: Db) -> Response:
+    """Deactivate: the account's sessions end on their next request."""
+    return _set_active(db, caller, account_id, False)
+
+
+@router.post("/accounts/{account_id}/reactivate")
+def reactivate(account_id: IdPath, caller: AdminPage, db: Db) -> Response:
+    """Turn a deactivated account back on: its owner signs in again (old sessions stay ended)."""
+    return _set_active(db, caller, account_id, True)
 
 
 @router.post("/accounts/{account_id}/password")
