@@ -49,6 +49,7 @@ TITLES: dict[str, tuple[str, str]] = {
     "unknown_category": ("未知的产品类别", "Unknown product category"),
     "sheet_not_in_csv": ("CSV 文件没有工作表", "A CSV file has no worksheets"),
     "cannot_deactivate_self": ("不能停用自己的账号", "You cannot deactivate your own account"),
+    "page_not_for_role": ("此页面不属于您的角色", "Not a page for your role"),
     "honour_not_held": ("该荣誉须由平台授予", "The honour is awarded by the service"),
     "invalid_cursor": ("分页游标无效", "Invalid pagination cursor"),
     "unknown_query_parameter": ("未知的查询参数", "Unknown query parameter"),

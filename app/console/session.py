@@ -54,12 +54,27 @@ def signed_in_caller(request: Request) -> Caller | None:
 ConsoleCaller = Annotated[Caller, Depends(console_caller)]
 
 
+def _for_roles(roles: tuple[Role, ...]) -> tuple[str, str]:
+    """ "This page is for coordinators": said to staff of another role, who may use the console."""
+    from app.console.render import LABELS  # render's labels; render does not import this module
+
+    names = [LABELS["role"][r] for r in roles if r in LABELS["role"] and r != Role.ADMIN]
+    zh = "、".join(n[0] for n in names) or LABELS["role"][Role.ADMIN][0]
+    en = ", ".join(f"{n[1]}s" for n in names) or "administrators"
+    return (
+        f"此页面仅供{zh}使用，请从首页进入您的工作页面。",
+        f"This page is for {en}. Start from the home page.",
+    )
+
+
 def console_role(*roles: Role) -> Callable[[Caller], Caller]:
     """A dependency letting only the given roles reach a page (403, rendered politely, otherwise)."""
 
     async def _check(caller: ConsoleCaller) -> Caller:
         if not caller.has_role(*roles):
-            raise Forbidden()
+            if caller.role not in STAFF_ROLES:
+                raise Forbidden()  # a mentor or newcomer: the console is not theirs at all
+            raise Forbidden(code="page_not_for_role", detail=_for_roles(roles))
         return caller
 
     _check.__name__ = f"console_{'_or_'.join(roles)}"

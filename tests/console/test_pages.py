@@ -80,6 +80,17 @@ def test_an_admin_reactivates_an_account_and_may_not_deactivate_their_own(client
     assert client.get("/console/admin/accounts").status_code == 200
 
 
+def test_staff_on_another_roles_page_are_told_whose_page_it_is(client, make_user):
+    office = make_user("township_office", ZHAXIA)
+    sign_in(client, office.username)
+    r = client.get("/console/proposals")
+    assert r.status_code == 403 and "此页面仅供协调员使用" in r.text and "手机应用" not in r.text
+    client.cookies.clear()
+    sign_in(client, make_user("coordinator", JIANGSU).username)
+    r = client.get("/console/office/imports")
+    assert r.status_code == 403 and "此页面仅供乡镇办公室使用" in r.text
+
+
 def test_mobile_roles_are_refused_politely(client, make_user):
     user = make_user("mentor")
     token = csrf_token(client)
