@@ -487,9 +487,10 @@ def test_the_import_report_names_the_files_columns_and_pages_its_rows(client, ma
     monkeypatch.setattr(console_imports, "REPORT_ROWS", 2)
     office = make_user("township_office", ZHAXIA)
     token = sign_in(client, office.username)
-    header = "外部编号,名称,类型,手机号码,行政区划代码,主营产品,可分享资源"
+    header = "外部编号,名称,类型,手机号码,行政区划代码,主营产品,可分享资源,销售平台"
     rows = [
-        f"E{n},示范户{n},农户,{'bad' if n == 3 else f'1380000000{n}'},{ZHAXIA},盆景,技术" for n in (1, 2, 3)
+        f"E{n},示范户{n},农户,{'bad' if n == 3 else f'1380000000{n}'},{ZHAXIA},盆景,技术,抖音"
+        for n in (1, 2, 3)
     ]
     files = {"file": ("roster.csv", "\n".join([header, *rows]).encode(), "text/csv")}
     r = client.post(
@@ -507,6 +508,9 @@ def test_the_import_report_names_the_files_columns_and_pages_its_rows(client, ma
     second = client.get(found.group(1)).text
     assert re.findall(r'data-row="(\d+)"', second) == ["4"]
     assert "<strong>手机号码</strong>" in second and "<strong>phone</strong>" not in second
+    # A misspelt column (销售平台 for 销售渠道) is said on the page, not only in the API's unknown_columns.
+    notice = re.search(r'id="unknown-columns">([^<]*)<', first)
+    assert notice and notice.group(1).endswith("：销售平台"), first[:2000]
 
 
 def test_a_preview_is_applied_once(client, db, make_user, drain):
@@ -537,6 +541,9 @@ def test_a_preview_is_applied_once(client, db, make_user, drain):
     assert "预览报告（已确认导入）" in page and "尚未写入" not in page
     listed = client.get("/console/office/imports").text
     assert re.search(r"新增 \d+ · 更新 \d+ · 未变 \d+ · 拒绝 \d+", listed) and "✗" not in listed
+    # The list says so too: the preview is applied, the import it became is no preview.
+    assert listed.count("预览 · 已确认导入") == 1 and "尚未写入" not in listed
+    assert "预览 · 已确认导入" in client.get("/console").text
     # An applied import that failed can be applied anew: the file is queued once more.
     applied_id = int(first.headers["location"].rsplit("/", 1)[1])
     db.get(RosterImport, applied_id).status = "failed"
@@ -839,3 +846,21 @@ def test_a_refused_check_in_keeps_what_was_typed(client, db, make_user, make_pro
     assert r.status_code == 422
     assert 'value="电话回访' in r.text and '<option value="partial" selected>' in r.text
     assert f'<option value="{commitment.id}" selected>' in r.text
+
+
+def test_an_approved_match_says_how_each_party_accepts(client, make_user, pair):
+    coordinator = make_user("coordinator", SHANDONG)
+    token = sign_in(client, coordinator.username)
+    etag = client.get(f"/api/v1/proposals/{pair.match_id}", headers=coordinator.headers).headers["etag"]
+    r = client.post(
+        f"/api/v1/proposals/{pair.match_id}/approve",
+        json={},
+        headers={**coordinator.headers, "If-Match": etag},
+    )
+    assert r.status_code == 200, r.text
+    client.post(f"/api/v1/matches/{pair.match_id}/accept", json={}, headers=pair.mentor_user.headers)
+    page = client.get(f"/console/matches/{pair.match_id}").text
+    # Both have accounts: no button to answer for them, and the card says why, not an empty box.
+    assert 'id="accept-' not in page and token
+    sides = dict(re.findall(r'<li data-side="(\w+)">[^：]*：([^<]+)', page))
+    assert sides == {"mentor": "已接受", "newcomer": "有账号，须本人在手机应用中接受"}, sides

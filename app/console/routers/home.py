@@ -7,6 +7,7 @@ from starlette.responses import Response
 
 from app.access.roles import IMPORTER_ROLES
 from app.console.render import page
+from app.console.routers.imports import listed
 from app.console.session import StaffPage
 from app.deps import SessionDep
 from app.imports import service as imports_service
@@ -20,10 +21,7 @@ def home(request: Request, caller: StaffPage, session: SessionDep) -> Response:
     """Counts with links for coordinators; recent imports for township offices."""
     counts = home_counts(session, caller) if caller.is_reviewer else None
     imports = (
-        [
-            imports_service.to_read(i)
-            for i in imports_service.list_imports(session, caller, cursor=None, limit=5).items
-        ]
+        [listed(i) for i in imports_service.list_imports(session, caller, cursor=None, limit=5).items]
         if caller.has_role(*IMPORTER_ROLES)
         else []
     )

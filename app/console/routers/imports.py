@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from starlette.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
@@ -18,6 +18,7 @@ from app.deps import SettingsDep
 from app.errors import AppError, PayloadTooLarge
 from app.imports import service
 from app.imports.report import column_label, error_csv
+from app.models import RosterImport
 from app.models.imports import FINAL_IMPORT_STATUSES
 from app.profiles import service as profiles
 from app.profiles.schemas import MentorRead
@@ -48,7 +49,7 @@ def _imports_page(
         request,
         "imports/list.html",
         {
-            "imports": [service.to_read(i) for i in paged.items],
+            "imports": [listed(i) for i in paged.items],
             "error": error,
             "cursor": cursor,
             "next_cursor": paged.next_cursor,
@@ -57,6 +58,11 @@ def _imports_page(
         caller=caller,
         status_code=status_code,
     )
+
+
+def listed(imp: RosterImport) -> dict[str, Any]:
+    """An import as the console's lists show it: a preview says whether it was applied since."""
+    return {**service.to_read(imp), "applied_as_id": imp.applied_as_id}
 
 
 @router.get("/imports")
