@@ -5,6 +5,7 @@ In order, for each HTTP request:
   set for the log lines and problem bodies of the request and echoed in the response header;
 - metrics by route template and an access-log line when the request ends;
 - a 500 that keeps the connection: an unhandled exception is answered with a problem and logged once;
+- HEAD is answered as GET without the body;
 - GET and HEAD run in read-only transactions (see app.db);
 - a NUL character in the path or query is refused (422) before any route sees it;
 - admission: at most `limit` requests at a time, of which at most `write_limit` write;
@@ -66,6 +67,15 @@ def request_id_of(scope: Scope) -> str:
     return uuid.uuid4().hex
 
 
+def _without_body(send: Send) -> Send:
+    async def send_headers_only(message: Message) -> None:
+        if message["type"] == "http.response.body":
+            message = {**message, "body": b""}
+        await send(message)
+
+    return send_headers_only
+
+
 class FrontMiddleware:
     """Request id, metrics, access log, 500 guard, read-only transactions, NUL guard, admission, body limit.
 
@@ -111,6 +121,11 @@ class FrontMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        if scope["method"] == "HEAD":
+            # HEAD is GET without the body (RFC 9110 §9.3.2): the routes declare GET only, so the
+            # request is routed as one and the body dropped here; the headers, Content-Length included,
+            # are the GET's.
+            scope, send = {**scope, "method": "GET"}, _without_body(send)
         request_id = request_id_of(scope)
         correlation_id.set(request_id)
         id_header = (REQUEST_ID_HEADER, request_id.encode("latin-1"))

@@ -108,6 +108,25 @@ def test_a_method_not_allowed_names_every_method_the_path_takes(client):
         assert r.headers["allow"] == allowed, (method, path)
 
 
+def test_head_answers_as_get_without_the_body(client, make_user):
+    coordinator = make_user("coordinator", "32")
+    for path, headers in (
+        ("/readyz", {}),
+        ("/console/login", {}),
+        ("/verify", {}),
+        ("/api/v1/mentors?limit=2", coordinator.headers),
+        ("/api/v1/mentors/999999", coordinator.headers),
+    ):
+        got, head = client.get(path, headers=headers), client.head(path, headers=headers)
+        assert head.status_code == got.status_code != 405, (path, head.status_code)
+        assert head.content == b"" and got.content, path
+        assert head.headers["content-length"] == got.headers["content-length"], path
+        assert head.headers["content-type"] == got.headers["content-type"], path
+    # A path without GET refuses HEAD as it refuses GET.
+    r = client.head("/api/v1/auth/register")
+    assert r.status_code == 405 and r.content == b""
+
+
 def test_a_body_that_is_not_json_is_said_in_the_callers_language(client):
     for body in (b'{"name": "\xff"}', b"[" * 5000, b"hello", b'{"phone": "138', b'{"a": 1,}'):
         r = client.post(
