@@ -20,7 +20,7 @@ from app.honours import rules
 from app.honours.certificate import CertificateText, render_certificate
 from app.models import Commitment, Honour, MatchOutcome, MatchRating, Mentor
 from app.pagination import Paged, desc, paginate
-from app.regions.service import region_label
+from app.regions.service import region_label, require_known
 from app.reports.common import ReportParams, activated_in_range, first_sale_in_window, fulfilment_rate
 from app.reports.service import report_range
 
@@ -92,6 +92,8 @@ def evaluate(
 ) -> list[Honour]:
     """Apply the rules to the period and propose each honour a mentor earned and does not hold yet."""
     scope = report_region(caller, region)
+    if region is not None:
+        require_known(session, region)
     if not scope:
         raise Unprocessable(
             code="region_required", detail=("请指定地区", "name the region the honours are for")

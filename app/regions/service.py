@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session
 
 from app.access.regions import under
 from app.bulk import upsert_rows
-from app.errors import NotFound
+from app.errors import NotFound, Unprocessable
 from app.models import Region
 from app.pagination import Paged, asc, paginate
 from app.regions.source import iter_regions
@@ -50,6 +50,14 @@ def _flush(session: Session, batch: list[dict[str, object]]) -> int:
     )
     batch.clear()
     return n
+
+
+def require_known(session: Session, code: str) -> None:
+    """422 region_not_found for a code no region has: a filter on it would only ever find nothing."""
+    if session.get(Region, code) is None:
+        raise Unprocessable(
+            code="region_not_found", detail=(f"行政区划代码 {code} 不存在", f"no region {code}")
+        )
 
 
 def get_region(session: Session, code: str) -> Region:

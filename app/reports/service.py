@@ -12,6 +12,7 @@ from app.access import Caller
 from app.access.reports import report_region
 from app.db import EARLIEST_DAY, china_today
 from app.errors import NotFound, Unprocessable
+from app.regions.service import require_known
 from app.reports import activity, territory
 from app.reports.common import Report, ReportParams
 
@@ -104,5 +105,8 @@ def run_report(
             allowed=list(spec.groupings),
         )
     start, end = report_range(date_from, date_to)
-    params = ReportParams(report_region(caller, region), start, end, by or (spec.groupings or (None,))[0])
+    scope = report_region(caller, region)
+    if region is not None:
+        require_known(session, region)
+    params = ReportParams(scope, start, end, by or (spec.groupings or (None,))[0])
     return spec.build(session, params)

@@ -269,6 +269,18 @@ class TestParameters:
         assert inside["scope"] == world.shandong_other and inside["rows"] == []
         r = client.get("/api/v1/reports/reach", params={"region": YUNNAN}, headers=users["shandong"].headers)
         assert r.status_code == 404
+        # A code inside the jurisdiction that no region has is said so, not answered with empty rows;
+        # outside it, the answer stays the 404 above, so no code is probed beyond one's jurisdiction.
+        r = client.get("/api/v1/reports/reach", params={"region": "3799"}, headers=users["shandong"].headers)
+        assert r.status_code == 422 and r.json()["code"] == "region_not_found", r.text
+        r = client.get("/api/v1/reports/reach", params={"region": "5399"}, headers=users["shandong"].headers)
+        assert r.status_code == 404
+        r = client.post(
+            "/api/v1/honours/evaluate",
+            json={"period_start": "2025-01-01", "period_end": "2025-12-31", "region": "3799"},
+            headers=users["shandong"].headers,
+        )
+        assert r.status_code == 422 and r.json()["code"] == "region_not_found", r.text
 
     @pytest.mark.parametrize(
         ("params", "code"),
