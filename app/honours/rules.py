@@ -15,10 +15,9 @@ from __future__ import annotations
 
 import unicodedata
 from dataclasses import dataclass
-from functools import cache
 from typing import Any
 
-import opencc
+from anyascii import anyascii
 
 RULES_VERSION = "2026.12-1"
 
@@ -54,19 +53,15 @@ BY_CODE = {r.code: r for r in RULES}
 AWARDED_TITLES = frozenset(r.title_zh for r in RULES)
 
 
-@cache
-def _to_simplified() -> opencc.OpenCC:
-    return opencc.OpenCC("t2s")
-
-
 def title_key(title: str) -> str:
-    """A title as a reader takes it in: simplified script, letters and digits only, case folded.
+    """A title as a reader takes it in: its sound in Latin letters, letters and digits only, case folded.
 
-    帶徒標兵, ＂带 徒 标 兵＂ and 带\u200b徒标兵 all read as 带徒标兵 on a profile, so they compare equal.
+    帶徒標兵 (traditional), 帯徒標兵 (a Japanese form), 致富领头鴈 (a variant of 雁), ＂带 徒 标 兵＂ and
+    "Lеad goose" with a Cyrillic е all read as the title on a profile, so they compare equal: anyascii
+    spells every script in Latin letters (带徒标兵 → DaiTuBiaoBing).
     """
-    folded = unicodedata.normalize("NFKC", title)
-    kept = "".join(c for c in folded if unicodedata.category(c)[0] in "LN")
-    return _to_simplified().convert(kept).casefold()
+    spelled = anyascii(unicodedata.normalize("NFKC", title))
+    return "".join(c for c in spelled if c.isalnum()).casefold()
 
 
 # Each awarded title in both languages, as `title_key` spells it.

@@ -149,6 +149,9 @@ class TestConfirmAndVerify:
             ["帶徒標兵"],
             ["带 徒 标 兵"],
             ["县级带徒標兵"],
+            ["帯徒標兵"],
+            ["致富领头鴈"],
+            ["L\u0435ad goose"],
             ["ＭＥＮＴＯＲ　ｏｆ　many"],
         ):
             r = client.patch(url, json={"honours": titles}, headers={**user.headers, "If-Match": etag})
