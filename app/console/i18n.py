@@ -29,6 +29,11 @@ WORDS: dict[str, tuple[str, str]] = {
         "use the mobile app.",
     ),
     "signed_out": ("您已退出登录。", "You are signed out."),
+    "session_ended_unsaved": (
+        "登录已失效，刚才提交的内容没有保存。请重新登录，回到原页面后再提交一次。",
+        "Your session had ended, so what you just sent was not saved. Sign in again, then send it once more "
+        "from the page you were on.",
+    ),
     "home": ("首页", "Home"),
     "review": ("审核队列", "Review queue"),
     "runs": ("匹配任务", "Matching runs"),

@@ -54,9 +54,14 @@ def _way_back(request: Request) -> str | None:
 def _error_page(request: Request, status: int, code: str, detail: Any) -> Response:
     lang = console_language(request)
     if status == 401:
-        # Not signed in (or the session ended): back to the sign-in page, then here again.
-        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        return RedirectResponse(f"{PREFIX}/login?next={quote(target)}", status_code=303)
+        # Not signed in (or the session ended): back to the sign-in page, then here again. A form sent
+        # after the session ended was not saved: the sign-in page says so, then leads back to the page
+        # the form was on (its POST address has no page to show).
+        if request.method == "GET":
+            target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            return RedirectResponse(f"{PREFIX}/login?next={quote(target)}", status_code=303)
+        target = _way_back(request) or PREFIX
+        return RedirectResponse(f"{PREFIX}/login?next={quote(target)}&unsaved=1", status_code=303)
     if isinstance(detail, tuple):
         detail = detail[0] if lang == "zh-CN" else detail[1]
     if status == 403 and code == "forbidden":

@@ -35,6 +35,29 @@ def test_coordinator_signs_in_sees_home_and_signs_out_for_good(client, make_user
     assert client.get("/console", follow_redirects=False).status_code == 303
 
 
+def test_a_form_sent_after_the_session_ended_leads_back_to_its_page_and_says_it_was_not_saved(
+    client, make_user, db
+):
+    user = make_user("coordinator", JIANGSU)
+    sign_in(client, user.username)
+    token = csrf_token(client, "/console/runs")
+    from app.accounts.service import end_logins
+
+    end_logins(db, db.get(Account, user.id))  # as a sign-out elsewhere or a password reset does
+    db.commit()
+    r = client.post(
+        "/console/runs",
+        data={"csrftoken": token, "k": "10"},
+        headers={"referer": "http://testserver/console/runs?status=done"},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303
+    assert r.headers["location"] == "/console/login?next=/console/runs%3Fstatus%3Ddone&unsaved=1"
+    page = client.get(r.headers["location"]).text
+    assert 'id="unsaved"' in page and "没有保存" in page
+    assert db.scalar(select(func.count()).select_from(MatchingRun)) == 0
+
+
 def test_session_cookie_is_httponly_and_samesite(client, make_user):
     user = make_user("coordinator", JIANGSU)
     token = csrf_token(client)
