@@ -212,6 +212,12 @@ WORDS: dict[str, tuple[str, str]] = {
     "dry_run_report": ("预览报告（尚未写入）", "Dry-run report (nothing written yet)"),
     "applied_report": ("导入结果", "Import result"),
     "applied_preview_report": ("预览报告（已确认导入）", "Dry-run report (since applied)"),
+    "sheet": ("工作表（选填）", "Worksheet (optional)"),
+    "sheet_hint": (
+        "Excel 工作簿中名单所在工作表的名称，如“名单”；不填则读第一个有内容的工作表，CSV 文件不填",
+        "the name of the roster's sheet in an Excel workbook, e.g. 名单; empty: the first sheet with data; "
+        "leave empty for a CSV file",
+    ),
     "preview_pending": ("预览 · 尚未写入", "dry run · nothing written"),
     "preview_applied": ("预览 · 已确认导入", "dry run · applied"),
     "unknown_columns": (

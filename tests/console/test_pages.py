@@ -887,3 +887,40 @@ def test_an_approved_match_says_how_each_party_accepts(client, make_user, pair):
     assert 'id="accept-' not in page and token
     sides = dict(re.findall(r'<li data-side="(\w+)">[^：]*：([^<]+)', page))
     assert sides == {"mentor": "已接受", "newcomer": "有账号，须本人在手机应用中接受"}, sides
+
+
+def test_a_workbook_with_its_instructions_first_names_its_sheets_and_imports_by_sheet(
+    client, make_user, drain
+):
+    import io
+
+    import openpyxl
+
+    office = make_user("township_office", ZHAXIA)
+    token = sign_in(client, office.username)
+    book = openpyxl.Workbook()
+    book.active.title = "填表说明"
+    book.active.append(["请按模板填写"])
+    book.active.append(["手机号码填 11 位"])
+    roster = book.create_sheet("名单")
+    roster.append(["外部编号", "名称", "类型", "手机号码", "行政区划代码", "主营产品", "可分享资源"])
+    roster.append(["E1", "示范户1", "农户", "13800000001", ZHAXIA, "盆景", "技术"])
+    buffer = io.BytesIO()
+    book.save(buffer)
+    kind = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+    def upload(sheet: str) -> str:
+        files = {"file": ("roster.xlsx", buffer.getvalue(), kind)}
+        r = client.post(
+            "/console/office/imports",
+            files=files,
+            data={"csrftoken": token, "sheet": sheet},
+            follow_redirects=False,
+        )
+        assert r.status_code == 303, r.text[:500]
+        drain()
+        return client.get(r.headers["location"]).text
+
+    first = upload("")
+    assert "工作表“填表说明”中没有表头和数据。工作簿中还有：名单。" in first
+    assert 'data-count="created">1<' in upload("名单")

@@ -81,6 +81,7 @@ def upload(
     file: Annotated[UploadFile, File()],
     on_error: Annotated[str, Form(pattern="^(skip_row|reject_file)$")] = "skip_row",
     township: Annotated[str, Form(max_length=9)] = "",
+    sheet: Annotated[str, Form(max_length=64)] = "",
 ) -> Response:
     """Step 2: store the file and run it as a dry run; the report page follows its progress."""
     data = file.file.read(settings.import_max_bytes + 1)
@@ -94,14 +95,14 @@ def upload(
             data=data,
             filename=file.filename or "roster",
             content_type=file.content_type,
-            sheet=None,
+            sheet=sheet.strip() or None,
             dry_run=True,
             on_error=on_error,
         )
     except AppError as exc:
         db.rollback()
         msg = error_text(exc, console_language(request))
-        typed = {"on_error": on_error, "township": township}
+        typed = {"on_error": on_error, "township": township, "sheet": sheet}
         return _imports_page(request, db, caller, error=msg, typed=typed, status_code=exc.status)
     return RedirectResponse(f"/console/office/imports/{imp.id}", status_code=303)
 

@@ -216,6 +216,17 @@ class RosterReader:
                 banners += 1
                 continue
             return row_number, map_headers(cells)
+        if self.sheet is not None:
+            # A workbook whose first sheet is the instructions (填表说明): say which sheet was read and
+            # which others there are, so the office can name the roster's sheet.
+            title, others = self.sheet.title, self.sheet.others
+            zh = f"工作表“{title}”中没有表头和数据。"
+            en = f'The worksheet "{title}" has no header row and no data.'
+            if others:
+                zh += f"工作簿中还有：{'、'.join(others)}。"
+                zh += "请在上传时填写名单所在的工作表，或把名单移到第一个工作表。"
+                en += f" The workbook also has: {', '.join(others)}. Name the roster's sheet when uploading."
+            raise RosterFileError("file_empty", zh, en)
         raise RosterFileError(
             "file_empty", "文件中没有表头和数据。", "The file has no header row and no data."
         )

@@ -672,6 +672,7 @@ class OpenSheet:
     spool: RowSpool
     formulas: dict[int, set[int]]
     errors: dict[int, dict[int, str]] = dataclasses.field(default_factory=dict)  # XLSX error cells
+    others: tuple[str, ...] = ()  # the workbook's other visible worksheets, when none was named
 
     def rows(self) -> Iterator[RowCells]:
         """The sheet's rows from the start, merged cells already filled down."""
@@ -746,7 +747,8 @@ def open_sheet(stream: IO[bytes], fmt: FileFormat, sheet_name: str | None, limit
         if archive is not None:
             archive.close()
         workbook.close()
-    return OpenSheet(title, fmt, spool, formulas, errors)
+    others = tuple(t for t in titles if t != title) if sheet_name is None else ()
+    return OpenSheet(title, fmt, spool, formulas, errors, others)
 
 
 def _check_xls(stream: IO[bytes], limits: ReadLimits) -> None:
