@@ -159,6 +159,9 @@ def validation_message(error: Mapping[str, Any], lang: Lang) -> str:
     english = str(error.get("msg", ""))
     if lang == "en":
         return english
+    said = (error.get("ctx") or {}).get("error_zh")
+    if said:  # a refusal the validator words in both languages (app.schemas.refusal)
+        return str(said)
     template = VALIDATION_MESSAGES_ZH.get(str(error.get("type", "")))
     if template is None:
         return f"取值无效（{english}）"

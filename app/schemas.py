@@ -45,9 +45,15 @@ def has_nul(value: object) -> bool:
     return False
 
 
+def refusal(zh: str, en: str) -> PydanticCustomError:
+    """A validator's refusal in both languages: the 422 (and the console's form notice) says it in the
+    caller's language, where a ValueError would show its English inside 取值无效：…"""
+    return PydanticCustomError("value_error", "Value error, {error}", {"error": en, "error_zh": zh})
+
+
 def _refuse_nul(value: Any) -> Any:
     if has_nul(value):
-        raise ValueError("must not contain NUL characters")
+        raise refusal("不能包含 NUL 字符", "must not contain NUL characters")
     return value
 
 
@@ -120,7 +126,9 @@ class Input(BaseModel):
 def not_null(value: Any) -> Any:
     """A field a partial update may leave out but not null: null would erase a value the row needs."""
     if value is None:
-        raise ValueError("may not be null: leave the field out to keep its value")
+        raise refusal(
+            "不能为 null：不修改的字段请不要填写", "may not be null: leave the field out to keep its value"
+        )
     return value
 
 
@@ -147,7 +155,9 @@ def _plain_id(value: Any) -> Any:
     # A path id is spelled one way. The lax int parser also takes "+1", " 1", "01", "1.0" and "1_000",
     # which would give one resource many URLs (and many cache, log and rate-limit keys).
     if isinstance(value, str) and not _PLAIN_ID.fullmatch(value):
-        raise ValueError("must be a whole number written in plain digits (1, 2, …)")
+        raise refusal(
+            "应为普通写法的整数（1、2、…）", "must be a whole number written in plain digits (1, 2, …)"
+        )
     return value
 
 

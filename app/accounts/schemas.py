@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import ConfigDict, Field, field_validator
 
 from app.access.roles import StaffRoleName
-from app.schemas import Input, Password, RegionCodeStr, not_null
+from app.schemas import Input, Password, RegionCodeStr, not_null, refusal
 
 
 class StaffAccountCreate(Input):
@@ -42,7 +42,10 @@ class StaffAccountCreate(Input):
         # Mentors and newcomers sign in with their phone number: a staff name of digits only could
         # take a number its owner then cannot sign up with.
         if not any(c.isascii() and c.isalpha() for c in username):
-            raise ValueError("must contain a letter (digits only are a phone number's sign-in name)")
+            raise refusal(
+                "须包含至少一个英文字母（纯数字是手机号的登录名）",
+                "must contain a letter (digits only are a phone number's sign-in name)",
+            )
         return username
 
 

@@ -55,6 +55,16 @@ def register_mobile_user(
     )
 
 
+# How a level reads in a sentence: 江苏省（32）是省级.
+_LEVEL_ZH = {
+    "province": "省级",
+    "prefecture": "地市级",
+    "county": "县级",
+    "township": "乡镇级",
+    "village": "村级",
+}
+
+
 def _check_jurisdiction(session: Session, role: str, code: str | None) -> None:
     if role in MOBILE_ROLES:
         if code is not None:
@@ -78,8 +88,9 @@ def _check_jurisdiction(session: Session, role: str, code: str | None) -> None:
     if region.level not in levels:
         raise Unprocessable(
             detail=(
-                f"管辖区级别应为 {'/'.join(levels)}",
-                f"jurisdiction level must be {'/'.join(levels)}",
+                f"{region.name}（{code}）是{_LEVEL_ZH[region.level]}，该角色的管辖区应为"
+                f"{'、'.join(_LEVEL_ZH[lv] for lv in levels)}",
+                f"{code} is a {region.level}; this role's jurisdiction must be a {' or '.join(levels)}",
             )
         )
 

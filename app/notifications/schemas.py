@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
-from app.schemas import Input, Output
+from app.schemas import Input, Output, refusal
 
 HourMinute = Annotated[str, Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$", examples=["22:00"])]
 EventKind = Literal[
@@ -62,13 +62,15 @@ class PreferenceUpdate(Input):
     @model_validator(mode="after")
     def _address_for_the_channel(self) -> PreferenceUpdate:
         if (self.quiet_start is None) != (self.quiet_end is None):
-            raise ValueError("quiet_start and quiet_end go together")
+            raise refusal("免打扰的开始和结束时间须同时填写", "quiet_start and quiet_end go together")
         if self.quiet_start is not None and self.quiet_start == self.quiet_end:
-            raise ValueError("quiet hours that start when they end are no quiet hours")
+            raise refusal(
+                "免打扰的开始和结束时间不能相同", "quiet hours that start when they end are no quiet hours"
+            )
         if self.channel == "wechat" and not self.wechat_openid:
-            raise ValueError("channel wechat needs wechat_openid")
+            raise refusal("选择微信通知须填写 wechat_openid", "channel wechat needs wechat_openid")
         if self.channel == "email" and not self.email:
-            raise ValueError("channel email needs email")
+            raise refusal("选择邮件通知须填写邮箱", "channel email needs email")
         return self
 
 

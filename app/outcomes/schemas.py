@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import ConfigDict, Field, model_validator
 
 from app.profiles.schemas import Channel, SalesBand
-from app.schemas import Input, Output
+from app.schemas import Input, Output, refusal
 
 MilestoneKind = Literal["store_opened", "first_sale", "monthly"]
 
@@ -63,9 +63,11 @@ class MilestoneCreate(Input):
     @model_validator(mode="after")
     def _fields_fit_kind(self) -> MilestoneCreate:
         if self.kind != "monthly" and (self.orders_per_month is not None or self.sales_band is not None):
-            raise ValueError("orders and sales band belong to a monthly report")
+            raise refusal(
+                "订单数和销售额档位只属于月度报告", "orders and sales band belong to a monthly report"
+            )
         if self.kind != "store_opened" and self.channel is not None:
-            raise ValueError("a channel belongs to a store-opened report")
+            raise refusal("销售渠道只属于开店报告", "a channel belongs to a store-opened report")
         return self
 
 

@@ -13,7 +13,7 @@ from sqlalchemy import Row
 
 from app.honours import rules
 from app.models import Mentor, Newcomer
-from app.schemas import Input, Output, PhoneStr, RegionCodeStr, not_null
+from app.schemas import Input, Output, PhoneStr, RegionCodeStr, not_null, refusal
 from matching import vocab
 
 # One bound for the API and the roster import (app/imports/validate/rows.py).
@@ -33,7 +33,7 @@ ShortText = Annotated[str, Field(max_length=2000)]
 
 def _unique(values: list[str]) -> list[str]:
     if len(set(values)) != len(values):
-        raise ValueError("duplicate values")
+        raise refusal("有重复的值", "duplicate values")
     return values
 
 
@@ -47,8 +47,9 @@ def _not_awarded(values: list[str] | None) -> list[str] | None:
     # refuses it unless the profile holds it (rules.not_held).
     claimed = [t for t in rules.awarded_among(values or []) if t not in rules.AWARDED_TITLES]
     if claimed:
-        raise ValueError(
-            f"awarded by the service after a coordinator confirms it, not set by hand: {', '.join(claimed)}"
+        raise refusal(
+            f"“{'、'.join(claimed)}”由平台在协调员确认后授予，不能手工填写",
+            f"awarded by the service after a coordinator confirms it, not set by hand: {', '.join(claimed)}",
         )
     return values
 

@@ -131,5 +131,17 @@ def test_a_staff_name_of_digits_only_is_refused(client, make_user):
     admin = make_user("admin")
     r = client.post("/api/v1/accounts", json=_staff(username="13800000009"), headers=admin.headers)
     assert r.status_code == 422 and r.json()["errors"][0]["loc"] == ["body", "username"], r.text
+    # Said in the caller's language, not pydantic's English inside a Chinese frame.
+    assert r.json()["errors"][0]["msg"] == "须包含至少一个英文字母（纯数字是手机号的登录名）"
+    en = client.post(
+        "/api/v1/accounts",
+        json=_staff(username="13800000009"),
+        headers={**admin.headers, "Accept-Language": "en"},
+    )
+    assert "must contain a letter" in en.json()["errors"][0]["msg"]
+    r = client.post("/api/v1/accounts", json=_staff(jurisdiction="321322115"), headers=admin.headers)
+    assert r.status_code == 422 and "是乡镇级，该角色的管辖区应为省级、地市级、县级" in r.json()["detail"], (
+        r.text
+    )
     body = {"phone": "13800000009", "password": TEST_PASSWORD, "role": "mentor", "display_name": "x"}
     assert client.post("/api/v1/auth/register", json=body).status_code == 201
