@@ -29,6 +29,7 @@ WORDS: dict[str, tuple[str, str]] = {
         "use the mobile app.",
     ),
     "signed_out": ("您已退出登录。", "You are signed out."),
+    "retry_in": ("（请 {s} 秒后再试）", " (try again in {s} seconds)"),
     "session_ended_unsaved": (
         "登录已失效，刚才提交的内容没有保存。请重新登录，回到原页面后再提交一次。",
         "Your session had ended, so what you just sent was not saved. Sign in again, then send it once more "
@@ -44,6 +45,11 @@ WORDS: dict[str, tuple[str, str]] = {
     "flows": ("流向", "Flows"),
     "imports": ("名单导入", "Roster imports"),
     "roster": ("本镇名单", "Roster"),
+    "roster_all": ("卖家名单（全部乡镇）", "Sellers (every township)"),
+    "no_imports": (
+        "还没有导入。上传一个名单文件后，预览和导入记录会列在这里。",
+        "No imports yet: upload a roster and its preview shows here.",
+    ),
     "accounts": ("账户", "Accounts"),
     "jobs": ("后台任务", "Jobs"),
     "api_docs": ("接口文档", "API docs"),

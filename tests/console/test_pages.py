@@ -924,3 +924,27 @@ def test_a_workbook_with_its_instructions_first_names_its_sheets_and_imports_by_
     first = upload("")
     assert "工作表“填表说明”中没有表头和数据。工作簿中还有：名单。" in first
     assert 'data-count="created">1<' in upload("名单")
+
+
+def test_a_throttled_sign_in_says_how_long_to_wait(client, make_user):
+    user = make_user("coordinator", JIANGSU)
+    token = csrf_token(client)
+    for _ in range(12):
+        r = client.post(
+            "/console/login", data={"csrftoken": token, "username": user.username, "password": "nope-nope"}
+        )
+        if r.status_code == 429:
+            break
+    assert r.status_code == 429, r.status_code
+    seconds = r.headers["retry-after"]
+    assert seconds.isdigit() and f"（请 {seconds} 秒后再试）" in r.text
+
+
+def test_an_office_without_imports_is_told_so_and_an_admins_roster_is_every_townships(client, make_user):
+    office = make_user("township_office", ZHAXIA)
+    sign_in(client, office.username)
+    assert 'id="no-imports"' in client.get("/console/office/imports").text
+    assert "<h1>本镇名单</h1>" in client.get("/console/office/roster").text
+    client.cookies.clear()
+    sign_in(client, make_user("admin").username)
+    assert "<h1>卖家名单（全部乡镇）</h1>" in client.get("/console/office/roster").text

@@ -55,8 +55,15 @@ def login(
         pair = auth_service.login(sessions, session, settings, username=username, password=password, ip=ip)
     except AppError as exc:
         # The username comes back as typed, so a mistyped password costs only the password.
-        context = {"next": _safe_next(next), "error": exc.code, "username": username}
-        return page(request, "auth/login.html", context, status_code=exc.status)
+        context = {
+            "next": _safe_next(next),
+            "error": exc.code,
+            "username": username,
+            "retry_after": exc.headers.get("Retry-After"),
+        }
+        response = page(request, "auth/login.html", context, status_code=exc.status)
+        response.headers.update(exc.headers)  # Retry-After of a throttled sign-in
+        return response
     account = auth_service.session_account(session, refresh_token=pair.refresh_token, max_age=SESSION_MAX_AGE)
     if not Caller.of(account).is_staff:
         auth_service.logout(session, refresh_token=pair.refresh_token, account_id=account.id)
