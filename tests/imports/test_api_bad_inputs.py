@@ -131,6 +131,19 @@ def test_every_row_of_a_duplicated_key_is_rejected_in_either_order(
         assert mentors == ["E00004"]
 
 
+def test_a_row_rejected_for_its_own_cells_is_told_of_its_twins_too(client, office, session_factory, db):
+    # Row 2 also has a bad phone; it had said only that, while row 3 named row 2 as its twin.
+    bad = api_row(2, phone="12345")
+    status = _run(
+        client, office, session_factory, csv_bytes([bad, api_row(2, name="改名")], header=API_HEADER)
+    )
+    issues = client.get(status["errors_url"] + "?severity=error", headers=office.headers).json()["items"]
+    found = {(i["row_number"], i["code"]) for i in issues}
+    assert {(2, "duplicate_key_in_file"), (3, "duplicate_key_in_file")} <= found, found
+    assert any(n == 2 and code != "duplicate_key_in_file" for n, code in found)
+    assert status["counts"]["rejected"] == 2
+
+
 def _nul() -> bytes:
     return csv_bytes([api_row(2)], header=API_HEADER).replace(b"13800000002", b"138\x0000000002")
 

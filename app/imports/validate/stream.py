@@ -6,7 +6,7 @@ from collections.abc import Iterable, Iterator
 from typing import NamedTuple
 
 from app.imports.read.reading import RawRow, RosterReader
-from app.imports.validate.keys import Duplicates, duplicate_problem, row_claims, row_key
+from app.imports.validate.keys import Duplicates, RowKey, duplicate_problem, row_claims, row_key
 from app.imports.validate.products import no_group, product_group
 from app.imports.validate.resolve import RegionResolver
 from app.imports.validate.rows import (
@@ -43,6 +43,11 @@ def iter_validated(
 ) -> Iterator[tuple[RawRow, ValidatedRow]]:
     """(raw, validated) for each row; a row whose key other rows share (see keys.py) is rejected."""
     shared_keys = duplicates or {}
+    # A row rejected for its own cells still shares its keys: its report says so too, as its twins' do.
+    shared_by_row: dict[int, list[RowKey]] = {}
+    for claim, numbers in shared_keys.items():
+        for number in numbers:
+            shared_by_row.setdefault(number, []).append(claim)
     for raw in rows:
         result = validate_row(
             raw.row_number,
@@ -57,22 +62,24 @@ def iter_validated(
             place_name=place_name,
         )
         if isinstance(result, list):
-            yield raw, ValidatedRow(raw.row_number, None, tuple(result))
+            twins = [
+                _duplicate_issue(raw.row_number, c, shared_keys[c])
+                for c in shared_by_row.get(raw.row_number, ())
+            ]
+            yield raw, ValidatedRow(raw.row_number, None, (*result, *twins))
             continue
         key = row_key(result, office_township)
         shared = [claim for claim in row_claims(result, office_township) if claim in shared_keys]
         if shared:
-            issues = []
-            for claim in shared:
-                column, value, problem = duplicate_problem(claim, shared_keys[claim])
-                issues.append(
-                    RowIssue(
-                        raw.row_number, column, value, problem.code, problem.message_zh, problem.message_en
-                    )
-                )
+            issues = [_duplicate_issue(raw.row_number, claim, shared_keys[claim]) for claim in shared]
             yield raw, ValidatedRow(raw.row_number, None, (*result.warnings, *issues), key)
             continue
         yield raw, ValidatedRow(raw.row_number, result, result.warnings, key)
+
+
+def _duplicate_issue(row_number: int, claim: RowKey, rows: tuple[int, ...]) -> RowIssue:
+    column, value, problem = duplicate_problem(claim, rows)
+    return RowIssue(row_number, column, value, problem.code, problem.message_zh, problem.message_en)
 
 
 def validated_stream(
