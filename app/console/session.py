@@ -72,7 +72,7 @@ def console_role(*roles: Role) -> Callable[[Caller], Caller]:
 
     async def _check(caller: ConsoleCaller) -> Caller:
         if not caller.has_role(*roles):
-            if caller.role not in STAFF_ROLES:
+            if not caller.is_staff:
                 raise Forbidden()  # a mentor or newcomer: the console is not theirs at all
             raise Forbidden(code="page_not_for_role", detail=_for_roles(roles))
         return caller
